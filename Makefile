@@ -1,0 +1,46 @@
+# Two commands: `make run` (demo on http://127.0.0.1:5000) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+export COMPANION_ASYNC_MODE ?= eventlet
+
+.PHONY: run test venv deps test-deps translations extract-messages update-translations vendor clean
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.deps: requirements.txt | $(VENV)/bin/activate
+	$(PIP) install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.test-deps: requirements-test.txt requirements.txt | $(VENV)/bin/activate
+	$(PIP) install -q -r requirements-test.txt
+	touch $@ $(VENV)/.deps
+
+deps: $(VENV)/.deps
+test-deps: $(VENV)/.test-deps
+
+translations: $(VENV)/.deps
+	$(VENV)/bin/pybabel compile -q -d translations
+
+run: deps translations
+	$(PY) -m companion init-db
+	$(PY) -m companion seed-demo
+	$(PY) -m companion serve
+
+test: test-deps translations
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+extract-messages: deps
+	$(VENV)/bin/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .
+
+update-translations: extract-messages
+	$(VENV)/bin/pybabel update -q -N --no-location -i translations/messages.pot -d translations
+
+vendor:
+	static/vendor/refresh.sh
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

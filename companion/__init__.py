@@ -1,0 +1,83 @@
+"""Companion: the live-broadcast question desk and follow-up appeal tracker."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .config import INSTANCE, ROOT, Config
+
+if TYPE_CHECKING:  # heavy imports wait for create_app, so `serve` can monkey-patch first
+    from flask import Flask
+
+LOCALES = ("kk", "ru", "en")
+
+
+def select_locale() -> str:
+    """The `lang` cookie if set, else the browser's best match, else the default."""
+    from flask import current_app, request
+    chosen = request.cookies.get("lang")
+    if chosen in LOCALES:
+        return chosen
+    return request.accept_languages.best_match(LOCALES) or current_app.config["DEFAULT_LOCALE"]
+
+
+def _sqlite_pragmas(engine) -> None:
+    """WAL, a bounded busy wait, foreign keys; and BEGIN IMMEDIATE so writers queue instead of failing."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_app(config: Config | dict | None = None) -> "Flask":
+    """Build the application: configuration, extensions, blueprints and socket handlers."""
+    from flask import Flask
+
+    from .extensions import babel, csrf, db, login_manager, socketio
+
+    if isinstance(config, dict):
+        cfg = Config.from_env()
+        cfg.extra.update({k: v for k, v in config.items() if not hasattr(cfg, k)})
+        for key, value in config.items():
+            if hasattr(cfg, key) and key != "extra":
+                setattr(cfg, key, value)
+    else:
+        cfg = config or Config.from_env()
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
+                instance_path=str(INSTANCE))
+    app.config.update(cfg.flask_settings())
+
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _sqlite_pragmas(db.engine)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+
+    from . import realtime
+    realtime.register()  # handlers register before init_app, so every app built gets them
+    origins = [o.strip() for o in app.config["ALLOWED_ORIGINS"].split(",") if o.strip()] or None
+    queue = app.config["MESSAGE_QUEUE"] or None
+    socketio.init_app(app, async_mode=app.config["ASYNC_MODE"], message_queue=queue,
+                      **({} if queue else {"client_manager": None}),
+                      cors_allowed_origins=origins, manage_session=True,
+                      max_http_buffer_size=64 * 1024, ping_interval=20, ping_timeout=20)
+
+    from .web import register_web
+    register_web(app)
+    from .api import bp as api_bp
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)
+    return app

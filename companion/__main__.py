@@ -1,0 +1,118 @@
+"""The command line: python -m companion serve | init-db | create-user | reset-password | seed-demo | demo."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _app():
+    """The app for one-shot commands: no async server, so the threading mode."""
+    from . import create_app
+    from .config import Config
+    cfg = Config.from_env()
+    cfg.ASYNC_MODE = "threading"
+    return create_app(cfg)
+
+
+def cmd_init_db(args) -> None:
+    """Create the database tables (and the instance folder for SQLite)."""
+    from .config import INSTANCE
+    from .extensions import db
+    INSTANCE.mkdir(exist_ok=True)
+    app = _app()
+    with app.app_context():
+        db.create_all()
+        print(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
+
+
+def cmd_create_user(args) -> None:
+    """Create a staff account and print its password once."""
+    from .services import accounts
+    app = _app()
+    with app.app_context():
+        user, password = accounts.create_user(args.username, args.role, args.password)
+        print(f"Created {user.role} '{user.username}'. Password (shown once): {password}")
+
+
+def cmd_reset_password(args) -> None:
+    """Give an account a new random password and print it once."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import User
+    from .services import accounts
+    app = _app()
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.username == args.username)).scalar_one_or_none()
+        if user is None:
+            sys.exit(f"No account '{args.username}'.")
+        print(f"New password for '{user.username}' (shown once): {accounts.reset_password(user)}")
+
+
+def cmd_seed_demo(args) -> None:
+    """Create the demo broadcast and categories, and an admin account if there is none."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import Role, User
+    from .services import accounts, broadcasts
+    app = _app()
+    with app.app_context():
+        db.create_all()
+        broadcasts.seed_demo()
+        if db.session.execute(select(User.id).where(User.role == Role.ADMIN)).first() is None:
+            user, password = accounts.create_user("admin", Role.ADMIN.value)
+            print("=" * 64)
+            print(f"  Staff login:  {user.username}")
+            print(f"  Password:     {password}   (shown once; keep it)")
+            print("=" * 64)
+        else:
+            print("Staff accounts exist already (forgot the password? python -m companion reset-password admin).")
+
+
+def _print_urls(app, host, port) -> None:
+    base = app.config["PUBLIC_URL"].rstrip("/") or f"http://{host}:{port}"
+    print(f"Companion is serving on {base}  (async mode: {app.config['ASYNC_MODE']})")
+    print(f"  Viewer (residents):   {base}/b/demo")
+    print(f"  Moderator:            {base}/moderate/demo")
+    print(f"  Teleprompter:         {base}/prompter/demo")
+    print(f"  Administration:       {base}/admin/broadcasts")
+    sys.stdout.flush()
+
+
+def cmd_serve(args) -> None:
+    """Serve the app (eventlet by default)."""
+    from .serve import serve
+    serve(args.host, args.port, banner=_print_urls)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and run one command."""
+    parser = argparse.ArgumentParser(prog="python -m companion", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="serve the app")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_serve)
+    sub.add_parser("init-db", help="create the database tables").set_defaults(func=cmd_init_db)
+    p = sub.add_parser("create-user", help="create a staff account")
+    p.add_argument("username")
+    p.add_argument("--role", default="moderator", choices=["admin", "moderator", "speaker", "officer"])
+    p.add_argument("--password", help="default: a random password, printed once")
+    p.set_defaults(func=cmd_create_user)
+    p = sub.add_parser("reset-password", help="give an account a new random password")
+    p.add_argument("username")
+    p.set_defaults(func=cmd_reset_password)
+    sub.add_parser("seed-demo", help="create the demo broadcast and an admin").set_defaults(func=cmd_seed_demo)
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except Exception as exc:  # a clear message for the person at the terminal
+        from .services.errors import ServiceError
+        if isinstance(exc, ServiceError):
+            sys.exit(f"Error: {exc.message} {exc.fields or ''}")
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The JSON API under /api/v1 and the health check."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+from flask_babel import get_locale
+from sqlalchemy import text
+
+from ..extensions import db, socketio
+from ..models import Channel
+from ..presenters import broadcast_settings, iso, own_question, public_question
+from ..realtime.emit import publish
+from ..services import desk, intake
+from ..services.errors import NotFound, ServiceError, ValidationError
+from .openapi import OPENAPI
+
+bp = Blueprint("api", __name__)
+
+
+@bp.errorhandler(ServiceError)
+def service_error(exc: ServiceError):
+    """Domain refusals as {"error": {"code", "message"}} with their status."""
+    db.session.rollback()
+    return jsonify(error=exc.to_dict()), exc.status
+
+
+@bp.get("/healthz")
+def healthz():
+    """200 when the database (and the message queue, if any) answer; 503 otherwise."""
+    checks = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception:  # noqa: BLE001 - any failure means unhealthy
+        db.session.rollback()
+        checks["database"] = "error"
+    queue = current_app.config["MESSAGE_QUEUE"]
+    if queue:
+        try:
+            import redis
+            redis.Redis.from_url(queue, socket_timeout=2).ping()
+            checks["message_queue"] = "ok"
+        except Exception:  # noqa: BLE001
+            checks["message_queue"] = "error"
+    healthy = all(v == "ok" for v in checks.values())
+    return jsonify(status="ok" if healthy else "error", async_mode=socketio.async_mode, **checks), (
+        200 if healthy else 503)
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(OPENAPI)
+
+
+@bp.post("/api/v1/broadcasts/<slug>/questions")
+def submit_question(slug: str):
+    """Submit a question: 201 when stored, 200 with the same receipt when client_id repeats."""
+    broadcast = intake.get_broadcast(slug)
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError(fields={"body": "Expected a JSON object."})
+    question, change = intake.submit_question(broadcast, data, channel=Channel.API,
+                                              default_language=str(get_locale() or "kk"))
+    publish(change)
+    body = own_question(question)
+    body["registered_at"] = body.pop("created_at")
+    return jsonify(body), (201 if change is not None else 200)
+
+
+@bp.get("/api/v1/broadcasts/<slug>")
+def broadcast_feed(slug: str):
+    """The broadcast's public state: settings and the questions the audience sees."""
+    broadcast = intake.get_broadcast(slug)
+    return jsonify(version=broadcast.public_version, settings=broadcast_settings(broadcast),
+                   questions=[public_question(q, broadcast) for q in desk.audience_questions(broadcast)])
+
+
+@bp.get("/api/v1/appeals/<code>")
+def appeal_status(code: str):
+    """The public status of a question by tracking code; no personal data."""
+    question = desk.tracked_question(code)
+    if question is None:
+        raise NotFound()
+    body = own_question(question)
+    body.pop("client_id")
+    body.update(registered_at=body.pop("created_at"), language=question.language,
+                broadcast=question.broadcast.slug, answered_at=iso(question.answered_at))
+    return jsonify(body)

@@ -1,0 +1,112 @@
+"""Configuration from COMPANION_* environment variables: the only module that reads os.environ."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Config:
+    """Settings with defaults; `from_env` overrides them with COMPANION_<NAME> variables."""
+
+    SECRET_KEY: str = ""
+    DATABASE_URL: str = f"sqlite:///{INSTANCE / 'companion.db'}"
+    MESSAGE_QUEUE: str = ""
+    ASYNC_MODE: str = "eventlet"
+    HOST: str = "127.0.0.1"
+    PORT: int = 5000
+    MAX_CONNECTIONS: int = 10_000
+    PUBLIC_URL: str = ""
+    TRACKING_FORMAT: str = "{prefix}-{year}-{number:06d}"
+    TRACKING_PREFIX: str = "SRK"
+    QUESTION_MAX_LENGTH: int = 1000
+    NAME_MAX_LENGTH: int = 80
+    DEFAULT_LOCALE: str = "kk"
+    PHONE_REGION: str = "KZ"
+    OFFICE_NAME: str = "District akimat"
+    ALLOWED_ORIGINS: str = ""
+    SESSION_COOKIE_SECURE: bool = False
+    TESTING: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None) -> "Config":
+        """Build a Config from COMPANION_* variables (os.environ by default)."""
+        environ = os.environ if environ is None else environ
+        cfg = cls()
+        for f in fields(cls):
+            raw = environ.get(f"COMPANION_{f.name}")
+            if raw is None or f.name == "extra":
+                continue
+            current = getattr(cfg, f.name)
+            if isinstance(current, bool):
+                value = _bool(raw)
+            elif isinstance(current, int):
+                value = int(raw)
+            else:
+                value = raw
+            setattr(cfg, f.name, value)
+        return cfg
+
+    def flask_settings(self) -> dict:
+        """The mapping handed to app.config."""
+        secret = self.SECRET_KEY or _instance_secret()
+        settings = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        settings.update(
+            SECRET_KEY=secret,
+            SQLALCHEMY_DATABASE_URI=self.DATABASE_URL,
+            SESSION_COOKIE_HTTPONLY=True,
+            SESSION_COOKIE_SAMESITE="Lax",
+            SESSION_COOKIE_SECURE=self.SESSION_COOKIE_SECURE,
+            REMEMBER_COOKIE_HTTPONLY=True,
+            REMEMBER_COOKIE_SAMESITE="Lax",
+            BABEL_DEFAULT_LOCALE=self.DEFAULT_LOCALE,
+            BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"),
+            WTF_CSRF_TIME_LIMIT=None,
+            MAX_CONTENT_LENGTH=256 * 1024,
+        )
+        settings.update(self.extra)
+        return settings
+
+
+def _instance_secret() -> str:
+    """A random secret kept in instance/secret_key so sessions survive restarts without a secret in the repo."""
+    path = INSTANCE / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    INSTANCE.mkdir(exist_ok=True)
+    secret = secrets.token_hex(32)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret
+
+
+# The settings documented in the README; kept beside the dataclass so the two cannot drift apart.
+SETTINGS_DOC = {
+    "SECRET_KEY": "Signs sessions and viewer cookies. Default: a random key stored in instance/secret_key.",
+    "DATABASE_URL": "SQLAlchemy URL. Default: SQLite (WAL mode) at instance/companion.db.",
+    "MESSAGE_QUEUE": "Socket.IO message queue URL (redis://...) for several processes. Default: none.",
+    "ASYNC_MODE": "Async server for `serve`: eventlet (default) or threading.",
+    "HOST": "Address `serve` listens on. Default 127.0.0.1.",
+    "PORT": "Port `serve` listens on. Default 5000.",
+    "MAX_CONNECTIONS": "Simultaneous connections one process accepts (eventlet max_size). Default 10000.",
+    "PUBLIC_URL": "Public base URL used in QR codes and printed links. Default: the request's own URL.",
+    "TRACKING_FORMAT": "Format of tracking codes; fields prefix, year, number. Default {prefix}-{year}-{number:06d}.",
+    "TRACKING_PREFIX": "Prefix of tracking codes. Default SRK.",
+    "QUESTION_MAX_LENGTH": "Longest question text in characters. Default 1000.",
+    "NAME_MAX_LENGTH": "Longest asker name and district. Default 80.",
+    "DEFAULT_LOCALE": "Interface language when the browser asks for none we have: kk, ru or en. Default kk.",
+    "PHONE_REGION": "Default region for phone numbers without a country code. Default KZ.",
+    "OFFICE_NAME": "Name of the receiving office shown on receipts.",
+    "ALLOWED_ORIGINS": "Comma-separated origins allowed to open Socket.IO connections. Default: same origin only.",
+    "SESSION_COOKIE_SECURE": "Send cookies over HTTPS only (set to true in production). Default false.",
+}

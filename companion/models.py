@@ -1,0 +1,228 @@
+"""Database models (SQLAlchemy 2.x, Mapped[...] columns) and their small invariants."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            value = (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class StrEnum(str, enum.Enum):
+    """An enum whose values are stored as plain strings."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class BroadcastStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+
+
+class QuestionStatus(StrEnum):
+    SUBMITTED = "submitted"
+    PENDING = "pending"
+    APPROVED = "approved"
+    QUEUED = "queued"
+    ON_AIR = "on_air"
+    ANSWERED = "answered"
+    DEFERRED = "deferred"
+    REJECTED = "rejected"
+    MERGED = "merged"
+
+
+# Statuses the audience sees in the public feed (when the broadcast's public feed is on).
+PUBLIC_STATUSES = frozenset({QuestionStatus.APPROVED, QuestionStatus.QUEUED, QuestionStatus.ON_AIR,
+                             QuestionStatus.ANSWERED})
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    PHONE = "phone"
+    API = "api"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MODERATOR = "moderator"
+    SPEAKER = "speaker"
+    OFFICER = "officer"
+
+
+LANGUAGES = ("kk", "ru", "en")
+
+
+class Broadcast(db.Model):
+    """One live meeting of the akim with residents, and its settings."""
+
+    __tablename__ = "broadcast"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title_kk: Mapped[str] = mapped_column(String(200), default="")
+    title_ru: Mapped[str] = mapped_column(String(200), default="")
+    title_en: Mapped[str] = mapped_column(String(200), default="")
+    stream_url: Mapped[str] = mapped_column(String(500), default="")
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default=BroadcastStatus.SCHEDULED.value)
+    pre_moderation: Mapped[bool] = mapped_column(Boolean, default=True)
+    public_feed: Mapped[bool] = mapped_column(Boolean, default=True)
+    anonymous_allowed: Mapped[bool] = mapped_column(Boolean, default=True)
+    questions_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    show_asker: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every change bumps `version` (staff screens); changes the audience can see also bump
+    # `public_version`, so viewers detect gaps without being told about hidden questions.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    public_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def title(self, locale: str) -> str:
+        """The title in `locale`, falling back to the other languages."""
+        for lang in (locale, "kk", "ru", "en"):
+            value = getattr(self, f"title_{lang}", "")
+            if value:
+                return value
+        return self.slug
+
+    @property
+    def accepting_questions(self) -> bool:
+        """True when residents may submit questions now."""
+        return self.questions_open and self.status != BroadcastStatus.ENDED
+
+
+class Category(db.Model):
+    """A staff-only label for questions (topic), named in three languages."""
+
+    __tablename__ = "category"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name_kk: Mapped[str] = mapped_column(String(100))
+    name_ru: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+
+    def name(self, locale: str) -> str:
+        """The name in `locale`."""
+        return getattr(self, f"name_{locale}", "") or self.name_en
+
+
+class Question(db.Model):
+    """A resident's question; also the seed of the follow-up appeal (tracking code)."""
+
+    __tablename__ = "question"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "client_id", name="uq_question_client"),
+        Index("ix_question_broadcast_status", "broadcast_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcast.id"))
+    tracking_code: Mapped[str | None] = mapped_column(String(40), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    original_text: Mapped[str | None] = mapped_column(Text)
+    author_name: Mapped[str] = mapped_column(String(120), default="")
+    district: Mapped[str] = mapped_column(String(120), default="")
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    contact_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str] = mapped_column(String(2), default="kk")
+    channel: Mapped[str] = mapped_column(String(8), default=Channel.WEB.value)
+    client_id: Mapped[str] = mapped_column(String(64))
+    viewer_token: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=QuestionStatus.SUBMITTED.value)
+    position: Mapped[int | None] = mapped_column(Integer)
+    votes: Mapped[int] = mapped_column(Integer, default=0)
+    asker_count: Mapped[int] = mapped_column(Integer, default=1)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("question.id"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    reject_reason: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    aired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    broadcast: Mapped[Broadcast] = relationship()
+    category: Mapped[Category | None] = relationship()
+    merged_into: Mapped["Question | None"] = relationship(remote_side=[id])
+
+    @property
+    def is_public(self) -> bool:
+        """True when the audience may see this question."""
+        return self.status in PUBLIC_STATUSES
+
+
+class Vote(db.Model):
+    """One upvote by one viewer (signed cookie token) for one question."""
+
+    __tablename__ = "vote"
+    __table_args__ = (UniqueConstraint("question_id", "voter", name="uq_vote_voter"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id"), index=True)
+    voter: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class User(UserMixin, db.Model):
+    """A staff account: admin, moderator, speaker or appeals officer."""
+
+    __tablename__ = "user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default=Role.MODERATOR.value)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def set_password(self, password: str) -> None:
+        """Store a salted scrypt hash of `password`."""
+        self.password_hash = generate_password_hash(password, method="scrypt")
+
+    def check_password(self, password: str) -> bool:
+        """True when `password` matches the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
+        return self.active
+
+
+class AuditEvent(db.Model):
+    """Who did what and when: every moderation action and every refused attempt."""
+
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    actor: Mapped[str] = mapped_column(String(80), default="")
+    action: Mapped[str] = mapped_column(String(40))
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast.id"), index=True)
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("question.id"), index=True)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -1,0 +1,77 @@
+"""How models look on each screen: the one place that decides which fields each audience gets."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from .models import Broadcast, Question, QuestionStatus, utcnow
+from .services.changes import audience_visible
+from .services.moderation import STATUS_LABELS
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC, or None."""
+    return value.isoformat() if value else None
+
+
+def mask_contact(contact: str) -> str:
+    """Hide the middle of a phone number or e-mail address: +7701*****67, a***@mail.kz."""
+    if not contact:
+        return ""
+    if "@" in contact:
+        local, _, domain = contact.partition("@")
+        return f"{local[:1]}***@{domain}"
+    return contact[:5] + "*" * max(len(contact) - 7, 0) + contact[-2:]
+
+
+def broadcast_settings(broadcast: Broadcast) -> dict:
+    """The broadcast state every screen may know."""
+    return {"slug": broadcast.slug, "status": broadcast.status, "pre_moderation": broadcast.pre_moderation,
+            "public_feed": broadcast.public_feed, "anonymous_allowed": broadcast.anonymous_allowed,
+            "questions_open": broadcast.questions_open, "show_asker": broadcast.show_asker,
+            "accepting_questions": broadcast.accepting_questions}
+
+
+def staff_question(q: Question) -> dict:
+    """A question as moderators see it: everything but the full contact."""
+    return {"id": q.id, "version": q.version, "tracking_code": q.tracking_code, "text": q.text,
+            "original_text": q.original_text, "author_name": q.author_name, "district": q.district,
+            "contact": mask_contact(q.contact), "language": q.language, "channel": q.channel,
+            "status": q.status, "position": q.position, "votes": q.votes, "asker_count": q.asker_count,
+            "merged_into_id": q.merged_into_id, "category_id": q.category_id, "reject_reason": q.reject_reason,
+            "created_at": iso(q.created_at), "aired_at": iso(q.aired_at)}
+
+
+def public_question(q: Question, broadcast: Broadcast) -> dict:
+    """A question as the audience sees it; `visible: False` tells screens to drop it."""
+    if not audience_visible(q, broadcast):
+        return {"id": q.id, "visible": False}
+    asker = broadcast.show_asker
+    return {"id": q.id, "visible": True, "text": q.text, "status": q.status, "votes": q.votes,
+            "asker_count": q.asker_count, "author_name": q.author_name if asker else "",
+            "district": q.district if asker else "", "created_at": iso(q.created_at)}
+
+
+def own_question(q: Question) -> dict:
+    """A question as its asker sees it under "my questions"."""
+    merged = q.merged_into if q.status == QuestionStatus.MERGED else None
+    return {"id": q.id, "client_id": q.client_id, "tracking_code": q.tracking_code, "text": q.text,
+            "status": q.status, "status_label": str(STATUS_LABELS[QuestionStatus(q.status)]),
+            "reject_reason": q.reject_reason, "merged_into_code": merged.tracking_code if merged else None,
+            "created_at": iso(q.created_at)}
+
+
+def prompter_question(q: Question | None, broadcast: Broadcast) -> dict | None:
+    """A question as the speaker reads it."""
+    if q is None:
+        return None
+    asker = broadcast.show_asker
+    return {"id": q.id, "text": q.text, "author_name": q.author_name if asker else "",
+            "district": q.district if asker else "", "votes": q.votes, "asker_count": q.asker_count,
+            "language": q.language, "aired_at": iso(q.aired_at)}
+
+
+def prompter_state(broadcast: Broadcast, on_air: Question | None, upcoming: list[Question]) -> dict:
+    """The teleprompter's whole state."""
+    return {"version": broadcast.version, "server_now": iso(utcnow()),
+            "on_air": prompter_question(on_air, broadcast),
+            "next": [prompter_question(q, broadcast) for q in upcoming]}

@@ -1,0 +1,70 @@
+"""Socket handlers for viewers (namespace "/"): no account, a signed cookie token."""
+from __future__ import annotations
+
+from flask import session
+from flask_babel import get_locale
+from flask_socketio import join_room
+
+from ..extensions import socketio
+from ..models import Channel, utcnow
+from ..presenters import broadcast_settings, iso, own_question, public_question
+from ..services import desk, intake
+from ..services.errors import Forbidden
+from .common import acknowledged, connect_broadcast, current_broadcast, payload
+from .emit import VIEWER_NS, publish, publish_votes, room
+
+
+@socketio.on("connect", namespace=VIEWER_NS)
+def viewer_connect(auth=None):
+    """Join the broadcast's audience room and the viewer's own room."""
+    broadcast = connect_broadcast(auth)
+    join_room(room("pub", broadcast.slug))
+    token = session.get("viewer")
+    if token:
+        join_room(room("viewer", token))
+
+
+@socketio.on("get_snapshot", namespace=VIEWER_NS)
+@acknowledged
+def viewer_snapshot(data=None):
+    """The audience's state now, with this viewer's own questions and votes."""
+    broadcast = current_broadcast()
+    token = session.get("viewer")
+    return {"version": broadcast.public_version, "settings": broadcast_settings(broadcast),
+            "server_now": iso(utcnow()),
+            "questions": [public_question(q, broadcast) for q in desk.audience_questions(broadcast)],
+            "mine": [own_question(q) for q in desk.viewer_questions(broadcast, token)],
+            "voted": intake.voted_ids(broadcast, token)}
+
+
+@socketio.on("submit_question", namespace=VIEWER_NS)
+@acknowledged
+def viewer_submit(data=None):
+    """Store the question, then acknowledge: the ack is sent only after the commit."""
+    broadcast = current_broadcast()
+    question, change = intake.submit_question(broadcast, payload(data), channel=Channel.WEB,
+                                              viewer_token=session.get("viewer"),
+                                              default_language=str(get_locale() or "kk"))
+    publish(change)
+    return {"created": change is not None, "question": own_question(question)}
+
+
+@socketio.on("vote", namespace=VIEWER_NS)
+@acknowledged
+def viewer_vote(data=None):
+    """Upvote (or withdraw the vote on) an audience question."""
+    broadcast = current_broadcast()
+    token = session.get("viewer")
+    if not token:
+        raise Forbidden()
+    data = payload(data)
+    question = intake.cast_vote(broadcast, data.get("question_id"), token, up=data.get("up", True) is not False)
+    publish_votes(broadcast, question)
+    return {"id": question.id, "votes": question.votes}
+
+
+@socketio.on("*", namespace=VIEWER_NS)
+@acknowledged
+def viewer_other(event, data=None):
+    """Any other event (e.g. a moderator action) from a viewer's socket is refused and audited."""
+    raise Forbidden()

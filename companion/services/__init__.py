@@ -1,0 +1,1 @@
+"""Business rules as plain functions: no Flask request and no emit inside."""

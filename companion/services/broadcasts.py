@@ -1,0 +1,83 @@
+"""Broadcasts: create, edit, list; the demo broadcast."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import Broadcast, BroadcastStatus, Category, Question, User
+from .audit import audit
+from .errors import Conflict, ValidationError
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+FIELDS = ("title_kk", "title_ru", "title_en", "stream_url", "starts_at", "pre_moderation", "public_feed",
+          "anonymous_allowed", "questions_open", "show_asker")
+
+
+def save_broadcast(values: dict, broadcast: Broadcast | None = None, *, actor: User | None = None) -> Broadcast:
+    """Create a broadcast (when `broadcast` is None) or update it from form values."""
+    if broadcast is None:
+        slug = (values.get("slug") or "").strip().lower()
+        if not SLUG.match(slug):
+            raise ValidationError(fields={"slug": _l("2 to 63 lowercase letters, digits and dashes.")})
+        if db.session.execute(select(Broadcast.id).where(Broadcast.slug == slug)).first():
+            raise Conflict(_l("This address is taken."), fields={"slug": _l("This address is taken.")})
+        broadcast = Broadcast(slug=slug)
+        db.session.add(broadcast)
+    if not any((values.get(f"title_{lang}") or "").strip() for lang in ("kk", "ru", "en")):
+        raise ValidationError(fields={"title_kk": _l("Give a title in at least one language.")})
+    stream = (values.get("stream_url") or "").strip()
+    if stream and not stream.startswith("https://"):
+        raise ValidationError(fields={"stream_url": _l("The stream address must start with https://")})
+    for key in FIELDS:
+        if key in values:
+            value = values[key]
+            setattr(broadcast, key, value.strip() if isinstance(value, str) else value)
+    db.session.flush()
+    audit(actor, "broadcast_saved", broadcast)
+    db.session.commit()
+    return broadcast
+
+
+def list_broadcasts() -> list[tuple[Broadcast, int]]:
+    """Every broadcast, newest first, with its number of questions."""
+    counts = (select(Question.broadcast_id, func.count().label("n")).group_by(Question.broadcast_id).subquery())
+    rows = db.session.execute(select(Broadcast, func.coalesce(counts.c.n, 0))
+                              .outerjoin(counts, counts.c.broadcast_id == Broadcast.id)
+                              .order_by(Broadcast.created_at.desc(), Broadcast.id.desc()))
+    return [(b, n) for b, n in rows]
+
+
+def open_broadcasts() -> list[Broadcast]:
+    """Broadcasts residents can join now or soon (live first)."""
+    rows = db.session.execute(select(Broadcast).where(Broadcast.status != BroadcastStatus.ENDED)
+                              .order_by(Broadcast.status.desc(), Broadcast.starts_at, Broadcast.id)).scalars()
+    return list(rows)
+
+
+DEMO_CATEGORIES = [
+    ("Көліктер мен жолдар", "Транспорт и дороги", "Transport and roads"),
+    ("Тұрғын үй-коммуналдық шаруашылық", "ЖКХ", "Housing and utilities"),
+    ("Абаттандыру", "Благоустройство", "Public spaces"),
+    ("Білім беру", "Образование", "Education"),
+    ("Денсаулық сақтау", "Здравоохранение", "Health"),
+    ("Әлеуметтік қолдау", "Социальная поддержка", "Social support"),
+]
+
+
+def seed_demo(starts_at: datetime | None = None) -> Broadcast:
+    """Create the demo broadcast `demo` and the demo categories (once)."""
+    broadcast = db.session.execute(select(Broadcast).where(Broadcast.slug == "demo")).scalar_one_or_none()
+    if broadcast is None:
+        broadcast = Broadcast(slug="demo", title_kk="Әкіммен тікелей эфир", title_ru="Прямой эфир с акимом района",
+                              title_en="Live Q&A with the district akim", status=BroadcastStatus.LIVE.value,
+                              starts_at=starts_at, pre_moderation=True)
+        db.session.add(broadcast)
+    if not db.session.execute(select(Category.id)).first():
+        for kk, ru, en in DEMO_CATEGORIES:
+            db.session.add(Category(name_kk=kk, name_ru=ru, name_en=en))
+    db.session.commit()
+    return broadcast

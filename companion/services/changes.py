@@ -1,0 +1,80 @@
+"""What a service changed: the realtime layer turns a Change into versioned events."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ..extensions import db
+from ..models import Broadcast, Question, QuestionStatus, utcnow
+
+
+def audience_visible(question: Question, broadcast: Broadcast) -> bool:
+    """True when viewers of the broadcast may see this question now."""
+    if question.status == QuestionStatus.ON_AIR:
+        return True
+    return broadcast.public_feed and question.is_public
+
+
+@dataclass
+class Change:
+    """The outcome of one service call, committed as one transaction."""
+
+    event: str
+    broadcast: Broadcast
+    questions: list[Question] = field(default_factory=list)
+    public: bool = False
+    # ids of questions that were visible to the audience before the change
+    was_visible: set[int] = field(default_factory=set)
+    settings: bool = False
+
+    @property
+    def question(self) -> Question:
+        """The first (usually only) question the change touched."""
+        return self.questions[0]
+
+
+def bump_versions(broadcast: Broadcast, public: bool) -> None:
+    """Take the next broadcast version (and public version) inside the current transaction."""
+    values = {"version": Broadcast.version + 1}
+    if public:
+        values["public_version"] = Broadcast.public_version + 1
+    stmt = (update(Broadcast).where(Broadcast.id == broadcast.id).values(**values)
+            .returning(Broadcast.version, Broadcast.public_version))
+    version, public_version = db.session.execute(stmt, execution_options={"synchronize_session": False}).one()
+    set_committed_value(broadcast, "version", version)
+    set_committed_value(broadcast, "public_version", public_version)
+
+
+class ChangeBuilder:
+    """Collects questions touched by a service call, noting what the audience saw before."""
+
+    def __init__(self, event: str, broadcast: Broadcast):
+        self.change = Change(event=event, broadcast=broadcast)
+
+    def touch(self, question: Question) -> Question:
+        """Remember `question` as changed; call before mutating it."""
+        if question not in self.change.questions:
+            if audience_visible(question, self.change.broadcast):
+                self.change.was_visible.add(question.id)
+            self.change.questions.append(question)
+            question.version += 1
+            question.updated_at = utcnow()
+        return question
+
+    def add_new(self, question: Question) -> Question:
+        """Remember a question that this call created."""
+        self.change.questions.append(question)
+        return question
+
+    def commit(self, *, settings: bool = False) -> Change:
+        """Bump versions, commit, and return the Change."""
+        change = self.change
+        change.settings = settings
+        change.public = settings or bool(change.was_visible) or any(
+            audience_visible(q, change.broadcast) for q in change.questions)
+        db.session.flush()
+        bump_versions(change.broadcast, change.public)
+        db.session.commit()
+        return change

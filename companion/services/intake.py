@@ -1,0 +1,182 @@
+"""Taking questions in: validation, idempotent submit, tracking codes, votes."""
+from __future__ import annotations
+
+import re
+import uuid
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import LANGUAGES, Broadcast, Channel, Question, QuestionStatus, Vote, utcnow
+from .audit import audit
+from .changes import Change, ChangeBuilder, audience_visible
+from .errors import InvalidTransition, NotFound, QuestionsClosed, ValidationError
+
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+VOTABLE = frozenset({QuestionStatus.APPROVED, QuestionStatus.QUEUED, QuestionStatus.ON_AIR})
+
+
+def get_broadcast(slug: str) -> Broadcast:
+    """The broadcast with this slug, or NotFound."""
+    broadcast = db.session.execute(select(Broadcast).where(Broadcast.slug == slug)).scalar_one_or_none()
+    if broadcast is None:
+        raise NotFound(_l("There is no broadcast at this address."))
+    return broadcast
+
+
+def find_by_client_id(broadcast: Broadcast, client_id: str) -> Question | None:
+    """The question already stored for this client_id, if any."""
+    return db.session.execute(select(Question).where(
+        Question.broadcast_id == broadcast.id, Question.client_id == client_id)).scalar_one_or_none()
+
+
+def normalise_contact(contact: str, region: str) -> str:
+    """An e-mail address or a phone number in E.164, or ValueError with a message."""
+    contact = contact.strip()
+    if "@" in contact:
+        try:
+            return validate_email(contact, check_deliverability=False).normalized
+        except EmailNotValidError:
+            raise ValueError(_l("This e-mail address is not valid.")) from None
+    try:
+        number = phonenumbers.parse(contact, region)
+    except phonenumbers.NumberParseException:
+        raise ValueError(_l("This phone number is not valid.")) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(_l("This phone number is not valid."))
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _text(data: dict, key: str) -> str:
+    value = data.get(key) or ""
+    if not isinstance(value, str):
+        return ""
+    return value.strip()
+
+
+def validate_submission(broadcast: Broadcast, data: dict, default_language: str) -> dict:
+    """Clean the submitted fields or raise ValidationError naming every bad field."""
+    cfg = current_app.config
+    errors: dict = {}
+    text = _text(data, "text")
+    if not text:
+        errors["text"] = _l("Please write your question.")
+    elif len(text) > cfg["QUESTION_MAX_LENGTH"]:
+        errors["text"] = _l("The question is too long: at most %(n)s characters.", n=cfg["QUESTION_MAX_LENGTH"])
+    name = _text(data, "author_name")
+    district = _text(data, "district")
+    for key, value in (("author_name", name), ("district", district)):
+        if len(value) > cfg["NAME_MAX_LENGTH"]:
+            errors[key] = _l("At most %(n)s characters.", n=cfg["NAME_MAX_LENGTH"])
+    if not name and not broadcast.anonymous_allowed:
+        errors["author_name"] = _l("Please give your name: this broadcast does not take anonymous questions.")
+    contact = _text(data, "contact")
+    consent = data.get("consent") in (True, "true", "on", "1", 1)
+    if contact:
+        try:
+            contact = normalise_contact(contact, cfg["PHONE_REGION"])
+        except ValueError as exc:
+            errors["contact"] = exc.args[0]
+        else:
+            if not consent:
+                errors["consent"] = _l("Please agree to the processing of your personal data, or leave the contact empty.")
+    language = data.get("language") or default_language
+    if language not in LANGUAGES:
+        errors["language"] = _l("Unknown language.")
+    if errors:
+        raise ValidationError(fields=errors)
+    return {"text": text, "author_name": name, "district": district, "contact": contact,
+            "contact_consent": bool(contact) and consent, "language": language}
+
+
+def make_tracking_code(question: Question) -> str:
+    """The tracking code of a stored question, by the configured format."""
+    cfg = current_app.config
+    return cfg["TRACKING_FORMAT"].format(prefix=cfg["TRACKING_PREFIX"], year=question.created_at.year,
+                                         number=question.id)
+
+
+def submit_question(broadcast: Broadcast, data: dict, *, channel: str = Channel.WEB,
+                    viewer_token: str | None = None, default_language: str = "kk",
+                    approved: bool = False, actor=None) -> tuple[Question, Change | None]:
+    """Store a question once per client_id; return it and the Change (None when it already existed)."""
+    client_id = data.get("client_id") or uuid.uuid4().hex
+    if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+        raise ValidationError(fields={"client_id": _l("Invalid client id.")})
+    existing = find_by_client_id(broadcast, client_id)
+    if existing is not None:
+        return existing, None
+    if not broadcast.accepting_questions:
+        raise QuestionsClosed()
+    fields = validate_submission(broadcast, data, default_language)
+    status = QuestionStatus.APPROVED if (approved or not broadcast.pre_moderation) else QuestionStatus.PENDING
+    question = Question(broadcast_id=broadcast.id, broadcast=broadcast, client_id=client_id,
+                        viewer_token=viewer_token, channel=str(channel), status=status.value,
+                        created_at=utcnow(), **fields)
+    builder = ChangeBuilder("question_submitted", broadcast)
+    try:
+        db.session.add(question)
+        db.session.flush()
+        question.tracking_code = make_tracking_code(question)
+        builder.add_new(question)
+        if actor is not None:
+            audit(actor, "add_question", broadcast, question, channel=str(channel))
+        change = builder.commit()
+    except IntegrityError:
+        # Another request with the same client_id won the race: answer with its row.
+        db.session.rollback()
+        existing = find_by_client_id(broadcast, client_id)
+        if existing is None:
+            raise
+        return existing, None
+    return question, change
+
+
+def cast_vote(broadcast: Broadcast, question_id: int, voter: str, up: bool = True) -> Question:
+    """Add (or withdraw) one viewer's vote; repeated votes count once. Returns the question."""
+    question = db.session.get(Question, question_id)
+    if question is None or question.broadcast_id != broadcast.id or not audience_visible(question, broadcast):
+        raise NotFound(_l("This question is not available."))
+    if question.status not in VOTABLE:
+        raise InvalidTransition(_l("Voting on this question is closed."))
+    if up:
+        try:
+            with db.session.begin_nested():
+                db.session.add(Vote(question_id=question.id, voter=voter))
+        except IntegrityError:
+            db.session.rollback()
+            return question
+        delta = 1
+    else:
+        deleted = db.session.execute(delete(Vote).where(Vote.question_id == question.id, Vote.voter == voter))
+        if not deleted.rowcount:
+            db.session.rollback()
+            return question
+        delta = -1
+    db.session.execute(update(Question).where(Question.id == question.id)
+                       .values(votes=Question.votes + delta), execution_options={"synchronize_session": False})
+    db.session.commit()
+    db.session.refresh(question, ["votes"])
+    return question
+
+
+def voted_ids(broadcast: Broadcast, voter: str | None) -> list[int]:
+    """Ids of this broadcast's questions the viewer has voted for."""
+    if not voter:
+        return []
+    rows = db.session.execute(select(Vote.question_id).join(Question, Question.id == Vote.question_id)
+                              .where(Question.broadcast_id == broadcast.id, Vote.voter == voter))
+    return [r[0] for r in rows]
+
+
+def recount_votes(question: Question) -> int:
+    """Recompute the vote count from the Vote rows (after a merge)."""
+    question.votes = db.session.execute(
+        select(func.count()).select_from(Vote).where(Vote.question_id == question.id)).scalar_one()
+    return question.votes
+

@@ -1,0 +1,225 @@
+"""The question's life on the live desk: an explicit transition table and the moderator's actions."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+
+from ..extensions import db
+from ..models import Broadcast, BroadcastStatus, Category, Question, QuestionStatus, User, Vote, utcnow
+from .audit import audit
+from .changes import Change, ChangeBuilder
+from .errors import Conflict, InvalidTransition, NotFound, StaleVersion, ValidationError
+from .intake import recount_votes
+
+S = QuestionStatus
+
+# action -> (statuses it may start from, status it leads to, event name)
+TRANSITIONS: dict[str, tuple[frozenset, QuestionStatus, str]] = {
+    "approve": (frozenset({S.PENDING, S.DEFERRED}), S.APPROVED, "question_approved"),
+    "queue": (frozenset({S.PENDING, S.APPROVED, S.DEFERRED}), S.QUEUED, "question_queued"),
+    "unqueue": (frozenset({S.QUEUED}), S.APPROVED, "question_unqueued"),
+    "send_to_air": (frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.DEFERRED}), S.ON_AIR, "question_sent_to_air"),
+    "mark_answered": (frozenset({S.ON_AIR}), S.ANSWERED, "question_answered"),
+    "defer": (frozenset({S.APPROVED, S.QUEUED, S.ON_AIR}), S.DEFERRED, "question_deferred"),
+    "reject": (frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.DEFERRED}), S.REJECTED, "question_rejected"),
+    "restore": (frozenset({S.REJECTED}), S.PENDING, "question_restored"),
+}
+EDITABLE = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.DEFERRED, S.ON_AIR})
+MERGEABLE_SOURCE = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.DEFERRED})
+MERGEABLE_TARGET = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.ON_AIR, S.DEFERRED, S.ANSWERED})
+SETTINGS = ("pre_moderation", "public_feed", "anonymous_allowed", "questions_open", "show_asker")
+
+STATUS_LABELS = {
+    S.SUBMITTED: _l("submitted"), S.PENDING: _l("waiting for moderation"), S.APPROVED: _l("approved"),
+    S.QUEUED: _l("in the speaker's queue"), S.ON_AIR: _l("on air now"), S.ANSWERED: _l("answered on air"),
+    S.DEFERRED: _l("not reached on air"), S.REJECTED: _l("rejected"), S.MERGED: _l("merged with a similar question"),
+}
+
+
+def get_question(broadcast: Broadcast, question_id, version=None) -> Question:
+    """The broadcast's question by id, checking the version the screen saw (if given)."""
+    try:
+        question = db.session.get(Question, int(question_id))
+    except (TypeError, ValueError):
+        question = None
+    if question is None or question.broadcast_id != broadcast.id:
+        raise NotFound(_l("This question does not exist."))
+    if version is not None and int(version) != question.version:
+        raise StaleVersion(current_version=question.version)
+    return question
+
+
+def on_air_question(broadcast: Broadcast) -> Question | None:
+    """The question on air in this broadcast, if any."""
+    return db.session.execute(select(Question).where(
+        Question.broadcast_id == broadcast.id, Question.status == S.ON_AIR)).scalars().first()
+
+
+def _next_position(broadcast: Broadcast) -> int:
+    top = db.session.execute(select(func.max(Question.position)).where(
+        Question.broadcast_id == broadcast.id, Question.status == S.QUEUED)).scalar()
+    return (top or 0) + 1
+
+
+def _apply(builder: ChangeBuilder, question: Question, action: str) -> None:
+    allowed, target, _event = TRANSITIONS[action]
+    if question.status not in allowed:
+        raise InvalidTransition(
+            _l("Cannot do this: the question is %(status)s.", status=STATUS_LABELS[S(question.status)]),
+            status=question.status)
+    builder.touch(question)
+    if target == S.QUEUED:
+        question.position = _next_position(builder.change.broadcast)
+    elif question.status == S.QUEUED:
+        question.position = None
+    if target == S.ON_AIR:
+        question.aired_at = utcnow()
+    if target == S.ANSWERED:
+        question.answered_at = utcnow()
+    question.status = target.value
+
+
+def transition(broadcast: Broadcast, question_id, action: str, *, actor: User | None, version=None,
+               reason: str = "", finish_current: str | None = None) -> Change:
+    """Move a question along its life by `action`, or refuse with a reason."""
+    if action not in TRANSITIONS:
+        raise ValidationError(_l("Unknown action."))
+    question = get_question(broadcast, question_id, version)
+    builder = ChangeBuilder(TRANSITIONS[action][2], broadcast)
+    if action == "send_to_air":
+        current = on_air_question(broadcast)
+        if current is not None and current.id != question.id:
+            if finish_current not in ("mark_answered", "defer"):
+                raise Conflict(_l("Another question is on air. Mark it answered or defer it first."),
+                               on_air_id=current.id)
+            _apply(builder, current, finish_current)
+    if action == "reject":
+        reason = (reason or "").strip()[:300]
+        if not reason:
+            raise ValidationError(fields={"reason": _l("Please give a reason for rejecting.")})
+        question.reject_reason = reason
+    _apply(builder, question, action)
+    audit(actor, action, broadcast, question, **({"reason": reason} if reason else {}))
+    return builder.commit()
+
+
+def edit_question(broadcast: Broadcast, question_id, text: str, *, actor: User | None, version=None,
+                  max_length: int = 1000) -> Change:
+    """Change the wording of a question, keeping what the resident first wrote."""
+    question = get_question(broadcast, question_id, version)
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError(fields={"text": _l("Please write your question.")})
+    if len(text) > max_length:
+        raise ValidationError(fields={"text": _l("The question is too long: at most %(n)s characters.", n=max_length)})
+    if question.status not in EDITABLE:
+        raise InvalidTransition(_l("This question can no longer be edited."))
+    builder = ChangeBuilder("question_edited", broadcast)
+    builder.touch(question)
+    if question.original_text is None:
+        question.original_text = question.text
+    question.text = text
+    audit(actor, "edit", broadcast, question)
+    return builder.commit()
+
+
+def merge_question(broadcast: Broadcast, question_id, target_id, *, actor: User | None, version=None) -> Change:
+    """Merge a duplicate into another question: its votes and askers carry over."""
+    source = get_question(broadcast, question_id, version)
+    target = get_question(broadcast, target_id)
+    if source.id == target.id:
+        raise ValidationError(_l("A question cannot be merged into itself."))
+    if source.status not in MERGEABLE_SOURCE or target.status not in MERGEABLE_TARGET:
+        raise InvalidTransition(_l("These questions cannot be merged."))
+    builder = ChangeBuilder("question_merged", broadcast)
+    builder.touch(source)
+    builder.touch(target)
+    target_voters = select(Vote.voter).where(Vote.question_id == target.id)
+    db.session.execute(update(Vote).where(Vote.question_id == source.id, Vote.voter.not_in(target_voters))
+                       .values(question_id=target.id), execution_options={"synchronize_session": False})
+    # Questions merged earlier into the source now point at the target, so no chain is left.
+    db.session.execute(update(Question).where(Question.merged_into_id == source.id)
+                       .values(merged_into_id=target.id), execution_options={"synchronize_session": False})
+    recount_votes(target)
+    source.votes = 0
+    target.asker_count += source.asker_count
+    source.status = S.MERGED.value
+    source.position = None
+    source.merged_into_id = target.id
+    audit(actor, "merge", broadcast, source, into=target.id)
+    return builder.commit()
+
+
+def categorize_question(broadcast: Broadcast, question_id, category_id, *, actor: User | None,
+                        version=None) -> Change:
+    """Set (or clear, with None) a question's staff-only category."""
+    question = get_question(broadcast, question_id, version)
+    if category_id in (None, ""):
+        category = None
+    else:
+        category = db.session.get(Category, int(category_id))
+        if category is None:
+            raise NotFound(_l("This category does not exist."))
+    builder = ChangeBuilder("question_categorized", broadcast)
+    builder.touch(question)
+    question.category_id = category.id if category else None
+    question.category = category
+    audit(actor, "categorize", broadcast, question, category=question.category_id)
+    return builder.commit()
+
+
+def queued_questions(broadcast: Broadcast) -> list[Question]:
+    """The speaker's queue in order."""
+    return list(db.session.execute(select(Question).where(
+        Question.broadcast_id == broadcast.id, Question.status == S.QUEUED)
+        .order_by(Question.position, Question.id)).scalars())
+
+
+def reorder_queue(broadcast: Broadcast, order: list, *, actor: User | None) -> Change:
+    """Put the queue in the given order; refused if the screen's queue is out of date."""
+    queue = queued_questions(broadcast)
+    try:
+        wanted = [int(i) for i in order]
+    except (TypeError, ValueError):
+        raise ValidationError(_l("Invalid order.")) from None
+    if sorted(wanted) != sorted(q.id for q in queue):
+        raise StaleVersion(_l("The queue was changed on another screen. Your screen has been refreshed."))
+    by_id = {q.id: q for q in queue}
+    builder = ChangeBuilder("queue_reordered", broadcast)
+    for position, qid in enumerate(wanted, start=1):
+        question = by_id[qid]
+        if question.position != position:
+            builder.touch(question)
+            question.position = position
+    audit(actor, "reorder", broadcast, order=wanted)
+    return builder.commit()
+
+
+def update_settings(broadcast: Broadcast, values: dict, *, actor: User | None) -> Change:
+    """Change the live settings of a broadcast (pre-moderation, public feed, ...)."""
+    unknown = set(values) - set(SETTINGS)
+    if unknown or not all(isinstance(v, bool) for v in values.values()):
+        raise ValidationError(_l("Invalid settings."))
+    builder = ChangeBuilder("settings_changed", broadcast)
+    for key, value in values.items():
+        setattr(broadcast, key, value)
+    audit(actor, "settings", broadcast, **values)
+    return builder.commit(settings=True)
+
+
+def set_broadcast_status(broadcast: Broadcast, status: str, *, actor: User | None) -> Change:
+    """Start (go live) or end a broadcast."""
+    allowed = {BroadcastStatus.LIVE: {BroadcastStatus.SCHEDULED}, BroadcastStatus.ENDED: {BroadcastStatus.LIVE, BroadcastStatus.SCHEDULED},
+               BroadcastStatus.SCHEDULED: {BroadcastStatus.ENDED}}
+    target = BroadcastStatus(status)
+    if broadcast.status not in allowed[target]:
+        raise InvalidTransition(_l("The broadcast cannot go from %(a)s to %(b)s.", a=broadcast.status, b=target.value))
+    builder = ChangeBuilder("broadcast_" + {"live": "started", "ended": "ended", "scheduled": "rescheduled"}[target.value],
+                            broadcast)
+    broadcast.status = target.value
+    if target == BroadcastStatus.LIVE:
+        broadcast.started_at = utcnow()
+    elif target == BroadcastStatus.ENDED:
+        broadcast.ended_at = utcnow()
+    audit(actor, "broadcast_" + target.value, broadcast)
+    return builder.commit(settings=True)

@@ -1,0 +1,136 @@
+"""Administration: broadcasts (create, schedule, start, end, browse) and staff accounts."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..extensions import db
+from ..models import Broadcast
+from ..permissions import permission_required
+from ..realtime.emit import publish
+from ..services import accounts, desk, moderation
+from ..services import broadcasts as broadcast_service
+from ..services.errors import ServiceError
+from .forms import BroadcastForm, EmptyForm, UserForm, UserRoleForm
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _broadcast(broadcast_id: int) -> Broadcast:
+    broadcast = db.session.get(Broadcast, broadcast_id)
+    if broadcast is None:
+        abort(404)
+    return broadcast
+
+
+def _form_errors(form, exc: ServiceError) -> None:
+    """Show a service refusal on the form: per field where it names one."""
+    for name, message in exc.fields.items():
+        if name in form:
+            form[name].errors = [*form[name].errors, str(message)]
+    flash(str(exc.message), "error")
+
+
+@bp.get("/")
+@permission_required("moderate")
+def broadcasts_list():
+    """Alias kept short for the nav: the broadcasts list."""
+    return redirect(url_for("admin.broadcasts"))
+
+
+@bp.get("/broadcasts")
+@permission_required("moderate")
+def broadcasts():
+    """All broadcasts, newest first, with their question counts."""
+    return render_template("admin/broadcasts.html", rows=broadcast_service.list_broadcasts())
+
+
+@bp.route("/broadcasts/new", methods=["GET", "POST"])
+@bp.route("/broadcasts/<int:broadcast_id>/edit", methods=["GET", "POST"])
+@permission_required("administer")
+def broadcast_form(broadcast_id: int | None = None):
+    """Create or edit a broadcast."""
+    broadcast = _broadcast(broadcast_id) if broadcast_id else None
+    form = BroadcastForm(obj=broadcast)
+    if form.validate_on_submit():
+        values = {k: v for k, v in form.data.items() if k not in ("csrf_token", "slug")}
+        if broadcast is None:
+            values["slug"] = form.slug.data
+        try:
+            saved = broadcast_service.save_broadcast(values, broadcast, actor=current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            _form_errors(form, exc)
+        else:
+            flash(_("Saved."), "ok")
+            return redirect(url_for("admin.broadcast_detail", broadcast_id=saved.id))
+    return render_template("admin/broadcast_form.html", form=form, broadcast=broadcast)
+
+
+@bp.get("/broadcasts/<int:broadcast_id>")
+@permission_required("moderate")
+def broadcast_detail(broadcast_id: int):
+    """One broadcast with all its questions (for past broadcasts too)."""
+    broadcast = _broadcast(broadcast_id)
+    return render_template("admin/broadcast_detail.html", broadcast=broadcast,
+                           questions=desk.all_questions(broadcast), form=EmptyForm(),
+                           labels=moderation.STATUS_LABELS)
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/status")
+@permission_required("administer")
+def broadcast_status(broadcast_id: int):
+    """Start or end a broadcast."""
+    broadcast = _broadcast(broadcast_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            publish(moderation.set_broadcast_status(broadcast, request.form.get("status", ""), actor=current_user))
+        except (ServiceError, ValueError) as exc:
+            db.session.rollback()
+            flash(str(getattr(exc, "message", _("Invalid request."))), "error")
+    return redirect(url_for("admin.broadcast_detail", broadcast_id=broadcast.id))
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@permission_required("administer")
+def users():
+    """Staff accounts: list and create."""
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            user, password = accounts.create_user(form.username.data, form.role.data,
+                                                  display_name=form.display_name.data or "", actor=current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            _form_errors(form, exc)
+        else:
+            return render_template("admin/password.html", user=user, password=password)
+    rows = [(u, UserRoleForm(prefix=f"u{u.id}", role=u.role, active=u.active)) for u in accounts.all_users()]
+    return render_template("admin/users.html", form=form, rows=rows, reset_form=EmptyForm())
+
+
+@bp.post("/users/<int:user_id>")
+@permission_required("administer")
+def user_update(user_id: int):
+    """Change a staff account's role or deactivate it."""
+    user = accounts.get_user(user_id)
+    form = UserRoleForm(prefix=f"u{user.id}")
+    if form.validate_on_submit():
+        try:
+            accounts.update_user(user, role=form.role.data, active=form.active.data, actor=current_user)
+            flash(_("Saved."), "ok")
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/password")
+@permission_required("administer")
+def user_password(user_id: int):
+    """Reset a staff account's password; the new one is shown once."""
+    user = accounts.get_user(user_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    return render_template("admin/password.html", user=user, password=accounts.reset_password(user, actor=current_user))

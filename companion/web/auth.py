@@ -1,0 +1,47 @@
+"""Staff sign-in and sign-out."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import login_user, logout_user
+
+from ..permissions import can
+from ..services import accounts
+from .forms import EmptyForm, LoginForm
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str | None:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with username and password."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.username.data, form.password.data)
+        if user is None:
+            flash(_("Wrong username or password."), "error")
+        else:
+            viewer = session.get("viewer")
+            session.clear()  # a fresh session at login: no fixation
+            if viewer:
+                session["viewer"] = viewer
+            login_user(user)
+            default = url_for("admin.broadcasts") if can(user, "moderate") else url_for("public.index")
+            return redirect(_safe_next(request.args.get("next")) or default)
+    return render_template("login.html", form=form), (200 if request.method == "GET" else 400)
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out (POST with CSRF token)."""
+    form = EmptyForm()
+    if form.validate_on_submit():
+        logout_user()
+        session.clear()
+    return redirect(url_for("public.index"))

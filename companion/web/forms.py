@@ -1,0 +1,44 @@
+"""Flask-WTF forms (CSRF included)."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateTimeLocalField, PasswordField, SelectField, StringField, URLField
+from wtforms.validators import DataRequired, Length, Optional
+
+ROLE_CHOICES = [("moderator", _l("Moderator")), ("speaker", _l("Speaker")), ("officer", _l("Appeals officer")),
+                ("admin", _l("Administrator"))]
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+
+
+class BroadcastForm(FlaskForm):
+    slug = StringField(_l("Address (slug)"), validators=[Optional(), Length(max=63)])
+    title_kk = StringField(_l("Title in Kazakh"), validators=[Length(max=200)])
+    title_ru = StringField(_l("Title in Russian"), validators=[Length(max=200)])
+    title_en = StringField(_l("Title in English"), validators=[Length(max=200)])
+    starts_at = DateTimeLocalField(_l("Date and time (UTC)"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    stream_url = URLField(_l("Stream embed address (https://...)"), validators=[Optional(), Length(max=500)])
+    pre_moderation = BooleanField(_l("Pre-moderation: questions wait for approval"), default=True)
+    public_feed = BooleanField(_l("Public feed: viewers see approved questions"), default=True)
+    anonymous_allowed = BooleanField(_l("Anonymous questions allowed"), default=True)
+    questions_open = BooleanField(_l("Questions open"), default=True)
+    show_asker = BooleanField(_l("Show the asker's name and district on screens"), default=True)
+
+
+class UserForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=40)])
+    display_name = StringField(_l("Full name"), validators=[Optional(), Length(max=120)])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+
+
+class UserRoleForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    active = BooleanField(_l("Active"))
+
+
+class EmptyForm(FlaskForm):
+    """A form with only the CSRF token, for POST buttons."""

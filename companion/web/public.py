@@ -1,0 +1,95 @@
+"""Pages for residents: the viewer page, its QR code, tracking, the language switch."""
+from __future__ import annotations
+
+import io
+import secrets
+
+import segno
+from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request, session,
+                   url_for)
+from flask_babel import get_locale
+
+from ..services import broadcasts, desk, intake
+from ..services.errors import NotFound
+
+bp = Blueprint("public", __name__)
+
+LANG_COOKIE_AGE = 365 * 24 * 3600
+
+
+def public_url(endpoint: str, **values) -> str:
+    """An absolute URL, on PUBLIC_URL when configured (for QR codes and printed links)."""
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    if base:
+        return base + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
+def broadcast_or_404(slug: str):
+    """The broadcast, or the friendly 404 page."""
+    try:
+        return intake.get_broadcast(slug)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/")
+def index():
+    """The list of broadcasts residents can join."""
+    return render_template("index.html", broadcasts=broadcasts.open_broadcasts())
+
+
+@bp.get("/b/<slug>")
+def viewer(slug: str):
+    """The viewer page: ask, see what is on air, upvote, keep receipts."""
+    broadcast = broadcast_or_404(slug)
+    session.permanent = True
+    session.setdefault("viewer", secrets.token_urlsafe(18))
+    return render_template("viewer.html", broadcast=broadcast, page_url=public_url("public.viewer", slug=slug),
+                           max_length=current_app.config["QUESTION_MAX_LENGTH"],
+                           name_max=current_app.config["NAME_MAX_LENGTH"])
+
+
+@bp.get("/b/<slug>/qr.svg")
+def viewer_qr(slug: str):
+    """A QR code of the viewer page address, for the moderator to show on screen."""
+    broadcast = broadcast_or_404(slug)
+    out = io.BytesIO()
+    segno.make(public_url("public.viewer", slug=broadcast.slug), error="m").save(out, kind="svg", scale=8, border=2)
+    return Response(out.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "public, max-age=3600"})
+
+
+@bp.get("/track")
+def track_form():
+    """Ask for a tracking code; with ?code= go to its status page."""
+    code = (request.args.get("code") or "").strip().upper()
+    if code:
+        return redirect(url_for("public.track", code=code))
+    return render_template("track.html", question=None, code="")
+
+
+@bp.get("/track/<code>")
+def track(code: str):
+    """The public status of one question by its tracking code; no personal data."""
+    question = desk.tracked_question(code)
+    if question is None:
+        return render_template("track.html", question=None, code=code, not_found=True), 404
+    return render_template("track.html", question=question, code=question.tracking_code)
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    """Remember the chosen interface language in a cookie and go back."""
+    target = request.args.get("next") or request.referrer or url_for("public.index")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("public.index")
+    response = redirect(target)
+    if code in ("kk", "ru", "en"):
+        response.set_cookie("lang", code, max_age=LANG_COOKIE_AGE, samesite="Lax", httponly=True)
+    return response
+
+
+@bp.app_template_global()
+def broadcast_title(broadcast) -> str:
+    """The broadcast title in the interface language."""
+    return broadcast.title(str(get_locale()))

@@ -1,0 +1,35 @@
+// Small DOM helpers. User text only ever goes in through textContent (never innerHTML).
+
+/** Create an element: h("p", {class: "x", onclick: fn}, "text", child). */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
+    else if (key === "class") el.className = value;
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (value === true) el.setAttribute(key, "");
+    else el.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** The JSON the server rendered into <script type="application/json" id="page-data">. */
+export function pageData() {
+  return JSON.parse(document.getElementById("page-data").textContent);
+}
+
+/** Fill "{name}" placeholders in a translated string. */
+export function fmt(template, values = {}) {
+  return template.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
+}
+
+/** Format an ISO timestamp as local time, per locale. */
+export function time(iso, locale) {
+  if (!iso) return "";
+  return new Date(iso).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
+}

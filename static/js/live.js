@@ -1,0 +1,48 @@
+// One Socket.IO connection with versioned state: apply events in order, reload a snapshot on a gap.
+
+/**
+ * Connect to `namespace` for broadcast `slug`.
+ * `snapshotEvent` names the event that returns {version, ...}; `onSnapshot(data)` replaces state.
+ * Returns {socket, versioned(handler), resync()}. `versioned` wraps an event handler so that
+ * stale events are dropped and a gap triggers a resync.
+ */
+export function connectLive({ namespace = "/", slug, snapshotEvent = "get_snapshot", onSnapshot, onStatus }) {
+  // eslint-disable-next-line no-undef
+  const socket = io(namespace, { auth: { slug }, transports: ["websocket", "polling"], reconnectionDelayMax: 5000 });
+  let version = -1;
+  let loading = false;
+
+  function resync() {
+    if (loading) return;
+    loading = true;
+    socket.timeout(10000).emit(snapshotEvent, {}, (err, ack) => {
+      loading = false;
+      if (err || !ack || !ack.ok) { setTimeout(resync, 1000); return; }
+      version = ack.version;
+      onSnapshot(ack);
+    });
+  }
+
+  function versioned(handler) {
+    return (data) => {
+      if (loading || data.version <= version) return;  // old news, or a snapshot is on its way
+      if (data.version !== version + 1) { resync(); return; }
+      version = data.version;
+      handler(data);
+    };
+  }
+
+  socket.on("connect", () => { onStatus && onStatus("online"); resync(); });
+  socket.on("disconnect", () => onStatus && onStatus("offline"));
+  socket.on("connect_error", (err) => onStatus && onStatus("offline", err));
+  return { socket, versioned, resync, get version() { return version; } };
+}
+
+/** Emit with an acknowledgement; resolves to the ack or {ok:false, error:{code:"timeout"}}. */
+export function request(socket, event, data, timeout = 10000) {
+  return new Promise((resolve) => {
+    socket.timeout(timeout).emit(event, data, (err, ack) => {
+      resolve(err ? { ok: false, error: { code: "timeout", message: "" } } : ack);
+    });
+  });
+}

@@ -1,0 +1,283 @@
+// The moderator's control screen: live columns, actions, queue ordering, keyboard, settings.
+import { connectLive, request } from "./live.js";
+import { fmt, h, pageData, time } from "./dom.js";
+
+const data = pageData();
+const t = data.t;
+const $ = (id) => document.getElementById(id);
+const state = { questions: new Map(), settings: {}, categories: [], selected: null, mode: null };
+const cards = new Map();  // id -> element, so a change re-renders only the cards it touched
+
+const COLUMNS = {
+  incoming: { statuses: ["pending", "submitted"], sort: (a, b) => a.id - b.id },
+  approved: { statuses: ["approved"], sort: (a, b) => b.votes - a.votes || a.id - b.id },
+  queue: { statuses: ["queued"], sort: (a, b) => a.position - b.position || a.id - b.id },
+  onair: { statuses: ["on_air"], sort: (a, b) => a.id - b.id },
+  done: { statuses: ["answered", "deferred", "rejected", "merged"], sort: (a, b) => b.id - a.id },
+};
+const ACTIONS = {
+  pending: ["approve", "queue", "send_to_air", "edit", "merge", "reject"],
+  approved: ["queue", "send_to_air", "edit", "merge", "defer", "reject"],
+  queued: ["send_to_air", "unqueue", "edit", "merge", "defer", "reject"],
+  on_air: ["mark_answered", "defer", "edit"],
+  deferred: ["approve", "queue", "send_to_air", "merge", "reject"],
+  rejected: ["restore"],
+  answered: [], merged: [], submitted: ["approve", "reject"],
+};
+const KEYS = { a: "approve", q: "queue", Enter: "send_to_air", x: "mark_answered", d: "defer", r: "reject", e: "edit", m: "merge" };
+
+function toast(message) {
+  const el = $("toast");
+  el.textContent = message;
+  el.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { el.hidden = true; }, 6000);
+}
+
+function onAir() {
+  for (const q of state.questions.values()) if (q.status === "on_air") return q;
+  return null;
+}
+
+async function act(q, action, extra = {}) {
+  if (action === "edit" || action === "merge" || action === "reject") {
+    state.mode = { id: q.id, kind: action };
+    refresh([q.id]);
+    const field = cards.get(q.id)?.querySelector("textarea, input, select.merge-target");
+    if (field) field.focus();
+    return;
+  }
+  const payload = { id: q.id, version: q.version, ...extra };
+  const current = onAir();
+  if (action === "send_to_air" && current && current.id !== q.id) payload.finish_current = "mark_answered";
+  await send(action, payload);
+}
+
+async function send(event, payload) {
+  const ack = await request(live.socket, event, payload);
+  if (!ack.ok) {
+    toast(ack.error.message || ack.error.code);
+    if (ack.error.code === "stale_version" || ack.error.code === "invalid_transition") live.resync();
+  }
+  return ack;
+}
+
+function leaveMode(id) {
+  state.mode = null;
+  refresh([id]);
+  cards.get(id)?.focus();
+}
+
+function metaLine(q) {
+  const cat = state.categories.find((c) => c.id === q.category_id);
+  return [
+    `#${q.id}`, q.author_name, q.district, q.language.toUpperCase(), t[q.channel] || q.channel,
+    `▲ ${q.votes}`, q.asker_count > 1 ? `${q.asker_count} ${t.askers}` : "", q.contact, cat ? cat.name : "",
+    time(q.created_at, data.locale),
+  ].filter(Boolean).join(" · ");
+}
+
+function modeForm(q) {
+  const mode = state.mode;
+  if (!mode || mode.id !== q.id) return null;
+  if (mode.kind === "edit") {
+    const area = h("textarea", { rows: 4, "aria-label": t.edit });
+    area.value = q.text;
+    return h("form", { class: "mode", onsubmit: async (e) => {
+      e.preventDefault();
+      const ack = await send("edit_question", { id: q.id, version: q.version, text: area.value });
+      if (ack.ok) leaveMode(q.id);
+    } }, area, h("button", { class: "button primary", type: "submit" }, t.save),
+    h("button", { class: "button", type: "button", onclick: () => leaveMode(q.id) }, t.cancel));
+  }
+  if (mode.kind === "reject") {
+    const input = h("input", { "aria-label": t.reason, placeholder: t.reason, maxlength: 300 });
+    const reject = async (reason) => {
+      const ack = await send("reject", { id: q.id, version: q.version, reason });
+      if (ack.ok) leaveMode(q.id);
+    };
+    return h("form", { class: "mode", onsubmit: (e) => { e.preventDefault(); reject(input.value); } }, input,
+      ...["reason_spam", "reason_abuse", "reason_offtopic"].map((k) => h("button", { class: "button small", type: "button", onclick: () => reject(t[k]) }, t[k])),
+      h("button", { class: "button danger", type: "submit" }, t.reject),
+      h("button", { class: "button", type: "button", onclick: () => leaveMode(q.id) }, t.cancel));
+  }
+  if (mode.kind === "merge") {
+    const targets = [...state.questions.values()].filter((o) => o.id !== q.id && !["rejected", "merged"].includes(o.status))
+      .sort((a, b) => b.id - a.id);
+    const select = h("select", { class: "merge-target", "aria-label": t.merge_into },
+      h("option", { value: "" }, t.choose),
+      ...targets.map((o) => h("option", { value: o.id }, `#${o.id} ${o.text.slice(0, 70)}`)));
+    return h("form", { class: "mode", onsubmit: async (e) => {
+      e.preventDefault();
+      if (!select.value) return;
+      const ack = await send("merge_question", { id: q.id, version: q.version, target_id: Number(select.value) });
+      if (ack.ok) leaveMode(q.id);
+    } }, select, h("button", { class: "button primary", type: "submit" }, t.merge),
+    h("button", { class: "button", type: "button", onclick: () => leaveMode(q.id) }, t.cancel));
+  }
+  return null;
+}
+
+function categorySelect(q) {
+  if (["merged", "rejected"].includes(q.status) || !state.categories.length) return null;
+  const select = h("select", { class: "category", "aria-label": t.category,
+    onchange: () => send("categorize_question", { id: q.id, version: q.version, category_id: select.value || null }) },
+  h("option", { value: "" }, t.no_category),
+  ...state.categories.map((c) => h("option", { value: c.id, selected: c.id === q.category_id }, c.name)));
+  return select;
+}
+
+function renderCard(q) {
+  const current = onAir();
+  const buttons = (ACTIONS[q.status] || []).map((action) => h("button", {
+    type: "button", class: `button small act-${action}`, dataset: { action },
+    onclick: (e) => { e.stopPropagation(); act(q, action); },
+  }, action === "send_to_air" && current && current.id !== q.id ? t.send_next : t[action]));
+  const el = h("li", {
+    class: `qcard ${q.status}${state.selected === q.id ? " selected" : ""}`, tabindex: 0,
+    dataset: { id: q.id, status: q.status }, "aria-selected": state.selected === q.id ? "true" : "false",
+    onclick: () => select(q.id),
+  },
+  h("p", { class: "text" }, q.text),
+  q.original_text ? h("details", { class: "original" }, h("summary", {}, t.original), h("p", {}, q.original_text)) : null,
+  q.reject_reason ? h("p", { class: "reason" }, q.reject_reason) : null,
+  h("p", { class: "meta" }, metaLine(q), " ", h("span", { class: "code" }, q.tracking_code || "")),
+  modeForm(q) || h("div", { class: "actions" }, ...buttons, categorySelect(q)));
+  return el;
+}
+
+function columnOf(q) {
+  for (const [name, col] of Object.entries(COLUMNS)) if (col.statuses.includes(q.status)) return name;
+  return "done";
+}
+
+function refresh(ids = null) {
+  const touched = ids || [...state.questions.keys()];
+  if (!ids) cards.clear();
+  for (const id of touched) {
+    const q = state.questions.get(id);
+    if (q) cards.set(id, renderCard(q)); else cards.delete(id);
+  }
+  const columns = Object.fromEntries(Object.keys(COLUMNS).map((k) => [k, []]));
+  for (const q of state.questions.values()) columns[columnOf(q)].push(q);
+  let waiting = 0;
+  for (const [name, list] of Object.entries(columns)) {
+    list.sort(COLUMNS[name].sort);
+    const el = $(`list-${name}`);
+    el.replaceChildren(...list.map((q) => cards.get(q.id)));
+    const count = document.querySelector(`[data-count="${name}"]`);
+    if (count) count.textContent = list.length;
+    if (name === "incoming") waiting = list.length;
+  }
+  $("count-waiting").textContent = waiting;
+  $("count-queued").textContent = columns.queue.length;
+  $("count-answered").textContent = columns.done.filter((q) => q.status === "answered").length;
+}
+
+function select(id) {
+  const previous = state.selected;
+  state.selected = id;
+  refresh([previous, id].filter((x) => x !== null && state.questions.has(x)));
+  cards.get(id)?.focus();
+}
+
+function moveSelection(step) {
+  const ids = [...document.querySelectorAll(".qcard")].map((el) => Number(el.dataset.id));
+  if (!ids.length) return;
+  const index = ids.indexOf(state.selected);
+  const next = index < 0 ? 0 : Math.min(Math.max(index + step, 0), ids.length - 1);
+  select(ids[next]);
+  cards.get(ids[next])?.scrollIntoView({ block: "nearest" });
+}
+
+function queueOrder() {
+  return [...$("list-queue").children].map((el) => Number(el.dataset.id));
+}
+
+function moveInQueue(id, step) {
+  const order = queueOrder();
+  const i = order.indexOf(id);
+  const j = i + step;
+  if (i < 0 || j < 0 || j >= order.length) return;
+  [order[i], order[j]] = [order[j], order[i]];
+  send("reorder_queue", { order });
+}
+
+document.addEventListener("keydown", (e) => {
+  if (e.target.closest("input, textarea, select")) { if (e.key === "Escape" && state.mode) leaveMode(state.mode.id); return; }
+  if (e.key === "?") { toggleHelp(); return; }
+  if (e.key === "j") { moveSelection(1); return; }
+  if (e.key === "k") { moveSelection(-1); return; }
+  const q = state.questions.get(state.selected);
+  if (!q) return;
+  if (e.altKey && (e.key === "ArrowUp" || e.key === "ArrowDown")) {
+    e.preventDefault();
+    moveInQueue(q.id, e.key === "ArrowUp" ? -1 : 1);
+    return;
+  }
+  const action = KEYS[e.key];
+  if (action && (ACTIONS[q.status] || []).includes(action)) { e.preventDefault(); act(q, action); }
+});
+
+function toggleHelp() {
+  const help = $("help");
+  help.hidden = !help.hidden;
+  $("help-toggle").setAttribute("aria-expanded", String(!help.hidden));
+}
+$("help-toggle").addEventListener("click", toggleHelp);
+
+// eslint-disable-next-line no-undef
+Sortable.create($("list-queue"), {
+  animation: 120,
+  onEnd: () => send("reorder_queue", { order: queueOrder() }),
+});
+
+function applySettings(settings) {
+  state.settings = settings;
+  for (const input of $("settings").elements) input.checked = !!settings[input.name];
+}
+$("settings").addEventListener("change", (e) => {
+  send("update_settings", { settings: { [e.target.name]: e.target.checked } });
+});
+
+$("phone-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const form = e.target;
+  const payload = Object.fromEntries(["text", "author_name", "district", "contact"].map((k) => [k, form.elements[k].value]));
+  payload.consent = form.elements.consent.checked;
+  payload.client_id = crypto.randomUUID ? crypto.randomUUID().replaceAll("-", "") : String(Date.now()) + Math.random().toString(16).slice(2);
+  const ack = await send("add_phone_question", payload);
+  if (ack.ok) {
+    form.reset();
+    $("phone-status").textContent = fmt(t.added, { code: ack.question.tracking_code });
+  }
+});
+
+const live = connectLive({
+  namespace: "/staff",
+  slug: data.slug,
+  onSnapshot(snapshot) {
+    state.questions = new Map(snapshot.questions.map((q) => [q.id, q]));
+    state.categories = snapshot.categories;
+    applySettings(snapshot.settings);
+    refresh();
+  },
+  onStatus(status) {
+    const el = $("conn");
+    el.dataset.state = status;
+    el.textContent = status === "online" ? t.online : t.offline;
+  },
+});
+
+live.socket.on("desk_changed", live.versioned((event) => {
+  if (event.settings) applySettings(event.settings);
+  const ids = event.questions.map((q) => q.id);
+  const hadOnAir = onAir();
+  for (const q of event.questions) state.questions.set(q.id, q);
+  // The "on air" button label depends on whether something is on air: re-render all when that flips.
+  refresh(Boolean(hadOnAir) !== Boolean(onAir()) ? null : ids);
+}));
+live.socket.on("votes_changed", (event) => {
+  const q = state.questions.get(event.id);
+  if (q) { q.votes = event.votes; refresh([q.id]); }
+});

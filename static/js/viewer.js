@@ -1,0 +1,262 @@
+// The viewer page: ask (with an offline outbox), see what is on air, upvote, follow my questions.
+import { connectLive, request } from "./live.js";
+import { fmt, h, pageData } from "./dom.js";
+
+const data = pageData();
+const t = data.t;
+const OUTBOX_KEY = `companion:outbox:${data.slug}`;
+const $ = (id) => document.getElementById(id);
+const form = $("ask-form");
+const fields = ["text", "author_name", "district", "contact"];
+const inputs = { text: $("q-text"), author_name: $("q-name"), district: $("q-district"), contact: $("q-contact"), consent: $("q-consent") };
+const errorIds = { text: "q-text-error", author_name: "q-name-error", district: "q-district-error", contact: "q-contact-error", consent: "q-consent-error" };
+
+const state = { questions: new Map(), mine: new Map(), voted: new Set(), settings: {}, sort: "popular" };
+const inflight = new Set();
+let draftId = null;
+
+function newClientId() {
+  if (crypto.randomUUID) return crypto.randomUUID().replaceAll("-", "");
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function loadOutbox() {
+  try { return JSON.parse(localStorage.getItem(OUTBOX_KEY)) || []; } catch { return []; }
+}
+function saveOutbox(items) { localStorage.setItem(OUTBOX_KEY, JSON.stringify(items)); }
+function removeFromOutbox(clientId) { saveOutbox(loadOutbox().filter((i) => i.client_id !== clientId)); }
+
+function setStatus(text, kind = "") {
+  const el = $("form-status");
+  el.textContent = text;
+  el.dataset.kind = kind;
+}
+
+function clearErrors() {
+  for (const [name, id] of Object.entries(errorIds)) {
+    $(id).textContent = "";
+    inputs[name].removeAttribute("aria-invalid");
+  }
+}
+
+function showErrors(errors) {
+  let first = null;
+  for (const [name, message] of Object.entries(errors || {})) {
+    if (!errorIds[name]) continue;
+    $(errorIds[name]).textContent = message;
+    inputs[name].setAttribute("aria-invalid", "true");
+    first = first || inputs[name];
+  }
+  if (first) first.focus();
+}
+
+function readForm() {
+  const item = { client_id: draftId, language: data.locale, consent: inputs.consent.checked };
+  for (const f of fields) item[f] = inputs[f].value.trim();
+  return item;
+}
+
+function fillForm(item) {
+  for (const f of fields) inputs[f].value = item[f] || "";
+  inputs.consent.checked = !!item.consent;
+  updateCounter();
+}
+
+function validate(item) {
+  const errors = {};
+  if (!item.text) errors.text = t.empty;
+  else if (item.text.length > data.maxLength) errors.text = t.too_long;
+  if (item.contact && !item.consent) errors.consent = t.consent;
+  if (!item.author_name && state.settings.anonymous_allowed === false) errors.author_name = t.name_required;
+  return errors;
+}
+
+function updateCounter() {
+  const left = data.maxLength - inputs.text.value.length;
+  $("q-text-count").textContent = left < 200 ? fmt(t.chars_left, { n: left }) : "";
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  clearErrors();
+  draftId = draftId || newClientId();
+  const item = readForm();
+  const errors = validate(item);
+  if (Object.keys(errors).length) { showErrors(errors); return; }
+  const outbox = loadOutbox().filter((i) => i.client_id !== item.client_id);
+  outbox.push({ ...item, queued_at: new Date().toISOString() });
+  saveOutbox(outbox);  // saved before sending: a reload or a lost network loses nothing
+  if (live.socket.connected) {
+    setStatus(t.sending, "busy");
+    $("q-submit").disabled = true;
+  } else {
+    settleDraft(t.queued_offline, "offline");
+  }
+  renderMine();
+  flush();
+});
+inputs.text.addEventListener("input", updateCounter);
+
+function settleDraft(message, kind) {
+  form.reset();
+  draftId = null;
+  $("q-submit").disabled = false;
+  setStatus(message, kind);
+  updateCounter();
+}
+
+async function send(item) {
+  inflight.add(item.client_id);
+  const ack = await request(live.socket, "submit_question", item);
+  inflight.delete(item.client_id);
+  const isDraft = item.client_id === draftId;
+  if (ack.ok) {
+    removeFromOutbox(item.client_id);
+    state.mine.set(ack.question.id, ack.question);
+    if (isDraft) settleDraft(fmt(t.received, { code: ack.question.tracking_code }), "ok");
+    else setStatus(fmt(t.received, { code: ack.question.tracking_code }), "ok");
+  } else if (ack.error.code === "timeout") {
+    if (isDraft) settleDraft(t.error, "offline");
+    setTimeout(flush, 3000);
+  } else {
+    // Refused for good (bad input, questions closed): give the text back so nothing typed is lost.
+    removeFromOutbox(item.client_id);
+    if (!isDraft) { fillForm(item); draftId = item.client_id; }
+    $("q-submit").disabled = false;
+    setStatus(ack.error.message, "error");
+    showErrors(ack.error.fields);
+  }
+  renderMine();
+}
+
+function flush() {
+  if (!live.socket.connected) return;
+  for (const item of loadOutbox()) {
+    if (!inflight.has(item.client_id)) send(item);
+  }
+}
+
+function statusLabel(q) {
+  if (q.merged_into_code) return `${q.status_label} (${fmt(t.merged_into, { code: q.merged_into_code })})`;
+  return q.status_label;
+}
+
+function renderMine() {
+  const list = $("mine");
+  const known = new Set([...state.mine.values()].map((q) => q.client_id));
+  const pending = loadOutbox().filter((i) => !known.has(i.client_id));
+  const items = [
+    ...pending.map((i) => h("li", { class: "mine-item pending" }, h("p", { class: "text" }, i.text),
+      h("p", { class: "meta" }, t.waiting_send))),
+    ...[...state.mine.values()].sort((a, b) => b.id - a.id).map((q) => h("li", { class: `mine-item ${q.status}`, dataset: { id: q.id } },
+      h("p", { class: "text" }, q.text),
+      h("p", { class: "meta" }, h("strong", { class: "code" }, q.tracking_code), " · ",
+        h("span", { class: "status" }, statusLabel(q))))),
+  ];
+  list.replaceChildren(...items);
+  $("mine-section").hidden = items.length === 0;
+}
+
+function applySettings(settings) {
+  state.settings = settings;
+  $("closed-note").hidden = settings.accepting_questions;
+  $("q-submit").disabled = !settings.accepting_questions;
+  $("name-optional").hidden = !settings.anonymous_allowed;
+  $("feed-section").hidden = !settings.public_feed;
+}
+
+function meta(q) {
+  const parts = [q.author_name, q.district].filter(Boolean);
+  if (q.asker_count > 1) parts.push(fmt(t.asked_by, { n: q.asker_count }));
+  return parts.join(" · ");
+}
+
+function voteButton(q) {
+  const voted = state.voted.has(q.id);
+  const open = q.status !== "answered";
+  return h("button", {
+    type: "button", class: "vote", "aria-pressed": voted ? "true" : "false", disabled: !open,
+    "aria-label": `${voted ? t.voted : t.vote}: ${q.votes} ${t.votes}`,
+    onclick: () => vote(q, !voted),
+  }, h("span", { "aria-hidden": "true" }, "▲"), h("span", { class: "count" }, q.votes));
+}
+
+async function vote(q, up) {
+  const ack = await request(live.socket, "vote", { question_id: q.id, up });
+  if (!ack.ok) return;
+  if (up) state.voted.add(q.id); else state.voted.delete(q.id);
+  const current = state.questions.get(q.id);
+  if (current) current.votes = ack.votes;
+  renderFeed();
+}
+
+function renderFeed() {
+  const all = [...state.questions.values()];
+  const onAir = all.find((q) => q.status === "on_air");
+  $("on-air").hidden = !onAir;
+  if (onAir) {
+    $("on-air-text").textContent = onAir.text;
+    $("on-air-meta").textContent = meta(onAir);
+  }
+  const byPopular = (a, b) => b.votes - a.votes || a.id - b.id;
+  const byRecent = (a, b) => b.id - a.id;
+  const rank = (q) => (q.status === "answered" ? 1 : 0);
+  const list = all.filter((q) => q.status !== "on_air")
+    .sort((a, b) => rank(a) - rank(b) || (state.sort === "popular" ? byPopular(a, b) : byRecent(a, b)));
+  $("feed").replaceChildren(...list.map((q) => h("li", { class: `feed-item ${q.status}`, dataset: { id: q.id } },
+    voteButton(q),
+    h("div", { class: "body" }, h("p", { class: "text" }, q.text), h("p", { class: "meta" }, meta(q))))));
+  $("feed-empty").hidden = list.length > 0 || !!onAir;
+}
+
+for (const button of document.querySelectorAll("[data-sort]")) {
+  button.addEventListener("click", () => {
+    state.sort = button.dataset.sort;
+    for (const b of document.querySelectorAll("[data-sort]")) b.setAttribute("aria-pressed", String(b === button));
+    renderFeed();
+  });
+}
+
+function applyQuestions(list) {
+  for (const q of list) {
+    if (q.visible) state.questions.set(q.id, q); else state.questions.delete(q.id);
+  }
+}
+
+const live = connectLive({
+  namespace: "/",
+  slug: data.slug,
+  onSnapshot(snapshot) {
+    applySettings(snapshot.settings);
+    state.questions.clear();
+    applyQuestions(snapshot.questions);
+    state.mine = new Map(snapshot.mine.map((q) => [q.id, q]));
+    state.voted = new Set(snapshot.voted);
+    renderFeed();
+    renderMine();
+    flush();
+  },
+  onStatus(status) {
+    const el = $("conn");
+    el.dataset.state = status;
+    el.textContent = status === "online" ? t.online : t.offline;
+    if (status !== "online" && loadOutbox().length) setStatus(t.queued_offline, "offline");
+  },
+});
+
+live.socket.on("feed_changed", live.versioned((event) => {
+  if (event.settings) { live.resync(); return; }
+  applyQuestions(event.questions);
+  renderFeed();
+}));
+live.socket.on("votes_changed", (event) => {
+  const q = state.questions.get(event.id);
+  if (q) { q.votes = event.votes; renderFeed(); }
+});
+live.socket.on("my_question_changed", (q) => {
+  state.mine.set(q.id, q);
+  renderMine();
+});
+window.addEventListener("online", flush);
+renderMine();
+updateCounter();
