@@ -13,7 +13,9 @@ LOCALES = ("kk", "ru", "en")
 
 def select_locale() -> str:
     """The `lang` cookie if set, else the browser's best match, else the default."""
-    from flask import current_app, request
+    from flask import current_app, has_request_context, request
+    if not has_request_context():  # services called from the CLI or tests
+        return current_app.config["DEFAULT_LOCALE"]
     chosen = request.cookies.get("lang")
     if chosen in LOCALES:
         return chosen

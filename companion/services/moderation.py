@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from ..extensions import db
 from ..models import Broadcast, BroadcastStatus, Category, Question, QuestionStatus, User, Vote, utcnow
@@ -137,6 +137,7 @@ def merge_question(broadcast: Broadcast, question_id, target_id, *, actor: User 
     target_voters = select(Vote.voter).where(Vote.question_id == target.id)
     db.session.execute(update(Vote).where(Vote.question_id == source.id, Vote.voter.not_in(target_voters))
                        .values(question_id=target.id), execution_options={"synchronize_session": False})
+    db.session.execute(delete(Vote).where(Vote.question_id == source.id))  # voters who had voted for both
     # Questions merged earlier into the source now point at the target, so no chain is left.
     db.session.execute(update(Question).where(Question.merged_into_id == source.id)
                        .values(merged_into_id=target.id), execution_options={"synchronize_session": False})

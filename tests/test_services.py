@@ -1,0 +1,248 @@
+"""Service rules without HTTP: intake, the question's life, merge, reorder, versions."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from companion.extensions import db
+from companion.models import AuditEvent, Question, QuestionStatus, Vote
+from companion.services import intake, moderation
+from companion.services.errors import (Conflict, InvalidTransition, NotFound, QuestionsClosed, StaleVersion,
+                                       ValidationError)
+
+S = QuestionStatus
+pytestmark = pytest.mark.usefixtures("ctx")
+
+
+def demo():
+    return intake.get_broadcast("demo")
+
+
+def submit(text="How will the bus routes change?", **fields):
+    fields.setdefault("client_id", f"client-{abs(hash(text)) % 10**12:012d}")
+    question, _change = intake.submit_question(demo(), {"text": text, **fields})
+    return question
+
+
+def at_status(status: S, text="A question in some status") -> Question:
+    """A question moved to `status` through the real transitions."""
+    q = submit(text)
+    path = {S.PENDING: [], S.APPROVED: ["approve"], S.QUEUED: ["queue"], S.ON_AIR: ["send_to_air"],
+            S.ANSWERED: ["send_to_air", "mark_answered"], S.DEFERRED: ["approve", "defer"],
+            S.REJECTED: ["reject"]}[status]
+    for action in path:
+        moderation.transition(demo(), q.id, action, actor=None, reason="spam")
+    assert q.status == status
+    return q
+
+
+def count(model=Question) -> int:
+    return db.session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_submitted_question_is_pending_with_tracking_code():
+    q = submit()
+    assert q.status == S.PENDING
+    assert re.fullmatch(r"SRK-\d{4}-\d{6}", q.tracking_code)
+    assert q.tracking_code.endswith(f"{q.id:06d}")
+
+
+def test_without_pre_moderation_question_is_approved_at_once():
+    moderation.update_settings(demo(), {"pre_moderation": False}, actor=None)
+    assert submit().status == S.APPROVED
+
+
+def test_retried_submit_creates_one_question():
+    first = submit(client_id="retry-client-1")
+    again, change = intake.submit_question(demo(), {"text": "different text", "client_id": "retry-client-1"})
+    assert change is None
+    assert (again.id, again.tracking_code) == (first.id, first.tracking_code)
+    assert count() == 1
+
+
+def test_tracking_code_format_is_configurable(app):
+    app.config.update(TRACKING_FORMAT="{prefix}/{number}", TRACKING_PREFIX="ALM")
+    assert submit().tracking_code == "ALM/1"
+
+
+@pytest.mark.parametrize("data, field", [
+    ({"text": ""}, "text"),
+    ({"text": "   \n\t "}, "text"),
+    ({"text": "x" * 1001}, "text"),
+    ({"text": "ok", "contact": "12345", "consent": True}, "contact"),
+    ({"text": "ok", "contact": "not-an@email", "consent": True}, "contact"),
+    ({"text": "ok", "contact": "+7 701 234 5678"}, "consent"),
+    ({"text": "ok", "author_name": "n" * 81}, "author_name"),
+    ({"text": "ok", "language": "de"}, "language"),
+])
+def test_bad_input_is_refused_with_the_field_named(data, field):
+    with pytest.raises(ValidationError) as err:
+        intake.submit_question(demo(), {"client_id": "bad-input-1", **data})
+    assert field in err.value.fields
+    assert count() == 0
+
+
+def test_phone_is_stored_in_international_format():
+    q = submit(contact="8 701 234 56 78", consent=True)
+    assert q.contact == "+77012345678"
+    assert q.contact_consent is True
+
+
+def test_name_is_required_when_anonymous_questions_are_off():
+    moderation.update_settings(demo(), {"anonymous_allowed": False}, actor=None)
+    with pytest.raises(ValidationError) as err:
+        submit()
+    assert "author_name" in err.value.fields
+    assert submit(author_name="Aigerim").author_name == "Aigerim"
+
+
+def test_closed_broadcast_refuses_new_questions_but_returns_earlier_receipts():
+    q = submit(client_id="before-close-1")
+    moderation.update_settings(demo(), {"questions_open": False}, actor=None)
+    with pytest.raises(QuestionsClosed):
+        submit("new one", client_id="after-close-1")
+    again, _ = intake.submit_question(demo(), {"text": "x", "client_id": "before-close-1"})
+    assert again.tracking_code == q.tracking_code
+
+
+def test_unknown_broadcast_is_not_found():
+    with pytest.raises(NotFound):
+        intake.get_broadcast("no-such-broadcast")
+
+
+ALL = [S.PENDING, S.APPROVED, S.QUEUED, S.ON_AIR, S.ANSWERED, S.DEFERRED, S.REJECTED]
+
+
+@pytest.mark.parametrize("action", list(moderation.TRANSITIONS))
+@pytest.mark.parametrize("start", ALL)
+def test_transition_table_is_enforced(action, start):
+    q = at_status(start)
+    allowed, target, event = moderation.TRANSITIONS[action]
+    if start in allowed:
+        change = moderation.transition(demo(), q.id, action, actor=None, reason="spam")
+        assert q.status == target
+        assert change.event == event
+    else:
+        version = q.version
+        with pytest.raises(InvalidTransition):
+            moderation.transition(demo(), q.id, action, actor=None, reason="spam")
+        db.session.refresh(q)
+        assert (q.status, q.version) == (start, version)
+
+
+def test_approving_a_rejected_question_is_refused():
+    q = at_status(S.REJECTED)
+    with pytest.raises(InvalidTransition) as err:
+        moderation.transition(demo(), q.id, "approve", actor=None)
+    assert "rejected" in err.value.message
+
+
+def test_rejecting_needs_a_reason_and_keeps_it():
+    q = submit()
+    with pytest.raises(ValidationError):
+        moderation.transition(demo(), q.id, "reject", actor=None, reason="  ")
+    moderation.transition(demo(), q.id, "reject", actor=None, reason="Spam")
+    assert (q.status, q.reject_reason) == (S.REJECTED, "Spam")
+
+
+def test_only_one_question_is_on_air():
+    first = at_status(S.ON_AIR, "first")
+    second = at_status(S.QUEUED, "second")
+    with pytest.raises(Conflict) as err:
+        moderation.transition(demo(), second.id, "send_to_air", actor=None)
+    assert err.value.detail["on_air_id"] == first.id
+    moderation.transition(demo(), second.id, "send_to_air", actor=None, finish_current="mark_answered")
+    assert (first.status, second.status) == (S.ANSWERED, S.ON_AIR)
+    assert first.answered_at is not None and second.aired_at is not None
+    on_air = db.session.execute(select(func.count()).where(Question.status == S.ON_AIR)).scalar_one()
+    assert on_air == 1
+
+
+def test_stale_version_is_refused():
+    q = submit()
+    seen = q.version
+    moderation.transition(demo(), q.id, "approve", actor=None, version=seen)
+    with pytest.raises(StaleVersion):
+        moderation.transition(demo(), q.id, "queue", actor=None, version=seen)
+    assert q.status == S.APPROVED
+
+
+def test_edit_keeps_the_original_text():
+    q = submit("how many buses wil go")
+    moderation.edit_question(demo(), q.id, "How many buses will go?", actor=None)
+    moderation.edit_question(demo(), q.id, "How many buses will run?", actor=None)
+    assert q.text == "How many buses will run?"
+    assert q.original_text == "how many buses wil go"
+    with pytest.raises(ValidationError):
+        moderation.edit_question(demo(), q.id, "   ", actor=None)
+
+
+def test_merge_carries_votes_and_askers():
+    moderation.update_settings(demo(), {"pre_moderation": False}, actor=None)
+    target, source = submit("Fix the road on Abay street"), submit("Abay street road is broken")
+    for voter in ("v1", "v2"):
+        intake.cast_vote(demo(), target.id, voter)
+    for voter in ("v2", "v3", "v4"):
+        intake.cast_vote(demo(), source.id, voter)
+    moderation.merge_question(demo(), source.id, target.id, actor=None)
+    assert source.status == S.MERGED and source.merged_into_id == target.id
+    assert target.votes == 4  # v1..v4, the shared voter counted once
+    assert target.asker_count == 2
+    assert count(Vote) == 4
+    assert source.tracking_code != target.tracking_code  # each asker keeps a code pointing to the merged appeal
+
+
+def test_merge_repoints_earlier_merges_and_refuses_self():
+    a, b, c = submit("a question"), submit("b question"), submit("c question")
+    moderation.merge_question(demo(), a.id, b.id, actor=None)
+    moderation.merge_question(demo(), b.id, c.id, actor=None)
+    db.session.refresh(a)
+    assert a.merged_into_id == c.id and c.asker_count == 3
+    with pytest.raises(ValidationError):
+        moderation.merge_question(demo(), c.id, c.id, actor=None)
+    with pytest.raises(InvalidTransition):
+        moderation.merge_question(demo(), a.id, c.id, actor=None)
+
+
+def test_reorder_queue_and_refuse_a_stale_order():
+    q1, q2, q3 = (at_status(S.QUEUED, f"queued {i}") for i in range(3))
+    moderation.reorder_queue(demo(), [q3.id, q1.id, q2.id], actor=None)
+    assert [q.id for q in moderation.queued_questions(demo())] == [q3.id, q1.id, q2.id]
+    with pytest.raises(StaleVersion):
+        moderation.reorder_queue(demo(), [q1.id, q2.id], actor=None)
+
+
+def test_votes_count_once_per_viewer_and_can_be_withdrawn():
+    q = at_status(S.APPROVED)
+    for _ in range(3):
+        intake.cast_vote(demo(), q.id, "viewer-a")
+    intake.cast_vote(demo(), q.id, "viewer-b")
+    assert q.votes == 2
+    intake.cast_vote(demo(), q.id, "viewer-a", up=False)
+    intake.cast_vote(demo(), q.id, "viewer-a", up=False)
+    assert q.votes == 1
+
+
+def test_hidden_questions_cannot_be_voted():
+    with pytest.raises(NotFound):
+        intake.cast_vote(demo(), submit().id, "viewer-a")  # still pending
+
+
+def test_public_version_moves_only_for_what_the_audience_sees():
+    b = demo()
+    v, pv = b.version, b.public_version
+    q = submit()  # pending: staff only
+    assert (b.version, b.public_version) == (v + 1, pv)
+    moderation.transition(b, q.id, "approve", actor=None)
+    assert (b.version, b.public_version) == (v + 2, pv + 1)
+
+
+def test_moderation_actions_are_audited(app):
+    from companion.models import User
+    mod = db.session.execute(select(User).where(User.username == "mod")).scalar_one()
+    q = submit()
+    moderation.transition(demo(), q.id, "reject", actor=mod, reason="Abuse")
+    event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "reject")).scalar_one()
+    assert (event.actor, event.question_id, event.detail["reason"]) == ("mod", q.id, "Abuse")
