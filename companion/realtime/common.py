@@ -38,7 +38,8 @@ def acknowledged(handler):
             result = handler(*args)
         except ServiceError as exc:
             if isinstance(exc, (Forbidden, Unauthorized)):
-                record_refusal(exc, request.event["message"])
+                event = request.event["message"]
+                record_refusal(exc, args[0] if event == "*" and args else event)
             else:
                 db.session.rollback()
             return {"ok": False, "error": exc.to_dict()}

@@ -1,0 +1,269 @@
+"""Socket.IO handlers with Flask-SocketIO's test client: each role's allowed and forbidden events."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from companion.extensions import db, socketio
+from companion.models import AuditEvent, Question, User
+
+
+def _buffer(client, namespace: str) -> list:
+    buffer = client.__dict__.setdefault("_events", {}).setdefault(namespace, [])
+    buffer.extend(client.get_received(namespace))
+    return buffer
+
+
+def received(client, name: str, namespace: str) -> list[dict]:
+    """The payloads of the events `name` this client got and no earlier call returned."""
+    buffer = _buffer(client, namespace)
+    found = [e["args"][0] for e in buffer if e["name"] == name]
+    buffer[:] = [e for e in buffer if e["name"] != name]
+    return found
+
+
+def drain(client, namespace: str) -> None:
+    """Forget every event received so far."""
+    _buffer(client, namespace).clear()
+
+
+def ask(viewer, text="When will the park open?", client_id="client-0001", **fields):
+    return viewer.emit("submit_question", {"text": text, "client_id": client_id, **fields}, namespace="/",
+                       callback=True)
+
+
+def act(staff, event, question, **data):
+    return staff.emit(event, {"id": question["id"], "version": question["version"], **data}, namespace="/staff",
+                      callback=True)
+
+
+def rows(app) -> int:
+    with app.app_context():
+        return db.session.execute(select(func.count()).select_from(Question)).scalar_one()
+
+
+def latest(staff) -> dict:
+    """The newest state of each question from the desk_changed events."""
+    state = {}
+    for event in received(staff, "desk_changed", "/staff"):
+        for q in event["questions"]:
+            state[q["id"]] = q
+    return state
+
+
+def test_viewer_submit_is_acknowledged_after_commit_and_reaches_moderators(app, viewer_socket, staff_socket):
+    mod = staff_socket("mod")
+    viewer = viewer_socket()
+    ack = ask(viewer, contact="+7 701 234 5678", consent=True)
+    assert ack["ok"] and ack["created"]
+    assert ack["question"]["tracking_code"].startswith("SRK-")
+    assert ack["question"]["status"] == "pending"
+    with app.app_context():
+        stored = db.session.get(Question, ack["question"]["id"])
+        assert stored.text == "When will the park open?"
+    [event] = received(mod, "desk_changed", "/staff")
+    assert event["event"] == "question_submitted"
+    q = event["questions"][0]
+    assert q["contact"] == "+7701*****78"  # moderators see a masked contact, never the full number
+
+
+def test_same_client_id_five_times_makes_one_question(app, viewer_socket):
+    viewer = viewer_socket()
+    acks = [ask(viewer, client_id="double-click-1") for _ in range(5)]
+    assert all(a["ok"] for a in acks)
+    assert [a["created"] for a in acks] == [True, False, False, False, False]
+    assert len({(a["question"]["id"], a["question"]["tracking_code"]) for a in acks}) == 1
+    assert rows(app) == 1
+
+
+def test_bad_input_gets_a_clear_error_over_the_socket(app, viewer_socket):
+    ack = ask(viewer_socket(), text="   ")
+    assert not ack["ok"]
+    assert ack["error"]["code"] == "invalid"
+    assert ack["error"]["fields"]["text"] == "Please write your question."
+    assert rows(app) == 0
+
+
+def test_pending_questions_are_not_sent_to_viewers(viewer_socket, staff_socket):
+    mod = staff_socket("mod")
+    watcher = viewer_socket()
+    drain(watcher, "/")
+    ask(viewer_socket(), author_name="Dana", contact="+77012345678", consent=True)
+    assert received(watcher, "feed_changed", "/") == []
+    q = latest(mod).popitem()[1]
+    act(mod, "approve", q)
+    [event] = received(watcher, "feed_changed", "/")
+    public = event["questions"][0]
+    assert public["visible"] and public["author_name"] == "Dana"
+    assert "contact" not in public and "tracking_code" not in public
+
+
+def test_whole_loop_reaches_speaker_and_viewers(viewer_socket, staff_socket):
+    mod, speaker = staff_socket("mod"), staff_socket("speaker")
+    viewer = viewer_socket()
+    ask(viewer, text="Will the school on Satpayev be repaired?", author_name="Aigul", district="Samal")
+    q = latest(mod).popitem()[1]
+    assert act(mod, "approve", q)["ok"]
+    q = latest(mod)[q["id"]]
+    assert act(mod, "queue", q)["ok"]
+    q = latest(mod)[q["id"]]
+    drain(speaker, "/staff")
+    drain(viewer, "/")
+    assert act(mod, "send_to_air", q)["ok"]
+    prompter = received(speaker, "prompter_changed", "/staff")[-1]
+    assert prompter["on_air"]["text"] == "Will the school on Satpayev be repaired?"
+    assert (prompter["on_air"]["author_name"], prompter["on_air"]["district"]) == ("Aigul", "Samal")
+    events = received(viewer, "feed_changed", "/")
+    assert events[-1]["questions"][0]["status"] == "on_air"
+    mine = received(viewer, "my_question_changed", "/")
+    assert mine[-1]["status"] == "on_air"
+    assert received(speaker, "desk_changed", "/staff") == []  # the speaker gets no moderation stream
+
+
+def test_versions_are_consecutive_and_match_the_snapshot(viewer_socket, staff_socket):
+    mod, mod2 = staff_socket("mod"), staff_socket("mod2")
+    viewer = viewer_socket()
+    for i in range(3):
+        ask(viewer, text=f"question {i}", client_id=f"client-000{i}")
+    for q in list(latest(mod).values()):
+        act(mod, "approve", q)
+    versions = [e["version"] for e in received(mod2, "desk_changed", "/staff")]
+    assert versions == list(range(versions[0], versions[0] + 6))
+    snapshot = mod2.emit("get_snapshot", {}, namespace="/staff", callback=True)
+    assert snapshot["version"] == versions[-1]
+    assert {q["status"] for q in snapshot["questions"]} == {"approved"}
+
+
+def test_stale_action_from_a_second_moderator_is_refused(viewer_socket, staff_socket):
+    mod, mod2 = staff_socket("mod"), staff_socket("mod2")
+    ask(viewer_socket())
+    q = latest(mod).popitem()[1]
+    latest(mod2)
+    assert act(mod, "approve", q)["ok"]
+    ack = act(mod2, "reject", q, reason="spam")  # mod2 acted on the version it saw before the approval
+    assert not ack["ok"] and ack["error"]["code"] == "stale_version"
+    snapshot = mod2.emit("get_snapshot", {}, namespace="/staff", callback=True)
+    assert snapshot["questions"][0]["status"] == "approved"
+
+
+def test_viewer_socket_sending_moderator_events_is_refused_and_audited(app, viewer_socket, staff_socket):
+    mod = staff_socket("mod")
+    viewer = viewer_socket()
+    ask(viewer)
+    q = latest(mod).popitem()[1]
+    for event in ("approve", "send_to_air", "reorder_queue", "update_settings"):
+        ack = viewer.emit(event, {"id": q["id"], "version": q["version"], "settings": {"public_feed": False}},
+                          namespace="/", callback=True)
+        assert ack == {"ok": False, "error": {"code": "forbidden", "message": "You are not allowed to do this."}}
+    snapshot = mod.emit("get_snapshot", {}, namespace="/staff", callback=True)
+    assert snapshot["questions"][0]["status"] == "pending" and snapshot["settings"]["public_feed"] is True
+    with app.app_context():
+        refused = db.session.execute(select(AuditEvent).where(AuditEvent.action == "refused")).scalars().all()
+        assert [r.detail["event"] for r in refused] == ["approve", "send_to_air", "reorder_queue", "update_settings"]
+
+
+def test_staff_namespace_refuses_connections_without_login(app):
+    anonymous = socketio.test_client(app, namespace="/staff", auth={"slug": "demo"})
+    assert not anonymous.is_connected("/staff")
+    http = app.test_client()
+    http.get("/b/demo")  # a viewer's cookie is not a login
+    viewer = socketio.test_client(app, namespace="/staff", auth={"slug": "demo"}, flask_test_client=http)
+    assert not viewer.is_connected("/staff")
+
+
+def test_officer_cannot_open_the_staff_live_namespace(app, staff_client):
+    client = socketio.test_client(app, namespace="/staff", auth={"slug": "demo"},
+                                  flask_test_client=staff_client("officer"))
+    assert not client.is_connected("/staff")
+
+
+def test_speaker_reads_the_prompter_but_cannot_moderate(app, viewer_socket, staff_socket):
+    mod, speaker = staff_socket("mod"), staff_socket("speaker")
+    ask(viewer_socket())
+    q = latest(mod).popitem()[1]
+    state = speaker.emit("get_prompter", {}, namespace="/staff", callback=True)
+    assert state["ok"] and state["on_air"] is None
+    ack = act(speaker, "send_to_air", q)
+    assert ack["error"]["code"] == "forbidden"
+    assert speaker.emit("get_snapshot", {}, namespace="/staff", callback=True)["error"]["code"] == "forbidden"
+    assert mod.emit("get_snapshot", {}, namespace="/staff", callback=True)["questions"][0]["status"] == "pending"
+
+
+def test_role_removed_mid_broadcast_refuses_the_next_event(app, viewer_socket, staff_socket):
+    mod = staff_socket("mod")
+    ask(viewer_socket())
+    q = latest(mod).popitem()[1]
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.username == "mod")).scalar_one()
+        user.role = "speaker"
+        db.session.commit()
+    assert act(mod, "approve", q)["error"]["code"] == "forbidden"
+
+
+def test_unknown_broadcast_connection_is_refused(app):
+    client = socketio.test_client(app, namespace="/", auth={"slug": "nope"})
+    assert not client.is_connected("/")
+
+
+def test_merge_over_sockets_carries_votes(viewer_socket, staff_socket):
+    mod = staff_socket("mod")
+    mod.emit("update_settings", {"settings": {"pre_moderation": False}}, namespace="/staff", callback=True)
+    asker1, asker2 = viewer_socket(), viewer_socket()
+    a = ask(asker1, text="Road on Abay", client_id="client-aaaa")["question"]
+    b = ask(asker2, text="Abay road again", client_id="client-bbbb")["question"]
+    voters = [viewer_socket() for _ in range(3)]
+    for v in voters:
+        assert v.emit("vote", {"question_id": b["id"]}, namespace="/", callback=True)["votes"] >= 1
+    voters[0].emit("vote", {"question_id": a["id"]}, namespace="/", callback=True)
+    state = latest(mod)
+    drain(asker2, "/")
+    ack = mod.emit("merge_question", {"id": b["id"], "version": state[b["id"]]["version"], "target_id": a["id"]},
+                   namespace="/staff", callback=True)
+    assert ack["ok"]
+    merged = latest(mod)
+    assert merged[a["id"]]["votes"] == 3 and merged[a["id"]]["asker_count"] == 2
+    assert merged[b["id"]]["status"] == "merged"
+    [mine] = received(asker2, "my_question_changed", "/")
+    assert mine["merged_into_code"] == a["tracking_code"]
+
+
+def test_vote_twice_counts_once_and_updates_everyone(viewer_socket, staff_socket):
+    mod = staff_socket("mod")
+    mod.emit("update_settings", {"settings": {"pre_moderation": False}}, namespace="/staff", callback=True)
+    viewer, other = viewer_socket(), viewer_socket()
+    q = ask(viewer)["question"]
+    drain(other, "/")
+    assert [viewer.emit("vote", {"question_id": q["id"]}, namespace="/", callback=True)["votes"]
+            for _ in range(2)] == [1, 1]
+    assert received(other, "votes_changed", "/")[-1] == {"id": q["id"], "votes": 1}
+    snapshot = viewer.emit("get_snapshot", {}, namespace="/", callback=True)
+    assert snapshot["voted"] == [q["id"]]
+
+
+def test_phone_question_added_by_moderator(app, staff_socket):
+    mod = staff_socket("mod")
+    ack = mod.emit("add_phone_question", {"text": "Caller asks about heating", "author_name": "Serik",
+                                          "contact": "87012345678", "consent": True, "client_id": "phone-call-1"},
+                   namespace="/staff", callback=True)
+    assert ack["ok"] and ack["question"]["channel"] == "phone" and ack["question"]["status"] == "approved"
+    with app.app_context():
+        assert db.session.execute(select(AuditEvent.action).where(AuditEvent.action == "add_question")).scalar_one()
+
+
+@pytest.mark.parametrize("bad", ["not a dict", ["list"], 42])
+def test_malformed_payloads_get_an_error_not_a_crash(viewer_socket, staff_socket, bad):
+    assert viewer_socket().emit("submit_question", bad, namespace="/", callback=True)["error"]["code"] == "invalid"
+    assert staff_socket("mod").emit("approve", bad, namespace="/staff", callback=True)["error"]["code"] == "invalid"
+
+
+def test_reconnecting_viewer_catches_up_from_the_snapshot(viewer_socket, staff_socket):
+    mod = staff_socket("mod")
+    viewer = viewer_socket()
+    ask(viewer)
+    viewer.disconnect(namespace="/")
+    q = latest(mod).popitem()[1]
+    act(mod, "send_to_air", q)
+    viewer.connect(namespace="/", auth={"slug": "demo"})
+    snapshot = viewer.emit("get_snapshot", {}, namespace="/", callback=True)
+    assert [x["status"] for x in snapshot["questions"]] == ["on_air"]
+    assert snapshot["mine"][0]["status"] == "on_air"
