@@ -1,0 +1,81 @@
+"""Run the real server (`python -m companion serve`, eventlet) in a subprocess on a free port."""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct-horse-battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """A seeded database and a server process; `url` is its base address."""
+
+    def __init__(self, tmp_path: Path, **settings):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "COMPANION_DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}",
+                    "COMPANION_SECRET_KEY": "live-test-secret", "COMPANION_ASYNC_MODE": "eventlet",
+                    "PYTHONUNBUFFERED": "1", **{f"COMPANION_{k}": str(v) for k, v in settings.items()}}
+        self.log = tmp_path / "server.log"
+        self.proc: subprocess.Popen | None = None
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run([sys.executable, "-m", "companion", *args], cwd=ROOT, env=self.env,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    def start(self) -> "LiveServer":
+        self.cli("init-db")
+        self.cli("seed-demo")
+        for name, role in (("mod", "moderator"), ("speaker", "speaker")):
+            self.cli("create-user", name, "--role", role, "--password", PASSWORD)
+        self.proc = subprocess.Popen([sys.executable, "-m", "companion", "serve", "--port", str(self.port)],
+                                     cwd=ROOT, env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.1)
+            assert self.proc.poll() is None, self.log.read_text()
+        raise AssertionError("server did not start: " + self.log.read_text())
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def login(self, username: str) -> str:
+        """Sign in through the login form; returns the Cookie header value."""
+        http = requests.Session()
+        html = http.get(self.url + "/login").text
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+        response = http.post(self.url + "/login", data={"username": username, "password": PASSWORD,
+                                                        "csrf_token": token}, allow_redirects=False)
+        assert response.status_code == 302, response.text
+        return "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+
+    def viewer_cookie(self, slug: str = "demo") -> str:
+        """The signed viewer cookie the viewer page sets."""
+        http = requests.Session()
+        assert http.get(f"{self.url}/b/{slug}").status_code == 200
+        return "; ".join(f"{k}={v}" for k, v in http.cookies.items())

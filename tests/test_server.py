@@ -1,0 +1,161 @@
+"""The real eventlet server in a subprocess with real python-socketio clients."""
+from __future__ import annotations
+
+import asyncio
+import resource
+import threading
+
+import pytest
+import requests
+import socketio
+
+from .liveserver import LiveServer
+
+
+@pytest.fixture
+def server(tmp_path):
+    live = LiveServer(tmp_path).start()
+    yield live
+    live.stop()
+
+
+class Recorder:
+    """A python-socketio client that records events and lets a test wait for one."""
+
+    def __init__(self, url: str, namespace: str, cookie: str | None = None):
+        self.client = socketio.Client(reconnection=False)
+        self.namespace = namespace
+        self.events: list[tuple[str, dict]] = []
+        self.cond = threading.Condition()
+        self.client.on("*", self._record, namespace=namespace)
+        self.client.connect(url, namespaces=[namespace], auth={"slug": "demo"}, transports=["websocket"],
+                            headers={"Cookie": cookie} if cookie else {}, wait_timeout=10)
+
+    def _record(self, event, data):
+        with self.cond:
+            self.events.append((event, data))
+            self.cond.notify_all()
+
+    def wait_for(self, event: str, predicate=lambda data: True, timeout: float = 10) -> dict:
+        with self.cond:
+            ok = self.cond.wait_for(lambda: any(e == event and predicate(d) for e, d in self.events), timeout)
+            assert ok, f"no {event} within {timeout}s; got {[e for e, _ in self.events]}"
+            return next(d for e, d in self.events if e == event and predicate(d))
+
+    def call(self, event: str, data: dict) -> dict:
+        return self.client.call(event, data, namespace=self.namespace, timeout=10)
+
+    def close(self):
+        self.client.disconnect()
+
+
+def test_viewer_to_moderator_to_speaker_on_the_real_server(server):
+    moderator = Recorder(server.url, "/staff", server.login("mod"))
+    speaker = Recorder(server.url, "/staff", server.login("speaker"))
+    viewer = Recorder(server.url, "/", server.viewer_cookie())
+    audience = Recorder(server.url, "/", server.viewer_cookie())
+    try:
+        ack = viewer.call("submit_question", {"text": "Когда откроют новую школу?", "client_id": "real-server-1",
+                                              "author_name": "Асель", "district": "Жетысу"})
+        assert ack["ok"] and ack["question"]["tracking_code"].startswith("SRK-")
+        submitted = moderator.wait_for("desk_changed", lambda d: d["event"] == "question_submitted")
+        q = submitted["questions"][0]
+        assert q["text"] == "Когда откроют новую школу?"
+        for action in ("approve", "queue"):
+            assert moderator.call(action, {"id": q["id"], "version": q["version"]})["ok"]
+            q = moderator.wait_for("desk_changed", lambda d, a=action: d["event"] == f"question_{a}d"
+                                   if a == "approve" else d["event"] == "question_queued")["questions"][0]
+        assert speaker.wait_for("prompter_changed", lambda d: d["next"])["next"][0]["id"] == q["id"]
+        assert moderator.call("send_to_air", {"id": q["id"], "version": q["version"]})["ok"]
+        on_air = speaker.wait_for("prompter_changed", lambda d: d["on_air"] is not None)["on_air"]
+        assert (on_air["text"], on_air["author_name"], on_air["district"]) == (
+            "Когда откроют новую школу?", "Асель", "Жетысу")
+        for watcher in (viewer, audience):
+            feed = watcher.wait_for("feed_changed", lambda d: d["questions"][0].get("status") == "on_air")
+            assert feed["questions"][0]["id"] == q["id"]
+        mine = viewer.wait_for("my_question_changed", lambda d: d["status"] == "on_air")
+        assert mine["tracking_code"] == ack["question"]["tracking_code"]
+        status = requests.get(f"{server.url}/api/v1/appeals/{mine['tracking_code']}", timeout=5).json()
+        assert status["status"] == "on_air"
+    finally:
+        for client in (moderator, speaker, viewer, audience):
+            client.close()
+
+
+async def _connect_viewers(url: str, count: int, timeout: float) -> tuple[list, int]:
+    clients, failures = [], 0
+    sem = asyncio.Semaphore(100)
+
+    async def one():
+        nonlocal failures
+        client = socketio.AsyncClient(reconnection=False)
+        async with sem:
+            try:
+                await asyncio.wait_for(client.connect(url, auth={"slug": "demo"}, transports=["websocket"],
+                                                      wait_timeout=timeout), timeout)
+                clients.append(client)
+            except Exception:  # noqa: BLE001 - counted, then asserted
+                failures += 1
+                await client.disconnect()
+    await asyncio.gather(*(one() for _ in range(count)))
+    return clients, failures
+
+
+async def _fan_out(server, count: int) -> tuple[int, int]:
+    clients, failures = await _connect_viewers(server.url, count, timeout=20)
+    got = 0
+    done = asyncio.Event()
+
+    def on_feed(data):
+        nonlocal got
+        if data["questions"] and data["questions"][0].get("status") == "on_air":
+            got += 1
+            if got == len(clients):
+                done.set()
+    for client in clients:
+        client.on("feed_changed", on_feed)
+    # A moderator sends a question to air; every connected viewer must receive it.
+    moderator = socketio.AsyncClient(reconnection=False)
+    await moderator.connect(server.url, namespaces=["/staff"], auth={"slug": "demo"}, transports=["websocket"],
+                            headers={"Cookie": server.login("mod")})
+    ack = await moderator.call("add_phone_question", {"text": "Fan-out check", "client_id": "fanout-check-1"},
+                               namespace="/staff")
+    q = ack["question"]
+    await moderator.call("send_to_air", {"id": q["id"], "version": q["version"]}, namespace="/staff")
+    try:
+        await asyncio.wait_for(done.wait(), 30)
+    except asyncio.TimeoutError:
+        pass
+    await moderator.disconnect()
+    await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
+    return len(clients), got
+
+
+def _raise_client_fd_limit(n: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(n, hard), hard))
+
+
+def test_eleven_hundred_viewers_connect_and_all_receive_the_on_air_question(server):
+    _raise_client_fd_limit(4096)
+    connected, received = asyncio.run(_fan_out(server, 1100))
+    assert connected == 1100
+    assert received == 1100  # past eventlet's default cap of 1,024
+
+
+def test_connection_cap_is_a_setting(tmp_path):
+    """With the cap set low, clients past it are not served: the setting really reaches eventlet."""
+    _raise_client_fd_limit(4096)
+    live = LiveServer(tmp_path, MAX_CONNECTIONS=40).start()
+    try:
+        clients, failures = asyncio.run(_hold(live.url, 60))
+        assert len(clients) <= 40 and failures >= 20
+    finally:
+        live.stop()
+
+
+async def _hold(url: str, count: int):
+    clients, failures = await _connect_viewers(url, count, timeout=3)
+    await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
+    return clients, failures
