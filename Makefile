@@ -23,7 +23,7 @@ deps: $(VENV)/.deps
 test-deps: $(VENV)/.test-deps
 
 translations: $(VENV)/.deps
-	$(VENV)/bin/pybabel compile -q -d translations
+	$(VENV)/bin/pybabel compile -d translations >/dev/null 2>&1
 
 run: deps translations
 	$(PY) -m companion init-db
@@ -34,10 +34,11 @@ test: test-deps translations
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 extract-messages: deps
-	$(VENV)/bin/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot . >/dev/null 2>&1
 
+# Re-extract the messages and rewrite the catalogs from translations/source.py (fails on a missing one).
 update-translations: extract-messages
-	$(VENV)/bin/pybabel update -q -N --no-location -i translations/messages.pot -d translations
+	$(PY) translations/source.py
 
 vendor:
 	static/vendor/refresh.sh
