@@ -31,6 +31,7 @@ def test_config(tmp_path, **overrides) -> Config:
     cfg.DATABASE_URL = f"sqlite:///{tmp_path / 'test.db'}"
     cfg.SECRET_KEY = "test-secret"
     cfg.TESTING = True
+    cfg.DEFAULT_LOCALE = "en"  # tests read English unless they switch; the product default (kk) is tested too
     for key, value in overrides.items():
         setattr(cfg, key, value)
     return cfg

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 from wtforms import BooleanField, DateTimeLocalField, PasswordField, SelectField, StringField, URLField
 from wtforms.validators import DataRequired, Length, Optional
 
-ROLE_CHOICES = [("moderator", _l("Moderator")), ("speaker", _l("Speaker")), ("officer", _l("Appeals officer")),
-                ("admin", _l("Administrator"))]
+ROLE_CHOICES = [SelectChoice("moderator", _l("Moderator")), SelectChoice("speaker", _l("Speaker")),
+                SelectChoice("officer", _l("Appeals officer")), SelectChoice("admin", _l("Administrator"))]
 
 
 class LoginForm(FlaskForm):
