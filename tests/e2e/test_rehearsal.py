@@ -1,0 +1,154 @@
+"""A rehearsal broadcast in real Chromium: viewer, moderator and speaker through the real pages."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import requests
+
+from ..conftest import chromium_path, need
+from ..liveserver import PASSWORD, LiveServer
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = chromium_path()
+    need(path is not None, "Chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    live = LiveServer(tmp_path).start()
+    yield live
+    live.stop()
+
+
+def signed_in(browser, server, username: str, path: str, **context_args):
+    context = browser.new_context(locale="en-US", **context_args)
+    page = context.new_page()
+    page.goto(server.url + "/login?next=" + path)
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(re.escape(path) + "$"))
+    return page
+
+
+def card(page, column: str, text: str):
+    return page.locator(f"#list-{column} .qcard", has_text=text)
+
+
+def test_rehearsal_broadcast_end_to_end(browser, server):
+    dialogs = []
+    moderator = signed_in(browser, server, "mod", "/moderate/demo", viewport={"width": 1440, "height": 900})
+    speaker = signed_in(browser, server, "speaker", "/prompter/demo", viewport={"width": 1280, "height": 720})
+    viewer_context = browser.new_context(locale="en-US", viewport={"width": 390, "height": 844}, is_mobile=True,
+                                         has_touch=True)
+    viewer = viewer_context.new_page()
+    for page in (moderator, speaker, viewer):
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    viewer.goto(server.url + "/b/demo")
+    for page in (moderator, speaker, viewer):
+        page.wait_for_selector("#conn[data-state=online]")
+
+    # A resident asks; the receipt shows the tracking number.
+    viewer.fill("#q-text", "When will the playground in Samal-2 be repaired?")
+    viewer.fill("#q-name", "Aigerim")
+    viewer.fill("#q-district", "Samal-2")
+    viewer.click("#q-submit")
+    viewer.wait_for_selector("#form-status[data-kind=ok]")
+    receipt = viewer.inner_text("#form-status")
+    code = re.search(r"SRK-\d{4}-\d{6}", receipt).group(0)
+    assert viewer.input_value("#q-text") == ""
+    assert code in viewer.inner_text("#mine")
+
+    # Bad input keeps the typed text and says what is wrong.
+    viewer.fill("#q-text", "Please call me back about the heating")
+    viewer.fill("#q-contact", "12345")
+    viewer.check("#q-consent")
+    viewer.click("#q-submit")
+    viewer.wait_for_selector("#q-contact-error:has-text('not valid')")
+    assert viewer.input_value("#q-text") == "Please call me back about the heating"
+    viewer.fill("#q-contact", "+7 701 234 5678")
+    viewer.dblclick("#q-submit")  # a double click still makes one question
+    viewer.wait_for_selector("#form-status[data-kind=ok]")
+
+    # A hostile-looking question is shown as inert text everywhere.
+    viewer.fill("#q-text", "<img src=x onerror=alert(1)> <script>alert(2)</script>")
+    viewer.click("#q-submit")
+    viewer.wait_for_selector("#form-status[data-kind=ok]")
+
+    # The moderator sees all three, live, and runs the question through its life.
+    question = card(moderator, "incoming", "playground in Samal-2")
+    question.wait_for()
+    assert card(moderator, "incoming", "heating").count() == 1
+    hostile = card(moderator, "incoming", "<img src=x onerror=alert(1)>")
+    hostile.wait_for()
+    question.locator("[data-action=approve]").click()
+    card(moderator, "approved", "playground in Samal-2").locator("[data-action=queue]").click()
+    queued = card(moderator, "queue", "playground in Samal-2")
+    queued.wait_for()
+    hostile.locator("[data-action=queue]").click()
+    card(moderator, "queue", "onerror").wait_for()
+    speaker.wait_for_selector("#next li:has-text('playground in Samal-2')")
+    queued.locator("[data-action=send_to_air]").click()
+    card(moderator, "onair", "playground in Samal-2").wait_for()
+
+    # The speaker and the audience see it on air.
+    speaker.wait_for_selector("#now-text:has-text('playground in Samal-2')")
+    assert "Aigerim · Samal-2" in speaker.inner_text("#now-meta")
+    viewer.wait_for_selector("#on-air-text:has-text('playground in Samal-2')")
+    viewer.wait_for_selector(f"#mine li:has-text('{code}'):has-text('on air now')")
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    viewer.screenshot(path=str(SCREENSHOTS / "viewer.png"), full_page=True)
+    moderator.screenshot(path=str(SCREENSHOTS / "moderator.png"))
+    speaker.screenshot(path=str(SCREENSHOTS / "teleprompter.png"))
+
+    # Answered and next: the hostile one goes on air as plain text.
+    card(moderator, "queue", "onerror").locator("[data-action=send_to_air]").click()
+    speaker.wait_for_selector("#now-text:has-text('<script>alert(2)</script>')")
+    card(moderator, "done", "playground in Samal-2").wait_for()
+    viewer.wait_for_selector(f"#mine li:has-text('{code}'):has-text('answered on air')")
+    assert dialogs == []  # no script from user text ran on any screen
+    assert speaker.locator("#now-text img").count() == 0
+
+    status = requests.get(f"{server.url}/api/v1/appeals/{code}", timeout=5).json()
+    assert status["status"] == "answered"
+    viewer_context.close()
+
+
+def test_offline_question_waits_in_the_outbox_and_is_sent_once(browser, server):
+    context = browser.new_context(locale="en-US", viewport={"width": 360, "height": 640})
+    viewer = context.new_page()
+    viewer.goto(server.url + "/b/demo")
+    viewer.wait_for_selector("#conn[data-state=online]")
+    context.set_offline(True)  # Chromium drops the WebSocket as a lost network would
+    viewer.fill("#q-text", "Asked in the metro without signal")
+    viewer.wait_for_selector("#conn[data-state=offline]", timeout=60_000)
+    viewer.click("#q-submit")
+    viewer.wait_for_selector("#form-status[data-kind=offline]")
+    assert "waiting to be sent" in viewer.inner_text("#mine")
+    # A reload while offline keeps the question in the outbox.
+    context.set_offline(False)
+    viewer.reload()
+    viewer.wait_for_selector("#mine li:has-text('SRK-')")
+    viewer.reload()
+    viewer.wait_for_selector("#mine li:has-text('SRK-')")
+    mine = viewer.locator("#mine li")
+    assert mine.count() == 1
+    assert viewer.evaluate("() => localStorage.getItem('companion:outbox:demo')") == "[]"
+    code = re.search(r"SRK-\d{4}-\d{6}", viewer.inner_text("#mine")).group(0)
+    assert requests.get(f"{server.url}/api/v1/appeals/{code}", timeout=5).json()["text"] == (
+        "Asked in the metro without signal")
+    context.close()
