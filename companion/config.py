@@ -31,6 +31,7 @@ class Config:
     QUESTION_MAX_LENGTH: int = 1000
     NAME_MAX_LENGTH: int = 80
     DEFAULT_LOCALE: str = "kk"
+    TIMEZONE: str = "Asia/Almaty"
     PHONE_REGION: str = "KZ"
     OFFICE_NAME: str = "District akimat"
     ALLOWED_ORIGINS: str = ""
@@ -70,6 +71,7 @@ class Config:
             REMEMBER_COOKIE_HTTPONLY=True,
             REMEMBER_COOKIE_SAMESITE="Lax",
             BABEL_DEFAULT_LOCALE=self.DEFAULT_LOCALE,
+            BABEL_DEFAULT_TIMEZONE=self.TIMEZONE,
             BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"),
             WTF_CSRF_TIME_LIMIT=None,
             MAX_CONTENT_LENGTH=256 * 1024,
@@ -105,6 +107,7 @@ SETTINGS_DOC = {
     "QUESTION_MAX_LENGTH": "Longest question text in characters. Default 1000.",
     "NAME_MAX_LENGTH": "Longest asker name and district. Default 80.",
     "DEFAULT_LOCALE": "Interface language when the browser asks for none we have: kk, ru or en. Default kk.",
+    "TIMEZONE": "Time zone for dates shown and typed in (IANA name). Default Asia/Almaty.",
     "PHONE_REGION": "Default region for phone numbers without a country code. Default KZ.",
     "OFFICE_NAME": "Name of the receiving office shown on receipts.",
     "ALLOWED_ORIGINS": "Comma-separated origins allowed to open Socket.IO connections. Default: same origin only.",

@@ -17,7 +17,12 @@ def serve(host: str | None = None, port: int | None = None, banner=None) -> None
     from .config import Config
     cfg = Config.from_env()
     if cfg.ASYNC_MODE == "eventlet":
-        import eventlet
+        import warnings
+        with warnings.catch_warnings():
+            # Known and accepted: eventlet is in bugfix-only mode upstream, which is why it stays behind
+            # this one module (COMPANION_ASYNC_MODE chooses another server without touching the app).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import eventlet
         eventlet.monkey_patch()
     from . import create_app
     from .extensions import socketio

@@ -183,7 +183,8 @@ def test_admin_creates_schedules_starts_and_ends_a_broadcast(app, staff_client):
     assert response.status_code == 302
     with app.app_context():
         b = db.session.execute(select(Broadcast).where(Broadcast.slug == "march-2027")).scalar_one()
-        assert (b.status, b.anonymous_allowed, b.starts_at.hour) == ("scheduled", False, 18)
+        # typed as 18:00 in Almaty (UTC+5), stored in UTC
+        assert (b.status, b.anonymous_allowed, b.starts_at.hour) == ("scheduled", False, 13)
         bid = b.id
     for status in ("live", "ended"):
         admin.post(f"/admin/broadcasts/{bid}/status", data={"csrf_token": token, "status": status})
@@ -192,7 +193,8 @@ def test_admin_creates_schedules_starts_and_ends_a_broadcast(app, staff_client):
         assert b.status == "ended" and b.started_at and b.ended_at
     assert app.test_client().post("/api/v1/broadcasts/march-2027/questions", json={"text": "late"}).status_code == 409
     listing = admin.get("/admin/broadcasts").get_data(as_text=True)
-    assert "March broadcast" in listing or "Наурыз эфирі" in listing
+    assert "March broadcast" in listing and "6:00" in listing  # shown back in local time
+    assert 'value="2027-03-05T18:00"' in admin.get(f"/admin/broadcasts/{bid}/edit").get_data(as_text=True)
 
 
 def test_broadcast_form_shows_errors_and_keeps_input(app, staff_client):

@@ -1,8 +1,11 @@
 """Administration: broadcasts (create, schedule, start, end, browse) and staff accounts."""
 from __future__ import annotations
 
+from datetime import timezone
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import to_user_timezone, to_utc
 from flask_login import current_user
 
 from ..extensions import db
@@ -53,8 +56,12 @@ def broadcast_form(broadcast_id: int | None = None):
     """Create or edit a broadcast."""
     broadcast = _broadcast(broadcast_id) if broadcast_id else None
     form = BroadcastForm(obj=broadcast)
+    if request.method == "GET" and broadcast is not None and broadcast.starts_at:
+        form.starts_at.data = to_user_timezone(broadcast.starts_at).replace(tzinfo=None)
     if form.validate_on_submit():
         values = {k: v for k, v in form.data.items() if k not in ("csrf_token", "slug")}
+        if values.get("starts_at"):  # typed in the office's time zone, stored in UTC
+            values["starts_at"] = to_utc(values["starts_at"]).replace(tzinfo=timezone.utc)
         if broadcast is None:
             values["slug"] = form.slug.data
         try:

@@ -21,7 +21,7 @@ class BroadcastForm(FlaskForm):
     title_kk = StringField(_l("Title in Kazakh"), validators=[Length(max=200)])
     title_ru = StringField(_l("Title in Russian"), validators=[Length(max=200)])
     title_en = StringField(_l("Title in English"), validators=[Length(max=200)])
-    starts_at = DateTimeLocalField(_l("Date and time (UTC)"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    starts_at = DateTimeLocalField(_l("Date and time"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
     stream_url = URLField(_l("Stream embed address (https://...)"), validators=[Optional(), Length(max=500)])
     pre_moderation = BooleanField(_l("Pre-moderation: questions wait for approval"), default=True)
     public_feed = BooleanField(_l("Public feed: viewers see approved questions"), default=True)
