@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import resource
+import statistics
 import threading
+import time
 
 import pytest
 import requests
@@ -26,6 +28,7 @@ class Recorder:
         self.client = socketio.Client(reconnection=False)
         self.namespace = namespace
         self.events: list[tuple[str, dict]] = []
+        self.arrivals: list[float] = []
         self.cond = threading.Condition()
         self.client.on("*", self._record, namespace=namespace)
         self.client.connect(url, namespaces=[namespace], auth={"slug": "demo"}, transports=["websocket"],
@@ -34,13 +37,19 @@ class Recorder:
     def _record(self, event, data):
         with self.cond:
             self.events.append((event, data))
+            self.arrivals.append(time.monotonic())
             self.cond.notify_all()
 
     def wait_for(self, event: str, predicate=lambda data: True, timeout: float = 10) -> dict:
+        return self.wait_for_timed(event, predicate, timeout)[0]
+
+    def wait_for_timed(self, event: str, predicate=lambda data: True, timeout: float = 10) -> tuple[dict, float]:
+        """The first matching event and the monotonic time it arrived."""
         with self.cond:
             ok = self.cond.wait_for(lambda: any(e == event and predicate(d) for e, d in self.events), timeout)
             assert ok, f"no {event} within {timeout}s; got {[e for e, _ in self.events]}"
-            return next(d for e, d in self.events if e == event and predicate(d))
+            i = next(i for i, (e, d) in enumerate(self.events) if e == event and predicate(d))
+            return self.events[i][1], self.arrivals[i]
 
     def call(self, event: str, data: dict) -> dict:
         return self.client.call(event, data, namespace=self.namespace, timeout=10)
@@ -80,6 +89,34 @@ def test_viewer_to_moderator_to_speaker_on_the_real_server(server):
     finally:
         for client in (moderator, speaker, viewer, audience):
             client.close()
+
+
+def test_prompter_follows_the_moderator_within_a_blink(server):
+    """Moderator "send to air" -> teleprompter, against the plain ack round trip measured alongside."""
+    moderator = Recorder(server.url, "/staff", server.login("mod"))
+    speaker = Recorder(server.url, "/staff", server.login("speaker"))
+    try:
+        latencies, round_trips = [], []
+        for i in range(20):
+            q = moderator.call("add_phone_question", {"text": f"Caller question {i}",
+                                                       "client_id": f"blink-check-{i:04d}"})["question"]
+            start = time.monotonic()
+            speaker.call("get_prompter", {})
+            round_trips.append(time.monotonic() - start)
+            start = time.monotonic()
+            ack = moderator.call("send_to_air", {"id": q["id"], "version": q["version"],
+                                                 "finish_current": "mark_answered"})
+            assert ack["ok"], ack
+            _, arrived = speaker.wait_for_timed("prompter_changed", lambda d, i=q["id"]: (d["on_air"] or {}).get("id") == i)
+            latencies.append(arrived - start)
+        median, worst = statistics.median(latencies) * 1000, max(latencies) * 1000
+        baseline = statistics.median(round_trips) * 1000
+        print(f"\nprompter latency: median {median:.1f} ms, max {worst:.1f} ms; "
+              f"ack round trip median {baseline:.1f} ms; ratio {median / baseline:.1f}")
+        assert median < 100 and worst < 500
+    finally:
+        moderator.close()
+        speaker.close()
 
 
 async def _connect_viewers(url: str, count: int, timeout: float) -> tuple[list, int]:
