@@ -47,12 +47,13 @@ def create_app(config: Config | dict | None = None) -> "Flask":
 
     from .extensions import babel, csrf, db, login_manager, socketio
 
-    if isinstance(config, dict):
+    if isinstance(config, dict):  # create_app({"TESTING": True, ...}) as in Flask's tutorial
         cfg = Config.from_env()
-        cfg.extra.update({k: v for k, v in config.items() if not hasattr(cfg, k)})
         for key, value in config.items():
-            if hasattr(cfg, key) and key != "extra":
+            if key in Config.__dataclass_fields__:
                 setattr(cfg, key, value)
+            else:
+                cfg.extra[key] = value
     else:
         cfg = config or Config.from_env()
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),

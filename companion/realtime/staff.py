@@ -49,81 +49,36 @@ def staff_prompter(data=None):
     return prompter_state(broadcast, on_air, upcoming)
 
 
-def _transition_handler(action: str):
+def _register(event: str, call) -> None:
+    """One moderator event: check the role, call the service, publish the Change, ack the new version."""
     @acknowledged
     @authorised("moderate")
     def handler(data=None):
-        data = payload(data)
-        change = moderation.transition(current_broadcast(), data.get("id"), action, actor=current_user,
-                                       version=data.get("version"), reason=data.get("reason") or "",
-                                       finish_current=data.get("finish_current"))
+        change = call(current_broadcast(), payload(data))
         publish(change)
         return {"version": change.broadcast.version}
-    handler.__name__ = f"staff_{action}"
-    return handler
+    handler.__name__ = f"staff_{event}"
+    socketio.on_event(event, handler, namespace=STAFF_NS)
+
+
+def _transition(action: str):
+    return lambda b, d: moderation.transition(b, d.get("id"), action, actor=current_user, version=d.get("version"),
+                                              reason=d.get("reason") or "", finish_current=d.get("finish_current"))
 
 
 for _action in moderation.TRANSITIONS:
-    socketio.on_event(_action, _transition_handler(_action), namespace=STAFF_NS)
+    _register(_action, _transition(_action))
 
-
-@socketio.on("edit_question", namespace=STAFF_NS)
-@acknowledged
-@authorised("moderate")
-def staff_edit(data=None):
-    """Reword a question (the original is kept)."""
-    data = payload(data)
-    change = moderation.edit_question(current_broadcast(), data.get("id"), data.get("text"), actor=current_user,
-                                      version=data.get("version"),
-                                      max_length=current_app.config["QUESTION_MAX_LENGTH"])
-    publish(change)
-    return {"version": change.broadcast.version}
-
-
-@socketio.on("merge_question", namespace=STAFF_NS)
-@acknowledged
-@authorised("moderate")
-def staff_merge(data=None):
-    """Merge a duplicate into another question."""
-    data = payload(data)
-    change = moderation.merge_question(current_broadcast(), data.get("id"), data.get("target_id"),
-                                       actor=current_user, version=data.get("version"))
-    publish(change)
-    return {"version": change.broadcast.version}
-
-
-@socketio.on("categorize_question", namespace=STAFF_NS)
-@acknowledged
-@authorised("moderate")
-def staff_categorize(data=None):
-    """Tag a question with a category."""
-    data = payload(data)
-    change = moderation.categorize_question(current_broadcast(), data.get("id"), data.get("category_id"),
-                                            actor=current_user, version=data.get("version"))
-    publish(change)
-    return {"version": change.broadcast.version}
-
-
-@socketio.on("reorder_queue", namespace=STAFF_NS)
-@acknowledged
-@authorised("moderate")
-def staff_reorder(data=None):
-    """Put the speaker's queue in a new order."""
-    data = payload(data)
-    change = moderation.reorder_queue(current_broadcast(), data.get("order") or [], actor=current_user)
-    publish(change)
-    return {"version": change.broadcast.version}
-
-
-@socketio.on("update_settings", namespace=STAFF_NS)
-@acknowledged
-@authorised("moderate")
-def staff_settings(data=None):
-    """Change the broadcast's live settings."""
-    data = payload(data)
-    change = moderation.update_settings(current_broadcast(), payload(data.get("settings")), actor=current_user)
-    publish(change)
-    return {"version": change.broadcast.version}
+_register("edit_question", lambda b, d: moderation.edit_question(
+    b, d.get("id"), d.get("text"), actor=current_user, version=d.get("version"),
+    max_length=current_app.config["QUESTION_MAX_LENGTH"]))
+_register("merge_question", lambda b, d: moderation.merge_question(
+    b, d.get("id"), d.get("target_id"), actor=current_user, version=d.get("version")))
+_register("categorize_question", lambda b, d: moderation.categorize_question(
+    b, d.get("id"), d.get("category_id"), actor=current_user, version=d.get("version")))
+_register("reorder_queue", lambda b, d: moderation.reorder_queue(b, d.get("order") or [], actor=current_user))
+_register("update_settings", lambda b, d: moderation.update_settings(b, payload(d.get("settings")),
+                                                                     actor=current_user))
 
 
 @socketio.on("add_phone_question", namespace=STAFF_NS)
