@@ -1,4 +1,4 @@
-"""The command line: python -m companion serve | init-db | create-user | reset-password | seed-demo | demo."""
+"""The command line: python -m companion serve | init-db | db | create-user | reset-password | seed-demo."""
 from __future__ import annotations
 
 import argparse
@@ -15,14 +15,30 @@ def _app():
 
 
 def cmd_init_db(args) -> None:
-    """Create the database tables (and the instance folder for SQLite)."""
+    """Create or upgrade the database schema (and the instance folder for SQLite)."""
+    from . import migrate
     from .config import INSTANCE
     from .extensions import db
     INSTANCE.mkdir(exist_ok=True)
     app = _app()
     with app.app_context():
-        db.create_all()
+        migrate.upgrade()
         print(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
+
+
+def cmd_db(args) -> None:
+    """Alembic migrations: upgrade, downgrade, revision, current."""
+    from . import migrate
+    app = _app()
+    with app.app_context():
+        if args.action == "upgrade":
+            migrate.upgrade(args.revision or "head")
+        elif args.action == "downgrade":
+            migrate.downgrade(args.revision or "-1")
+        elif args.action == "revision":
+            migrate.revision(args.message or "change", rev_id=args.revision)
+        else:
+            migrate.current()
 
 
 def cmd_create_user(args) -> None:
@@ -53,12 +69,13 @@ def cmd_seed_demo(args) -> None:
     """Create the demo broadcast and categories, and an admin account if there is none."""
     from sqlalchemy import select
 
+    from . import migrate
     from .extensions import db
     from .models import Role, User
     from .services import accounts, broadcasts
     app = _app()
     with app.app_context():
-        db.create_all()
+        migrate.upgrade()
         broadcasts.seed_demo()
         if db.session.execute(select(User.id).where(User.role == Role.ADMIN)).first() is None:
             user, password = accounts.create_user("admin", Role.ADMIN.value)
@@ -94,7 +111,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.set_defaults(func=cmd_serve)
-    sub.add_parser("init-db", help="create the database tables").set_defaults(func=cmd_init_db)
+    sub.add_parser("init-db", help="create or upgrade the database schema").set_defaults(func=cmd_init_db)
+    p = sub.add_parser("db", help="database migrations (Alembic)")
+    p.add_argument("action", choices=["upgrade", "downgrade", "revision", "current"])
+    p.add_argument("revision", nargs="?", help="target revision (upgrade: head, downgrade: -1; revision: the new id)")
+    p.add_argument("-m", "--message", help="message of a new revision")
+    p.set_defaults(func=cmd_db)
     p = sub.add_parser("create-user", help="create a staff account")
     p.add_argument("username")
     p.add_argument("--role", default="moderator", choices=["admin", "moderator", "speaker", "officer"])

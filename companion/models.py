@@ -140,7 +140,8 @@ class Question(db.Model):
     __tablename__ = "question"
     __table_args__ = (
         UniqueConstraint("broadcast_id", "client_id", name="uq_question_client"),
-        Index("ix_question_broadcast_status", "broadcast_id", "status"),
+        # the screens read a broadcast's questions by status, the queue in position order
+        Index("ix_question_broadcast_status", "broadcast_id", "status", "position"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcast.id"))
@@ -159,7 +160,7 @@ class Question(db.Model):
     position: Mapped[int | None] = mapped_column(Integer)
     votes: Mapped[int] = mapped_column(Integer, default=0)
     asker_count: Mapped[int] = mapped_column(Integer, default=1)
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("question.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("question.id"), index=True)
     category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
     reject_reason: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -184,8 +185,8 @@ class Vote(db.Model):
     __tablename__ = "vote"
     __table_args__ = (UniqueConstraint("question_id", "voter", name="uq_vote_voter"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    question_id: Mapped[int] = mapped_column(ForeignKey("question.id"), index=True)
-    voter: Mapped[str] = mapped_column(String(64))
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id"))  # leads the unique index below
+    voter: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

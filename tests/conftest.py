@@ -4,10 +4,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import uuid
 
 import pytest
+from sqlalchemy.engine import make_url
 
-from companion import create_app
+from companion import create_app, migrate
 from companion.config import Config
 from companion.extensions import db, socketio
 from companion.services import accounts, broadcasts
@@ -45,9 +47,9 @@ STAFF = (("admin", "admin"), ("mod", "moderator"), ("mod2", "moderator"), ("spea
 
 
 def seed(app) -> None:
-    """The demo broadcast and one account per role, all with PASSWORD."""
+    """Migrate, then the demo broadcast and one account per role, all with PASSWORD."""
     with app.app_context():
-        db.create_all()
+        migrate.upgrade()
         broadcasts.seed_demo()
         for name, role in STAFF:
             accounts.create_user(name, role, PASSWORD)
@@ -63,10 +65,74 @@ def seeded_db(tmp_path_factory):
     return folder / "test.db"
 
 
-@pytest.fixture
-def app(tmp_path, seeded_db):
-    shutil.copy(seeded_db, tmp_path / "test.db")
-    app = create_app(test_config(tmp_path))
+POSTGRES_URL = os.environ.get("COMPANION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def postgres_available() -> bool:
+    try:
+        import psycopg2
+        psycopg2.connect(POSTGRES_URL, connect_timeout=3).close()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not here"
+        return False
+
+
+class Postgres:
+    """Creates and drops throw-away databases on the PostgreSQL server the tests use."""
+
+    def __init__(self):
+        self.base = make_url(POSTGRES_URL)
+
+    def url(self, name: str) -> str:
+        return self.base.set(database=name).render_as_string(hide_password=False)
+
+    def execute(self, sql: str) -> None:
+        import psycopg2
+        conn = psycopg2.connect(POSTGRES_URL)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+        finally:
+            conn.close()
+
+    def create(self, name: str, template: str | None = None) -> str:
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        return self.url(name)
+
+    def drop(self, name: str) -> None:
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    need(postgres_available(), f"PostgreSQL is not reachable at {POSTGRES_URL}")
+    return Postgres()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres, tmp_path_factory):
+    """A migrated, seeded PostgreSQL database that each test copies (CREATE DATABASE ... TEMPLATE)."""
+    name = f"companion_tmpl_{os.getpid()}"
+    url = postgres.create(name)
+    seed(create_app(test_config(tmp_path_factory.mktemp("pg"), DATABASE_URL=url)))
+    yield name
+    postgres.drop(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app(request, tmp_path, seeded_db):
+    """The app on a fresh copy of the seeded database, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        shutil.copy(seeded_db, tmp_path / "test.db")
+        app = create_app(test_config(tmp_path))
+    else:
+        postgres = request.getfixturevalue("postgres")
+        template = request.getfixturevalue("postgres_template")
+        name = f"companion_test_{uuid.uuid4().hex[:12]}"
+        app = create_app(test_config(tmp_path, DATABASE_URL=postgres.create(name, template)))
+        request.addfinalizer(lambda: postgres.drop(name))
     yield app
     with app.app_context():
         db.session.remove()
