@@ -23,7 +23,8 @@ def select_locale() -> str:
 
 
 def _sqlite_pragmas(engine) -> None:
-    """WAL, a bounded busy wait, foreign keys; and BEGIN IMMEDIATE so writers queue instead of failing."""
+    """WAL (readers never wait), foreign keys, and a short busy wait: a lock held by another process
+    freezes an async server for at most 50 ms per try; the caller retries (services.database)."""
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
@@ -32,13 +33,13 @@ def _sqlite_pragmas(engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA busy_timeout=50")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN")
 
 
 def create_app(config: Config | dict | None = None) -> "Flask":
@@ -74,6 +75,7 @@ def create_app(config: Config | dict | None = None) -> "Flask":
     origins = [o.strip() for o in app.config["ALLOWED_ORIGINS"].split(",") if o.strip()] or None
     queue = app.config["MESSAGE_QUEUE"] or None
     socketio.init_app(app, async_mode=app.config["ASYNC_MODE"], message_queue=queue,
+                      channel=app.config["MESSAGE_QUEUE_CHANNEL"],
                       **({} if queue else {"client_manager": None}),
                       cors_allowed_origins=origins, manage_session=True,
                       max_http_buffer_size=64 * 1024, ping_interval=20, ping_timeout=20)

@@ -21,6 +21,7 @@ class Config:
     SECRET_KEY: str = ""
     DATABASE_URL: str = f"sqlite:///{INSTANCE / 'companion.db'}"
     MESSAGE_QUEUE: str = ""
+    MESSAGE_QUEUE_CHANNEL: str = "companion"
     ASYNC_MODE: str = "eventlet"
     HOST: str = "127.0.0.1"
     PORT: int = 5000
@@ -65,6 +66,8 @@ class Config:
         settings.update(
             SECRET_KEY=secret,
             SQLALCHEMY_DATABASE_URI=self.DATABASE_URL,
+            # a connection that died with the database server is replaced, not handed out
+            SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
             SESSION_COOKIE_HTTPONLY=True,
             SESSION_COOKIE_SAMESITE="Lax",
             SESSION_COOKIE_SECURE=self.SESSION_COOKIE_SECURE,
@@ -97,7 +100,8 @@ SETTINGS_DOC = {
     "SECRET_KEY": "Signs sessions and viewer cookies. Default: a random key stored in instance/secret_key.",
     "DATABASE_URL": "SQLAlchemy URL. Default: SQLite (WAL mode) at instance/companion.db.",
     "MESSAGE_QUEUE": "Socket.IO message queue URL (redis://...) for several processes. Default: none.",
-    "ASYNC_MODE": "Async server for `serve`: eventlet (default) or threading.",
+    "MESSAGE_QUEUE_CHANNEL": "Channel name on the message queue; processes of one deployment share it. Default companion.",
+    "ASYNC_MODE": "Async server for `serve`: eventlet (default), gevent, or threading (development only).",
     "HOST": "Address `serve` listens on. Default 127.0.0.1.",
     "PORT": "Port `serve` listens on. Default 5000.",
     "MAX_CONNECTIONS": "Simultaneous connections one process accepts (eventlet max_size). Default 10000.",

@@ -1,7 +1,19 @@
-"""The server entry point: the one seam where the async library (eventlet) is imported."""
+"""The server entry point: the one seam where the async library (eventlet or gevent) is imported.
+
+`COMPANION_ASYNC_MODE` picks it (eventlet by default). The module patches the standard library
+and the PostgreSQL driver (eventlet's own psycopg patch, psycogreen under gevent) so that a slow query yields instead of blocking every
+connection, raises the file-descriptor limit, serves, and on SIGTERM drains: it stops accepting,
+lets acknowledgements in flight finish, then closes the clients' transports so that they
+reconnect to another process.
+"""
 from __future__ import annotations
 
 import resource
+import signal
+import sys
+import warnings
+
+DRAIN_GRACE_SECONDS = 1.0
 
 
 def _raise_fd_limit(wanted: int) -> None:
@@ -12,30 +24,86 @@ def _raise_fd_limit(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
+def _patch(mode: str, database_url: str) -> None:
+    """Make blocking I/O cooperative before the app (and its drivers) is imported."""
+    postgres = database_url.startswith("postgresql")
+    if mode == "eventlet":
+        with warnings.catch_warnings():
+            # Known and accepted: eventlet is in bugfix-only mode upstream, which is why it stays here.
+            warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")
+            import eventlet
+        # Everything, psycopg2 included: its waits go through eventlet's hub, so a slow query yields.
+        # (Naming one module, e.g. psycopg=True, would patch only that one.)
+        eventlet.monkey_patch()
+    elif mode == "gevent":
+        from gevent import monkey
+        monkey.patch_all()
+        if postgres:
+            from psycogreen.gevent import patch_psycopg
+            patch_psycopg()
+
+
+def _on_sigterm(flag: list) -> None:
+    # The handler only sets a flag; a green thread acts on it (no hub calls from a signal handler).
+    signal.signal(signal.SIGTERM, lambda *_: flag.append(True))
+
+
+def _serve_eventlet(app, host: str, port: int, max_connections: int) -> None:
+    import eventlet
+    import eventlet.wsgi
+
+    from .extensions import socketio
+    listener = eventlet.listen((host, port), backlog=2048)
+    server = eventlet.spawn(eventlet.wsgi.server, listener, app, max_size=max_connections, log_output=False)
+    stopping: list = []
+    _on_sigterm(stopping)
+    while not stopping and not server.dead:
+        eventlet.sleep(0.2)
+    if server.dead:
+        return
+    server.kill(SystemExit)  # stop accepting
+    listener.close()
+    eventlet.sleep(DRAIN_GRACE_SECONDS)  # acknowledgements in flight finish
+    socketio.server.eio.disconnect()  # transport close: clients reconnect elsewhere
+    with eventlet.Timeout(10, False):
+        server.wait()
+
+
+def _serve_gevent(app, host: str, port: int, max_connections: int) -> None:
+    import gevent
+    from gevent.pool import Pool
+    from gevent.pywsgi import WSGIServer
+
+    from .extensions import socketio
+    server = WSGIServer((host, port), app, spawn=Pool(max_connections), log=None)
+    server.start()
+    stopping: list = []
+    _on_sigterm(stopping)
+    while not stopping:
+        gevent.sleep(0.2)
+    server.close()
+    gevent.sleep(DRAIN_GRACE_SECONDS)
+    socketio.server.eio.disconnect()
+    server.stop(timeout=10)
+
+
 def serve(host: str | None = None, port: int | None = None, banner=None) -> None:
-    """Run the app on the configured async server until stopped."""
+    """Run the app on the configured async server until stopped (SIGTERM drains)."""
     from .config import Config
     cfg = Config.from_env()
-    if cfg.ASYNC_MODE == "eventlet":
-        import warnings
-        with warnings.catch_warnings():
-            # Known and accepted: eventlet is in bugfix-only mode upstream, which is why it stays behind
-            # this one module (COMPANION_ASYNC_MODE chooses another server without touching the app).
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import eventlet
-        eventlet.monkey_patch()
+    _patch(cfg.ASYNC_MODE, cfg.DATABASE_URL)
     from . import create_app
-    from .extensions import socketio
     app = create_app(cfg)
     host = host or cfg.HOST
     port = port or cfg.PORT
     _raise_fd_limit(cfg.MAX_CONNECTIONS + 256)
     if banner:
         banner(app, host, port)
-    kwargs = {}
     if cfg.ASYNC_MODE == "eventlet":
-        # eventlet.wsgi accepts only 1,024 connections at once unless told otherwise
-        kwargs["max_size"] = cfg.MAX_CONNECTIONS
+        _serve_eventlet(app, host, port, cfg.MAX_CONNECTIONS)
+    elif cfg.ASYNC_MODE == "gevent":
+        _serve_gevent(app, host, port, cfg.MAX_CONNECTIONS)
     else:
-        kwargs["allow_unsafe_werkzeug"] = True
-    socketio.run(app, host=host, port=port, log_output=False, **kwargs)
+        from .extensions import socketio
+        socketio.run(app, host=host, port=port, log_output=False, allow_unsafe_werkzeug=True)
+    sys.stdout.flush()

@@ -6,10 +6,12 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import requests
+import socketio
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery"
@@ -24,13 +26,14 @@ def free_port() -> int:
 class LiveServer:
     """A seeded database and a server process; `url` is its base address."""
 
-    def __init__(self, tmp_path: Path, **settings):
+    def __init__(self, tmp_path: Path, seed: bool = True, **settings):
+        self.seed = seed
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "COMPANION_DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}",
                     "COMPANION_SECRET_KEY": "live-test-secret", "COMPANION_ASYNC_MODE": "eventlet",
                     "PYTHONUNBUFFERED": "1", **{f"COMPANION_{k}": str(v) for k, v in settings.items()}}
-        self.log = tmp_path / "server.log"
+        self.log = tmp_path / f"server-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
     def cli(self, *args: str) -> str:
@@ -40,10 +43,12 @@ class LiveServer:
         return out.stdout
 
     def start(self) -> "LiveServer":
-        self.cli("init-db")
-        self.cli("seed-demo")
-        for name, role in (("mod", "moderator"), ("speaker", "speaker")):
-            self.cli("create-user", name, "--role", role, "--password", PASSWORD)
+        if self.seed:
+            self.cli("init-db")
+            self.cli("seed-demo")
+            for name, role in (("mod", "moderator"), ("speaker", "speaker")):
+                self.cli("create-user", name, "--role", role, "--password", PASSWORD)
+            self.seed = False  # a restart keeps the data
         self.proc = subprocess.Popen([sys.executable, "-m", "companion", "serve", "--port", str(self.port)],
                                      cwd=ROOT, env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
@@ -60,9 +65,15 @@ class LiveServer:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait(5)
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies at once, as in a crash."""
+        self.proc.kill()
+        self.proc.wait(5)
 
     def login(self, username: str) -> str:
         """Sign in through the login form; returns the Cookie header value."""
@@ -79,3 +90,40 @@ class LiveServer:
         http = requests.Session()
         assert http.get(f"{self.url}/b/{slug}").status_code == 200
         return "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+
+
+class Recorder:
+    """A python-socketio client that records events and lets a test wait for one."""
+
+    def __init__(self, url: str, namespace: str, cookie: str | None = None):
+        self.client = socketio.Client(reconnection=False)
+        self.namespace = namespace
+        self.events: list[tuple[str, dict]] = []
+        self.arrivals: list[float] = []
+        self.cond = threading.Condition()
+        self.client.on("*", self._record, namespace=namespace)
+        self.client.connect(url, namespaces=[namespace], auth={"slug": "demo"}, transports=["websocket"],
+                            headers={"Cookie": cookie} if cookie else {}, wait_timeout=10)
+
+    def _record(self, event, data):
+        with self.cond:
+            self.events.append((event, data))
+            self.arrivals.append(time.monotonic())
+            self.cond.notify_all()
+
+    def wait_for(self, event: str, predicate=lambda data: True, timeout: float = 10) -> dict:
+        return self.wait_for_timed(event, predicate, timeout)[0]
+
+    def wait_for_timed(self, event: str, predicate=lambda data: True, timeout: float = 10) -> tuple[dict, float]:
+        """The first matching event and the monotonic time it arrived."""
+        with self.cond:
+            ok = self.cond.wait_for(lambda: any(e == event and predicate(d) for e, d in self.events), timeout)
+            assert ok, f"no {event} within {timeout}s; got {[e for e, _ in self.events]}"
+            i = next(i for i, (e, d) in enumerate(self.events) if e == event and predicate(d))
+            return self.events[i][1], self.arrivals[i]
+
+    def call(self, event: str, data: dict) -> dict:
+        return self.client.call(event, data, namespace=self.namespace, timeout=10)
+
+    def close(self):
+        self.client.disconnect()

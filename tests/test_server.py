@@ -4,14 +4,13 @@ from __future__ import annotations
 import asyncio
 import resource
 import statistics
-import threading
 import time
 
 import pytest
 import requests
 import socketio
 
-from .liveserver import LiveServer
+from .liveserver import LiveServer, Recorder
 
 
 @pytest.fixture
@@ -21,44 +20,16 @@ def server(tmp_path):
     live.stop()
 
 
-class Recorder:
-    """A python-socketio client that records events and lets a test wait for one."""
-
-    def __init__(self, url: str, namespace: str, cookie: str | None = None):
-        self.client = socketio.Client(reconnection=False)
-        self.namespace = namespace
-        self.events: list[tuple[str, dict]] = []
-        self.arrivals: list[float] = []
-        self.cond = threading.Condition()
-        self.client.on("*", self._record, namespace=namespace)
-        self.client.connect(url, namespaces=[namespace], auth={"slug": "demo"}, transports=["websocket"],
-                            headers={"Cookie": cookie} if cookie else {}, wait_timeout=10)
-
-    def _record(self, event, data):
-        with self.cond:
-            self.events.append((event, data))
-            self.arrivals.append(time.monotonic())
-            self.cond.notify_all()
-
-    def wait_for(self, event: str, predicate=lambda data: True, timeout: float = 10) -> dict:
-        return self.wait_for_timed(event, predicate, timeout)[0]
-
-    def wait_for_timed(self, event: str, predicate=lambda data: True, timeout: float = 10) -> tuple[dict, float]:
-        """The first matching event and the monotonic time it arrived."""
-        with self.cond:
-            ok = self.cond.wait_for(lambda: any(e == event and predicate(d) for e, d in self.events), timeout)
-            assert ok, f"no {event} within {timeout}s; got {[e for e, _ in self.events]}"
-            i = next(i for i, (e, d) in enumerate(self.events) if e == event and predicate(d))
-            return self.events[i][1], self.arrivals[i]
-
-    def call(self, event: str, data: dict) -> dict:
-        return self.client.call(event, data, namespace=self.namespace, timeout=10)
-
-    def close(self):
-        self.client.disconnect()
+@pytest.fixture(params=["eventlet", "gevent"])
+def any_server(request, tmp_path):
+    """The real server under each supported async mode."""
+    live = LiveServer(tmp_path, ASYNC_MODE=request.param).start()
+    yield live
+    live.stop()
 
 
-def test_viewer_to_moderator_to_speaker_on_the_real_server(server):
+def test_viewer_to_moderator_to_speaker_on_the_real_server(any_server):
+    server = any_server
     moderator = Recorder(server.url, "/staff", server.login("mod"))
     speaker = Recorder(server.url, "/staff", server.login("speaker"))
     viewer = Recorder(server.url, "/", server.viewer_cookie())

@@ -146,6 +146,7 @@ T = {
     "The queue was changed on another screen. Your screen has been refreshed.": ("Очередь изменили на другом экране. Ваш экран обновлён.", "Кезек басқа экранда өзгертілді. Экраныңыз жаңартылды."),
     "The request could not be completed.": ("Запрос не выполнен.", "Сұрау орындалмады."),
     "The request was not understood.": ("Запрос не распознан.", "Сұрау түсініксіз."),
+    "The service is briefly unavailable. Your question was not lost: it will be sent again.": ("Сервис ненадолго недоступен. Ваш вопрос не потерян: он будет отправлен повторно.", "Қызмет уақытша қолжетімсіз. Сұрағыңыз жоғалған жоқ: ол қайта жіберіледі."),
     "The stream address must start with https://": ("Адрес трансляции должен начинаться с https://", "Трансляция мекенжайы https:// деп басталуы керек"),
     "There is no broadcast at this address.": ("По этому адресу нет эфира.", "Бұл мекенжайда эфир жоқ."),
     "These questions cannot be merged.": ("Эти вопросы нельзя объединить.", "Бұл сұрақтарды біріктіруге болмайды."),

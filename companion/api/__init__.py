@@ -10,6 +10,7 @@ from ..models import Channel
 from ..presenters import broadcast_settings, iso, own_question, public_question
 from ..realtime.emit import publish
 from ..services import desk, intake
+from ..services.database import resilient
 from ..services.errors import NotFound, ServiceError, ValidationError
 from .openapi import OPENAPI
 
@@ -53,6 +54,7 @@ def openapi():
 
 
 @bp.post("/api/v1/broadcasts/<slug>/questions")
+@resilient
 def submit_question(slug: str):
     """Submit a question: 201 when stored, 200 with the same receipt when client_id repeats."""
     broadcast = intake.get_broadcast(slug)

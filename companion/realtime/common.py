@@ -11,6 +11,7 @@ from ..permissions import require
 from ..services.errors import Forbidden, NotFound, ServiceError, Unauthorized, ValidationError
 from ..services.intake import get_broadcast
 from ..services.audit import audit
+from ..services.database import resilient
 
 
 def payload(data) -> dict:
@@ -32,6 +33,8 @@ def record_refusal(exc: ServiceError, event: str) -> None:
 
 def acknowledged(handler):
     """Turn a handler's result into {"ok": true, ...} and a refusal into {"ok": false, "error": {...}}."""
+    handler = resilient(handler)
+
     @wraps(handler)
     def wrapper(*args):
         try:

@@ -115,7 +115,8 @@ async function send(item) {
     state.mine.set(ack.question.id, ack.question);
     if (isDraft) settleDraft(fmt(t.received, { code: ack.question.tracking_code }), "ok");
     else setStatus(fmt(t.received, { code: ack.question.tracking_code }), "ok");
-  } else if (ack.error.code === "timeout") {
+  } else if (ack.error.code === "timeout" || ack.error.retryable) {
+    // Not stored (no answer, or the server said "try again"): it stays in the outbox and is resent.
     if (isDraft) settleDraft(t.error, "offline");
     setTimeout(flush, 3000);
   } else {

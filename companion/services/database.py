@@ -1,0 +1,48 @@
+"""Database trouble as the callers see it: a short lock is waited out, an outage is a clear, retryable error."""
+from __future__ import annotations
+
+import time
+from functools import wraps
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ..extensions import db
+from .errors import ServiceError
+
+LOCK_RETRY_SECONDS = 10.0
+
+
+class Unavailable(ServiceError):
+    """The database did not answer: nothing was stored; the same request may be sent again."""
+
+    code = "unavailable"
+    status = 503
+    default_message = _l("The service is briefly unavailable. Your question was not lost: it will be sent again.")
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "retryable": True}
+
+
+def _locked(exc: Exception) -> bool:
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
+def resilient(fn):
+    """Run `fn`; retry it while SQLite is locked by another writer (sleeping, which yields under
+    eventlet/gevent); turn a lost database into Unavailable. Safe to retry: a failed try committed nothing."""
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        deadline = time.monotonic() + LOCK_RETRY_SECONDS
+        delay = 0.02
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except DBAPIError as exc:
+                db.session.rollback()
+                if _locked(exc) and time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.25)
+                    continue
+                raise Unavailable() from exc
+    return wrapper
