@@ -91,7 +91,8 @@ def test_killed_process_loses_no_acknowledged_question(tmp_path, pg_url, redis_u
     b = LiveServer(tmp_path, seed=False, DATABASE_URL=pg_url, MESSAGE_QUEUE=redis_url,
                    MESSAGE_QUEUE_CHANNEL=channel).start()
     try:
-        viewer = Recorder(a.url, "/", a.viewer_cookie())
+        cookie = a.viewer_cookie()  # both processes share the secret, so the viewer stays the same viewer
+        viewer = Recorder(a.url, "/", cookie)
         outbox = {f"failover-{i:04d}": f"Question {i}" for i in range(200)}
         acked: dict[str, str] = {}
 
@@ -110,7 +111,9 @@ def test_killed_process_loses_no_acknowledged_question(tmp_path, pg_url, redis_u
         sender.join(15)
         assert 50 <= len(acked) < 200
         # The page's outbox resends everything not acknowledged, to the surviving process.
-        again = Recorder(b.url, "/", b.viewer_cookie())
+        again = Recorder(b.url, "/", cookie)
+        snapshot = again.call("get_snapshot", {})
+        assert {q["client_id"] for q in snapshot["mine"]} >= set(acked)  # every acknowledged one is there
         for client_id, text in outbox.items():
             ack = again.call("submit_question", {"text": text, "client_id": client_id})
             assert ack["ok"]
@@ -176,6 +179,12 @@ def test_fan_out_resumes_after_a_redis_restart(tmp_path, pg_url):
             except AssertionError:
                 continue
         assert received_at is not None and received_at - restarted < 30
+        # and the other direction: B publishes, A's moderator receives
+        ack = submit(viewer_b, "Asked on B after the restart", "redis-restart-b-1")
+        event = moderator.wait_for("desk_changed", lambda d: d["event"] == "question_submitted" and
+                                   d["questions"][0]["id"] == ack["question"]["id"], timeout=30)
+        assert event["questions"][0]["text"] == "Asked on B after the restart"
+        assert time.monotonic() - restarted < 60
         moderator.close()
         viewer_b.close()
     finally:
