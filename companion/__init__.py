@@ -73,12 +73,19 @@ def create_app(config: Config | dict | None = None) -> "Flask":
     from . import realtime
     realtime.register()  # handlers register before init_app, so every app built gets them
     origins = [o.strip() for o in app.config["ALLOWED_ORIGINS"].split(",") if o.strip()] or None
+    if origins and "*" in origins:
+        raise ValueError("COMPANION_ALLOWED_ORIGINS may not be '*': list the origins that may connect")
     queue = app.config["MESSAGE_QUEUE"] or None
     socketio.init_app(app, async_mode=app.config["ASYNC_MODE"], message_queue=queue,
                       channel=app.config["MESSAGE_QUEUE_CHANNEL"],
                       **({} if queue else {"client_manager": None}),
                       cors_allowed_origins=origins, manage_session=True,
-                      max_http_buffer_size=64 * 1024, ping_interval=20, ping_timeout=20)
+                      max_http_buffer_size=app.config["MAX_MESSAGE_BYTES"], ping_interval=20, ping_timeout=20)
+    if app.config["PROXY_HOPS"]:
+        # outermost, so that Socket.IO handshakes see the client's address and scheme too
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     from .web import register_web
     register_web(app)

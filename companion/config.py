@@ -30,6 +30,13 @@ class Config:
     TRACKING_FORMAT: str = "{prefix}-{year}-{number:06d}"
     TRACKING_PREFIX: str = "SRK"
     QUESTION_MAX_LENGTH: int = 1000
+    QUESTIONS_PER_MINUTE_PER_VIEWER: int = 5
+    QUESTIONS_PER_MINUTE_PER_ADDRESS: int = 30
+    VOTES_PER_MINUTE_PER_VIEWER: int = 60
+    LOGIN_FAILURES_PER_MINUTE_PER_ADDRESS: int = 20
+    EVENTS_PER_SECOND_PER_CONNECTION: int = 20
+    MAX_MESSAGE_BYTES: int = 65536
+    PROXY_HOPS: int = 0
     NAME_MAX_LENGTH: int = 80
     DEFAULT_LOCALE: str = "kk"
     TIMEZONE: str = "Asia/Almaty"
@@ -109,6 +116,13 @@ SETTINGS_DOC = {
     "TRACKING_FORMAT": "Format of tracking codes; fields prefix, year, number. Default {prefix}-{year}-{number:06d}.",
     "TRACKING_PREFIX": "Prefix of tracking codes. Default SRK.",
     "QUESTION_MAX_LENGTH": "Longest question text in characters. Default 1000.",
+    "QUESTIONS_PER_MINUTE_PER_VIEWER": "Questions one viewer may send per minute. Default 5.",
+    "QUESTIONS_PER_MINUTE_PER_ADDRESS": "Questions per minute from one IP address (mobile carriers share addresses). Default 30.",
+    "VOTES_PER_MINUTE_PER_VIEWER": "Votes one viewer may cast per minute. Default 60.",
+    "LOGIN_FAILURES_PER_MINUTE_PER_ADDRESS": "Failed staff logins per minute from one address before it must wait. Default 20.",
+    "EVENTS_PER_SECOND_PER_CONNECTION": "Socket events one connection may send per second (bursts of twice that); a flood is disconnected. Default 20.",
+    "MAX_MESSAGE_BYTES": "Largest Socket.IO message accepted; a larger one closes the connection. Default 65536.",
+    "PROXY_HOPS": "Number of reverse proxies in front (nginx: 1) whose X-Forwarded-For is trusted. Default 0.",
     "NAME_MAX_LENGTH": "Longest asker name and district. Default 80.",
     "DEFAULT_LOCALE": "Interface language when the browser asks for none we have: kk, ru or en. Default kk.",
     "TIMEZONE": "Time zone for dates shown and typed in (IANA name). Default Asia/Almaty.",

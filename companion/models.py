@@ -156,6 +156,8 @@ class Question(db.Model):
     channel: Mapped[str] = mapped_column(String(8), default=Channel.WEB.value)
     client_id: Mapped[str] = mapped_column(String(64))
     viewer_token: Mapped[str | None] = mapped_column(String(64), index=True)
+    # keyed hash of the sender's IP address, for the per-address rate limit (the address is not kept)
+    source_hash: Mapped[str] = mapped_column(String(16), default="", index=True)
     status: Mapped[str] = mapped_column(String(16), default=QuestionStatus.SUBMITTED.value)
     position: Mapped[int | None] = mapped_column(Integer)
     votes: Mapped[int] = mapped_column(Integer, default=0)
@@ -201,6 +203,8 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16), default=Role.MODERATOR.value)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     def set_password(self, password: str) -> None:
         """Store a salted scrypt hash of `password`."""
@@ -215,15 +219,38 @@ class User(UserMixin, db.Model):
         return self.active
 
 
+class LoginSession(db.Model):
+    """One sign-in of a staff account; logging out (or a role change) revokes it everywhere."""
+
+    __tablename__ = "login_session"
+    id: Mapped[str] = mapped_column(String(43), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ApiKey(db.Model):
+    """A key for an integrator (call centre, e-Otinish) that submits on behalf of many people."""
+
+    __tablename__ = "api_key"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    prefix: Mapped[str] = mapped_column(String(12))  # shown in lists; the key itself is never stored
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class AuditEvent(db.Model):
     """Who did what and when: every moderation action and every refused attempt."""
 
     __tablename__ = "audit_event"
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     actor: Mapped[str] = mapped_column(String(80), default="")
     action: Mapped[str] = mapped_column(String(40))
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast.id"), index=True)
     question_id: Mapped[int | None] = mapped_column(ForeignKey("question.id"), index=True)
+    ip: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[dict] = mapped_column(JSON, default=dict)

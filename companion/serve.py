@@ -99,6 +99,9 @@ def serve(host: str | None = None, port: int | None = None, banner=None) -> None
     _raise_fd_limit(cfg.MAX_CONNECTIONS + 256)
     if banner:
         banner(app, host, port)
+    from .extensions import socketio
+    from .realtime.sessions import watch_sessions
+    socketio.start_background_task(watch_sessions, app)
     if cfg.ASYNC_MODE == "eventlet":
         _serve_eventlet(app, host, port, cfg.MAX_CONNECTIONS)
     elif cfg.ASYNC_MODE == "gevent":

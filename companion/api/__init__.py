@@ -9,7 +9,7 @@ from ..extensions import db, socketio
 from ..models import Channel
 from ..presenters import broadcast_settings, iso, own_question, public_question
 from ..realtime.emit import publish
-from ..services import desk, intake
+from ..services import apikeys, desk, intake, limits
 from ..services.database import resilient
 from ..services.errors import NotFound, ServiceError, ValidationError
 from .openapi import OPENAPI
@@ -21,7 +21,10 @@ bp = Blueprint("api", __name__)
 def service_error(exc: ServiceError):
     """Domain refusals as {"error": {"code", "message"}} with their status."""
     db.session.rollback()
-    return jsonify(error=exc.to_dict()), exc.status
+    response = jsonify(error=exc.to_dict())
+    if "retry_after" in exc.detail:
+        response.headers["Retry-After"] = str(exc.detail["retry_after"])
+    return response, exc.status
 
 
 @bp.get("/healthz")
@@ -61,8 +64,11 @@ def submit_question(slug: str):
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ValidationError(fields={"body": "Expected a JSON object."})
+    key = apikeys.authenticate_key(request.headers.get("Authorization"))
+    # An integrator's key submits for many people: no per-address limit; anonymous callers have one.
     question, change = intake.submit_question(broadcast, data, channel=Channel.API,
-                                              default_language=str(get_locale() or "kk"))
+                                              default_language=str(get_locale() or "kk"),
+                                              source="" if key else limits.source_hash(request.remote_addr))
     publish(change)
     body = own_question(question)
     body["registered_at"] = body.pop("created_at")

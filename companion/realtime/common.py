@@ -3,13 +3,17 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import request, session
+import time
+
+from flask import current_app, request, session
+from flask_socketio import disconnect
 from flask_login import current_user
 
 from ..extensions import db
 from ..permissions import require
 from ..services.errors import Forbidden, NotFound, ServiceError, Unauthorized, ValidationError
 from ..services.intake import get_broadcast
+from ..services.limits import RateLimited
 from ..services.audit import audit
 from ..services.database import resilient
 
@@ -31,6 +35,28 @@ def record_refusal(exc: ServiceError, event: str) -> None:
     db.session.commit()
 
 
+FLOOD_DISCONNECT = 5.0  # seconds of events beyond the allowance before the connection is dropped
+
+
+def throttle() -> None:
+    """A token bucket per connection (kept in the connection's own environ): refuse events beyond
+    the allowance, and drop a connection that keeps flooding."""
+    rate = current_app.config["EVENTS_PER_SECOND_PER_CONNECTION"]
+    bucket = request.environ.setdefault("companion.bucket", {"tokens": 2.0 * rate, "at": time.monotonic(),
+                                                               "debt": 0.0})
+    now = time.monotonic()
+    bucket["tokens"] = min(2.0 * rate, bucket["tokens"] + (now - bucket["at"]) * rate)
+    bucket["at"] = now
+    if bucket["tokens"] >= 1:
+        bucket["tokens"] -= 1
+        bucket["debt"] = max(0.0, bucket["debt"] - 1.0 / rate)
+        return
+    bucket["debt"] += 1.0 / rate
+    if bucket["debt"] > FLOOD_DISCONNECT:
+        disconnect()
+    raise RateLimited(retry_after=1)
+
+
 def acknowledged(handler):
     """Turn a handler's result into {"ok": true, ...} and a refusal into {"ok": false, "error": {...}}."""
     handler = resilient(handler)
@@ -38,6 +64,7 @@ def acknowledged(handler):
     @wraps(handler)
     def wrapper(*args):
         try:
+            throttle()
             result = handler(*args)
         except ServiceError as exc:
             if isinstance(exc, (Forbidden, Unauthorized)):

@@ -1,7 +1,7 @@
 """Socket handlers for staff (namespace "/staff"): moderators, speakers, admins."""
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, session
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_socketio import join_room
@@ -14,6 +14,7 @@ from ..services import desk, intake, moderation
 from ..services.errors import NotFound
 from .common import acknowledged, authorised, connect_broadcast, current_broadcast, payload
 from .emit import STAFF_NS, publish, room
+from .sessions import login_room
 
 
 @socketio.on("connect", namespace=STAFF_NS)
@@ -22,6 +23,7 @@ def staff_connect(auth=None):
     if not can(current_user, "prompt"):
         raise ConnectionRefusedError("unauthorized")
     broadcast = connect_broadcast(auth)
+    join_room(login_room(session["login_id"]))  # so a logout or a role change can close this socket
     join_room(room("prompter", broadcast.slug))
     if can(current_user, "moderate"):
         join_room(room("mod", broadcast.slug))

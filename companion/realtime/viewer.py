@@ -1,14 +1,14 @@
 """Socket handlers for viewers (namespace "/"): no account, a signed cookie token."""
 from __future__ import annotations
 
-from flask import session
+from flask import request, session
 from flask_babel import get_locale
 from flask_socketio import join_room
 
 from ..extensions import socketio
 from ..models import Channel, utcnow
 from ..presenters import broadcast_settings, iso, own_question, public_question
-from ..services import desk, intake
+from ..services import desk, intake, limits
 from ..services.errors import Forbidden
 from .common import acknowledged, connect_broadcast, current_broadcast, payload
 from .emit import VIEWER_NS, publish, publish_votes, room
@@ -44,7 +44,8 @@ def viewer_submit(data=None):
     broadcast = current_broadcast()
     question, change = intake.submit_question(broadcast, payload(data), channel=Channel.WEB,
                                               viewer_token=session.get("viewer"),
-                                              default_language=str(get_locale() or "kk"))
+                                              default_language=str(get_locale() or "kk"),
+                                              source=limits.source_hash(request.remote_addr))
     publish(change)
     return {"created": change is not None, "question": own_question(question)}
 

@@ -5,10 +5,12 @@ import re
 import secrets
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import select, update
 
 from ..extensions import db
-from ..models import Role, User
+from ..models import LoginSession, Role, User, utcnow
 from .audit import audit
 from .errors import Conflict, NotFound, ValidationError
 
@@ -62,10 +64,13 @@ def update_user(user: User, *, role: str | None = None, active: bool | None = No
     """Change an account's role or activity; an admin cannot demote or deactivate themself."""
     if actor is not None and actor.id == user.id and (active is False or (role and role != user.role)):
         raise Conflict(_l("You cannot remove your own access."))
+    changed = (role is not None and role != user.role) or (active is not None and active != user.active)
     if role is not None:
         user.role = _check_role(role)
     if active is not None:
         user.active = active
+    if changed:
+        revoke_sessions(user)  # a changed account signs in again, with its new rights
     audit(actor, "user_updated", user=user.id, role=user.role, active=user.active)
     db.session.commit()
     return user
@@ -75,17 +80,88 @@ def reset_password(user: User, *, actor: User | None = None) -> str:
     """Give the account a new random password and return it (shown once)."""
     password = new_password()
     user.set_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    revoke_sessions(user)
     audit(actor, "password_reset", user=user.id)
     db.session.commit()
     return password
 
 
+LOCK_AFTER = 10  # wrong passwords in a row before the account locks
+LOCK_BASE = timedelta(minutes=1)  # first lock; each further wrong password doubles it
+LOCK_MAX = timedelta(hours=24)
+
+
 def authenticate(username: str, password: str) -> User | None:
-    """The active account with these credentials, or None."""
+    """The active, unlocked account with these credentials, or None (the caller shows one generic message).
+
+    Ten wrong passwords in a row lock the account for a minute, then 2, 4, 8... (at most a day);
+    every failure and every lock is audited."""
     user = db.session.execute(select(User).where(User.username == (username or "").strip().lower())).scalar_one_or_none()
-    if user is None or not user.active or not user.check_password(password or ""):
+    if user is None:
+        audit(None, "login_failed", username=(username or "")[:80])
+        db.session.commit()
         return None
+    now = utcnow()
+    if user.locked_until and user.locked_until > now:
+        audit(user, "login_locked")
+        db.session.commit()
+        return None
+    if not user.active or not user.check_password(password or ""):
+        user.failed_logins += 1
+        audit(user, "login_failed", failures=user.failed_logins)
+        if user.failed_logins >= LOCK_AFTER:
+            user.locked_until = now + min(LOCK_BASE * 2 ** (user.failed_logins - LOCK_AFTER), LOCK_MAX)
+            audit(user, "account_locked", until=user.locked_until.isoformat())
+        db.session.commit()
+        return None
+    user.failed_logins = 0
+    user.locked_until = None
     return user
+
+
+def start_session(user: User) -> LoginSession:
+    """Record a sign-in; its id goes into the browser session."""
+    login = LoginSession(id=secrets.token_urlsafe(32), user_id=user.id)
+    db.session.add(login)
+    audit(user, "login")
+    db.session.commit()
+    return login
+
+
+def active_session(login_id: str | None, user_id: int) -> bool:
+    """True while this sign-in of this account has not been revoked."""
+    if not login_id:
+        return False
+    login = db.session.get(LoginSession, login_id)
+    return login is not None and login.user_id == user_id and login.revoked_at is None
+
+
+def end_session(login_id: str | None, actor: User | None = None) -> None:
+    """Log out: revoke this sign-in (its open sockets are closed by the session watcher)."""
+    login = db.session.get(LoginSession, login_id) if login_id else None
+    if login is not None and login.revoked_at is None:
+        login.revoked_at = utcnow()
+        audit(actor, "logout")
+        db.session.commit()
+
+
+def revoke_sessions(user: User) -> None:
+    """Revoke every sign-in of an account (in the current transaction)."""
+    db.session.execute(update(LoginSession).where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None))
+                       .values(revoked_at=utcnow()))
+
+
+def revoked_logins(login_ids: list[str]) -> list[str]:
+    """Those of `login_ids` that are revoked, unknown, or whose account may no longer use the live desk."""
+    from ..permissions import can
+    if not login_ids:
+        return []
+    rows = db.session.execute(select(LoginSession, User).join(User, User.id == LoginSession.user_id)
+                              .where(LoginSession.id.in_(login_ids))).all()
+    alive = {login.id for login, user in rows if login.revoked_at is None and can(user, "prompt")}
+    return [i for i in login_ids if i not in alive]
 
 
 def all_users() -> list[User]:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import LANGUAGES, Broadcast, Channel, Question, QuestionStatus, Vote, utcnow
+from . import limits
 from .audit import audit
 from .changes import Change, ChangeBuilder, audience_visible
 from .errors import InvalidTransition, NotFound, QuestionsClosed, ValidationError
@@ -103,8 +104,12 @@ def make_tracking_code(question: Question) -> str:
 
 def submit_question(broadcast: Broadcast, data: dict, *, channel: str = Channel.WEB,
                     viewer_token: str | None = None, default_language: str = "kk",
-                    approved: bool = False, actor=None) -> tuple[Question, Change | None]:
-    """Store a question once per client_id; return it and the Change (None when it already existed)."""
+                    approved: bool = False, actor=None, source: str = "",
+                    rate_limited: bool = True) -> tuple[Question, Change | None]:
+    """Store a question once per client_id; return it and the Change (None when it already existed).
+
+    A repeated client_id is answered with the stored question before any limit is counted, so a
+    retry is never refused; new questions count against the per-viewer and per-address limits."""
     client_id = data.get("client_id") or uuid.uuid4().hex
     if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
         raise ValidationError(fields={"client_id": _l("Invalid client id.")})
@@ -114,9 +119,11 @@ def submit_question(broadcast: Broadcast, data: dict, *, channel: str = Channel.
     if not broadcast.accepting_questions:
         raise QuestionsClosed()
     fields = validate_submission(broadcast, data, default_language)
+    if rate_limited:
+        limits.check_question_rate(viewer_token, source)
     status = QuestionStatus.APPROVED if (approved or not broadcast.pre_moderation) else QuestionStatus.PENDING
     question = Question(broadcast_id=broadcast.id, broadcast=broadcast, client_id=client_id,
-                        viewer_token=viewer_token, channel=str(channel), status=status.value,
+                        viewer_token=viewer_token, source_hash=source, channel=str(channel), status=status.value,
                         created_at=utcnow(), **fields)
     builder = ChangeBuilder("question_submitted", broadcast)
     try:
@@ -145,6 +152,7 @@ def cast_vote(broadcast: Broadcast, question_id: int, voter: str, up: bool = Tru
     if question.status not in VOTABLE:
         raise InvalidTransition(_l("Voting on this question is closed."))
     if up:
+        limits.check_vote_rate(voter)
         try:
             with db.session.begin_nested():
                 db.session.add(Vote(question_id=question.id, voter=voter))

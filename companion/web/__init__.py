@@ -1,7 +1,9 @@
 """HTML blueprints by role, plus the page-wide helpers they share."""
 from __future__ import annotations
 
-from flask import Flask, g, jsonify, render_template, request
+import secrets
+
+from flask import Flask, g, jsonify, render_template, request, session
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -10,6 +12,13 @@ from ..extensions import db, login_manager
 from ..models import QuestionStatus, User
 from ..services.moderation import STATUS_LABELS
 from ..permissions import can
+from ..services import accounts
+
+# Scripts only from this site and only with this response's nonce; no inline styles; the stream
+# embed may come from any https host; the pages may be framed only by this site.
+CSP = ("default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; frame-src https:; frame-ancestors 'self'; base-uri 'none'; form-action 'self'; "
+       "object-src 'none'")
 
 ERROR_TEXT = {
     400: _l("The request was not understood."),
@@ -23,11 +32,15 @@ ERROR_TEXT = {
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    """Reload the account on every request and socket event, so role changes apply at once."""
+    """Reload the account on every request and socket event, so role changes apply at once;
+    a sign-in that was logged out or revoked no longer counts (on HTTP and on open sockets)."""
     try:
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(user_id))
     except (TypeError, ValueError):
         return None
+    if user is None or not accounts.active_session(session.get("login_id"), user.id):
+        return None
+    return user
 
 
 def register_web(app: Flask) -> None:
@@ -54,8 +67,17 @@ def register_web(app: Flask) -> None:
     for code in ERROR_TEXT:
         app.register_error_handler(code, error_page)
 
+    @app.template_global()
+    def csp_nonce() -> str:
+        """This response's script nonce (one per response)."""
+        if "csp_nonce" not in g:
+            g.csp_nonce = secrets.token_urlsafe(16)
+        return g.csp_nonce
+
     @app.after_request
     def security_headers(response):
+        policy = CSP.format(nonce=csp_nonce())
+        response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")

@@ -12,10 +12,10 @@ from ..extensions import db
 from ..models import Broadcast
 from ..permissions import permission_required
 from ..realtime.emit import publish
-from ..services import accounts, desk, moderation
+from ..services import accounts, apikeys, auditlog, desk, moderation
 from ..services import broadcasts as broadcast_service
 from ..services.errors import ServiceError
-from .forms import BroadcastForm, EmptyForm, UserForm, UserRoleForm
+from .forms import ApiKeyForm, BroadcastForm, EmptyForm, UserForm, UserRoleForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -141,3 +141,44 @@ def user_password(user_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     return render_template("admin/password.html", user=user, password=accounts.reset_password(user, actor=current_user))
+
+
+@bp.get("/audit")
+@permission_required("administer")
+def audit_log():
+    """Every staff action and refused attempt: who, what, when, from where."""
+    args = request.args
+    try:
+        before = int(args.get("before") or 0) or None
+    except ValueError:
+        before = None
+    events = auditlog.audit_events(action=args.get("action", ""), actor=args.get("actor", "").strip(),
+                                   ip=args.get("ip", "").strip(), before_id=before)
+    return render_template("admin/audit.html", events=events, actions=auditlog.audit_actions(),
+                           page_size=auditlog.PAGE)
+
+
+@bp.route("/api-keys", methods=["GET", "POST"])
+@permission_required("administer")
+def api_keys():
+    """Keys for integrators: create (the key is shown once) and revoke."""
+    form = ApiKeyForm()
+    if form.validate_on_submit():
+        try:
+            row, key = apikeys.create_key(form.name.data, actor=current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            _form_errors(form, exc)
+        else:
+            return render_template("admin/api_key.html", row=row, key=key)
+    return render_template("admin/api_keys.html", form=form, keys=apikeys.all_keys(), revoke_form=EmptyForm())
+
+
+@bp.post("/api-keys/<int:key_id>/revoke")
+@permission_required("administer")
+def api_key_revoke(key_id: int):
+    """Stop a key from working."""
+    if EmptyForm().validate_on_submit():
+        apikeys.revoke_key(key_id, actor=current_user)
+        flash(_("Saved."), "ok")
+    return redirect(url_for("admin.api_keys"))

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from ..permissions import can
-from ..services import accounts
+from ..services import accounts, limits
 from .forms import EmptyForm, LoginForm
 
 bp = Blueprint("auth", __name__)
@@ -23,6 +23,11 @@ def login():
     """Sign in with username and password."""
     form = LoginForm()
     if form.validate_on_submit():
+        try:
+            limits.check_login_rate(request.remote_addr)
+        except limits.RateLimited as exc:
+            flash(str(exc.message), "error")
+            return render_template("login.html", form=form), 429
         user = accounts.authenticate(form.username.data, form.password.data)
         if user is None:
             flash(_("Wrong username or password."), "error")
@@ -31,6 +36,7 @@ def login():
             session.clear()  # a fresh session at login: no fixation
             if viewer:
                 session["viewer"] = viewer
+            session["login_id"] = accounts.start_session(user).id
             login_user(user)
             default = url_for("admin.broadcasts") if can(user, "moderate") else url_for("public.index")
             return redirect(_safe_next(request.args.get("next")) or default)
@@ -42,6 +48,7 @@ def logout():
     """Sign out (POST with CSRF token)."""
     form = EmptyForm()
     if form.validate_on_submit():
+        accounts.end_session(session.get("login_id"), current_user if current_user.is_authenticated else None)
         logout_user()
         session.clear()
     return redirect(url_for("public.index"))

@@ -41,5 +41,9 @@ class UserRoleForm(FlaskForm):
     active = BooleanField(_l("Active"))
 
 
+class ApiKeyForm(FlaskForm):
+    name = StringField(_l("Integrator (who will use the key)"), validators=[DataRequired(), Length(max=120)])
+
+
 class EmptyForm(FlaskForm):
     """A form with only the CSRF token, for POST buttons."""
