@@ -20,6 +20,7 @@ export function connectLive({ namespace = "/", slug, snapshotEvent = "get_snapsh
       if (err || !ack || !ack.ok) { setTimeout(resync, 1000); return; }
       version = ack.version;
       onSnapshot(ack);
+      document.documentElement.dataset.version = String(version);
     });
   }
 
@@ -29,11 +30,16 @@ export function connectLive({ namespace = "/", slug, snapshotEvent = "get_snapsh
       if (data.version !== version + 1) { resync(); return; }
       version = data.version;
       handler(data);
+      document.documentElement.dataset.version = String(version);
     };
   }
 
   socket.on("connect", () => { onStatus && onStatus("online"); resync(); });
-  socket.on("disconnect", () => onStatus && onStatus("offline"));
+  socket.on("disconnect", (reason) => {
+    onStatus && onStatus("offline");
+    // The server closed this socket on purpose (e.g. after a logout): try again; the server decides.
+    if (reason === "io server disconnect") setTimeout(() => socket.connect(), 2000);
+  });
   socket.on("connect_error", (err) => onStatus && onStatus("offline", err));
   return { socket, versioned, resync, get version() { return version; } };
 }

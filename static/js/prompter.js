@@ -61,4 +61,7 @@ const live = connectLive({
     el.textContent = status === "online" ? t.online : t.offline;
   },
 });
-live.socket.on("prompter_changed", render);
+live.socket.on("prompter_changed", (state) => {
+  render(state);
+  document.documentElement.dataset.version = String(current.version);
+});

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -55,8 +56,10 @@ def test_rehearsal_broadcast_end_to_end(browser, server):
     viewer_context = browser.new_context(locale="en-US", viewport={"width": 390, "height": 844}, is_mobile=True,
                                          has_touch=True)
     viewer = viewer_context.new_page()
+    console_errors = []
     for page in (moderator, speaker, viewer):
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
     viewer.goto(server.url + "/b/demo")
     for page in (moderator, speaker, viewer):
         page.wait_for_selector("#conn[data-state=online]")
@@ -121,6 +124,7 @@ def test_rehearsal_broadcast_end_to_end(browser, server):
     card(moderator, "done", "playground in Samal-2").wait_for()
     viewer.wait_for_selector(f"#mine li:has-text('{code}'):has-text('answered on air')")
     assert dialogs == []  # no script from user text ran on any screen
+    assert console_errors == []  # no Content-Security-Policy violation, no script error
     assert speaker.locator("#now-text img").count() == 0
 
     status = requests.get(f"{server.url}/api/v1/appeals/{code}", timeout=5).json()
@@ -152,3 +156,50 @@ def test_offline_question_waits_in_the_outbox_and_is_sent_once(browser, server):
     assert requests.get(f"{server.url}/api/v1/appeals/{code}", timeout=5).json()["text"] == (
         "Asked in the metro without signal")
     context.close()
+
+
+def column_ids(page) -> dict[str, list[str]]:
+    return {c: page.eval_on_selector_all(f"#list-{c} .qcard", "els => els.map(e => e.dataset.id + ':' + e.dataset.status)")
+            for c in ("incoming", "approved", "queue", "onair", "done")}
+
+
+def test_screens_cut_off_for_a_minute_come_back_to_the_servers_state(browser, server):
+    """A moderator and a teleprompter lose the network for 60 s while another moderator works."""
+    away = signed_in(browser, server, "mod", "/moderate/demo", viewport={"width": 1440, "height": 900})
+    prompter = signed_in(browser, server, "speaker", "/prompter/demo")
+    working = signed_in(browser, server, "mod", "/moderate/demo", viewport={"width": 1440, "height": 900})
+    phone = working.locator("#phone-panel")
+    phone.locator("summary").click()
+    for i in range(3):
+        working.fill("#p-text", f"Caller question number {i}")
+        working.click("#phone-form button[type=submit]")
+        card(working, "approved", f"Caller question number {i}").wait_for()
+    for page in (away, prompter):
+        page.context.set_offline(True)
+    for page in (away, prompter):
+        page.wait_for_selector("#conn[data-state=offline]", timeout=60_000)
+    started = time.monotonic()
+    # Meanwhile the other moderator queues, reorders, sends to air and answers.
+    for i in range(3):
+        card(working, "approved", f"Caller question number {i}").locator("[data-action=queue]").click()
+        card(working, "queue", f"Caller question number {i}").wait_for()
+    working.locator("#list-queue .qcard").nth(2).click()
+    working.keyboard.press("Alt+ArrowUp")
+    working.wait_for_function("() => document.querySelectorAll('#list-queue .qcard')[1].textContent.includes('number 2')")
+    card(working, "queue", "number 0").locator("[data-action=send_to_air]").click()
+    card(working, "onair", "number 0").wait_for()
+    card(working, "onair", "number 0").locator("[data-action=mark_answered]").click()
+    card(working, "done", "number 0").wait_for()
+    card(working, "queue", "number 2").locator("[data-action=send_to_air]").click()
+    card(working, "onair", "number 2").wait_for()
+    time.sleep(max(0.0, 60 - (time.monotonic() - started)))
+    for page in (away, prompter):
+        page.context.set_offline(False)
+    for page in (away, prompter):
+        page.wait_for_selector("#conn[data-state=online]", timeout=60_000)
+    server_version = working.evaluate("() => document.documentElement.dataset.version")
+    for page in (away, prompter):
+        page.wait_for_function(f"() => document.documentElement.dataset.version === '{server_version}'")
+    assert column_ids(away) == column_ids(working)
+    assert "Caller question number 2" in prompter.inner_text("#now-text")
+    assert "number 1" in prompter.inner_text("#next")
