@@ -146,7 +146,7 @@ def submit_question(broadcast: Broadcast, data: dict, *, channel: str = Channel.
 
 def cast_vote(broadcast: Broadcast, question_id: int, voter: str, up: bool = True) -> Question:
     """Add (or withdraw) one viewer's vote; repeated votes count once. Returns the question."""
-    question = db.session.get(Question, question_id)
+    question = db.session.get(Question, question_id) if isinstance(question_id, int) else None
     if question is None or question.broadcast_id != broadcast.id or not audience_visible(question, broadcast):
         raise NotFound(_l("This question is not available."))
     if question.status not in VOTABLE:
