@@ -37,6 +37,7 @@ class Config:
     EVENTS_PER_SECOND_PER_CONNECTION: int = 20
     MAX_MESSAGE_BYTES: int = 65536
     PROXY_HOPS: int = 0
+    DIAGNOSTICS: bool = False
     NAME_MAX_LENGTH: int = 80
     DEFAULT_LOCALE: str = "kk"
     TIMEZONE: str = "Asia/Almaty"
@@ -123,6 +124,7 @@ SETTINGS_DOC = {
     "EVENTS_PER_SECOND_PER_CONNECTION": "Socket events one connection may send per second (bursts of twice that); a flood is disconnected. Default 20.",
     "MAX_MESSAGE_BYTES": "Largest Socket.IO message accepted; a larger one closes the connection. Default 65536.",
     "PROXY_HOPS": "Number of reverse proxies in front (nginx: 1) whose X-Forwarded-For is trusted. Default 0.",
+    "DIAGNOSTICS": "Add the number of green threads to /healthz (for soak runs; costs a heap walk). Default false.",
     "NAME_MAX_LENGTH": "Longest asker name and district. Default 80.",
     "DEFAULT_LOCALE": "Interface language when the browser asks for none we have: kk, ru or en. Default kk.",
     "TIMEZONE": "Time zone for dates shown and typed in (IANA name). Default Asia/Almaty.",

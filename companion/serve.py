@@ -100,8 +100,10 @@ def serve(host: str | None = None, port: int | None = None, banner=None) -> None
     if banner:
         banner(app, host, port)
     from .extensions import socketio
+    from .realtime.emit import vote_flusher
     from .realtime.sessions import watch_sessions
     socketio.start_background_task(watch_sessions, app)
+    socketio.start_background_task(vote_flusher)
     if cfg.ASYNC_MODE == "eventlet":
         _serve_eventlet(app, host, port, cfg.MAX_CONNECTIONS)
     elif cfg.ASYNC_MODE == "gevent":

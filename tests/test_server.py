@@ -167,3 +167,26 @@ async def _hold(url: str, count: int):
     clients, failures = await _connect_viewers(url, count, timeout=3)
     await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
     return clients, failures
+
+
+def test_a_storm_of_votes_reaches_viewers_as_a_few_coalesced_updates(server):
+    """30 viewers vote at once: at most ~4 vote broadcasts a second, and the final count exact."""
+    moderator = Recorder(server.url, "/staff", server.login("mod"))
+    watcher = Recorder(server.url, "/", server.viewer_cookie())
+    q = moderator.call("add_phone_question", {"text": "Vote storm", "client_id": "vote-storm-01"})["question"]
+    voters = [socketio.Client(reconnection=False) for _ in range(30)]
+    for v in voters:
+        v.connect(server.url, auth={"slug": "demo"}, transports=["websocket"],
+                  headers={"Cookie": server.viewer_cookie()}, wait_timeout=10)
+    start = time.monotonic()
+    for v in voters:
+        v.call("vote", {"question_id": q["id"]}, timeout=10)
+    elapsed = time.monotonic() - start
+    time.sleep(0.6)  # the last flush
+    updates = [d for e, d in watcher.events if e == "votes_changed"]
+    assert updates[-1]["votes"][str(q["id"])] == 30
+    assert len(updates) <= 4 * (elapsed + 0.6) + 1, (len(updates), elapsed)
+    for v in voters:
+        v.disconnect()
+    moderator.close()
+    watcher.close()

@@ -235,7 +235,7 @@ def test_vote_twice_counts_once_and_updates_everyone(viewer_socket, staff_socket
     drain(other, "/")
     assert [viewer.emit("vote", {"question_id": q["id"]}, namespace="/", callback=True)["votes"]
             for _ in range(2)] == [1, 1]
-    assert received(other, "votes_changed", "/")[-1] == {"id": q["id"], "votes": 1}
+    assert received(other, "votes_changed", "/")[-1] == {"votes": {str(q["id"]): 1}}
     snapshot = viewer.emit("get_snapshot", {}, namespace="/", callback=True)
     assert snapshot["voted"] == [q["id"]]
 

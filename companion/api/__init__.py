@@ -46,7 +46,13 @@ def healthz():
         except Exception:  # noqa: BLE001
             checks["message_queue"] = "error"
     healthy = all(v == "ok" for v in checks.values())
-    return jsonify(status="ok" if healthy else "error", async_mode=socketio.async_mode, **checks), (
+    extra = {"connections": len(socketio.server.eio.sockets)}
+    if current_app.config["DIAGNOSTICS"]:
+        import gc
+
+        import greenlet
+        extra["green_threads"] = sum(isinstance(o, greenlet.greenlet) for o in gc.get_objects())
+    return jsonify(status="ok" if healthy else "error", async_mode=socketio.async_mode, **checks, **extra), (
         200 if healthy else 503)
 
 

@@ -45,8 +45,40 @@ def publish_prompter(broadcast: Broadcast) -> None:
                   to=room("prompter", broadcast.slug), namespace=STAFF_NS)
 
 
+VOTE_FLUSH_SECONDS = 0.25
+# Vote counts waiting for the next flush: {slug: {question id: votes}}. This is an outbox of the
+# emitter, not screen state (the counts live in the database); a serving process empties it four
+# times a second, so a thousand votes a second become at most four broadcasts per broadcast.
+_pending_votes: dict[str, dict[int, int]] = {}
+_coalescing = {"on": False}
+
+
 def publish_votes(broadcast: Broadcast, question: Question) -> None:
-    """Send a question's new vote count (absolute, so order and repeats do not matter)."""
-    payload = {"id": question.id, "votes": question.votes}
-    socketio.emit("votes_changed", payload, to=room("pub", broadcast.slug), namespace=VIEWER_NS)
-    socketio.emit("votes_changed", payload, to=room("mod", broadcast.slug), namespace=STAFF_NS)
+    """Send a question's new vote count: at once, or coalesced when the flusher runs."""
+    if _coalescing["on"]:
+        _pending_votes.setdefault(broadcast.slug, {})[question.id] = question.votes
+    else:
+        _emit_votes(broadcast.slug, {question.id: question.votes})
+
+
+def _emit_votes(slug: str, counts: dict[int, int]) -> None:
+    payload = {"votes": {str(qid): votes for qid, votes in counts.items()}}  # absolute counts: order is moot
+    socketio.emit("votes_changed", payload, to=room("pub", slug), namespace=VIEWER_NS)
+    socketio.emit("votes_changed", payload, to=room("mod", slug), namespace=STAFF_NS)
+
+
+def flush_votes() -> int:
+    """Send every pending count, one event per broadcast; returns how many events went out."""
+    pending = dict(_pending_votes)
+    _pending_votes.clear()
+    for slug, counts in pending.items():
+        _emit_votes(slug, counts)
+    return len(pending)
+
+
+def vote_flusher() -> None:
+    """Background task of a serving process: coalesce vote updates (at most 4 a second)."""
+    _coalescing["on"] = True
+    while True:
+        socketio.sleep(VOTE_FLUSH_SECONDS)
+        flush_votes()

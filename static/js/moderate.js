@@ -278,6 +278,10 @@ live.socket.on("desk_changed", live.versioned((event) => {
   refresh(Boolean(hadOnAir) !== Boolean(onAir()) ? null : ids);
 }));
 live.socket.on("votes_changed", (event) => {
-  const q = state.questions.get(event.id);
-  if (q) { q.votes = event.votes; refresh([q.id]); }
+  const ids = [];
+  for (const [id, votes] of Object.entries(event.votes)) {
+    const q = state.questions.get(Number(id));
+    if (q) { q.votes = votes; ids.push(q.id); }
+  }
+  if (ids.length) refresh(ids);
 });

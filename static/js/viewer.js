@@ -251,8 +251,11 @@ live.socket.on("feed_changed", live.versioned((event) => {
   renderFeed();
 }));
 live.socket.on("votes_changed", (event) => {
-  const q = state.questions.get(event.id);
-  if (q) { q.votes = event.votes; renderFeed(); }
+  for (const [id, votes] of Object.entries(event.votes)) {
+    const q = state.questions.get(Number(id));
+    if (q) q.votes = votes;
+  }
+  renderFeed();
 });
 live.socket.on("my_question_changed", (q) => {
   state.mine.set(q.id, q);
