@@ -35,6 +35,13 @@ def _form_errors(form, exc: ServiceError) -> None:
     flash(str(exc.message), "error")
 
 
+def _show_password(user, password: str):
+    """The page that shows a new password once."""
+    return render_template("admin/secret.html", title=user.username, secret=password, back_url=url_for("admin.users"),
+                           message=_("The password is shown only once. Give it to the person in private."),
+                           back_label=_("Back to staff"))
+
+
 @bp.get("/")
 @permission_required("moderate")
 def broadcasts_list():
@@ -112,7 +119,7 @@ def users():
             db.session.rollback()
             _form_errors(form, exc)
         else:
-            return render_template("admin/password.html", user=user, password=password)
+            return _show_password(user, password)
     rows = [(u, UserRoleForm(prefix=f"u{u.id}", role=u.role, active=u.active)) for u in accounts.all_users()]
     return render_template("admin/users.html", form=form, rows=rows, reset_form=EmptyForm())
 
@@ -140,7 +147,7 @@ def user_password(user_id: int):
     user = accounts.get_user(user_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    return render_template("admin/password.html", user=user, password=accounts.reset_password(user, actor=current_user))
+    return _show_password(user, accounts.reset_password(user, actor=current_user))
 
 
 @bp.get("/audit")
@@ -170,7 +177,9 @@ def api_keys():
             db.session.rollback()
             _form_errors(form, exc)
         else:
-            return render_template("admin/api_key.html", row=row, key=key)
+            return render_template("admin/secret.html", title=row.name, secret=key, back_url=url_for("admin.api_keys"),
+                                   message=_("The key is shown only once. Give it to the integrator over a safe channel."),
+                                   back_label=_("API keys"))
     return render_template("admin/api_keys.html", form=form, keys=apikeys.all_keys(), revoke_form=EmptyForm())
 
 
