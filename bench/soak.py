@@ -183,7 +183,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--viewers", type=int, default=2000)
-    parser.add_argument("--active", type=int, default=200, help="viewers that ask and vote (full clients)")
+    parser.add_argument("--active", type=int, default=600, help="viewers that ask and vote (full clients)")
     parser.add_argument("--qps", type=float, default=20)
     parser.add_argument("--vps", type=float, default=50)
     parser.add_argument("--approvals", type=float, default=2)

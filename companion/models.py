@@ -142,6 +142,9 @@ class Question(db.Model):
         UniqueConstraint("broadcast_id", "client_id", name="uq_question_client"),
         # the screens read a broadcast's questions by status, the queue in position order
         Index("ix_question_broadcast_status", "broadcast_id", "status", "position"),
+        # rate limits count one sender's questions of the last minute: a range, not every row it ever sent
+        Index("ix_question_viewer_recent", "viewer_token", "created_at"),
+        Index("ix_question_source_recent", "source_hash", "created_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcast.id"))
@@ -155,9 +158,9 @@ class Question(db.Model):
     language: Mapped[str] = mapped_column(String(2), default="kk")
     channel: Mapped[str] = mapped_column(String(8), default=Channel.WEB.value)
     client_id: Mapped[str] = mapped_column(String(64))
-    viewer_token: Mapped[str | None] = mapped_column(String(64), index=True)
+    viewer_token: Mapped[str | None] = mapped_column(String(64))
     # keyed hash of the sender's IP address, for the per-address rate limit (the address is not kept)
-    source_hash: Mapped[str] = mapped_column(String(16), default="", index=True)
+    source_hash: Mapped[str] = mapped_column(String(16), default="")
     status: Mapped[str] = mapped_column(String(16), default=QuestionStatus.SUBMITTED.value)
     position: Mapped[int | None] = mapped_column(Integer)
     votes: Mapped[int] = mapped_column(Integer, default=0)
@@ -185,10 +188,11 @@ class Vote(db.Model):
     """One upvote by one viewer (signed cookie token) for one question."""
 
     __tablename__ = "vote"
-    __table_args__ = (UniqueConstraint("question_id", "voter", name="uq_vote_voter"),)
+    __table_args__ = (UniqueConstraint("question_id", "voter", name="uq_vote_voter"),
+                      Index("ix_vote_voter_recent", "voter", "created_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     question_id: Mapped[int] = mapped_column(ForeignKey("question.id"))  # leads the unique index below
-    voter: Mapped[str] = mapped_column(String(64), index=True)
+    voter: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -20,7 +20,8 @@ def test_screen_queries_have_their_indexes(app):
     with app.app_context():
         indexes = {tuple(i["column_names"]) for i in inspect(db.engine).get_indexes("question")}
         assert ("broadcast_id", "status", "position") in indexes
-        assert ("viewer_token",) in indexes and ("merged_into_id",) in indexes
+        assert ("viewer_token", "created_at") in indexes and ("source_hash", "created_at") in indexes
+        assert ("merged_into_id",) in indexes
 
 
 def test_db_upgrade_downgrade_round_trip_from_the_cli(tmp_path):
