@@ -15,7 +15,7 @@ import psycopg2
 import pytest
 import requests
 
-from .conftest import POSTGRES_URL, need, postgres_available
+from .conftest import need
 from .liveserver import LiveServer, Recorder, free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -1,8 +1,6 @@
 """Reading the audit log: newest first, filtered, a page at a time."""
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import select
 
 from ..extensions import db
@@ -11,8 +9,8 @@ from ..models import AuditEvent
 PAGE = 100
 
 
-def audit_events(*, action: str = "", actor: str = "", ip: str = "", before_id: int | None = None,
-                 since: datetime | None = None) -> list[AuditEvent]:
+def audit_events(*, action: str = "", actor: str = "", ip: str = "",
+                 before_id: int | None = None) -> list[AuditEvent]:
     """Up to PAGE events matching the filters, newest first; `before_id` pages on (keyset)."""
     stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(PAGE)
     if action:
@@ -23,8 +21,6 @@ def audit_events(*, action: str = "", actor: str = "", ip: str = "", before_id: 
         stmt = stmt.where(AuditEvent.ip == ip)
     if before_id:
         stmt = stmt.where(AuditEvent.id < before_id)
-    if since:
-        stmt = stmt.where(AuditEvent.at >= since)
     return list(db.session.execute(stmt).scalars())
 
 

@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import PUBLIC_STATUSES, Broadcast, Category, Question, QuestionStatus
+from .moderation import on_air_question
 
 S = QuestionStatus
 
@@ -36,8 +37,7 @@ def viewer_questions(broadcast: Broadcast, viewer_token: str | None) -> list[Que
 
 def prompter_questions(broadcast: Broadcast, upcoming: int = 2) -> tuple[Question | None, list[Question]]:
     """The question on air and the next `upcoming` in the speaker's queue."""
-    on_air = db.session.execute(select(Question).where(
-        Question.broadcast_id == broadcast.id, Question.status == S.ON_AIR)).scalars().first()
+    on_air = on_air_question(broadcast)
     following = list(db.session.execute(select(Question).where(
         Question.broadcast_id == broadcast.id, Question.status == S.QUEUED)
         .order_by(Question.position, Question.id).limit(upcoming)).scalars())
