@@ -43,6 +43,20 @@ class Config:
     TIMEZONE: str = "Asia/Almaty"
     PHONE_REGION: str = "KZ"
     OFFICE_NAME: str = "District akimat"
+    ANSWER_WORKING_DAYS: int = 15
+    FORWARD_WORKING_DAYS: int = 3
+    NOTICE_WORKING_DAYS: int = 3
+    EXTENSION_MAX_MONTHS: int = 2
+    DUE_SOON_DAYS: int = 3
+    APPEALS_PAGE_SIZE: int = 50
+    ROADMAP_CACHE_SECONDS: int = 60
+    SMTP_HOST: str = ""
+    SMTP_PORT: int = 25
+    SMTP_USERNAME: str = ""
+    SMTP_PASSWORD: str = ""
+    SMTP_STARTTLS: bool = False
+    SMTP_TIMEOUT: int = 10
+    MAIL_FROM: str = "companion@localhost"
     ALLOWED_ORIGINS: str = ""
     SESSION_COOKIE_SECURE: bool = False
     TESTING: bool = False
@@ -130,6 +144,20 @@ SETTINGS_DOC = {
     "TIMEZONE": "Time zone for dates shown and typed in (IANA name). Default Asia/Almaty.",
     "PHONE_REGION": "Default region for phone numbers without a country code. Default KZ.",
     "OFFICE_NAME": "Name of the receiving office shown on receipts.",
+    "ANSWER_WORKING_DAYS": "Working days to answer an appeal (Administrative Procedural Code). Default 15.",
+    "FORWARD_WORKING_DAYS": "Working days to forward an appeal outside the office's competence. Default 3.",
+    "NOTICE_WORKING_DAYS": "Working days to tell the applicant of an extension. Default 3.",
+    "EXTENSION_MAX_MONTHS": "Longest term of an extended appeal, in months from receipt. Default 2.",
+    "DUE_SOON_DAYS": "An open appeal due within this many days is shown amber. Default 3.",
+    "APPEALS_PAGE_SIZE": "Appeals per back-office page. Default 50.",
+    "ROADMAP_CACHE_SECONDS": "How long the public roadmap's figures are reused before they are counted again. Default 60.",
+    "SMTP_HOST": "Mail server for notices to applicants; empty turns e-mail notices off. Default: none.",
+    "SMTP_PORT": "Mail server port. Default 25.",
+    "SMTP_USERNAME": "Mail server login, if it needs one.",
+    "SMTP_PASSWORD": "Mail server password, if it needs one.",
+    "SMTP_STARTTLS": "Use STARTTLS with the mail server. Default false.",
+    "SMTP_TIMEOUT": "Seconds to wait for the mail server. Default 10.",
+    "MAIL_FROM": "Sender address of notices. Default companion@localhost.",
     "ALLOWED_ORIGINS": "Comma-separated origins allowed to open Socket.IO connections. Default: same origin only.",
     "SESSION_COOKIE_SECURE": "Send cookies over HTTPS only (set to true in production). Default false.",
 }

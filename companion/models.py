@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.sql.expression import true
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
@@ -69,6 +70,24 @@ class Channel(StrEnum):
     WEB = "web"
     PHONE = "phone"
     API = "api"
+    OPEN311 = "open311"
+
+
+class AppealStatus(StrEnum):
+    REGISTERED = "registered"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    EXTENDED = "extended"
+    ANSWERED = "answered"
+    ANSWERED_ON_AIR = "answered_on_air"
+    CLOSED = "closed"
+    FORWARDED = "forwarded"
+    LEFT_WITHOUT_CONSIDERATION = "left_without_consideration"
+
+
+# An appeal is finished (no deadline runs) in these statuses; answered_on_air is open only with follow-up.
+FINISHED_APPEAL_STATUSES = frozenset({AppealStatus.ANSWERED, AppealStatus.CLOSED, AppealStatus.FORWARDED,
+                                      AppealStatus.LEFT_WITHOUT_CONSIDERATION})
 
 
 class Role(StrEnum):
@@ -120,18 +139,40 @@ class Broadcast(db.Model):
         return self.questions_open and self.status != BroadcastStatus.ENDED
 
 
-class Category(db.Model):
-    """A staff-only label for questions (topic), named in three languages."""
+class Named:
+    """A row named in Kazakh, Russian and English."""
+
+    def name(self, locale: str) -> str:
+        """The name in `locale`, falling back to the other languages."""
+        for lang in (locale, "kk", "ru", "en"):
+            value = getattr(self, f"name_{lang}", "")
+            if value:
+                return value
+        return ""
+
+
+class Department(Named, db.Model):
+    """A department of the district office that answers appeals."""
+
+    __tablename__ = "department"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name_kk: Mapped[str] = mapped_column(String(150))
+    name_ru: Mapped[str] = mapped_column(String(150))
+    name_en: Mapped[str] = mapped_column(String(150))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+
+class Category(Named, db.Model):
+    """A topic of questions and appeals (staff set it), named in three languages, routed to a department."""
 
     __tablename__ = "category"
     id: Mapped[int] = mapped_column(primary_key=True)
     name_kk: Mapped[str] = mapped_column(String(100))
     name_ru: Mapped[str] = mapped_column(String(100))
     name_en: Mapped[str] = mapped_column(String(100))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
 
-    def name(self, locale: str) -> str:
-        """The name in `locale`."""
-        return getattr(self, f"name_{locale}", "") or self.name_en
+    department: Mapped[Department | None] = relationship()
 
 
 class Question(db.Model):
@@ -209,6 +250,10 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # an appeals officer works on the appeals of one department
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+
+    department: Mapped[Department | None] = relationship()
 
     def set_password(self, password: str) -> None:
         """Store a salted scrypt hash of `password`."""
@@ -258,3 +303,99 @@ class AuditEvent(db.Model):
     question_id: Mapped[int | None] = mapped_column(ForeignKey("question.id"), index=True)
     ip: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class CalendarDay(db.Model):
+    """A correction to the Kazakhstan calendar: an extra day off, or a weekend made a working day."""
+
+    __tablename__ = "calendar_day"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "day_off" or "working_day"
+    note: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Appeal(db.Model):
+    """A citizen appeal: every question becomes one; other channels (Open311) create them directly."""
+
+    __tablename__ = "appeal"
+    __table_args__ = (
+        # the back office lists by due date (keyset on due_date, id), filtered by status or department
+        Index("ix_appeal_due", "due_date", "id"),
+        Index("ix_appeal_status_due", "status", "due_date", "id"),
+        Index("ix_appeal_department_due", "department_id", "due_date", "id"),
+        Index("ix_appeal_received", "received_at"),
+        UniqueConstraint("channel", "client_id", name="uq_appeal_client"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tracking_code: Mapped[str | None] = mapped_column(String(40), unique=True)
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("question.id"), unique=True)
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(8), default=Channel.WEB.value)
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(2), default="kk")
+    text: Mapped[str] = mapped_column(Text)
+    author_name: Mapped[str] = mapped_column(String(120), default="")
+    district: Mapped[str] = mapped_column(String(120), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    lat: Mapped[float | None] = mapped_column()
+    long: Mapped[float | None] = mapped_column()
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    status: Mapped[str] = mapped_column(String(32), default=AppealStatus.REGISTERED.value)
+    follow_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    due_date: Mapped[date] = mapped_column(Date)
+    original_due_date: Mapped[date] = mapped_column(Date)
+    forward_due_date: Mapped[date] = mapped_column(Date)
+    notice_due_date: Mapped[date | None] = mapped_column(Date)
+    extension_reason: Mapped[str] = mapped_column(String(500), default="")
+    forwarded_to: Mapped[str] = mapped_column(String(200), default="")
+    answer: Mapped[str] = mapped_column(Text, default="")
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    question: Mapped[Question | None] = relationship(backref=backref("appeal", uselist=False))
+    broadcast: Mapped[Broadcast | None] = relationship()
+    category: Mapped[Category | None] = relationship()
+    department: Mapped[Department | None] = relationship()
+    officer: Mapped[User | None] = relationship()
+    events: Mapped[list["AppealEvent"]] = relationship(back_populates="appeal", order_by="AppealEvent.id")
+
+    @property
+    def is_open(self) -> bool:
+        """True while the statutory clock runs."""
+        if self.status == AppealStatus.ANSWERED_ON_AIR:
+            return self.follow_up
+        return self.status not in FINISHED_APPEAL_STATUSES
+
+
+class AppealEvent(db.Model):
+    """One step in an appeal's history: who, when, what, and a note (public steps show on /track)."""
+
+    __tablename__ = "appeal_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appeal_id: Mapped[int] = mapped_column(ForeignKey("appeal.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    action: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str] = mapped_column(String(32), default="")
+    to_status: Mapped[str] = mapped_column(String(32), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    appeal: Mapped[Appeal] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+
+class ReportCache(db.Model):
+    """A computed public report (the roadmap), kept for a short time so a million rows are not re-read per view."""
+
+    __tablename__ = "report_cache"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)

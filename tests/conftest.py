@@ -52,7 +52,9 @@ def seed(app) -> None:
         migrate.upgrade()
         broadcasts.seed_demo()
         for name, role in STAFF:
-            accounts.create_user(name, role, PASSWORD)
+            user, _ = accounts.create_user(name, role, PASSWORD)
+            if name == "officer":  # works in the first demo department (transport and roads)
+                accounts.update_user(user, department_id=1)
         db.session.remove()
         db.engine.dispose()
 

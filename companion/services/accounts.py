@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from ..extensions import db
-from ..models import LoginSession, Role, User, utcnow
+from ..models import Department, LoginSession, Role, User, utcnow
 from .audit import audit
 from .errors import Conflict, NotFound, ValidationError
 
@@ -59,9 +59,12 @@ def get_user(user_id) -> User:
     return user
 
 
-def update_user(user: User, *, role: str | None = None, active: bool | None = None,
+KEEP = object()
+
+
+def update_user(user: User, *, role: str | None = None, active: bool | None = None, department_id=KEEP,
                 actor: User | None = None) -> User:
-    """Change an account's role or activity; an admin cannot demote or deactivate themself."""
+    """Change an account's role, activity or department; an admin cannot demote or deactivate themself."""
     if actor is not None and actor.id == user.id and (active is False or (role and role != user.role)):
         raise Conflict(_l("You cannot remove your own access."))
     changed = (role is not None and role != user.role) or (active is not None and active != user.active)
@@ -69,9 +72,15 @@ def update_user(user: User, *, role: str | None = None, active: bool | None = No
         user.role = _check_role(role)
     if active is not None:
         user.active = active
+    if department_id is not KEEP:
+        if department_id not in (None, "") and db.session.get(Department, int(department_id)) is None:
+            raise ValidationError(fields={"department_id": _l("This department does not exist.")})
+        new = int(department_id) if department_id not in (None, "") else None
+        changed = changed or new != user.department_id
+        user.department_id = new
     if changed:
         revoke_sessions(user)  # a changed account signs in again, with its new rights
-    audit(actor, "user_updated", user=user.id, role=user.role, active=user.active)
+    audit(actor, "user_updated", user=user.id, role=user.role, active=user.active, department=user.department_id)
     db.session.commit()
     return user
 

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Broadcast, BroadcastStatus, Category, Question, User
+from ..models import Broadcast, BroadcastStatus, Category, Department, Question, User
 from .audit import audit
 from .errors import Conflict, ValidationError
 
@@ -66,10 +66,21 @@ DEMO_CATEGORIES = [
     ("Денсаулық сақтау", "Здравоохранение", "Health"),
     ("Әлеуметтік қолдау", "Социальная поддержка", "Social support"),
 ]
+# the demo departments, one per demo category above (same order)
+DEMO_DEPARTMENTS = [
+    ("Жолаушылар көлігі және автомобиль жолдары бөлімі", "Отдел пассажирского транспорта и автодорог",
+     "Passenger transport and roads department"),
+    ("Тұрғын үй-коммуналдық шаруашылық бөлімі", "Отдел жилищно-коммунального хозяйства", "Housing and utilities department"),
+    ("Абаттандыру бөлімі", "Отдел благоустройства", "Public spaces department"),
+    ("Білім бөлімі", "Отдел образования", "Education department"),
+    ("Денсаулық сақтау бөлімі", "Отдел здравоохранения", "Health department"),
+    ("Жұмыспен қамту және әлеуметтік бағдарламалар бөлімі", "Отдел занятости и социальных программ",
+     "Employment and social programmes department"),
+]
 
 
 def seed_demo(starts_at: datetime | None = None) -> Broadcast:
-    """Create the demo broadcast `demo` and the demo categories (once)."""
+    """Create the demo broadcast `demo`, the demo categories and their departments (once)."""
     broadcast = db.session.execute(select(Broadcast).where(Broadcast.slug == "demo")).scalar_one_or_none()
     if broadcast is None:
         broadcast = Broadcast(slug="demo", title_kk="Әкіммен тікелей эфир", title_ru="Прямой эфир с акимом района",
@@ -77,7 +88,8 @@ def seed_demo(starts_at: datetime | None = None) -> Broadcast:
                               starts_at=starts_at, pre_moderation=True)
         db.session.add(broadcast)
     if not db.session.execute(select(Category.id)).first():
-        for kk, ru, en in DEMO_CATEGORIES:
-            db.session.add(Category(name_kk=kk, name_ru=ru, name_en=en))
+        for (kk, ru, en), (dkk, dru, den) in zip(DEMO_CATEGORIES, DEMO_DEPARTMENTS):
+            department = Department(name_kk=dkk, name_ru=dru, name_en=den)
+            db.session.add(Category(name_kk=kk, name_ru=ru, name_en=en, department=department))
     db.session.commit()
     return broadcast

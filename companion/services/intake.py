@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import LANGUAGES, Broadcast, Channel, Question, QuestionStatus, Vote, utcnow
-from . import limits
+from . import appeals, limits
 from .audit import audit
 from .changes import Change, ChangeBuilder, audience_visible
 from .errors import InvalidTransition, NotFound, QuestionsClosed, ValidationError
@@ -95,13 +95,6 @@ def validate_submission(broadcast: Broadcast, data: dict, default_language: str)
             "contact_consent": bool(contact) and consent, "language": language}
 
 
-def make_tracking_code(question: Question) -> str:
-    """The tracking code of a stored question, by the configured format."""
-    cfg = current_app.config
-    return cfg["TRACKING_FORMAT"].format(prefix=cfg["TRACKING_PREFIX"], year=question.created_at.year,
-                                         number=question.id)
-
-
 def submit_question(broadcast: Broadcast, data: dict, *, channel: str = Channel.WEB,
                     viewer_token: str | None = None, default_language: str = "kk",
                     approved: bool = False, actor=None, source: str = "",
@@ -129,7 +122,7 @@ def submit_question(broadcast: Broadcast, data: dict, *, channel: str = Channel.
     try:
         db.session.add(question)
         db.session.flush()
-        question.tracking_code = make_tracking_code(question)
+        appeals.register_question(question)
         builder.add_new(question)
         if actor is not None:
             audit(actor, "add_question", broadcast, question, channel=str(channel))

@@ -6,6 +6,7 @@ from sqlalchemy import delete, func, select, update
 
 from ..extensions import db
 from ..models import Broadcast, BroadcastStatus, Category, Question, QuestionStatus, User, Vote, utcnow
+from . import appeals
 from .audit import audit
 from .changes import Change, ChangeBuilder
 from .errors import Conflict, InvalidTransition, NotFound, StaleVersion, ValidationError
@@ -61,7 +62,7 @@ def _next_position(broadcast: Broadcast) -> int:
     return (top or 0) + 1
 
 
-def _apply(builder: ChangeBuilder, question: Question, action: str) -> None:
+def _apply(builder: ChangeBuilder, question: Question, action: str, actor: User | None = None) -> None:
     allowed, target, _event = TRANSITIONS[action]
     if question.status not in allowed:
         raise InvalidTransition(
@@ -77,6 +78,13 @@ def _apply(builder: ChangeBuilder, question: Question, action: str) -> None:
     if target == S.ANSWERED:
         question.answered_at = utcnow()
     question.status = target.value
+    # the follow-up appeal moves in the same transaction
+    if target == S.ANSWERED:
+        appeals.on_question_answered([question], actor)
+    elif target == S.REJECTED:
+        appeals.on_question_rejected(question, question.reject_reason, actor)
+    elif action == "restore":
+        appeals.on_question_restored(question, actor)
 
 
 def transition(broadcast: Broadcast, question_id, action: str, *, actor: User | None, version=None,
@@ -92,13 +100,13 @@ def transition(broadcast: Broadcast, question_id, action: str, *, actor: User | 
             if finish_current not in ("mark_answered", "defer"):
                 raise Conflict(_l("Another question is on air. Mark it answered or defer it first."),
                                on_air_id=current.id)
-            _apply(builder, current, finish_current)
+            _apply(builder, current, finish_current, actor)
     if action == "reject":
         reason = (reason or "").strip()[:300]
         if not reason:
             raise ValidationError(fields={"reason": _l("Please give a reason for rejecting.")})
         question.reject_reason = reason
-    _apply(builder, question, action)
+    _apply(builder, question, action, actor)
     audit(actor, action, broadcast, question, **({"reason": reason} if reason else {}))
     return builder.commit()
 
@@ -165,6 +173,7 @@ def categorize_question(broadcast: Broadcast, question_id, category_id, *, actor
     builder.touch(question)
     question.category_id = category.id if category else None
     question.category = category
+    appeals.on_question_categorized(question, category, actor)
     audit(actor, "categorize", broadcast, question, category=question.category_id)
     return builder.commit()
 

@@ -1,0 +1,472 @@
+"""The appeal's life after the broadcast: registration, routing, the statutory clock, answers.
+
+Every transition goes through one table, records who/when/what in the appeal's history, and is
+refused with a reason (InvalidTransition, 409) when the appeal's status does not allow it."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import (LANGUAGES, Appeal, AppealEvent, AppealStatus, Category, Channel, Department, Question, Role,
+                      User, utcnow)
+from . import deadlines
+from .errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
+
+A = AppealStatus
+OPEN = frozenset({A.REGISTERED, A.ASSIGNED, A.IN_PROGRESS, A.EXTENDED})
+
+# action -> (statuses it may start from, status it leads to)
+TRANSITIONS: dict[str, tuple[frozenset, AppealStatus]] = {
+    "assign": (frozenset({A.REGISTERED, A.ANSWERED_ON_AIR}), A.ASSIGNED),
+    "start": (frozenset({A.ASSIGNED, A.ANSWERED_ON_AIR}), A.IN_PROGRESS),
+    "answer": (frozenset({A.ASSIGNED, A.IN_PROGRESS, A.EXTENDED, A.ANSWERED_ON_AIR}), A.ANSWERED),
+    "answer_on_air": (OPEN, A.ANSWERED_ON_AIR),
+    "extend": (OPEN, A.EXTENDED),
+    "forward": (OPEN, A.FORWARDED),
+    "leave": (OPEN, A.LEFT_WITHOUT_CONSIDERATION),
+    "close": (frozenset({A.ANSWERED, A.ANSWERED_ON_AIR}), A.CLOSED),
+    # a moderator restoring a question rejected by mistake brings its appeal back
+    "reopen": (frozenset({A.LEFT_WITHOUT_CONSIDERATION}), A.REGISTERED),
+}
+# changing department or officer without changing the status
+REASSIGNABLE = OPEN
+
+STATUS_LABELS = {
+    A.REGISTERED: _l("registered"), A.ASSIGNED: _l("assigned to a department"), A.IN_PROGRESS: _l("in progress"),
+    A.EXTENDED: _l("term extended"), A.ANSWERED: _l("answered"), A.ANSWERED_ON_AIR: _l("answered on air"),
+    A.CLOSED: _l("closed"), A.FORWARDED: _l("forwarded to another body"),
+    A.LEFT_WITHOUT_CONSIDERATION: _l("left without consideration"),
+}
+ACTION_LABELS = {
+    "register": _l("Registered"), "assign": _l("Assigned"), "reassign": _l("Reassigned"), "route": _l("Routed by category"),
+    "start": _l("Work started"), "answer": _l("Answered"), "answer_on_air": _l("Answered on air"),
+    "extend": _l("Term extended"), "forward": _l("Forwarded"), "leave": _l("Left without consideration"),
+    "close": _l("Closed"), "reopen": _l("Reopened"), "follow_up": _l("Follow-up flagged"),
+    "follow_up_off": _l("Follow-up cleared"), "notice_sent": _l("Notice e-mailed to the applicant"),
+    "notice_failed": _l("E-mail notice failed"), "comment": _l("Internal note"),
+}
+
+
+def status_label(status: str) -> str:
+    """The appeal status in the current language."""
+    return str(STATUS_LABELS[A(status)])
+
+
+def is_open(appeal: Appeal) -> bool:
+    """True while the statutory clock runs for this appeal."""
+    return appeal.is_open
+
+
+def _record(appeal: Appeal, action: str, actor: User | None, *, note: str = "", from_status: str = "",
+            public: bool = True, **detail) -> AppealEvent:
+    event = AppealEvent(appeal=appeal, action=action, actor_id=actor.id if actor else None, note=note,
+                        from_status=from_status, to_status=appeal.status, public=public, detail=detail, at=utcnow())
+    db.session.add(event)
+    return event
+
+
+def make_tracking_code(appeal: Appeal) -> str:
+    """The tracking code of a stored appeal, by the configured format: one number for question and appeal."""
+    cfg = current_app.config
+    return cfg["TRACKING_FORMAT"].format(prefix=cfg["TRACKING_PREFIX"], year=appeal.received_at.year,
+                                         number=appeal.id)
+
+
+def _new_appeal(received, calendar: deadlines.WorkCalendar | None = None, **fields) -> Appeal:
+    calendar = calendar or deadlines.office_calendar()
+    day = deadlines.local_date(received)
+    due = deadlines.answer_due(day, calendar)
+    appeal = Appeal(received_at=received, due_date=due, original_due_date=due,
+                    forward_due_date=deadlines.forward_due(day, calendar), status=A.REGISTERED.value,
+                    updated_at=received, **fields)
+    db.session.add(appeal)
+    db.session.flush()
+    appeal.tracking_code = make_tracking_code(appeal)
+    _record(appeal, "register", None)
+    return appeal
+
+
+def register_question(question: Question) -> Appeal:
+    """Register the appeal of a question just stored (same transaction); sets the shared tracking code."""
+    appeal = _new_appeal(question.created_at, question=question, question_id=question.id,
+                         broadcast_id=question.broadcast_id, channel=question.channel, language=question.language,
+                         text=question.text, author_name=question.author_name, district=question.district,
+                         contact=question.contact)
+    question.tracking_code = appeal.tracking_code
+    return appeal
+
+
+def validate_appeal(data: dict) -> dict:
+    """Clean the fields of an appeal from another channel (Open311) or raise ValidationError naming each."""
+    from .intake import normalise_contact  # intake imports this module
+
+    errors: dict = {}
+    fields: dict = {}
+    text = (data.get("description") or "").strip() if isinstance(data.get("description"), str) else ""
+    if not text:
+        errors["description"] = _l("Please describe the request.")
+    elif len(text) > current_app.config["QUESTION_MAX_LENGTH"]:
+        errors["description"] = _l("The question is too long: at most %(n)s characters.",
+                                   n=current_app.config["QUESTION_MAX_LENGTH"])
+    fields["text"] = text
+    for key, limit in (("author_name", 120), ("district", 120), ("address", 300)):
+        value = data.get(key) or ""
+        if not isinstance(value, str) or len(value.strip()) > limit:
+            errors[key] = _l("At most %(n)s characters.", n=limit)
+        else:
+            fields[key] = value.strip()
+    contact = data.get("contact") or ""
+    if contact:
+        try:
+            fields["contact"] = normalise_contact(str(contact), current_app.config["PHONE_REGION"])
+        except ValueError as exc:
+            errors["contact"] = exc.args[0]
+    language = data.get("language") or current_app.config["DEFAULT_LOCALE"]
+    if language not in LANGUAGES:
+        errors["language"] = _l("Unknown language.")
+    fields["language"] = language
+    for key in ("lat", "long"):
+        value = data.get(key)
+        if value not in (None, ""):
+            try:
+                fields[key] = float(value)
+            except (TypeError, ValueError):
+                errors[key] = _l("Enter a number.")
+    code = data.get("service_code")
+    if code not in (None, ""):
+        category = db.session.get(Category, int(code)) if str(code).isdigit() else None
+        if category is None:
+            errors["service_code"] = _l("This category does not exist.")
+        else:
+            fields["category"] = category
+    if errors:
+        raise ValidationError(fields=errors)
+    return fields
+
+
+def create_appeal(data: dict, *, channel: str = Channel.OPEN311, client_id: str | None = None,
+                  actor: User | None = None) -> tuple[Appeal, bool]:
+    """Register an appeal from another channel; returns it and whether it is new (a repeated client_id is not)."""
+    if client_id:
+        existing = _by_client_id(channel, client_id)
+        if existing is not None:
+            return existing, False
+    fields = validate_appeal(data)
+    category = fields.pop("category", None)
+    try:
+        appeal = _new_appeal(utcnow(), channel=str(channel), client_id=client_id or None, **fields)
+        if category is not None:
+            _route(appeal, category, actor)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        existing = _by_client_id(channel, client_id) if client_id else None
+        if existing is None:
+            raise
+        return existing, False
+    return appeal, True
+
+
+def _by_client_id(channel: str, client_id: str) -> Appeal | None:
+    return db.session.execute(select(Appeal).where(Appeal.channel == str(channel),
+                                                   Appeal.client_id == client_id)).scalar_one_or_none()
+
+
+def by_code(code: str) -> Appeal | None:
+    """The appeal with this tracking code (case-insensitive), or None."""
+    return db.session.execute(select(Appeal).where(Appeal.tracking_code == (code or "").strip().upper())
+                              ).scalar_one_or_none()
+
+
+def get_appeal(appeal_id, *, user: User | None = None, version=None) -> Appeal:
+    """The appeal by id, checked against the user's department and the version the screen saw."""
+    try:
+        appeal = db.session.get(Appeal, int(appeal_id))
+    except (TypeError, ValueError):
+        appeal = None
+    if appeal is None:
+        raise NotFound(_l("This appeal does not exist."))
+    if user is not None and not may_see(user, appeal):
+        raise Forbidden(_l("This appeal belongs to another department."))
+    if version not in (None, "") and int(version) != appeal.version:
+        raise StaleVersion(_l("This appeal was changed by someone else. The page shows it as it is now; please check and try again."),
+                           current_version=appeal.version)
+    return appeal
+
+
+def may_see(user: User, appeal: Appeal) -> bool:
+    """Admins see every appeal; an officer sees the appeals of their own department."""
+    if user.role == Role.ADMIN:
+        return True
+    return user.role == Role.OFFICER and user.department_id is not None and appeal.department_id == user.department_id
+
+
+def _touch(appeal: Appeal) -> None:
+    appeal.version += 1
+    appeal.updated_at = utcnow()
+
+
+def _move(appeal: Appeal, action: str, actor: User | None, *, note: str = "", public: bool = True,
+          **detail) -> AppealEvent:
+    allowed, target = TRANSITIONS[action]
+    if appeal.status not in allowed:
+        raise InvalidTransition(_l("Cannot do this: the appeal is %(status)s.", status=status_label(appeal.status)),
+                                status=appeal.status)
+    before = appeal.status
+    _touch(appeal)
+    appeal.status = target.value
+    if target in (A.ANSWERED, A.ANSWERED_ON_AIR):
+        appeal.answered_at = utcnow()
+    if target in (A.CLOSED, A.FORWARDED, A.LEFT_WITHOUT_CONSIDERATION):
+        appeal.closed_at = utcnow()
+    if target == A.REGISTERED:
+        appeal.closed_at = None
+    return _record(appeal, action, actor, note=note, from_status=before, public=public, **detail)
+
+
+def _note(value, field: str, *, required: bool, limit: int = 2000) -> str:
+    value = (value or "").strip() if isinstance(value, str) else ""
+    if required and not value:
+        raise ValidationError(fields={field: _l("This field is required.")})
+    if len(value) > limit:
+        raise ValidationError(fields={field: _l("At most %(n)s characters.", n=limit)})
+    return value
+
+
+def _department(department_id) -> Department | None:
+    if department_id in (None, ""):
+        return None
+    department = db.session.get(Department, int(department_id)) if str(department_id).isdigit() else None
+    if department is None:
+        raise ValidationError(fields={"department_id": _l("This department does not exist.")})
+    return department
+
+
+def _officer(officer_id, department: Department | None) -> User | None:
+    if officer_id in (None, ""):
+        return None
+    officer = db.session.get(User, int(officer_id)) if str(officer_id).isdigit() else None
+    if officer is None or officer.role != Role.OFFICER or not officer.active:
+        raise ValidationError(fields={"officer_id": _l("This officer does not exist.")})
+    if department is not None and officer.department_id != department.id:
+        raise ValidationError(fields={"officer_id": _l("This officer works in another department.")})
+    return officer
+
+
+def _assign(appeal: Appeal, department: Department, officer: User | None, actor: User | None, *,
+            action: str = "assign", note: str = "") -> None:
+    detail = {"department_id": department.id, "officer_id": officer.id if officer else None}
+    if appeal.status in TRANSITIONS["assign"][0]:
+        event = _move(appeal, "assign", actor, note=note, **detail)
+        event.action = action
+    elif appeal.status in REASSIGNABLE:
+        _touch(appeal)
+        _record(appeal, "reassign", actor, note=note, from_status=appeal.status, **detail)
+    else:
+        raise InvalidTransition(_l("Cannot do this: the appeal is %(status)s.", status=status_label(appeal.status)),
+                                status=appeal.status)
+    appeal.department_id = department.id
+    appeal.department = department
+    appeal.officer_id = officer.id if officer else None
+
+
+def _route(appeal: Appeal, category: Category, actor: User | None) -> None:
+    appeal.category_id = category.id
+    appeal.category = category
+    if category.department_id is not None and appeal.department_id is None and appeal.status in TRANSITIONS["assign"][0]:
+        _assign(appeal, category.department, None, actor, action="route")
+
+
+def assign(appeal: Appeal, department_id, officer_id=None, *, actor: User, note: str = "") -> Appeal:
+    """Route an appeal to a department (and an officer); later calls change the assignment."""
+    department = _department(department_id)
+    if department is None:
+        raise ValidationError(fields={"department_id": _l("Choose a department.")})
+    _assign(appeal, department, _officer(officer_id, department), actor, note=_note(note, "note", required=False))
+    db.session.commit()
+    return appeal
+
+
+def bulk_assign(appeal_ids: list, department_id, officer_id=None, *, actor: User) -> int:
+    """Assign many appeals at once: all of them or none (the first refusal names the appeal)."""
+    department = _department(department_id)
+    if department is None:
+        raise ValidationError(fields={"department_id": _l("Choose a department.")})
+    officer = _officer(officer_id, department)
+    if not appeal_ids:
+        raise ValidationError(fields={"ids": _l("Select at least one appeal.")})
+    try:
+        for appeal_id in appeal_ids:
+            appeal = get_appeal(appeal_id, user=actor)
+            try:
+                _assign(appeal, department, officer, actor)
+            except InvalidTransition as exc:
+                raise InvalidTransition(_l("%(code)s: %(reason)s", code=appeal.tracking_code, reason=exc.message),
+                                        status=appeal.status) from None
+    except Exception:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return len(appeal_ids)
+
+
+def categorize(appeal: Appeal, category_id, *, actor: User | None) -> Appeal:
+    """Set the appeal's category; a registered appeal is routed to the category's department."""
+    category = db.session.get(Category, int(category_id)) if str(category_id).isdigit() else None
+    if category is None:
+        raise ValidationError(fields={"category_id": _l("This category does not exist.")})
+    _touch(appeal)
+    _route(appeal, category, actor)
+    db.session.commit()
+    return appeal
+
+
+def start(appeal: Appeal, *, actor: User) -> Appeal:
+    """An officer takes the appeal into work."""
+    _move(appeal, "start", actor)
+    db.session.commit()
+    return appeal
+
+
+def answer(appeal: Appeal, text: str, *, actor: User) -> Appeal:
+    """Record the written answer (in the appeal's language) and mark the appeal answered."""
+    text = _note(text, "answer", required=True, limit=10_000)
+    _move(appeal, "answer", actor, language=appeal.language)
+    appeal.answer = text
+    db.session.commit()
+    return appeal
+
+
+def extend(appeal: Appeal, new_due, reason: str, *, actor: User) -> Appeal:
+    """Extend the term (never past two months from receipt); the applicant must be told within 3 working days."""
+    reason = _note(reason, "reason", required=True, limit=500)
+    if not isinstance(new_due, date):
+        new_due = deadlines.parse_day(new_due, "due_date")
+    if appeal.status not in TRANSITIONS["extend"][0]:
+        _move(appeal, "extend", actor)  # raises the refusal with the status named
+    deadlines.check_extension(deadlines.local_date(appeal.received_at), appeal.due_date, new_due)
+    calendar = deadlines.office_calendar()
+    previous = appeal.due_date
+    appeal.due_date = new_due
+    appeal.extension_reason = reason
+    appeal.notice_due_date = deadlines.notice_due(deadlines.local_date(), calendar)
+    _move(appeal, "extend", actor, note=reason, previous_due=previous.isoformat(), due=new_due.isoformat())
+    db.session.commit()
+    return appeal
+
+
+def forward(appeal: Appeal, body: str, note: str = "", *, actor: User) -> Appeal:
+    """Forward an appeal outside the office's competence to the body that handles it."""
+    body = _note(body, "forwarded_to", required=True, limit=200)
+    note = _note(note, "note", required=False)
+    late = deadlines.local_date() > appeal.forward_due_date
+    _move(appeal, "forward", actor, note=note, forwarded_to=body, late=late)
+    appeal.forwarded_to = body
+    db.session.commit()
+    return appeal
+
+
+def leave_without_consideration(appeal: Appeal, reason: str, *, actor: User | None) -> Appeal:
+    """Close an appeal without an answer on its merits, with the reason the law allows."""
+    _move(appeal, "leave", actor, note=_note(reason, "reason", required=True, limit=500))
+    db.session.commit()
+    return appeal
+
+
+def close(appeal: Appeal, *, actor: User) -> Appeal:
+    """Close an answered appeal."""
+    _move(appeal, "close", actor)
+    db.session.commit()
+    return appeal
+
+
+def reopen(appeal: Appeal, *, actor: User | None) -> Appeal:
+    """Bring back an appeal left without consideration by mistake."""
+    _move(appeal, "reopen", actor)
+    db.session.commit()
+    return appeal
+
+
+def set_follow_up(appeal: Appeal, on: bool, *, actor: User | None) -> Appeal:
+    """Flag (or clear) that an answer on air still needs a written follow-up."""
+    if appeal.follow_up == bool(on):
+        return appeal
+    if not appeal.is_open and appeal.status != A.ANSWERED_ON_AIR:
+        raise InvalidTransition(_l("Cannot do this: the appeal is %(status)s.", status=status_label(appeal.status)),
+                                status=appeal.status)
+    if on and appeal.status == A.CLOSED:
+        raise InvalidTransition(_l("Cannot do this: the appeal is %(status)s.", status=status_label(appeal.status)))
+    _touch(appeal)
+    appeal.follow_up = bool(on)
+    _record(appeal, "follow_up" if on else "follow_up_off", actor, from_status=appeal.status, public=False)
+    return appeal
+
+
+def add_comment(appeal: Appeal, text: str, *, actor: User) -> Appeal:
+    """An internal note in the history (not shown to the applicant)."""
+    _record(appeal, "comment", actor, note=_note(text, "note", required=True), from_status=appeal.status, public=False)
+    _touch(appeal)
+    db.session.commit()
+    return appeal
+
+
+# --- hooks from the live desk: they join the desk's transaction and do not commit ---
+
+def on_question_answered(questions: list[Question], actor: User | None) -> None:
+    """A question answered on air answers its appeal and those of questions merged into it;
+    each closes at once unless a moderator flagged follow-up."""
+    for question in questions:
+        merged = db.session.execute(select(Question).where(Question.merged_into_id == question.id)).scalars().all()
+        for q in [question, *merged]:
+            appeal = q.appeal
+            if appeal is None or appeal.status not in TRANSITIONS["answer_on_air"][0]:
+                continue
+            _move(appeal, "answer_on_air", actor, broadcast=question.broadcast_id)
+            if not appeal.follow_up:
+                _move(appeal, "close", actor)
+
+
+def on_question_rejected(question: Question, reason: str, actor: User | None) -> None:
+    """A rejected question (spam, abuse) leaves its appeal without consideration, with the reason."""
+    appeal = question.appeal
+    if appeal is not None and appeal.status in TRANSITIONS["leave"][0]:
+        _move(appeal, "leave", actor, note=reason)
+
+
+def on_question_restored(question: Question, actor: User | None) -> None:
+    """A question restored after a rejection reopens its appeal."""
+    appeal = question.appeal
+    if appeal is not None and appeal.status in TRANSITIONS["reopen"][0]:
+        _move(appeal, "reopen", actor)
+
+
+def on_question_categorized(question: Question, category: Category | None, actor: User | None) -> None:
+    """The moderator's category routes the appeal to the category's department."""
+    appeal = question.appeal
+    if appeal is not None and category is not None:
+        _touch(appeal)
+        _route(appeal, category, actor)
+
+
+def public_events(appeal: Appeal) -> list[AppealEvent]:
+    """The history the applicant may read."""
+    return [e for e in appeal.events if e.public]
+
+
+def departments(active_only: bool = False) -> list[Department]:
+    """Departments by id."""
+    query = select(Department).order_by(Department.id)
+    if active_only:
+        query = query.where(Department.active.is_(True))
+    return list(db.session.execute(query).scalars())
+
+
+def officers() -> list[User]:
+    """Active appeals officers."""
+    return list(db.session.execute(select(User).where(User.role == Role.OFFICER, User.active.is_(True))
+                                   .order_by(User.username)).scalars())
