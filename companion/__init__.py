@@ -90,6 +90,9 @@ def create_app(config: Config | dict | None = None) -> "Flask":
     from .web import register_web
     register_web(app)
     from .api import bp as api_bp
+    from .api.open311 import bp as open311_bp
     app.register_blueprint(api_bp)
+    app.register_blueprint(open311_bp)
     csrf.exempt(api_bp)
+    csrf.exempt(open311_bp)
     return app

@@ -354,6 +354,9 @@ class Appeal(db.Model):
     forwarded_to: Mapped[str] = mapped_column(String(200), default="")
     answer: Mapped[str] = mapped_column(Text, default="")
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # set when answered, so the public roadmap sums them instead of converting a million timestamps
+    days_to_answer: Mapped[int | None] = mapped_column(Integer)
+    answered_on_time: Mapped[bool | None] = mapped_column(Boolean)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)

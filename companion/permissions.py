@@ -14,6 +14,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "moderate": frozenset({Role.ADMIN, Role.MODERATOR}),
     "prompt": frozenset({Role.ADMIN, Role.MODERATOR, Role.SPEAKER}),
     "administer": frozenset({Role.ADMIN}),
+    # the back office of appeals; officers are further limited to their department (services.appeals.may_see)
+    "appeals": frozenset({Role.ADMIN, Role.OFFICER}),
 }
 
 

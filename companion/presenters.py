@@ -75,3 +75,40 @@ def prompter_state(broadcast: Broadcast, on_air: Question | None, upcoming: list
     return {"version": broadcast.version, "server_now": iso(utcnow()),
             "on_air": prompter_question(on_air, broadcast),
             "next": [prompter_question(q, broadcast) for q in upcoming]}
+
+
+def public_appeal(appeal) -> dict:
+    """An appeal as anyone with its tracking code sees it: status, dates, public history, answer.
+    No name, contact, address or officer (personal data stays with staff)."""
+    from flask import current_app
+    from flask_babel import get_locale
+
+    from .services.appeals import ACTION_LABELS, status_label
+    locale = str(get_locale() or "kk")
+    department = appeal.department.name(locale) if appeal.department else None
+    history = []
+    for e in appeal.events:
+        if not e.public:
+            continue
+        item = {"at": iso(e.at), "action": e.action, "label": str(ACTION_LABELS.get(e.action, e.action)),
+                "status": e.to_status, "note": e.note}
+        if e.action in ("assign", "route", "reassign") and appeal.department:
+            item["department"] = department
+        if e.detail.get("forwarded_to"):
+            item["forwarded_to"] = e.detail["forwarded_to"]
+        if e.detail.get("due"):
+            item["due_date"] = e.detail["due"]
+        history.append(item)
+    question = appeal.question
+    return {"tracking_code": appeal.tracking_code, "status": appeal.status, "status_label": status_label(appeal.status),
+            "registered_at": iso(appeal.received_at), "office": current_app.config["OFFICE_NAME"],
+            "due_date": appeal.due_date.isoformat(), "original_due_date": appeal.original_due_date.isoformat(),
+            "language": appeal.language, "channel": appeal.channel, "text": appeal.text,
+            "department": department, "category": appeal.category.name(locale) if appeal.category else None,
+            "answer": appeal.answer or None, "answered_at": iso(appeal.answered_at), "closed_at": iso(appeal.closed_at),
+            "forwarded_to": appeal.forwarded_to or None, "extension_reason": appeal.extension_reason or None,
+            "broadcast": appeal.broadcast.slug if appeal.broadcast else None,
+            "question_status": question.status if question else None,
+            "question_status_label": str(STATUS_LABELS[QuestionStatus(question.status)]) if question else None,
+            "merged_into_code": question.merged_into.tracking_code if question and question.merged_into else None,
+            "history": history}

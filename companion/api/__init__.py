@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
 from ..extensions import db, socketio
 from ..models import Channel
-from ..presenters import broadcast_settings, iso, own_question, public_question
+from ..presenters import broadcast_settings, own_question, public_appeal, public_question
 from ..realtime.emit import publish
-from ..services import apikeys, desk, intake, limits
+from ..services import apikeys, appeals, desk, intake, limits
 from ..services.database import resilient
 from ..services.errors import NotFound, ServiceError, ValidationError
 from .openapi import OPENAPI
@@ -91,12 +92,8 @@ def broadcast_feed(slug: str):
 
 @bp.get("/api/v1/appeals/<code>")
 def appeal_status(code: str):
-    """The public status of a question by tracking code; no personal data."""
-    question = desk.tracked_question(code)
-    if question is None:
-        raise NotFound()
-    body = own_question(question)
-    body.pop("client_id")
-    body.update(registered_at=body.pop("created_at"), language=question.language,
-                broadcast=question.broadcast.slug, answered_at=iso(question.answered_at))
-    return jsonify(body)
+    """The public status of an appeal by tracking code: dates, public history, answer; no personal data."""
+    appeal = appeals.by_code(code)
+    if appeal is None:
+        raise NotFound(_l("No appeal has this tracking number."))
+    return jsonify(public_appeal(appeal))

@@ -3,6 +3,15 @@
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
+_GEOREPORT_ERROR = {"type": "array", "items": {"type": "object", "properties": {
+    "code": {"type": "integer"}, "description": {"type": "string"}}}}
+
+
+def _georeport_errors(*codes):
+    return {str(c): {"description": "Error", "content": {"application/json": {"schema": _GEOREPORT_ERROR}}}
+            for c in codes}
+
+
 def _errors(*codes):
     return {str(c): {"description": "Error", "content": {"application/json": {"schema": _ERROR}}} for c in codes}
 
@@ -33,11 +42,50 @@ OPENAPI = {
                     "responses": {"200": {"description": "Settings and audience questions"}, **_errors(404)}}
         },
         "/api/v1/appeals/{tracking_code}": {
-            "get": {"summary": "Public status of a question/appeal by tracking code (no personal data)",
+            "get": {"summary": "Public status of an appeal by tracking code: dates, public history, answer (no personal data)",
                     "parameters": [{"name": "tracking_code", "in": "path", "required": True,
                                     "schema": {"type": "string"}}],
                     "responses": {"200": {"description": "Status", "content": {"application/json": {"schema": {
-                        "$ref": "#/components/schemas/Receipt"}}}}, **_errors(404)}}
+                        "$ref": "#/components/schemas/Appeal"}}}}, **_errors(404)}}
+        },
+        "/open311/v2/services.json": {
+            "get": {"summary": "Open311 GeoReport v2: the categories as services", "tags": ["Open311"],
+                    "responses": {"200": {"description": "Services", "content": {"application/json": {"schema": {
+                        "type": "array", "items": {"$ref": "#/components/schemas/Service"}}}}}}}
+        },
+        "/open311/v2/services/{service_code}.json": {
+            "get": {"summary": "Open311: a service's attributes (none)", "tags": ["Open311"],
+                    "parameters": [{"name": "service_code", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "Definition"}, **_georeport_errors(404)}}
+        },
+        "/open311/v2/requests.json": {
+            "get": {"summary": "Open311: service requests (appeals), newest first, at most 1000; 90 days by default",
+                    "tags": ["Open311"], "parameters": [
+                        {"name": "service_request_id", "in": "query", "schema": {"type": "string"},
+                         "description": "Comma-separated tracking codes; other filters are ignored"},
+                        {"name": "service_code", "in": "query", "schema": {"type": "string"}},
+                        {"name": "start_date", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                        {"name": "end_date", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                        {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "closed", "open,closed"]}}],
+                    "responses": {"200": {"description": "Requests", "content": {"application/json": {"schema": {
+                        "type": "array", "items": {"$ref": "#/components/schemas/ServiceRequest"}}}}},
+                        **_georeport_errors(400)}},
+            "post": {"summary": "Open311: create an appeal from another system (api_key required)", "tags": ["Open311"],
+                     "requestBody": {"required": True, "content": {
+                         "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/NewServiceRequest"}},
+                         "application/json": {"schema": {"$ref": "#/components/schemas/NewServiceRequest"}}}},
+                     "responses": {
+                         "201": {"description": "Registered", "content": {"application/json": {"schema": {
+                             "type": "array", "items": {"$ref": "#/components/schemas/ServiceRequestReceipt"}}}}},
+                         "200": {"description": "Already registered for this client_id: the same receipt"},
+                         **_georeport_errors(400, 403)}},
+        },
+        "/open311/v2/requests/{service_request_id}.json": {
+            "get": {"summary": "Open311: one service request", "tags": ["Open311"],
+                    "parameters": [{"name": "service_request_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "A list with the request", "content": {"application/json": {
+                        "schema": {"type": "array", "items": {"$ref": "#/components/schemas/ServiceRequest"}}}}},
+                        **_georeport_errors(404)}}
         },
         "/healthz": {"get": {"summary": "Health check", "responses": {
             "200": {"description": "Healthy"}, "503": {"description": "Database or message queue down"}}}},
@@ -55,6 +103,41 @@ OPENAPI = {
             "status_label": {"type": "string"}, "text": {"type": "string"},
             "registered_at": {"type": "string", "format": "date-time"},
             "merged_into_code": {"type": ["string", "null"]}}},
+        "Appeal": {"type": "object", "properties": {
+            "tracking_code": {"type": "string"}, "status": {"type": "string", "enum": [
+                "registered", "assigned", "in_progress", "extended", "answered", "answered_on_air", "closed",
+                "forwarded", "left_without_consideration"]},
+            "status_label": {"type": "string"}, "registered_at": {"type": "string", "format": "date-time"},
+            "office": {"type": "string"}, "due_date": {"type": "string", "format": "date"},
+            "original_due_date": {"type": "string", "format": "date"}, "language": {"type": "string"},
+            "text": {"type": "string"}, "department": {"type": ["string", "null"]},
+            "answer": {"type": ["string", "null"]}, "answered_at": {"type": ["string", "null"]},
+            "question_status": {"type": ["string", "null"]},
+            "history": {"type": "array", "items": {"type": "object", "properties": {
+                "at": {"type": "string"}, "action": {"type": "string"}, "label": {"type": "string"},
+                "status": {"type": "string"}, "note": {"type": "string"}}}}}},
+        "Service": {"type": "object", "properties": {
+            "service_code": {"type": "string"}, "service_name": {"type": "string"}, "description": {"type": "string"},
+            "metadata": {"type": "boolean"}, "type": {"type": "string"}, "keywords": {"type": "string"},
+            "group": {"type": "string"}}},
+        "ServiceRequest": {"type": "object", "properties": {
+            "service_request_id": {"type": "string"}, "status": {"enum": ["open", "closed"]},
+            "status_notes": {"type": "string"}, "service_name": {"type": ["string", "null"]},
+            "service_code": {"type": ["string", "null"]}, "description": {"type": "string"},
+            "agency_responsible": {"type": ["string", "null"]}, "service_notice": {"type": ["string", "null"]},
+            "requested_datetime": {"type": "string", "format": "date-time"},
+            "updated_datetime": {"type": "string", "format": "date-time"},
+            "expected_datetime": {"type": "string", "format": "date-time"}, "address": {"type": ["string", "null"]},
+            "lat": {"type": ["number", "null"]}, "long": {"type": ["number", "null"]}}},
+        "NewServiceRequest": {"type": "object", "required": ["api_key", "description"], "properties": {
+            "api_key": {"type": "string"}, "service_code": {"type": "string"}, "description": {"type": "string"},
+            "address_string": {"type": "string"}, "lat": {"type": "number"}, "long": {"type": "number"},
+            "email": {"type": "string"}, "phone": {"type": "string"}, "first_name": {"type": "string"},
+            "last_name": {"type": "string"}, "language": {"enum": ["kk", "ru", "en"]},
+            "client_id": {"type": "string", "description": "Makes a retried POST return the same request"}}},
+        "ServiceRequestReceipt": {"type": "object", "properties": {
+            "service_request_id": {"type": "string"}, "service_notice": {"type": "string"},
+            "account_id": {"type": ["string", "null"]}}},
         "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
             "code": {"type": "string"}, "message": {"type": "string"}, "fields": {"type": "object"}}}}},
     }},

@@ -52,6 +52,14 @@ def authenticate_key(authorization: str | None) -> ApiKey | None:
     return row
 
 
+def key_by_value(key: str | None) -> ApiKey | None:
+    """The active key with this value (Open311 passes it as the api_key parameter), or None."""
+    if not key or not isinstance(key, str):
+        return None
+    row = db.session.execute(select(ApiKey).where(ApiKey.key_hash == _digest(key.strip()))).scalar_one_or_none()
+    return row if row is not None and row.revoked_at is None else None
+
+
 def all_keys() -> list[ApiKey]:
     """Every key, newest first."""
     return list(db.session.execute(select(ApiKey).order_by(ApiKey.id.desc())).scalars())

@@ -222,6 +222,9 @@ def _move(appeal: Appeal, action: str, actor: User | None, *, note: str = "", pu
     appeal.status = target.value
     if target in (A.ANSWERED, A.ANSWERED_ON_AIR):
         appeal.answered_at = utcnow()
+        answered = deadlines.local_date(appeal.answered_at)
+        appeal.days_to_answer = (answered - deadlines.local_date(appeal.received_at)).days
+        appeal.answered_on_time = answered <= appeal.due_date
     if target in (A.CLOSED, A.FORWARDED, A.LEFT_WITHOUT_CONSIDERATION):
         appeal.closed_at = utcnow()
     if target == A.REGISTERED:

@@ -10,6 +10,8 @@ from flask_login import current_user
 
 from ..extensions import db, login_manager
 from ..models import QuestionStatus, User
+from ..services.appeals import ACTION_LABELS
+from ..services.appeals import status_label as appeal_status_label
 from ..services.moderation import STATUS_LABELS
 from ..permissions import can
 from ..services import accounts
@@ -45,20 +47,24 @@ def load_user(user_id: str):
 
 def register_web(app: Flask) -> None:
     """Attach the HTML blueprints, error pages and template helpers."""
-    from . import admin, auth, public, staff
-    for module in (public, auth, staff, admin):
+    from . import admin, appeals, auth, public, staff
+    for module in (public, auth, staff, admin, appeals):
         app.register_blueprint(module.bp)
 
     @app.context_processor
     def helpers():
         return {"locale": str(get_locale()), "can": lambda perm: can(current_user, perm),
                 "status_label": lambda status: STATUS_LABELS[QuestionStatus(status)],
+                "appeal_status_label": appeal_status_label,
+                "action_label": lambda action: ACTION_LABELS.get(action, action),
                 "locales": (("kk", "Қазақша"), ("ru", "Русский"), ("en", "English"))}
 
     def error_page(exc):
         code = getattr(exc, "code", 500) or 500
         message = ERROR_TEXT.get(code, ERROR_TEXT[500])
-        if request.path.startswith("/api/") or request.path.startswith("/open311/"):
+        if request.path.startswith("/open311/"):  # GeoReport v2's own error format
+            return jsonify([{"code": code, "description": str(message)}]), code
+        if request.path.startswith("/api/"):
             name = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                     405: "method_not_allowed", 413: "too_large"}.get(code, "server_error")
             return jsonify(error={"code": name, "message": str(message)}), code

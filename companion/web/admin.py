@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timezone
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone, to_utc
 from flask_login import current_user
@@ -12,7 +13,7 @@ from ..extensions import db
 from ..models import Broadcast
 from ..permissions import permission_required
 from ..realtime.emit import publish
-from ..services import accounts, apikeys, auditlog, desk, moderation
+from ..services import accounts, apikeys, appeals, auditlog, deadlines, desk, moderation, organisation
 from ..services import broadcasts as broadcast_service
 from ..services.errors import ServiceError
 from .forms import ApiKeyForm, BroadcastForm, EmptyForm, UserForm, UserRoleForm
@@ -120,7 +121,9 @@ def users():
             _form_errors(form, exc)
         else:
             return _show_password(user, password)
-    rows = [(u, UserRoleForm(prefix=f"u{u.id}", role=u.role, active=u.active)) for u in accounts.all_users()]
+    departments, locale = appeals.departments(), str(get_locale())
+    rows = [(u, UserRoleForm(prefix=f"u{u.id}", role=u.role, active=u.active, department_id=str(u.department_id or ""))
+             .with_departments(departments, locale)) for u in accounts.all_users()]
     return render_template("admin/users.html", form=form, rows=rows, reset_form=EmptyForm())
 
 
@@ -132,7 +135,8 @@ def user_update(user_id: int):
     form = UserRoleForm(prefix=f"u{user.id}")
     if form.validate_on_submit():
         try:
-            accounts.update_user(user, role=form.role.data, active=form.active.data, actor=current_user)
+            accounts.update_user(user, role=form.role.data, active=form.active.data,
+                                 department_id=form.department_id.data or None, actor=current_user)
             flash(_("Saved."), "ok")
         except ServiceError as exc:
             db.session.rollback()
@@ -191,3 +195,53 @@ def api_key_revoke(key_id: int):
         apikeys.revoke_key(key_id, actor=current_user)
         flash(_("Saved."), "ok")
     return redirect(url_for("admin.api_keys"))
+
+
+@bp.get("/organisation", endpoint="organisation")
+@permission_required("administer")
+def organisation_page():
+    """Departments, categories with their default department, and the calendar's corrections."""
+    return render_template("admin/organisation.html", departments=appeals.departments(),
+                           categories=desk.categories(), days=deadlines.calendar_days())
+
+
+def _save(call, *args) -> None:
+    try:
+        call(request.form, *args, actor=current_user)
+        flash(_("Saved."), "ok")
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc.message) + "".join(f" {k}: {v}" for k, v in exc.fields.items()), "error")
+
+
+@bp.post("/departments")
+@bp.post("/departments/<int:department_id>")
+@permission_required("administer")
+def department_save(department_id: int | None = None):
+    """Create or change a department."""
+    _save(organisation.save_department, department_id)
+    return redirect(url_for("admin.organisation") + "#departments")
+
+
+@bp.post("/categories")
+@bp.post("/categories/<int:category_id>")
+@permission_required("administer")
+def category_save(category_id: int | None = None):
+    """Create or change a category and its default department."""
+    _save(organisation.save_category, category_id)
+    return redirect(url_for("admin.organisation") + "#categories")
+
+
+@bp.post("/calendar")
+@permission_required("administer")
+def calendar_save():
+    """Add, change or remove a correction to the working calendar."""
+    try:
+        day = deadlines.parse_day(request.form.get("day", ""), "day")
+        kind = request.form.get("kind") or None
+        deadlines.set_calendar_day(day, None if kind == "remove" else kind, request.form.get("note", ""))
+        flash(_("Saved."), "ok")
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc.message) + "".join(f" {v}" for v in exc.fields.values()), "error")
+    return redirect(url_for("admin.organisation") + "#calendar")

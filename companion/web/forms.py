@@ -38,7 +38,13 @@ class UserForm(FlaskForm):
 
 class UserRoleForm(FlaskForm):
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    department_id = SelectField(_l("Department"), choices=[], validate_choice=False)
     active = BooleanField(_l("Active"))
+
+    def with_departments(self, departments, locale: str) -> "UserRoleForm":
+        """Offer the departments (for appeals officers)."""
+        self.department_id.choices = [("", "—")] + [(str(d.id), d.name(locale)) for d in departments]
+        return self
 
 
 class ApiKeyForm(FlaskForm):

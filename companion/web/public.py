@@ -9,7 +9,8 @@ from flask import (Blueprint, Response, abort, current_app, redirect, render_tem
                    url_for)
 from flask_babel import get_locale
 
-from ..services import broadcasts, desk, intake
+from ..presenters import public_appeal
+from ..services import appeals, broadcasts, desk, intake, reports
 from ..services.errors import NotFound
 
 bp = Blueprint("public", __name__)
@@ -65,16 +66,45 @@ def track_form():
     code = (request.args.get("code") or "").strip().upper()
     if code:
         return redirect(url_for("public.track", code=code))
-    return render_template("track.html", question=None, code="")
+    return render_template("track.html", appeal=None, code="")
+
+
+def _appeal_or_404(code: str, template: str):
+    appeal = appeals.by_code(code)
+    if appeal is None:
+        abort(Response(render_template("track.html", appeal=None, code=code, not_found=True), status=404))
+    return appeal
 
 
 @bp.get("/track/<code>")
 def track(code: str):
-    """The public status of one question by its tracking code; no personal data."""
-    question = desk.tracked_question(code)
-    if question is None:
-        return render_template("track.html", question=None, code=code, not_found=True), 404
-    return render_template("track.html", question=question, code=question.tracking_code)
+    """The public status of one appeal by its tracking code: timeline and answer, no personal data."""
+    appeal = _appeal_or_404(code, "track.html")
+    return render_template("track.html", appeal=appeal, view=public_appeal(appeal), code=appeal.tracking_code)
+
+
+@bp.get("/track/<code>/receipt")
+def receipt(code: str):
+    """The printable receipt: number, date and time of registration, receiving office, due date."""
+    appeal = _appeal_or_404(code, "receipt.html")
+    return render_template("receipt.html", appeal=appeal, track_url=public_url("public.track", code=appeal.tracking_code))
+
+
+@bp.get("/track/<code>/qr.svg")
+def track_qr(code: str):
+    """A QR code of the appeal's status page, printed on the receipt."""
+    appeal = _appeal_or_404(code, "receipt.html")
+    out = io.BytesIO()
+    segno.make(public_url("public.track", code=appeal.tracking_code), error="m").save(out, kind="svg", scale=4, border=2)
+    return Response(out.getvalue(), mimetype="image/svg+xml")
+
+
+@bp.get("/roadmap")
+def roadmap():
+    """The public roadmap of requests: what residents ask about and how the office answers. No personal data."""
+    figures = reports.roadmap()
+    categories = {str(c.id): c for c in desk.categories()}
+    return render_template("roadmap.html", r=figures, categories=categories, status_labels=appeals.STATUS_LABELS)
 
 
 @bp.get("/lang/<code>")

@@ -26,10 +26,15 @@ function loadOutbox() {
 function saveOutbox(items) { localStorage.setItem(OUTBOX_KEY, JSON.stringify(items)); }
 function removeFromOutbox(clientId) { saveOutbox(loadOutbox().filter((i) => i.client_id !== clientId)); }
 
-function setStatus(text, kind = "") {
+function receiptUrl(code) {
+  return `/track/${encodeURIComponent(code)}/receipt`;
+}
+
+function setStatus(text, kind = "", code = null) {
   const el = $("form-status");
   el.textContent = text;
   el.dataset.kind = kind;
+  if (code) el.append(" ", h("a", { href: receiptUrl(code), class: "receipt-link" }, t.receipt));
 }
 
 function clearErrors() {
@@ -97,11 +102,11 @@ form.addEventListener("submit", (event) => {
 });
 inputs.text.addEventListener("input", updateCounter);
 
-function settleDraft(message, kind) {
+function settleDraft(message, kind, code = null) {
   form.reset();
   draftId = null;
   $("q-submit").disabled = false;
-  setStatus(message, kind);
+  setStatus(message, kind, code);
   updateCounter();
 }
 
@@ -113,8 +118,9 @@ async function send(item) {
   if (ack.ok) {
     removeFromOutbox(item.client_id);
     state.mine.set(ack.question.id, ack.question);
-    if (isDraft) settleDraft(fmt(t.received, { code: ack.question.tracking_code }), "ok");
-    else setStatus(fmt(t.received, { code: ack.question.tracking_code }), "ok");
+    const code = ack.question.tracking_code;
+    if (isDraft) settleDraft(fmt(t.received, { code }), "ok", code);
+    else setStatus(fmt(t.received, { code }), "ok", code);
   } else if (ack.error.code === "timeout" || ack.error.retryable) {
     // Not stored (no answer, or the server said "try again"): it stays in the outbox and is resent.
     if (isDraft) settleDraft(t.error, "offline");
@@ -151,7 +157,7 @@ function renderMine() {
       h("p", { class: "meta" }, t.waiting_send))),
     ...[...state.mine.values()].sort((a, b) => b.id - a.id).map((q) => h("li", { class: `mine-item ${q.status}`, dataset: { id: q.id } },
       h("p", { class: "text" }, q.text),
-      h("p", { class: "meta" }, h("strong", { class: "code" }, q.tracking_code), " · ",
+      h("p", { class: "meta" }, h("a", { class: "code", href: receiptUrl(q.tracking_code) }, q.tracking_code), " · ",
         h("span", { class: "status" }, statusLabel(q))))),
   ];
   list.replaceChildren(...items);

@@ -65,6 +65,8 @@ def upgrade() -> None:
     sa.Column('forwarded_to', sa.String(length=200), nullable=False),
     sa.Column('answer', sa.Text(), nullable=False),
     sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('days_to_answer', sa.Integer(), nullable=True),
+    sa.Column('answered_on_time', sa.Boolean(), nullable=True),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),

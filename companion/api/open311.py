@@ -1,0 +1,167 @@
+"""Open311 GeoReport v2 under /open311/v2/: categories as services, appeals as service requests.
+
+Field names follow the GeoReport v2 specification; appeal statuses map to open/closed and the
+full status goes into status_notes. Errors are GeoReport's list of {code, description}."""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, jsonify, request
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..extensions import db
+from ..models import Appeal, Category, Channel
+from ..services import apikeys, appeals, desk
+from ..services.appeal_list import open_condition
+from ..services.database import resilient
+from ..services.errors import Forbidden, NotFound, ServiceError, ValidationError
+
+bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
+MAX_RESULTS = 1000
+DEFAULT_DAYS = 90
+
+
+@bp.errorhandler(ServiceError)
+def georeport_error(exc: ServiceError):
+    """GeoReport v2 errors: a list of {code, description}."""
+    db.session.rollback()
+    description = str(exc.message)
+    if exc.fields:
+        description += " " + "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
+    return jsonify([{"code": exc.status, "description": description}]), exc.status
+
+
+def _locale() -> str:
+    return str(get_locale() or "kk")
+
+
+def _local_iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).isoformat(timespec="seconds")
+
+
+def service(category: Category) -> dict:
+    """A category as a GeoReport service."""
+    locale = _locale()
+    return {"service_code": str(category.id), "service_name": category.name(locale),
+            "description": category.name(locale), "metadata": False, "type": "batch", "keywords": "",
+            "group": category.department.name(locale) if category.department else ""}
+
+
+def service_request(appeal: Appeal) -> dict:
+    """An appeal as a GeoReport service request (no personal data)."""
+    locale = _locale()
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    notes = appeals.status_label(appeal.status)
+    if appeal.forwarded_to:
+        notes += f": {appeal.forwarded_to}"
+    elif appeal.extension_reason and appeal.status == "extended":
+        notes += f": {appeal.extension_reason}"
+    due = datetime.combine(appeal.due_date, time(18, 0), tzinfo=zone)
+    return {"service_request_id": appeal.tracking_code, "status": "open" if appeal.is_open else "closed",
+            "status_notes": notes, "service_name": appeal.category.name(locale) if appeal.category else None,
+            "service_code": str(appeal.category_id) if appeal.category_id else None, "description": appeal.text,
+            "agency_responsible": appeal.department.name(locale) if appeal.department else None,
+            "service_notice": appeal.answer or None, "requested_datetime": _local_iso(appeal.received_at),
+            "updated_datetime": _local_iso(appeal.updated_at), "expected_datetime": due.isoformat(timespec="seconds"),
+            "address": appeal.address or None, "address_id": None, "zipcode": None,
+            "lat": appeal.lat, "long": appeal.long, "media_url": None}
+
+
+def _when(name: str) -> datetime | None:
+    value = request.args.get(name)
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(fields={name: _l("Enter a date and time in ISO 8601 (2026-03-19T10:00:00+05:00).")}) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(current_app.config["TIMEZONE"]))
+
+
+@bp.get("/services.json")
+def services():
+    """The categories residents and integrators can file requests under."""
+    return jsonify([service(c) for c in desk.categories()])
+
+
+@bp.get("/services/<code>.json")
+def service_definition(code: str):
+    """A service's extra attributes: none (metadata is false for every service)."""
+    category = db.session.get(Category, int(code)) if code.isdigit() else None
+    if category is None:
+        raise NotFound(_l("This category does not exist."))
+    return jsonify({"service_code": str(category.id), "attributes": []})
+
+
+@bp.get("/requests.json")
+def requests_list():
+    """Service requests filtered by id, service_code, start/end date and status (newest first, at most 1000)."""
+    query = select(Appeal).options(selectinload(Appeal.category), selectinload(Appeal.department))
+    ids = [i.strip().upper() for i in request.args.get("service_request_id", "").split(",") if i.strip()]
+    if ids:
+        query = query.where(Appeal.tracking_code.in_(ids[:MAX_RESULTS]))
+    else:
+        codes = [c.strip() for c in request.args.get("service_code", "").split(",") if c.strip()]
+        if codes:
+            if not all(c.isdigit() for c in codes):
+                raise ValidationError(fields={"service_code": _l("This category does not exist.")})
+            query = query.where(Appeal.category_id.in_([int(c) for c in codes]))
+        start, end = _when("start_date"), _when("end_date")
+        if start and end and end < start:
+            raise ValidationError(fields={"end_date": _l("The end of the range is before its start.")})
+        if start is None and end is None:
+            start = datetime.now(ZoneInfo(current_app.config["TIMEZONE"])) - timedelta(days=DEFAULT_DAYS)
+        if start:
+            query = query.where(Appeal.received_at >= start)
+        if end:
+            query = query.where(Appeal.received_at <= end)
+        status = request.args.get("status", "")
+        wanted = {s.strip() for s in status.split(",") if s.strip()}
+        if wanted - {"open", "closed"}:
+            raise ValidationError(fields={"status": _l("Use open or closed.")})
+        if wanted == {"open"}:
+            query = query.where(open_condition())
+        elif wanted == {"closed"}:
+            query = query.where(~open_condition())
+    rows = db.session.execute(query.order_by(Appeal.received_at.desc(), Appeal.id.desc()).limit(MAX_RESULTS)).scalars()
+    return jsonify([service_request(a) for a in rows])
+
+
+@bp.get("/requests/<code>.json")
+def request_detail(code: str):
+    """One service request by its id (the tracking code)."""
+    appeal = appeals.by_code(code)
+    if appeal is None:
+        raise NotFound(_l("No appeal has this tracking number."))
+    return jsonify([service_request(appeal)])
+
+
+@bp.post("/requests.json")
+@resilient
+def create_request():
+    """Create an appeal from another system (city 109 centre, e-Otinish); needs a valid api_key.
+
+    An optional `client_id` (or Idempotency-Key header) makes a retried POST return the same request."""
+    data = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+    if not isinstance(data, dict):
+        raise ValidationError(fields={"body": _l("Expected form fields or a JSON object.")})
+    if apikeys.key_by_value(data.get("api_key")) is None:
+        raise Forbidden(_l("A valid api_key is required."))
+    name = " ".join(str(data.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
+    fields = {"description": data.get("description"), "service_code": data.get("service_code"),
+              "address": data.get("address_string") or "", "lat": data.get("lat"), "long": data.get("long"),
+              "author_name": name, "language": data.get("language") or None,
+              "contact": data.get("email") or data.get("phone") or ""}
+    client_id = data.get("client_id") or request.headers.get("Idempotency-Key") or None
+    if client_id is not None and (not isinstance(client_id, str) or not 8 <= len(client_id) <= 64):
+        raise ValidationError(fields={"client_id": _l("Invalid client id.")})
+    appeal, new = appeals.create_appeal(fields, channel=Channel.OPEN311, client_id=client_id)
+    body = [{"service_request_id": appeal.tracking_code, "service_notice": str(_l(
+        "Registered. The answer is due by %(date)s.", date=appeal.due_date.isoformat())), "account_id": None}]
+    return jsonify(body), (201 if new else 200)

@@ -1,0 +1,73 @@
+"""E-mail notices to applicants (answer, extension, forwarding), in the appeal's language, recorded in its history."""
+from __future__ import annotations
+
+import logging
+import smtplib
+from email.message import EmailMessage
+
+from flask import current_app, url_for
+from flask_babel import force_locale, format_date
+from flask_babel import gettext as _
+
+from ..extensions import db
+from ..models import Appeal, AppealEvent, utcnow
+
+log = logging.getLogger(__name__)
+KINDS = ("answer", "extend", "forward")
+
+
+def _body(appeal: Appeal, kind: str, link: str) -> tuple[str, str]:
+    subject = _("Your appeal %(code)s", code=appeal.tracking_code)
+    lines = [_("Dear applicant,"), ""]
+    if kind == "answer":
+        lines += [_("Your appeal %(code)s has been answered:", code=appeal.tracking_code), "", appeal.answer]
+    elif kind == "extend":
+        lines += [_("The term of your appeal %(code)s has been extended to %(date)s.", code=appeal.tracking_code,
+                    date=format_date(appeal.due_date, "long")),
+                  _("Reason: %(reason)s", reason=appeal.extension_reason)]
+    else:
+        lines += [_("Your appeal %(code)s is outside our competence and has been forwarded to: %(body)s.",
+                    code=appeal.tracking_code, body=appeal.forwarded_to)]
+    lines += ["", _("Follow your appeal here: %(link)s", link=link), "", current_app.config["OFFICE_NAME"]]
+    return subject, "\n".join(lines)
+
+
+def track_link(appeal: Appeal) -> str:
+    """The public status page of the appeal, as an absolute address."""
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    path = url_for("public.track", code=appeal.tracking_code, _external=not base)
+    return base + path if base else path
+
+
+def notify(appeal: Appeal, kind: str) -> AppealEvent | None:
+    """E-mail the applicant (when they left an e-mail address and SMTP is set) and record the notice.
+
+    Runs after the action is committed: a mail server that is down never undoes an answer; the
+    failure is recorded in the history so an officer can tell the applicant another way."""
+    cfg = current_app.config
+    if kind not in KINDS or "@" not in (appeal.contact or "") or not cfg["SMTP_HOST"]:
+        return None
+    with force_locale(appeal.language):
+        subject, body = _body(appeal, kind, track_link(appeal))
+    message = EmailMessage()
+    message["From"] = cfg["MAIL_FROM"]
+    message["To"] = appeal.contact
+    message["Subject"] = subject
+    message.set_content(body)
+    try:
+        with smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=cfg["SMTP_TIMEOUT"]) as smtp:
+            if cfg["SMTP_STARTTLS"]:
+                smtp.starttls()
+            if cfg["SMTP_USERNAME"]:
+                smtp.login(cfg["SMTP_USERNAME"], cfg["SMTP_PASSWORD"])
+            smtp.send_message(message)
+        action, detail = "notice_sent", {"kind": kind}
+    except (OSError, smtplib.SMTPException) as exc:
+        # the address is personal data: log the appeal number and the error class only
+        log.warning("notice for %s failed: %s", appeal.tracking_code, type(exc).__name__)
+        action, detail = "notice_failed", {"kind": kind, "error": type(exc).__name__}
+    event = AppealEvent(appeal=appeal, action=action, from_status=appeal.status, to_status=appeal.status,
+                        public=action == "notice_sent", detail=detail, at=utcnow())
+    db.session.add(event)
+    db.session.commit()
+    return event

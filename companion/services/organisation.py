@@ -1,0 +1,61 @@
+"""The office's structure: departments, categories (routed to a default department) and officers."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from ..extensions import db
+from ..models import Category, Department, User
+from .audit import audit
+from .errors import NotFound, ValidationError
+
+NAME_FIELDS = ("name_kk", "name_ru", "name_en")
+
+
+def _names(values: dict, limit: int) -> dict:
+    names, errors = {}, {}
+    for key in NAME_FIELDS:
+        value = (values.get(key) or "").strip()
+        if not value:
+            errors[key] = _l("This field is required.")
+        elif len(value) > limit:
+            errors[key] = _l("At most %(n)s characters.", n=limit)
+        names[key] = value
+    if errors:
+        raise ValidationError(fields=errors)
+    return names
+
+
+def save_department(values: dict, department_id=None, *, actor: User | None) -> Department:
+    """Create or rename a department (names in Kazakh, Russian and English); `active` hides it from choices."""
+    names = _names(values, 150)
+    department = db.session.get(Department, int(department_id)) if department_id else Department()
+    if department is None:
+        raise NotFound()
+    for key, value in names.items():
+        setattr(department, key, value)
+    department.active = values.get("active", "1") in ("1", "on", True)
+    db.session.add(department)
+    db.session.flush()
+    audit(actor, "department_saved", department=department.id)
+    db.session.commit()
+    return department
+
+
+def save_category(values: dict, category_id=None, *, actor: User | None) -> Category:
+    """Create or change a category and the department its appeals go to by default."""
+    names = _names(values, 100)
+    department_id = values.get("department_id") or None
+    if department_id is not None and (not str(department_id).isdigit()
+                                      or db.session.get(Department, int(department_id)) is None):
+        raise ValidationError(fields={"department_id": _l("This department does not exist.")})
+    category = db.session.get(Category, int(category_id)) if category_id else Category()
+    if category is None:
+        raise NotFound()
+    for key, value in names.items():
+        setattr(category, key, value)
+    category.department_id = int(department_id) if department_id else None
+    db.session.add(category)
+    db.session.flush()
+    audit(actor, "category_saved", category=category.id, department=category.department_id)
+    db.session.commit()
+    return category

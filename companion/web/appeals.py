@@ -1,0 +1,140 @@
+"""The appeals back office: the list with filters, bulk assignment, exports, and one appeal's page."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..extensions import db
+from ..permissions import permission_required
+from ..services import appeal_list, appeals, deadlines, desk, notices
+from ..services import broadcasts as broadcast_service
+from ..services.errors import ServiceError, ValidationError
+
+bp = Blueprint("appeals", __name__, url_prefix="/appeals")
+
+# action name in the form -> (service call, notice kind or None)
+ACTIONS = {
+    "assign": (lambda a, f, u: appeals.assign(a, f.get("department_id"), f.get("officer_id"), actor=u,
+                                              note=f.get("note", "")), None),
+    "start": (lambda a, f, u: appeals.start(a, actor=u), None),
+    "answer": (lambda a, f, u: appeals.answer(a, f.get("answer", ""), actor=u), "answer"),
+    "extend": (lambda a, f, u: appeals.extend(a, f.get("due_date", ""), f.get("reason", ""), actor=u), "extend"),
+    "forward": (lambda a, f, u: appeals.forward(a, f.get("forwarded_to", ""), f.get("note", ""), actor=u), "forward"),
+    "leave": (lambda a, f, u: appeals.leave_without_consideration(a, f.get("reason", ""), actor=u), None),
+    "close": (lambda a, f, u: appeals.close(a, actor=u), None),
+    "follow_up": (lambda a, f, u: (appeals.set_follow_up(a, f.get("on") == "1", actor=u), db.session.commit()), None),
+    "categorize": (lambda a, f, u: appeals.categorize(a, f.get("category_id"), actor=u), None),
+    "comment": (lambda a, f, u: appeals.add_comment(a, f.get("note", ""), actor=u), None),
+}
+
+
+def _choices() -> dict:
+    return {"departments": appeals.departments(), "categories": desk.categories(), "officers": appeals.officers(),
+            "broadcasts": [b for b, _n in broadcast_service.list_broadcasts()], "statuses": appeals.STATUS_LABELS,
+            "channels": appeal_list.CHANNELS}
+
+
+def _list_context(f: appeal_list.AppealFilter) -> dict:
+    rows, marker = appeal_list.page(current_user, f)
+    total, more = appeal_list.count(current_user, f)
+    return {"rows": rows, "next_args": f.args(after=marker) if marker else None, "f": f, "total": total,
+            "more": more, "today": deadlines.local_date(), "urgency": deadlines.urgency, **_choices()}
+
+
+@bp.get("")
+@permission_required("appeals")
+def index():
+    """The appeals the user may see, filtered, by due date (overdue first), one keyset page at a time."""
+    try:
+        f = appeal_list.AppealFilter.from_args(request.args)
+    except ValidationError as exc:
+        return render_template("appeals/list.html", errors=exc.fields, rows=[], f=appeal_list.AppealFilter(),
+                               next_args=None, total=0, more=False, today=deadlines.local_date(),
+                               urgency=deadlines.urgency, **_choices()), 400
+    return render_template("appeals/list.html", errors={}, **_list_context(f))
+
+
+@bp.get("/export.<fmt>")
+@permission_required("appeals")
+def export(fmt: str):
+    """The filtered list as CSV or XLSX, with headers in the interface language."""
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    try:
+        f = appeal_list.AppealFilter.from_args(request.args)
+    except ValidationError as exc:
+        return render_template("error.html", code=400, message="; ".join(
+            f"{k}: {v}" for k, v in exc.fields.items())), 400
+    locale = str(get_locale())
+    name = f"appeals-{deadlines.local_date().isoformat()}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "csv":
+        return Response(stream_with_context(appeal_list.export_csv(current_user, f, locale)),
+                        mimetype="text/csv; charset=utf-8", headers=headers)
+    return Response(appeal_list.export_xlsx(current_user, f, locale), headers=headers,
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@bp.post("/assign")
+@permission_required("appeals")
+def bulk_assign():
+    """Assign the ticked appeals to a department (and officer): all or none."""
+    ids = request.form.getlist("ids")
+    try:
+        n = appeals.bulk_assign(ids, request.form.get("department_id"), request.form.get("officer_id"),
+                                actor=current_user)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc.message) + "".join(f" {v}" for v in exc.fields.values()), "error")
+    else:
+        flash(_("%(n)s appeals assigned.", n=n), "ok")
+    return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/appeals")
+                    else url_for("appeals.index"))
+
+
+def _detail(appeal, status: int = 200):
+    return render_template("appeals/detail.html", appeal=appeal, events=appeal.events, today=deadlines.local_date(),
+                           urgency=deadlines.urgency(appeal.due_date, appeal.is_open),
+                           limit=deadlines.extension_limit(deadlines.local_date(appeal.received_at)),
+                           transitions=appeals.TRANSITIONS, action_labels=appeals.ACTION_LABELS,
+                           smtp=bool(current_app.config["SMTP_HOST"]),
+                           **_choices()), status
+
+
+@bp.get("/<int:appeal_id>")
+@permission_required("appeals")
+def detail(appeal_id: int):
+    """One appeal: its text, the applicant's contact (staff only), the history, and the actions its status allows."""
+    return _detail(appeals.get_appeal(appeal_id, user=current_user))
+
+
+@bp.post("/<int:appeal_id>/<action>")
+@permission_required("appeals")
+def act(appeal_id: int, action: str):
+    """Run one action on the appeal (one transaction); a refusal re-shows the page with the reason."""
+    if action not in ACTIONS:
+        abort(404)
+    call, notice = ACTIONS[action]
+    try:
+        appeal = appeals.get_appeal(appeal_id, user=current_user, version=request.form.get("version"))
+        call(appeal, request.form, current_user)
+    except ServiceError as exc:
+        db.session.rollback()
+        db.session.expire_all()
+        flash(str(exc.message) + "".join(f" {v}" for v in exc.fields.values()), "error")
+        return _detail(appeals.get_appeal(appeal_id, user=current_user), exc.status)
+    flash(_("Saved."), "ok")
+    if notice:
+        event = notices.notify(appeal, notice)
+        if event is not None and event.action == "notice_failed":
+            flash(_("The e-mail notice could not be sent; please tell the applicant another way."), "error")
+    return redirect(url_for("appeals.detail", appeal_id=appeal.id))
+
+
+@bp.errorhandler(ServiceError)
+def refused(exc: ServiceError):
+    """A refusal outside an action (unknown or foreign appeal) as an error page with its status."""
+    db.session.rollback()
+    return render_template("error.html", code=exc.status, message=exc.message), exc.status
