@@ -38,7 +38,16 @@ def staff_question(q: Question) -> dict:
             "contact": mask_contact(q.contact), "language": q.language, "channel": q.channel,
             "status": q.status, "position": q.position, "votes": q.votes, "asker_count": q.asker_count,
             "merged_into_id": q.merged_into_id, "category_id": q.category_id, "reject_reason": q.reject_reason,
-            "created_at": iso(q.created_at), "aired_at": iso(q.aired_at)}
+            "created_at": iso(q.created_at), "aired_at": iso(q.aired_at), "appeal": appeal_clock(q.appeal)}
+
+
+def appeal_clock(appeal) -> dict | None:
+    """The statutory clock of a question's appeal, for the live queue: red when overdue, amber when due soon."""
+    if appeal is None:
+        return None
+    from .services.deadlines import urgency
+    return {"status": appeal.status, "due_date": appeal.due_date.isoformat(), "follow_up": appeal.follow_up,
+            "urgency": urgency(appeal.due_date, appeal.is_open)}
 
 
 def public_question(q: Question, broadcast: Broadcast) -> dict:

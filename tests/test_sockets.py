@@ -267,3 +267,36 @@ def test_reconnecting_viewer_catches_up_from_the_snapshot(viewer_socket, staff_s
     snapshot = viewer.emit("get_snapshot", {}, namespace="/", callback=True)
     assert [x["status"] for x in snapshot["questions"]] == ["on_air"]
     assert snapshot["mine"][0]["status"] == "on_air"
+
+
+def test_follow_up_flag_keeps_the_appeal_open_after_the_answer_on_air(app, viewer_socket, staff_socket):
+    mod, mod2, speaker = staff_socket("mod"), staff_socket("mod2"), staff_socket("speaker")
+    ask(viewer_socket())
+    q = latest(mod).popitem()[1]
+    drain(mod2, "/staff")
+    assert q["appeal"]["status"] == "registered" and q["appeal"]["follow_up"] is False
+    assert act(speaker, "flag_follow_up", q, on=True)["error"]["code"] == "forbidden"
+    assert act(mod, "flag_follow_up", q, on=True)["ok"]
+    flagged = latest(mod2)[q["id"]]
+    assert flagged["appeal"]["follow_up"] is True and flagged["version"] == q["version"] + 1
+    assert act(mod, "send_to_air", flagged)["ok"]
+    aired = latest(mod)[q["id"]]
+    assert act(mod, "mark_answered", aired)["ok"]
+    answered = latest(mod2)[q["id"]]
+    assert answered["status"] == "answered" and answered["appeal"]["status"] == "answered_on_air"
+    assert act(mod, "flag_follow_up", q, on=False)["error"]["code"] == "stale_version"
+
+
+def test_the_live_queue_shows_overdue_appeals_in_red(app, viewer_socket, staff_socket):
+    from datetime import timedelta
+
+    from companion.models import Appeal
+    from companion.services import deadlines
+    mod = staff_socket("mod")
+    ask(viewer_socket())
+    with app.app_context():
+        appeal = db.session.execute(select(Appeal)).scalar_one()
+        appeal.due_date = deadlines.local_date() - timedelta(days=1)
+        db.session.commit()
+    snapshot = mod.emit("get_snapshot", {}, namespace="/staff", callback=True)
+    assert snapshot["questions"][0]["appeal"]["urgency"] == "overdue"

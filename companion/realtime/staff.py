@@ -78,6 +78,8 @@ _register("merge_question", lambda b, d: moderation.merge_question(
     b, d.get("id"), d.get("target_id"), actor=current_user, version=d.get("version")))
 _register("categorize_question", lambda b, d: moderation.categorize_question(
     b, d.get("id"), d.get("category_id"), actor=current_user, version=d.get("version")))
+_register("flag_follow_up", lambda b, d: moderation.flag_follow_up(
+    b, d.get("id"), d.get("on") is True, actor=current_user, version=d.get("version")))
 _register("reorder_queue", lambda b, d: moderation.reorder_queue(b, d.get("order") or [], actor=current_user))
 _register("update_settings", lambda b, d: moderation.update_settings(b, payload(d.get("settings")),
                                                                      actor=current_user))

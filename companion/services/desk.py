@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import PUBLIC_STATUSES, Broadcast, Category, Question, QuestionStatus
@@ -13,7 +14,7 @@ S = QuestionStatus
 def all_questions(broadcast: Broadcast) -> list[Question]:
     """Every question of the broadcast, oldest first (the moderator's snapshot)."""
     return list(db.session.execute(select(Question).where(Question.broadcast_id == broadcast.id)
-                                   .order_by(Question.id)).scalars())
+                                   .options(selectinload(Question.appeal)).order_by(Question.id)).scalars())
 
 
 def audience_questions(broadcast: Broadcast) -> list[Question]:

@@ -178,6 +178,18 @@ def categorize_question(broadcast: Broadcast, question_id, category_id, *, actor
     return builder.commit()
 
 
+def flag_follow_up(broadcast: Broadcast, question_id, on: bool, *, actor: User | None, version=None) -> Change:
+    """Mark that a question answered on air still needs a written answer (its appeal stays open)."""
+    question = get_question(broadcast, question_id, version)
+    if question.appeal is None:
+        raise NotFound(_l("This appeal does not exist."))
+    builder = ChangeBuilder("question_follow_up", broadcast)
+    builder.touch(question)
+    appeals.set_follow_up(question.appeal, bool(on), actor=actor)
+    audit(actor, "follow_up", broadcast, question, on=bool(on))
+    return builder.commit()
+
+
 def queued_questions(broadcast: Broadcast) -> list[Question]:
     """The speaker's queue in order."""
     return list(db.session.execute(select(Question).where(

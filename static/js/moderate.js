@@ -16,15 +16,15 @@ const COLUMNS = {
   done: { statuses: ["answered", "deferred", "rejected", "merged"], sort: (a, b) => b.id - a.id },
 };
 const ACTIONS = {
-  pending: ["approve", "queue", "send_to_air", "edit", "merge", "reject"],
-  approved: ["queue", "send_to_air", "edit", "merge", "defer", "reject"],
-  queued: ["send_to_air", "unqueue", "edit", "merge", "defer", "reject"],
-  on_air: ["mark_answered", "defer", "edit"],
-  deferred: ["approve", "queue", "send_to_air", "merge", "reject"],
+  pending: ["approve", "queue", "send_to_air", "edit", "merge", "reject", "follow_up"],
+  approved: ["queue", "send_to_air", "edit", "merge", "defer", "reject", "follow_up"],
+  queued: ["send_to_air", "unqueue", "edit", "merge", "defer", "reject", "follow_up"],
+  on_air: ["mark_answered", "defer", "edit", "follow_up"],
+  deferred: ["approve", "queue", "send_to_air", "merge", "reject", "follow_up"],
   rejected: ["restore"],
   answered: [], merged: [], submitted: ["approve", "reject"],
 };
-const KEYS = { a: "approve", q: "queue", Enter: "send_to_air", x: "mark_answered", d: "defer", r: "reject", e: "edit", m: "merge" };
+const KEYS = { a: "approve", q: "queue", Enter: "send_to_air", x: "mark_answered", d: "defer", r: "reject", e: "edit", m: "merge", f: "follow_up" };
 
 function toast(message) {
   const el = $("toast");
@@ -45,6 +45,10 @@ async function act(q, action, extra = {}) {
     refresh([q.id]);
     const field = cards.get(q.id)?.querySelector("textarea, input, select.merge-target");
     if (field) field.focus();
+    return;
+  }
+  if (action === "follow_up") {
+    await send("flag_follow_up", { id: q.id, version: q.version, on: !q.appeal?.follow_up });
     return;
   }
   const payload = { id: q.id, version: q.version, ...extra };
@@ -75,6 +79,22 @@ function metaLine(q) {
     `▲ ${q.votes}`, q.asker_count > 1 ? `${q.asker_count} ${t.askers}` : "", q.contact, cat ? cat.name : "",
     time(q.created_at, data.locale),
   ].filter(Boolean).join(" · ");
+}
+
+/** The appeal's statutory clock: red when overdue, amber when due soon, and the follow-up flag. */
+function clock(q) {
+  const a = q.appeal;
+  if (!a) return null;
+  const label = a.urgency ? `${t[a.urgency]} · ${a.due_date}` : `${t.due} ${a.due_date}`;
+  return h("span", { class: "clock" },
+    h("span", { class: `due ${a.urgency || ""}`, title: t.due }, label),
+    a.follow_up ? h("span", { class: "badge follow-up" }, t.follow_up_flagged) : null);
+}
+
+function actionLabel(q, action, current) {
+  if (action === "send_to_air" && current && current.id !== q.id) return t.send_next;
+  if (action === "follow_up") return q.appeal?.follow_up ? t.follow_up_off : t.follow_up;
+  return t[action];
 }
 
 function modeForm(q) {
@@ -132,7 +152,7 @@ function renderCard(q) {
   const buttons = (ACTIONS[q.status] || []).map((action) => h("button", {
     type: "button", class: `button small act-${action}`, dataset: { action },
     onclick: (e) => { e.stopPropagation(); act(q, action); },
-  }, action === "send_to_air" && current && current.id !== q.id ? t.send_next : t[action]));
+  }, actionLabel(q, action, current)));
   const el = h("li", {
     class: `qcard ${q.status}${state.selected === q.id ? " selected" : ""}`, tabindex: 0,
     dataset: { id: q.id, status: q.status }, "aria-selected": state.selected === q.id ? "true" : "false",
@@ -141,7 +161,7 @@ function renderCard(q) {
   h("p", { class: "text" }, q.text),
   q.original_text ? h("details", { class: "original" }, h("summary", {}, t.original), h("p", {}, q.original_text)) : null,
   q.reject_reason ? h("p", { class: "reason" }, q.reject_reason) : null,
-  h("p", { class: "meta" }, metaLine(q), " ", h("span", { class: "code" }, q.tracking_code || "")),
+  h("p", { class: "meta" }, metaLine(q), " ", h("span", { class: "code" }, q.tracking_code || ""), " ", clock(q)),
   modeForm(q) || h("div", { class: "actions" }, ...buttons, categorySelect(q)));
   return el;
 }
