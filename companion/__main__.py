@@ -46,7 +46,7 @@ def cmd_create_user(args) -> None:
     from .services import accounts
     app = _app()
     with app.app_context():
-        user, password = accounts.create_user(args.username, args.role, args.password)
+        user, password = accounts.create_user(args.username, args.role, args.password, department_id=args.department)
         print(f"Created {user.role} '{user.username}'. Password (shown once): {password}")
 
 
@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("username")
     p.add_argument("--role", default="moderator", choices=["admin", "moderator", "speaker", "officer"])
     p.add_argument("--password", help="default: a random password, printed once")
+    p.add_argument("--department", type=int, help="department id of an appeals officer")
     p.set_defaults(func=cmd_create_user)
     p = sub.add_parser("reset-password", help="give an account a new random password")
     p.add_argument("username")

@@ -48,6 +48,7 @@ class LiveServer:
             self.cli("seed-demo")
             for name, role in (("mod", "moderator"), ("speaker", "speaker")):
                 self.cli("create-user", name, "--role", role, "--password", PASSWORD)
+            self.cli("create-user", "officer", "--role", "officer", "--department", "1", "--password", PASSWORD)
             self.seed = False  # a restart keeps the data
         self.proc = subprocess.Popen([sys.executable, "-m", "companion", "serve", "--port", str(self.port)],
                                      cwd=ROOT, env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)

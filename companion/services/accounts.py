@@ -31,7 +31,7 @@ def _check_role(role: str) -> str:
 
 
 def create_user(username: str, role: str, password: str | None = None, *, display_name: str = "",
-                actor: User | None = None) -> tuple[User, str]:
+                department_id: int | None = None, actor: User | None = None) -> tuple[User, str]:
     """Create a staff account; returns it and its password (generated when not given)."""
     username = (username or "").strip().lower()
     if not USERNAME.match(username):
@@ -42,7 +42,10 @@ def create_user(username: str, role: str, password: str | None = None, *, displa
         raise ValidationError(fields={"password": _l("At least %(n)s characters.", n=MIN_PASSWORD)})
     if db.session.execute(select(User).where(User.username == username)).scalar_one_or_none():
         raise Conflict(_l("This username is taken."))
-    user = User(username=username, role=role, display_name=display_name.strip() or username)
+    if department_id is not None and db.session.get(Department, int(department_id)) is None:
+        raise ValidationError(fields={"department_id": _l("This department does not exist.")})
+    user = User(username=username, role=role, display_name=display_name.strip() or username,
+                department_id=department_id)
     user.set_password(password)
     db.session.add(user)
     db.session.flush()

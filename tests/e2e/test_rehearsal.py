@@ -128,7 +128,7 @@ def test_rehearsal_broadcast_end_to_end(browser, server):
     assert speaker.locator("#now-text img").count() == 0
 
     status = requests.get(f"{server.url}/api/v1/appeals/{code}", timeout=5).json()
-    assert status["status"] == "answered"
+    assert status["question_status"] == "answered" and status["status"] == "closed"  # answered on air, no follow-up
     viewer_context.close()
 
 
@@ -183,7 +183,7 @@ def test_screens_cut_off_for_a_minute_come_back_to_the_servers_state(browser, se
     for i in range(3):
         card(working, "approved", f"Caller question number {i}").locator("[data-action=queue]").click()
         card(working, "queue", f"Caller question number {i}").wait_for()
-    working.locator("#list-queue .qcard").nth(2).click()
+    working.locator("#list-queue .qcard").nth(2).locator(".text").click()  # the text, not a button
     working.keyboard.press("Alt+ArrowUp")
     working.wait_for_function("() => document.querySelectorAll('#list-queue .qcard')[1].textContent.includes('number 2')")
     card(working, "queue", "number 0").locator("[data-action=send_to_air]").click()
