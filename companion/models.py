@@ -323,6 +323,8 @@ class Appeal(db.Model):
         Index("ix_appeal_due", "due_date", "id"),
         Index("ix_appeal_status_due", "status", "due_date", "id"),
         Index("ix_appeal_department_due", "department_id", "due_date", "id"),
+        # overdue / due soon: open appeals by due date, without walking years of closed ones
+        Index("ix_appeal_running_due", "clock_running", "due_date", "id"),
         Index("ix_appeal_received", "received_at"),
         UniqueConstraint("channel", "client_id", name="uq_appeal_client"),
     )
@@ -345,6 +347,8 @@ class Appeal(db.Model):
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     status: Mapped[str] = mapped_column(String(32), default=AppealStatus.REGISTERED.value)
     follow_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the statutory clock runs (kept in step with status and follow_up by services.appeals)
+    clock_running: Mapped[bool] = mapped_column(Boolean, default=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     due_date: Mapped[date] = mapped_column(Date)
     original_due_date: Mapped[date] = mapped_column(Date)

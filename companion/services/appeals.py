@@ -83,7 +83,7 @@ def _new_appeal(received, calendar: deadlines.WorkCalendar | None = None, **fiel
     due = deadlines.answer_due(day, calendar)
     appeal = Appeal(received_at=received, due_date=due, original_due_date=due,
                     forward_due_date=deadlines.forward_due(day, calendar), status=A.REGISTERED.value,
-                    updated_at=received, **fields)
+                    clock_running=True, updated_at=received, **fields)
     db.session.add(appeal)
     db.session.flush()
     appeal.tracking_code = make_tracking_code(appeal)
@@ -211,6 +211,11 @@ def _touch(appeal: Appeal) -> None:
     appeal.updated_at = utcnow()
 
 
+def _sync_clock(appeal: Appeal) -> None:
+    """Keep the indexed `clock_running` column equal to the status rule (Appeal.is_open)."""
+    appeal.clock_running = appeal.is_open
+
+
 def _move(appeal: Appeal, action: str, actor: User | None, *, note: str = "", public: bool = True,
           **detail) -> AppealEvent:
     allowed, target = TRANSITIONS[action]
@@ -229,6 +234,7 @@ def _move(appeal: Appeal, action: str, actor: User | None, *, note: str = "", pu
         appeal.closed_at = utcnow()
     if target == A.REGISTERED:
         appeal.closed_at = None
+    _sync_clock(appeal)
     return _record(appeal, action, actor, note=note, from_status=before, public=public, **detail)
 
 
@@ -406,6 +412,7 @@ def set_follow_up(appeal: Appeal, on: bool, *, actor: User | None) -> Appeal:
         raise InvalidTransition(_l("Cannot do this: the appeal is %(status)s.", status=status_label(appeal.status)))
     _touch(appeal)
     appeal.follow_up = bool(on)
+    _sync_clock(appeal)
     _record(appeal, "follow_up" if on else "follow_up_off", actor, from_status=appeal.status, public=False)
     return appeal
 

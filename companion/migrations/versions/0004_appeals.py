@@ -56,6 +56,7 @@ def upgrade() -> None:
     sa.Column('officer_id', sa.Integer(), nullable=True),
     sa.Column('status', sa.String(length=32), nullable=False),
     sa.Column('follow_up', sa.Boolean(), nullable=False),
+    sa.Column('clock_running', sa.Boolean(), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('due_date', sa.Date(), nullable=False),
     sa.Column('original_due_date', sa.Date(), nullable=False),
@@ -85,6 +86,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_appeal_category_id'), ['category_id'], unique=False)
         batch_op.create_index('ix_appeal_department_due', ['department_id', 'due_date', 'id'], unique=False)
         batch_op.create_index('ix_appeal_due', ['due_date', 'id'], unique=False)
+        batch_op.create_index('ix_appeal_running_due', ['clock_running', 'due_date', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_appeal_officer_id'), ['officer_id'], unique=False)
         batch_op.create_index('ix_appeal_received', ['received_at'], unique=False)
         batch_op.create_index('ix_appeal_status_due', ['status', 'due_date', 'id'], unique=False)
@@ -136,6 +138,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_appeal_status_due')
         batch_op.drop_index('ix_appeal_received')
         batch_op.drop_index(batch_op.f('ix_appeal_officer_id'))
+        batch_op.drop_index('ix_appeal_running_due')
         batch_op.drop_index('ix_appeal_due')
         batch_op.drop_index('ix_appeal_department_due')
         batch_op.drop_index(batch_op.f('ix_appeal_category_id'))
