@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export COMPANION_ASYNC_MODE ?= eventlet
 
-.PHONY: run test venv deps test-deps translations extract-messages update-translations vendor clean
+.PHONY: run test venv deps test-deps translations extract-messages update-translations vendor clean bench-appeals
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ extract-messages: deps
 # Re-extract the messages and rewrite the catalogs from translations/source.py (fails on a missing one).
 update-translations: extract-messages
 	$(PY) translations/source.py
+
+# A million appeals on PostgreSQL and SQLite: back-office pages and the roadmap (bench/results/appeals.json).
+bench-appeals: test-deps translations
+	$(PY) bench/appeals.py
 
 vendor:
 	static/vendor/refresh.sh

@@ -34,3 +34,33 @@ def test_db_upgrade_downgrade_round_trip_from_the_cli(tmp_path):
     assert tables == {"alembic_version"}
     run(tmp_path, "db", "upgrade")
     assert "(head)" in run(tmp_path, "db", "current").stdout
+
+
+def test_questions_from_before_appeals_become_appeals_with_their_numbers(app):
+    from sqlalchemy import select, text
+
+    from companion.models import Appeal
+    from companion.services import intake
+    with app.app_context():
+        migrate.downgrade("0003")
+        with db.engine.begin() as conn:
+            for qid, status in ((1, "answered"), (2, "pending"), (5, "rejected")):  # 3 and 4: burnt ids
+                conn.execute(text(
+                    "INSERT INTO question (id, broadcast_id, tracking_code, text, author_name, district, contact, "
+                    "contact_consent, language, channel, client_id, source_hash, status, votes, asker_count, "
+                    "reject_reason, created_at, updated_at, version) VALUES (:id, 1, :code, 'old question', '', '', "
+                    "'', false, 'ru', 'web', :client, '', :status, 0, 1, '', :at, :at, 1)"),
+                    {"id": qid, "code": f"SRK-2026-{qid:06d}", "client": f"old-client-{qid}", "status": status,
+                     "at": "2026-03-19 05:00:00"})
+            if conn.dialect.name == "postgresql":  # as if ids 1-5 had been taken by the sequence
+                conn.execute(text("SELECT setval(pg_get_serial_sequence('question', 'id'), 5)"))
+        db.session.remove()
+        migrate.upgrade()
+        rows = {a.id: a for a in db.session.execute(select(Appeal)).scalars()}
+        assert sorted(rows) == [1, 2, 5]
+        assert rows[2].tracking_code == "SRK-2026-000002" and rows[2].question_id == 2
+        assert (rows[1].status, rows[2].status, rows[5].status) == ("closed", "registered", "left_without_consideration")
+        assert rows[2].due_date.isoformat() == "2026-04-14" and rows[2].clock_running  # 15 working days over Nauryz
+        assert [e.action for e in rows[2].events] == ["register"]
+        fresh, _ = intake.submit_question(intake.get_broadcast("demo"), {"text": "new", "client_id": "new-client-1"})
+        assert fresh.appeal.id > 5 and fresh.tracking_code not in {a.tracking_code for a in rows.values()}

@@ -69,7 +69,8 @@ def track_form():
     return render_template("track.html", appeal=None, code="")
 
 
-def _appeal_or_404(code: str, template: str):
+def _appeal_or_404(code: str):
+    """The appeal with this tracking code, or the friendly 404 page with the form to try again."""
     appeal = appeals.by_code(code)
     if appeal is None:
         abort(Response(render_template("track.html", appeal=None, code=code, not_found=True), status=404))
@@ -79,21 +80,21 @@ def _appeal_or_404(code: str, template: str):
 @bp.get("/track/<code>")
 def track(code: str):
     """The public status of one appeal by its tracking code: timeline and answer, no personal data."""
-    appeal = _appeal_or_404(code, "track.html")
+    appeal = _appeal_or_404(code)
     return render_template("track.html", appeal=appeal, view=public_appeal(appeal), code=appeal.tracking_code)
 
 
 @bp.get("/track/<code>/receipt")
 def receipt(code: str):
     """The printable receipt: number, date and time of registration, receiving office, due date."""
-    appeal = _appeal_or_404(code, "receipt.html")
+    appeal = _appeal_or_404(code)
     return render_template("receipt.html", appeal=appeal, track_url=public_url("public.track", code=appeal.tracking_code))
 
 
 @bp.get("/track/<code>/qr.svg")
 def track_qr(code: str):
     """A QR code of the appeal's status page, printed on the receipt."""
-    appeal = _appeal_or_404(code, "receipt.html")
+    appeal = _appeal_or_404(code)
     out = io.BytesIO()
     segno.make(public_url("public.track", code=appeal.tracking_code), error="m").save(out, kind="svg", scale=4, border=2)
     return Response(out.getvalue(), mimetype="image/svg+xml")
