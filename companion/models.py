@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import date, datetime, timezone
 
 from flask_login import UserMixin
@@ -124,6 +125,11 @@ class Broadcast(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # a moderator-set countdown for the question on air, shown on the teleprompter
+    countdown_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # the secret in the OBS/vMix overlay's address; a moderator can rotate it
+    overlay_key: Mapped[str] = mapped_column(String(43), default=lambda: secrets.token_urlsafe(24),
+                                             server_default="")
 
     def title(self, locale: str) -> str:
         """The title in `locale`, falling back to the other languages."""
@@ -406,3 +412,15 @@ class ReportCache(db.Model):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class BackstageMessage(db.Model):
+    """A note from a moderator to the speaker ("wrap up"), shown on the teleprompter; read_at is the receipt."""
+
+    __tablename__ = "backstage_message"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcast.id"), index=True)
+    text: Mapped[str] = mapped_column(String(200))
+    sent_by: Mapped[str] = mapped_column(String(80), default="")
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

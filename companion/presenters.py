@@ -79,11 +79,20 @@ def prompter_question(q: Question | None, broadcast: Broadcast) -> dict | None:
             "language": q.language, "aired_at": iso(q.aired_at)}
 
 
-def prompter_state(broadcast: Broadcast, on_air: Question | None, upcoming: list[Question]) -> dict:
+def backstage_state(broadcast: Broadcast, message) -> dict:
+    """What moderators and the speaker share backstage: the latest note (with its read receipt) and the countdown."""
+    return {"message": None if message is None else {
+                "id": message.id, "text": message.text, "sent_by": message.sent_by,
+                "sent_at": iso(message.sent_at), "read_at": iso(message.read_at)},
+            "countdown_until": iso(broadcast.countdown_until), "started_at": iso(broadcast.started_at)}
+
+
+def prompter_state(broadcast: Broadcast, on_air: Question | None, upcoming: list[Question], message=None) -> dict:
     """The teleprompter's whole state."""
     return {"version": broadcast.version, "server_now": iso(utcnow()),
             "on_air": prompter_question(on_air, broadcast),
-            "next": [prompter_question(q, broadcast) for q in upcoming]}
+            "next": [prompter_question(q, broadcast) for q in upcoming],
+            "backstage": backstage_state(broadcast, message)}
 
 
 def public_appeal(appeal) -> dict:

@@ -246,3 +246,20 @@ def test_moderation_actions_are_audited(app):
     moderation.transition(demo(), q.id, "reject", actor=mod, reason="Abuse")
     event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "reject")).scalar_one()
     assert (event.actor, event.question_id, event.detail["reason"]) == ("mod", q.id, "Abuse")
+
+
+@pytest.mark.parametrize("text, language", [
+    ("Сәлеметсіз бе! Аулада балалар алаңы қашан салынады?", "kk"),
+    ("Когда отремонтируют дорогу на улице Абая?", "ru"),
+    ("When will the park on Abay street open?", "en"),
+    ("Қашан?", "kk"),
+    ("?!", None),
+])
+def test_question_language_is_read_from_its_letters(text, language):
+    assert intake.detect_language(text) == language
+
+
+def test_detected_language_is_stored_unless_the_sender_chose_one():
+    assert submit("Аулада балалар алаңы қашан салынады?").language == "kk"
+    assert submit("Когда откроют парк?").language == "ru"
+    assert submit("Когда откроют каток?", language="en").language == "en"

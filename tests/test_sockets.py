@@ -300,3 +300,42 @@ def test_the_live_queue_shows_overdue_appeals_in_red(app, viewer_socket, staff_s
         db.session.commit()
     snapshot = mod.emit("get_snapshot", {}, namespace="/staff", callback=True)
     assert snapshot["questions"][0]["appeal"]["urgency"] == "overdue"
+
+
+def test_backstage_message_reaches_the_prompter_and_the_read_receipt_the_moderators(staff_socket):
+    mod, mod2, speaker = staff_socket("mod"), staff_socket("mod2"), staff_socket("speaker")
+    for client in (mod2, speaker):
+        drain(client, "/staff")
+    assert speaker.emit("send_backstage", {"text": "hi"}, namespace="/staff", callback=True)["error"]["code"] == "forbidden"
+    assert mod.emit("send_backstage", {"text": "  "}, namespace="/staff", callback=True)["error"]["fields"]["text"]
+    assert mod.emit("send_backstage", {"text": "Wrap up, please"}, namespace="/staff", callback=True)["ok"]
+    shown = received(speaker, "prompter_changed", "/staff")[-1]["backstage"]["message"]
+    assert shown["text"] == "Wrap up, please" and shown["read_at"] is None and shown["sent_by"] == "mod"
+    assert received(mod2, "desk_changed", "/staff")[-1]["backstage"]["message"]["read_at"] is None
+    ack = speaker.emit("backstage_read", {"id": shown["id"]}, namespace="/staff", callback=True)
+    assert ack["ok"]
+    receipt = received(mod2, "desk_changed", "/staff")[-1]
+    assert receipt["event"] == "backstage_read" and receipt["backstage"]["message"]["read_at"]
+    again = speaker.emit("backstage_read", {"id": shown["id"]}, namespace="/staff", callback=True)
+    assert again["ok"] and received(mod2, "desk_changed", "/staff") == []  # read once
+    snapshot = mod.emit("get_snapshot", {}, namespace="/staff", callback=True)
+    assert snapshot["backstage"]["message"]["text"] == "Wrap up, please"
+
+
+@pytest.mark.parametrize("seconds", [-5, 0.5, "60", True, 3601])
+def test_countdown_refuses_bad_values(staff_socket, seconds):
+    ack = staff_socket("mod").emit("set_countdown", {"seconds": seconds}, namespace="/staff", callback=True)
+    assert ack["error"]["code"] == "invalid"
+
+
+def test_countdown_reaches_the_prompter_and_can_be_stopped(staff_socket):
+    mod, speaker = staff_socket("mod"), staff_socket("speaker")
+    drain(speaker, "/staff")
+    assert mod.emit("set_countdown", {"seconds": 90}, namespace="/staff", callback=True)["ok"]
+    state = received(speaker, "prompter_changed", "/staff")[-1]
+    from datetime import datetime
+    left = (datetime.fromisoformat(state["backstage"]["countdown_until"])
+            - datetime.fromisoformat(state["server_now"])).total_seconds()
+    assert 88 <= left <= 90
+    assert mod.emit("set_countdown", {"seconds": 0}, namespace="/staff", callback=True)["ok"]
+    assert received(speaker, "prompter_changed", "/staff")[-1]["backstage"]["countdown_until"] is None

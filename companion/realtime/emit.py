@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from ..extensions import socketio
 from ..models import Broadcast, Question
-from ..presenters import (broadcast_settings, own_question, prompter_state, public_question,
+from ..presenters import (backstage_state, broadcast_settings, own_question, prompter_state, public_question,
                           staff_question)
-from ..services import desk
+from ..services import backstage, desk
 from ..services.changes import Change
 
 VIEWER_NS = "/"
@@ -23,9 +23,11 @@ def publish(change: Change | None) -> None:
         return
     b = change.broadcast
     settings = broadcast_settings(b) if change.settings else None
-    socketio.emit("desk_changed", {"version": b.version, "event": change.event, "settings": settings,
-                                   "questions": [staff_question(q) for q in change.questions]},
-                  to=room("mod", b.slug), namespace=STAFF_NS)
+    desk_event = {"version": b.version, "event": change.event, "settings": settings,
+                  "questions": [staff_question(q) for q in change.questions]}
+    if change.backstage:
+        desk_event["backstage"] = backstage_state(b, backstage.latest_message(b))
+    socketio.emit("desk_changed", desk_event, to=room("mod", b.slug), namespace=STAFF_NS)
     if change.public:
         socketio.emit("feed_changed", {"version": b.public_version, "event": change.event, "settings": settings,
                                        "questions": [public_question(q, b) for q in change.questions]},
@@ -41,7 +43,7 @@ def publish(change: Change | None) -> None:
 def publish_prompter(broadcast: Broadcast) -> None:
     """Send the teleprompter its current state."""
     on_air, upcoming = desk.prompter_questions(broadcast)
-    socketio.emit("prompter_changed", prompter_state(broadcast, on_air, upcoming),
+    socketio.emit("prompter_changed", prompter_state(broadcast, on_air, upcoming, backstage.latest_message(broadcast)),
                   to=room("prompter", broadcast.slug), namespace=STAFF_NS)
 
 

@@ -9,8 +9,8 @@ from flask_socketio import join_room
 from ..extensions import socketio
 from ..models import Channel
 from ..permissions import can
-from ..presenters import broadcast_settings, prompter_state, staff_question
-from ..services import desk, intake, moderation
+from ..presenters import backstage_state, broadcast_settings, prompter_state, staff_question
+from ..services import backstage, desk, intake, moderation
 from ..services.errors import NotFound
 from .common import acknowledged, authorised, connect_broadcast, current_broadcast, payload
 from .emit import STAFF_NS, publish, room
@@ -37,6 +37,7 @@ def staff_snapshot(data=None):
     broadcast = current_broadcast()
     locale = str(get_locale() or "kk")
     return {"version": broadcast.version, "settings": broadcast_settings(broadcast),
+            "backstage": backstage_state(broadcast, backstage.latest_message(broadcast)),
             "questions": [staff_question(q) for q in desk.all_questions(broadcast)],
             "categories": [{"id": c.id, "name": c.name(locale)} for c in desk.categories()]}
 
@@ -48,7 +49,18 @@ def staff_prompter(data=None):
     """The teleprompter's state now."""
     broadcast = current_broadcast()
     on_air, upcoming = desk.prompter_questions(broadcast)
-    return prompter_state(broadcast, on_air, upcoming)
+    return prompter_state(broadcast, on_air, upcoming, backstage.latest_message(broadcast))
+
+
+@socketio.on("backstage_read", namespace=STAFF_NS)
+@acknowledged
+@authorised("prompt")
+def staff_backstage_read(data=None):
+    """The teleprompter showed a backstage message: the moderators get the read receipt."""
+    broadcast = current_broadcast()
+    change = backstage.mark_read(broadcast, payload(data).get("id"), actor=current_user)
+    publish(change)
+    return {"version": broadcast.version}
 
 
 def _register(event: str, call) -> None:
@@ -80,6 +92,8 @@ _register("categorize_question", lambda b, d: moderation.categorize_question(
     b, d.get("id"), d.get("category_id"), actor=current_user, version=d.get("version")))
 _register("flag_follow_up", lambda b, d: moderation.flag_follow_up(
     b, d.get("id"), d.get("on") is True, actor=current_user, version=d.get("version")))
+_register("send_backstage", lambda b, d: backstage.send_message(b, d.get("text"), actor=current_user))
+_register("set_countdown", lambda b, d: backstage.set_countdown(b, d.get("seconds"), actor=current_user))
 _register("reorder_queue", lambda b, d: moderation.reorder_queue(b, d.get("order") or [], actor=current_user))
 _register("update_settings", lambda b, d: moderation.update_settings(b, payload(d.get("settings")),
                                                                      actor=current_user))

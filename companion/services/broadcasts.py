@@ -93,3 +93,18 @@ def seed_demo(starts_at: datetime | None = None) -> Broadcast:
             db.session.add(Category(name_kk=kk, name_ru=ru, name_en=en, department=department))
     db.session.commit()
     return broadcast
+
+
+def rotate_overlay_key(broadcast: Broadcast, *, actor: User | None) -> str:
+    """Give the broadcast a new overlay key: the old overlay address stops working."""
+    import secrets
+    broadcast.overlay_key = secrets.token_urlsafe(24)
+    audit(actor, "overlay_key_rotated", broadcast)
+    db.session.commit()
+    return broadcast.overlay_key
+
+
+def overlay_key_matches(broadcast: Broadcast, key: str | None) -> bool:
+    """True when `key` is the broadcast's overlay key (compared in constant time)."""
+    import hmac
+    return bool(key) and bool(broadcast.overlay_key) and hmac.compare_digest(str(key), broadcast.overlay_key)

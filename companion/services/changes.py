@@ -28,6 +28,8 @@ class Change:
     # ids of questions that were visible to the audience before the change
     was_visible: set[int] = field(default_factory=set)
     settings: bool = False
+    # the backstage state (messages, countdown) changed: moderators and the teleprompter get it
+    backstage: bool = False
 
     @property
     def question(self) -> Question:
@@ -68,10 +70,11 @@ class ChangeBuilder:
         self.change.questions.append(question)
         return question
 
-    def commit(self, *, settings: bool = False) -> Change:
+    def commit(self, *, settings: bool = False, backstage: bool = False) -> Change:
         """Bump versions, commit, and return the Change."""
         change = self.change
         change.settings = settings
+        change.backstage = backstage
         change.public = settings or bool(change.was_visible) or any(
             audience_visible(q, change.broadcast) for q in change.questions)
         db.session.flush()

@@ -53,6 +53,28 @@ def normalise_contact(contact: str, region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+KAZAKH_LETTERS = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
+
+
+def detect_language(text: str) -> str | None:
+    """kk, ru or en from the letters of `text`, or None when it cannot tell (too few letters, mixed).
+
+    Kazakh is written in Cyrillic with nine letters Russian lacks; a text that uses them is Kazakh."""
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) < 3:
+        return None
+    kazakh = sum(c in KAZAKH_LETTERS for c in letters)
+    cyrillic = sum("\u0400" <= c <= "\u04ff" for c in letters)
+    latin = sum(c.isascii() for c in letters)
+    if kazakh >= 2 or (kazakh and len(letters) < 40):
+        return "kk"
+    if cyrillic >= 0.6 * len(letters):
+        return "ru"
+    if latin >= 0.6 * len(letters):
+        return "en"
+    return None
+
+
 def _text(data: dict, key: str) -> str:
     value = data.get(key) or ""
     if not isinstance(value, str):
@@ -86,7 +108,8 @@ def validate_submission(broadcast: Broadcast, data: dict, default_language: str)
         else:
             if not consent:
                 errors["consent"] = _l("Please agree to the processing of your personal data, or leave the contact empty.")
-    language = data.get("language") or default_language
+    # a language the sender chose wins; else the question's own letters; else the interface language
+    language = data.get("language") or detect_language(text) or default_language
     if language not in LANGUAGES:
         errors["language"] = _l("Unknown language.")
     if errors:

@@ -107,6 +107,17 @@ def broadcast_status(broadcast_id: int):
     return redirect(url_for("admin.broadcast_detail", broadcast_id=broadcast.id))
 
 
+@bp.post("/broadcasts/<int:broadcast_id>/overlay-key")
+@permission_required("moderate")
+def overlay_key(broadcast_id: int):
+    """Give the overlay a new secret address (the old one stops working at once)."""
+    broadcast = _broadcast(broadcast_id)
+    if EmptyForm().validate_on_submit():
+        broadcast_service.rotate_overlay_key(broadcast, actor=current_user)
+        flash(_("The overlay has a new address. Update it in OBS/vMix."), "ok")
+    return redirect(url_for("admin.broadcast_detail", broadcast_id=broadcast.id) + "#screens")
+
+
 @bp.route("/users", methods=["GET", "POST"])
 @permission_required("administer")
 def users():

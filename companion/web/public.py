@@ -5,8 +5,8 @@ import io
 import secrets
 
 import segno
-from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, Response, abort, current_app, make_response, redirect, render_template, request,
+                   session, url_for)
 from flask_babel import get_locale
 
 from ..presenters import public_appeal
@@ -49,6 +49,37 @@ def viewer(slug: str):
     return render_template("viewer.html", broadcast=broadcast, page_url=public_url("public.viewer", slug=slug),
                            max_length=current_app.config["QUESTION_MAX_LENGTH"],
                            name_max=current_app.config["NAME_MAX_LENGTH"])
+
+
+OVERLAY_POSITIONS = ("bottom", "top")
+OVERLAY_THEMES = ("dark", "light", "brand")
+
+
+@bp.get("/overlay/<slug>")
+def overlay(slug: str):
+    """The director's transparent lower third for OBS/vMix; the address carries the broadcast's overlay key."""
+    broadcast = broadcast_or_404(slug)
+    if not broadcasts.overlay_key_matches(broadcast, request.args.get("key")):
+        abort(404)  # an unknown key looks like an unknown page
+    try:
+        scale = min(max(float(request.args.get("scale", 1)), 0.5), 3.0)
+    except ValueError:
+        scale = 1.0
+    options = {"position": request.args.get("position") if request.args.get("position") in OVERLAY_POSITIONS else "bottom",
+               "theme": request.args.get("theme") if request.args.get("theme") in OVERLAY_THEMES else "dark",
+               "mode": "ask" if request.args.get("mode") == "ask" else "question", "scale": scale}
+    response = make_response(render_template("overlay.html", broadcast=broadcast, options=options,
+                                             page_url=public_url("public.viewer", slug=slug)))
+    response.headers["Referrer-Policy"] = "no-referrer"  # the key stays out of other sites' logs
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/present/<slug>")
+def present(slug: str):
+    """The projector/stream view: how to join, the question on air, the top questions, live counters."""
+    broadcast = broadcast_or_404(slug)
+    return render_template("present.html", broadcast=broadcast, page_url=public_url("public.viewer", slug=slug))
 
 
 @bp.get("/b/<slug>/qr.svg")

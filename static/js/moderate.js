@@ -171,6 +171,107 @@ function columnOf(q) {
   return "done";
 }
 
+// --- filters: search, status, category, language, district (client-side, on the loaded desk) ---
+const filter = { text: "", status: "", category: "", language: "", district: "" };
+
+function filtering() {
+  return Object.values(filter).some(Boolean);
+}
+
+function matches(q) {
+  if (filter.status && q.status !== filter.status && !(filter.status === "pending" && q.status === "submitted")) return false;
+  if (filter.category && String(q.category_id) !== filter.category) return false;
+  if (filter.language && q.language !== filter.language) return false;
+  if (filter.district && !(q.district || "").toLowerCase().includes(filter.district)) return false;
+  if (filter.text) {
+    const hay = `${q.text} ${q.author_name} ${q.tracking_code} ${q.district}`.toLowerCase();
+    if (!hay.includes(filter.text)) return false;
+  }
+  return true;
+}
+
+$("filters").addEventListener("input", (e) => {
+  const { name, value } = e.target;
+  filter[name] = ["text", "district"].includes(name) ? value.trim().toLowerCase() : value;
+  refresh();
+});
+$("filters").addEventListener("submit", (e) => e.preventDefault());
+
+function fillCategoryFilter() {
+  const select = $("f-category");
+  const current = select.value;
+  select.replaceChildren(select.options[0], ...state.categories.map((c) => h("option", { value: c.id }, c.name)));
+  select.value = current;
+}
+
+// --- new questions: a sound (can be muted, remembered) and a count in the tab title ---
+const prefs = JSON.parse(localStorage.getItem("companion:moderate") || "{}");
+const baseTitle = document.title;
+let unseen = 0;
+let audio = null;
+
+function applyMute() {
+  $("mute").setAttribute("aria-pressed", String(!!prefs.muted));
+  $("mute").textContent = prefs.muted ? t.sound_off : t.sound_on;
+}
+$("mute").addEventListener("click", () => {
+  prefs.muted = !prefs.muted;
+  localStorage.setItem("companion:moderate", JSON.stringify(prefs));
+  applyMute();
+});
+applyMute();
+
+function chime() {
+  if (prefs.muted) return;
+  try {
+    audio = audio || new AudioContext();
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.frequency.value = 880;
+    gain.gain.setValueAtTime(0.15, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.25);
+    osc.connect(gain).connect(audio.destination);
+    osc.start();
+    osc.stop(audio.currentTime + 0.25);
+  } catch { /* no audio device: the badge still counts */ }
+}
+
+function announceNew(count) {
+  if (!count) return;
+  chime();
+  if (document.hidden || !document.hasFocus()) {
+    unseen += count;
+    document.title = `(${unseen}) ${baseTitle}`;
+  }
+  document.documentElement.dataset.unseen = String(unseen);
+}
+function clearBadge() { unseen = 0; document.title = baseTitle; document.documentElement.dataset.unseen = "0"; }
+window.addEventListener("focus", clearBadge);
+document.addEventListener("visibilitychange", () => { if (!document.hidden) clearBadge(); });
+
+// --- backstage: a note to the speaker with its read receipt, and the countdown ---
+function renderBackstage(backstage) {
+  if (!backstage) return;
+  const m = backstage.message;
+  $("b-status").textContent = m ? `${fmt(t.sent_at, { time: time(m.sent_at, data.locale) })}: "${m.text}" · ${
+    m.read_at ? fmt(t.read_at, { time: time(m.read_at, data.locale) }) : t.not_read}` : "";
+  $("b-status").dataset.read = m && m.read_at ? "yes" : "no";
+  $("countdown-status").textContent = backstage.countdown_until
+    ? fmt(t.countdown_until, { time: time(backstage.countdown_until, data.locale) }) : "";
+}
+$("backstage-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const input = $("b-text");
+  const ack = await send("send_backstage", { text: input.value });
+  if (ack.ok) input.value = "";
+});
+for (const button of document.querySelectorAll("[data-quick]")) {
+  button.addEventListener("click", () => send("send_backstage", { text: button.dataset.quick }));
+}
+for (const button of document.querySelectorAll("[data-seconds]")) {
+  button.addEventListener("click", () => send("set_countdown", { seconds: Number(button.dataset.seconds) }));
+}
+
 function refresh(ids = null) {
   const touched = ids || [...state.questions.keys()];
   if (!ids) cards.clear();
@@ -179,19 +280,29 @@ function refresh(ids = null) {
     if (q) cards.set(id, renderCard(q)); else cards.delete(id);
   }
   const columns = Object.fromEntries(Object.keys(COLUMNS).map((k) => [k, []]));
-  for (const q of state.questions.values()) columns[columnOf(q)].push(q);
-  let waiting = 0;
+  let shown = 0;
+  for (const q of state.questions.values()) {
+    if (!matches(q)) continue;
+    columns[columnOf(q)].push(q);
+    shown += 1;
+  }
   for (const [name, list] of Object.entries(columns)) {
     list.sort(COLUMNS[name].sort);
     const el = $(`list-${name}`);
     el.replaceChildren(...list.map((q) => cards.get(q.id)));
     const count = document.querySelector(`[data-count="${name}"]`);
     if (count) count.textContent = list.length;
-    if (name === "incoming") waiting = list.length;
+  }
+  let waiting = 0; let queued = 0; let answered = 0;
+  for (const q of state.questions.values()) {
+    if (q.status === "pending" || q.status === "submitted") waiting += 1;
+    else if (q.status === "queued") queued += 1;
+    else if (q.status === "answered") answered += 1;
   }
   $("count-waiting").textContent = waiting;
-  $("count-queued").textContent = columns.queue.length;
-  $("count-answered").textContent = columns.done.filter((q) => q.status === "answered").length;
+  $("count-queued").textContent = queued;
+  $("count-answered").textContent = answered;
+  $("f-shown").textContent = filtering() ? fmt(t.shown, { n: shown, total: state.questions.size }) : "";
 }
 
 function select(id) {
@@ -226,6 +337,8 @@ function moveInQueue(id, step) {
 document.addEventListener("keydown", (e) => {
   if (e.target.closest("input, textarea, select")) { if (e.key === "Escape" && state.mode) leaveMode(state.mode.id); return; }
   if (e.key === "?") { toggleHelp(); return; }
+  if (e.key === "/") { e.preventDefault(); $("f-text").focus(); return; }
+  if (e.key === "b") { e.preventDefault(); $("backstage-panel").open = true; $("b-text").focus(); return; }
   if (e.key === "j") { moveSelection(1); return; }
   if (e.key === "k") { moveSelection(-1); return; }
   const q = state.questions.get(state.selected);
@@ -280,6 +393,8 @@ const live = connectLive({
     state.questions = new Map(snapshot.questions.map((q) => [q.id, q]));
     state.categories = snapshot.categories;
     applySettings(snapshot.settings);
+    fillCategoryFilter();
+    renderBackstage(snapshot.backstage);
     refresh();
   },
   onStatus(status) {
@@ -291,7 +406,9 @@ const live = connectLive({
 
 live.socket.on("desk_changed", live.versioned((event) => {
   if (event.settings) applySettings(event.settings);
+  if (event.backstage) renderBackstage(event.backstage);
   const ids = event.questions.map((q) => q.id);
+  announceNew(event.questions.filter((q) => !state.questions.has(q.id)).length);
   const hadOnAir = onAir();
   for (const q of event.questions) state.questions.set(q.id, q);
   // The "on air" button label depends on whether something is on air: re-render all when that flips.

@@ -56,7 +56,8 @@ function showErrors(errors) {
 }
 
 function readForm() {
-  const item = { client_id: draftId, language: data.locale, consent: inputs.consent.checked };
+  // no language: the server reads it from the question's letters (falling back to the page's language)
+  const item = { client_id: draftId, consent: inputs.consent.checked };
   for (const f of fields) item[f] = inputs[f].value.trim();
   return item;
 }
