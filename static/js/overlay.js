@@ -12,11 +12,9 @@ let hideTimer = null;
 
 function fill(q) {
   const who = [firstName(q.author_name), q.district].filter(Boolean).join(" · ");
-  third.replaceChildren(
-    h("p", { class: "o-label" }, t.question),
-    h("p", { class: "o-text" }, q.text),
-    who ? h("p", { class: "o-meta" }, who) : null,
-  );
+  const parts = [h("p", { class: "o-label" }, t.question), h("p", { class: "o-text" }, q.text)];
+  if (who) parts.push(h("p", { class: "o-meta" }, who));
+  third.replaceChildren(...parts);
 }
 
 function update(state) {

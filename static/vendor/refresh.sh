@@ -6,6 +6,8 @@ cd "$(dirname "$0")"
 declare -A FILES=(
   ["socket.io-client@4.8.4"]="dist/socket.io.min.js:socket.io.min.js"
   ["sortablejs@1.15.7"]="Sortable.min.js:Sortable.min.js"
+  # only the browser tests load axe (accessibility checks); no page of the app does
+  ["axe-core@4.14.1"]="axe.min.js:axe.min.js"
 )
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
