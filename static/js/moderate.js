@@ -91,8 +91,9 @@ function clock(q) {
     a.follow_up ? h("span", { class: "badge follow-up" }, t.follow_up_flagged) : null);
 }
 
-function actionLabel(q, action, current) {
-  if (action === "send_to_air" && current && current.id !== q.id) return t.send_next;
+function actionLabel(q, action) {
+  // both labels are in the button; CSS shows the right one while something is on air (no re-render)
+  if (action === "send_to_air") return [h("span", { class: "if-free" }, t.send_to_air), h("span", { class: "if-busy" }, t.send_next)];
   if (action === "follow_up") return q.appeal?.follow_up ? t.follow_up_off : t.follow_up;
   return t[action];
 }
@@ -148,11 +149,10 @@ function categorySelect(q) {
 }
 
 function renderCard(q) {
-  const current = onAir();
   const buttons = (ACTIONS[q.status] || []).map((action) => h("button", {
     type: "button", class: `button small act-${action}`, dataset: { action },
     onclick: (e) => { e.stopPropagation(); act(q, action); },
-  }, actionLabel(q, action, current)));
+  }, actionLabel(q, action)));
   const el = h("li", {
     class: `qcard ${q.status}${state.selected === q.id ? " selected" : ""}`, tabindex: 0,
     dataset: { id: q.id, status: q.status }, "aria-selected": state.selected === q.id ? "true" : "false",
@@ -272,37 +272,127 @@ for (const button of document.querySelectorAll("[data-seconds]")) {
   button.addEventListener("click", () => send("set_countdown", { seconds: Number(button.dataset.seconds) }));
 }
 
-function refresh(ids = null) {
-  const touched = ids || [...state.questions.keys()];
-  if (!ids) cards.clear();
-  for (const id of touched) {
-    const q = state.questions.get(id);
-    if (q) cards.set(id, renderCard(q)); else cards.delete(id);
+// Cards live in per-column arrays of ids kept in sort order, so an event re-renders and moves only
+// the cards it touched (a binary search finds each one's place). Long columns show their first
+// WINDOW cards and a "show more" button (search and filters reach the rest): a desk with 10,000
+// questions renders a few hundred cards, not ten thousand.
+const WINDOW = 150;
+const order = Object.fromEntries(Object.keys(COLUMNS).map((k) => [k, []]));
+const placed = new Map();  // id -> its column (whether or not its card is in the window)
+const limit = Object.fromEntries(Object.keys(COLUMNS).map((k) => [k, k === "queue" || k === "onair" ? Infinity : WINDOW]));
+
+function moreButton(name) {
+  const hidden = order[name].length - limit[name];
+  const list = $(`list-${name}`);
+  let more = list.querySelector(":scope > li.more");
+  if (hidden <= 0) { more?.remove(); return; }
+  if (!more) {
+    more = h("li", { class: "more" }, h("button", { type: "button", class: "button small", onclick: () => {
+      limit[name] += WINDOW * 4;
+      refresh();
+    } }));
   }
-  const columns = Object.fromEntries(Object.keys(COLUMNS).map((k) => [k, []]));
-  let shown = 0;
-  for (const q of state.questions.values()) {
-    if (!matches(q)) continue;
-    columns[columnOf(q)].push(q);
-    shown += 1;
-  }
-  for (const [name, list] of Object.entries(columns)) {
+  more.firstChild.textContent = fmt(t.show_more, { n: hidden });
+  list.append(more);  // always last
+}
+
+function rebuild() {
+  cards.clear();
+  placed.clear();
+  const lists = Object.fromEntries(Object.keys(COLUMNS).map((k) => [k, []]));
+  for (const q of state.questions.values()) if (matches(q)) lists[columnOf(q)].push(q);
+  for (const [name, list] of Object.entries(lists)) {
     list.sort(COLUMNS[name].sort);
-    const el = $(`list-${name}`);
-    el.replaceChildren(...list.map((q) => cards.get(q.id)));
-    const count = document.querySelector(`[data-count="${name}"]`);
-    if (count) count.textContent = list.length;
+    order[name] = list.map((q) => q.id);
+    for (const q of list) placed.set(q.id, name);
+    $(`list-${name}`).replaceChildren(...list.slice(0, limit[name]).map((q) => {
+      const el = renderCard(q);
+      cards.set(q.id, el);
+      return el;
+    }));
+    moreButton(name);
   }
-  let waiting = 0; let queued = 0; let answered = 0;
+}
+
+function slot(name, q) {
+  const list = order[name];
+  const cmp = COLUMNS[name].sort;
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cmp(state.questions.get(list[mid]), q) <= 0) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+function showAt(name, index) {
+  // render the card at `index` of the column into the window (it just came within it)
+  const id = order[name][index];
+  if (id === undefined || cards.has(id)) return;
+  const el = renderCard(state.questions.get(id));
+  const next = order[name][index + 1];
+  $(`list-${name}`).insertBefore(el, (next !== undefined && cards.get(next)) || $(`list-${name}`).querySelector(":scope > li.more"));
+  cards.set(id, el);
+}
+
+function update(ids) {
+  for (const id of ids) {  // first take every touched card out, so the rest stay in order
+    const name = placed.get(id);
+    if (name === undefined) continue;
+    const list = order[name];
+    const index = list.indexOf(id);
+    list.splice(index, 1);
+    placed.delete(id);
+    if (cards.has(id)) {
+      cards.get(id).remove();
+      cards.delete(id);
+      if (list.length >= limit[name]) showAt(name, limit[name] - 1);  // the next one moves into the window
+    }
+  }
+  const touchedColumns = new Set();
+  for (const id of ids) {  // then put each back where it now belongs
+    const q = state.questions.get(id);
+    if (!q || !matches(q) || placed.has(id)) continue;
+    const name = columnOf(q);
+    const i = slot(name, q);
+    order[name].splice(i, 0, id);
+    placed.set(id, name);
+    touchedColumns.add(name);
+    if (i < limit[name]) {
+      showAt(name, i);
+      const overflow = order[name][limit[name]];  // pushed out of the window
+      if (overflow !== undefined && cards.has(overflow)) { cards.get(overflow).remove(); cards.delete(overflow); }
+    }
+  }
+  for (const name of Object.keys(order)) moreButton(name);
+}
+
+function markBusy() {
+  document.querySelector(".board").classList.toggle("busy", Boolean(onAir()));
+}
+
+function refresh(ids = null) {
+  const started = performance.now();
+  if (ids === null) markBusy();
+  if (ids === null) rebuild(); else update(ids);
+  let waiting = 0; let queued = 0; let answered = 0; let shown = 0;
   for (const q of state.questions.values()) {
     if (q.status === "pending" || q.status === "submitted") waiting += 1;
     else if (q.status === "queued") queued += 1;
     else if (q.status === "answered") answered += 1;
   }
+  for (const name of Object.keys(order)) {
+    shown += order[name].length;
+    const count = document.querySelector(`[data-count="${name}"]`);
+    if (count) count.textContent = order[name].length;
+  }
   $("count-waiting").textContent = waiting;
   $("count-queued").textContent = queued;
   $("count-answered").textContent = answered;
   $("f-shown").textContent = filtering() ? fmt(t.shown, { n: shown, total: state.questions.size }) : "";
+  // for the benchmark and the browser test: how long the last full render and the last update took
+  document.documentElement.dataset[ids === null ? "renderMs" : "updateMs"] = (performance.now() - started).toFixed(2);
 }
 
 function select(id) {
@@ -409,10 +499,9 @@ live.socket.on("desk_changed", live.versioned((event) => {
   if (event.backstage) renderBackstage(event.backstage);
   const ids = event.questions.map((q) => q.id);
   announceNew(event.questions.filter((q) => !state.questions.has(q.id)).length);
-  const hadOnAir = onAir();
   for (const q of event.questions) state.questions.set(q.id, q);
-  // The "on air" button label depends on whether something is on air: re-render all when that flips.
-  refresh(Boolean(hadOnAir) !== Boolean(onAir()) ? null : ids);
+  markBusy();
+  refresh(ids);
 }));
 live.socket.on("votes_changed", (event) => {
   const ids = [];
