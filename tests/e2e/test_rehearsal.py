@@ -113,10 +113,7 @@ def test_rehearsal_broadcast_end_to_end(browser, server):
     viewer.wait_for_selector("#on-air-text:has-text('playground in Samal-2')")
     viewer.wait_for_selector(f"#mine li:has-text('{code}'):has-text('on air now')")
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    viewer.screenshot(path=str(SCREENSHOTS / "viewer.png"), full_page=True)
-    moderator.screenshot(path=str(SCREENSHOTS / "moderator.png"))
-    speaker.screenshot(path=str(SCREENSHOTS / "teleprompter.png"))
+    # (the README's screenshots come from the five-screen studio rehearsal in test_studio.py)
 
     # Answered and next: the hostile one goes on air as plain text.
     card(moderator, "queue", "onerror").locator("[data-action=send_to_air]").click()
