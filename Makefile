@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export COMPANION_ASYNC_MODE ?= eventlet
 
-.PHONY: run test venv deps test-deps translations extract-messages update-translations vendor clean bench-appeals
+.PHONY: run test venv deps test-deps translations extract-messages update-translations vendor clean bench bench-smoke bench-appeals
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,15 @@ extract-messages: deps
 # Re-extract the messages and rewrite the catalogs from translations/source.py (fails on a missing one).
 update-translations: extract-messages
 	$(PY) translations/source.py
+
+# The live desk against a Node.js socket.io peer (bench/results/latest.json; about 20 minutes).
+bench: test-deps translations
+	$(PY) bench/run.py
+
+# The same harness with a few hundred clients (under a minute): CI runs it so the harness never rots.
+bench-smoke: test-deps translations
+	$(PY) bench/run.py --smoke
+	$(PY) bench/check.py bench/results/smoke.json
 
 # A million appeals on PostgreSQL and SQLite: back-office pages and the roadmap (bench/results/appeals.json).
 bench-appeals: test-deps translations

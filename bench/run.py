@@ -1,0 +1,507 @@
+"""Benchmarks of the live desk, side by side with a Node.js socket.io peer (`make bench`, `make bench-smoke`).
+
+    python bench/run.py            # full: 10,000 viewers, fan-out at 1,000 and 3,000, ingest, votes, ... (~20 min)
+    python bench/run.py --smoke    # a few hundred clients, one run each, under a minute (CI)
+
+Starts the real server as production does (`python -m companion serve`, eventlet, SQLite in a
+temporary folder) and the peer (`node bench/peers/server.js`, same events, no database), and
+drives both with the same load generator: asyncio clients speaking Engine.IO 4 / Socket.IO 5 over
+aiohttp WebSockets, written for the purpose (a full python-socketio client per viewer would make
+the generator the bottleneck). Writes bench/results/latest.json (smoke: bench/results/smoke.json).
+
+Every figure is the median of `--runs` runs (3 in full mode) with min and max; timings are also
+given as ratios against the peer measured in the same run. The generator's own CPU time is
+reported per metric so a reader can tell when the generator, not the server, was the bottleneck.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.liveserver import LiveServer, free_port  # noqa: E402  (the harness the tests use)
+
+KEYS = ["viewers_held", "rss_kb_per_viewer", "fanout_p99_ms_1000", "fanout_p99_ms_3000", "fanout_ratio_vs_node_3000",
+        "ingest_qps", "ingest_ack_p99_ms", "ingest_lost", "prompter_p99_ms_under_load",
+        "vote_broadcasts_per_s_at_1000_votes_per_s", "moderator_render_ms_10k", "moderator_update_ms_10k",
+        "appeals_page_p95_ms_1m_pg"]
+
+
+def cpu_seconds() -> float:
+    """This process's CPU time (user + system): the load generator's own cost."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def session() -> aiohttp.ClientSession:
+    """An HTTP session without aiohttp's default cap of 100 connections (each viewer holds one)."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+
+
+class Counter:
+    """Counts the viewers that received the current round's event and when the last one did."""
+
+    def __init__(self):
+        self.expected, self.received, self.last = 0, 0, 0.0
+        self.done = asyncio.Event()
+
+    def reset(self, expected: int) -> None:
+        self.expected, self.received, self.last = expected, 0, 0.0
+        self.done = asyncio.Event()
+
+    def hit(self) -> None:
+        self.received += 1
+        self.last = time.perf_counter()
+        if self.received >= self.expected:
+            self.done.set()
+
+
+class Client:
+    """A Socket.IO client over one Engine.IO WebSocket: connects a namespace, answers pings,
+    calls events with acknowledgements, and hands chosen events to callbacks by prefix (no JSON
+    parsing for the events it only counts)."""
+
+    def __init__(self, http: aiohttp.ClientSession, url: str, namespace: str = "/", auth: dict | None = None,
+                 cookie: str | None = None):
+        self.http, self.url, self.ns = http, url, namespace
+        self.auth = auth or {"slug": "demo"}
+        self.cookie = cookie
+        self.prefix = "" if namespace == "/" else f"{namespace},"
+        self.watch: dict[str, callable] = {}
+        self.acks: dict[int, asyncio.Future] = {}
+        self.ids = itertools.count(1)
+        self.ws = None
+        self.task = None
+
+    async def connect(self) -> "Client":
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        self.ws = await self.http.ws_connect(self.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket",
+                                             headers=headers, heartbeat=None, compress=0, max_msg_size=0)
+        await self.ws.receive()  # Engine.IO open
+        await self.ws.send_str(f"40{self.prefix}{json.dumps(self.auth)}")
+        reply = (await self.ws.receive()).data
+        if not reply.startswith(f"40{self.prefix}"):
+            raise ConnectionError(f"namespace refused: {reply[:120]}")
+        self.task = asyncio.ensure_future(self._read())
+        return self
+
+    async def _read(self) -> None:
+        async for message in self.ws:
+            data = message.data
+            if data == "2":
+                await self.ws.send_str("3")
+                continue
+            if not isinstance(data, str) or not data.startswith("4"):
+                continue
+            body = data[2 + len(self.prefix):] if data[2:].startswith(self.prefix) else data[2:]
+            if data[1] == "3":  # an acknowledgement: <id>[payload]
+                split = body.index("[")
+                future = self.acks.pop(int(body[:split]), None)
+                if future and not future.done():
+                    future.set_result(json.loads(body[split:])[0])
+            elif data[1] == "2":
+                for prefix, callback in self.watch.items():
+                    if body.startswith(prefix):
+                        callback(body)
+
+    def on(self, event: str, callback) -> None:
+        self.watch[f'["{event}"'] = callback
+
+    async def call(self, event: str, payload: dict, timeout: float = 10):
+        ack = next(self.ids)
+        future = asyncio.get_running_loop().create_future()
+        self.acks[ack] = future
+        await self.ws.send_str(f"42{self.prefix}{ack}{json.dumps([event, payload])}")
+        return await asyncio.wait_for(future, timeout)
+
+    async def close(self) -> None:
+        if self.task:
+            self.task.cancel()
+        if self.ws is not None:
+            await self.ws.close()
+
+
+class Target:
+    """One server under test: ours (eventlet, SQLite) or the Node peer."""
+
+    def __init__(self, kind: str, tmp: Path):
+        self.kind, self.tmp = kind, tmp
+        self.server = None
+        self.proc = None
+
+    def start(self) -> "Target":
+        if self.kind == "companion":
+            limits = {"MAX_CONNECTIONS": 30000, "QUESTIONS_PER_MINUTE_PER_ADDRESS": 10**9,
+                      "QUESTIONS_PER_MINUTE_PER_VIEWER": 10**9, "VOTES_PER_MINUTE_PER_VIEWER": 10**9,
+                      "EVENTS_PER_SECOND_PER_CONNECTION": 10**6}
+            self.server = LiveServer(self.tmp, **limits).start()
+            self.url, self.pid = self.server.url, self.server.proc.pid
+        else:
+            port = free_port()
+            self.url = f"http://127.0.0.1:{port}"
+            self.proc = subprocess.Popen(["node", str(ROOT / "bench" / "peers" / "server.js"), str(port)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+            import requests
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    if requests.get(self.url + "/healthz", timeout=1).ok:
+                        break
+                except requests.ConnectionError:
+                    time.sleep(0.1)
+            self.pid = self.proc.pid
+        return self
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.stop()
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def cookie(self, username: str) -> str | None:
+        return self.server.login(username) if self.server else None
+
+    def rows(self) -> int:
+        if not self.server:
+            return -1
+        db = sqlite3.connect(self.server.env["COMPANION_DATABASE_URL"].removeprefix("sqlite:///"))
+        try:
+            return db.execute("SELECT count(*) FROM question WHERE client_id LIKE 'ingest-%'").fetchone()[0]
+        finally:
+            db.close()
+
+
+async def connect_many(http, url: str, n: int, **kwargs) -> list[Client]:
+    sem = asyncio.Semaphore(100)
+
+    async def one():
+        async with sem:
+            for attempt in range(3):
+                try:
+                    return await Client(http, url, **kwargs).connect()
+                except (aiohttp.ClientError, ConnectionError, asyncio.TimeoutError):
+                    await asyncio.sleep(0.5 * (attempt + 1))
+            return None
+    clients = await asyncio.gather(*(one() for _ in range(n)))
+    return [c for c in clients if c is not None]
+
+
+async def staff(http, target: Target, user: str = "mod") -> Client:
+    return await Client(http, target.url, "/staff", cookie=target.cookie(user)).connect()
+
+
+async def approved_questions(http, target: Target, moderator: Client, n: int, tag: str) -> list[int]:
+    asker = await Client(http, target.url).connect()
+    ids = []
+    for i in range(n):
+        ack = await asker.call("submit_question", {"text": f"Bench question {tag} {i}", "client_id": f"bench-{tag}-{i:06d}"})
+        assert ack.get("ok"), ack
+        ids.append(ack["question"]["id"])
+        await moderator.call("approve", {"id": ack["question"]["id"]})
+    await asker.close()
+    return ids
+
+
+async def fanout(target: Target, viewers: int, rounds: int) -> dict:
+    """Moderator "send to air" -> received by the last of `viewers` viewers, per round."""
+    async with session() as http:
+        moderator = await staff(http, target)
+        ids = await approved_questions(http, target, moderator, 2, f"fan{viewers}")
+        before = rss_kb(target.pid)
+        audience = await connect_many(http, target.url, viewers)
+        await asyncio.sleep(1)
+        after = rss_kb(target.pid)
+        counter = Counter()
+        for client in audience:
+            client.on("feed_changed", lambda _body: counter.hit())
+        latencies, complete, cpu0 = [], 0, cpu_seconds()
+        for r in range(rounds):
+            counter.reset(len(audience))
+            t0 = time.perf_counter()
+            await moderator.call("send_to_air", {"id": ids[r % 2], "finish_current": "defer"})
+            try:
+                await asyncio.wait_for(counter.done.wait(), 30)
+                complete += 1
+            except asyncio.TimeoutError:
+                pass
+            latencies.append((counter.last - t0) * 1000)
+            await asyncio.sleep(0.3)
+        cpu = cpu_seconds() - cpu0
+        await asyncio.gather(*(c.close() for c in audience), moderator.close())
+    return {"connected": len(audience), "all_received_rounds": complete, "rounds": rounds,
+            "p50_ms": round(statistics.median(latencies), 1), "p99_ms": round(pct(latencies, 0.99), 1),
+            "rss_kb_per_viewer": round((after - before) / max(len(audience), 1), 1), "generator_cpu_s": round(cpu, 2)}
+
+
+async def ingest(target: Target, viewers: int, seconds: float, concurrency: int, tag: str) -> dict:
+    """Questions submitted, committed and acknowledged per second while `viewers` are connected."""
+    async with session() as http:
+        audience = await connect_many(http, target.url, viewers)
+        askers = await connect_many(http, target.url, concurrency)
+        latencies, acks, failures = [], 0, 0
+        counter = itertools.count()
+        stop = time.perf_counter() + seconds
+        cpu0 = cpu_seconds()
+
+        async def loop(client: Client):
+            nonlocal acks, failures
+            while time.perf_counter() < stop:
+                n = next(counter)
+                t0 = time.perf_counter()
+                try:
+                    ack = await client.call("submit_question", {"text": f"Ingest {n}", "client_id": f"ingest-{tag}-{n:08d}"})
+                except asyncio.TimeoutError:
+                    failures += 1
+                    continue
+                latencies.append((time.perf_counter() - t0) * 1000)
+                if ack.get("ok"):
+                    acks += 1
+                else:
+                    failures += 1
+        started = time.perf_counter()
+        await asyncio.gather(*(loop(c) for c in askers))
+        elapsed = time.perf_counter() - started
+        cpu = cpu_seconds() - cpu0
+        await asyncio.gather(*(c.close() for c in audience + askers))
+    rows = target.rows()
+    return {"qps": round(acks / elapsed, 1), "ack_p50_ms": round(statistics.median(latencies), 1),
+            "ack_p99_ms": round(pct(latencies, 0.99), 1), "acks": acks, "refused": failures,
+            "rows": rows, "lost": (acks - rows) if rows >= 0 else None, "generator_cpu_s": round(cpu, 2)}
+
+
+async def prompter_under_load(target: Target, viewers: int, qps: float, rounds: int) -> dict:
+    """Moderator -> teleprompter latency while `viewers` are connected and `qps` questions a second arrive."""
+    async with session() as http:
+        moderator = await staff(http, target)
+        speaker = await staff(http, target, "speaker")
+        ids = await approved_questions(http, target, moderator, 2, "prompt")
+        audience = await connect_many(http, target.url, viewers)
+        askers = await connect_many(http, target.url, 20)
+        arrived = asyncio.Event()
+        speaker.on("prompter_changed", lambda _body: arrived.set())
+        running = True
+
+        async def background():
+            n = 0
+            while running:
+                n += 1
+                asyncio.ensure_future(askers[n % len(askers)].call("submit_question", {
+                    "text": f"Load {n}", "client_id": f"load-{n:08d}"}, timeout=30))
+                await asyncio.sleep(1 / qps)
+        feeder = asyncio.ensure_future(background())
+        await asyncio.sleep(1)
+        latencies, cpu0 = [], cpu_seconds()
+        for r in range(rounds):
+            arrived.clear()
+            t0 = time.perf_counter()
+            asyncio.ensure_future(moderator.call("send_to_air", {"id": ids[r % 2], "finish_current": "defer"}))
+            # several prompter updates may be in flight (questions arriving): wait for the one after t0
+            await asyncio.wait_for(arrived.wait(), 30)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            await asyncio.sleep(0.3)
+        running = False
+        feeder.cancel()
+        cpu = cpu_seconds() - cpu0
+        await asyncio.gather(*(c.close() for c in audience + askers + [moderator, speaker]))
+    return {"p50_ms": round(statistics.median(latencies), 1), "p99_ms": round(pct(latencies, 0.99), 1),
+            "rounds": rounds, "generator_cpu_s": round(cpu, 2)}
+
+
+async def votes(target: Target, viewers: int, rate: float, seconds: float) -> dict:
+    """Vote-count broadcasts a viewer receives while `rate` votes a second arrive; final counts exact."""
+    async with session() as http:
+        moderator = await staff(http, target)
+        questions = await approved_questions(http, target, moderator, 50, "votes")
+        cookies = []
+        voters_n = int(rate * seconds / len(questions)) + 1
+        for _ in range(voters_n):
+            async with http.get(target.url + "/b/demo") as response:
+                cookie = response.cookies.get("session")
+                cookies.append(f"session={cookie.value}" if cookie else None)
+        voters = [await Client(http, target.url, cookie=c).connect() for c in cookies]
+        audience = await connect_many(http, target.url, viewers)
+        observer = audience[0]
+        events, final = [], {}
+
+        def on_votes(body: str):
+            events.append(time.perf_counter())
+            final.update(json.loads(body)[1]["votes"])
+        observer.on("votes_changed", on_votes)
+        pairs = [(v, q) for v in voters for q in questions][: int(rate * seconds)]
+        ok = 0
+        cpu0 = cpu_seconds()
+        started = time.perf_counter()
+
+        async def cast(i: int, voter: Client, qid: int):
+            nonlocal ok
+            await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+            ack = await voter.call("vote", {"question_id": qid}, timeout=30)
+            ok += bool(ack.get("ok"))
+        await asyncio.gather(*(cast(i, v, q) for i, (v, q) in enumerate(pairs)))
+        elapsed = time.perf_counter() - started
+        await asyncio.sleep(1)  # the last coalesced update
+        cpu = cpu_seconds() - cpu0
+        await asyncio.gather(*(c.close() for c in audience + voters + [moderator]))
+    window = [t for t in events if started <= t <= started + elapsed]
+    return {"broadcasts_per_s": round(len(window) / elapsed, 2), "votes_per_s": round(len(pairs) / elapsed, 1),
+            "votes_ok": ok, "final_count_sum": sum(final.values()), "exact": sum(final.values()) == ok,
+            "generator_cpu_s": round(cpu, 2)}
+
+
+def moderator_desk(target: Target, n: int) -> dict:
+    """In Chromium: the moderator screen with `n` questions, first render and one new question."""
+    sys.path.insert(0, str(ROOT))
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import chromium_path
+    from tests.e2e.test_desk_scale import seed_questions
+    seed_questions(target.server, n)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox", "--disable-gpu"])
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        name, value = target.cookie("mod").split("=", 1)
+        context.add_cookies([{"name": name, "value": value, "url": target.url}])
+        page = context.new_page()
+        page.goto(target.url + "/moderate/demo")
+        page.wait_for_function("() => document.documentElement.dataset.renderMs !== undefined", timeout=120_000)
+        render = float(page.evaluate("document.documentElement.dataset.renderMs"))
+        updates = []
+        import requests
+        for i in range(5):
+            count = int(page.inner_text("[data-count=incoming]"))
+            requests.post(f"{target.url}/api/v1/broadcasts/demo/questions", json={"text": f"Live {i}"}, timeout=10)
+            page.wait_for_function(f"() => +document.querySelector('[data-count=incoming]').textContent === {count + 1}")
+            updates.append(float(page.evaluate("document.documentElement.dataset.updateMs")))
+        browser.close()
+    return {"render_ms": render, "update_ms": round(statistics.median(updates), 2)}
+
+
+def summarise(values: list[float]) -> dict:
+    return {"median": round(statistics.median(values), 2), "min": round(min(values), 2), "max": round(max(values), 2),
+            "runs": len(values)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="a few hundred clients, one run each (CI)")
+    parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    smoke = args.smoke
+    runs = args.runs or (1 if smoke else 3)
+    size = {"held": 300 if smoke else 10_000, "f1": 100 if smoke else 1000, "f3": 300 if smoke else 3000,
+            "rounds": 5 if smoke else 20, "ingest_viewers": 100 if smoke else 1000, "ingest_s": 3 if smoke else 10,
+            "prompter_viewers": 200 if smoke else 2000, "prompter_qps": 20 if smoke else 100,
+            "vote_viewers": 100 if smoke else 1000, "vote_rate": 200 if smoke else 1000, "vote_s": 2 if smoke else 5,
+            "desk": 1000 if smoke else 10_000, "appeals_rows": 2000 if smoke else 1_000_000}
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 10,000 sockets on each side
+    if not (ROOT / "bench" / "peers" / "node_modules").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=ROOT / "bench" / "peers", check=True)
+    results: dict = {"mode": "smoke" if smoke else "full", "runs": runs, "sizes": size,
+                     "machine": f"{os.cpu_count()} cores", "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    raw: dict = {}
+
+    def run_on(kind: str, work) -> dict:
+        tmp = Path(tempfile.mkdtemp(prefix=f"companion-bench-{kind}-"))
+        target = Target(kind, tmp).start()
+        try:
+            return work(target)
+        finally:
+            target.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    for r in range(runs):
+        print(f"run {r + 1}/{runs}", flush=True)
+        for kind in ("companion", "node"):
+            # one server per kind and run; the desk test (10,000 seeded questions) goes last
+            async def network(target, kind=kind):
+                out = raw.setdefault(kind, {})
+                out.setdefault("held", []).append(await fanout(target, size["held"], 3))
+                out.setdefault("f1", []).append(await fanout(target, size["f1"], size["rounds"]))
+                out.setdefault("f3", []).append(await fanout(target, size["f3"], size["rounds"]))
+                if kind == "companion":
+                    out.setdefault("ingest", []).append(await ingest(target, size["ingest_viewers"], size["ingest_s"], 50, f"r{r}"))
+                    out.setdefault("prompter", []).append(await prompter_under_load(
+                        target, size["prompter_viewers"], size["prompter_qps"], size["rounds"]))
+                    out.setdefault("votes", []).append(await votes(target, size["vote_viewers"], size["vote_rate"], size["vote_s"]))
+
+            def everything(target, kind=kind):
+                asyncio.run(network(target))
+                if kind == "companion":
+                    raw[kind].setdefault("desk", []).append(moderator_desk(target, size["desk"]))
+                print(kind, json.dumps({k: v[-1] for k, v in raw[kind].items()}), flush=True)
+            run_on(kind, everything)
+
+    ours, node = raw["companion"], raw["node"]
+    held_ok = [h["connected"] if h["all_received_rounds"] == h["rounds"] else 0 for h in ours["held"]]
+    metrics = {
+        "viewers_held": summarise(held_ok),
+        "rss_kb_per_viewer": summarise([h["rss_kb_per_viewer"] for h in ours["held"]]),
+        "fanout_p99_ms_1000": summarise([f["p99_ms"] for f in ours["f1"]]),
+        "fanout_p99_ms_3000": summarise([f["p99_ms"] for f in ours["f3"]]),
+        "fanout_ratio_vs_node_3000": summarise([a["p99_ms"] / max(b["p99_ms"], 0.1) for a, b in zip(ours["f3"], node["f3"])]),
+        "ingest_qps": summarise([i["qps"] for i in ours["ingest"]]),
+        "ingest_ack_p99_ms": summarise([i["ack_p99_ms"] for i in ours["ingest"]]),
+        "ingest_lost": summarise([i["lost"] for i in ours["ingest"]]),
+        "prompter_p99_ms_under_load": summarise([p["p99_ms"] for p in ours["prompter"]]),
+        "vote_broadcasts_per_s_at_1000_votes_per_s": summarise([v["broadcasts_per_s"] for v in ours["votes"]]),
+        "moderator_render_ms_10k": summarise([d["render_ms"] for d in ours["desk"]]),
+        "moderator_update_ms_10k": summarise([d["update_ms"] for d in ours["desk"]]),
+    }
+    sys.argv = [sys.argv[0], "--db", "postgresql", "--rows", str(size["appeals_rows"]), "--rounds", str(runs),
+                "--requests", "10" if smoke else "50", "--out", str(Path(tempfile.mkdtemp()) / "appeals.json")]
+    import appeals as appeals_bench  # bench/appeals.py
+    appeals_out = Path(sys.argv[-1])
+    appeals_bench.main()
+    pg = json.loads(appeals_out.read_text())["postgresql"]
+    metrics["appeals_page_p95_ms_1m_pg"] = {"median": pg["first_page_officer_department"]["p95_ms"],
+                                            "min": pg["first_page_officer_department"]["p95_min_ms"],
+                                            "max": pg["first_page_officer_department"]["p95_max_ms"], "runs": runs}
+    results["metrics"] = metrics
+    results["node_peer"] = {"viewers_held": summarise([h["connected"] if h["all_received_rounds"] == h["rounds"] else 0
+                                                       for h in node["held"]]),
+                            "rss_kb_per_viewer": summarise([h["rss_kb_per_viewer"] for h in node["held"]]),
+                            "fanout_p99_ms_1000": summarise([f["p99_ms"] for f in node["f1"]]),
+                            "fanout_p99_ms_3000": summarise([f["p99_ms"] for f in node["f3"]])}
+    results["raw"] = raw
+    for key in KEYS:
+        results[key] = metrics[key]["median"]
+    out = Path(args.out or ROOT / "bench" / "results" / ("smoke.json" if smoke else "latest.json"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(json.dumps({k: results[k] for k in KEYS}, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT / "bench"))
+    main()
