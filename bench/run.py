@@ -417,11 +417,11 @@ def main() -> None:
     args = parser.parse_args()
     smoke = args.smoke
     runs = args.runs or (1 if smoke else 3)
-    size = {"held": 300 if smoke else 10_000, "f1": 100 if smoke else 1000, "f3": 300 if smoke else 3000,
-            "rounds": 5 if smoke else 20, "ingest_viewers": 100 if smoke else 1000, "ingest_s": 3 if smoke else 10,
-            "prompter_viewers": 200 if smoke else 2000, "prompter_qps": 20 if smoke else 100,
-            "vote_viewers": 100 if smoke else 1000, "vote_rate": 200 if smoke else 1000, "vote_s": 2 if smoke else 5,
-            "desk": 1000 if smoke else 10_000, "appeals_rows": 2000 if smoke else 1_000_000}
+    size = {"held": 200 if smoke else 10_000, "f1": 100 if smoke else 1000, "f3": 200 if smoke else 3000,
+            "rounds": 3 if smoke else 20, "ingest_viewers": 50 if smoke else 1000, "ingest_s": 2 if smoke else 10,
+            "prompter_viewers": 100 if smoke else 2000, "prompter_qps": 10 if smoke else 100,
+            "vote_viewers": 50 if smoke else 1000, "vote_rate": 100 if smoke else 1000, "vote_s": 1 if smoke else 5,
+            "desk": 500 if smoke else 10_000, "appeals_rows": 1000 if smoke else 1_000_000}
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 10,000 sockets on each side
     if not (ROOT / "bench" / "peers" / "node_modules").exists():
@@ -478,7 +478,7 @@ def main() -> None:
         "moderator_update_ms_10k": summarise([d["update_ms"] for d in ours["desk"]]),
     }
     sys.argv = [sys.argv[0], "--db", "postgresql", "--rows", str(size["appeals_rows"]), "--rounds", str(runs),
-                "--requests", "10" if smoke else "50", "--out", str(Path(tempfile.mkdtemp()) / "appeals.json")]
+                "--requests", "5" if smoke else "50", "--out", str(Path(tempfile.mkdtemp()) / "appeals.json")]
     import appeals as appeals_bench  # bench/appeals.py
     appeals_out = Path(sys.argv[-1])
     appeals_bench.main()

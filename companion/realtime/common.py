@@ -9,7 +9,7 @@ from flask import current_app, request, session
 from flask_socketio import disconnect
 from flask_login import current_user
 
-from ..extensions import db
+from ..extensions import db, socketio
 from ..permissions import require
 from ..services.errors import Forbidden, NotFound, ServiceError, Unauthorized, ValidationError
 from ..services.intake import get_broadcast
@@ -63,6 +63,10 @@ def acknowledged(handler):
 
     @wraps(handler)
     def wrapper(*args):
+        # Let the event loop breathe before this handler's database work: SQLite calls do not
+        # yield, so under a burst one loop turn would otherwise run many handlers back to back
+        # while timers (the vote flusher) and moderators' events wait behind them.
+        socketio.sleep(0)
         try:
             throttle()
             result = handler(*args)
