@@ -94,7 +94,7 @@ def _print_urls(app, host, port) -> None:
     print(f"  Moderator:            {base}/moderate/demo")
     print(f"  Teleprompter:         {base}/prompter/demo")
     print(f"  Administration:       {base}/admin/broadcasts")
-    print(f"  Appeals (back office): {base}/appeals")
+    print(f"  Appeals:              {base}/appeals")
     print(f"  Roadmap (public):     {base}/roadmap")
     sys.stdout.flush()
 
