@@ -12,25 +12,17 @@ from companion.services import appeals, deadlines, intake, moderation
 from companion.services.deadlines import DAY_OFF, WORKING_DAY, WorkCalendar
 from companion.services.errors import Forbidden, InvalidTransition, StaleVersion, ValidationError
 
+from .test_services import demo, submit
+
 A = AppealStatus
 pytestmark = pytest.mark.usefixtures("ctx")
-
-
-def demo():
-    return intake.get_broadcast("demo")
-
-
-def submit(text="The bus stop on Abay street has no shelter", **fields):
-    fields.setdefault("client_id", f"client-{abs(hash(text)) % 10**12:012d}")
-    question, _change = intake.submit_question(demo(), {"text": text, **fields})
-    return question
 
 
 def user(name: str) -> User:
     return db.session.execute(select(User).where(User.username == name)).scalar_one()
 
 
-def new_appeal(text="The bus stop on Abay street has no shelter") -> Appeal:
+def new_appeal(text="How will the bus routes change?") -> Appeal:
     return submit(text).appeal
 
 
