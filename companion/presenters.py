@@ -101,13 +101,11 @@ def public_appeal(appeal) -> dict:
     from flask import current_app
     from flask_babel import get_locale
 
-    from .services.appeals import ACTION_LABELS, status_label
+    from .services.appeals import ACTION_LABELS, public_events, status_label
     locale = str(get_locale() or "kk")
     department = appeal.department.name(locale) if appeal.department else None
     history = []
-    for e in appeal.events:
-        if not e.public:
-            continue
+    for e in public_events(appeal):
         item = {"at": iso(e.at), "action": e.action, "label": str(ACTION_LABELS.get(e.action, e.action)),
                 "status": e.to_status, "note": e.note}
         if e.action in ("assign", "route", "reassign") and appeal.department:

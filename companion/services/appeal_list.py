@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import format_date, format_datetime
+from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
@@ -229,8 +229,3 @@ def export_xlsx(user: User, f: AppealFilter, locale: str) -> bytes:
     sheet.freeze_panes(1, 0)
     workbook.close()
     return output.getvalue()
-
-
-def today_label() -> str:
-    """Today's date in the office, formatted for the current locale."""
-    return format_date(deadlines.local_date(), "long")

@@ -57,11 +57,6 @@ def status_label(status: str) -> str:
     return str(STATUS_LABELS[A(status)])
 
 
-def is_open(appeal: Appeal) -> bool:
-    """True while the statutory clock runs for this appeal."""
-    return appeal.is_open
-
-
 def _record(appeal: Appeal, action: str, actor: User | None, *, note: str = "", from_status: str = "",
             public: bool = True, **detail) -> AppealEvent:
     event = AppealEvent(appeal=appeal, action=action, actor_id=actor.id if actor else None, note=note,

@@ -112,7 +112,8 @@ def _appeal_or_404(code: str):
 def track(code: str):
     """The public status of one appeal by its tracking code: timeline and answer, no personal data."""
     appeal = _appeal_or_404(code)
-    return render_template("track.html", appeal=appeal, view=public_appeal(appeal), code=appeal.tracking_code)
+    return render_template("track.html", appeal=appeal, view=public_appeal(appeal), events=appeals.public_events(appeal),
+                           code=appeal.tracking_code)
 
 
 @bp.get("/track/<code>/receipt")
