@@ -48,6 +48,12 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """The server process's CPU time (user + system) so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -242,7 +248,7 @@ async def fanout(target: Target, viewers: int, rounds: int) -> dict:
         counter = Counter()
         for client in audience:
             client.on("feed_changed", lambda _body: counter.hit())
-        latencies, complete, cpu0 = [], 0, cpu_seconds()
+        latencies, complete, cpu0, server0 = [], 0, cpu_seconds(), server_cpu_seconds(target.pid)
         for r in range(rounds):
             counter.reset(len(audience))
             t0 = time.perf_counter()
@@ -254,11 +260,12 @@ async def fanout(target: Target, viewers: int, rounds: int) -> dict:
                 pass
             latencies.append((counter.last - t0) * 1000)
             await asyncio.sleep(0.3)
-        cpu = cpu_seconds() - cpu0
+        cpu, server_cpu = cpu_seconds() - cpu0, server_cpu_seconds(target.pid) - server0
         await asyncio.gather(*(c.close() for c in audience), moderator.close())
     return {"connected": len(audience), "all_received_rounds": complete, "rounds": rounds,
             "p50_ms": round(statistics.median(latencies), 1), "p99_ms": round(pct(latencies, 0.99), 1),
-            "rss_kb_per_viewer": round((after - before) / max(len(audience), 1), 1), "generator_cpu_s": round(cpu, 2)}
+            "rss_kb_per_viewer": round((after - before) / max(len(audience), 1), 1), "generator_cpu_s": round(cpu, 2),
+            "server_cpu_s": round(server_cpu, 2)}
 
 
 async def ingest(target: Target, viewers: int, seconds: float, concurrency: int, tag: str) -> dict:
@@ -269,7 +276,7 @@ async def ingest(target: Target, viewers: int, seconds: float, concurrency: int,
         latencies, acks, failures = [], 0, 0
         counter = itertools.count()
         stop = time.perf_counter() + seconds
-        cpu0 = cpu_seconds()
+        cpu0, server0 = cpu_seconds(), server_cpu_seconds(target.pid)
 
         async def loop(client: Client):
             nonlocal acks, failures
@@ -289,12 +296,13 @@ async def ingest(target: Target, viewers: int, seconds: float, concurrency: int,
         started = time.perf_counter()
         await asyncio.gather(*(loop(c) for c in askers))
         elapsed = time.perf_counter() - started
-        cpu = cpu_seconds() - cpu0
+        cpu, server_cpu = cpu_seconds() - cpu0, server_cpu_seconds(target.pid) - server0
         await asyncio.gather(*(c.close() for c in audience + askers))
     rows = target.rows()
     return {"qps": round(acks / elapsed, 1), "ack_p50_ms": round(statistics.median(latencies), 1),
             "ack_p99_ms": round(pct(latencies, 0.99), 1), "acks": acks, "refused": failures,
-            "rows": rows, "lost": (acks - rows) if rows >= 0 else None, "generator_cpu_s": round(cpu, 2)}
+            "rows": rows, "lost": (acks - rows) if rows >= 0 else None, "generator_cpu_s": round(cpu, 2),
+            "server_cpu_share": round(server_cpu / elapsed, 2)}
 
 
 async def prompter_under_load(target: Target, viewers: int, qps: float, rounds: int) -> dict:
@@ -404,6 +412,37 @@ def moderator_desk(target: Target, n: int) -> dict:
     return {"render_ms": render, "update_ms": round(statistics.median(updates), 2)}
 
 
+def only(names: list[str], size: dict, runs: int) -> None:
+    """Run a few of our metrics on a fresh server each run and print them (no peer, no JSON file)."""
+    async def network(target, r: int) -> dict:
+        out = {}
+        if "held" in names:
+            out["held"] = await fanout(target, size["held"], 3)
+        if "f1" in names:
+            out["f1"] = await fanout(target, size["f1"], size["rounds"])
+        if "f3" in names:
+            out["f3"] = await fanout(target, size["f3"], size["rounds"])
+        if "ingest" in names:
+            out["ingest"] = await ingest(target, size["ingest_viewers"], size["ingest_s"], 50, f"o{r}")
+        if "prompter" in names:
+            out["prompter"] = await prompter_under_load(target, size["prompter_viewers"], size["prompter_qps"],
+                                                        size["rounds"])
+        if "votes" in names:
+            out["votes"] = await votes(target, size["vote_viewers"], size["vote_rate"], size["vote_s"])
+        return out
+    for r in range(runs):
+        tmp = Path(tempfile.mkdtemp(prefix="companion-bench-only-"))
+        target = Target("companion", tmp).start()
+        try:
+            out = asyncio.run(network(target, r))
+            if "desk" in names:
+                out["desk"] = moderator_desk(target, size["desk"])
+        finally:
+            target.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+        print(json.dumps(out), flush=True)
+
+
 def summarise(values: list[float]) -> dict:
     return {"median": round(statistics.median(values), 2), "min": round(min(values), 2), "max": round(max(values), 2),
             "runs": len(values)}
@@ -414,6 +453,9 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="a few hundred clients, one run each (CI)")
     parser.add_argument("--runs", type=int, default=None)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--only", default=None,
+                        help="comma-separated subset of held,f1,f3,ingest,prompter,votes,desk (ours only; a quick "
+                             "re-run while working, printed, not written to latest.json)")
     args = parser.parse_args()
     smoke = args.smoke
     runs = args.runs or (1 if smoke else 3)
@@ -439,6 +481,9 @@ def main() -> None:
             target.stop()
             shutil.rmtree(tmp, ignore_errors=True)
 
+    if args.only:
+        only(args.only.split(","), size, runs)
+        return
     for r in range(runs):
         print(f"run {r + 1}/{runs}", flush=True)
         for kind in ("companion", "node"):

@@ -6,12 +6,13 @@ from flask_babel import get_locale
 from flask_socketio import join_room
 
 from ..extensions import socketio
-from ..models import Channel, utcnow
+from ..models import Channel, Question, utcnow
 from ..presenters import broadcast_settings, iso, own_question, public_question
 from ..services import desk, intake, limits
 from ..services.errors import Forbidden
 from .common import acknowledged, connect_broadcast, current_broadcast, payload
-from .emit import VIEWER_NS, publish, publish_votes, room
+from . import writer
+from .emit import VIEWER_NS, publish_votes, room
 
 
 @socketio.on("connect", namespace=VIEWER_NS)
@@ -42,12 +43,14 @@ def viewer_snapshot(data=None):
 def viewer_submit(data=None):
     """Store the question, then acknowledge: the ack is sent only after the commit."""
     broadcast = current_broadcast()
-    question, change = intake.submit_question(broadcast, payload(data), channel=Channel.WEB,
-                                              viewer_token=session.get("viewer"),
-                                              default_language=str(get_locale() or "kk"),
-                                              source=limits.source_hash(request.remote_addr))
-    publish(change)
-    return {"created": change is not None, "question": own_question(question)}
+    prepared = intake.prepare_submission(broadcast, payload(data), channel=Channel.WEB,
+                                         viewer_token=session.get("viewer"),
+                                         default_language=str(get_locale() or "kk"),
+                                         source=limits.source_hash(request.remote_addr))
+    if isinstance(prepared, Question):  # a retry of a stored question
+        return {"created": False, "question": own_question(prepared)}
+    question, created = writer.store(prepared)  # group commit: acknowledged after its batch is committed
+    return {"created": created, "question": own_question(question)}
 
 
 @socketio.on("vote", namespace=VIEWER_NS)

@@ -72,28 +72,37 @@ def make_tracking_code(appeal: Appeal) -> str:
                                          number=appeal.id)
 
 
-def _new_appeal(received, calendar: deadlines.WorkCalendar | None = None, **fields) -> Appeal:
+def _new_appeals(received: list, calendar: deadlines.WorkCalendar | None, fields: list[dict]) -> list[Appeal]:
+    """Register several appeals with one flush: received times, and each appeal's own fields."""
     calendar = calendar or deadlines.office_calendar()
-    day = deadlines.local_date(received)
-    due = deadlines.answer_due(day, calendar)
-    appeal = Appeal(received_at=received, due_date=due, original_due_date=due,
-                    forward_due_date=deadlines.forward_due(day, calendar), status=A.REGISTERED.value,
-                    clock_running=True, updated_at=received, **fields)
-    db.session.add(appeal)
-    db.session.flush()
-    appeal.tracking_code = make_tracking_code(appeal)
-    _record(appeal, "register", None)
-    return appeal
+    appeals = []
+    for moment, own in zip(received, fields):
+        day = deadlines.local_date(moment)
+        due = deadlines.answer_due(day, calendar)
+        appeals.append(Appeal(received_at=moment, due_date=due, original_due_date=due,
+                              forward_due_date=deadlines.forward_due(day, calendar), status=A.REGISTERED.value,
+                              clock_running=True, updated_at=moment, **own))
+    db.session.add_all(appeals)
+    db.session.flush()  # the ids make the tracking codes
+    for appeal in appeals:
+        appeal.tracking_code = make_tracking_code(appeal)
+        _record(appeal, "register", None)
+    return appeals
 
 
-def register_question(question: Question) -> Appeal:
-    """Register the appeal of a question just stored (same transaction); sets the shared tracking code."""
-    appeal = _new_appeal(question.created_at, question=question, question_id=question.id,
-                         broadcast_id=question.broadcast_id, channel=question.channel, language=question.language,
-                         text=question.text, author_name=question.author_name, district=question.district,
-                         contact=question.contact)
-    question.tracking_code = appeal.tracking_code
-    return appeal
+def _new_appeal(received, calendar: deadlines.WorkCalendar | None = None, **fields) -> Appeal:
+    return _new_appeals([received], calendar, [fields])[0]
+
+
+def register_questions(questions: list[Question]) -> list[Appeal]:
+    """Register the appeals of questions just stored (same transaction, one flush); each question takes its
+    appeal's tracking code: one number for both."""
+    appeals = _new_appeals([q.created_at for q in questions], None, [
+        dict(question=q, question_id=q.id, broadcast_id=q.broadcast_id, channel=q.channel, language=q.language,
+             text=q.text, author_name=q.author_name, district=q.district, contact=q.contact) for q in questions])
+    for question, appeal in zip(questions, appeals):
+        question.tracking_code = appeal.tracking_code
+    return appeals
 
 
 def validate_appeal(data: dict) -> dict:

@@ -70,8 +70,8 @@ class ChangeBuilder:
         self.change.questions.append(question)
         return question
 
-    def commit(self, *, settings: bool = False, backstage: bool = False) -> Change:
-        """Bump versions, commit, and return the Change."""
+    def finish(self, *, settings: bool = False, backstage: bool = False) -> Change:
+        """Flush and bump the versions inside the current transaction (the caller commits); return the Change."""
         change = self.change
         change.settings = settings
         change.backstage = backstage
@@ -79,5 +79,10 @@ class ChangeBuilder:
             audience_visible(q, change.broadcast) for q in change.questions)
         db.session.flush()
         bump_versions(change.broadcast, change.public)
+        return change
+
+    def commit(self, *, settings: bool = False, backstage: bool = False) -> Change:
+        """Bump versions, commit, and return the Change."""
+        change = self.finish(settings=settings, backstage=backstage)
         db.session.commit()
         return change

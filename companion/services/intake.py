@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -16,7 +17,7 @@ from ..models import LANGUAGES, Broadcast, Channel, Question, QuestionStatus, Vo
 from . import appeals, limits
 from .audit import audit
 from .changes import Change, ChangeBuilder, audience_visible
-from .errors import InvalidTransition, NotFound, QuestionsClosed, ValidationError
+from .errors import InvalidTransition, NotFound, QuestionsClosed, ServiceError, ValidationError
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 VOTABLE = frozenset({QuestionStatus.APPROVED, QuestionStatus.QUEUED, QuestionStatus.ON_AIR})
@@ -118,46 +119,124 @@ def validate_submission(broadcast: Broadcast, data: dict, default_language: str)
             "contact_consent": bool(contact) and consent, "language": language}
 
 
-def submit_question(broadcast: Broadcast, data: dict, *, channel: str = Channel.WEB,
-                    viewer_token: str | None = None, default_language: str = "kk",
-                    approved: bool = False, actor=None, source: str = "",
-                    rate_limited: bool = True) -> tuple[Question, Change | None]:
-    """Store a question once per client_id; return it and the Change (None when it already existed).
+@dataclass
+class Submission:
+    """A validated new question, not yet stored: `store_submissions` stores a batch of them at once."""
 
-    A repeated client_id is answered with the stored question before any limit is counted, so a
-    retry is never refused; new questions count against the per-viewer and per-address limits."""
+    broadcast: Broadcast
+    client_id: str
+    fields: dict
+    status: str
+    channel: str
+    viewer_token: str | None = None
+    source: str = ""
+    actor: object = None
+    rate_limited: bool = True
+
+
+def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Channel.WEB,
+                       viewer_token: str | None = None, default_language: str = "kk", approved: bool = False,
+                       actor=None, source: str = "", rate_limited: bool = True) -> Submission | Question:
+    """Check a submitted question: the Question already stored under its client_id (a retry), or a Submission
+    to store; ValidationError naming every bad field, QuestionsClosed when the broadcast takes no questions."""
     client_id = data.get("client_id") or uuid.uuid4().hex
     if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
         raise ValidationError(fields={"client_id": _l("Invalid client id.")})
     existing = find_by_client_id(broadcast, client_id)
     if existing is not None:
-        return existing, None
+        return existing
     if not broadcast.accepting_questions:
         raise QuestionsClosed()
     fields = validate_submission(broadcast, data, default_language)
-    if rate_limited:
-        limits.check_question_rate(viewer_token, source)
     status = QuestionStatus.APPROVED if (approved or not broadcast.pre_moderation) else QuestionStatus.PENDING
-    question = Question(broadcast_id=broadcast.id, broadcast=broadcast, client_id=client_id,
-                        viewer_token=viewer_token, source_hash=source, channel=str(channel), status=status.value,
-                        created_at=utcnow(), **fields)
-    builder = ChangeBuilder("question_submitted", broadcast)
+    return Submission(broadcast=broadcast, client_id=client_id, fields=fields, status=status.value,
+                      channel=str(channel), viewer_token=viewer_token, source=source, actor=actor,
+                      rate_limited=rate_limited)
+
+
+def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Question, bool] | ServiceError], list[Change]]:
+    """Store a batch of submissions in one transaction (one commit, one version bump per broadcast).
+
+    Returns, in order, (question, created) or the refusal (RateLimited) of each submission, and the
+    Changes to publish. A client_id already stored, or repeated within the batch, is answered with
+    that one question. Counts against the rate limits include the batch's own questions. The
+    broadcasts must belong to this session. Raises IntegrityError when another process stored one of
+    the client_ids meanwhile (the caller then stores them one by one)."""
+    outcomes: list = [None] * len(submissions)
+    stored: dict[tuple[int, str], Question] = {}
+    for broadcast_id in {s.broadcast.id for s in submissions}:
+        ids = [s.client_id for s in submissions if s.broadcast.id == broadcast_id]
+        for q in db.session.execute(select(Question).where(Question.broadcast_id == broadcast_id,
+                                                           Question.client_id.in_(ids))).scalars():
+            stored[(broadcast_id, q.client_id)] = q
+    limited = [s for s in submissions if s.rate_limited]
+    allowance = limits.QuestionAllowance([s.viewer_token for s in limited], [s.source for s in limited]) if limited else None
+    new: list[tuple[int, Question]] = []
+    for i, sub in enumerate(submissions):
+        key = (sub.broadcast.id, sub.client_id)
+        if key in stored:
+            outcomes[i] = (stored[key], False)
+            continue
+        if sub.rate_limited:
+            try:
+                allowance.take(sub.viewer_token, sub.source)
+            except limits.RateLimited as exc:
+                outcomes[i] = exc
+                continue
+        question = Question(broadcast_id=sub.broadcast.id, broadcast=sub.broadcast, client_id=sub.client_id,
+                            viewer_token=sub.viewer_token, source_hash=sub.source, channel=sub.channel,
+                            status=sub.status, created_at=utcnow(), **sub.fields)
+        stored[key] = question
+        new.append((i, question))
+    if not new:
+        db.session.rollback()
+        return [o if o is not None else (stored[(s.broadcast.id, s.client_id)], False)
+                for o, s in zip(outcomes, submissions)], []
+    db.session.add_all([q for _, q in new])
+    db.session.flush()
+    appeals.register_questions([q for _, q in new])
+    builders: dict[int, ChangeBuilder] = {}
+    for i, question in new:
+        sub = submissions[i]
+        outcomes[i] = (question, True)
+        builders.setdefault(sub.broadcast.id, ChangeBuilder("question_submitted", sub.broadcast)).add_new(question)
+        if sub.actor is not None:
+            audit(sub.actor, "add_question", sub.broadcast, question, channel=sub.channel)
+    changes = [builder.finish() for builder in builders.values()]
+    db.session.commit()
+    # a client_id repeated within the batch is answered with the question its first copy created
+    outcomes = [o if o is not None else (stored[(s.broadcast.id, s.client_id)], False)
+                for o, s in zip(outcomes, submissions)]
+    return outcomes, changes
+
+
+def submit_question(broadcast: Broadcast, data: dict, **options) -> tuple[Question, Change | None]:
+    """Store a question once per client_id; return it and the Change (None when it already existed).
+
+    A repeated client_id is answered with the stored question before any limit is counted, so a
+    retry is never refused; new questions count against the per-viewer and per-address limits.
+    Options as for `prepare_submission`."""
+    prepared = prepare_submission(broadcast, data, **options)
+    if isinstance(prepared, Question):
+        return prepared, None
+    return store_one(prepared)
+
+
+def store_one(submission: Submission) -> tuple[Question, Change | None]:
+    """Store one submission in its own transaction; (question, Change or None), or raise its refusal."""
     try:
-        db.session.add(question)
-        db.session.flush()
-        appeals.register_question(question)
-        builder.add_new(question)
-        if actor is not None:
-            audit(actor, "add_question", broadcast, question, channel=str(channel))
-        change = builder.commit()
+        (outcome,), changes = store_submissions([submission])
     except IntegrityError:
         # Another request with the same client_id won the race: answer with its row.
         db.session.rollback()
-        existing = find_by_client_id(broadcast, client_id)
+        existing = find_by_client_id(submission.broadcast, submission.client_id)
         if existing is None:
             raise
         return existing, None
-    return question, change
+    if isinstance(outcome, ServiceError):
+        raise outcome
+    question, created = outcome
+    return question, (changes[0] if created else None)
 
 
 def cast_vote(broadcast: Broadcast, question_id: int, voter: str, up: bool = True) -> Question:

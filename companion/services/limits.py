@@ -41,13 +41,37 @@ def _recent(column, value, *extra) -> int:
         column == value, model.created_at > utcnow() - WINDOW, *extra)).scalar_one()
 
 
-def check_question_rate(viewer_token: str | None, source: str) -> None:
-    """Refuse a new question over the per-viewer or per-address limit (per minute)."""
-    cfg = current_app.config
-    if viewer_token and _recent(Question.viewer_token, viewer_token) >= cfg["QUESTIONS_PER_MINUTE_PER_VIEWER"]:
-        raise RateLimited(retry_after=60)
-    if source and _recent(Question.source_hash, source) >= cfg["QUESTIONS_PER_MINUTE_PER_ADDRESS"]:
-        raise RateLimited(retry_after=60)
+def _recent_by(column, values: set) -> dict:
+    """Rows of the last minute per value of `column` (one grouped query)."""
+    values = {v for v in values if v}
+    if not values:
+        return {}
+    model = column.class_
+    rows = db.session.execute(select(column, func.count()).where(column.in_(values), model.created_at > utcnow() - WINDOW)
+                              .group_by(column))
+    return dict(rows.all())
+
+
+class QuestionAllowance:
+    """The per-viewer and per-address question limits for a batch of new questions: two grouped counts of
+    the last minute, then `take` admits questions in order, counting the batch's own."""
+
+    def __init__(self, viewer_tokens, sources):
+        cfg = current_app.config
+        self.per_viewer, self.per_address = cfg["QUESTIONS_PER_MINUTE_PER_VIEWER"], cfg["QUESTIONS_PER_MINUTE_PER_ADDRESS"]
+        self.viewers = _recent_by(Question.viewer_token, set(viewer_tokens))
+        self.sources = _recent_by(Question.source_hash, set(sources))
+
+    def take(self, viewer_token: str | None, source: str) -> None:
+        """Count one more question from this viewer and address, or raise RateLimited (counting nothing)."""
+        if viewer_token and self.viewers.get(viewer_token, 0) >= self.per_viewer:
+            raise RateLimited(retry_after=60)
+        if source and self.sources.get(source, 0) >= self.per_address:
+            raise RateLimited(retry_after=60)
+        if viewer_token:
+            self.viewers[viewer_token] = self.viewers.get(viewer_token, 0) + 1
+        if source:
+            self.sources[source] = self.sources.get(source, 0) + 1
 
 
 def check_vote_rate(voter: str) -> None:
