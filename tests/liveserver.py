@@ -1,11 +1,14 @@
 """Run the real server (`python -m companion serve`, eventlet) in a subprocess on a free port."""
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -15,6 +18,13 @@ import socketio
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery"
+
+
+# A seeded SQLite file, made once per test session by the same CLI commands
+# and copied for every later server: seeding takes five interpreter starts.
+_TEMPLATES: dict[str, Path] = {}
+_TEMPLATE_DIR = Path(tempfile.mkdtemp(prefix="companion-live-templates-"))
+atexit.register(shutil.rmtree, _TEMPLATE_DIR, True)
 
 
 def free_port() -> int:
@@ -28,6 +38,7 @@ class LiveServer:
 
     def __init__(self, tmp_path: Path, seed: bool = True, **settings):
         self.seed = seed
+        self.settings = settings
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "COMPANION_DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}",
@@ -42,13 +53,28 @@ class LiveServer:
         assert out.returncode == 0, out.stderr
         return out.stdout
 
+    def _seed(self) -> None:
+        self.cli("init-db")
+        self.cli("seed-demo")
+        for name, role in (("mod", "moderator"), ("speaker", "speaker")):
+            self.cli("create-user", name, "--role", role, "--password", PASSWORD)
+        self.cli("create-user", "officer", "--role", "officer", "--department", "1", "--password", PASSWORD)
+
     def start(self) -> "LiveServer":
         if self.seed:
-            self.cli("init-db")
-            self.cli("seed-demo")
-            for name, role in (("mod", "moderator"), ("speaker", "speaker")):
-                self.cli("create-user", name, "--role", role, "--password", PASSWORD)
-            self.cli("create-user", "officer", "--role", "officer", "--department", "1", "--password", PASSWORD)
+            url = self.env["COMPANION_DATABASE_URL"]
+            if not url.startswith("sqlite:///"):
+                self._seed()
+            else:
+                path = Path(url.removeprefix("sqlite:///"))
+                key = "sqlite"  # seeding reads no setting but the database address
+                if key not in _TEMPLATES:
+                    self._seed()
+                    template = _TEMPLATE_DIR / f"{len(_TEMPLATES)}.db"
+                    shutil.copy(path, template)  # the CLI's last connection closed: no WAL left
+                    _TEMPLATES[key] = template
+                else:
+                    shutil.copy(_TEMPLATES[key], path)
             self.seed = False  # a restart keeps the data
         self.proc = subprocess.Popen([sys.executable, "-m", "companion", "serve", "--port", str(self.port)],
                                      cwd=ROOT, env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
