@@ -190,3 +190,54 @@ def test_a_storm_of_votes_reaches_viewers_as_a_few_coalesced_updates(server):
         v.disconnect()
     moderator.close()
     watcher.close()
+
+
+def test_a_burst_of_questions_is_group_committed_and_each_ack_follows_its_commit(tmp_path):
+    """Twenty viewers send 300 questions at once, each first question twice: every ack names a row
+    already in the database, retries name the same question, and moderators get them in batches."""
+    import sqlite3
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = LiveServer(tmp_path, QUESTIONS_PER_MINUTE_PER_VIEWER=100, QUESTIONS_PER_MINUTE_PER_ADDRESS=10_000).start()
+
+    database = server.env["COMPANION_DATABASE_URL"].removeprefix("sqlite:///")
+    moderator = Recorder(server.url, "/staff", server.login("mod"))
+    viewers = [Recorder(server.url, "/", server.viewer_cookie()) for _ in range(20)]
+
+    def stored(client_id: str) -> bool:
+        with sqlite3.connect(database) as conn:  # another process's view: only committed rows
+            return conn.execute("SELECT count(*) FROM question WHERE client_id = ?", (client_id,)).fetchone()[0] == 1
+
+    def send(job: tuple[int, int]) -> tuple[str, dict, bool]:
+        v, i = job
+        client_id = f"burst-{v:02d}-{i % 15:02d}"  # i = 15 repeats i = 0: a retry racing the first send
+        ack = viewers[v].call("submit_question", {"text": f"Burst question {v} {i % 15}", "client_id": client_id})
+        return client_id, ack, ack.get("ok") and stored(client_id)
+    try:
+        with ThreadPoolExecutor(40) as pool:
+            results = list(pool.map(send, [(v, i) for i in range(16) for v in range(20)]))
+        assert all(ok for _, _, ok in results), [ack for _, ack, ok in results if not ok][:3]
+        by_client: dict[str, set] = {}
+        for client_id, ack, _ in results:
+            by_client.setdefault(client_id, set()).add((ack["question"]["id"], ack["question"]["tracking_code"]))
+        assert len(by_client) == 300 and all(len(v) == 1 for v in by_client.values())  # a retry names the same
+        assert sum(ack["created"] for _, ack, _ in results) == 300
+        with sqlite3.connect(database) as conn:
+            assert conn.execute("SELECT count(*) FROM question WHERE client_id LIKE 'burst-%'").fetchone()[0] == 300
+            assert conn.execute("SELECT count(*) FROM appeal a JOIN question q ON q.id = a.question_id "
+                                "WHERE q.client_id LIKE 'burst-%'").fetchone()[0] == 300
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            events = [d for e, d in list(moderator.events) if e == "desk_changed" and d["event"] == "question_submitted"]
+            if sum(len(d["questions"]) for d in events) >= 300:
+                break
+            time.sleep(0.1)
+        ids = [q["id"] for d in events for q in d["questions"]]
+        assert sorted(ids) == sorted({i for pairs in by_client.values() for i, _ in pairs})
+        versions = [d["version"] for d in events]
+        assert versions == sorted(set(versions))  # one version step per event, in order
+        assert len(events) < 300  # grouped: fewer desk events (and commits) than questions
+    finally:
+        for client in viewers + [moderator]:
+            client.close()
+        server.stop()

@@ -20,9 +20,9 @@ def demo():
     return intake.get_broadcast("demo")
 
 
-def submit(text="How will the bus routes change?", **fields):
+def submit(text="How will the bus routes change?", viewer_token=None, **fields):
     fields.setdefault("client_id", f"client-{abs(hash(text)) % 10**12:012d}")
-    question, _change = intake.submit_question(demo(), {"text": text, **fields})
+    question, _change = intake.submit_question(demo(), {"text": text, **fields}, viewer_token=viewer_token)
     return question
 
 
@@ -60,6 +60,51 @@ def test_retried_submit_creates_one_question():
     assert change is None
     assert (again.id, again.tracking_code) == (first.id, first.tracking_code)
     assert count() == 1
+
+
+def prepared(text: str, client_id: str, **options) -> intake.Submission:
+    return intake.prepare_submission(demo(), {"text": text, "client_id": client_id}, **options)
+
+
+def test_a_batch_is_stored_in_one_transaction_with_one_version_step():
+    earlier = submit("Asked before the batch", client_id="batch-earlier")
+    version = demo().version
+    batch = [prepared("First of the batch", "batch-0001"), prepared("Retry of an earlier one", "batch-earlier"),
+             prepared("Second of the batch", "batch-0002"), prepared("Repeated within the batch", "batch-0001")]
+    outcomes, changes = intake.store_submissions(batch)
+    (first, created0), (again, created1), (second, created2), (repeat, created3) = outcomes
+    assert (created0, created1, created2, created3) == (True, False, True, False)
+    assert again.id == earlier.id and repeat.id == first.id
+    assert first.text == "First of the batch"  # the first copy of a repeated client_id wins
+    assert len(changes) == 1 and [q.id for q in changes[0].questions] == [first.id, second.id]
+    db.session.expire_all()
+    assert demo().version == version + 1  # one desk event for the batch
+    assert count() == 3
+    codes = {q.tracking_code for q in (earlier, first, second)}
+    assert len(codes) == 3 and all(code.startswith("SRK-") for code in codes)
+    for q in (first, second):  # each has its own registered appeal under the same number
+        assert q.appeal.tracking_code == q.tracking_code and q.appeal.status == "registered"
+        assert [e.action for e in q.appeal.events] == ["register"]
+
+
+def test_rate_limits_count_the_batch_own_questions(app):
+    app.config["QUESTIONS_PER_MINUTE_PER_VIEWER"] = 2
+    submit("One already this minute", client_id="limit-0000", viewer_token="viewer-a")
+    batch = [prepared(f"Question {i}", f"limit-{i:04d}", viewer_token="viewer-a" if i < 3 else "viewer-b")
+             for i in range(1, 5)]
+    outcomes, _ = intake.store_submissions(batch)
+    assert [type(o).__name__ if not isinstance(o, tuple) else o[1] for o in outcomes] == [
+        True, "RateLimited", True, True]  # viewer-a: one earlier + one in the batch; viewer-b: two
+    assert count() == 4
+    assert intake.find_by_client_id(demo(), "limit-0002") is None  # the refused one is not stored
+
+
+def test_a_batch_of_retries_only_stores_nothing():
+    q = submit("Only once", client_id="only-once-1")
+    version = demo().version
+    outcomes, changes = intake.store_submissions([prepared("Only once", "only-once-1")] * 2)
+    assert [(o[0].id, o[1]) for o in outcomes] == [(q.id, False)] * 2 and changes == []
+    assert demo().version == version and count() == 1
 
 
 def test_tracking_code_format_is_configurable(app):

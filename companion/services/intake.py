@@ -142,12 +142,17 @@ def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Chann
     client_id = data.get("client_id") or uuid.uuid4().hex
     if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
         raise ValidationError(fields={"client_id": _l("Invalid client id.")})
-    existing = find_by_client_id(broadcast, client_id)
-    if existing is not None:
-        return existing
-    if not broadcast.accepting_questions:
-        raise QuestionsClosed()
-    fields = validate_submission(broadcast, data, default_language)
+    try:
+        if not broadcast.accepting_questions:
+            raise QuestionsClosed()
+        fields = validate_submission(broadcast, data, default_language)
+    except (QuestionsClosed, ValidationError):
+        # a retry of a stored question is answered with it, even once questions are closed; a new
+        # question's client_id is looked up in the batch it is stored with (one query per batch)
+        existing = find_by_client_id(broadcast, client_id)
+        if existing is not None:
+            return existing
+        raise
     status = QuestionStatus.APPROVED if (approved or not broadcast.pre_moderation) else QuestionStatus.PENDING
     return Submission(broadcast=broadcast, client_id=client_id, fields=fields, status=status.value,
                       channel=str(channel), viewer_token=viewer_token, source=source, actor=actor,
@@ -188,8 +193,7 @@ def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Questio
                             status=sub.status, created_at=utcnow(), **sub.fields)
         stored[key] = question
         new.append((i, question))
-    if not new:
-        db.session.rollback()
+    if not new:  # nothing to write (the read transaction ends with the caller's session)
         return [o if o is not None else (stored[(s.broadcast.id, s.client_id)], False)
                 for o, s in zip(outcomes, submissions)], []
     db.session.add_all([q for _, q in new])
