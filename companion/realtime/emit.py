@@ -28,12 +28,14 @@ def publish(change: Change | None) -> None:
     if change.backstage:
         desk_event["backstage"] = backstage_state(b, backstage.latest_message(b))
     socketio.emit("desk_changed", desk_event, to=room("mod", b.slug), namespace=STAFF_NS)
+    # the studio's few screens first: each recipient's packet is queued in this order, so the
+    # teleprompter would otherwise wait behind the whole audience's fan-out
+    if change.event != "question_submitted":
+        publish_prompter(b)
     if change.public:
         socketio.emit("feed_changed", {"version": b.public_version, "event": change.event, "settings": settings,
                                        "questions": [public_question(q, b) for q in change.questions]},
                       to=room("pub", b.slug), namespace=VIEWER_NS)
-    if change.event != "question_submitted":
-        publish_prompter(b)
     for q in change.questions:
         if q.viewer_token:
             socketio.emit("my_question_changed", own_question(q), to=room("viewer", q.viewer_token),
