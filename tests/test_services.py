@@ -270,6 +270,25 @@ def test_votes_count_once_per_viewer_and_can_be_withdrawn():
     assert q.votes == 1
 
 
+def test_a_batch_of_votes_counts_each_viewer_once_in_one_transaction(app):
+    app.config["VOTES_PER_MINUTE_PER_VIEWER"] = 3
+    q, other = at_status(S.APPROVED, "voted on"), at_status(S.APPROVED, "also voted on")
+    hidden = submit("still pending")
+    intake.cast_vote(demo(), q.id, "viewer-a")
+    b = demo()
+    ballots = [intake.Ballot(b, q.id, "viewer-a"), intake.Ballot(b, q.id, "viewer-b"), intake.Ballot(b, q.id, "viewer-b"),
+               intake.Ballot(b, other.id, "viewer-a"), intake.Ballot(b, other.id, "viewer-a"),  # a's 3rd and 4th vote
+               intake.Ballot(b, hidden.id, "viewer-c"), intake.Ballot(b, "7", "viewer-c"),
+               intake.Ballot(b, True, "viewer-c"), intake.Ballot(b, q.id, "viewer-a", up=False)]
+    outcomes, changed = intake.store_votes(ballots)
+    assert [o.code if isinstance(o, Exception) else o.id for o in outcomes] == [
+        q.id, q.id, q.id, other.id, "rate_limited", "not_found", "not_found", "not_found", q.id]
+    assert {c.id: c.votes for c in changed} == {other.id: 1}  # q: a withdrawn, b once: still 1, nothing to send
+    db.session.expire_all()
+    assert (db.session.get(Question, q.id).votes, db.session.get(Question, other.id).votes) == (1, 1)
+    assert db.session.execute(select(func.count()).select_from(Vote)).scalar_one() == 2
+
+
 def test_hidden_questions_cannot_be_voted():
     with pytest.raises(NotFound):
         intake.cast_vote(demo(), submit().id, "viewer-a")  # still pending

@@ -12,7 +12,7 @@ from ..services import desk, intake, limits
 from ..services.errors import Forbidden
 from .common import acknowledged, connect_broadcast, current_broadcast, payload
 from . import writer
-from .emit import VIEWER_NS, publish_votes, room
+from .emit import VIEWER_NS, room
 
 
 @socketio.on("connect", namespace=VIEWER_NS)
@@ -62,8 +62,7 @@ def viewer_vote(data=None):
     if not token:
         raise Forbidden()
     data = payload(data)
-    question = intake.cast_vote(broadcast, data.get("question_id"), token, up=data.get("up", True) is not False)
-    publish_votes(broadcast, question)
+    question = writer.vote(intake.Ballot(broadcast, data.get("question_id"), token, up=data.get("up", True) is not False))
     return {"id": question.id, "votes": question.votes}
 
 

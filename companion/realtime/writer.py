@@ -1,12 +1,14 @@
-"""Group commit of the viewers' questions: one transaction, one durable commit, for every question
-that arrived while the previous batch was being written.
+"""Group commit of the viewers' questions and votes: one transaction, one durable commit, for
+everything that arrived while the previous batch was being written.
 
 A serving process runs `group_committer` as a background task. A handler hands its validated
-Submission to the queue and waits; the writer takes everything queued (at most BATCH_MAX), stores
-it with one flush per table, one version bump and one commit (one fsync on SQLite), publishes one
-`desk_changed` for the batch, and only then wakes each handler to acknowledge: every acknowledged
-question is committed, and durability costs one fsync per batch instead of one per question.
-There is no timer: an idle desk writes a lone question at once, a busy one batches by itself.
+Submission (or Ballot) to the queue and waits; the writer takes everything queued (at most
+BATCH_MAX), stores the questions with one flush per table, one version bump and one commit (one
+fsync on SQLite) and the votes with one more, publishes one `desk_changed` for the batch's
+questions and the votes' new counts (coalesced by the vote flusher), and only then wakes each
+handler to acknowledge: every acknowledged question or vote is committed, and durability costs
+one fsync per batch instead of one per event. There is no timer: an idle desk writes a lone
+question at once, a busy one batches by itself.
 
 Without the task (tests, the CLI) `store` writes the submission in the caller's own transaction
 through the same code.
@@ -25,7 +27,7 @@ from ..models import Broadcast, Question
 from ..services import intake
 from ..services.database import Unavailable, resilient
 from ..services.errors import ServiceError
-from .emit import publish
+from .emit import publish, publish_votes
 
 BATCH_MAX = 200
 WAIT_SECONDS = 30.0  # beyond the database's own lock retries: then the sender is told to retry
@@ -36,13 +38,13 @@ _writer: dict[str, queue.Queue | None] = {"queue": None}
 
 
 class _Job:
-    __slots__ = ("submission", "broadcast_id", "done", "outcome")
+    __slots__ = ("item", "broadcast_id", "done", "outcome")
 
-    def __init__(self, submission: intake.Submission):
-        self.submission = submission
-        self.broadcast_id = submission.broadcast.id
+    def __init__(self, item: intake.Submission | intake.Ballot):
+        self.item = item
+        self.broadcast_id = item.broadcast.id
         self.done = threading.Event()  # green under eventlet/gevent (the standard library is patched)
-        self.outcome: tuple[Question, bool] | ServiceError = Unavailable()
+        self.outcome: object = Unavailable()
 
 
 @resilient
@@ -64,15 +66,30 @@ def _store(submissions: list[intake.Submission]):
     return outcomes, changes
 
 
-def store(submission: intake.Submission) -> tuple[Question, bool]:
-    """Store a viewer's question durably and publish it; (question, created) or raise its refusal."""
+@resilient
+def _store_votes(ballots: list[intake.Ballot]):
+    return intake.store_votes(ballots)
+
+
+def _publish(questions_changes, voted: list[Question]) -> None:
+    for change in questions_changes:
+        publish(change)
+    for question in voted:
+        publish_votes(question.broadcast, question)
+
+
+def _run(item: intake.Submission | intake.Ballot):
+    """Store one item: in the writer's next batch when it runs, else in the caller's own transaction."""
     jobs = _writer["queue"]
     if jobs is None:
-        (outcome,), changes = _store([submission])
-        for change in changes:
-            publish(change)
+        if isinstance(item, intake.Ballot):
+            (outcome,), voted = _store_votes([item])
+            _publish([], voted)
+        else:
+            (outcome,), changes = _store([item])
+            _publish(changes, [])
     else:
-        job = _Job(submission)
+        job = _Job(item)
         db.session.close()  # give the connection back while waiting (the writer uses its own)
         jobs.put(job)
         if not job.done.wait(WAIT_SECONDS):
@@ -83,23 +100,42 @@ def store(submission: intake.Submission) -> tuple[Question, bool]:
     return outcome
 
 
+def store(submission: intake.Submission) -> tuple[Question, bool]:
+    """Store a viewer's question durably and publish it; (question, created) or raise its refusal."""
+    return _run(submission)
+
+
+def vote(ballot: intake.Ballot) -> Question:
+    """Store a viewer's vote durably and publish the new count; the question, or raise the refusal."""
+    return _run(ballot)
+
+
 def write_batch(jobs: list[_Job]) -> None:
-    """Store, publish and wake a batch of jobs (inside an app context)."""
+    """Store, publish and wake a batch of jobs (inside an app context): questions, then votes."""
     session = db.session()
     session.expire_on_commit = False  # the writer made every value: publishing needs no reload
     try:
         broadcasts = {bid: db.session.get(Broadcast, bid) for bid in {job.broadcast_id for job in jobs}}
-        outcomes, changes = _store([replace(job.submission, broadcast=broadcasts[job.broadcast_id]) for job in jobs])
-        for job, outcome in zip(jobs, outcomes):
-            job.outcome = outcome
-        for change in changes:
-            publish(change)
+        asked = [job for job in jobs if isinstance(job.item, intake.Submission)]
+        voted = [job for job in jobs if isinstance(job.item, intake.Ballot)]
+        if asked:
+            outcomes, changes = _store([replace(job.item, broadcast=broadcasts[job.broadcast_id]) for job in asked])
+            for job, outcome in zip(asked, outcomes):
+                job.outcome = outcome
+            _publish(changes, [])
+        if voted:
+            outcomes, counted = _store_votes([replace(job.item, broadcast=broadcasts[job.broadcast_id])
+                                              for job in voted])
+            for job, outcome in zip(voted, outcomes):
+                job.outcome = outcome
+            _publish([], counted)
     except ServiceError as exc:  # the database is unavailable: every sender is told to retry
         for job in jobs:
-            job.outcome = exc
+            if not isinstance(job.outcome, (tuple, Question)):
+                job.outcome = exc
     except Exception as exc:  # never let the writer die: the senders retry; only the error's type is logged
         # (a database error's message would carry the questions' text and contacts)
-        log.error("group commit of %d questions failed: %s", len(jobs), type(exc).__name__)
+        log.error("group commit of %d items failed: %s", len(jobs), type(exc).__name__)
         db.session.rollback()
     finally:
         for job in jobs:

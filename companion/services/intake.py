@@ -11,6 +11,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import LANGUAGES, Broadcast, Channel, Question, QuestionStatus, Vote, utcnow
@@ -243,33 +244,79 @@ def store_one(submission: Submission) -> tuple[Question, Change | None]:
     return question, (changes[0] if created else None)
 
 
+@dataclass
+class Ballot:
+    """One viewer's vote (or withdrawal) on one question, to store with `store_votes`."""
+
+    broadcast: Broadcast
+    question_id: object
+    voter: str
+    up: bool = True
+
+
+def _insert_vote_once(question_id: int, voter: str) -> bool:
+    """Insert a vote unless this voter already voted for this question; True when inserted."""
+    dialect = db.engine.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(Vote).values(question_id=question_id, voter=voter, created_at=utcnow()).on_conflict_do_nothing()
+    return db.session.execute(stmt).rowcount == 1
+
+
+def store_votes(ballots: list[Ballot]) -> tuple[list[Question | ServiceError], list[Question]]:
+    """Store a batch of votes in one transaction; repeated votes count once, a withdrawal of no vote is moot.
+
+    Returns, in order, each ballot's question (with its new count) or its refusal (NotFound for a
+    question the voter cannot see, InvalidTransition when voting on it is closed, RateLimited), and
+    the questions whose counts changed. The broadcasts must belong to this session."""
+    def valid(qid) -> bool:
+        return type(qid) is int  # not a string, not True (an int to Python)
+    ids = {b.question_id for b in ballots if valid(b.question_id)}
+    questions = {q.id: q for q in db.session.execute(select(Question).where(Question.id.in_(ids))).scalars()} if ids else {}
+    allowance = limits.VoteAllowance([b.voter for b in ballots if b.up])
+    outcomes: list = []
+    deltas: dict[int, int] = {}
+    for ballot in ballots:
+        question = questions.get(ballot.question_id) if valid(ballot.question_id) else None
+        if question is None or question.broadcast_id != ballot.broadcast.id or not audience_visible(question, ballot.broadcast):
+            outcomes.append(NotFound(_l("This question is not available.")))
+            continue
+        if question.status not in VOTABLE:
+            outcomes.append(InvalidTransition(_l("Voting on this question is closed.")))
+            continue
+        if ballot.up:
+            try:
+                allowance.take(ballot.voter)
+            except limits.RateLimited as exc:
+                outcomes.append(exc)
+                continue
+            if _insert_vote_once(question.id, ballot.voter):
+                deltas[question.id] = deltas.get(question.id, 0) + 1
+        elif db.session.execute(delete(Vote).where(Vote.question_id == question.id, Vote.voter == ballot.voter)).rowcount:
+            deltas[question.id] = deltas.get(question.id, 0) - 1
+        outcomes.append(question)
+    changed = [questions[qid] for qid, delta in deltas.items() if delta]
+    for question in changed:
+        db.session.execute(update(Question).where(Question.id == question.id)
+                           .values(votes=Question.votes + deltas[question.id]),
+                           execution_options={"synchronize_session": False})
+    db.session.commit()
+    if changed:  # the counts as committed (other processes may have voted too)
+        counts = dict(db.session.execute(select(Question.id, Question.votes).where(
+            Question.id.in_([q.id for q in changed]))).all())
+        for question in changed:
+            set_committed_value(question, "votes", counts[question.id])
+    return outcomes, changed
+
+
 def cast_vote(broadcast: Broadcast, question_id: int, voter: str, up: bool = True) -> Question:
     """Add (or withdraw) one viewer's vote; repeated votes count once. Returns the question."""
-    question = db.session.get(Question, question_id) if isinstance(question_id, int) else None
-    if question is None or question.broadcast_id != broadcast.id or not audience_visible(question, broadcast):
-        raise NotFound(_l("This question is not available."))
-    if question.status not in VOTABLE:
-        raise InvalidTransition(_l("Voting on this question is closed."))
-    if up:
-        limits.check_vote_rate(voter)
-        try:
-            with db.session.begin_nested():
-                db.session.add(Vote(question_id=question.id, voter=voter))
-        except IntegrityError:
-            db.session.rollback()
-            return question
-        delta = 1
-    else:
-        deleted = db.session.execute(delete(Vote).where(Vote.question_id == question.id, Vote.voter == voter))
-        if not deleted.rowcount:
-            db.session.rollback()
-            return question
-        delta = -1
-    db.session.execute(update(Question).where(Question.id == question.id)
-                       .values(votes=Question.votes + delta), execution_options={"synchronize_session": False})
-    db.session.commit()
-    db.session.refresh(question, ["votes"])
-    return question
+    (outcome,), _changed = store_votes([Ballot(broadcast, question_id, voter, up)])
+    if isinstance(outcome, ServiceError):
+        raise outcome
+    return outcome
 
 
 def voted_ids(broadcast: Broadcast, voter: str | None) -> list[int]:

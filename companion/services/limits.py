@@ -35,12 +35,6 @@ def source_hash(address: str | None) -> str:
     return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def _recent(column, value, *extra) -> int:
-    model = column.class_
-    return db.session.execute(select(func.count()).select_from(model).where(
-        column == value, model.created_at > utcnow() - WINDOW, *extra)).scalar_one()
-
-
 def _recent_by(column, values: set) -> dict:
     """Rows of the last minute per value of `column` (one grouped query)."""
     values = {v for v in values if v}
@@ -74,10 +68,18 @@ class QuestionAllowance:
             self.sources[source] = self.sources.get(source, 0) + 1
 
 
-def check_vote_rate(voter: str) -> None:
-    """Refuse a vote over the per-viewer limit (per minute)."""
-    if _recent(Vote.voter, voter) >= current_app.config["VOTES_PER_MINUTE_PER_VIEWER"]:
-        raise RateLimited(retry_after=60)
+class VoteAllowance:
+    """The per-viewer vote limit for a batch of votes: one grouped count of the last minute."""
+
+    def __init__(self, voters):
+        self.limit = current_app.config["VOTES_PER_MINUTE_PER_VIEWER"]
+        self.voters = _recent_by(Vote.voter, set(voters))
+
+    def take(self, voter: str) -> None:
+        """Count one more vote from this viewer, or raise RateLimited (counting nothing)."""
+        if self.voters.get(voter, 0) >= self.limit:
+            raise RateLimited(retry_after=60)
+        self.voters[voter] = self.voters.get(voter, 0) + 1
 
 
 def check_login_rate(address: str | None) -> None:
