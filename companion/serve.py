@@ -16,6 +16,7 @@ import sys
 import warnings
 
 DRAIN_GRACE_SECONDS = 1.0
+CONNECTION_BUFFER_BYTES = 2048
 GC_THRESHOLDS = (20_000, 20, 10)  # gen-0 allocations, then gen-0 and gen-1 collections (defaults 700, 10, 10)
 
 
@@ -70,8 +71,14 @@ def _serve_eventlet(app, host: str, port: int, max_connections: int) -> None:
     import eventlet.wsgi
 
     from .extensions import socketio
+
+    class Protocol(eventlet.wsgi.HttpProtocol):
+        # Each connection keeps its read and write buffers for its whole life, a WebSocket's too
+        # (eventlet's defaults: 8 KB and 16 KB). Request headers and page writes fit smaller ones.
+        rbufsize = wbufsize = CONNECTION_BUFFER_BYTES
     listener = eventlet.listen((host, port), backlog=2048)
-    server = eventlet.spawn(eventlet.wsgi.server, listener, app, max_size=max_connections, log_output=False)
+    server = eventlet.spawn(eventlet.wsgi.server, listener, app, max_size=max_connections, log_output=False,
+                            protocol=Protocol)
     stopping: list = []
     _on_sigterm(stopping)
     while not stopping and not server.dead:

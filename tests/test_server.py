@@ -241,3 +241,14 @@ def test_a_burst_of_questions_is_group_committed_and_each_ack_follows_its_commit
         for client in viewers + [moderator]:
             client.close()
         server.stop()
+
+
+def test_small_connection_buffers_still_carry_long_headers_and_whole_files(server):
+    """The server keeps 2 KB read/write buffers per connection: a request with 6 KB of headers and
+    a file many times the buffer's size still arrive whole."""
+    from pathlib import Path
+    response = requests.get(f"{server.url}/b/demo", headers={"X-Long-Header": "a" * 6000}, timeout=10)
+    assert response.status_code == 200 and "<html" in response.text
+    vendor = sorted((Path(__file__).parent.parent / "static" / "vendor").rglob("*.js"), key=lambda f: -f.stat().st_size)[0]
+    served = requests.get(f"{server.url}/static/{vendor.relative_to(vendor.parents[1]).as_posix()}", timeout=10)
+    assert served.status_code == 200 and served.content == vendor.read_bytes() and len(served.content) > 20_000
