@@ -124,12 +124,13 @@ def serve(host: str | None = None, port: int | None = None, banner=None) -> None
     if banner:
         banner(app, host, port)
     from .extensions import socketio
-    from .realtime.emit import vote_flusher
+    from .realtime.emit import audience_sender, vote_flusher
     from .realtime.sessions import watch_sessions
     from .realtime.writer import group_committer
     socketio.start_background_task(watch_sessions, app)
     socketio.start_background_task(group_committer, app)
     socketio.start_background_task(vote_flusher)
+    socketio.start_background_task(audience_sender)
     if os.environ.get("COMPANION_GC_DEFAULTS") != "1":  # the benchmarks' before/after switch
         _tune_gc()
     if cfg.ASYNC_MODE == "eventlet":

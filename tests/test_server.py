@@ -252,3 +252,29 @@ def test_small_connection_buffers_still_carry_long_headers_and_whole_files(serve
     vendor = sorted((Path(__file__).parent.parent / "static" / "vendor").rglob("*.js"), key=lambda f: -f.stat().st_size)[0]
     served = requests.get(f"{server.url}/static/{vendor.relative_to(vendor.parents[1]).as_posix()}", timeout=10)
     assert served.status_code == 200 and served.content == vendor.read_bytes() and len(served.content) > 20_000
+
+
+def test_audience_events_leave_the_outbox_in_commit_order(tmp_path):
+    """Viewers' events go out through one sender task: 25 questions approved back to back reach a
+    viewer as feed events with consecutive public versions, in the order of the approvals."""
+    server = LiveServer(tmp_path, QUESTIONS_PER_MINUTE_PER_VIEWER=100, QUESTIONS_PER_MINUTE_PER_ADDRESS=1000).start()
+    moderator = Recorder(server.url, "/staff", server.login("mod"))
+    asker = Recorder(server.url, "/", server.viewer_cookie())
+    viewer = Recorder(server.url, "/", server.viewer_cookie())
+    try:
+        ids = [asker.call("submit_question", {"text": f"Order {i}", "client_id": f"order-{i:04d}"})["question"]["id"]
+               for i in range(25)]
+        start = viewer.call("get_snapshot", {})["version"]
+        for qid in ids:
+            assert moderator.call("approve", {"id": qid})["ok"]
+        viewer.wait_for("feed_changed", lambda d: d["version"] == start + 25)
+        versions = [d["version"] for e, d in list(viewer.events) if e == "feed_changed"]
+        assert versions == list(range(start + 1, start + 26))
+        approved = [d["questions"][0]["id"] for e, d in list(viewer.events) if e == "feed_changed"]
+        assert approved == ids
+        mine = asker.wait_for("my_question_changed", lambda d: d["id"] == ids[-1] and d["status"] == "approved")
+        assert mine["tracking_code"].startswith("SRK-")
+    finally:
+        for client in (moderator, asker, viewer):
+            client.close()
+        server.stop()

@@ -1,6 +1,8 @@
 """The one module that emits: turns service Changes into versioned Socket.IO events."""
 from __future__ import annotations
 
+import queue
+
 from ..extensions import socketio
 from ..models import Broadcast, Question
 from ..presenters import (backstage_state, broadcast_settings, own_question, prompter_state, public_question,
@@ -33,13 +35,38 @@ def publish(change: Change | None) -> None:
     if change.event != "question_submitted":
         publish_prompter(b)
     if change.public:
-        socketio.emit("feed_changed", {"version": b.public_version, "event": change.event, "settings": settings,
-                                       "questions": [public_question(q, b) for q in change.questions]},
-                      to=room("pub", b.slug), namespace=VIEWER_NS)
+        to_audience("feed_changed", {"version": b.public_version, "event": change.event, "settings": settings,
+                                     "questions": [public_question(q, b) for q in change.questions]}, room("pub", b.slug))
     for q in change.questions:
         if q.viewer_token:
-            socketio.emit("my_question_changed", own_question(q), to=room("viewer", q.viewer_token),
-                          namespace=VIEWER_NS)
+            to_audience("my_question_changed", own_question(q), room("viewer", q.viewer_token))
+
+
+# The serving process's audience outbox (None: emit at once, as in tests and the CLI).
+_audience: dict[str, queue.Queue | None] = {"queue": None}
+
+
+def to_audience(event: str, payload: dict, to: str) -> None:
+    """Send an event to viewers (namespace "/"): through the outbox when the sender task runs.
+
+    The payload is made now, from the committed state; one task sends the outbox in order, so
+    viewers get events in commit order while the handler that queued them returns at once: a
+    moderator's action reaches the teleprompter and the moderators without waiting for the
+    fan-out to thousands of viewers (as it does across processes through the message queue)."""
+    outbox = _audience["queue"]
+    if outbox is None:
+        socketio.emit(event, payload, to=to, namespace=VIEWER_NS)
+    else:
+        outbox.put((event, payload, to))
+
+
+def audience_sender() -> None:
+    """Background task of a serving process: send the audience outbox, in order."""
+    outbox: queue.Queue = queue.Queue()
+    _audience["queue"] = outbox
+    while True:
+        event, payload, to = outbox.get()
+        socketio.emit(event, payload, to=to, namespace=VIEWER_NS)
 
 
 def publish_prompter(broadcast: Broadcast) -> None:
@@ -67,7 +94,7 @@ def publish_votes(broadcast: Broadcast, question: Question) -> None:
 
 def _emit_votes(slug: str, counts: dict[int, int]) -> None:
     payload = {"votes": {str(qid): votes for qid, votes in counts.items()}}  # absolute counts: order is moot
-    socketio.emit("votes_changed", payload, to=room("pub", slug), namespace=VIEWER_NS)
+    to_audience("votes_changed", payload, room("pub", slug))
     socketio.emit("votes_changed", payload, to=room("mod", slug), namespace=STAFF_NS)
 
 
