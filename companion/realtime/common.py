@@ -16,6 +16,7 @@ from ..services.intake import get_broadcast
 from ..services.limits import RateLimited
 from ..services.audit import audit
 from ..services.database import resilient
+from .emit import STAFF_NS
 
 
 def payload(data) -> dict:
@@ -63,10 +64,13 @@ def acknowledged(handler):
 
     @wraps(handler)
     def wrapper(*args):
-        # Let the event loop breathe before this handler's database work: SQLite calls do not
+        # Let the event loop breathe before a viewer handler's database work: SQLite calls do not
         # yield, so under a burst one loop turn would otherwise run many handlers back to back
-        # while timers (the vote flusher) and moderators' events wait behind them.
-        socketio.sleep(0)
+        # while timers (the vote flusher) and moderators' events wait behind them. Staff events
+        # (a few people) go straight on: a yield would queue them behind every green thread
+        # already waiting, e.g. the writers of a fan-out to thousands of viewers.
+        if request.namespace != STAFF_NS:
+            socketio.sleep(0)
         try:
             throttle()
             result = handler(*args)
