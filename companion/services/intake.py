@@ -195,8 +195,7 @@ def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Questio
         stored[key] = question
         new.append((i, question))
     if not new:  # nothing to write (the read transaction ends with the caller's session)
-        return [o if o is not None else (stored[(s.broadcast.id, s.client_id)], False)
-                for o, s in zip(outcomes, submissions)], []
+        return _with_repeats(outcomes, submissions, stored), []
     db.session.add_all([q for _, q in new])
     db.session.flush()
     appeals.register_questions([q for _, q in new])
@@ -209,10 +208,13 @@ def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Questio
             audit(sub.actor, "add_question", sub.broadcast, question, channel=sub.channel)
     changes = [builder.finish() for builder in builders.values()]
     db.session.commit()
-    # a client_id repeated within the batch is answered with the question its first copy created
-    outcomes = [o if o is not None else (stored[(s.broadcast.id, s.client_id)], False)
-                for o, s in zip(outcomes, submissions)]
-    return outcomes, changes
+    return _with_repeats(outcomes, submissions, stored), changes
+
+
+def _with_repeats(outcomes: list, submissions: list[Submission], stored: dict) -> list:
+    """Fill in the outcome of each client_id repeated within a batch: the question its first copy names."""
+    return [o if o is not None else (stored[(s.broadcast.id, s.client_id)], False)
+            for o, s in zip(outcomes, submissions)]
 
 
 def submit_question(broadcast: Broadcast, data: dict, **options) -> tuple[Question, Change | None]:
