@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from companion.extensions import db
 from companion.models import AuditEvent, Question, QuestionStatus, Vote
@@ -287,6 +287,25 @@ def test_a_batch_of_votes_counts_each_viewer_once_in_one_transaction(app):
     db.session.expire_all()
     assert (db.session.get(Question, q.id).votes, db.session.get(Question, other.id).votes) == (1, 1)
     assert db.session.execute(select(func.count()).select_from(Vote)).scalar_one() == 2
+
+
+def test_a_failed_batch_keeps_answers_already_given_and_tells_the_rest_to_retry(app):
+    """The writer stores questions, then votes; when the votes' write fails, the stored questions
+    keep their receipts and a refusal keeps its own code: only the unanswered items get unavailable."""
+    from companion.realtime import writer
+    app.config["QUESTIONS_PER_MINUTE_PER_VIEWER"] = 1
+    voted_on = at_status(S.APPROVED, "to vote on")
+    jobs = [writer._Job(prepared("Stored", "fail-0001", viewer_token="viewer-a")),
+            writer._Job(prepared("Over the limit", "fail-0002", viewer_token="viewer-a")),
+            writer._Job(intake.Ballot(demo(), voted_on.id, "viewer-b"))]
+    db.session.execute(text("DROP TABLE vote"))  # a real failure of the votes' write on this test's own file
+    db.session.commit()
+    writer.write_batch(jobs)
+    stored, refused, ballot = (job.outcome for job in jobs)
+    assert stored[1] is True and intake.find_by_client_id(demo(), "fail-0001").id == stored[0].id
+    assert refused.code == "rate_limited"
+    assert ballot.code == "unavailable" and ballot.to_dict()["retryable"]
+    assert all(job.done.is_set() for job in jobs)
 
 
 def test_hidden_questions_cannot_be_voted():

@@ -44,7 +44,7 @@ class _Job:
         self.item = item
         self.broadcast_id = item.broadcast.id
         self.done = threading.Event()  # green under eventlet/gevent (the standard library is patched)
-        self.outcome: object = Unavailable()
+        self.outcome: object = None  # set by write_batch
 
 
 @resilient
@@ -71,23 +71,28 @@ def _store_votes(ballots: list[intake.Ballot]):
     return intake.store_votes(ballots)
 
 
-def _publish(questions_changes, voted: list[Question]) -> None:
-    for change in questions_changes:
+def _publish_changes(changes) -> None:
+    for change in changes:
         publish(change)
+
+
+def _publish_counts(voted: list[Question]) -> None:
     for question in voted:
         publish_votes(question.broadcast, question)
+
+
+# What the writer does with each kind of item: store a batch of them, then publish what changed.
+_KINDS = ((intake.Submission, _store, _publish_changes), (intake.Ballot, _store_votes, _publish_counts))
 
 
 def _run(item: intake.Submission | intake.Ballot):
     """Store one item: in the writer's next batch when it runs, else in the caller's own transaction."""
     jobs = _writer["queue"]
-    if jobs is None:
-        if isinstance(item, intake.Ballot):
-            (outcome,), voted = _store_votes([item])
-            _publish([], voted)
-        else:
-            (outcome,), changes = _store([item])
-            _publish(changes, [])
+    if jobs is None:  # errors propagate to the caller, as for any other write
+        store_all, publish_all = next((store_all, publish_all) for kind, store_all, publish_all in _KINDS
+                                      if isinstance(item, kind))
+        (outcome,), changed = store_all([item])
+        publish_all(changed)
     else:
         job = _Job(item)
         db.session.close()  # give the connection back while waiting (the writer uses its own)
@@ -111,33 +116,36 @@ def vote(ballot: intake.Ballot) -> Question:
 
 
 def write_batch(jobs: list[_Job]) -> None:
-    """Store, publish and wake a batch of jobs (inside an app context): questions, then votes."""
+    """Store, publish and wake a batch of jobs (inside an app context): questions, then votes.
+
+    A job's outcome is what its sender is told: (question, created), the question voted on, or
+    the refusal. If the database fails, the jobs with no outcome yet get Unavailable (retry);
+    an item already stored or refused in this batch keeps its answer.
+    """
     session = db.session()
+    expire = session.expire_on_commit
     session.expire_on_commit = False  # the writer made every value: publishing needs no reload
     try:
         broadcasts = {bid: db.session.get(Broadcast, bid) for bid in {job.broadcast_id for job in jobs}}
-        asked = [job for job in jobs if isinstance(job.item, intake.Submission)]
-        voted = [job for job in jobs if isinstance(job.item, intake.Ballot)]
-        if asked:
-            outcomes, changes = _store([replace(job.item, broadcast=broadcasts[job.broadcast_id]) for job in asked])
-            for job, outcome in zip(asked, outcomes):
-                job.outcome = outcome
-            _publish(changes, [])
-        if voted:
-            outcomes, counted = _store_votes([replace(job.item, broadcast=broadcasts[job.broadcast_id])
-                                              for job in voted])
-            for job, outcome in zip(voted, outcomes):
-                job.outcome = outcome
-            _publish([], counted)
-    except ServiceError as exc:  # the database is unavailable: every sender is told to retry
+        for kind, store_all, publish_all in _KINDS:
+            mine = [job for job in jobs if isinstance(job.item, kind)]
+            if mine:
+                outcomes, changed = store_all([replace(job.item, broadcast=broadcasts[job.broadcast_id])
+                                               for job in mine])
+                for job, outcome in zip(mine, outcomes):
+                    job.outcome = outcome
+                publish_all(changed)
+    except Exception as exc:  # never let the writer die: the senders are told to retry
+        if not isinstance(exc, ServiceError):  # only the error's type is logged (a database error's
+            # message would carry the questions' text and contacts)
+            log.error("group commit of %d items failed: %s", len(jobs), type(exc).__name__)
+            db.session.rollback()
+            exc = Unavailable()
         for job in jobs:
-            if not isinstance(job.outcome, (tuple, Question)):
+            if job.outcome is None:
                 job.outcome = exc
-    except Exception as exc:  # never let the writer die: the senders retry; only the error's type is logged
-        # (a database error's message would carry the questions' text and contacts)
-        log.error("group commit of %d items failed: %s", len(jobs), type(exc).__name__)
-        db.session.rollback()
     finally:
+        session.expire_on_commit = expire
         for job in jobs:
             job.done.set()
 
