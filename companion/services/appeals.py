@@ -8,8 +8,9 @@ from datetime import date
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import (LANGUAGES, Appeal, AppealEvent, AppealStatus, Category, Channel, Department, Question, Role,
@@ -85,9 +86,20 @@ def _new_appeals(received: list, calendar: deadlines.WorkCalendar | None, fields
     db.session.add_all(appeals)
     db.session.flush()  # the ids make the tracking codes
     for appeal in appeals:
-        appeal.tracking_code = make_tracking_code(appeal)
         _record(appeal, "register", None)
+    _write_tracking_codes(Appeal, appeals, [make_tracking_code(appeal) for appeal in appeals])
     return appeals
+
+
+def _write_tracking_codes(model, rows: list, codes: list[str]) -> None:
+    """Give flushed rows their tracking codes with one UPDATE statement for all (the unit of work
+    would track and write each row's change one by one)."""
+    for row, code in zip(rows, codes):
+        set_committed_value(row, "tracking_code", code)
+    table = model.__table__
+    db.session.execute(update(table).where(table.c.id == bindparam("row_id"))
+                       .values(tracking_code=bindparam("code")),
+                       [{"row_id": row.id, "code": code} for row, code in zip(rows, codes)])
 
 
 def _new_appeal(received, calendar: deadlines.WorkCalendar | None = None, **fields) -> Appeal:
@@ -97,11 +109,12 @@ def _new_appeal(received, calendar: deadlines.WorkCalendar | None = None, **fiel
 def register_questions(questions: list[Question]) -> list[Appeal]:
     """Register the appeals of questions just stored (same transaction, one flush); each question takes its
     appeal's tracking code: one number for both."""
+    for question in questions:  # just inserted: no appeal yet (so the flush does not load one per question)
+        set_committed_value(question, "appeal", None)
     appeals = _new_appeals([q.created_at for q in questions], None, [
         dict(question=q, question_id=q.id, broadcast_id=q.broadcast_id, channel=q.channel, language=q.language,
              text=q.text, author_name=q.author_name, district=q.district, contact=q.contact) for q in questions])
-    for question, appeal in zip(questions, appeals):
-        question.tracking_code = appeal.tracking_code
+    _write_tracking_codes(Question, questions, [appeal.tracking_code for appeal in appeals])
     return appeals
 
 
