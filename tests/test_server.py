@@ -225,7 +225,9 @@ def test_a_burst_of_questions_is_group_committed_and_each_ack_follows_its_commit
         with sqlite3.connect(database) as conn:
             assert conn.execute("SELECT count(*) FROM question WHERE client_id LIKE 'burst-%'").fetchone()[0] == 300
             assert conn.execute("SELECT count(*) FROM appeal a JOIN question q ON q.id = a.question_id "
-                                "WHERE q.client_id LIKE 'burst-%'").fetchone()[0] == 300
+                                "WHERE q.client_id LIKE 'burst-%' AND a.tracking_code = q.tracking_code").fetchone()[0] == 300
+            codes = dict(conn.execute("SELECT client_id, tracking_code FROM question WHERE client_id LIKE 'burst-%'"))
+        assert all(codes[client_id] == code for client_id, pairs in by_client.items() for _, code in pairs)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             events = [d for e, d in list(moderator.events) if e == "desk_changed" and d["event"] == "question_submitted"]
@@ -241,6 +243,35 @@ def test_a_burst_of_questions_is_group_committed_and_each_ack_follows_its_commit
         for client in viewers + [moderator]:
             client.close()
         server.stop()
+
+
+def test_questions_closed_by_another_process_are_refused_at_once(server):
+    """A viewer's submit may be checked against a copy of the broadcast up to a second old; the
+    writer reads the row again, so a question sent just after another process closed questions
+    is refused, not stored. Pre-moderation switched off elsewhere applies to the next question."""
+    import sqlite3
+
+    database = server.env["COMPANION_DATABASE_URL"].removeprefix("sqlite:///")
+    viewer = Recorder(server.url, "/", server.viewer_cookie())
+
+    def elsewhere(sql: str) -> None:  # another process (a second server, the CLI) changes the row
+        with sqlite3.connect(database) as conn:
+            conn.execute(sql)
+    try:
+        first = viewer.call("submit_question", {"text": "Asked while open", "client_id": "elsewhere-0001"})
+        assert first["ok"] and first["question"]["status"] == "pending"  # the server now holds a copy: open
+        elsewhere("UPDATE broadcast SET pre_moderation = 0 WHERE slug = 'demo'")
+        second = viewer.call("submit_question", {"text": "Asked without pre-moderation", "client_id": "elsewhere-0002"})
+        assert second["ok"] and second["question"]["status"] == "approved"
+        elsewhere("UPDATE broadcast SET questions_open = 0 WHERE slug = 'demo'")
+        late = viewer.call("submit_question", {"text": "Asked after closing", "client_id": "elsewhere-0003"})
+        assert not late["ok"] and late["error"]["code"] == "questions_closed"
+        retry = viewer.call("submit_question", {"text": "Asked while open", "client_id": "elsewhere-0001"})
+        assert retry["ok"] and not retry["created"]  # a retry of a stored question is still answered
+        with sqlite3.connect(database) as conn:
+            assert conn.execute("SELECT count(*) FROM question WHERE client_id LIKE 'elsewhere-%'").fetchone()[0] == 2
+    finally:
+        viewer.close()
 
 
 def test_small_connection_buffers_still_carry_long_headers_and_whole_files(server):

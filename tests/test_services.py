@@ -107,6 +107,43 @@ def test_a_batch_of_retries_only_stores_nothing():
     assert demo().version == version and count() == 1
 
 
+def test_a_batch_reads_open_and_pre_moderation_when_it_is_stored():
+    """A submission checked while questions were open is refused if they closed before its batch is
+    stored; pre-moderation is the setting at store time (viewers' events may use a recent copy)."""
+    checked_open = prepared("Checked while open", "closing-0001")
+    checked_premod = prepared("Checked under pre-moderation", "premod-0001")
+    moderation.update_settings(demo(), {"pre_moderation": False}, actor=None)
+    (stored, created), = intake.store_submissions([checked_premod])[0]
+    assert created and stored.status == S.APPROVED
+    moderation.update_settings(demo(), {"questions_open": False}, actor=None)
+    (refused,), changes = intake.store_submissions([checked_open])
+    assert refused.code == "questions_closed" and changes == []
+    assert intake.find_by_client_id(demo(), "closing-0001") is None
+
+
+def test_a_recent_broadcast_copy_saves_the_query_until_a_change_or_a_second(app, monkeypatch):
+    from companion.services import recent
+    recent.forget()
+    reads = []
+
+    def read(slug):
+        reads.append(slug)
+        return intake.get_broadcast(slug)
+
+    first = recent.recent_broadcast("demo", read)
+    db.session.remove()  # the next event has its own session
+    again = recent.recent_broadcast("demo", read)
+    assert reads == ["demo"] and again.questions_open and again.id == first.id
+    assert again in db.session  # this session's own instance, usable as a loaded row
+    db.session.remove()
+    moderation.update_settings(demo(), {"questions_open": False}, actor=None)  # a change in this process
+    assert not recent.recent_broadcast("demo", read).questions_open and len(reads) == 2
+    monkeypatch.setattr(recent, "RECENT_SECONDS", 0.0)
+    recent.recent_broadcast("demo", read)
+    recent.recent_broadcast("demo", read)
+    assert len(reads) == 4  # no copy is kept past its age
+
+
 def test_tracking_code_format_is_configurable(app):
     app.config.update(TRACKING_FORMAT="{prefix}/{number}", TRACKING_PREFIX="ALM")
     assert submit().tracking_code == "ALM/1"

@@ -13,6 +13,7 @@ from ..extensions import db, socketio
 from ..permissions import require
 from ..services.errors import Forbidden, NotFound, ServiceError, Unauthorized, ValidationError
 from ..services.intake import get_broadcast
+from ..services.recent import recent_broadcast
 from ..services.limits import RateLimited
 from ..services.audit import audit
 from ..services.database import resilient
@@ -85,12 +86,13 @@ def acknowledged(handler):
     return wrapper
 
 
-def current_broadcast():
-    """The broadcast this socket joined at connect."""
+def current_broadcast(*, recent: bool = False):
+    """The broadcast this socket joined at connect; `recent`: possibly a copy up to a second old
+    (`services.recent`), for events whose decisions are made again when they are stored."""
     slug = session.get("slug")
     if not slug:
         raise NotFound()
-    return get_broadcast(slug)
+    return recent_broadcast(slug, get_broadcast) if recent else get_broadcast(slug)
 
 
 def connect_broadcast(auth):

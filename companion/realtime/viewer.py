@@ -42,7 +42,9 @@ def viewer_snapshot(data=None):
 @acknowledged
 def viewer_submit(data=None):
     """Store the question, then acknowledge: the ack is sent only after the commit."""
-    broadcast = current_broadcast()
+    broadcast = current_broadcast(recent=True)  # the writer checks "open" and pre-moderation again
+    if not broadcast.accepting_questions:
+        broadcast = current_broadcast()  # refuse only on the row as it is now
     prepared = intake.prepare_submission(broadcast, payload(data), channel=Channel.WEB,
                                          viewer_token=session.get("viewer"),
                                          default_language=str(get_locale() or "kk"),
@@ -57,7 +59,7 @@ def viewer_submit(data=None):
 @acknowledged
 def viewer_vote(data=None):
     """Upvote (or withdraw the vote on) an audience question."""
-    broadcast = current_broadcast()
+    broadcast = current_broadcast(recent=True)  # the writer checks the vote on the row as it is now
     token = session.get("viewer")
     if not token:
         raise Forbidden()

@@ -127,8 +127,8 @@ class Submission:
     broadcast: Broadcast
     client_id: str
     fields: dict
-    status: str
     channel: str
+    approved: bool = False  # by staff: skips pre-moderation
     viewer_token: str | None = None
     source: str = ""
     actor: object = None
@@ -154,8 +154,7 @@ def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Chann
         if existing is not None:
             return existing
         raise
-    status = QuestionStatus.APPROVED if (approved or not broadcast.pre_moderation) else QuestionStatus.PENDING
-    return Submission(broadcast=broadcast, client_id=client_id, fields=fields, status=status.value,
+    return Submission(broadcast=broadcast, client_id=client_id, fields=fields, approved=approved,
                       channel=str(channel), viewer_token=viewer_token, source=source, actor=actor,
                       rate_limited=rate_limited)
 
@@ -163,8 +162,9 @@ def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Chann
 def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Question, bool] | ServiceError], list[Change]]:
     """Store a batch of submissions in one transaction (one commit, one version bump per broadcast).
 
-    Returns, in order, (question, created) or the refusal (RateLimited) of each submission, and the
-    Changes to publish. A client_id already stored, or repeated within the batch, is answered with
+    Returns, in order, (question, created) or the refusal (RateLimited, or QuestionsClosed when the
+    broadcast stopped taking questions since the check) of each submission, and the Changes to
+    publish. Pre-moderation is read from the broadcast now. A client_id already stored, or repeated within the batch, is answered with
     that one question. Counts against the rate limits include the batch's own questions. The
     broadcasts must belong to this session. Raises IntegrityError when another process stored one of
     the client_ids meanwhile (the caller then stores them one by one)."""
@@ -183,6 +183,9 @@ def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Questio
         if key in stored:
             outcomes[i] = (stored[key], False)
             continue
+        if not sub.broadcast.accepting_questions:  # closed since the submission was checked
+            outcomes[i] = QuestionsClosed()
+            continue
         if sub.rate_limited:
             try:
                 allowance.take(sub.viewer_token, sub.source)
@@ -191,7 +194,7 @@ def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Questio
                 continue
         question = Question(broadcast_id=sub.broadcast.id, broadcast=sub.broadcast, client_id=sub.client_id,
                             viewer_token=sub.viewer_token, source_hash=sub.source, channel=sub.channel,
-                            status=sub.status, created_at=utcnow(), **sub.fields)
+                            status=_status(sub).value, created_at=utcnow(), **sub.fields)
         stored[key] = question
         new.append((i, question))
     if not new:  # nothing to write (the read transaction ends with the caller's session)
@@ -209,6 +212,13 @@ def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Questio
     changes = [builder.finish() for builder in builders.values()]
     db.session.commit()
     return _with_repeats(outcomes, submissions, stored), changes
+
+
+def _status(submission: Submission) -> QuestionStatus:
+    """A new question's status, by the broadcast's pre-moderation setting at the time it is stored."""
+    if submission.approved or not submission.broadcast.pre_moderation:
+        return QuestionStatus.APPROVED
+    return QuestionStatus.PENDING
 
 
 def _with_repeats(outcomes: list, submissions: list[Submission], stored: dict) -> list:
