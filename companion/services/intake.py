@@ -9,7 +9,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -164,12 +164,12 @@ def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Questio
 
     Returns, in order, (question, created) or the refusal (RateLimited, or QuestionsClosed when the
     broadcast stopped taking questions since the check) of each submission, and the Changes to
-    publish. Pre-moderation is read from the broadcast now. A client_id already stored, or repeated within the batch, is answered with
-    that one question. Counts against the rate limits include the batch's own questions. The
-    broadcasts must belong to this session. Raises IntegrityError when another process stored one of
-    the client_ids meanwhile (the caller then stores them one by one)."""
+    publish. Pre-moderation is read from the broadcast now. A client_id already stored, or repeated
+    within the batch, is answered with that one question. Counts against the rate limits include the
+    batch's own questions. The broadcasts must belong to this session. Raises IntegrityError when
+    another process stored one of the client_ids meanwhile (the caller then stores them one by one)."""
     outcomes: list = [None] * len(submissions)
-    stored: dict[tuple[int, str], Question] = {}
+    stored: dict[tuple[int, str], Question | None] = {}
     for broadcast_id in {s.broadcast.id for s in submissions}:
         ids = [s.client_id for s in submissions if s.broadcast.id == broadcast_id]
         for q in db.session.execute(select(Question).where(Question.broadcast_id == broadcast_id,
@@ -177,11 +177,13 @@ def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Questio
             stored[(broadcast_id, q.client_id)] = q
     limited = [s for s in submissions if s.rate_limited]
     allowance = limits.QuestionAllowance([s.viewer_token for s in limited], [s.source for s in limited]) if limited else None
-    new: list[tuple[int, Question]] = []
+    new: list[int] = []  # the submissions to insert, by index
+    rows: list[dict] = []
     for i, sub in enumerate(submissions):
         key = (sub.broadcast.id, sub.client_id)
-        if key in stored:
-            outcomes[i] = (stored[key], False)
+        if key in stored:  # stored before; or new earlier in this batch (None until inserted: filled in below)
+            if stored[key] is not None:
+                outcomes[i] = (stored[key], False)
             continue
         if not sub.broadcast.accepting_questions:  # closed since the submission was checked
             outcomes[i] = QuestionsClosed()
@@ -192,18 +194,20 @@ def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Questio
             except limits.RateLimited as exc:
                 outcomes[i] = exc
                 continue
-        question = Question(broadcast_id=sub.broadcast.id, broadcast=sub.broadcast, client_id=sub.client_id,
-                            viewer_token=sub.viewer_token, source_hash=sub.source, channel=sub.channel,
-                            status=_status(sub).value, created_at=utcnow(), **sub.fields)
-        stored[key] = question
-        new.append((i, question))
+        stored[key] = None  # a later copy of this client_id in the batch names this question
+        new.append(i)
+        rows.append(dict(broadcast_id=sub.broadcast.id, client_id=sub.client_id, viewer_token=sub.viewer_token,
+                         source_hash=sub.source, channel=sub.channel, status=_status(sub).value,
+                         created_at=utcnow(), **sub.fields))
     if not new:  # nothing to write (the read transaction ends with the caller's session)
         return _with_repeats(outcomes, submissions, stored), []
-    db.session.add_all([q for _, q in new])
-    db.session.flush()
-    appeals.register_questions([q for _, q in new])
+    # one INSERT ... RETURNING for all (the unit of work's per-object bookkeeping cost more than the SQL)
+    questions = list(db.session.scalars(insert(Question).returning(Question, sort_by_parameter_order=True), rows))
+    for i, question in zip(new, questions):
+        stored[(submissions[i].broadcast.id, submissions[i].client_id)] = question
+    appeals.register_questions(questions)
     builders: dict[int, ChangeBuilder] = {}
-    for i, question in new:
+    for i, question in zip(new, questions):
         sub = submissions[i]
         outcomes[i] = (question, True)
         builders.setdefault(sub.broadcast.id, ChangeBuilder("question_submitted", sub.broadcast)).add_new(question)
