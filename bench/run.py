@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import math
 import os
 import resource
 import shutil
@@ -200,7 +201,8 @@ class Target:
             return -1
         db = sqlite3.connect(self.server.env["COMPANION_DATABASE_URL"].removeprefix("sqlite:///"))
         try:
-            return db.execute("SELECT count(*) FROM question WHERE client_id LIKE 'ingest-%'").fetchone()[0]
+            return db.execute("SELECT count(*) FROM question WHERE client_id LIKE 'ingest-%' "
+                              "OR client_id LIKE 'steady-%'").fetchone()[0]
         finally:
             db.close()
 
@@ -268,11 +270,38 @@ async def fanout(target: Target, viewers: int, rounds: int) -> dict:
             "server_cpu_s": round(server_cpu, 2)}
 
 
-async def ingest(target: Target, viewers: int, seconds: float, concurrency: int, tag: str) -> dict:
-    """Questions submitted, committed and acknowledged per second while `viewers` are connected."""
+async def steady_asking(askers: list, rate: float, seconds: float, tag: str) -> list[float]:
+    """Open loop: one question every 1/rate s, whatever the acks do; each ack's latency (ms), or inf if refused
+    or lost. The latency at an offered rate, which a closed loop cannot show (its latency is its own
+    concurrency divided by the throughput)."""
+    latencies: list[float] = []
+
+    async def ask(n: int) -> None:
+        t0 = time.perf_counter()
+        try:
+            ack = await askers[n % len(askers)].call("submit_question", {"text": f"Steady {n}",
+                                                                         "client_id": f"steady-{tag}-{n:08d}"})
+        except asyncio.TimeoutError:
+            ack = {}
+        latencies.append((time.perf_counter() - t0) * 1000 if ack.get("ok") else math.inf)
+    start, sent, pending = time.perf_counter(), 0, []
+    while (now := time.perf_counter()) - start < seconds:
+        due = int((now - start) * rate) + 1  # catch up after a late wake-up: the offer stays `rate`
+        pending += [asyncio.ensure_future(ask(n)) for n in range(sent, due)]
+        sent = due
+        await asyncio.sleep(1 / rate)
+    await asyncio.gather(*pending)
+    return latencies
+
+
+async def ingest(target: Target, viewers: int, seconds: float, concurrency: int, tag: str, rate: float) -> dict:
+    """Questions submitted, committed and acknowledged per second while `viewers` are connected
+    (closed loop: `concurrency` askers, each sending its next question on its ack), then the ack
+    latency at a steady offer of `rate` questions a second (open loop)."""
     async with session() as http:
         audience = await connect_many(http, target.url, viewers)
         askers = await connect_many(http, target.url, concurrency)
+        steady = await steady_asking(askers, rate, seconds / 2, tag)
         latencies, acks, failures = [], 0, 0
         counter = itertools.count()
         stop = time.perf_counter() + seconds
@@ -299,10 +328,13 @@ async def ingest(target: Target, viewers: int, seconds: float, concurrency: int,
         cpu, server_cpu = cpu_seconds() - cpu0, server_cpu_seconds(target.pid) - server0
         await asyncio.gather(*(c.close() for c in audience + askers))
     rows = target.rows()
-    return {"qps": round(acks / elapsed, 1), "ack_p50_ms": round(statistics.median(latencies), 1),
-            "ack_p99_ms": round(pct(latencies, 0.99), 1), "acks": acks, "refused": failures,
-            "rows": rows, "lost": (acks - rows) if rows >= 0 else None, "generator_cpu_s": round(cpu, 2),
-            "server_cpu_share": round(server_cpu / elapsed, 2)}
+    steady_acks = sum(1 for v in steady if v != math.inf)
+    return {"qps": round(acks / elapsed, 1), "saturated_ack_p50_ms": round(statistics.median(latencies), 1),
+            "saturated_ack_p99_ms": round(pct(latencies, 0.99), 1), "steady_rate": rate,
+            "ack_p50_ms": round(statistics.median(steady), 1), "ack_p99_ms": round(pct(steady, 0.99), 1),
+            "acks": acks + steady_acks, "refused": failures + len(steady) - steady_acks,
+            "rows": rows, "lost": (acks + steady_acks - rows) if rows >= 0 else None,
+            "generator_cpu_s": round(cpu, 2), "server_cpu_share": round(server_cpu / elapsed, 2)}
 
 
 async def prompter_under_load(target: Target, viewers: int, qps: float, rounds: int) -> dict:
@@ -432,7 +464,8 @@ def only(names: list[str], size: dict, runs: int) -> None:
         if "f3" in names:
             out["f3"] = await fanout(target, size["f3"], size["rounds"])
         if "ingest" in names:
-            out["ingest"] = await ingest(target, size["ingest_viewers"], size["ingest_s"], 50, f"o{r}")
+            out["ingest"] = await ingest(target, size["ingest_viewers"], size["ingest_s"], 50, f"o{r}",
+                                         size["ingest_rate"])
         if "prompter" in names:
             out["prompter"] = await prompter_under_load(target, size["prompter_viewers"], size["prompter_qps"],
                                                         size["rounds"])
@@ -470,6 +503,7 @@ def main() -> None:
     runs = args.runs or (1 if smoke else 3)
     size = {"held": 200 if smoke else 10_000, "f1": 100 if smoke else 1000, "f3": 200 if smoke else 3000,
             "rounds": 3 if smoke else 20, "ingest_viewers": 50 if smoke else 1000, "ingest_s": 2 if smoke else 10,
+            "ingest_rate": 50 if smoke else 500,
             "prompter_viewers": 100 if smoke else 2000, "prompter_qps": 10 if smoke else 100,
             "vote_viewers": 50 if smoke else 1000, "vote_rate": 100 if smoke else 1000, "vote_s": 1 if smoke else 5,
             "desk": 500 if smoke else 10_000, "appeals_rows": 1000 if smoke else 1_000_000}
@@ -503,7 +537,8 @@ def main() -> None:
                 out.setdefault("f1", []).append(await fanout(target, size["f1"], size["rounds"]))
                 out.setdefault("f3", []).append(await fanout(target, size["f3"], size["rounds"]))
                 if kind == "companion":
-                    out.setdefault("ingest", []).append(await ingest(target, size["ingest_viewers"], size["ingest_s"], 50, f"r{r}"))
+                    out.setdefault("ingest", []).append(await ingest(target, size["ingest_viewers"], size["ingest_s"], 50,
+                                                                     f"r{r}", size["ingest_rate"]))
                     out.setdefault("prompter", []).append(await prompter_under_load(
                         target, size["prompter_viewers"], size["prompter_qps"], size["rounds"]))
                     out.setdefault("votes", []).append(await votes(target, size["vote_viewers"], size["vote_rate"], size["vote_s"]))

@@ -88,8 +88,9 @@ class Config:
         settings.update(
             SECRET_KEY=secret,
             SQLALCHEMY_DATABASE_URI=self.DATABASE_URL,
-            # a connection that died with the database server is replaced, not handed out
-            SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+            # a connection that died with the database server is replaced, not handed out (a SQLite
+            # file has no server to lose: no test query before every checkout)
+            SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": not self.DATABASE_URL.startswith("sqlite")},
             SESSION_COOKIE_HTTPONLY=True,
             SESSION_COOKIE_SAMESITE="Lax",
             SESSION_COOKIE_SECURE=self.SESSION_COOKIE_SECURE,

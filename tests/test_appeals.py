@@ -55,6 +55,19 @@ def test_the_calendar_table_moves_the_due_date_of_new_appeals():
         deadlines.set_calendar_day(date(2026, 1, 13), "holiday")
 
 
+def test_a_calendar_correction_applies_to_the_next_registered_question_at_once():
+    """The writer keeps the office calendar for up to a second (services.recent); a correction made
+    in this process drops the copy, so the very next appeal is due by the corrected calendar."""
+    first = submit("Registered before the correction").appeal
+    received = deadlines.local_date(first.received_at)
+    calendar = deadlines.office_calendar()
+    next_working = calendar.add_working_days(received, 1)
+    deadlines.set_calendar_day(next_working, DAY_OFF, "Extra day off")
+    second = submit("Registered after the correction").appeal
+    assert deadlines.local_date(second.received_at) == received
+    assert second.due_date == calendar.add_working_days(received, 16) != first.due_date
+
+
 def test_receipt_day_is_the_office_local_date():
     # 20:00 UTC on 19 March is 01:00 on 20 March in Almaty
     assert deadlines.local_date(datetime(2026, 3, 19, 20, 0, tzinfo=timezone.utc)) == date(2026, 3, 20)

@@ -16,6 +16,7 @@ from ..extensions import db
 from ..models import (LANGUAGES, Appeal, AppealEvent, AppealStatus, Category, Channel, Department, Question, Role,
                       User, utcnow)
 from . import deadlines
+from .recent import recent_calendar
 from .errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
 
 A = AppealStatus
@@ -79,19 +80,20 @@ def make_tracking_code(appeal: Appeal) -> str:
 
 def _new_appeals(received: list, calendar: deadlines.WorkCalendar | None, fields: list[dict]) -> list[Appeal]:
     """Register several appeals with one INSERT and one more for their first events: received
-    times, and each appeal's own column values. (A bulk INSERT ... RETURNING: the unit of work's
+    times, and each appeal's own column values (with question_id when there are several). (A bulk INSERT ... RETURNING: the unit of work's
     per-object bookkeeping was most of a batch's cost.)"""
-    calendar = calendar or deadlines.office_calendar()
-    due_by_day: dict = {}
+    calendar = calendar or recent_calendar()
     rows = []
     for moment, own in zip(received, fields):
         day = deadlines.local_date(moment)
-        if day not in due_by_day:  # a batch is usually all one day
-            due_by_day[day] = (deadlines.answer_due(day, calendar), deadlines.forward_due(day, calendar))
-        due, forward = due_by_day[day]
-        rows.append(dict(received_at=moment, due_date=due, original_due_date=due, forward_due_date=forward,
+        due = deadlines.answer_due(day, calendar)
+        rows.append(dict(received_at=moment, due_date=due, original_due_date=due,
+                         forward_due_date=deadlines.forward_due(day, calendar),
                          status=A.REGISTERED.value, clock_running=True, updated_at=moment, **own))
-    appeals = list(db.session.scalars(insert(Appeal).returning(Appeal, sort_by_parameter_order=True), rows))
+    appeals = list(db.session.scalars(insert(Appeal).returning(Appeal), rows))
+    if len(appeals) > 1:  # rows come back in no set order (see store_submissions): match them by question
+        by_question = {appeal.question_id: appeal for appeal in appeals}
+        appeals = [by_question[row["question_id"]] for row in rows]
     db.session.execute(insert(AppealEvent), [_event_values(appeal, "register", None) for appeal in appeals])
     _write_tracking_codes(Appeal, appeals, [make_tracking_code(appeal) for appeal in appeals])
     return appeals

@@ -36,6 +36,7 @@ class WorkCalendar:
     def __init__(self, days_off=(), working_days=()):
         self.days_off = set(days_off)
         self.working_days = set(working_days)
+        self._added: dict[tuple[date, int], date] = {}
 
     def is_working_day(self, day: date) -> bool:
         """True when offices work on `day`."""
@@ -47,12 +48,15 @@ class WorkCalendar:
 
     def add_working_days(self, start: date, count: int) -> date:
         """The `count`-th working day after `start` (the day of receipt itself is not counted)."""
-        day = start
-        while count > 0:
-            day += timedelta(days=1)
-            if self.is_working_day(day):
-                count -= 1
-        return day
+        key = (start, count)
+        if key not in self._added:  # remembered: every appeal of a day has the same due date
+            day = start
+            while count > 0:
+                day += timedelta(days=1)
+                if self.is_working_day(day):
+                    count -= 1
+            self._added[key] = day
+        return self._added[key]
 
     def working_days_between(self, start: date, end: date) -> int:
         """Working days after `start` up to and including `end` (negative when end is earlier)."""

@@ -201,10 +201,12 @@ def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Questio
                          created_at=utcnow(), **sub.fields))
     if not new:  # nothing to write (the read transaction ends with the caller's session)
         return _with_repeats(outcomes, submissions, stored), []
-    # one INSERT ... RETURNING for all (the unit of work's per-object bookkeeping cost more than the SQL)
-    questions = list(db.session.scalars(insert(Question).returning(Question, sort_by_parameter_order=True), rows))
-    for i, question in zip(new, questions):
-        stored[(submissions[i].broadcast.id, submissions[i].client_id)] = question
+    # One INSERT ... RETURNING for all (the unit of work's per-object bookkeeping cost more than the
+    # SQL). The rows come back in no set order (asking for the parameters' order makes SQLite insert
+    # them one statement each): each is matched to its submission by its unique client_id.
+    for question in db.session.scalars(insert(Question).returning(Question), rows):
+        stored[(question.broadcast_id, question.client_id)] = question
+    questions = [stored[(submissions[i].broadcast.id, submissions[i].client_id)] for i in new]
     appeals.register_questions(questions)
     builders: dict[int, ChangeBuilder] = {}
     for i, question in zip(new, questions):
