@@ -42,6 +42,11 @@ def _sqlite_pragmas(engine) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+def _not_found():
+    from flask import abort
+    abort(404)
+
+
 def create_app(config: Config | dict | None = None) -> "Flask":
     """Build the application: configuration, extensions, blueprints and socket handlers."""
     from flask import Flask
@@ -81,6 +86,12 @@ def create_app(config: Config | dict | None = None) -> "Flask":
                       **({} if queue else {"client_manager": None}),
                       cors_allowed_origins=origins, manage_session=True,
                       max_http_buffer_size=app.config["MAX_MESSAGE_BYTES"], ping_interval=20, ping_timeout=20)
+    # Each Socket.IO event runs in a request context built from its connection's request
+    # (/socket.io/). Without a rule for that path every event would raise and keep a routing
+    # NotFound (an exception, its traceback and frames: cyclic garbage for the collector).
+    # The Socket.IO middleware answers that path first, so the view itself never runs.
+    app.add_url_rule("/socket.io/", "socketio_transport", _not_found)
+    app.add_url_rule("/socket.io/", "socketio_transport", _not_found, websocket=True)  # an upgraded connection
     if app.config["PROXY_HOPS"]:
         # outermost, so that Socket.IO handshakes see the client's address and scheme too
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -124,6 +124,12 @@ class Recorder:
 
     def __init__(self, url: str, namespace: str, cookie: str | None = None):
         self.client = socketio.Client(reconnection=False)
+        # python-engineio's client hands each message to a new thread, so events could be recorded
+        # out of the order they arrived in; handle them in the read loop instead, in order (as a
+        # browser's socket.io client does): tests assert the order the server sends in.
+        eio = self.client.eio
+        trigger = eio._trigger_event
+        eio._trigger_event = lambda event, *args, run_async=False, **kw: trigger(event, *args, run_async=False, **kw)
         self.namespace = namespace
         self.events: list[tuple[str, dict]] = []
         self.arrivals: list[float] = []

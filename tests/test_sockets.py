@@ -339,3 +339,13 @@ def test_countdown_reaches_the_prompter_and_can_be_stopped(staff_socket):
     assert 88 <= left <= 90
     assert mod.emit("set_countdown", {"seconds": 0}, namespace="/staff", callback=True)["ok"]
     assert received(speaker, "prompter_changed", "/staff")[-1]["backstage"]["countdown_until"] is None
+
+
+def test_socket_events_build_their_request_context_without_a_routing_error(app):
+    """Every event's request context is built from its connection's request (/socket.io/): the path has
+    a rule, so no event raises and keeps a NotFound (with its traceback) just to be handled."""
+    from flask import request
+    for headers in ({}, {"Upgrade": "websocket", "Connection": "Upgrade"}):  # polling, and a WebSocket
+        with app.test_request_context("/socket.io/?EIO=4&transport=websocket", headers=headers):
+            assert request.routing_exception is None and request.endpoint == "socketio_transport"
+    assert app.test_client().get("/socket.io/").status_code in (400, 404)  # the rule serves nothing

@@ -59,8 +59,12 @@ def throttle() -> None:
     raise RateLimited(retry_after=1)
 
 
-def acknowledged(handler):
-    """Turn a handler's result into {"ok": true, ...} and a refusal into {"ok": false, "error": {...}}."""
+def acknowledged(handler=None, *, queued: bool = False):
+    """Turn a handler's result into {"ok": true, ...} and a refusal into {"ok": false, "error": {...}}.
+
+    `queued`: the handler hands its write to the group-commit writer and does no database work itself."""
+    if handler is None:
+        return lambda handler: acknowledged(handler, queued=queued)
     handler = resilient(handler)
 
     @wraps(handler)
@@ -69,8 +73,10 @@ def acknowledged(handler):
         # yield, so under a burst one loop turn would otherwise run many handlers back to back
         # while timers (the vote flusher) and moderators' events wait behind them. Staff events
         # (a few people) go straight on: a yield would queue them behind every green thread
-        # already waiting, e.g. the writers of a fan-out to thousands of viewers.
-        if request.namespace != STAFF_NS:
+        # already waiting, e.g. the writers of a fan-out to thousands of viewers. So do queued
+        # events (questions, votes): they wait for the writer anyway, and a yield first would
+        # only add a turn of the loop to every acknowledgement.
+        if not queued and request.namespace != STAFF_NS:
             socketio.sleep(0)
         try:
             throttle()

@@ -39,7 +39,7 @@ def viewer_snapshot(data=None):
 
 
 @socketio.on("submit_question", namespace=VIEWER_NS)
-@acknowledged
+@acknowledged(queued=True)
 def viewer_submit(data=None):
     """Store the question, then acknowledge: the ack is sent only after the commit."""
     broadcast = current_broadcast(recent=True)  # the writer checks "open" and pre-moderation again
@@ -56,7 +56,7 @@ def viewer_submit(data=None):
 
 
 @socketio.on("vote", namespace=VIEWER_NS)
-@acknowledged
+@acknowledged(queued=True)
 def viewer_vote(data=None):
     """Upvote (or withdraw the vote on) an audience question."""
     broadcast = current_broadcast(recent=True)  # the writer checks the vote on the row as it is now

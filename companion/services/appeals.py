@@ -94,7 +94,8 @@ def _new_appeals(received: list, calendar: deadlines.WorkCalendar | None, fields
     if len(appeals) > 1:  # rows come back in no set order (see store_submissions): match them by question
         by_question = {appeal.question_id: appeal for appeal in appeals}
         appeals = [by_question[row["question_id"]] for row in rows]
-    db.session.execute(insert(AppealEvent), [_event_values(appeal, "register", None) for appeal in appeals])
+    db.session.execute(insert(AppealEvent.__table__),  # plain Core: nothing to load back
+                       [_event_values(appeal, "register", None) for appeal in appeals])
     _write_tracking_codes(Appeal, appeals, [make_tracking_code(appeal) for appeal in appeals])
     return appeals
 
