@@ -80,8 +80,8 @@ def make_tracking_code(appeal: Appeal) -> str:
 
 def _new_appeals(received: list, calendar: deadlines.WorkCalendar | None, fields: list[dict]) -> list[Appeal]:
     """Register several appeals with one INSERT and one more for their first events: received
-    times, and each appeal's own column values (with question_id when there are several). (A bulk INSERT ... RETURNING: the unit of work's
-    per-object bookkeeping was most of a batch's cost.)"""
+    times, and each appeal's own column values (with question_id when there are several).
+    A bulk INSERT ... RETURNING: the unit of work's per-object bookkeeping was most of a batch's cost."""
     calendar = calendar or recent_calendar()
     rows = []
     for moment, own in zip(received, fields):
@@ -101,7 +101,7 @@ def _new_appeals(received: list, calendar: deadlines.WorkCalendar | None, fields
 
 
 def _write_tracking_codes(model, rows: list, codes: list[str]) -> None:
-    """Give flushed rows their tracking codes with one UPDATE statement for all (the unit of work
+    """Give inserted rows their tracking codes with one UPDATE statement for all (the unit of work
     would track and write each row's change one by one)."""
     for row, code in zip(rows, codes):
         set_committed_value(row, "tracking_code", code)
@@ -116,7 +116,7 @@ def _new_appeal(received, calendar: deadlines.WorkCalendar | None = None, **fiel
 
 
 def register_questions(questions: list[Question]) -> list[Appeal]:
-    """Register the appeals of questions just stored (same transaction, one flush); each question takes its
+    """Register the appeals of questions just stored (same transaction); each question takes its
     appeal's tracking code: one number for both."""
     appeals = _new_appeals([q.created_at for q in questions], None, [
         dict(question_id=q.id, broadcast_id=q.broadcast_id, channel=q.channel, language=q.language,
