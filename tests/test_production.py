@@ -329,7 +329,10 @@ def test_slow_postgres_query_does_not_block_other_connections(tmp_path, pg_url, 
         lock.rollback()
         lock.close()
         blocked.join(10)
-        assert fan_out < 0.1, f"on-air fan-out took {fan_out * 1000:.0f} ms while another query waited"
+        # A blocked loop would hold the fan-out for the rest of the 2 s wait (about 1.7 s); an
+        # unblocked one takes 30-50 ms here, and a loaded CI machine has shown 104 ms: the bound
+        # is a quarter of the wait, far from both.
+        assert fan_out < 0.5, f"on-air fan-out took {fan_out * 1000:.0f} ms while another query waited"
         assert watcher.wait_for("votes_changed")["votes"] == {str(first["id"]): 1}
         for c in (moderator, voter, watcher):
             c.close()
