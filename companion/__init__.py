@@ -81,9 +81,9 @@ def create_app(config: Config | dict | None = None) -> "Flask":
     if origins and "*" in origins:
         raise ValueError("COMPANION_ALLOWED_ORIGINS may not be '*': list the origins that may connect")
     queue = app.config["MESSAGE_QUEUE"] or None
+    from .realtime.fanout import client_manager  # sends to large rooms in slices (see there)
     socketio.init_app(app, async_mode=app.config["ASYNC_MODE"], message_queue=queue,
-                      channel=app.config["MESSAGE_QUEUE_CHANNEL"],
-                      **({} if queue else {"client_manager": None}),
+                      client_manager=client_manager(queue, app.config["MESSAGE_QUEUE_CHANNEL"]),
                       cors_allowed_origins=origins, manage_session=True,
                       max_http_buffer_size=app.config["MAX_MESSAGE_BYTES"], ping_interval=20, ping_timeout=20)
     # Each Socket.IO event runs in a request context built from its connection's request
