@@ -121,9 +121,10 @@ def register_questions(questions: list[Question]) -> list[Appeal]:
     appeals = _new_appeals([q.created_at for q in questions], None, [
         dict(question_id=q.id, broadcast_id=q.broadcast_id, channel=q.channel, language=q.language,
              text=q.text, author_name=q.author_name, district=q.district, contact=q.contact) for q in questions])
-    for question, appeal in zip(questions, appeals):  # both sides of the link, known without a query
+    for question, appeal in zip(questions, appeals):  # the link, known without a query
+        # one side only: with both, each pair would be a reference cycle that only the cyclic
+        # garbage collector frees (a pause per some thousand questions); appeal.question loads on use
         set_committed_value(question, "appeal", appeal)
-        set_committed_value(appeal, "question", question)
     _write_tracking_codes(Question, questions, [appeal.tracking_code for appeal in appeals])
     return appeals
 
