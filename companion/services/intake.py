@@ -9,7 +9,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -159,6 +159,11 @@ def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Chann
                       rate_limited=rate_limited)
 
 
+# Which of a batch's client_ids are stored already: built once (the writer runs it per batch).
+_STORED = select(Question).where(Question.broadcast_id == bindparam("broadcast_id"),
+                                 Question.client_id.in_(bindparam("client_ids", expanding=True)))
+
+
 def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Question, bool] | ServiceError], list[Change]]:
     """Store a batch of submissions in one transaction (one commit, one version bump per broadcast).
 
@@ -172,8 +177,7 @@ def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Questio
     stored: dict[tuple[int, str], Question | None] = {}
     for broadcast_id in {s.broadcast.id for s in submissions}:
         ids = [s.client_id for s in submissions if s.broadcast.id == broadcast_id]
-        for q in db.session.execute(select(Question).where(Question.broadcast_id == broadcast_id,
-                                                           Question.client_id.in_(ids))).scalars():
+        for q in db.session.scalars(_STORED, {"broadcast_id": broadcast_id, "client_ids": ids}):
             stored[(broadcast_id, q.client_id)] = q
     limited = [s for s in submissions if s.rate_limited]
     allowance = limits.QuestionAllowance([s.viewer_token for s in limited], [s.source for s in limited]) if limited else None
