@@ -84,7 +84,7 @@ def create_app(config: Config | dict | None = None) -> "Flask":
     else:
         cfg = config or Config.from_env()
     app = _app_class()(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
-                instance_path=str(INSTANCE))
+                       instance_path=str(INSTANCE))
     app.config.update(cfg.flask_settings())
 
     db.init_app(app)

@@ -4,10 +4,10 @@ event loop).
 
 A serving process runs `group_committer` as a background task. A handler hands its validated
 Submission (or Ballot) to the queue and waits; the writer takes everything queued (at most
-BATCH_MAX), stores the questions with one multi-row insert per table, one version bump and one commit (one
-fsync on SQLite) and the votes with one more, publishes one `desk_changed` for the batch's
-questions and the votes' new counts (coalesced by the vote flusher), and only then wakes each
-handler to acknowledge: every acknowledged question or vote is committed, and durability costs
+BATCH_MAX), stores the questions with one multi-row insert per table, one version bump and one
+commit (one fsync on SQLite) and the votes with one more, publishes one `desk_changed` for the
+batch's questions and the votes' new counts (coalesced by the vote flusher), and only then wakes
+each handler to acknowledge: every acknowledged question or vote is committed, and durability costs
 one fsync per batch instead of one per event. There is no timer: an idle desk writes a lone
 question after one turn of the loop, a busy one batches by itself.
 
