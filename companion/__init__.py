@@ -106,7 +106,8 @@ def create_app(config: Config | dict | None = None) -> "Flask":
     socketio.init_app(app, async_mode=app.config["ASYNC_MODE"], message_queue=queue,
                       client_manager=client_manager(queue, app.config["MESSAGE_QUEUE_CHANNEL"]),
                       cors_allowed_origins=origins, manage_session=True,
-                      max_http_buffer_size=app.config["MAX_MESSAGE_BYTES"], ping_interval=20, ping_timeout=20)
+                      max_http_buffer_size=app.config["MAX_MESSAGE_BYTES"], ping_interval=app.config["PING_INTERVAL_SECONDS"],
+                      ping_timeout=app.config["PING_TIMEOUT_SECONDS"])
     if app.config["PROXY_HOPS"]:
         # outermost, so that Socket.IO handshakes see the client's address and scheme too
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -36,6 +36,8 @@ class Config:
     LOGIN_FAILURES_PER_MINUTE_PER_ADDRESS: int = 20
     EVENTS_PER_SECOND_PER_CONNECTION: int = 20
     MAX_MESSAGE_BYTES: int = 65536
+    PING_INTERVAL_SECONDS: int = 20
+    PING_TIMEOUT_SECONDS: int = 20
     PROXY_HOPS: int = 0
     DIAGNOSTICS: bool = False
     NAME_MAX_LENGTH: int = 80
@@ -138,6 +140,8 @@ SETTINGS_DOC = {
     "LOGIN_FAILURES_PER_MINUTE_PER_ADDRESS": "Failed staff logins per minute from one address before it must wait. Default 20.",
     "EVENTS_PER_SECOND_PER_CONNECTION": "Socket events one connection may send per second (bursts of twice that); a flood is disconnected. Default 20.",
     "MAX_MESSAGE_BYTES": "Largest Socket.IO message accepted; a larger one closes the connection. Default 65536.",
+    "PING_INTERVAL_SECONDS": "Seconds between the server's pings to each connection. Default 20.",
+    "PING_TIMEOUT_SECONDS": "Seconds a connection may leave a ping unanswered before it is closed. Default 20.",
     "PROXY_HOPS": "Number of reverse proxies in front (nginx: 1) whose X-Forwarded-For is trusted. Default 0.",
     "DIAGNOSTICS": "Add the number of green threads to /healthz (for soak runs; costs a heap walk). Default false.",
     "NAME_MAX_LENGTH": "Longest asker name and district. Default 80.",

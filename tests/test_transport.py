@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 import socket
 import struct
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .liveserver import LiveServer
+from .liveserver import LiveServer, Recorder
 
 BROWSER_EXTENSIONS = "permessage-deflate; client_max_window_bits"  # what Chromium offers
 
@@ -18,9 +21,14 @@ BROWSER_EXTENSIONS = "permessage-deflate; client_max_window_bits"  # what Chromi
 class RawViewer:
     """A WebSocket client that shows each frame's header bits, and can stop reading."""
 
-    def __init__(self, url: str, extensions: str | None = BROWSER_EXTENSIONS, cookie: str | None = None):
+    def __init__(self, url: str, extensions: str | None = BROWSER_EXTENSIONS, cookie: str | None = None,
+                 receive_buffer: int | None = None):
         host, port = url.removeprefix("http://").split(":")
-        self.sock = socket.create_connection((host, int(port)), timeout=10)
+        self.sock = socket.socket()
+        if receive_buffer:  # set before connecting: it bounds the window the server may fill
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        self.sock.settimeout(10)
+        self.sock.connect((host, int(port)))
         key = base64.b64encode(os.urandom(16)).decode()
         lines = ["GET /socket.io/?EIO=4&transport=websocket HTTP/1.1", f"Host: {host}:{port}",
                  "Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
@@ -65,6 +73,27 @@ class RawViewer:
                 continue
             return message
 
+    def messages_until(self, seconds: float, answer_pings: bool) -> tuple[list[str], bool]:
+        """Every text message for `seconds` (pings included) and whether the server closed meanwhile."""
+        deadline, seen = time.monotonic() + seconds, []
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                self.sock.settimeout(left)
+                try:
+                    first, payload = self.frame()
+                except socket.timeout:
+                    break
+                if first & 0x0F == 0x8:  # a close frame
+                    return seen, True
+                seen.append(payload.decode())
+                if answer_pings and seen[-1] == "2":
+                    self.send("3")
+        except (ConnectionError, OSError):
+            return seen, True
+        finally:
+            self.sock.settimeout(10)
+        return seen, False
+
     def send(self, message: str) -> None:
         data, mask = message.encode(), os.urandom(4)
         header = bytes([0x81]) + (bytes([0x80 | len(data)]) if len(data) < 126 else
@@ -102,4 +131,67 @@ def test_websocket_compression_is_declined_so_a_browser_viewer_costs_no_compress
         assert payload.startswith(b'0{"sid"')
     finally:
         viewer.close()
+        server.stop()
+
+
+def test_a_viewer_that_stops_reading_holds_up_no_one_and_later_gets_every_event_in_order(tmp_path):
+    """Broadcasts are written to each connection without waiting. A viewer whose connection is full
+    (a 2 KB receive window, not read: a phone in a tunnel) gets the rest queued for it, in order; the
+    other viewers get each event meanwhile; once it reads again, nothing is missing or reordered."""
+    server = LiveServer(tmp_path, QUESTIONS_PER_MINUTE_PER_VIEWER=10_000, QUESTIONS_PER_MINUTE_PER_ADDRESS=10_000,
+                        EVENTS_PER_SECOND_PER_CONNECTION=10_000).start()
+    moderator = Recorder(server.url, "/staff", server.login("mod"))
+    asker = Recorder(server.url, "/", server.viewer_cookie())
+    fast = Recorder(server.url, "/", server.viewer_cookie())
+    slow = RawViewer(server.url, receive_buffer=2048)
+    try:
+        slow.join()
+        words = random.Random(7).choices("road school water bus light park clinic heating yard snow".split(), k=20_000)
+        ids = []
+        for i in range(120):  # each approval's event carries the question's ~900 characters: 110 KB in all
+            text = f"{i:03d} " + " ".join(words[i * 150:(i + 1) * 150])[:900]
+            ack = asker.call("submit_question", {"text": text, "client_id": f"slow-{i:04d}"})
+            assert ack["ok"], ack
+            ids.append(ack["question"]["id"])
+        start = fast.call("get_snapshot", {})["version"]
+        for qid in ids:
+            assert moderator.call("approve", {"id": qid})["ok"]
+        fast.wait_for("feed_changed", lambda d: d["version"] == start + len(ids), timeout=15)
+        assert [d["version"] for e, d in list(fast.events) if e == "feed_changed"] == \
+            list(range(start + 1, start + len(ids) + 1))
+
+        events, deadline = [], time.monotonic() + 30
+        while len(events) < len(ids) and time.monotonic() < deadline:
+            message = slow.text()
+            if message.startswith('42["feed_changed",'):
+                body = json.loads(message[2:])[1]
+                if body["version"] > start:
+                    events.append(body)
+        assert [e["version"] for e in events] == list(range(start + 1, start + len(ids) + 1))
+        assert [e["questions"][0]["id"] for e in events] == ids
+        assert all(len(e["questions"][0]["text"]) > 800 for e in events)
+    finally:
+        for client in (moderator, asker, fast):
+            client.close()
+        slow.close()
+        server.stop()
+
+
+def test_pings_keep_an_answering_viewer_and_close_a_silent_one(tmp_path):
+    """The server pings every connection (timers, not a sleeping task per viewer). A viewer that
+    answers stays connected; one that stops answering is closed after the ping timeout."""
+    server = LiveServer(tmp_path, PING_INTERVAL_SECONDS=1, PING_TIMEOUT_SECONDS=1).start()
+    answering, silent = RawViewer(server.url), RawViewer(server.url)
+    try:
+        answering.join()
+        silent.join()
+        with ThreadPoolExecutor(2) as pool:
+            kept = pool.submit(answering.messages_until, 6, answer_pings=True)
+            dropped = pool.submit(silent.messages_until, 6, answer_pings=False)
+            (kept_seen, kept_closed), (dropped_seen, dropped_closed) = kept.result(), dropped.result()
+        assert not kept_closed and kept_seen.count("2") >= 4, kept_seen
+        assert dropped_seen[:1] == ["2"] and dropped_closed, dropped_seen
+    finally:
+        answering.close()
+        silent.close()
         server.stop()
