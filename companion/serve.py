@@ -69,7 +69,7 @@ def _decline_websocket_compression(mode: str) -> None:
     driver._async["websocket"] = WebSocket
 
 
-def _direct_websockets() -> None:
+def _direct_websockets() -> type:
     """Engine.IO's WebSocket transport under eventlet, without a writer task per viewer.
 
     python-engineio gives each WebSocket a queue and a green thread that waits on it (with a
@@ -210,7 +210,9 @@ def _direct_websockets() -> None:
             link.close()
             return []
 
+    Socket.Link = Link
     engineio.socket.Socket = Socket
+    return Socket
 
 
 def _tune_gc() -> None:
