@@ -252,3 +252,64 @@ def test_frames_that_do_not_fit_wait_in_a_backlog_and_leave_in_order():
     first_queued, in_order, drained, closed = out.stdout.split()
     assert 0 < int(first_queued) < 300  # some were written at once, the rest waited
     assert (in_order, drained, closed) == ("True", "True", "True")
+
+
+BUFFERS_SCRIPT = r"""
+import eventlet
+eventlet.monkey_patch()
+import json
+import sys
+import eventlet.websocket
+import eventlet.wsgi
+import websocket  # websocket-client, green under the patch
+from companion.serve import protocol_class
+
+seen = {}
+
+@eventlet.websocket.WebSocketWSGI
+def echo(ws):
+    seen["websocket"] = sys.getsizeof(ws.environ["eventlet.input"].rfile)  # includes its buffer
+    ws.send(ws.wait())
+
+def app(environ, start_response):
+    if environ.get("HTTP_UPGRADE"):
+        return echo(environ, start_response)
+    seen["page"] = sys.getsizeof(environ["eventlet.input"].rfile)
+    body = b"x" * 50_000
+    start_response("200 OK", [("Content-Length", str(len(body)))])
+    return [body]
+
+listener = eventlet.listen(("127.0.0.1", 0))
+eventlet.spawn(eventlet.wsgi.server, listener, app, log_output=False, protocol=protocol_class())
+port = listener.getsockname()[1]
+ws = websocket.create_connection(f"ws://127.0.0.1:{port}/")
+ws.send("hello")
+seen["echo"] = ws.recv()
+ws.close()
+refused = eventlet.connect(("127.0.0.1", port))  # an upgrade without a key: refused with a 400
+refused.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Version: 13\r\n\r\n")
+seen["refused"] = refused.recv(100).split(b"\r\n")[0].decode()
+page = eventlet.connect(("127.0.0.1", port))
+page.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+answer = b""
+while chunk := page.recv(65536):
+    answer += chunk
+seen["page_body"] = len(answer.split(b"\r\n\r\n", 1)[1])
+print(json.dumps(seen))
+"""
+
+
+def test_a_websocket_gives_back_its_request_buffers_after_the_handshake():
+    """Each connection has 2 KB read and write buffers for requests. A WebSocket needs them only
+    for its handshake, then reads and writes the socket itself for hours: they are swapped for
+    small ones (4.5 KB less per viewer). Pages keep theirs; the echo works; a refused handshake
+    still gets its answer."""
+    out = subprocess.run([sys.executable, "-c", BUFFERS_SCRIPT], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["websocket"] < 512 < 2048 <= seen["page"], seen
+    assert seen["echo"] == "hello"
+    assert seen["refused"].startswith("HTTP/1.1 400"), seen
+    assert seen["page_body"] == 50_000
