@@ -313,3 +313,27 @@ def test_a_websocket_gives_back_its_request_buffers_after_the_handshake():
     assert seen["echo"] == "hello"
     assert seen["refused"].startswith("HTTP/1.1 400"), seen
     assert seen["page_body"] == 50_000
+
+
+def test_viewers_who_join_together_are_not_pinged_in_the_same_instant(tmp_path):
+    """Thousands of viewers join within seconds (a broadcast starts, a process restarts). Their
+    first pings are spread over the second half of the interval, so their answers do not arrive in
+    one burst; none comes later than the interval the client was promised."""
+    server = LiveServer(tmp_path, PING_INTERVAL_SECONDS=4, PING_TIMEOUT_SECONDS=4).start()
+    viewers = [RawViewer(server.url) for _ in range(12)]
+    try:
+        joined = time.monotonic()
+        for viewer in viewers:
+            viewer.join()
+
+        def first_ping(viewer: RawViewer) -> float:
+            assert viewer.frame()[1] == b"2"  # nothing else is sent to a viewer who only listens
+            return time.monotonic() - joined
+        with ThreadPoolExecutor(len(viewers)) as pool:
+            delays = sorted(pool.map(first_ping, viewers))
+        assert 1.5 < delays[0] and delays[-1] < 4.5, delays
+        assert delays[-1] - delays[0] > 0.4, delays  # 12 uniform draws over 2 s: all within 0.4 s has odds of ~1e-6
+    finally:
+        for viewer in viewers:
+            viewer.close()
+        server.stop()
