@@ -29,7 +29,7 @@ def _raise_fd_limit(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-def _patch(mode: str, database_url: str) -> None:
+def _patch(mode: str, database_url: str, max_connections: int) -> None:
     """Make blocking I/O cooperative before the app (and its drivers) is imported."""
     postgres = database_url.startswith("postgresql")
     if mode == "eventlet":
@@ -40,7 +40,7 @@ def _patch(mode: str, database_url: str) -> None:
         # Everything, psycopg2 included: its waits go through eventlet's hub, so a slow query yields.
         # (Naming one module, e.g. psycopg=True, would patch only that one.)
         eventlet.monkey_patch()
-        _direct_websockets()
+        _hub_websockets(max_connections)
     elif mode == "gevent":
         from gevent import monkey
         monkey.patch_all()
@@ -70,19 +70,30 @@ def _decline_websocket_compression(mode: str) -> None:
     driver._async["websocket"] = WebSocket
 
 
-def _direct_websockets() -> type:
-    """Engine.IO's WebSocket transport under eventlet, without a writer task per viewer.
+def _hub_websockets(max_connections: int) -> type:
+    """Engine.IO's WebSocket transport under eventlet, with no green thread, queue or timer per viewer.
 
-    python-engineio gives each WebSocket a queue and a green thread that waits on it (with a
-    45-second timer re-armed after every packet) and writes what arrives; a broadcast to 3,000
-    viewers was 3,000 queue hand-overs, 6,000 switches and 6,000 timers. And every viewer had a third
-    green thread asleep until its next ping. Here the sender writes the frame to the connection
-    itself, without waiting: the OS socket is non-blocking, and whatever does not fit in its buffer
-    (a slow viewer) goes to a backlog that a green thread of that connection's own sends in order,
-    and ends. Pings are hub timers. A connection that began as long-polling and upgrades keeps
-    engineio's own handling (the page tries WebSocket first, so these are few)."""
+    python-engineio gives each WebSocket three green threads: the connection's, which reads it; a
+    writer waiting on a queue (with a 45-second timer re-armed after every packet); and one asleep
+    until the next ping. A broadcast to 3,000 viewers was 3,000 queue hand-overs, 6,000 switches
+    and 6,000 timers, and the green threads' saved C stacks and Python frame stacks were half of a
+    viewer's memory. Here, once the handshake is answered, the connection is handed to the hub (as
+    Node.js holds its sockets) and its HTTP green thread ends:
+    - reading: the hub calls back when the socket is readable; the frames are parsed there and
+      each Engine.IO packet goes to python-engineio as before (which runs the Socket.IO handler in
+      a green thread of its own; anything that could wait runs in one too);
+    - writing: whoever sends packs the frame and writes it to the non-blocking socket at once, so
+      frames leave in the order they were sent. What does not fit in the kernel's buffer (a slow
+      viewer) goes to a backlog that a green thread of that connection sends in order, and ends;
+    - pinging: hub timers, the first at a random point of the interval's second half.
+    A connection that began as long-polling and upgrades keeps python-engineio's own handling (the
+    page tries WebSocket first, so these are few). Past `max_connections` handed-over WebSockets a
+    new one is closed at once (the client retries later), as eventlet's cap would hold it back."""
     import collections
+    import io
     import random
+    import socket as stdlib_socket
+    import struct
     import time
 
     import engineio.exceptions
@@ -92,31 +103,62 @@ def _direct_websockets() -> type:
     from eventlet.hubs import get_hub
     from eventlet.websocket import RFC6455WebSocket
 
-    class Link:
-        """One WebSocket, written to by whoever sends. Writes never wait, so no other green thread
-        runs in between: frames leave in the order they were sent."""
-        __slots__ = ("ws", "fd", "backlog", "closing", "closed")
+    no_body = io.BytesIO()  # what a handed-over request's environ keeps as its input
+    PING, PONG, MESSAGE = engineio.packet.PING, engineio.packet.PONG, engineio.packet.MESSAGE
 
-        def __init__(self, ws):
-            self.ws, self.fd = ws, ws.socket.fd  # eventlet's green socket and the OS socket beneath
+    def frame(opcode: int, payload: bytes) -> bytes:
+        """An unmasked, final frame (RFC 6455, 5.2): what a server sends."""
+        n = len(payload)
+        if n < 126:
+            return bytes((0x80 | opcode, n)) + payload
+        if n < 65536:
+            return struct.pack("!BBH", 0x80 | opcode, 126, n) + payload
+        return struct.pack("!BBQ", 0x80 | opcode, 127, n) + payload
+
+    def unmask(payload: bytes, mask: bytes) -> bytes:
+        n = len(payload)
+        key = int.from_bytes((mask * (n // 4 + 1))[:n], "little")
+        return (int.from_bytes(payload, "little") ^ key).to_bytes(n, "little")
+
+    class ProtocolError(ValueError):
+        """The viewer broke RFC 6455 (or sent more than the size limit): the connection is closed."""
+
+    class Link:
+        """One WebSocket held by the hub. `count` is how many are open in this process."""
+        __slots__ = ("socket", "sock", "fd", "listener", "inbox", "fragments", "backlog", "closing", "closed")
+        count = 0
+
+        def __init__(self, socket, sock):
+            self.socket, self.sock, self.fd = socket, sock, sock.fd  # eventlet's socket and the OS one
+            self.inbox = bytearray()  # bytes read and not yet a whole frame
+            self.fragments: list | None = None  # a fragmented message's opcode and parts so far
             self.backlog: collections.deque | None = None  # frames waiting for the socket to drain
             self.closing = self.closed = False
+            hub = get_hub()
+            self.listener = hub.add(hub.READ, sock.fileno(), self._readable, self._lost, self._lost)
+            Link.count += 1
 
+        # Writing: never waits, so no other green thread runs in between.
         def write(self, message) -> None:
+            if isinstance(message, str):
+                self._send(frame(0x1, message.encode()))
+            else:
+                self._send(frame(0x2, message))
+
+        def _send(self, data: bytes) -> None:
             if self.closed:
                 return
-            frame = self.ws._pack_message(message)
             if self.backlog is not None:
-                self.backlog.append(frame)
+                self.backlog.append(data)
                 return
             try:
-                sent = self.fd.send(frame)
+                sent = self.fd.send(data)
             except BlockingIOError:
                 sent = 0
-            except OSError:  # the viewer is gone: its reader sees that and closes the socket
+            except OSError:  # the viewer is gone: the hub reports it to `_readable` as well
                 return
-            if sent < len(frame):
-                self.backlog = collections.deque([frame[sent:]])
+            if sent < len(data):
+                self.backlog = collections.deque([data[sent:]])
                 spawn_n(self._drain)
 
         def _drain(self) -> None:
@@ -124,34 +166,144 @@ def _direct_websockets() -> type:
                 while self.backlog:
                     data = b"".join(self.backlog)
                     self.backlog.clear()
-                    self.ws.socket.sendall(data)  # waits for the viewer (the socket's timeout bounds it)
+                    self.sock.sendall(data)  # waits for the viewer (the socket's timeout bounds it)
             except OSError:
                 self.closing = True
             finally:
                 self.backlog = None
             if self.closing:
-                self._close()
+                self._close(b"")
+
+        # Reading: in the hub, so nothing here waits.
+        def _readable(self, fileno) -> None:
+            try:
+                data = self.fd.recv(16384)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                return self._lost()
+            self.inbox += data
+            try:
+                self._parse()
+            except engineio.exceptions.SocketIsClosedError:
+                self._lost()
+            except Exception as e:  # a broken frame, bad UTF-8, a bad packet: nothing may reach the hub
+                code = 1009 if "too large" in str(e) else 1002
+                self._send(frame(0x8, struct.pack("!H", code)))
+                self._lost()
+
+        def _parse(self) -> None:
+            buf = self.inbox
+            limit = self.socket.server.max_http_buffer_size
+            while len(buf) >= 2 and not self.closed:
+                first, second = buf[0], buf[1]
+                length, start = second & 0x7F, 2
+                if length == 126:
+                    if len(buf) < 4:
+                        return
+                    length, start = int.from_bytes(buf[2:4], "big"), 4
+                elif length == 127:
+                    if len(buf) < 10:
+                        return
+                    length, start = int.from_bytes(buf[2:10], "big"), 10
+                if not second & 0x80:
+                    raise ProtocolError("an unmasked frame from a client")
+                if first & 0x70:
+                    raise ProtocolError("reserved bits set: no extension was agreed")
+                if length > limit:
+                    raise ProtocolError("message too large")
+                end = start + 4 + length
+                if len(buf) < end:
+                    return
+                payload = unmask(bytes(buf[start + 4:end]), bytes(buf[start:start + 4])) if length else b""
+                del buf[:end]
+                self._frame(first & 0x80, first & 0x0F, payload, limit)
+
+        def _frame(self, final: int, opcode: int, payload: bytes, limit: int) -> None:
+            if opcode & 0x8:  # control frames: never fragmented, at most 125 bytes
+                if not final or len(payload) > 125:
+                    raise ProtocolError("bad control frame")
+                if opcode == 0x8:  # the viewer closes: answer with its code, and end
+                    self._send(frame(0x8, payload[:2]))
+                    self._lost()
+                elif opcode == 0x9:
+                    self._send(frame(0xA, payload))
+                elif opcode != 0xA:
+                    raise ProtocolError("unknown control opcode")
+                return
+            if opcode == 0x0:
+                if self.fragments is None:
+                    raise ProtocolError("a continuation with nothing to continue")
+                self.fragments.append(payload)
+                if sum(len(p) for p in self.fragments[1:]) > limit:
+                    raise ProtocolError("message too large")
+                if not final:
+                    return
+                opcode, payload = self.fragments[0], b"".join(self.fragments[1:])
+                self.fragments = None
+            elif opcode in (0x1, 0x2):
+                if self.fragments is not None:
+                    raise ProtocolError("a new message inside a fragmented one")
+                if not final:
+                    self.fragments = [opcode, payload]
+                    return
+            else:
+                raise ProtocolError("unknown opcode")
+            pkt = engineio.packet.Packet(encoded_packet=payload.decode() if opcode == 0x1 else payload)
+            socket = self.socket
+            if pkt.packet_type == PONG or (pkt.packet_type == MESSAGE and socket.server.async_handlers):
+                try:
+                    socket.receive(pkt)  # both return at once: a timer, or a green thread for the handler
+                except engineio.exceptions.UnknownPacketError:
+                    pass
+            else:
+                spawn_n(self._receive, socket, pkt)
+
+        @staticmethod
+        def _receive(socket, pkt) -> None:
+            try:
+                socket.receive(pkt)
+            except (engineio.exceptions.UnknownPacketError, engineio.exceptions.SocketIsClosedError):
+                pass
+
+        # Closing.
+        def _lost(self, *_) -> None:
+            """The viewer left, broke the protocol, or its socket failed: the session ends."""
+            socket = self.socket
+            if self.closed or socket is None:
+                return
+            self._close(None)
+            spawn_n(socket.close, False, True, socket.server.reason.TRANSPORT_CLOSE)
 
         def close(self) -> None:
             if self.backlog is not None:
                 self.closing = True  # after the backlog
             else:
-                self._close()
+                self._close(b"")
 
-        def _close(self) -> None:
+        def _close(self, close_payload: bytes | None) -> None:
             if self.closed:
                 return
             self.closed = True
-            ws = self.ws
+            Link.count -= 1
+            get_hub().remove(self.listener)
+            if close_payload is not None:
+                try:
+                    self.fd.send(frame(0x8, close_payload))  # if there is room; the close follows anyway
+                except OSError:
+                    pass
             try:
-                self.fd.send(ws._pack_message(b"", control_code=8))  # close frame, if there is room
+                self.fd.shutdown(stdlib_socket.SHUT_RDWR)
             except OSError:
                 pass
-            ws.websocket_closed = True  # so that ws.close() does not wait to send it again
-            ws.close()
+            self.sock.close()
+            self.socket = None  # the engineio socket refers to this link: no cycle is left
 
     class Socket(engineio.socket.Socket):
         link: Link | None = None
+        pinged = False
 
         def send(self, pkt):
             link = self.link
@@ -166,8 +318,8 @@ def _direct_websockets() -> type:
                 return super().close(wait=wait, abort=abort, reason=reason)
             super().close(wait=False, abort=abort, reason=reason)  # nothing reads the queue
             link.close()
-
-        pinged = False
+            # python-engineio forgets a socket when its handler returns; this one returned long ago
+            self.server.sockets.pop(self.sid, None)
 
         def schedule_ping(self):
             if self.last_ping:
@@ -186,16 +338,21 @@ def _direct_websockets() -> type:
         def _ping(self):
             if not self.closing and not self.closed:
                 self.last_ping = time.time()
-                self.send(engineio.packet.Packet(engineio.packet.PING))
+                self.send(engineio.packet.Packet(PING))
 
         def _websocket_handler(self, ws):
             if self.connected or not isinstance(ws, RFC6455WebSocket):
                 return super()._websocket_handler(ws)  # an upgrade from long-polling
+            ws.websocket_closed = True  # eventlet sends no closing frame when this returns
+            if Link.count >= max_connections:
+                ws.socket.close()
+                self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+                return []
             self.connected = self.upgraded = True
-            server = self.server
-            ws.socket.settimeout(server.ping_interval + server.ping_timeout)
-            link = Link(ws)
-            queue_empty = server.get_queue_empty_exception()
+            sock = ws.socket
+            sock.settimeout(self.server.ping_interval + self.server.ping_timeout)  # bounds a backlog's wait
+            link = Link(self, sock)
+            queue_empty = self.server.get_queue_empty_exception()
             while True:  # what was sent before the handshake (the open packet) goes first
                 try:
                     pkt = self.queue.get(block=False)
@@ -205,22 +362,14 @@ def _direct_websockets() -> type:
                 if pkt is not None:
                     link.write(pkt.encode())
             self.link = link
-            while True:
-                try:
-                    message = ws.wait()
-                    if message is None:  # closed by the viewer
-                        break
-                    if len(message) > server.max_http_buffer_size:
-                        break
-                    self.receive(engineio.packet.Packet(encoded_packet=message))
-                except engineio.exceptions.UnknownPacketError:
-                    continue
-                except Exception as e:  # a broken connection, a closed socket, a bad packet
-                    if not self.closed and not isinstance(e, (OSError, engineio.exceptions.SocketIsClosedError)):
-                        server.logger.exception("Unknown receive error")
-                    break
-            self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
-            link.close()
+            # The HTTP side lets go: eventlet's server must not close the socket when the green
+            # thread ends (see `Protocol.finish` and `Pool`), and what the Socket.IO session keeps
+            # of the request must not keep that green thread's objects.
+            sock.handed_to_hub = True
+            environ = ws.environ
+            environ["wsgi.input"] = environ["eventlet.input"] = no_body
+            environ.pop("eventlet.set_idle", None)
+            environ.pop("eventlet.posthooks", None)
             return []
 
     Socket.Link = Link
@@ -284,6 +433,14 @@ def protocol_class():
                 setattr(self, name, self.connection.makefile(mode, WEBSOCKET_BUFFER_BYTES))
             self.environ["eventlet.input"].rfile = self.rfile
 
+        def finish(self):
+            if getattr(self.connection, "handed_to_hub", False):
+                # A WebSocket the hub now holds (`_hub_websockets`): only the request's files close.
+                for stream in (self.wfile, self.rfile):
+                    stream.close()
+                return
+            super().finish()
+
         def handle_one_request(self):
             try:
                 super().handle_one_request()
@@ -296,6 +453,39 @@ def protocol_class():
     return Protocol
 
 
+def pool_class():
+    """eventlet's green pool for the server's connections, which lets a WebSocket outlive its
+    green thread: eventlet's server shuts a connection's socket down when the thread ends, except
+    for a socket handed to the hub (`_hub_websockets`), which it only forgets."""
+    import eventlet
+
+    class Forgotten:
+        """Stands for a handed-over socket in eventlet's clean-up, which then closes nothing."""
+        @staticmethod
+        def shutdown(*_):
+            pass
+
+        close = shutdown
+
+    class Thread:
+        __slots__ = ("thread",)
+
+        def __init__(self, thread):
+            self.thread = thread
+
+        def link(self, clean_up, connection, *args):
+            def clean(thread, connection, *args):
+                if getattr(connection[1], "handed_to_hub", False):
+                    connection = [connection[0], Forgotten, *connection[2:]]
+                clean_up(thread, connection, *args)
+            self.thread.link(clean, connection, *args)
+
+    class Pool(eventlet.GreenPool):
+        def spawn(self, function, *args, **kwargs):
+            return Thread(super().spawn(function, *args, **kwargs))
+    return Pool
+
+
 def _serve_eventlet(app, host: str, port: int, max_connections: int) -> None:
     import eventlet
     import eventlet.wsgi
@@ -303,8 +493,8 @@ def _serve_eventlet(app, host: str, port: int, max_connections: int) -> None:
     from .extensions import socketio
 
     listener = eventlet.listen((host, port), backlog=2048)
-    server = eventlet.spawn(eventlet.wsgi.server, listener, app, max_size=max_connections, log_output=False,
-                            protocol=protocol_class())
+    server = eventlet.spawn(eventlet.wsgi.server, listener, app, log_output=False, protocol=protocol_class(),
+                            custom_pool=pool_class()(max_connections))
     stopping: list = []
     _on_sigterm(stopping)
     while not stopping and not server.dead:
@@ -341,7 +531,7 @@ def serve(host: str | None = None, port: int | None = None, banner=None) -> None
     """Run the app on the configured async server until stopped (SIGTERM drains)."""
     from .config import Config
     cfg = Config.from_env()
-    _patch(cfg.ASYNC_MODE, cfg.DATABASE_URL)
+    _patch(cfg.ASYNC_MODE, cfg.DATABASE_URL, cfg.MAX_CONNECTIONS)
     from . import create_app
     app = create_app(cfg)
     host = host or cfg.HOST

@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from .liveserver import ROOT, LiveServer, Recorder
 
@@ -97,9 +98,12 @@ class RawViewer:
         return seen, False
 
     def send(self, message: str) -> None:
-        data, mask = message.encode(), os.urandom(4)
-        header = bytes([0x81]) + (bytes([0x80 | len(data)]) if len(data) < 126 else
-                                  bytes([0x80 | 126]) + struct.pack("!H", len(data)))
+        self.send_frame(0x1, message.encode())
+
+    def send_frame(self, opcode: int, data: bytes, final: bool = True) -> None:
+        mask = os.urandom(4)
+        header = bytes([opcode | (0x80 if final else 0)]) + (
+            bytes([0x80 | len(data)]) if len(data) < 126 else bytes([0x80 | 126]) + struct.pack("!H", len(data)))
         self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
 
     def join(self, auth: dict | None = None) -> None:
@@ -204,14 +208,13 @@ import eventlet
 eventlet.monkey_patch()
 import socket
 import struct
-from eventlet.websocket import RFC6455WebSocket
-from companion.serve import _direct_websockets
+from companion.serve import _hub_websockets
 
-Link = _direct_websockets().Link
+Link = _hub_websockets(100).Link
 server_side, viewer_side = eventlet.green.socket.socketpair()
 server_side.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
 viewer_side.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-link = Link(RFC6455WebSocket(server_side, {}))
+link = Link(None, server_side)  # no engineio socket: this viewer only reads
 messages = [f"4{i:05d}" + "x" * 1000 for i in range(300)]
 queued = []
 for message in messages:  # no green thread runs in between: the viewer reads nothing yet
@@ -337,3 +340,58 @@ def test_viewers_who_join_together_are_not_pinged_in_the_same_instant(tmp_path):
         for viewer in viewers:
             viewer.close()
         server.stop()
+
+
+def test_a_viewer_holds_no_green_thread_and_leaving_ends_its_session(tmp_path):
+    """Once its handshake is answered a WebSocket is held by the hub: 60 viewers add no green
+    thread (python-engineio's own transport held three per viewer: reader, writer, pinger). When
+    they leave, their sessions end (the server's connection count is back where it was)."""
+    server = LiveServer(tmp_path, DIAGNOSTICS="true").start()
+    health = lambda: requests.get(server.url + "/healthz", timeout=10).json()  # noqa: E731
+    viewers = []
+    try:
+        before = health()
+        for _ in range(60):
+            viewers.append(RawViewer(server.url))
+            viewers[-1].join()
+        during = health()
+        assert during["connections"] == before["connections"] + 60
+        assert during["green_threads"] - before["green_threads"] < 10, (before, during)
+        for viewer in viewers:
+            viewer.close()
+        deadline = time.monotonic() + 10
+        while health()["connections"] != before["connections"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert health()["connections"] == before["connections"]
+    finally:
+        for viewer in viewers:
+            viewer.close()
+        server.stop()
+
+
+def test_the_hub_reads_fragments_answers_pings_and_closes_on_broken_frames(server):
+    """RFC 6455 as the hub reads it: a WebSocket ping gets its pong, an event split over two frames
+    is answered, and a frame a client may not send (unmasked), or one over the size limit, closes
+    the connection with the matching code at once (the oversized payload is never sent)."""
+    viewer, big = RawViewer(server.url), RawViewer(server.url)
+    try:
+        viewer.join()
+        viewer.send_frame(0x9, b"hi")
+        assert viewer.frame() == (0x8A, b"hi")
+        message = b'421["get_snapshot",{}]'
+        viewer.send_frame(0x1, message[:7], final=False)
+        viewer.send_frame(0x0, message[7:])
+        assert viewer.text().startswith("431[{")
+        viewer.sock.sendall(bytes([0x81, 2]) + b"42")  # not masked
+        first, payload = viewer.frame()
+        assert first == 0x88 and payload[:2] == struct.pack("!H", 1002)
+        assert viewer.sock.recv(10) == b""
+
+        big.join()
+        big.sock.sendall(bytes([0x81, 0xFF]) + struct.pack("!Q", 2_000_000) + os.urandom(4))
+        first, payload = big.frame()
+        assert first == 0x88 and payload[:2] == struct.pack("!H", 1009)
+        assert big.sock.recv(10) == b""
+    finally:
+        viewer.close()
+        big.close()

@@ -52,7 +52,8 @@ def healthz():
         import gc
 
         import greenlet
-        extra["green_threads"] = sum(isinstance(o, greenlet.greenlet) for o in gc.get_objects())
+        # live ones: started and not finished (a finished one may wait for the collector)
+        extra["green_threads"] = sum(isinstance(o, greenlet.greenlet) and bool(o) for o in gc.get_objects())
     return jsonify(status="ok" if healthy else "error", async_mode=socketio.async_mode, **checks, **extra), (
         200 if healthy else 503)
 
