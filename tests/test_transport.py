@@ -395,3 +395,31 @@ def test_the_hub_reads_fragments_answers_pings_and_closes_on_broken_frames(serve
     finally:
         viewer.close()
         big.close()
+
+
+def test_a_viewer_that_starts_on_long_polling_upgrades_and_keeps_working(server):
+    """A client that starts on long-polling and upgrades (a network that held WebSockets back at
+    first) keeps python-engineio's own WebSocket handling: acknowledgements and pushes still arrive."""
+    import socketio
+    viewer = socketio.Client(reconnection=False)
+    pushed = []
+    viewer.on("feed_changed", pushed.append)
+    moderator = Recorder(server.url, "/staff", server.login("mod"))
+    asker = Recorder(server.url, "/", server.viewer_cookie())
+    try:
+        viewer.connect(server.url, auth={"slug": "demo"}, transports=["polling", "websocket"], wait_timeout=10)
+        deadline = time.monotonic() + 10
+        while viewer.transport() != "websocket" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert viewer.transport() == "websocket"
+        assert "version" in viewer.call("get_snapshot", {}, timeout=10)
+        ack = asker.call("submit_question", {"text": "Upgraded viewers still hear this?", "client_id": "upgrade-0001"})
+        assert moderator.call("approve", {"id": ack["question"]["id"]})["ok"]
+        deadline = time.monotonic() + 10
+        while not pushed and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pushed and pushed[-1]["questions"][0]["id"] == ack["question"]["id"]
+    finally:
+        viewer.disconnect()
+        moderator.close()
+        asker.close()
