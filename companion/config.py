@@ -129,7 +129,7 @@ SETTINGS_DOC = {
     "ASYNC_MODE": "Async server for `serve`: eventlet (default), gevent, or threading (development only).",
     "HOST": "Address `serve` listens on. Default 127.0.0.1.",
     "PORT": "Port `serve` listens on. Default 5000.",
-    "MAX_CONNECTIONS": "Simultaneous connections one process accepts (eventlet max_size). Default 10000.",
+    "MAX_CONNECTIONS": "Simultaneous connections one process accepts: WebSockets held, and requests in flight (eventlet). Default 10000.",
     "PUBLIC_URL": "Public base URL used in QR codes and printed links. Default: the request's own URL.",
     "TRACKING_FORMAT": "Format of tracking codes; fields prefix, year, number. Default {prefix}-{year}-{number:06d}.",
     "TRACKING_PREFIX": "Prefix of tracking codes. Default SRK.",

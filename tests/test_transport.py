@@ -423,3 +423,38 @@ def test_a_viewer_that_starts_on_long_polling_upgrades_and_keeps_working(server)
         viewer.disconnect()
         moderator.close()
         asker.close()
+
+
+def test_the_connection_cap_counts_the_websockets_held_and_frees_a_place_when_one_leaves(tmp_path):
+    """WebSockets held by the hub count against COMPANION_MAX_CONNECTIONS (eventlet's own cap
+    counts green threads, which they no longer have). A viewer that leaves, with a close frame or by
+    dropping the connection, frees its place: three waves of 30 fit under a cap of 40, then a full
+    house of 40 is served and the 41st is turned away at once."""
+    server = LiveServer(tmp_path, MAX_CONNECTIONS=40).start()
+    connections = lambda: requests.get(server.url + "/healthz", timeout=10).json()["connections"]  # noqa: E731
+    held = []
+    try:
+        for wave in range(3):
+            viewers = [RawViewer(server.url) for _ in range(30)]
+            for viewer in viewers:
+                viewer.join()
+            for i, viewer in enumerate(viewers):
+                if i % 2:
+                    viewer.send_frame(0x8, struct.pack("!H", 1000))  # a proper close; the others just drop
+                viewer.close()
+            deadline = time.monotonic() + 10
+            while connections() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert connections() == 0, f"wave {wave}"
+        for _ in range(40):
+            held.append(RawViewer(server.url))
+            held[-1].join()
+        extra = RawViewer(server.url)
+        with pytest.raises(ConnectionError):
+            extra.join()
+        extra.close()
+        assert connections() == 40
+    finally:
+        for viewer in held:
+            viewer.close()
+        server.stop()
