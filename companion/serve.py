@@ -167,10 +167,11 @@ def _hub_websockets(max_connections: int) -> type:
                     data = b"".join(self.backlog)
                     self.backlog.clear()
                     self.sock.sendall(data)  # waits for the viewer (the socket's timeout bounds it)
-            except OSError:
-                self.closing = True
-            finally:
+            except OSError:  # the viewer is gone, or took longer than the ping timeout to read
                 self.backlog = None
+                self._lost()
+                return
+            self.backlog = None
             if self.closing:
                 self._close(b"")
 

@@ -458,3 +458,44 @@ def test_the_connection_cap_counts_the_websockets_held_and_frees_a_place_when_on
         for viewer in held:
             viewer.close()
         server.stop()
+
+
+VANISHING_SCRIPT = r"""
+import eventlet
+eventlet.monkey_patch()
+import socket
+from companion.serve import _hub_websockets
+
+Link = _hub_websockets(100).Link
+
+class Session:  # stands in for python-engineio's socket (a library class): records how it was ended
+    class server:
+        class reason:
+            TRANSPORT_CLOSE = "transport close"
+    ended = []
+
+    def close(self, wait, abort, reason):
+        self.ended.append((wait, abort, reason))
+
+server_side, viewer_side = eventlet.green.socket.socketpair()
+server_side.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+viewer_side.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+before = Link.count
+link = Link(Session(), server_side)
+for i in range(300):
+    link.write("4" + "x" * 1000)
+waiting = link.backlog is not None
+viewer_side.close()  # the phone in the tunnel never comes back
+eventlet.sleep(0.5)
+print(waiting, link.closed, Session.ended == [(False, True, "transport close")], Link.count == before)
+"""
+
+
+def test_a_viewer_that_vanishes_with_a_backlog_ends_its_session_and_frees_its_place():
+    """A viewer whose frames wait in a backlog, and who then vanishes: the connection is closed,
+    the Engine.IO session is ended once (in a green thread of its own: its handlers may wait), and
+    the connection no longer counts against the cap."""
+    out = subprocess.run([sys.executable, "-c", VANISHING_SCRIPT], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True", "True", "True"], out.stdout
