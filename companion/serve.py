@@ -4,7 +4,9 @@
 and the PostgreSQL driver (eventlet's own psycopg patch, psycogreen under gevent) so that a slow query yields instead of blocking every
 connection, raises the file-descriptor limit, serves, and on SIGTERM drains: it stops accepting,
 lets acknowledgements in flight finish, then closes the clients' transports so that they
-reconnect to another process.
+reconnect to another process. Under eventlet it also replaces python-engineio's WebSocket
+transport: once the handshake is answered a WebSocket is held by eventlet's hub, with no green
+thread of its own (`_hub_websockets`; docs/realtime.md, The WebSocket transport).
 """
 from __future__ import annotations
 
