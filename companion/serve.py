@@ -427,10 +427,12 @@ def protocol_class():
             return super().handle_one_response()
 
         def _shrink_buffers(self):
-            # A WebSocket reads and writes the socket itself (eventlet.websocket) for the rest of
-            # the connection, so the request's buffers would sit idle for hours: 4.5 KB per viewer.
-            # Its head has been read, and a client sends no frame before the handshake's answer
-            # (RFC 6455, 4.1). Small ones stay for a refused handshake's answer and for closing.
+            # A WebSocket reads and writes the socket itself for the rest of the connection, so the
+            # request's buffers would sit idle for hours: 4.5 KB per viewer. (One handed to the hub
+            # closes them when this green thread ends; one left to eventlet's own handling, an
+            # upgrade from long-polling, keeps them as long as it lives.) Its head has been read,
+            # and a client sends no frame before the handshake's answer (RFC 6455, 4.1). Small ones
+            # stay for a refused handshake's answer and for closing.
             for name, mode in (("rfile", "rb"), ("wfile", "wb")):
                 getattr(self, name).close()
                 setattr(self, name, self.connection.makefile(mode, WEBSOCKET_BUFFER_BYTES))
