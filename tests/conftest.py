@@ -199,3 +199,21 @@ def viewer_socket(app):
 def chromium_path() -> str | None:
     """Debian's Chromium, if installed."""
     return shutil.which("chromium") or (os.path.exists("/usr/bin/chromium") and "/usr/bin/chromium") or None
+
+
+# The real server (`python -m companion serve`) in a subprocess, for the live tests.
+@pytest.fixture
+def server(tmp_path):
+    from .liveserver import LiveServer
+    live = LiveServer(tmp_path).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(params=["eventlet", "gevent"])
+def any_server(request, tmp_path):
+    """The real server under each supported async mode."""
+    from .liveserver import LiveServer
+    live = LiveServer(tmp_path, ASYNC_MODE=request.param).start()
+    yield live
+    live.stop()

@@ -102,6 +102,10 @@ class LiveServer:
         self.proc.kill()
         self.proc.wait(5)
 
+    def health(self) -> dict:
+        """What /healthz reports (connections, and live green threads with DIAGNOSTICS on)."""
+        return requests.get(self.url + "/healthz", timeout=10).json()
+
     def login(self, username: str) -> str:
         """Sign in through the login form; returns the Cookie header value."""
         http = requests.Session()

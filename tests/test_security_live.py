@@ -14,13 +14,6 @@ import websocket
 from .liveserver import LiveServer, Recorder
 
 
-@pytest.fixture
-def server(tmp_path):
-    live = LiveServer(tmp_path).start()
-    yield live
-    live.stop()
-
-
 def rss_kb(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
         return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))

@@ -15,21 +15,6 @@ import socketio
 from .liveserver import ROOT, LiveServer, Recorder
 
 
-@pytest.fixture
-def server(tmp_path):
-    live = LiveServer(tmp_path).start()
-    yield live
-    live.stop()
-
-
-@pytest.fixture(params=["eventlet", "gevent"])
-def any_server(request, tmp_path):
-    """The real server under each supported async mode."""
-    live = LiveServer(tmp_path, ASYNC_MODE=request.param).start()
-    yield live
-    live.stop()
-
-
 def test_viewer_to_moderator_to_speaker_on_the_real_server(any_server):
     server = any_server
     moderator = Recorder(server.url, "/staff", server.login("mod"))

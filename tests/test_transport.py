@@ -14,7 +14,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
 
 from .liveserver import ROOT, LiveServer, Recorder
 
@@ -115,20 +114,11 @@ class RawViewer:
         self.sock.close()
 
 
-@pytest.fixture
-def server(tmp_path):
-    live = LiveServer(tmp_path).start()
-    yield live
-    live.stop()
-
-
-@pytest.mark.parametrize("mode", ["eventlet", "gevent"])
-def test_websocket_compression_is_declined_so_a_browser_viewer_costs_no_compressor(tmp_path, mode):
+def test_websocket_compression_is_declined_so_a_browser_viewer_costs_no_compressor(any_server):
     """Browsers offer permessage-deflate. Accepting it (eventlet did) gave each viewer a zlib
     compressor of its own (100 KB more per viewer, measured) and compressed every broadcast once
     per viewer. The handshake declines it, and frames go out uncompressed (RSV1 clear)."""
-    server = LiveServer(tmp_path, ASYNC_MODE=mode).start()
-    viewer = RawViewer(server.url)
+    viewer = RawViewer(any_server.url)
     try:
         assert viewer.status.startswith("HTTP/1.1 101")
         assert "sec-websocket-extensions" not in viewer.headers
@@ -137,7 +127,6 @@ def test_websocket_compression_is_declined_so_a_browser_viewer_costs_no_compress
         assert payload.startswith(b'0{"sid"')
     finally:
         viewer.close()
-        server.stop()
 
 
 def test_a_viewer_that_stops_reading_holds_up_no_one_and_later_gets_every_event_in_order(tmp_path):
@@ -347,22 +336,21 @@ def test_a_viewer_holds_no_green_thread_and_leaving_ends_its_session(tmp_path):
     thread (python-engineio's own transport held three per viewer: reader, writer, pinger). When
     they leave, their sessions end (the server's connection count is back where it was)."""
     server = LiveServer(tmp_path, DIAGNOSTICS="true").start()
-    health = lambda: requests.get(server.url + "/healthz", timeout=10).json()  # noqa: E731
     viewers = []
     try:
-        before = health()
+        before = server.health()
         for _ in range(60):
             viewers.append(RawViewer(server.url))
             viewers[-1].join()
-        during = health()
+        during = server.health()
         assert during["connections"] == before["connections"] + 60
         assert during["green_threads"] - before["green_threads"] < 10, (before, during)
         for viewer in viewers:
             viewer.close()
         deadline = time.monotonic() + 10
-        while health()["connections"] != before["connections"] and time.monotonic() < deadline:
+        while server.health()["connections"] != before["connections"] and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert health()["connections"] == before["connections"]
+        assert server.health()["connections"] == before["connections"]
     finally:
         for viewer in viewers:
             viewer.close()
@@ -431,7 +419,7 @@ def test_the_connection_cap_counts_the_websockets_held_and_frees_a_place_when_on
     dropping the connection, frees its place: three waves of 30 fit under a cap of 40, then a full
     house of 40 is served and the 41st is turned away at once."""
     server = LiveServer(tmp_path, MAX_CONNECTIONS=40).start()
-    connections = lambda: requests.get(server.url + "/healthz", timeout=10).json()["connections"]  # noqa: E731
+    connections = lambda: server.health()["connections"]  # noqa: E731
     held = []
     try:
         for wave in range(3):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from .test_rehearsal import SCREENSHOTS, browser, card, server, signed_in  # noqa: F401 - fixtures
+from .test_rehearsal import SCREENSHOTS, browser, card, signed_in  # noqa: F401 - fixtures
 
 
 def test_question_asked_on_air_is_answered_by_an_officer_and_read_at_track(browser, server):  # noqa: F811

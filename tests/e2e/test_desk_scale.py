@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from .test_rehearsal import browser, server, signed_in  # noqa: F401 - fixtures
+from .test_rehearsal import browser, signed_in  # noqa: F401 - fixtures
 
 N = 10_000
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from ..conftest import chromium_path, need
-from ..liveserver import PASSWORD, LiveServer
+from ..liveserver import PASSWORD
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -25,13 +25,6 @@ def browser():
         browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-@pytest.fixture
-def server(tmp_path):
-    live = LiveServer(tmp_path).start()
-    yield live
-    live.stop()
 
 
 def signed_in(browser, server, username: str, path: str, **context_args):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .test_rehearsal import SCREENSHOTS, browser, card, server, signed_in  # noqa: F401 - fixtures
+from .test_rehearsal import SCREENSHOTS, browser, card, signed_in  # noqa: F401 - fixtures
 
 AXE = Path(__file__).resolve().parents[2] / "static" / "vendor" / "axe.min.js"
 
