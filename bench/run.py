@@ -7,7 +7,9 @@ Starts the real server as production does (`python -m companion serve`, eventlet
 temporary folder) and the peer (`node bench/peers/server.js`, same events, no database), and
 drives both with the same load generator: asyncio clients speaking Engine.IO 4 / Socket.IO 5 over
 aiohttp WebSockets, written for the purpose (a full python-socketio client per viewer would make
-the generator the bottleneck). Writes bench/results/latest.json (smoke: bench/results/smoke.json).
+the generator the bottleneck). The fan-out metrics' viewers are spread over several generator
+processes (`--generators`, one per core by default; see `Audience`). Writes
+bench/results/latest.json (smoke: bench/results/smoke.json).
 
 Every figure is the median of `--runs` runs (3 in full mode) with min and max; timings are also
 given as ratios against the peer measured in the same run. The generator's own CPU time is
@@ -248,35 +250,135 @@ async def approved_questions(http, target: Target, moderator: Client, n: int, ta
     return ids
 
 
-async def fanout(target: Target, viewers: int, rounds: int) -> dict:
-    """Moderator "send to air" -> received by the last of `viewers` viewers, per round."""
+class Audience:
+    """`n` viewers spread over `processes` generator processes (`bench/run.py --audience URL N`),
+    for the fan-out metrics. One asyncio process cannot read thousands of viewers' copies of a
+    broadcast as fast as a server sends them: at 3,000 viewers it took about 80 ms to read a round
+    that the server had finished sending in 34 ms, so the figure measured the generator and how the
+    server's pace happened to suit it. Each process reads its share; they report over pipes (one
+    JSON line per message), and times are compared on the machine's monotonic clock, which
+    `time.perf_counter` reads in every process alike."""
+
+    def __init__(self, url: str, n: int, processes: int):
+        self.url, self.n, self.processes = url, n, max(1, min(processes, n))
+        self.procs: list[asyncio.subprocess.Process] = []
+        self.connected = 0
+        self.cpu = [[None, 0.0] for _ in range(self.processes)]  # each process's CPU time at its first start, last reply
+
+    async def __aenter__(self) -> "Audience":
+        shares = [self.n // self.processes + (i < self.n % self.processes) for i in range(self.processes)]
+        self.procs = [await asyncio.create_subprocess_exec(sys.executable, __file__, "--audience", self.url, str(k),
+                                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                      for k in shares]
+        self.connected = sum(m["connected"] for m in await asyncio.gather(*(self._read(p) for p in self.procs)))
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        for p in self.procs:
+            if p.returncode is None:
+                p.stdin.close()  # the process closes its viewers and ends
+        await asyncio.gather(*(p.wait() for p in self.procs))
+
+    @staticmethod
+    async def _read(p: asyncio.subprocess.Process) -> dict:
+        line = await p.stdout.readline()
+        if not line:
+            raise RuntimeError(f"a generator process ended (exit code {await p.wait()})")
+        return json.loads(line)
+
+    @staticmethod
+    async def _tell(p: asyncio.subprocess.Process, **command) -> None:
+        p.stdin.write(json.dumps(command).encode() + b"\n")
+        await p.stdin.drain()
+
+    async def round(self, r: int, action, timeout: float = 30) -> tuple[float, int, float]:
+        """Arm every process for round `r`, then run `action`; returns (when `action` started, how
+        many viewers got the round's feed_changed, when the last of them did)."""
+        for p in self.procs:
+            await self._tell(p, do="start", round=r)
+        for i, p in enumerate(self.procs):
+            reply = await self._read(p)
+            assert reply.get("started") == r, reply
+            if self.cpu[i][0] is None:
+                self.cpu[i][0] = reply["cpu"]
+        t0 = time.perf_counter()
+        await action()
+        waits = [asyncio.ensure_future(self._read(p)) for p in self.procs]
+        _, late = await asyncio.wait(waits, timeout=timeout)
+        for p, w in zip(self.procs, waits):
+            if w in late:  # every process answers "end" with what it has, unless it just finished
+                await self._tell(p, do="end", round=r)
+        replies = await asyncio.gather(*waits)
+        for i, reply in enumerate(replies):
+            assert reply.get("done") == r, reply
+            self.cpu[i][1] = reply["cpu"]
+        return t0, sum(m["received"] for m in replies), max(m["last"] for m in replies)
+
+    def cpu_seconds(self) -> float:
+        """The generator processes' CPU time from their first round to their last reply."""
+        return sum(last - first for first, last in self.cpu if first is not None)
+
+
+async def audience_process(url: str, n: int) -> None:
+    """One generator process of `Audience`: connects `n` viewers, then counts each round's
+    feed_changed as the parent's commands on stdin say; replies one JSON line each on stdout."""
+    loop = asyncio.get_running_loop()
+    commands = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
+
+    def say(**message) -> None:
+        sys.stdout.write(json.dumps(message) + "\n")
+        sys.stdout.flush()
+
+    def result(r: int) -> None:
+        say(done=r, received=counter.received, last=counter.last, cpu=time.process_time())
+
+    async def report(r: int) -> None:
+        await counter.done.wait()
+        result(r)
+    async with session() as http:
+        audience = await connect_many(http, url, n)
+        counter = Counter()
+        for client in audience:
+            client.on("feed_changed", lambda _body: counter.hit())
+        say(connected=len(audience))
+        reporter = None
+        while line := await commands.readline():
+            command = json.loads(line)
+            if command["do"] == "start":
+                counter.reset(len(audience))
+                reporter = asyncio.ensure_future(report(command["round"]))
+                say(started=command["round"], cpu=time.process_time())
+            elif command["do"] == "end" and reporter is not None and not reporter.done():
+                reporter.cancel()
+                result(command["round"])
+        await asyncio.gather(*(c.close() for c in audience))
+
+
+async def fanout(target: Target, viewers: int, rounds: int, processes: int) -> dict:
+    """Moderator "send to air" -> received by the last of `viewers` viewers (read by `processes`
+    generator processes), per round."""
     async with session() as http:
         moderator = await staff(http, target)
         ids = await approved_questions(http, target, moderator, 2, f"fan{viewers}")
         before = rss_kb(target.pid)
-        audience = await connect_many(http, target.url, viewers)
-        await asyncio.sleep(1)
-        after = rss_kb(target.pid)
-        counter = Counter()
-        for client in audience:
-            client.on("feed_changed", lambda _body: counter.hit())
-        latencies, complete, cpu0, server0 = [], 0, cpu_seconds(), server_cpu_seconds(target.pid)
-        for r in range(rounds):
-            counter.reset(len(audience))
-            t0 = time.perf_counter()
-            await moderator.call("send_to_air", {"id": ids[r % 2], "finish_current": "defer"})
-            try:
-                await asyncio.wait_for(counter.done.wait(), 30)
-                complete += 1
-            except asyncio.TimeoutError:
-                pass
-            latencies.append((counter.last - t0) * 1000)
-            await asyncio.sleep(0.3)
-        cpu, server_cpu = cpu_seconds() - cpu0, server_cpu_seconds(target.pid) - server0
-        await asyncio.gather(*(c.close() for c in audience), moderator.close())
-    return {"connected": len(audience), "all_received_rounds": complete, "rounds": rounds,
+        async with Audience(target.url, viewers, processes) as audience:
+            await asyncio.sleep(1)
+            after = rss_kb(target.pid)
+            latencies, complete, cpu0, server0 = [], 0, cpu_seconds(), server_cpu_seconds(target.pid)
+            for r in range(rounds):
+                t0, received, last = await audience.round(r, lambda r=r: moderator.call(
+                    "send_to_air", {"id": ids[r % 2], "finish_current": "defer"}))
+                complete += received >= audience.connected
+                latencies.append((last - t0) * 1000)
+                await asyncio.sleep(0.3)
+            cpu = cpu_seconds() - cpu0 + audience.cpu_seconds()
+            server_cpu = server_cpu_seconds(target.pid) - server0
+        await moderator.close()
+    return {"connected": audience.connected, "all_received_rounds": complete, "rounds": rounds,
             "p50_ms": round(statistics.median(latencies), 1), "p99_ms": round(pct(latencies, 0.99), 1),
-            "rss_kb_per_viewer": round((after - before) / max(len(audience), 1), 1), "generator_cpu_s": round(cpu, 2),
+            "rss_kb_per_viewer": round((after - before) / max(audience.connected, 1), 1),
+            "generator_processes": audience.processes, "generator_cpu_s": round(cpu, 2),
             "server_cpu_s": round(server_cpu, 2)}
 
 
@@ -464,16 +566,16 @@ def moderator_desk(target: Target, n: int) -> dict:
     return {"render_ms": render, "update_ms": round(statistics.median(updates), 2)}
 
 
-def only(names: list[str], size: dict, runs: int) -> None:
-    """Run a few of our metrics on a fresh server each run and print them (no peer, no JSON file)."""
+def only(names: list[str], size: dict, runs: int, kind: str = "companion") -> None:
+    """Run a few metrics on a fresh server (ours, or the Node peer) each run and print them (no JSON file)."""
     async def network(target, r: int) -> dict:
         out = {}
         if "held" in names:
-            out["held"] = await fanout(target, size["held"], 3)
+            out["held"] = await fanout(target, size["held"], 3, size["generators"])
         if "f1" in names:
-            out["f1"] = await fanout(target, size["f1"], size["rounds"])
+            out["f1"] = await fanout(target, size["f1"], size["rounds"], size["generators"])
         if "f3" in names:
-            out["f3"] = await fanout(target, size["f3"], size["rounds"])
+            out["f3"] = await fanout(target, size["f3"], size["rounds"], size["generators"])
         if "ingest" in names:
             out["ingest"] = await ingest(target, size["ingest_viewers"], size["ingest_s"], 50, f"o{r}",
                                          size["ingest_rate"])
@@ -485,7 +587,7 @@ def only(names: list[str], size: dict, runs: int) -> None:
         return out
     for r in range(runs):
         tmp = Path(tempfile.mkdtemp(prefix="companion-bench-only-"))
-        target = Target("companion", tmp).start()
+        target = Target(kind, tmp).start()
         try:
             out = asyncio.run(network(target, r))
             if "desk" in names:
@@ -509,7 +611,18 @@ def main() -> None:
     parser.add_argument("--only", default=None,
                         help="comma-separated subset of held,f1,f3,ingest,prompter,votes,desk (ours only; a quick "
                              "re-run while working, printed, not written to latest.json)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per timed metric (default 20; smoke 3)")
+    parser.add_argument("--peer", action="store_true", help="with --only: measure the Node peer instead (fan-out "
+                                                                "metrics; the peer has no database)")
+    parser.add_argument("--generators", type=int, default=min(os.cpu_count() or 1, 4),
+                        help="processes that read the fan-out metrics' viewers (default: one per core, at most 4)")
+    parser.add_argument("--audience", nargs=2, metavar=("URL", "N"), help=argparse.SUPPRESS)  # one of them
     args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 10,000 sockets on each side
+    if args.audience:
+        asyncio.run(audience_process(args.audience[0], int(args.audience[1])))
+        return
     smoke = args.smoke
     runs = args.runs or (1 if smoke else 3)
     size = {"held": 200 if smoke else 10_000, "f1": 100 if smoke else 1000, "f3": 200 if smoke else 3000,
@@ -517,9 +630,10 @@ def main() -> None:
             "ingest_rate": 50 if smoke else 500,
             "prompter_viewers": 100 if smoke else 2000, "prompter_qps": 10 if smoke else 100,
             "vote_viewers": 50 if smoke else 1000, "vote_rate": 100 if smoke else 1000, "vote_s": 1 if smoke else 5,
-            "desk": 500 if smoke else 10_000, "appeals_rows": 1000 if smoke else 1_000_000}
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 10,000 sockets on each side
+            "desk": 500 if smoke else 10_000, "appeals_rows": 1000 if smoke else 1_000_000,
+            "generators": args.generators}
+    if args.rounds:
+        size["rounds"] = args.rounds
     if not (ROOT / "bench" / "peers" / "node_modules").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=ROOT / "bench" / "peers", check=True)
     results: dict = {"mode": "smoke" if smoke else "full", "runs": runs, "sizes": size,
@@ -536,7 +650,7 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
     if args.only:
-        only(args.only.split(","), size, runs)
+        only(args.only.split(","), size, runs, "node" if args.peer else "companion")
         return
     for r in range(runs):
         print(f"run {r + 1}/{runs}", flush=True)
@@ -544,9 +658,9 @@ def main() -> None:
             # one server per kind and run; the desk test (10,000 seeded questions) goes last
             async def network(target, kind=kind):
                 out = raw.setdefault(kind, {})
-                out.setdefault("held", []).append(await fanout(target, size["held"], 3))
-                out.setdefault("f1", []).append(await fanout(target, size["f1"], size["rounds"]))
-                out.setdefault("f3", []).append(await fanout(target, size["f3"], size["rounds"]))
+                out.setdefault("held", []).append(await fanout(target, size["held"], 3, size["generators"]))
+                out.setdefault("f1", []).append(await fanout(target, size["f1"], size["rounds"], size["generators"]))
+                out.setdefault("f3", []).append(await fanout(target, size["f3"], size["rounds"], size["generators"]))
                 if kind == "companion":
                     out.setdefault("ingest", []).append(await ingest(target, size["ingest_viewers"], size["ingest_s"], 50,
                                                                      f"r{r}", size["ingest_rate"]))
