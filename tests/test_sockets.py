@@ -370,3 +370,38 @@ def test_socket_events_build_their_request_context_without_url_matching(app):
         gc.enable()
     with app.test_request_context("/b/demo"):  # pages are matched as before
         assert request.url_rule.rule == "/b/<slug>" and request.view_args == {"slug": "demo"}
+
+
+def test_sending_to_air_reads_the_changed_questions_back_in_one_query(app, viewer_socket, staff_socket):
+    """Between a moderator's action and the audience hearing of it, the handler's database work
+    does not grow with what the action changed: after the commit, the changed questions, their
+    appeals and the broadcast come back in one query (they used to reload one query apiece on
+    their first read), the teleprompter's state is one query, and the sign-in check is one.
+    Finishing the current question on the way costs its one UPDATE more, nothing else."""
+    from sqlalchemy import event
+    mod, viewer = staff_socket("mod"), viewer_socket()
+    first, second = ask(viewer, client_id="client-q1")["question"], ask(viewer, text="And the bridge?",
+                                                                        client_id="client-q2")["question"]
+    for q in (first, second):
+        assert mod.emit("approve", {"id": q["id"]}, namespace="/staff", callback=True)["ok"]
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement.split()[0].upper())
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert mod.emit("send_to_air", {"id": first["id"]}, namespace="/staff", callback=True)["ok"]
+        alone = list(statements)
+        statements.clear()
+        assert mod.emit("send_to_air", {"id": second["id"], "finish_current": "defer"}, namespace="/staff",
+                        callback=True)["ok"]
+        finishing = list(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert received(viewer, "feed_changed", "/")[-1]["questions"][-1]["status"] == "on_air"
+    assert len(finishing) == len(alone) + 1
+    assert finishing.count("UPDATE") == alone.count("UPDATE") + 1
+    # sign-in, broadcast, question, question on air; audit, updates, versions; read back, teleprompter, backstage
+    assert alone.count("SELECT") == 7, alone

@@ -23,6 +23,7 @@ def publish(change: Change | None) -> None:
     """Send one committed Change to every screen that should see it."""
     if change is None:
         return
+    desk.reload_changed(change.questions)
     b = change.broadcast
     settings = broadcast_settings(b) if change.settings else None
     desk_event = {"version": b.version, "event": change.event, "settings": settings,

@@ -8,8 +8,8 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from ..extensions import db, login_manager
-from ..models import QuestionStatus, User
+from ..extensions import login_manager
+from ..models import QuestionStatus
 from ..services.appeals import ACTION_LABELS
 from ..services.appeals import status_label as appeal_status_label
 from ..services.moderation import STATUS_LABELS
@@ -36,13 +36,7 @@ ERROR_TEXT = {
 def load_user(user_id: str):
     """Reload the account on every request and socket event, so role changes apply at once;
     a sign-in that was logged out or revoked no longer counts (on HTTP and on open sockets)."""
-    try:
-        user = db.session.get(User, int(user_id))
-    except (TypeError, ValueError):
-        return None
-    if user is None or not accounts.active_session(session.get("login_id"), user.id):
-        return None
-    return user
+    return accounts.signed_in_user(user_id, session.get("login_id"))
 
 
 def register_web(app: Flask) -> None:
