@@ -11,6 +11,12 @@ Order is kept: one event reaches its recipients in the same order as before, and
 events are sent one after another by one task (`emit.audience_sender`; across processes, by the
 message queue's one listener per process), so no later event overtakes an earlier one at any
 viewer. Rooms of `SLICE` or fewer (the staff's) go out without a yield, as before.
+
+They also know each client's rooms. python-socketio forgets a leaving client by looking for it
+in every room of the namespace, and every client has a room of its own: one departure costs a
+pass over all the others, and a whole audience leaving (the broadcast ends, the network drops)
+costs the square of its size, with the loop blocked: 8.8 s for 10,000 viewers here, 0.8 s for
+3,000. With the index a departure costs its own few rooms.
 """
 from __future__ import annotations
 
@@ -24,13 +30,45 @@ SLICE = 500
 
 
 class SlicedFanOut(socketio.Manager):
-    """The in-process manager (one process): a room's recipients in slices."""
+    """The in-process manager (one process): a room's recipients in slices; each client's rooms indexed."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rooms_of: dict[tuple[str, str], set] = {}  # (namespace, sid) -> the rooms it is in
 
     def get_participants(self, namespace, room):
         for n, participant in enumerate(super().get_participants(namespace, room)):
             if n and n % SLICE == 0:  # a slice sent, and more to send
                 self.server.sleep(0)
             yield participant
+
+    # Every way into and out of a room goes through these two (connecting, join_room, leave_room,
+    # close_room, disconnecting), so the index follows `self.rooms` exactly.
+    def basic_enter_room(self, sid, namespace, room, eio_sid=None):
+        super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
+        self.rooms_of.setdefault((namespace, sid), set()).add(room)
+
+    def basic_leave_room(self, sid, namespace, room):
+        super().basic_leave_room(sid, namespace, room)
+        rooms = self.rooms_of.get((namespace, sid))
+        if rooms is not None:
+            rooms.discard(room)
+            if not rooms:
+                del self.rooms_of[(namespace, sid)]
+
+    def basic_disconnect(self, sid, namespace, **kwargs):
+        """python-socketio's, with the client's rooms taken from the index instead of a search of all."""
+        for room in list(self.rooms_of.get((namespace, sid), ())):
+            self.basic_leave_room(sid, namespace, room)
+        self.callbacks.pop(sid, None)
+        for pending in (self.pending_connect, self.pending_disconnect):
+            if sid in pending.get(namespace, ()):
+                pending[namespace].remove(sid)
+                if not pending[namespace]:
+                    del pending[namespace]
+
+    def get_rooms(self, sid, namespace):
+        return [room for room in self.rooms_of.get((namespace, sid), ()) if room is not None]
 
 
 class SlicedRedisFanOut(socketio.RedisManager, SlicedFanOut):
