@@ -143,7 +143,7 @@ SETTINGS_DOC = {
     "PING_INTERVAL_SECONDS": "Seconds between the server's pings to each connection. Default 20.",
     "PING_TIMEOUT_SECONDS": "Seconds a connection may leave a ping unanswered before it is closed. Default 20.",
     "PROXY_HOPS": "Number of reverse proxies in front (nginx: 1) whose X-Forwarded-For is trusted. Default 0.",
-    "DIAGNOSTICS": "Add the number of live green threads to /healthz (for soak runs; costs a heap walk). Default false.",
+    "DIAGNOSTICS": "Add the number of live green threads (and, under eventlet, of pending hub timers) to /healthz (for soak runs; costs a heap walk). Default false.",
     "NAME_MAX_LENGTH": "Longest asker name and district. Default 80.",
     "DEFAULT_LOCALE": "Interface language when the browser asks for none we have: kk, ru or en. Default kk.",
     "TIMEZONE": "Time zone for dates shown and typed in (IANA name). Default Asia/Almaty.",

@@ -103,7 +103,7 @@ class LiveServer:
         self.proc.wait(5)
 
     def health(self) -> dict:
-        """What /healthz reports (connections, and live green threads with DIAGNOSTICS on)."""
+        """What /healthz reports (connections; live green threads and hub timers with DIAGNOSTICS on)."""
         return requests.get(self.url + "/healthz", timeout=10).json()
 
     def login(self, username: str) -> str:

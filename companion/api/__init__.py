@@ -54,6 +54,8 @@ def healthz():
         import greenlet
         # live ones: started and not finished (a finished one may wait for the collector)
         extra["green_threads"] = sum(isinstance(o, greenlet.greenlet) and bool(o) for o in gc.get_objects())
+        for name, probe in current_app.extensions.get("companion.diagnostics", {}).items():  # the server's own
+            extra[name] = probe()
     return jsonify(status="ok" if healthy else "error", async_mode=socketio.async_mode, **checks, **extra), (
         200 if healthy else 503)
 
