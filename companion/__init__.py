@@ -48,7 +48,8 @@ SOCKETIO_PATH = "/socket.io/"
 
 @cache
 def _app_class():
-    """Flask, with the request context of Socket.IO events built without URL matching.
+    """Flask, with the request context of Socket.IO events built without URL matching (and, after
+    the first event, without decoding the session cookie).
 
     Flask-SocketIO runs every Socket.IO event in a request context built from its connection's
     handshake request (/socket.io/...). Pushing it matches that path against the URL map, for no
@@ -59,12 +60,22 @@ def _app_class():
     from flask.ctx import RequestContext
 
     class SocketEventContext(RequestContext):
+        def __init__(self, app, environ: dict):
+            super().__init__(app, environ)
+            # Flask-SocketIO keeps the connection's own copy of the session (manage_session) and
+            # puts it in the context after pushing it: once it exists, the signed cookie need not
+            # be verified and decoded again for every event, only to be replaced.
+            saved = environ.get("saved_session")
+            if saved is not None:
+                self._session = saved
+
         def match_request(self) -> None:
             """No URL matching: the context serves a Socket.IO event, not a view."""
 
     class CompanionFlask(Flask):
         def request_context(self, environ: dict) -> RequestContext:
-            if environ.get("PATH_INFO", "").startswith(SOCKETIO_PATH):
+            # /socket.io/ from a server; Flask-SocketIO's test client says /socket.io
+            if (environ.get("PATH_INFO", "") + "/").startswith(SOCKETIO_PATH):
                 return SocketEventContext(self, environ)
             return super().request_context(environ)
     return CompanionFlask

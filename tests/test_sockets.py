@@ -405,3 +405,30 @@ def test_sending_to_air_reads_the_changed_questions_back_in_one_query(app, viewe
     assert finishing.count("UPDATE") == alone.count("UPDATE") + 1
     # sign-in, broadcast, question, question on air; audit, updates, versions; read back, teleprompter, backstage
     assert alone.count("SELECT") == 7, alone
+
+
+def test_socket_events_use_the_connections_session_without_decoding_the_cookie_again(app, viewer_socket,
+                                                                                       staff_socket):
+    """Flask-SocketIO gives each connection its own copy of the session; the cookie is decoded
+    for the connection's first event and not for each one after (it was verified and decoded
+    per event, then replaced). What the session holds still reaches the handlers: the viewer's
+    own question comes back as theirs, and the moderator's sign-in is checked on every event."""
+    interface = app.session_interface
+    opened = []
+    original = interface.open_session
+
+    def counting(app_, request_):
+        opened.append(request_.path)
+        return original(app_, request_)
+    interface.open_session = counting
+    try:
+        viewer, mod = viewer_socket(), staff_socket("mod")
+        first = len(opened)
+        q = ask(viewer)["question"]
+        for i in range(5):
+            assert viewer.emit("get_snapshot", namespace="/", callback=True)["mine"][0]["id"] == q["id"]
+        assert mod.emit("approve", {"id": q["id"]}, namespace="/staff", callback=True)["ok"]
+        assert mod.emit("get_prompter", namespace="/staff", callback=True)["ok"]
+        assert len(opened) == first  # eight events, no cookie decoded
+    finally:
+        interface.open_session = original
