@@ -263,7 +263,6 @@ class Audience:
         self.url, self.n, self.processes = url, n, max(1, min(processes, n))
         self.procs: list[asyncio.subprocess.Process] = []
         self.connected = 0
-        self.cpu = [[None, 0.0] for _ in range(self.processes)]  # each process's CPU time at its first start, last reply
 
     async def __aenter__(self) -> "Audience":
         shares = [self.n // self.processes + (i < self.n % self.processes) for i in range(self.processes)]
@@ -296,11 +295,9 @@ class Audience:
         many viewers got the round's feed_changed, when the last of them did)."""
         for p in self.procs:
             await self._tell(p, do="start", round=r)
-        for i, p in enumerate(self.procs):
+        for p in self.procs:
             reply = await self._read(p)
             assert reply.get("started") == r, reply
-            if self.cpu[i][0] is None:
-                self.cpu[i][0] = reply["cpu"]
         t0 = time.perf_counter()
         await action()
         waits = [asyncio.ensure_future(self._read(p)) for p in self.procs]
@@ -309,14 +306,15 @@ class Audience:
             if w in late:  # every process answers "end" with what it has, unless it just finished
                 await self._tell(p, do="end", round=r)
         replies = await asyncio.gather(*waits)
-        for i, reply in enumerate(replies):
+        for reply in replies:
             assert reply.get("done") == r, reply
-            self.cpu[i][1] = reply["cpu"]
         return t0, sum(m["received"] for m in replies), max(m["last"] for m in replies)
 
-    def cpu_seconds(self) -> float:
-        """The generator processes' CPU time from their first round to their last reply."""
-        return sum(last - first for first, last in self.cpu if first is not None)
+    async def cpu_seconds(self) -> float:
+        """The generator processes' CPU time so far, all together."""
+        for p in self.procs:
+            await self._tell(p, do="cpu")
+        return sum([(await self._read(p))["cpu"] for p in self.procs])
 
 
 async def audience_process(url: str, n: int) -> None:
@@ -331,7 +329,7 @@ async def audience_process(url: str, n: int) -> None:
         sys.stdout.flush()
 
     def result(r: int) -> None:
-        say(done=r, received=counter.received, last=counter.last, cpu=time.process_time())
+        say(done=r, received=counter.received, last=counter.last)
 
     async def report(r: int) -> None:
         await counter.done.wait()
@@ -348,10 +346,12 @@ async def audience_process(url: str, n: int) -> None:
             if command["do"] == "start":
                 counter.reset(len(audience))
                 reporter = asyncio.ensure_future(report(command["round"]))
-                say(started=command["round"], cpu=time.process_time())
+                say(started=command["round"])
             elif command["do"] == "end" and reporter is not None and not reporter.done():
                 reporter.cancel()
                 result(command["round"])
+            elif command["do"] == "cpu":
+                say(cpu=time.process_time())
         await asyncio.gather(*(c.close() for c in audience))
 
 
@@ -365,14 +365,15 @@ async def fanout(target: Target, viewers: int, rounds: int, processes: int) -> d
         async with Audience(target.url, viewers, processes) as audience:
             await asyncio.sleep(1)
             after = rss_kb(target.pid)
-            latencies, complete, cpu0, server0 = [], 0, cpu_seconds(), server_cpu_seconds(target.pid)
+            latencies, complete = [], 0
+            cpu0, server0 = cpu_seconds() + await audience.cpu_seconds(), server_cpu_seconds(target.pid)
             for r in range(rounds):
                 t0, received, last = await audience.round(r, lambda r=r: moderator.call(
                     "send_to_air", {"id": ids[r % 2], "finish_current": "defer"}))
                 complete += received >= audience.connected
                 latencies.append((last - t0) * 1000)
                 await asyncio.sleep(0.3)
-            cpu = cpu_seconds() - cpu0 + audience.cpu_seconds()
+            cpu = cpu_seconds() + await audience.cpu_seconds() - cpu0
             server_cpu = server_cpu_seconds(target.pid) - server0
         await moderator.close()
     return {"connected": audience.connected, "all_received_rounds": complete, "rounds": rounds,
@@ -455,7 +456,7 @@ async def prompter_under_load(target: Target, viewers: int, qps: float, rounds: 
     arrive. The viewers are read by `processes` generator processes (`Audience`): in this process,
     reading their copies of each round's broadcast held up the speaker's event in 3 rounds of 20
     by 19-41 ms, after the server had sent it 6-8 ms from the moderator's action."""
-    async with session() as http, Audience(target.url, viewers, processes):
+    async with session() as http, Audience(target.url, viewers, processes) as audience:
         moderator = await staff(http, target)
         speaker = await staff(http, target, "speaker")
         ids = await approved_questions(http, target, moderator, 2, "prompt")
@@ -479,7 +480,7 @@ async def prompter_under_load(target: Target, viewers: int, qps: float, rounds: 
                 await asyncio.sleep(1 / qps)
         feeder = asyncio.ensure_future(background())
         await asyncio.sleep(1)
-        latencies, cpu0 = [], cpu_seconds()
+        latencies, cpu0 = [], cpu_seconds() + await audience.cpu_seconds()
         for r in range(rounds):
             arrived.clear()
             t0 = time.perf_counter()
@@ -490,7 +491,7 @@ async def prompter_under_load(target: Target, viewers: int, qps: float, rounds: 
             await asyncio.sleep(0.3)
         running = False
         feeder.cancel()
-        cpu = cpu_seconds() - cpu0
+        cpu = cpu_seconds() + await audience.cpu_seconds() - cpu0
         await asyncio.gather(*(c.close() for c in askers + [moderator, speaker]))
     # the background questions' acks: ingest latency at a steady offer (open loop), not at saturation
     return {"p50_ms": round(statistics.median(latencies), 1), "p99_ms": round(pct(latencies, 0.99), 1),
