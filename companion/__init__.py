@@ -61,13 +61,10 @@ def _app_class():
 
     class SocketEventContext(RequestContext):
         def __init__(self, app, environ: dict):
-            super().__init__(app, environ)
             # Flask-SocketIO keeps the connection's own copy of the session (manage_session) and
             # puts it in the context after pushing it: once it exists, the signed cookie need not
             # be verified and decoded again for every event, only to be replaced.
-            saved = environ.get("saved_session")
-            if saved is not None:
-                self._session = saved
+            super().__init__(app, environ, session=environ.get("saved_session"))
 
         def match_request(self) -> None:
             """No URL matching: the context serves a Socket.IO event, not a view."""
