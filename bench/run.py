@@ -7,8 +7,8 @@ Starts the real server as production does (`python -m companion serve`, eventlet
 temporary folder) and the peer (`node bench/peers/server.js`, same events, no database), and
 drives both with the same load generator: asyncio clients speaking Engine.IO 4 / Socket.IO 5 over
 aiohttp WebSockets, written for the purpose (a full python-socketio client per viewer would make
-the generator the bottleneck). The fan-out metrics' viewers are spread over several generator
-processes (`--generators`, one per core by default; see `Audience`). Writes
+the generator the bottleneck). The fan-out and teleprompter metrics' viewers are spread over
+several generator processes (`--generators`, one per core by default; see `Audience`). Writes
 bench/results/latest.json (smoke: bench/results/smoke.json).
 
 Every figure is the median of `--runs` runs (3 in full mode) with min and max; timings are also
@@ -252,7 +252,7 @@ async def approved_questions(http, target: Target, moderator: Client, n: int, ta
 
 class Audience:
     """`n` viewers spread over `processes` generator processes (`bench/run.py --audience URL N`),
-    for the fan-out metrics. One asyncio process cannot read thousands of viewers' copies of a
+    for the fan-out and teleprompter metrics. One asyncio process cannot read thousands of viewers' copies of a
     broadcast as fast as a server sends them: at 3,000 viewers it took about 80 ms to read a round
     that the server had finished sending in 34 ms, so the figure measured the generator and how the
     server's pace happened to suit it. Each process reads its share; they report over pipes (one
@@ -569,25 +569,27 @@ def moderator_desk(target: Target, n: int) -> dict:
     return {"render_ms": render, "update_ms": round(statistics.median(updates), 2)}
 
 
+NETWORK = ("held", "f1", "f3", "ingest", "prompter", "votes")  # in the order a run measures them
+
+
+async def measure(name: str, target: Target, size: dict, tag: str) -> dict:
+    """One of the NETWORK metrics on `target`, at this mode's sizes; `tag` keeps its questions apart."""
+    if name in ("held", "f1", "f3"):
+        return await fanout(target, size[name], 3 if name == "held" else size["rounds"], size["generators"])
+    if name == "ingest":
+        return await ingest(target, size["ingest_viewers"], size["ingest_s"], 50, tag, size["ingest_rate"])
+    if name == "prompter":
+        return await prompter_under_load(target, size["prompter_viewers"], size["prompter_qps"], size["rounds"],
+                                         size["generators"])
+    if name == "votes":
+        return await votes(target, size["vote_viewers"], size["vote_rate"], size["vote_s"])
+    raise ValueError(f"unknown metric {name!r}")
+
+
 def only(names: list[str], size: dict, runs: int, kind: str = "companion") -> None:
     """Run a few metrics on a fresh server (ours, or the Node peer) each run and print them (no JSON file)."""
     async def network(target, r: int) -> dict:
-        out = {}
-        if "held" in names:
-            out["held"] = await fanout(target, size["held"], 3, size["generators"])
-        if "f1" in names:
-            out["f1"] = await fanout(target, size["f1"], size["rounds"], size["generators"])
-        if "f3" in names:
-            out["f3"] = await fanout(target, size["f3"], size["rounds"], size["generators"])
-        if "ingest" in names:
-            out["ingest"] = await ingest(target, size["ingest_viewers"], size["ingest_s"], 50, f"o{r}",
-                                         size["ingest_rate"])
-        if "prompter" in names:
-            out["prompter"] = await prompter_under_load(target, size["prompter_viewers"], size["prompter_qps"],
-                                                        size["rounds"], size["generators"])
-        if "votes" in names:
-            out["votes"] = await votes(target, size["vote_viewers"], size["vote_rate"], size["vote_s"])
-        return out
+        return {name: await measure(name, target, size, f"o{r}") for name in NETWORK if name in names}
     for r in range(runs):
         tmp = Path(tempfile.mkdtemp(prefix="companion-bench-only-"))
         target = Target(kind, tmp).start()
@@ -618,7 +620,8 @@ def main() -> None:
     parser.add_argument("--peer", action="store_true", help="with --only: measure the Node peer instead (fan-out "
                                                                 "metrics; the peer has no database)")
     parser.add_argument("--generators", type=int, default=min(os.cpu_count() or 1, 4),
-                        help="processes that read the fan-out metrics' viewers (default: one per core, at most 4)")
+                        help="processes that read the fan-out and teleprompter metrics' viewers (default: one per "
+                             "core, at most 4)")
     parser.add_argument("--audience", nargs=2, metavar=("URL", "N"), help=argparse.SUPPRESS)  # one of them
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -661,15 +664,8 @@ def main() -> None:
             # one server per kind and run; the desk test (10,000 seeded questions) goes last
             async def network(target, kind=kind):
                 out = raw.setdefault(kind, {})
-                out.setdefault("held", []).append(await fanout(target, size["held"], 3, size["generators"]))
-                out.setdefault("f1", []).append(await fanout(target, size["f1"], size["rounds"], size["generators"]))
-                out.setdefault("f3", []).append(await fanout(target, size["f3"], size["rounds"], size["generators"]))
-                if kind == "companion":
-                    out.setdefault("ingest", []).append(await ingest(target, size["ingest_viewers"], size["ingest_s"], 50,
-                                                                     f"r{r}", size["ingest_rate"]))
-                    out.setdefault("prompter", []).append(await prompter_under_load(
-                        target, size["prompter_viewers"], size["prompter_qps"], size["rounds"], size["generators"]))
-                    out.setdefault("votes", []).append(await votes(target, size["vote_viewers"], size["vote_rate"], size["vote_s"]))
+                for name in NETWORK if kind == "companion" else NETWORK[:3]:  # the peer: fan-out only
+                    out.setdefault(name, []).append(await measure(name, target, size, f"r{r}"))
 
             def everything(target, kind=kind):
                 asyncio.run(network(target))
