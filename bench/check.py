@@ -1,4 +1,6 @@
-"""Check a benchmark result file: every metric key is there with a number (CI runs it after the smoke run)."""
+"""Check a benchmark result file (CI runs it after the smoke run): every metric key is there with a
+number, and every fan-out round reached every viewer on both servers, so a generator that stopped
+counting cannot pass unseen."""
 from __future__ import annotations
 
 import json
@@ -18,7 +20,14 @@ def main(path: str) -> None:
         summary = data["metrics"][key]
         if not {"median", "min", "max", "runs"} <= set(summary):
             sys.exit(f"{path}: {key} has no median/min/max/runs")
-    print(f"{path}: all {len(KEYS)} metrics present")
+    short = [f"{kind} {name} run {i + 1}: {run['connected']}/{data['sizes'][name]} viewers, "
+             f"{run['all_received_rounds']}/{run['rounds']} rounds complete"
+             for kind, metrics in data["raw"].items() for name in ("held", "f1", "f3")
+             for i, run in enumerate(metrics[name])
+             if run["connected"] != data["sizes"][name] or run["all_received_rounds"] != run["rounds"]]
+    if short:
+        sys.exit(f"{path}: fan-out rounds that missed viewers: " + "; ".join(short))
+    print(f"{path}: all {len(KEYS)} metrics present; every fan-out round reached every viewer")
 
 
 if __name__ == "__main__":
