@@ -59,6 +59,14 @@ def server_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def stolen_seconds() -> float:
+    """CPU time the machine's host gave to others so far (steal, all cores, from /proc/stat): on a
+    shared virtual machine a figure taken while it grew was slowed by a neighbour, not by the
+    servers under test."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
+
+
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -376,6 +384,7 @@ async def fanout(target: Target, viewers: int, rounds: int, processes: int) -> d
             after = rss_kb(target.pid)
             latencies, complete = [], 0
             cpu0, server0 = cpu_seconds() + await audience.cpu_seconds(), server_cpu_seconds(target.pid)
+            stolen0, started = stolen_seconds(), time.perf_counter()
             for r in range(rounds):
                 t0, received, last = await audience.round(r, lambda r=r: moderator.call(
                     "send_to_air", {"id": ids[r % 2], "finish_current": "defer"}))
@@ -384,12 +393,13 @@ async def fanout(target: Target, viewers: int, rounds: int, processes: int) -> d
                 await asyncio.sleep(0.3)
             cpu = cpu_seconds() + await audience.cpu_seconds() - cpu0
             server_cpu = server_cpu_seconds(target.pid) - server0
+            stolen = (stolen_seconds() - stolen0) / (time.perf_counter() - started) / (os.cpu_count() or 1)
         await moderator.close()
     return {"connected": audience.connected, "all_received_rounds": complete, "rounds": rounds,
             "p50_ms": round(statistics.median(latencies), 1), "p99_ms": round(pct(latencies, 0.99), 1),
             "rss_kb_per_viewer": round((after - before) / max(audience.connected, 1), 1),
             "generator_processes": audience.processes, "generator_cpu_s": round(cpu, 2),
-            "server_cpu_s": round(server_cpu, 2)}
+            "server_cpu_s": round(server_cpu, 2), "stolen_share": round(stolen, 3)}
 
 
 async def steady_asking(askers: list, rate: float, seconds: float, tag: str) -> list[float]:
@@ -443,12 +453,13 @@ async def ingest(target: Target, viewers: int, seconds: float, concurrency: int,
                     acks += 1
                 else:
                     failures += 1
-        started = time.perf_counter()
+        started, stolen0 = time.perf_counter(), stolen_seconds()
         await asyncio.gather(*(loop(c) for c in askers))
         elapsed = time.perf_counter() - started
         cpu, server_cpu = cpu_seconds() - cpu0, server_cpu_seconds(target.pid) - server0
         # then the steady offer, on the same connections (the viewers' connect burst is behind us)
         steady = await steady_asking(askers, rate, seconds / 2, tag)
+        stolen = (stolen_seconds() - stolen0) / (time.perf_counter() - started) / (os.cpu_count() or 1)
         await asyncio.gather(*(c.close() for c in audience + askers))
     rows = target.rows()
     steady_acks = sum(1 for v in steady if v != math.inf)
@@ -457,7 +468,8 @@ async def ingest(target: Target, viewers: int, seconds: float, concurrency: int,
             "ack_p50_ms": round(statistics.median(steady), 1), "ack_p99_ms": round(pct(steady, 0.99), 1),
             "acks": acks + steady_acks, "refused": failures + len(steady) - steady_acks,
             "rows": rows, "lost": (acks + steady_acks - rows) if rows >= 0 else None,
-            "generator_cpu_s": round(cpu, 2), "server_cpu_share": round(server_cpu / elapsed, 2)}
+            "generator_cpu_s": round(cpu, 2), "server_cpu_share": round(server_cpu / elapsed, 2),
+            "stolen_share": round(stolen, 3)}
 
 
 async def prompter_under_load(target: Target, viewers: int, qps: float, rounds: int, processes: int) -> dict:
