@@ -13,13 +13,15 @@ processes (`--generators`, one per core by default; see `Audience`). Writes
 bench/results/latest.json (smoke: bench/results/smoke.json).
 
 Every figure is the median of `--runs` runs (3 in full mode) with min and max; timings are also
-given as ratios against the peer measured in the same run. The generator's own CPU time is
+given as ratios against the peer measured in the same run. Each run starts both servers; the
+fan-out to 1,000 and to 3,000 viewers is measured on both at once, rounds alternating (`fanout`). The generator's own CPU time is
 reported per metric so a reader can tell when the generator, not the server, was the bottleneck.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import itertools
 import json
@@ -372,34 +374,67 @@ async def audience_process(url: str, n: int) -> None:
     await asyncio.sleep(0.1)  # the close frames go out
 
 
-async def fanout(target: Target, viewers: int, rounds: int, processes: int) -> dict:
-    """Moderator "send to air" -> received by the last of `viewers` viewers (read by `processes`
-    generator processes), per round."""
-    async with session() as http:
-        moderator = await staff(http, target)
-        ids = await approved_questions(http, target, moderator, 2, f"fan{viewers}")
-        before = rss_kb(target.pid)
-        async with Audience(target.url, viewers, processes) as audience:
-            await asyncio.sleep(1)
-            after = rss_kb(target.pid)
-            latencies, complete = [], 0
-            cpu0, server0 = cpu_seconds() + await audience.cpu_seconds(), server_cpu_seconds(target.pid)
-            stolen0, started = stolen_seconds(), time.perf_counter()
-            for r in range(rounds):
-                t0, received, last = await audience.round(r, lambda r=r: moderator.call(
-                    "send_to_air", {"id": ids[r % 2], "finish_current": "defer"}))
-                complete += received >= audience.connected
-                latencies.append((last - t0) * 1000)
+class FanoutRig:
+    """One server's side of a fan-out measurement: a moderator, two approved questions to send to
+    air in turn, and `viewers` viewers in generator processes (`Audience`)."""
+
+    def __init__(self, target: Target, viewers: int, processes: int):
+        self.target, self.viewers, self.processes = target, viewers, processes
+        self.latencies: list[float] = []
+        self.complete, self.parent_cpu, self.server_cpu = 0, 0.0, 0.0
+
+    async def __aenter__(self) -> "FanoutRig":
+        self.stack = contextlib.AsyncExitStack()
+        http = await self.stack.enter_async_context(session())
+        self.moderator = await staff(http, self.target)
+        self.stack.push_async_callback(self.moderator.close)
+        self.ids = await approved_questions(http, self.target, self.moderator, 2, f"fan{self.viewers}")
+        before = rss_kb(self.target.pid)
+        self.audience = await self.stack.enter_async_context(Audience(self.target.url, self.viewers, self.processes))
+        await asyncio.sleep(1)
+        self.rss_kb_per_viewer = (rss_kb(self.target.pid) - before) / max(self.audience.connected, 1)
+        self.audience_cpu0 = await self.audience.cpu_seconds()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stack.aclose()
+
+    async def round(self, r: int) -> None:
+        """Send one question to air; time it until the last viewer has it. The server's CPU time and
+        the parent generator's are counted over the rounds only, not the pauses between them."""
+        cpu0, server0 = cpu_seconds(), server_cpu_seconds(self.target.pid)
+        t0, received, last = await self.audience.round(r, lambda: self.moderator.call(
+            "send_to_air", {"id": self.ids[r % 2], "finish_current": "defer"}))
+        self.parent_cpu += cpu_seconds() - cpu0
+        self.server_cpu += server_cpu_seconds(self.target.pid) - server0
+        self.complete += received >= self.audience.connected
+        self.latencies.append((last - t0) * 1000)
+
+    async def result(self, stolen_share: float) -> dict:
+        cpu = self.parent_cpu + await self.audience.cpu_seconds() - self.audience_cpu0
+        return {"connected": self.audience.connected, "all_received_rounds": self.complete,
+                "rounds": len(self.latencies), "p50_ms": round(statistics.median(self.latencies), 1),
+                "p99_ms": round(pct(self.latencies, 0.99), 1), "rss_kb_per_viewer": round(self.rss_kb_per_viewer, 1),
+                "generator_processes": self.audience.processes, "generator_cpu_s": round(cpu, 2),
+                "server_cpu_s": round(self.server_cpu, 2), "stolen_share": round(stolen_share, 3),
+                "latencies_ms": [round(v, 1) for v in self.latencies]}
+
+
+async def fanout(targets: list[Target], viewers: int, rounds: int, processes: int) -> list[dict]:
+    """Moderator "send to air" -> received by the last of `viewers` viewers, per round, on each of
+    `targets` (one result each). With two servers both audiences stay connected and the rounds
+    alternate between them, the order swapped every round: a slow spell of this shared machine
+    (another tenant, the host) falls on both alike instead of on whichever ran at the time, so
+    their ratio measures the servers. A server's idle audience costs it only pings."""
+    async with contextlib.AsyncExitStack() as stack:
+        rigs = [await stack.enter_async_context(FanoutRig(t, viewers, processes)) for t in targets]
+        stolen0, started = stolen_seconds(), time.perf_counter()
+        for r in range(rounds):
+            for rig in rigs if r % 2 == 0 else rigs[::-1]:
+                await rig.round(r)
                 await asyncio.sleep(0.3)
-            cpu = cpu_seconds() + await audience.cpu_seconds() - cpu0
-            server_cpu = server_cpu_seconds(target.pid) - server0
-            stolen = (stolen_seconds() - stolen0) / (time.perf_counter() - started) / (os.cpu_count() or 1)
-        await moderator.close()
-    return {"connected": audience.connected, "all_received_rounds": complete, "rounds": rounds,
-            "p50_ms": round(statistics.median(latencies), 1), "p99_ms": round(pct(latencies, 0.99), 1),
-            "rss_kb_per_viewer": round((after - before) / max(audience.connected, 1), 1),
-            "generator_processes": audience.processes, "generator_cpu_s": round(cpu, 2),
-            "server_cpu_s": round(server_cpu, 2), "stolen_share": round(stolen, 3)}
+        stolen = (stolen_seconds() - stolen0) / (time.perf_counter() - started) / (os.cpu_count() or 1)
+        return [await rig.result(stolen) for rig in rigs]
 
 
 async def steady_asking(askers: list, rate: float, seconds: float, tag: str) -> list[float]:
@@ -591,37 +626,58 @@ def moderator_desk(target: Target, n: int) -> dict:
 
 
 NETWORK = ("held", "f1", "f3", "ingest", "prompter", "votes")  # in the order a run measures them
+PAIRED = ("f1", "f3")  # on both servers at once, rounds alternating (see `fanout`)
 
 
-async def measure(name: str, target: Target, size: dict, tag: str) -> dict:
-    """One of the NETWORK metrics on `target`, at this mode's sizes; `tag` keeps its questions apart."""
+@contextlib.contextmanager
+def servers(kinds: list[str]):
+    """Fresh servers of these kinds ("companion", "node"), each in a temporary folder: {kind: Target}."""
+    targets: dict[str, Target] = {}
+    try:
+        for kind in kinds:
+            targets[kind] = Target(kind, Path(tempfile.mkdtemp(prefix=f"companion-bench-{kind}-"))).start()
+        yield targets
+    finally:
+        for target in targets.values():
+            target.stop()
+            shutil.rmtree(target.tmp, ignore_errors=True)
+
+
+async def measure(name: str, targets: dict[str, Target], size: dict, tag: str) -> dict[str, dict]:
+    """One of the NETWORK metrics at this mode's sizes, on each of `targets` it applies to (the
+    peer has the fan-out only): {kind: result}. `tag` keeps each run's questions apart."""
     if name in ("held", "f1", "f3"):
-        return await fanout(target, size[name], 3 if name == "held" else size["rounds"], size["generators"])
+        rounds, n, processes = 3 if name == "held" else size["rounds"], size[name], size["generators"]
+        if name in PAIRED:
+            return dict(zip(targets, await fanout(list(targets.values()), n, rounds, processes)))
+        return {kind: (await fanout([target], n, rounds, processes))[0] for kind, target in targets.items()}
+    ours = targets.get("companion")
+    if ours is None:
+        return {}
     if name == "ingest":
-        return await ingest(target, size["ingest_viewers"], size["ingest_s"], 50, tag, size["ingest_rate"])
+        return {"companion": await ingest(ours, size["ingest_viewers"], size["ingest_s"], 50, tag, size["ingest_rate"])}
     if name == "prompter":
-        return await prompter_under_load(target, size["prompter_viewers"], size["prompter_qps"], size["rounds"],
-                                         size["generators"])
+        return {"companion": await prompter_under_load(ours, size["prompter_viewers"], size["prompter_qps"],
+                                                       size["rounds"], size["generators"])}
     if name == "votes":
-        return await votes(target, size["vote_viewers"], size["vote_rate"], size["vote_s"])
+        return {"companion": await votes(ours, size["vote_viewers"], size["vote_rate"], size["vote_s"])}
     raise ValueError(f"unknown metric {name!r}")
 
 
-def only(names: list[str], size: dict, runs: int, kind: str = "companion") -> None:
-    """Run a few metrics on a fresh server (ours, or the Node peer) each run and print them (no JSON file)."""
-    async def network(target, r: int) -> dict:
-        return {name: await measure(name, target, size, f"o{r}") for name in NETWORK if name in names}
-    for r in range(runs):
-        tmp = Path(tempfile.mkdtemp(prefix="companion-bench-only-"))
-        target = Target(kind, tmp).start()
-        try:
-            out = asyncio.run(network(target, r))
-            if "desk" in names:
-                out["desk"] = moderator_desk(target, size["desk"])
-        finally:
-            target.stop()
-            shutil.rmtree(tmp, ignore_errors=True)
-        print(json.dumps(out), flush=True)
+def run_network(names, kinds: list[str], size: dict, tag: str, raw: dict) -> None:
+    """One run: fresh servers of `kinds`, the named metrics in NETWORK order (and the moderator
+    screen, "desk", last: it seeds 10,000 questions); results appended to raw[kind][metric]."""
+    with servers(kinds) as targets:
+        async def network():
+            for name in NETWORK:
+                if name in names:
+                    for kind, result in (await measure(name, targets, size, tag)).items():
+                        raw.setdefault(kind, {}).setdefault(name, []).append(result)
+        asyncio.run(network())
+        if "desk" in names and "companion" in targets:
+            raw["companion"].setdefault("desk", []).append(moderator_desk(targets["companion"], size["desk"]))
+    for kind in kinds:
+        print(kind, json.dumps({k: v[-1] for k, v in raw.get(kind, {}).items()}), flush=True)
 
 
 def summarise(values: list[float]) -> dict:
@@ -635,11 +691,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=None)
     parser.add_argument("--out", default=None)
     parser.add_argument("--only", default=None,
-                        help="comma-separated subset of held,f1,f3,ingest,prompter,votes,desk (ours only; a quick "
+                        help="comma-separated subset of held,f1,f3,ingest,prompter,votes,desk (ours, unless --peer or --with-peer; a quick "
                              "re-run while working, printed, not written to latest.json)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per timed metric (default 20; smoke 3)")
     parser.add_argument("--peer", action="store_true", help="with --only: measure the Node peer instead (fan-out "
                                                                 "metrics; the peer has no database)")
+    parser.add_argument("--with-peer", action="store_true", help="with --only: measure ours and the Node peer "
+                                                                     "(f1 and f3 with rounds alternating, as full runs do)")
     parser.add_argument("--generators", type=int, default=min(os.cpu_count() or 1, 4),
                         help="processes that read the fan-out and teleprompter metrics' viewers (default: one per "
                              "core, at most 4)")
@@ -668,33 +726,14 @@ def main() -> None:
                      "machine": f"{os.cpu_count()} cores", "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     raw: dict = {}
 
-    def run_on(kind: str, work) -> dict:
-        tmp = Path(tempfile.mkdtemp(prefix=f"companion-bench-{kind}-"))
-        target = Target(kind, tmp).start()
-        try:
-            return work(target)
-        finally:
-            target.stop()
-            shutil.rmtree(tmp, ignore_errors=True)
-
     if args.only:
-        only(args.only.split(","), size, runs, "node" if args.peer else "companion")
+        kinds = ["companion", "node"] if args.with_peer else ["node"] if args.peer else ["companion"]
+        for r in range(runs):
+            run_network(args.only.split(","), kinds, size, f"o{r}", {})
         return
     for r in range(runs):
         print(f"run {r + 1}/{runs}", flush=True)
-        for kind in ("companion", "node"):
-            # one server per kind and run; the desk test (10,000 seeded questions) goes last
-            async def network(target, kind=kind):
-                out = raw.setdefault(kind, {})
-                for name in NETWORK if kind == "companion" else NETWORK[:3]:  # the peer: fan-out only
-                    out.setdefault(name, []).append(await measure(name, target, size, f"r{r}"))
-
-            def everything(target, kind=kind):
-                asyncio.run(network(target))
-                if kind == "companion":
-                    raw[kind].setdefault("desk", []).append(moderator_desk(target, size["desk"]))
-                print(kind, json.dumps({k: v[-1] for k, v in raw[kind].items()}), flush=True)
-            run_on(kind, everything)
+        run_network(NETWORK + ("desk",), ["companion", "node"], size, f"r{r}", raw)
 
     ours, node = raw["companion"], raw["node"]
     held_ok = [h["connected"] if h["all_received_rounds"] == h["rounds"] else 0 for h in ours["held"]]
