@@ -499,11 +499,22 @@ def pool_class():
     return Pool
 
 
+def _close_transports() -> None:
+    """Close every client's transport, so that it reconnects to another process, waiting for none.
+    python-engineio's `disconnect()` waits until each long-polling client has fetched its close
+    packet; one that went away (a tab closed mid-handshake) never does, and the drain hung until
+    the process was killed. A poll that is waiting gets the packet at once; the server's own wait
+    for its connections (10 s at most) follows."""
+    from .extensions import socketio
+    eio = socketio.server.eio
+    for client in list(eio.sockets.values()):
+        client.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
+    eio.sockets = {}
+
+
 def _serve_eventlet(app, host: str, port: int, max_connections: int) -> None:
     import eventlet
     import eventlet.wsgi
-
-    from .extensions import socketio
 
     listener = eventlet.listen((host, port), backlog=2048)
     server = eventlet.spawn(eventlet.wsgi.server, listener, app, log_output=False, protocol=protocol_class(),
@@ -517,7 +528,7 @@ def _serve_eventlet(app, host: str, port: int, max_connections: int) -> None:
     server.kill(SystemExit)  # stop accepting
     listener.close()
     eventlet.sleep(DRAIN_GRACE_SECONDS)  # acknowledgements in flight finish
-    socketio.server.eio.disconnect()  # transport close: clients reconnect elsewhere
+    _close_transports()  # clients reconnect elsewhere
     with eventlet.Timeout(10, False):
         server.wait()
 
@@ -527,7 +538,6 @@ def _serve_gevent(app, host: str, port: int, max_connections: int) -> None:
     from gevent.pool import Pool
     from gevent.pywsgi import WSGIServer
 
-    from .extensions import socketio
     server = WSGIServer((host, port), app, spawn=Pool(max_connections), log=None)
     server.start()
     stopping: list = []
@@ -536,7 +546,7 @@ def _serve_gevent(app, host: str, port: int, max_connections: int) -> None:
         gevent.sleep(0.2)
     server.close()
     gevent.sleep(DRAIN_GRACE_SECONDS)
-    socketio.server.eio.disconnect()
+    _close_transports()
     server.stop(timeout=10)
 
 

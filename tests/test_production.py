@@ -368,6 +368,24 @@ def test_sqlite_lock_wait_does_not_freeze_the_process(tmp_path):
         server.stop()
 
 
+def test_sigterm_drains_at_once_past_a_long_polling_client_that_went_away(any_server):
+    """A browser that opened a long-polling session and vanished (a tab closed mid-handshake) never
+    fetches its close packet. python-engineio's disconnect() waited for it, so the drain hung
+    until the process was killed (20 s here, after every test that left such a session)."""
+    server = any_server
+    polling = server.url + "/socket.io/?EIO=4&transport=polling"
+    assert requests.get(polling, headers={"Origin": server.url}, timeout=5).text.startswith('0{"sid"')  # open
+    viewer = Recorder(server.url, "/", server.viewer_cookie())
+    disconnected = threading.Event()
+    viewer.client.on("disconnect", lambda *a: disconnected.set(), namespace="/")
+    started = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(15) == 0
+    assert time.monotonic() - started < 6, "the drain waited for the vanished client"
+    assert disconnected.wait(5), "a connected viewer was not told to reconnect elsewhere"
+    assert "Traceback" not in server.log.read_text()
+
+
 def test_sigterm_drains_then_exits(tmp_path):
     server = LiveServer(tmp_path).start()
     viewer = Recorder(server.url, "/", server.viewer_cookie())
