@@ -14,8 +14,9 @@ bench/results/latest.json (smoke: bench/results/smoke.json).
 
 Every figure is the median of `--runs` runs (3 in full mode) with min and max; timings are also
 given as ratios against the peer measured in the same run. Each run starts both servers; the
-fan-out to 1,000 and to 3,000 viewers is measured on both at once, rounds alternating (`fanout`). The generator's own CPU time is
-reported per metric so a reader can tell when the generator, not the server, was the bottleneck.
+fan-out to 1,000 and to 3,000 viewers is measured on both at once, rounds alternating
+(`fanout`). The generator's own CPU time is reported per metric so a reader can tell when the
+generator, not the server, was the bottleneck.
 """
 from __future__ import annotations
 
@@ -406,15 +407,20 @@ class FanoutRig:
 
     async def __aenter__(self) -> "FanoutRig":
         self.stack = contextlib.AsyncExitStack()
-        http = await self.stack.enter_async_context(session())
-        self.moderator = await staff(http, self.target)
-        self.stack.push_async_callback(self.moderator.close)
-        self.ids = await approved_questions(http, self.target, self.moderator, 2, f"fan{self.viewers}")
-        before = rss_kb(self.target.pid)
-        self.audience = await self.stack.enter_async_context(Audience(self.target.url, self.viewers, self.processes))
-        await asyncio.sleep(1)
-        self.rss_kb_per_viewer = (rss_kb(self.target.pid) - before) / max(self.audience.connected, 1)
-        self.audience_cpu0 = await self.audience.cpu_seconds()
+        try:
+            http = await self.stack.enter_async_context(session())
+            self.moderator = await staff(http, self.target)
+            self.stack.push_async_callback(self.moderator.close)
+            self.ids = await approved_questions(http, self.target, self.moderator, 2, f"fan{self.viewers}")
+            before = rss_kb(self.target.pid)
+            self.audience = await self.stack.enter_async_context(
+                Audience(self.target.url, self.viewers, self.processes))
+            await asyncio.sleep(1)
+            self.rss_kb_per_viewer = (rss_kb(self.target.pid) - before) / max(self.audience.connected, 1)
+            self.audience_cpu0 = await self.audience.cpu_seconds()
+        except BaseException:
+            await self.stack.aclose()  # no generator process or connection outlives a failed start
+            raise
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -712,8 +718,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=None)
     parser.add_argument("--out", default=None)
     parser.add_argument("--only", default=None,
-                        help="comma-separated subset of held,f1,f3,ingest,prompter,votes,desk (ours, unless --peer or --with-peer; a quick "
-                             "re-run while working, printed, not written to latest.json)")
+                        help="comma-separated subset of held,f1,f3,ingest,prompter,votes,desk (ours, unless --peer "
+                             "or --with-peer; a quick re-run while working, printed, not written to latest.json)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per timed metric (default 20; smoke 3)")
     parser.add_argument("--peer", action="store_true", help="with --only: measure the Node peer instead (fan-out "
                                                                 "metrics; the peer has no database)")

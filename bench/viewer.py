@@ -114,8 +114,8 @@ class Viewer(asyncio.Protocol):
             elif opcode == 8:
                 self.transport.close()
                 return
-            elif opcode == 9:
-                self.transport.write(bytes([0x8A, 0x80 | n]) + b"\0\0\0\0" + payload if n < 126 else b"")
+            elif opcode == 9:  # a WebSocket ping (at most 125 bytes): the pong, masked with zeros
+                self.transport.write(bytes([0x8A, 0x80 | n]) + b"\0\0\0\0" + payload)
 
     def message(self, data: bytes) -> None:
         if data == b"2":  # Engine.IO ping
