@@ -38,6 +38,7 @@ class Config:
     MAX_MESSAGE_BYTES: int = 65536
     PING_INTERVAL_SECONDS: int = 20
     PING_TIMEOUT_SECONDS: int = 20
+    DRAIN_GRACE_MS: int = 1000
     PROXY_HOPS: int = 0
     DIAGNOSTICS: bool = False
     NAME_MAX_LENGTH: int = 80
@@ -142,6 +143,7 @@ SETTINGS_DOC = {
     "MAX_MESSAGE_BYTES": "Largest Socket.IO message accepted; a larger one closes the connection. Default 65536.",
     "PING_INTERVAL_SECONDS": "Seconds between the server's pings to each connection. Default 20.",
     "PING_TIMEOUT_SECONDS": "Seconds a connection may leave a ping unanswered before it is closed. Default 20.",
+    "DRAIN_GRACE_MS": "On SIGTERM, milliseconds that acknowledgements in flight get to finish before the clients' transports close. Default 1000.",
     "PROXY_HOPS": "Number of reverse proxies in front (nginx: 1) whose X-Forwarded-For is trusted. Default 0.",
     "DIAGNOSTICS": "Add the number of live green threads (and, under eventlet, of pending hub timers) to /healthz (for soak runs; costs a heap walk). Default false.",
     "NAME_MAX_LENGTH": "Longest asker name and district. Default 80.",

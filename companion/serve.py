@@ -17,7 +17,6 @@ import signal
 import sys
 import warnings
 
-DRAIN_GRACE_SECONDS = 1.0
 CONNECTION_BUFFER_BYTES = 2048
 WEBSOCKET_BUFFER_BYTES = 128  # a WebSocket's request buffers, once its handshake is read
 GC_THRESHOLDS = (20_000, 2, 10)  # gen-0 allocations, then gen-0 and gen-1 collections (defaults 700, 10, 10)
@@ -527,7 +526,7 @@ def _serve_eventlet(app, host: str, port: int, max_connections: int) -> None:
         return
     server.kill(SystemExit)  # stop accepting
     listener.close()
-    eventlet.sleep(DRAIN_GRACE_SECONDS)  # acknowledgements in flight finish
+    eventlet.sleep(app.config["DRAIN_GRACE_MS"] / 1000)  # acknowledgements in flight finish
     _close_transports()  # clients reconnect elsewhere
     with eventlet.Timeout(10, False):
         server.wait()
@@ -545,7 +544,7 @@ def _serve_gevent(app, host: str, port: int, max_connections: int) -> None:
     while not stopping:
         gevent.sleep(0.2)
     server.close()
-    gevent.sleep(DRAIN_GRACE_SECONDS)
+    gevent.sleep(app.config["DRAIN_GRACE_MS"] / 1000)
     _close_transports()
     server.stop(timeout=10)
 

@@ -387,14 +387,18 @@ def test_sigterm_drains_at_once_past_a_long_polling_client_that_went_away(any_se
 
 
 def test_sigterm_drains_then_exits(tmp_path):
-    server = LiveServer(tmp_path).start()
+    """SIGTERM: acknowledgements in flight get COMPANION_DRAIN_GRACE_MS, then the transports close
+    (clients reconnect elsewhere) and the process exits cleanly."""
+    server = LiveServer(tmp_path, DRAIN_GRACE_MS=1500).start()
     viewer = Recorder(server.url, "/", server.viewer_cookie())
     assert submit(viewer, "Before the drain", "drain-0001")["ok"]
     disconnected = threading.Event()
     viewer.client.on("disconnect", lambda *a: disconnected.set(), namespace="/")
+    started = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
     assert server.proc.wait(15) == 0
     assert disconnected.wait(5)
+    assert time.monotonic() - started >= 1.4, "the transports closed before the grace was over"
     with pytest.raises(requests.ConnectionError):
         requests.get(server.url + "/healthz", timeout=2)
     assert "Traceback" not in server.log.read_text()
