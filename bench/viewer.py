@@ -21,9 +21,6 @@ import os
 import struct
 from urllib.parse import urlsplit
 
-_PONG = None  # the masked frame for Engine.IO's "3", made once
-
-
 def frame(text: str) -> bytes:
     """One masked text frame from a client (RFC 6455 5.3)."""
     data = text.encode()
@@ -37,6 +34,9 @@ def frame(text: str) -> bytes:
     mask = os.urandom(4)
     key = int.from_bytes((mask * (n // 4 + 1))[:n], "big")
     return head + mask + (int.from_bytes(data, "big") ^ key).to_bytes(n, "big")
+
+
+PONG = frame("3")  # Engine.IO's answer to a ping, framed once for every viewer
 
 
 class Viewer(asyncio.Protocol):
@@ -119,9 +119,7 @@ class Viewer(asyncio.Protocol):
 
     def message(self, data: bytes) -> None:
         if data == b"2":  # Engine.IO ping
-            global _PONG
-            _PONG = _PONG or frame("3")
-            self.transport.write(_PONG)
+            self.transport.write(PONG)
             return
         for prefix, callback in self.watch.items():
             if data.startswith(prefix):
