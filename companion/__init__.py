@@ -24,16 +24,19 @@ def select_locale() -> str:
 
 
 def _sqlite_pragmas(engine) -> None:
-    """WAL (readers never wait), foreign keys, and a short busy wait: a lock held by another process
+    """WAL (readers never wait), commits durable before they return (`durability`: the log is synced
+    off the event loop), foreign keys, and a short busy wait: a lock held by another process
     freezes an async server for at most 50 ms per try; the caller retries (services.database)."""
     from sqlalchemy import event
+
+    from .durability import configure
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={configure(dbapi_connection)}")
         cursor.execute("PRAGMA busy_timeout=50")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -94,6 +97,9 @@ def create_app(config: Config | dict | None = None) -> "Flask":
     app = _app_class()(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
                        instance_path=str(INSTANCE))
     app.config.update(cfg.flask_settings())
+    if cfg.DATABASE_URL.startswith("sqlite"):
+        from .durability import DurableConnection
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] = {"factory": DurableConnection}
 
     db.init_app(app)
     with app.app_context():

@@ -50,6 +50,19 @@ def _patch(mode: str, database_url: str, max_connections: int) -> None:
             patch_psycopg()
     if mode in ("eventlet", "gevent"):
         _decline_websocket_compression(mode)
+        _sync_in_threads(mode)
+
+
+def _sync_in_threads(mode: str) -> None:
+    """SQLite's log is synced in a real thread, so the event loop goes on meanwhile (`durability`)."""
+    from .durability import run_blocking_with
+    if mode == "eventlet":
+        from eventlet import tpool
+        tpool.set_num_threads(2)  # syncs of one database take turns (eventlet's default: 20 threads)
+        run_blocking_with(tpool.execute)
+    else:
+        import gevent
+        run_blocking_with(lambda function: gevent.get_hub().threadpool.apply(function))
 
 
 def _decline_websocket_compression(mode: str) -> None:

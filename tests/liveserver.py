@@ -5,6 +5,7 @@ import atexit
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -36,8 +37,9 @@ def free_port() -> int:
 class LiveServer:
     """A seeded database and a server process; `url` is its base address."""
 
-    def __init__(self, tmp_path: Path, seed: bool = True, **settings):
+    def __init__(self, tmp_path: Path, seed: bool = True, wrap: tuple[str, ...] = (), **settings):
         self.seed = seed
+        self.wrap = wrap  # a command the server runs under (strace, to slow the disk down)
         # Every test stops its servers with SIGTERM, the drain included: a shorter grace for
         # acknowledgements in flight (none are, at the end of a test) saves a second per server.
         settings = {"DRAIN_GRACE_MS": 200, **settings}
@@ -79,7 +81,7 @@ class LiveServer:
                 else:
                     shutil.copy(_TEMPLATES[key], path)
             self.seed = False  # a restart keeps the data
-        self.proc = subprocess.Popen([sys.executable, "-m", "companion", "serve", "--port", str(self.port)],
+        self.proc = subprocess.Popen([*self.wrap, sys.executable, "-m", "companion", "serve", "--port", str(self.port)],
                                      cwd=ROOT, env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -93,12 +95,21 @@ class LiveServer:
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
+            self._terminate()
             try:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+    def _terminate(self) -> None:
+        """SIGTERM to the server, which may run under a wrapping command (it then ends with it)."""
+        if not self.wrap:
+            self.proc.terminate()
+            return
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        for pid in children.read_text().split() if children.exists() else ():
+            os.kill(int(pid), signal.SIGTERM)
 
     def kill(self) -> None:
         """SIGKILL: the process dies at once, as in a crash."""
