@@ -99,7 +99,9 @@ def _hub_websockets(max_connections: int) -> type:
     - writing: whoever sends packs the frame and writes it to the non-blocking socket at once, so
       frames leave in the order they were sent. What does not fit in the kernel's buffer (a slow
       viewer) goes to a backlog that a green thread of that connection sends in order, and ends;
-    - pinging: hub timers, the first at a random point of the interval's second half.
+    - pinging: hub timers, the first at a random point of the interval's second half;
+    - broadcasting: `send_packet_to_many` frames a room's message once for a slice of viewers and
+      writes it to each socket, without python-engineio's per-recipient lookups and encoding.
     A connection that began as long-polling and upgrades keeps python-engineio's own handling (the
     page tries WebSocket first, so these are few). Past `max_connections` handed-over WebSockets a
     new one is closed at once (the client retries later), as eventlet's cap would hold it back."""
@@ -395,6 +397,25 @@ def _hub_websockets(max_connections: int) -> type:
             environ.pop("eventlet.posthooks", None)
             return []
 
+    def send_packet_to_many(server, sids, pkt) -> None:
+        """python-engineio's `send_packet` to each of `sids`, the frame made once: a viewer held by
+        the hub gets it written at once; any other (long-polling, upgraded, past its ping timeout,
+        gone) goes through `send_packet` as before."""
+        data = None
+        now, timeout, sockets = time.time(), server.ping_timeout, server.sockets
+        for sid in sids:
+            socket = sockets.get(sid)
+            link = getattr(socket, "link", None)
+            last = socket.last_ping if link is not None else None
+            if link is None or socket.closed or (last and now - last > timeout):
+                server.send_packet(sid, pkt)
+                continue
+            if data is None:
+                data = frame(0x1, pkt.encode().encode())
+            link._send(data)
+
+    import engineio.server
+    engineio.server.Server.send_packet_to_many = send_packet_to_many
     Socket.Link = Link
     engineio.socket.Socket = Socket
     return Socket

@@ -43,6 +43,23 @@ def test_a_broadcast_to_a_large_room_yields_between_slices():
     check_sliced(fanout.SlicedFanOut(), 2 * fanout.SLICE + 37)
 
 
+def test_a_server_that_sends_to_many_gets_each_slice_in_one_call():
+    """The eventlet transport offers `send_packet_to_many`: the room goes to it slice by slice, in
+    the room's order, as one packet, with the same yields between slices and no per-recipient send."""
+    server, log, eio_sids = audience(fanout.SlicedFanOut(), 2 * fanout.SLICE + 37)
+    server.eio.send_packet_to_many = lambda sids, pkt: log.append(("many", list(sids), pkt))
+    server.emit("feed_changed", {"version": 8}, to="pub:demo")
+    assert [entry[0] for entry in log] == ["many", "yield", "many", "yield", "many"]
+    slices = [entry[1] for entry in log if entry[0] == "many"]
+    assert [len(s) for s in slices] == [fanout.SLICE, fanout.SLICE, 37] and sum(slices, []) == eio_sids
+    packets = {id(entry[2]) for entry in log if entry[0] == "many"}
+    assert len(packets) == 1 and log[0][2].data == '2["feed_changed",{"version":8}]'
+    log.clear()
+    server.emit("feed_changed", b"\x01\x02", to="pub:demo")  # binary: python-socketio's own path
+    assert not any(entry[0] == "many" for entry in log)
+    assert [entry[1] for entry in log if entry[0] == "send"][::2] == eio_sids  # a packet and its attachment each
+
+
 def test_a_small_room_goes_out_without_yielding():
     server, log, eio_sids = audience(fanout.SlicedFanOut(), fanout.SLICE, room="mod:demo")
     server.emit("desk_changed", {"version": 1}, to="mod:demo")

@@ -390,6 +390,35 @@ def test_the_hub_reads_fragments_answers_pings_and_closes_on_broken_frames(serve
         big.close()
 
 
+def test_long_polling_viewers_hear_a_broadcast_with_the_websocket_ones(server):
+    """A broadcast goes to viewers held by the hub in one pass and to a long-polling viewer through
+    python-engineio's own queue: both hear it, once."""
+    import socketio
+    polling = socketio.Client(reconnection=False)
+    pushed = []
+    polling.on("feed_changed", pushed.append)
+    moderator = Recorder(server.url, "/staff", server.login("mod"))
+    viewers = [Recorder(server.url, "/", server.viewer_cookie()) for _ in range(3)]
+    try:
+        polling.connect(server.url, auth={"slug": "demo"}, transports=["polling"], wait_timeout=10)
+        assert polling.transport() == "polling"
+        ack = moderator.call("add_phone_question", {"text": "Heard on every transport?", "client_id": "transport-0001"})
+        assert moderator.call("send_to_air", {"id": ack["question"]["id"]})["ok"]
+        for viewer in viewers:
+            viewer.wait_for("feed_changed", lambda d: d["questions"][0]["status"] == "on_air")
+        deadline = time.monotonic() + 10
+        while not pushed and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # a second copy would have come by now
+        assert [d["questions"][0]["id"] for d in pushed if d["questions"][0]["status"] == "on_air"] == [ack["question"]["id"]]
+        assert all(sum(e == "feed_changed" and d["questions"][0]["status"] == "on_air" for e, d in v.events) == 1
+                   for v in viewers)
+    finally:
+        polling.disconnect()
+        for client in viewers + [moderator]:
+            client.close()
+
+
 def test_a_viewer_that_starts_on_long_polling_upgrades_and_keeps_working(server):
     """A client that starts on long-polling and upgrades (a network that held WebSockets back at
     first) keeps python-engineio's own WebSocket handling: acknowledgements and pushes still arrive."""
