@@ -9,8 +9,16 @@ teleprompter and every acknowledgement behind it.
 So the connections run with `synchronous=NORMAL` (a commit writes the log without syncing it) and
 `DurableConnection.commit` syncs the log itself before it returns: the same single sync of the
 same file that FULL does, in a real thread (`run_blocking`, which the server entry point sets), so
-the event loop goes on meanwhile. Nothing is acknowledged or announced earlier than before:
-callers get control back only once the log is on disk. Commits that come while a sync runs share
+the event loop goes on meanwhile. Callers get control back only once the log is on disk.
+
+Inside `deferred()` (a socket event's handler, a batch of the group-commit writer) a commit returns
+as soon as it is committed, and the sync is waited for when the block ends, before the
+acknowledgement: announcements go out with the commit, acknowledgements with the sync. A
+committed transaction is what every reader of the database sees, and it survives the process
+crashing (it is in the log, in the kernel's cache); only a power loss before the sync could take
+it back, and then every screen reloads its snapshot when the server is back. What a sender is
+told stored is on disk. The sync is then off the audience's path: on the benchmark's host it
+took over 50 ms in 3 moderator actions of 60 (320 ms once), each a round's latency. Commits that come while a sync runs share
 the next one (group commit); their callers resume in the order they began to wait, which is as a
 rule the order of their commits. (A commit that arrives just as a sync ends may lead the next one
 and resume first; the screens' version check then reloads, as it does with PostgreSQL.)
@@ -25,6 +33,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 
 def _call(function):
@@ -86,6 +96,24 @@ class LogSync:
 
 
 _logs: dict[str, LogSync] = {}
+# The commits of this green thread (or thread) whose sync waits for the end of `deferred()`.
+_pending: ContextVar[list | None] = ContextVar("companion_pending_syncs", default=None)
+
+
+@contextmanager
+def deferred():
+    """Commits inside return once committed; the block ends once their log is on disk."""
+    if _pending.get() is not None:  # already inside one: the outer block waits
+        yield
+        return
+    pending: list = []
+    token = _pending.set(pending)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+        for log, ticket in pending:
+            log.wait(ticket)
 
 
 class DurableConnection(sqlite3.Connection):
@@ -100,7 +128,12 @@ class DurableConnection(sqlite3.Connection):
         if self.log is None or changes == self.changes_synced:
             return
         self.changes_synced = changes
-        self.log.wait(self.log.ticket())
+        ticket = self.log.ticket()
+        pending = _pending.get()
+        if pending is None:
+            self.log.wait(ticket)
+        else:
+            pending.append((self.log, ticket))
 
 
 def configure(dbapi_connection) -> str:

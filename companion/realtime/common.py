@@ -9,6 +9,7 @@ from flask import current_app, request, session
 from flask_socketio import disconnect
 from flask_login import current_user
 
+from ..durability import deferred
 from ..extensions import db, socketio
 from ..permissions import require
 from ..services.errors import Forbidden, NotFound, ServiceError, Unauthorized, ValidationError
@@ -78,16 +79,17 @@ def acknowledged(handler=None, *, queued: bool = False):
         # only add a turn of the loop to every acknowledgement.
         if not queued and request.namespace != STAFF_NS:
             socketio.sleep(0)
-        try:
-            throttle()
-            result = handler(*args)
-        except ServiceError as exc:
-            if isinstance(exc, (Forbidden, Unauthorized)):
-                event = request.event["message"]
-                record_refusal(exc, args[0] if event == "*" and args else event)
-            else:
-                db.session.rollback()
-            return {"ok": False, "error": exc.to_dict()}
+        with deferred():  # what the handler commits is announced at once, and acknowledged once synced
+            try:
+                throttle()
+                result = handler(*args)
+            except ServiceError as exc:
+                if isinstance(exc, (Forbidden, Unauthorized)):
+                    event = request.event["message"]
+                    record_refusal(exc, args[0] if event == "*" and args else event)
+                else:
+                    db.session.rollback()
+                return {"ok": False, "error": exc.to_dict()}
         return {"ok": True, **(result or {})}
     return wrapper
 

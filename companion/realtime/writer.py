@@ -5,10 +5,11 @@ event loop).
 A serving process runs `group_committer` as a background task. A handler hands its validated
 Submission (or Ballot) to the queue and waits; the writer takes everything queued (at most
 BATCH_MAX), stores the questions with one multi-row insert per table, one version bump and one
-commit (one fsync on SQLite) and the votes with one more, publishes one `desk_changed` for the
-batch's questions and the votes' new counts (coalesced by the vote flusher), and only then wakes
-each handler to acknowledge: every acknowledged question or vote is committed, and durability costs
-one fsync per batch instead of one per event. There is no timer: an idle desk writes a lone
+commit and the votes with one more, publishes one `desk_changed` for the batch's questions and the
+votes' new counts (coalesced by the vote flusher), and once the database's log is on disk (one
+sync on SQLite, made off the event loop: `companion.durability`) wakes each handler to
+acknowledge: every acknowledged question or vote is durable, and durability costs one sync per
+batch instead of one per event. There is no timer: an idle desk writes a lone
 question after one turn of the loop, a busy one batches by itself.
 
 Without the task (tests, the CLI) `store` writes the submission in the caller's own transaction
@@ -23,6 +24,7 @@ from dataclasses import replace
 
 from sqlalchemy.exc import IntegrityError
 
+from ..durability import deferred
 from ..extensions import db, socketio
 from ..models import Broadcast, Question
 from ..services import intake
@@ -127,15 +129,20 @@ def write_batch(jobs: list[_Job]) -> None:
     expire = session.expire_on_commit
     session.expire_on_commit = False  # the writer made every value: publishing needs no reload
     try:
-        broadcasts = {bid: db.session.get(Broadcast, bid) for bid in {job.broadcast_id for job in jobs}}
-        for kind, store_all, publish_all in _KINDS:
-            mine = [job for job in jobs if isinstance(job.item, kind)]
-            if mine:
-                outcomes, changed = store_all([replace(job.item, broadcast=broadcasts[job.broadcast_id])
-                                               for job in mine])
-                for job, outcome in zip(mine, outcomes):
-                    job.outcome = outcome
-                publish_all(changed)
+        with deferred():  # published once committed; the senders are woken once it is on disk
+            broadcasts = {bid: db.session.get(Broadcast, bid) for bid in {job.broadcast_id for job in jobs}}
+            for kind, store_all, publish_all in _KINDS:
+                mine = [job for job in jobs if isinstance(job.item, kind)]
+                if mine:
+                    outcomes, changed = store_all([replace(job.item, broadcast=broadcasts[job.broadcast_id])
+                                                   for job in mine])
+                    for job, outcome in zip(mine, outcomes):
+                        job.outcome = outcome
+                    publish_all(changed)
+    except OSError as exc:  # the log could not be synced: what was stored may not be on disk
+        log.error("group commit of %d items: the log's sync failed: %s", len(jobs), type(exc).__name__)
+        for job in jobs:
+            job.outcome = Unavailable()
     except Exception as exc:  # never let the writer die: the senders are told to retry
         if not isinstance(exc, ServiceError):  # only the error's type is logged (a database error's
             # message would carry the questions' text and contacts)
