@@ -20,6 +20,7 @@ import warnings
 CONNECTION_BUFFER_BYTES = 2048
 WEBSOCKET_BUFFER_BYTES = 128  # a WebSocket's request buffers, once its handshake is read
 GC_THRESHOLDS = (20_000, 2, 10)  # gen-0 allocations, then gen-0 and gen-1 collections (defaults 700, 10, 10)
+SWITCH_INTERVAL_SECONDS = 0.0005  # how soon the event loop hands the GIL to the log's sync thread
 
 
 def _raise_fd_limit(wanted: int) -> None:
@@ -56,6 +57,10 @@ def _patch(mode: str, database_url: str, max_connections: int) -> None:
 def _sync_in_threads(mode: str) -> None:
     """SQLite's log is synced in a real thread, so the event loop goes on meanwhile (`durability`)."""
     from .durability import run_blocking_with
+    # The sync's thread needs the GIL for a moment before and after the system call. A busy event
+    # loop gives it up only when asked and after the switch interval: 5 ms by default, which a
+    # sync then waited two or three times under load. Nothing else runs in threads here.
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     if mode == "eventlet":
         from eventlet import tpool
         tpool.set_num_threads(2)  # syncs of one database take turns (eventlet's default: 20 threads)
