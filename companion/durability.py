@@ -18,10 +18,13 @@ committed transaction is what every reader of the database sees, and it survives
 crashing (it is in the log, in the kernel's cache); only a power loss before the sync could take
 it back, and then every screen reloads its snapshot when the server is back. What a sender is
 told stored is on disk. The sync is then off the audience's path: on the benchmark's host it
-took over 50 ms in 3 moderator actions of 60 (320 ms once), each a round's latency. Commits that come while a sync runs share
-the next one (group commit); their callers resume in the order they began to wait, which is as a
-rule the order of their commits. (A commit that arrives just as a sync ends may lead the next one
-and resume first; the screens' version check then reloads, as it does with PostgreSQL.)
+took over 50 ms in 3 moderator actions of 60 (320 ms once), each a round's latency.
+
+Commits that come while a sync runs share the next one (group commit); their callers resume in
+the order they began to wait, which is as a rule the order of their commits. (A commit that
+arrives just as a sync ends may lead the next one and resume first; the screens' version check
+then reloads, as it does with PostgreSQL.) In one process, announcements made inside `deferred()`
+keep the order of the commits exactly: nothing yields between a commit and its announcement.
 
 Only commits that changed rows sync (a read's transaction has nothing to make durable); a schema
 change is made durable when its connection closes, which checkpoints and syncs the database.
