@@ -22,14 +22,15 @@ DELAY = 0.4  # seconds each fdatasync of the log takes
 def _strace_works() -> bool:
     if not shutil.which("strace"):
         return False
-    return subprocess.run(["strace", "-f", "-o", "/dev/null", "-e", "trace=fdatasync", "true"],
+    return subprocess.run(["strace", "--seccomp-bpf", "-f", "-o", "/dev/null", "-e", "trace=fdatasync", "true"],
                           capture_output=True, timeout=30).returncode == 0
 
 
 def slow_disk(trace: str = "/dev/null") -> tuple[str, ...]:
     """A command prefix that runs a process with every fdatasync taking DELAY (and records them)."""
     need(_strace_works(), "strace (apt-get install strace), allowed to trace, slows the disk's sync down")
-    return ("strace", "-f", "-y", "-o", trace, "-e", "trace=fdatasync",
+    # --seccomp-bpf: the process stops only for fdatasync, not for every system call
+    return ("strace", "--seccomp-bpf", "-f", "-y", "-o", trace, "-e", "trace=fdatasync",
             "-e", f"inject=fdatasync:delay_enter={int(DELAY * 1_000_000)}")
 
 
