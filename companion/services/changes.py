@@ -82,7 +82,17 @@ class ChangeBuilder:
         return change
 
     def commit(self, *, settings: bool = False, backstage: bool = False) -> Change:
-        """Bump versions, commit, and return the Change."""
+        """Bump versions, commit, and return the Change.
+
+        The commit leaves the objects as this transaction made them (not expired): the screens'
+        payloads are made from them with no query to read back what was just written. What the
+        flush itself expired is still read again, in one query (`desk.reload_changed`); a session
+        lasts one request or event, so nothing stale outlives it."""
         change = self.finish(settings=settings, backstage=backstage)
-        db.session.commit()
+        session = db.session()
+        expire, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = expire
         return change

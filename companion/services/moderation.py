@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import Broadcast, BroadcastStatus, Category, Question, QuestionStatus, User, Vote, utcnow
@@ -40,7 +41,7 @@ STATUS_LABELS = {
 def get_question(broadcast: Broadcast, question_id, version=None) -> Question:
     """The broadcast's question by id, checking the version the screen saw (if given)."""
     try:
-        question = db.session.get(Question, int(question_id))
+        question = db.session.get(Question, int(question_id), options=[joinedload(Question.appeal)])
     except (TypeError, ValueError):
         question = None
     if question is None or question.broadcast_id != broadcast.id:
@@ -53,7 +54,8 @@ def get_question(broadcast: Broadcast, question_id, version=None) -> Question:
 def on_air_question(broadcast: Broadcast) -> Question | None:
     """The question on air in this broadcast, if any."""
     return db.session.execute(select(Question).where(
-        Question.broadcast_id == broadcast.id, Question.status == S.ON_AIR)).scalars().first()
+        Question.broadcast_id == broadcast.id, Question.status == S.ON_AIR)
+        .options(joinedload(Question.appeal))).scalars().first()
 
 
 def _next_position(broadcast: Broadcast) -> int:
