@@ -44,26 +44,24 @@ class SlicedFanOut(socketio.Manager):
         self.rooms_of: dict[tuple[str, str], set] = {}  # (namespace, sid) -> the rooms it is in
 
     def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
-        """python-socketio's, with an event to one room and no callback sent a slice at a time."""
+        """python-socketio's, with an event to one room and no callback handed to the transport a
+        slice at a time when it can take one (otherwise python-socketio's, sliced by
+        `get_participants`)."""
         room = to or room
         members = self.rooms.get(namespace, {}).get(room) if isinstance(room, str) else None
-        if callback or skip_sid is not None or members is None:
+        send_many = getattr(self.server.eio, "send_packet_to_many", None)
+        if send_many is None or callback or skip_sid is not None or members is None:
             return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
         args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
         encoded = self.server.packet_class(packet.EVENT, namespace=namespace, data=[event] + args).encode()
         if not isinstance(encoded, str):  # binary attachments: several packets per recipient
             return super().emit(event, data, namespace, room=room)
         pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
-        send_many = getattr(self.server.eio, "send_packet_to_many", None)
         recipients = list(members._fwdm.values())  # the room's Engine.IO sessions, in the room's order
         for start in range(0, len(recipients), SLICE):
             if start:
                 self.server.sleep(0)
-            if send_many is not None:
-                send_many(recipients[start:start + SLICE], pkt)
-            else:
-                for eio_sid in recipients[start:start + SLICE]:
-                    self.server._send_eio_packet(eio_sid, pkt)
+            send_many(recipients[start:start + SLICE], pkt)
 
     def get_participants(self, namespace, room):
         for n, participant in enumerate(super().get_participants(namespace, room)):

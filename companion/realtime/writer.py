@@ -28,7 +28,7 @@ from ..durability import deferred
 from ..extensions import db, socketio
 from ..models import Broadcast, Question
 from ..services import intake
-from ..services.database import Unavailable, resilient
+from ..services.database import Unavailable, kept_on_commit, resilient
 from ..services.errors import ServiceError
 from .emit import publish, publish_votes
 
@@ -125,11 +125,10 @@ def write_batch(jobs: list[_Job]) -> None:
     the refusal. If the database fails, the jobs with no outcome yet get Unavailable (retry);
     an item already stored or refused in this batch keeps its answer.
     """
-    session = db.session()
-    expire = session.expire_on_commit
-    session.expire_on_commit = False  # the writer made every value: publishing needs no reload
     try:
-        with deferred():  # published once committed; the senders are woken once it is on disk
+        # the writer made every value: publishing needs no reload; published once committed, the
+        # senders woken once it is on disk
+        with kept_on_commit(), deferred():
             broadcasts = {bid: db.session.get(Broadcast, bid) for bid in {job.broadcast_id for job in jobs}}
             for kind, store_all, publish_all in _KINDS:
                 mine = [job for job in jobs if isinstance(job.item, kind)]
@@ -153,7 +152,6 @@ def write_batch(jobs: list[_Job]) -> None:
             if job.outcome is None:
                 job.outcome = exc
     finally:
-        session.expire_on_commit = expire
         for job in jobs:
             job.done.set()
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import Broadcast, Question, QuestionStatus, utcnow
+from .database import kept_on_commit
 
 
 def audience_visible(question: Question, broadcast: Broadcast) -> bool:
@@ -89,10 +90,6 @@ class ChangeBuilder:
         flush itself expired is still read again, in one query (`desk.reload_changed`); a session
         lasts one request or event, so nothing stale outlives it."""
         change = self.finish(settings=settings, backstage=backstage)
-        session = db.session()
-        expire, session.expire_on_commit = session.expire_on_commit, False
-        try:
-            session.commit()
-        finally:
-            session.expire_on_commit = expire
+        with kept_on_commit():
+            db.session.commit()
         return change

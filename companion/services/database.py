@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from functools import wraps
 
 from flask_babel import lazy_gettext as _l
@@ -46,3 +47,15 @@ def resilient(fn):
                     continue
                 raise Unavailable() from exc
     return wrapper
+
+
+@contextmanager
+def kept_on_commit():
+    """Commits inside leave the session's objects as the transaction made them (not expired), so
+    what was just written is not read back before the screens' payloads are made from it."""
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = expire
