@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export COMPANION_ASYNC_MODE ?= eventlet
 
-.PHONY: run test venv deps test-deps translations extract-messages update-translations vendor clean bench bench-smoke bench-appeals
+.PHONY: screenshots run test venv deps test-deps translations extract-messages update-translations vendor clean bench bench-smoke bench-appeals
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ run: deps translations
 
 test: test-deps translations
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Refresh the README's pictures (docs/screenshots/) from the browser tests; `make test` writes them to test-artifacts/.
+screenshots: test-deps translations
+	COMPANION_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest -q tests/e2e
 
 extract-messages: deps
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot . >/dev/null 2>&1

@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 
 from flask_login import UserMixin
 from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.sql.expression import true
+from sqlalchemy.sql.expression import false as sa_false, true
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -118,6 +118,8 @@ class Broadcast(db.Model):
     anonymous_allowed: Mapped[bool] = mapped_column(Boolean, default=True)
     questions_open: Mapped[bool] = mapped_column(Boolean, default=True)
     show_asker: Mapped[bool] = mapped_column(Boolean, default=True)
+    # the director's emergency switch: the overlay shows nothing, whatever is on air
+    overlay_cleared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     # Every change bumps `version` (staff screens); changes the audience can see also bump
     # `public_version`, so viewers detect gaps without being told about hidden questions.
     version: Mapped[int] = mapped_column(Integer, default=0)
@@ -177,6 +179,9 @@ class Category(Named, db.Model):
     name_ru: Mapped[str] = mapped_column(String(100))
     name_en: Mapped[str] = mapped_column(String(100))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    # words and phrases in any of the three languages, one per line: a question that uses them is
+    # suggested this category on the desk (services/similarity.py)
+    keywords: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     department: Mapped[Department | None] = relationship()
 

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from .models import Broadcast, Question, QuestionStatus, utcnow
 from .services.changes import audience_visible
-from .services.moderation import STATUS_LABELS
+from .services.moderation import STATUS_LABELS, allowed_actions, confirm_actions
 
 
 def iso(value: datetime | None) -> str | None:
@@ -28,7 +28,7 @@ def broadcast_settings(broadcast: Broadcast) -> dict:
     return {"slug": broadcast.slug, "status": broadcast.status, "pre_moderation": broadcast.pre_moderation,
             "public_feed": broadcast.public_feed, "anonymous_allowed": broadcast.anonymous_allowed,
             "questions_open": broadcast.questions_open, "show_asker": broadcast.show_asker,
-            "accepting_questions": broadcast.accepting_questions}
+            "overlay_cleared": broadcast.overlay_cleared, "accepting_questions": broadcast.accepting_questions}
 
 
 def staff_question(q: Question) -> dict:
@@ -38,7 +38,8 @@ def staff_question(q: Question) -> dict:
             "contact": mask_contact(q.contact), "language": q.language, "channel": q.channel,
             "status": q.status, "position": q.position, "votes": q.votes, "asker_count": q.asker_count,
             "merged_into_id": q.merged_into_id, "category_id": q.category_id, "reject_reason": q.reject_reason,
-            "created_at": iso(q.created_at), "aired_at": iso(q.aired_at), "appeal": appeal_clock(q.appeal)}
+            "created_at": iso(q.created_at), "aired_at": iso(q.aired_at), "appeal": appeal_clock(q.appeal),
+            "actions": allowed_actions(q), "confirm": confirm_actions(q)}
 
 
 def appeal_clock(appeal) -> dict | None:

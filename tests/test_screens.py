@@ -71,6 +71,6 @@ def test_teleprompter_and_desk_pages_carry_their_controls(staff_client):
                     "countdown", "total", "blank", "wider", "narrower"):
         assert f'id="{control}"' in prompter, control
     desk = staff_client("mod").get("/moderate/demo").get_data(as_text=True)
-    for control in ("filters", "f-text", "f-status", "f-category", "f-language", "f-district", "mute", "backstage-form",
+    for control in ("filters", "f-text", "f-category", "f-language", "f-district", "mute", "backstage-form",
                     "countdown"):
         assert f'id="{control}"' in desk, control

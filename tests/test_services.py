@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from companion.extensions import db
 from companion.models import AuditEvent, Question, QuestionStatus, Vote
 from companion.services import intake, moderation
-from companion.services.errors import (Conflict, InvalidTransition, NotFound, QuestionsClosed, StaleVersion,
+from companion.services.errors import (ConfirmationRequired, Conflict, InvalidTransition, NotFound, QuestionsClosed, StaleVersion,
                                        ValidationError)
 
 S = QuestionStatus
@@ -31,8 +31,8 @@ def submit(text="How will the bus routes change?", viewer_token=None, **fields):
 def at_status(status: S, text="A question in some status") -> Question:
     """A question moved to `status` through the real transitions."""
     q = submit(text)
-    path = {S.PENDING: [], S.APPROVED: ["approve"], S.QUEUED: ["queue"], S.ON_AIR: ["send_to_air"],
-            S.ANSWERED: ["send_to_air", "mark_answered"], S.DEFERRED: ["approve", "defer"],
+    path = {S.PENDING: [], S.APPROVED: ["approve"], S.QUEUED: ["queue"], S.ON_AIR: ["approve", "send_to_air"],
+            S.ANSWERED: ["approve", "send_to_air", "mark_answered"], S.DEFERRED: ["approve", "defer"],
             S.REJECTED: ["reject"]}[status]
     for action in path:
         moderation.transition(demo(), q.id, action, actor=None, reason="spam")
@@ -223,7 +223,17 @@ ALL = [S.PENDING, S.APPROVED, S.QUEUED, S.ON_AIR, S.ANSWERED, S.DEFERRED, S.REJE
 def test_transition_table_is_enforced(action, start):
     q = at_status(start)
     allowed, target, event = moderation.TRANSITIONS[action]
-    if start in allowed:
+    # the desk is sent exactly the actions the table allows from this status
+    assert (action in moderation.allowed_actions(q)) == (start in allowed)
+    if start in moderation.CONFIRM.get(action, ()):
+        assert moderation.confirm_actions(q) == [action]
+        with pytest.raises(ConfirmationRequired):  # nobody approved it: not on air without a confirmation
+            moderation.transition(demo(), q.id, action, actor=None)
+        db.session.refresh(q)
+        assert q.status == start and q.aired_at is None
+        change = moderation.transition(demo(), q.id, action, actor=None, confirmed=True)
+        assert q.status == target and change.event == event
+    elif start in allowed:
         change = moderation.transition(demo(), q.id, action, actor=None, reason="spam")
         assert q.status == target
         assert change.event == event
@@ -404,3 +414,69 @@ def test_detected_language_is_stored_unless_the_sender_chose_one():
     assert submit("Аулада балалар алаңы қашан салынады?").language == "kk"
     assert submit("Когда откроют парк?").language == "ru"
     assert submit("Когда откроют каток?", language="en").language == "en"
+
+
+def test_the_allowed_actions_follow_the_edit_and_merge_tables():
+    for status in sorted(ALL, key=lambda s: s == S.ON_AIR):  # the one on air last: the others pass through air
+        q = at_status(status, f"A question that is {status}")
+        actions = moderation.allowed_actions(q)
+        assert ("edit" in actions) == (status in moderation.EDITABLE)
+        assert ("merge" in actions) == (status in moderation.MERGEABLE_SOURCE)
+        assert ("categorize" in actions) == (status not in (S.MERGED, S.REJECTED))
+    deferred = at_status(S.DEFERRED, "Deferred questions can be edited")
+    assert "edit" in moderation.allowed_actions(deferred)  # the desk's old copy of the table had no Edit here
+
+
+def test_taking_the_question_off_air_puts_it_first_in_the_queue_and_leaves_its_appeal():
+    first, second = at_status(S.QUEUED, "first in the queue"), at_status(S.QUEUED, "second in the queue")
+    on_air = at_status(S.ON_AIR, "on air now")
+    appeal_status = on_air.appeal.status
+    moderation.transition(demo(), on_air.id, "take_off_air", actor=None)
+    assert [q.id for q in moderation.queued_questions(demo())] == [on_air.id, first.id, second.id]
+    assert on_air.appeal.status == appeal_status and on_air.aired_at is not None
+
+
+def test_reopening_an_answer_given_by_mistake_opens_its_appeal_again():
+    q = at_status(S.QUEUED, "answered by mistake")
+    before = q.appeal.status
+    moderation.transition(demo(), q.id, "send_to_air", actor=None)
+    moderation.transition(demo(), q.id, "mark_answered", actor=None)
+    assert q.appeal.status == "closed" and q.appeal.answered_at is not None
+    moderation.transition(demo(), q.id, "reopen", actor=None)
+    assert q.status == S.QUEUED and q.answered_at is None
+    assert q.appeal.status == before and q.appeal.closed_at is None and q.appeal.clock_running
+    assert q.appeal.events[-1].action == "reopen"
+
+
+def test_sending_another_question_to_air_can_put_the_current_one_back_in_the_queue():
+    current, nxt = at_status(S.ON_AIR, "current on air"), at_status(S.QUEUED, "next")
+    with pytest.raises(Conflict):
+        moderation.transition(demo(), nxt.id, "send_to_air", actor=None, finish_current="delete")
+    moderation.transition(demo(), nxt.id, "send_to_air", actor=None, finish_current="take_off_air")
+    assert (current.status, nxt.status) == (S.QUEUED, S.ON_AIR)
+
+
+def test_a_group_merge_takes_every_source_it_can_and_skips_the_rest():
+    target = submit("Когда дадут отопление на Кенесары 40?")
+    sources = [submit(f"Кенесары 40 нет отопления, {i}") for i in range(3)]
+    stale = sources[1]
+    moderation.edit_question(demo(), stale.id, "Изменено на другом экране", actor=None)  # its version moves on
+    rejected = at_status(S.REJECTED, "spam in the group")
+    change, skipped = moderation.merge_group(
+        demo(), target.id, [{"id": q.id, "version": q.version - (q is stale)} for q in sources]
+        + [{"id": rejected.id, "version": rejected.version}, {"id": 2 ** 70}, {"id": "abc"}, "junk"], actor=None)
+    assert sorted(skipped, key=str) == sorted([stale.id, rejected.id, 2 ** 70, "abc", None], key=str)
+    assert target.asker_count == 3 and {q.status for q in sources if q is not stale} == {S.MERGED}
+    assert stale.status == S.PENDING and len(change.questions) == 3
+    with pytest.raises(ValidationError):
+        moderation.merge_group(demo(), target.id, [], actor=None)
+
+
+@pytest.mark.parametrize("bad", ["abc", None, "²", 2 ** 63, -1, 0, 1.5, [], {}])
+def test_odd_question_ids_and_versions_are_refused_cleanly(bad):
+    q = submit("A question")
+    with pytest.raises((NotFound, ValidationError)):
+        moderation.get_question(demo(), bad)
+    if bad is not None:
+        with pytest.raises((ValidationError, StaleVersion)):
+            moderation.get_question(demo(), q.id, version=bad)

@@ -10,8 +10,9 @@ from ..extensions import socketio
 from ..models import Channel
 from ..permissions import can
 from ..presenters import backstage_state, broadcast_settings, prompter_state, staff_question
-from ..services import backstage, desk, intake, moderation
+from ..services import backstage, desk, intake, moderation, similarity
 from ..services.errors import NotFound
+from ..services.fields import parse_id
 from .common import acknowledged, authorised, connect_broadcast, current_broadcast, payload
 from .emit import STAFF_NS, publish, room
 from .sessions import login_room
@@ -52,6 +53,37 @@ def staff_prompter(data=None):
     return prompter_state(broadcast, on_air, upcoming, backstage.latest_message(broadcast))
 
 
+def _ids(value, limit: int = 20_000) -> list[int]:
+    """A list of question ids from a screen (at most `limit`); what is not an id is left out."""
+    if not isinstance(value, list):
+        return []
+    return [i for i in map(parse_id, value[:limit]) if i is not None]
+
+
+@socketio.on("desk_insights", namespace=STAFF_NS)
+@acknowledged
+@authorised("moderate")
+def staff_desk_insights(data=None):
+    """Likely duplicate groups and suggested categories for these questions (the desk asks after new arrivals)."""
+    broadcast = current_broadcast()
+    data = payload(data)
+    insights = similarity.desk_insights(broadcast, None if data.get("all") is True else _ids(data.get("ids")),
+                                        desk.categories(), pause=lambda: socketio.sleep(0))
+    return {"groups": {str(k): v for k, v in insights["groups"].items()},
+            "suggestions": {str(k): v for k, v in insights["suggestions"].items()}}
+
+
+@socketio.on("similar_questions", namespace=STAFF_NS)
+@acknowledged
+@authorised("moderate")
+def staff_similar_questions(data=None):
+    """The questions most like this one, best first, with a score from 0 to 1."""
+    broadcast = current_broadcast()
+    question = moderation.get_question(broadcast, payload(data).get("id"))
+    return {"id": question.id, "similar": [{"id": qid, "score": score} for qid, score in
+                                           similarity.similar_questions(broadcast, question, limit=8)]}
+
+
 @socketio.on("backstage_read", namespace=STAFF_NS)
 @acknowledged
 @authorised("prompt")
@@ -77,7 +109,8 @@ def _register(event: str, call) -> None:
 
 def _transition(action: str):
     return lambda b, d: moderation.transition(b, d.get("id"), action, actor=current_user, version=d.get("version"),
-                                              reason=d.get("reason") or "", finish_current=d.get("finish_current"))
+                                              reason=d.get("reason") or "", finish_current=d.get("finish_current"),
+                                              confirmed=d.get("confirm") is True)
 
 
 for _action in moderation.TRANSITIONS:
@@ -97,6 +130,18 @@ _register("set_countdown", lambda b, d: backstage.set_countdown(b, d.get("second
 _register("reorder_queue", lambda b, d: moderation.reorder_queue(b, d.get("order") or [], actor=current_user))
 _register("update_settings", lambda b, d: moderation.update_settings(b, payload(d.get("settings")),
                                                                      actor=current_user))
+
+
+@socketio.on("merge_group", namespace=STAFF_NS)
+@acknowledged
+@authorised("moderate")
+def staff_merge_group(data=None):
+    """Merge a group of likely duplicates into one question, in one change."""
+    data = payload(data)
+    change, skipped = moderation.merge_group(current_broadcast(), data.get("target_id"), data.get("sources"),
+                                             actor=current_user)
+    publish(change)
+    return {"version": change.broadcast.version, "merged": len(change.questions) - 1, "skipped": skipped}
 
 
 @socketio.on("add_phone_question", namespace=STAFF_NS)

@@ -483,6 +483,25 @@ def on_question_restored(question: Question, actor: User | None) -> None:
         _move(appeal, "reopen", actor)
 
 
+def on_question_reopened(question: Question, actor: User | None) -> None:
+    """A question marked answered on air by mistake: its appeal (and those merged into it) go back
+    to the status they had before the answer on air, unless an officer has written an answer since."""
+    merged = db.session.execute(select(Question).where(Question.merged_into_id == question.id)).scalars().all()
+    for q in [question, *merged]:
+        appeal = q.appeal
+        if appeal is None or appeal.status not in (A.ANSWERED_ON_AIR, A.CLOSED) or appeal.answer:
+            continue
+        on_air = next((e for e in reversed(appeal.events) if e.action == "answer_on_air"), None)
+        if on_air is None:
+            continue
+        before = appeal.status
+        _touch(appeal)
+        appeal.status = on_air.from_status
+        appeal.answered_at = appeal.closed_at = appeal.days_to_answer = appeal.answered_on_time = None
+        _sync_clock(appeal)
+        _record(appeal, "reopen", actor, from_status=before)
+
+
 def on_question_categorized(question: Question, category: Category | None, actor: User | None) -> None:
     """The moderator's category routes the appeal to the category's department."""
     appeal = question.appeal

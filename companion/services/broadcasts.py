@@ -66,6 +66,18 @@ DEMO_CATEGORIES = [
     ("Денсаулық сақтау", "Здравоохранение", "Health"),
     ("Әлеуметтік қолдау", "Социальная поддержка", "Social support"),
 ]
+# the demo categories' keywords (kk, ru, en), which suggest a category for a question on the desk
+DEMO_KEYWORDS = [
+    "автобус\nаялдама\nжол\nшұңқыр\nбағдар\nавтобус\nостановка\nдорога\nяма\nмаршрут\nсветофор\nпарковка\n"
+    "тротуар\nbus\nroad\npothole\nroute\nparking",
+    "жылу\nлифт\nсу\nкәріз\nтариф\nтөлем\nотопление\nбатарея\nгорячая вода\nводы\nканализация\nтариф\n"
+    "квитанция\nкоммунальные\nheating\nlift\nelevator\nwater\nbill\ntariff",
+    "аула\nалаң\nжарық\nшам\nқар\nқоқыс\nағаш\nит\nдвор\nдетская площадка\nосвещение\nфонари\nснег\n"
+    "мусор\nдеревья\nсобаки\nyard\nplayground\nlighting\nsnow\ngarbage\ndogs",
+    "балабақша\nмектеп\nсынып\nдетский сад\nсадик\nшкола\nкласс\nkindergarten\nschool",
+    "емхана\nаурухана\nдәрігер\nполиклиника\nбольница\nврач\nclinic\nhospital\ndoctor",
+    "жәрдемақы\nкөмек\nзейнетақы\nпособие\nпомощь\nпенсия\nмногодетн\nbenefit\npension",
+]
 # the demo departments, one per demo category above (same order)
 DEMO_DEPARTMENTS = [
     ("Жолаушылар көлігі және автомобиль жолдары бөлімі", "Отдел пассажирского транспорта и автодорог",
@@ -88,9 +100,9 @@ def seed_demo(starts_at: datetime | None = None) -> Broadcast:
                               starts_at=starts_at, pre_moderation=True)
         db.session.add(broadcast)
     if not db.session.execute(select(Category.id)).first():
-        for (kk, ru, en), (dkk, dru, den) in zip(DEMO_CATEGORIES, DEMO_DEPARTMENTS):
+        for (kk, ru, en), (dkk, dru, den), words in zip(DEMO_CATEGORIES, DEMO_DEPARTMENTS, DEMO_KEYWORDS):
             department = Department(name_kk=dkk, name_ru=dru, name_en=den)
-            db.session.add(Category(name_kk=kk, name_ru=ru, name_en=en, department=department))
+            db.session.add(Category(name_kk=kk, name_ru=ru, name_en=en, department=department, keywords=words))
     db.session.commit()
     return broadcast
 

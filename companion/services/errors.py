@@ -60,6 +60,11 @@ class InvalidTransition(Conflict):
     code = "invalid_transition"
 
 
+class ConfirmationRequired(Conflict):
+    code = "confirm_required"
+    default_message = _l("Please confirm this action.")
+
+
 class StaleVersion(Conflict):
     code = "stale_version"
     default_message = _l("This question was changed on another screen. Your screen has been refreshed; please check and try again.")

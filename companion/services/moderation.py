@@ -10,7 +10,8 @@ from ..models import Broadcast, BroadcastStatus, Category, Question, QuestionSta
 from . import appeals
 from .audit import audit
 from .changes import Change, ChangeBuilder
-from .errors import Conflict, InvalidTransition, NotFound, StaleVersion, ValidationError
+from .errors import ConfirmationRequired, Conflict, InvalidTransition, NotFound, StaleVersion, ValidationError
+from .fields import parse_id
 from .intake import recount_votes
 
 S = QuestionStatus
@@ -25,11 +26,20 @@ TRANSITIONS: dict[str, tuple[frozenset, QuestionStatus, str]] = {
     "defer": (frozenset({S.APPROVED, S.QUEUED, S.ON_AIR}), S.DEFERRED, "question_deferred"),
     "reject": (frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.DEFERRED}), S.REJECTED, "question_rejected"),
     "restore": (frozenset({S.REJECTED}), S.PENDING, "question_restored"),
+    # the question on air goes back to the top of the queue; its appeal is untouched
+    "take_off_air": (frozenset({S.ON_AIR}), S.QUEUED, "question_taken_off_air"),
+    # "answered" was a mistake: back to the top of the queue, and its appeal opens again
+    "reopen": (frozenset({S.ANSWERED}), S.QUEUED, "question_reopened"),
 }
+# Actions that need the moderator's explicit confirmation from these statuses: a question nobody
+# approved never reaches the stream by one click or one key.
+CONFIRM = {"send_to_air": frozenset({S.PENDING})}
+# What may happen to the question on air when another one is sent to air.
+FINISH_CURRENT = ("mark_answered", "defer", "take_off_air")
 EDITABLE = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.DEFERRED, S.ON_AIR})
 MERGEABLE_SOURCE = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.DEFERRED})
 MERGEABLE_TARGET = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.ON_AIR, S.DEFERRED, S.ANSWERED})
-SETTINGS = ("pre_moderation", "public_feed", "anonymous_allowed", "questions_open", "show_asker")
+SETTINGS = ("pre_moderation", "public_feed", "anonymous_allowed", "questions_open", "show_asker", "overlay_cleared")
 
 STATUS_LABELS = {
     S.SUBMITTED: _l("submitted"), S.PENDING: _l("waiting for moderation"), S.APPROVED: _l("approved"),
@@ -38,14 +48,35 @@ STATUS_LABELS = {
 }
 
 
+def allowed_actions(question: Question) -> list[str]:
+    """The moderator's actions this question's status allows, from the tables above (the desk shows
+    these and keeps no state machine of its own)."""
+    status = S(question.status)
+    actions = [name for name, (allowed, _target, _event) in TRANSITIONS.items() if status in allowed]
+    if status in EDITABLE:
+        actions.append("edit")
+    if status in MERGEABLE_SOURCE:
+        actions.append("merge")
+    if status not in (S.MERGED, S.REJECTED):
+        actions.append("categorize")
+    if question.appeal is not None and (question.appeal.is_open or question.appeal.status == "answered_on_air"):
+        actions.append("follow_up")
+    return actions
+
+
+def confirm_actions(question: Question) -> list[str]:
+    """Which of the allowed actions the desk must confirm first (and the server refuses unconfirmed)."""
+    return [name for name, statuses in CONFIRM.items() if S(question.status) in statuses]
+
+
 def get_question(broadcast: Broadcast, question_id, version=None) -> Question:
     """The broadcast's question by id, checking the version the screen saw (if given)."""
-    try:
-        question = db.session.get(Question, int(question_id), options=[joinedload(Question.appeal)])
-    except (TypeError, ValueError):
-        question = None
+    qid = parse_id(question_id)
+    question = db.session.get(Question, qid, options=[joinedload(Question.appeal)]) if qid else None
     if question is None or question.broadcast_id != broadcast.id:
         raise NotFound(_l("This question does not exist."))
+    if version is not None and parse_id(version) is None and version != 0:
+        raise ValidationError(_l("Invalid version."))
     if version is not None and int(version) != question.version:
         raise StaleVersion(current_version=question.version)
     return question
@@ -64,6 +95,12 @@ def _next_position(broadcast: Broadcast) -> int:
     return (top or 0) + 1
 
 
+def _top_position(broadcast: Broadcast) -> int:
+    first = db.session.execute(select(func.min(Question.position)).where(
+        Question.broadcast_id == broadcast.id, Question.status == S.QUEUED)).scalar()
+    return (first or 1) - 1
+
+
 def _apply(builder: ChangeBuilder, question: Question, action: str, actor: User | None = None) -> None:
     allowed, target, _event = TRANSITIONS[action]
     if question.status not in allowed:
@@ -71,7 +108,9 @@ def _apply(builder: ChangeBuilder, question: Question, action: str, actor: User 
             _l("Cannot do this: the question is %(status)s.", status=STATUS_LABELS[S(question.status)]),
             status=question.status)
     builder.touch(question)
-    if target == S.QUEUED:
+    if target == S.QUEUED and action in ("take_off_air", "reopen"):
+        question.position = _top_position(builder.change.broadcast)
+    elif target == S.QUEUED:
         question.position = _next_position(builder.change.broadcast)
     elif question.status == S.QUEUED:
         question.position = None
@@ -79,6 +118,8 @@ def _apply(builder: ChangeBuilder, question: Question, action: str, actor: User 
         question.aired_at = utcnow()
     if target == S.ANSWERED:
         question.answered_at = utcnow()
+    if action == "reopen":
+        question.answered_at = None
     question.status = target.value
     # the follow-up appeal moves in the same transaction
     if target == S.ANSWERED:
@@ -87,19 +128,24 @@ def _apply(builder: ChangeBuilder, question: Question, action: str, actor: User 
         appeals.on_question_rejected(question, question.reject_reason, actor)
     elif action == "restore":
         appeals.on_question_restored(question, actor)
+    elif action == "reopen":
+        appeals.on_question_reopened(question, actor)
 
 
 def transition(broadcast: Broadcast, question_id, action: str, *, actor: User | None, version=None,
-               reason: str = "", finish_current: str | None = None) -> Change:
+               reason: str = "", finish_current: str | None = None, confirmed: bool = False) -> Change:
     """Move a question along its life by `action`, or refuse with a reason."""
     if action not in TRANSITIONS:
         raise ValidationError(_l("Unknown action."))
     question = get_question(broadcast, question_id, version)
+    if S(question.status) in CONFIRM.get(action, ()) and confirmed is not True:
+        raise ConfirmationRequired(_l("This question has not been approved. Confirm to send it to air."),
+                                   status=question.status)
     builder = ChangeBuilder(TRANSITIONS[action][2], broadcast)
     if action == "send_to_air":
         current = on_air_question(broadcast)
         if current is not None and current.id != question.id:
-            if finish_current not in ("mark_answered", "defer"):
+            if finish_current not in FINISH_CURRENT:
                 raise Conflict(_l("Another question is on air. Mark it answered or defer it first."),
                                on_air_id=current.id)
             _apply(builder, current, finish_current, actor)
@@ -133,15 +179,8 @@ def edit_question(broadcast: Broadcast, question_id, text: str, *, actor: User |
     return builder.commit()
 
 
-def merge_question(broadcast: Broadcast, question_id, target_id, *, actor: User | None, version=None) -> Change:
-    """Merge a duplicate into another question: its votes and askers carry over."""
-    source = get_question(broadcast, question_id, version)
-    target = get_question(broadcast, target_id)
-    if source.id == target.id:
-        raise ValidationError(_l("A question cannot be merged into itself."))
-    if source.status not in MERGEABLE_SOURCE or target.status not in MERGEABLE_TARGET:
-        raise InvalidTransition(_l("These questions cannot be merged."))
-    builder = ChangeBuilder("question_merged", broadcast)
+def _merge_into(builder: ChangeBuilder, source: Question, target: Question) -> None:
+    """Move the source's votes and askers to the target, and mark the source merged."""
     builder.touch(source)
     builder.touch(target)
     target_voters = select(Vote.voter).where(Vote.question_id == target.id)
@@ -157,8 +196,52 @@ def merge_question(broadcast: Broadcast, question_id, target_id, *, actor: User 
     source.status = S.MERGED.value
     source.position = None
     source.merged_into_id = target.id
+
+
+def merge_question(broadcast: Broadcast, question_id, target_id, *, actor: User | None, version=None) -> Change:
+    """Merge a duplicate into another question: its votes and askers carry over."""
+    source = get_question(broadcast, question_id, version)
+    target = get_question(broadcast, target_id)
+    if source.id == target.id:
+        raise ValidationError(_l("A question cannot be merged into itself."))
+    if source.status not in MERGEABLE_SOURCE or target.status not in MERGEABLE_TARGET:
+        raise InvalidTransition(_l("These questions cannot be merged."))
+    builder = ChangeBuilder("question_merged", broadcast)
+    _merge_into(builder, source, target)
     audit(actor, "merge", broadcast, source, into=target.id)
     return builder.commit()
+
+
+MAX_GROUP = 200
+
+
+def merge_group(broadcast: Broadcast, target_id, sources: list, *, actor: User | None) -> tuple[Change, list[int]]:
+    """Merge a group of duplicates into one question in one transaction. `sources` are
+    {"id", "version"} as the screen saw them; one that changed meanwhile, or can no longer be
+    merged, is skipped (and returned), and the others are merged all the same."""
+    target = get_question(broadcast, target_id)
+    if target.status not in MERGEABLE_TARGET:
+        raise InvalidTransition(_l("These questions cannot be merged."))
+    if not isinstance(sources, list) or not sources or len(sources) > MAX_GROUP:
+        raise ValidationError(_l("Choose the questions to merge."))
+    builder = ChangeBuilder("question_merged", broadcast)
+    skipped, merged = [], []
+    for item in sources:
+        item = item if isinstance(item, dict) else {}
+        try:
+            source = get_question(broadcast, item.get("id"), item.get("version"))
+        except (NotFound, StaleVersion, ValidationError):
+            skipped.append(item.get("id"))
+            continue
+        if source.id == target.id or source.id in merged or source.status not in MERGEABLE_SOURCE:
+            skipped.append(source.id)
+            continue
+        _merge_into(builder, source, target)
+        merged.append(source.id)
+    if not merged:
+        raise StaleVersion(_l("These questions were changed on another screen. Your screen has been refreshed."))
+    audit(actor, "merge_group", broadcast, target, merged=merged)
+    return builder.commit(), skipped
 
 
 def categorize_question(broadcast: Broadcast, question_id, category_id, *, actor: User | None,

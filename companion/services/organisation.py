@@ -54,6 +54,11 @@ def save_category(values: dict, category_id=None, *, actor: User | None) -> Cate
     for key, value in names.items():
         setattr(category, key, value)
     category.department_id = int(department_id) if department_id else None
+    if "keywords" in values:
+        words = [line.strip()[:100] for line in str(values.get("keywords") or "").splitlines() if line.strip()]
+        if len(words) > 200:
+            raise ValidationError(fields={"keywords": _l("At most %(n)s keywords.", n=200)})
+        category.keywords = "\n".join(words)
     db.session.add(category)
     db.session.flush()
     audit(actor, "category_saved", category=category.id, department=category.department_id)

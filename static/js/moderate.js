@@ -1,60 +1,75 @@
-// The moderator's control screen: live columns, actions, queue ordering, keyboard, settings.
+// The moderator's control room: the on-air strip, the columns, the selected question's panel,
+// the keyboard, and the tools drawer. The server sends, with each question, the actions its
+// status allows; this screen shows those and keeps no state machine of its own.
 import { connectLive, request } from "./live.js";
+import { createBoard } from "./desk-board.js";
 import { fmt, h, pageData, time } from "./dom.js";
 
 const data = pageData();
 const t = data.t;
 const $ = (id) => document.getElementById(id);
-const state = { questions: new Map(), settings: {}, categories: [], selected: null, mode: null };
-const cards = new Map();  // id -> element, so a change re-renders only the cards it touched
-
-const COLUMNS = {
-  incoming: { statuses: ["pending", "submitted"], sort: (a, b) => a.id - b.id },
-  approved: { statuses: ["approved"], sort: (a, b) => b.votes - a.votes || a.id - b.id },
-  queue: { statuses: ["queued"], sort: (a, b) => a.position - b.position || a.id - b.id },
-  onair: { statuses: ["on_air"], sort: (a, b) => a.id - b.id },
-  done: { statuses: ["answered", "deferred", "rejected", "merged"], sort: (a, b) => b.id - a.id },
+const state = {
+  questions: new Map(), settings: {}, categories: [], selected: null,
+  mode: null,            // {id, kind: "edit" | "reject" | "merge", version}
+  groups: new Map(),     // id -> id of its group's first question (likely duplicates)
+  suggestions: new Map(),  // id -> suggested category id
+  similar: new Map(),    // id -> {version, items: [{id, score}]}
+  known: new Set(),      // ids the server has told us insights for (at their version)
 };
-const ACTIONS = {
-  pending: ["approve", "queue", "send_to_air", "edit", "merge", "reject", "follow_up"],
-  approved: ["queue", "send_to_air", "edit", "merge", "defer", "reject", "follow_up"],
-  queued: ["send_to_air", "unqueue", "edit", "merge", "defer", "reject", "follow_up"],
-  on_air: ["mark_answered", "defer", "edit", "follow_up"],
-  deferred: ["approve", "queue", "send_to_air", "merge", "reject", "follow_up"],
-  rejected: ["restore"],
-  answered: [], merged: [], submitted: ["approve", "reject"],
-};
-const KEYS = { a: "approve", q: "queue", Enter: "send_to_air", x: "mark_answered", d: "defer", r: "reject", e: "edit", m: "merge", f: "follow_up" };
+const prefs = JSON.parse(localStorage.getItem("companion:moderate") || "{}");
+const savePrefs = () => localStorage.setItem("companion:moderate", JSON.stringify(prefs));
+const OPEN = new Set(["pending", "approved", "queued", "on_air", "deferred", "answered"]);
+// key -> action; the action runs only when the selected question allows it
+const KEYS = { a: "approve", q: "queue", Enter: "send_to_air", x: "mark_answered", u: "take_off_air", d: "defer",
+  r: "reject", e: "edit", m: "merge", f: "follow_up" };
 
-function toast(message) {
-  const el = $("toast");
-  el.textContent = message;
-  el.hidden = false;
+// --- filters: search, category, language, district, a group of duplicates (on the loaded desk) ---
+const filter = { text: "", category: "", language: "", district: "", group: null };
+const filtering = () => Boolean(filter.text || filter.category || filter.language || filter.district || filter.group);
+
+function matches(q) {
+  if (filter.group !== null && state.groups.get(q.id) !== filter.group && q.id !== filter.group) return false;
+  if (filter.category && String(q.category_id) !== filter.category) return false;
+  if (filter.language && q.language !== filter.language) return false;
+  if (filter.district && !(q.district || "").toLowerCase().includes(filter.district)) return false;
+  if (filter.text) {
+    const hay = `#${q.id} ${q.text} ${q.author_name} ${q.tracking_code} ${q.district}`.toLowerCase();
+    if (!hay.includes(filter.text)) return false;
+  }
+  return true;
+}
+
+function groupMembers(group) {
+  const out = [];
+  for (const [id, g] of state.groups) {
+    const q = state.questions.get(id);
+    if (g === group && q && OPEN.has(q.status)) out.push(q);
+  }
+  return out;
+}
+const groupSize = (q) => (state.groups.has(q.id) ? groupMembers(state.groups.get(q.id)).length : 0);
+const categoryName = (id) => state.categories.find((c) => c.id === id)?.name || "";
+
+const board = createBoard({
+  t, locale: data.locale, matches, groupSize, categoryName,
+  selected: () => state.selected,
+  newestFirst: () => prefs.oldestFirst !== true,
+  suggestion: (q) => (q.actions.includes("categorize") ? categoryName(state.suggestions.get(q.id)) : ""),
+  onSelect: (id) => select(id),
+});
+
+function toast(message, undo = null) {
+  $("toast-text").textContent = message;
+  $("toast-undo").hidden = !undo;
+  $("toast-undo").onclick = undo ? () => { $("toast").hidden = true; undo(); } : null;
+  $("toast").hidden = false;
   clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { el.hidden = true; }, 6000);
+  toast.timer = setTimeout(() => { $("toast").hidden = true; }, undo ? 10000 : 6000);
 }
 
 function onAir() {
   for (const q of state.questions.values()) if (q.status === "on_air") return q;
   return null;
-}
-
-async function act(q, action, extra = {}) {
-  if (action === "edit" || action === "merge" || action === "reject") {
-    state.mode = { id: q.id, kind: action };
-    refresh([q.id]);
-    const field = cards.get(q.id)?.querySelector("textarea, input, select.merge-target");
-    if (field) field.focus();
-    return;
-  }
-  if (action === "follow_up") {
-    await send("flag_follow_up", { id: q.id, version: q.version, on: !q.appeal?.follow_up });
-    return;
-  }
-  const payload = { id: q.id, version: q.version, ...extra };
-  const current = onAir();
-  if (action === "send_to_air" && current && current.id !== q.id) payload.finish_current = "mark_answered";
-  await send(action, payload);
 }
 
 async function send(event, payload) {
@@ -66,161 +81,520 @@ async function send(event, payload) {
   return ack;
 }
 
-function leaveMode(id) {
-  state.mode = null;
-  refresh([id]);
-  cards.get(id)?.focus();
+// --- confirmation: a modal with the safe choice focused, so a stray Enter changes nothing ---
+function confirmChoice({ title, text, note, choices }) {
+  const dialog = $("confirm");
+  $("confirm-title").textContent = title;
+  $("confirm-text").textContent = text || "";
+  $("confirm-note").textContent = note || "";
+  const buttons = choices.map((c) => h("button", { type: "submit", value: c.value, class: `button ${c.kind || ""}` }, c.label));
+  buttons.push(h("button", { type: "submit", value: "", class: "button cancel" }, t.cancel));
+  $("confirm-buttons").replaceChildren(...buttons);
+  return new Promise((resolve) => {
+    dialog.returnValue = "";
+    dialog.addEventListener("close", () => { resolve(dialog.returnValue || null); restoreFocus(); }, { once: true });
+    dialog.showModal();
+    buttons.at(-1).focus();  // Cancel
+  });
 }
 
-function metaLine(q) {
-  const cat = state.categories.find((c) => c.id === q.category_id);
-  return [
-    `#${q.id}`, q.author_name, q.district, q.language.toUpperCase(), t[q.channel] || q.channel,
-    `▲ ${q.votes}`, q.asker_count > 1 ? `${q.asker_count} ${t.askers}` : "", q.contact, cat ? cat.name : "",
-    time(q.created_at, data.locale),
-  ].filter(Boolean).join(" · ");
+async function sendToAir(q) {
+  const payload = { id: q.id, version: q.version };
+  if (q.confirm.includes("send_to_air")) {
+    const ok = await confirmChoice({ title: t.confirm_unmoderated, text: q.text, note: t.confirm_unmoderated_note,
+      choices: [{ value: "yes", label: t.confirm_send, kind: "danger" }] });
+    if (ok !== "yes") return;
+    payload.confirm = true;
+  }
+  const current = onAir();
+  if (current && current.id !== q.id) {
+    const finish = await confirmChoice({ title: t.confirm_switch, text: current.text, choices: [
+      { value: "mark_answered", label: t.switch_answered, kind: "primary" },
+      { value: "take_off_air", label: t.switch_requeue }, { value: "defer", label: t.switch_defer }] });
+    if (!finish) return;
+    payload.finish_current = finish;
+    const ack = await send("send_to_air", payload);
+    if (ack.ok && finish === "mark_answered") {
+      toast(fmt(t.was_answered, { text: current.text.slice(0, 60) }), () => {
+        const now = state.questions.get(current.id);
+        if (now && now.actions.includes("reopen")) send("reopen", { id: now.id, version: now.version });
+      });
+    }
+    return;
+  }
+  await send("send_to_air", payload);
 }
 
-/** The appeal's statutory clock: red when overdue, amber when due soon, and the follow-up flag. */
-function clock(q) {
+async function act(q, action) {
+  if (!q.actions.includes(action) && action !== "merge_group" && action !== "accept_category") return;
+  if (action === "edit" || action === "merge" || action === "reject") { openMode(q, action); return; }
+  if (action === "follow_up") { await send("flag_follow_up", { id: q.id, version: q.version, on: !q.appeal?.follow_up }); return; }
+  if (action === "send_to_air") { await sendToAir(q); return; }
+  if (action === "merge_group") { await mergeGroup(q); return; }
+  if (action === "accept_category") {
+    const suggested = state.suggestions.get(q.id);
+    if (suggested && q.category_id !== suggested && q.actions.includes("categorize")) {
+      await send("categorize_question", { id: q.id, version: q.version, category_id: suggested });
+    }
+    return;
+  }
+  await send(action, { id: q.id, version: q.version });
+}
+
+function restoreFocus() {
+  const el = board.card(state.selected);
+  if (el && !state.mode) el.focus({ preventScroll: true });
+}
+
+// --- the selected question's panel ---
+function markSelected(id, on) {
+  const el = board.card(id);
+  if (!el) return;
+  el.classList.toggle("selected", on);
+  el.tabIndex = on ? 0 : -1;
+  el.setAttribute("aria-selected", String(on));
+}
+
+function select(id, { focus = true } = {}) {
+  const previous = state.selected;
+  if (previous !== id && state.mode) state.mode = null;
+  state.selected = id;
+  if (previous !== null) markSelected(previous, false);
+  markSelected(id, true);
+  renderInspector(true);
+  const el = board.card(id);
+  if (el) {
+    if (focus) el.focus({ preventScroll: true });
+    el.scrollIntoView({ block: "nearest" });
+  }
+  loadSimilar(id);
+}
+
+function actionButton(q, action) {
+  const keys = { approve: "a", queue: "q", send_to_air: "Enter", mark_answered: "x", take_off_air: "u", defer: "d",
+    reject: "r", edit: "e", merge: "m", follow_up: "f" };
+  let label = t[action];
+  if (action === "follow_up") label = q.appeal?.follow_up ? t.follow_up_off : t.follow_up;
+  return h("button", { type: "button", class: `button small act-${action}`, dataset: { action },
+    "aria-keyshortcuts": keys[action] || null,
+    onclick: async () => { await act(state.questions.get(q.id) || q, action); restoreFocus(); } },
+  label, keys[action] ? h("kbd", {}, keys[action] === "Enter" ? "↵" : keys[action]) : null);
+}
+
+function renderInspector(modeChanged = false) {
+  const q = state.questions.get(state.selected);
+  $("insp-empty").hidden = Boolean(q);
+  $("insp-body").hidden = !q;
+  if (!q) { $("insp-mode").replaceChildren(); return; }
+  $("insp-head").replaceChildren(h("b", {}, `#${q.id}`), " ", h("span", { class: "code" }, q.tracking_code || ""), " ",
+    h("span", { class: `badge st-${q.status}` }, t.status[q.status] || q.status));
+  $("insp-text").textContent = q.text;
+  $("insp-original").hidden = !q.original_text;
+  $("insp-original").querySelector("p").textContent = q.original_text || "";
+  $("insp-reason").hidden = !q.reject_reason;
+  $("insp-reason").textContent = q.reject_reason || "";
   const a = q.appeal;
-  if (!a) return null;
-  const label = a.urgency ? `${t[a.urgency]} · ${a.due_date}` : `${t.due} ${a.due_date}`;
-  return h("span", { class: "clock" },
-    h("span", { class: `due ${a.urgency || ""}`, title: t.due }, label),
-    a.follow_up ? h("span", { class: "badge follow-up" }, t.follow_up_flagged) : null);
+  $("insp-meta").replaceChildren([
+    q.author_name, q.district, q.language.toUpperCase(), t[q.channel] || q.channel, q.contact,
+    `${t.votes}: ${q.votes}`, `${t.askers}: ${q.asker_count}`, time(q.created_at, data.locale),
+  ].filter(Boolean).join(" · "), a ? h("span", { class: `due ${a.urgency || ""}` }, ` ${a.urgency ? t[a.urgency] : t.due} ${a.due_date}`) : null);
+  const actions = q.actions.filter((x) => x !== "categorize").map((action) => actionButton(q, action));
+  const size = groupSize(q);
+  if (size > 1 && q.status !== "merged" && q.status !== "rejected") {
+    actions.push(h("button", { type: "button", class: "button small act-merge_group", dataset: { action: "merge_group" },
+      "aria-keyshortcuts": "g", onclick: async () => { await mergeGroup(q); restoreFocus(); } },
+    fmt(t.merge_group, { n: size - 1 }), h("kbd", {}, "g")));
+  }
+  $("insp-actions").replaceChildren(...actions);
+  renderCategory(q);
+  if (modeChanged || !state.mode) renderMode(q);
+  else if (state.mode && state.mode.id === q.id && state.mode.version !== q.version) noteConflict(q);
+  renderSimilar(q);
 }
 
-function actionLabel(q, action) {
-  // both labels are in the button; CSS shows the right one while something is on air (no re-render)
-  if (action === "send_to_air") return [h("span", { class: "if-free" }, t.send_to_air), h("span", { class: "if-busy" }, t.send_next)];
-  if (action === "follow_up") return q.appeal?.follow_up ? t.follow_up_off : t.follow_up;
-  return t[action];
-}
-
-function modeForm(q) {
-  const mode = state.mode;
-  if (!mode || mode.id !== q.id) return null;
-  if (mode.kind === "edit") {
-    const area = h("textarea", { rows: 4, "aria-label": t.edit });
-    area.value = q.text;
-    return h("form", { class: "mode", onsubmit: async (e) => {
-      e.preventDefault();
-      const ack = await send("edit_question", { id: q.id, version: q.version, text: area.value });
-      if (ack.ok) leaveMode(q.id);
-    } }, area, h("button", { class: "button primary", type: "submit" }, t.save),
-    h("button", { class: "button", type: "button", onclick: () => leaveMode(q.id) }, t.cancel));
-  }
-  if (mode.kind === "reject") {
-    const input = h("input", { "aria-label": t.reason, placeholder: t.reason, maxlength: 300 });
-    const reject = async (reason) => {
-      const ack = await send("reject", { id: q.id, version: q.version, reason });
-      if (ack.ok) leaveMode(q.id);
-    };
-    return h("form", { class: "mode", onsubmit: (e) => { e.preventDefault(); reject(input.value); } }, input,
-      ...["reason_spam", "reason_abuse", "reason_offtopic"].map((k) => h("button", { class: "button small", type: "button", onclick: () => reject(t[k]) }, t[k])),
-      h("button", { class: "button danger", type: "submit" }, t.reject),
-      h("button", { class: "button", type: "button", onclick: () => leaveMode(q.id) }, t.cancel));
-  }
-  if (mode.kind === "merge") {
-    const targets = [...state.questions.values()].filter((o) => o.id !== q.id && !["rejected", "merged"].includes(o.status))
-      .sort((a, b) => b.id - a.id);
-    const select = h("select", { class: "merge-target", "aria-label": t.merge_into },
-      h("option", { value: "" }, t.choose),
-      ...targets.map((o) => h("option", { value: o.id }, `#${o.id} ${o.text.slice(0, 70)}`)));
-    return h("form", { class: "mode", onsubmit: async (e) => {
-      e.preventDefault();
-      if (!select.value) return;
-      const ack = await send("merge_question", { id: q.id, version: q.version, target_id: Number(select.value) });
-      if (ack.ok) leaveMode(q.id);
-    } }, select, h("button", { class: "button primary", type: "submit" }, t.merge),
-    h("button", { class: "button", type: "button", onclick: () => leaveMode(q.id) }, t.cancel));
-  }
-  return null;
-}
-
-function categorySelect(q) {
-  if (["merged", "rejected"].includes(q.status) || !state.categories.length) return null;
-  const select = h("select", { class: "category", "aria-label": t.category,
-    onchange: () => send("categorize_question", { id: q.id, version: q.version, category_id: select.value || null }) },
+function renderCategory(q) {
+  const box = $("insp-category");
+  if (!q.actions.includes("categorize") || !state.categories.length) { box.replaceChildren(); return; }
+  const select_ = h("select", { id: "insp-category-select", "aria-label": t.category,
+    onchange: () => send("categorize_question", { id: q.id, version: q.version, category_id: select_.value ? Number(select_.value) : null }) },
   h("option", { value: "" }, t.no_category),
   ...state.categories.map((c) => h("option", { value: c.id, selected: c.id === q.category_id }, c.name)));
-  return select;
-}
-
-function renderCard(q) {
-  const buttons = (ACTIONS[q.status] || []).map((action) => h("button", {
-    type: "button", class: `button small act-${action}`, dataset: { action },
-    onclick: (e) => { e.stopPropagation(); act(q, action); },
-  }, actionLabel(q, action)));
-  const el = h("li", {
-    class: `qcard ${q.status}${state.selected === q.id ? " selected" : ""}`, tabindex: 0,
-    dataset: { id: q.id, status: q.status }, "aria-selected": state.selected === q.id ? "true" : "false",
-    onclick: () => select(q.id),
-  },
-  h("p", { class: "text" }, q.text),
-  q.original_text ? h("details", { class: "original" }, h("summary", {}, t.original), h("p", {}, q.original_text)) : null,
-  q.reject_reason ? h("p", { class: "reason" }, q.reject_reason) : null,
-  h("p", { class: "meta" }, metaLine(q), " ", h("span", { class: "code" }, q.tracking_code || ""), " ", clock(q)),
-  modeForm(q) || h("div", { class: "actions" }, ...buttons, categorySelect(q)));
-  return el;
-}
-
-function columnOf(q) {
-  for (const [name, col] of Object.entries(COLUMNS)) if (col.statuses.includes(q.status)) return name;
-  return "done";
-}
-
-// --- filters: search, status, category, language, district (client-side, on the loaded desk) ---
-const filter = { text: "", status: "", category: "", language: "", district: "" };
-
-function filtering() {
-  return Object.values(filter).some(Boolean);
-}
-
-function matches(q) {
-  if (filter.status && q.status !== filter.status && !(filter.status === "pending" && q.status === "submitted")) return false;
-  if (filter.category && String(q.category_id) !== filter.category) return false;
-  if (filter.language && q.language !== filter.language) return false;
-  if (filter.district && !(q.district || "").toLowerCase().includes(filter.district)) return false;
-  if (filter.text) {
-    const hay = `${q.text} ${q.author_name} ${q.tracking_code} ${q.district}`.toLowerCase();
-    if (!hay.includes(filter.text)) return false;
+  const parts = [h("label", { for: "insp-category-select" }, `${t.category}: `), select_];
+  const suggested = state.suggestions.get(q.id);
+  if (suggested && suggested !== q.category_id) {
+    parts.push(" ", h("span", { class: "badge cat suggested" }, fmt(t.suggested, { name: categoryName(suggested) })), " ",
+      h("button", { type: "button", class: "button tiny", dataset: { action: "accept_category" }, "aria-keyshortcuts": "c",
+        onclick: async () => { await act(q, "accept_category"); restoreFocus(); } }, t.accept, h("kbd", {}, "c")));
   }
-  return true;
+  box.replaceChildren(...parts);
+}
+
+// --- edit, reject, merge: forms in the panel; Enter submits the form and nothing else ---
+function openMode(q, kind) {
+  state.mode = { id: q.id, kind, version: q.version };
+  renderInspector(true);
+  const field = $("insp-mode").querySelector("textarea, input");
+  if (field) { field.focus(); if (field.tagName === "TEXTAREA") field.setSelectionRange(field.value.length, field.value.length); }
+}
+
+function leaveMode() {
+  state.mode = null;
+  renderInspector(true);
+  restoreFocus();
+}
+
+function noteConflict(q) {
+  // another screen changed the question while this form is open: say so now; the first Save is
+  // then refused as stale, and a second Save is the moderator's deliberate choice
+  if (state.mode.saving) return;  // our own save coming back
+  const note = $("insp-mode").querySelector(".conflict");
+  if (note) { note.hidden = false; note.textContent = `${t.edit_conflict} «${q.text.slice(0, 200)}»`; }
+}
+
+function renderMode(q) {
+  const box = $("insp-mode");
+  const mode = state.mode && state.mode.id === q.id ? state.mode : null;
+  if (!mode) { box.replaceChildren(); return; }
+  const cancel = h("button", { class: "button small", type: "button", onclick: leaveMode }, t.cancel);
+  const conflict = h("p", { class: "conflict", role: "alert", hidden: true });
+  if (mode.kind === "edit") {
+    const area = h("textarea", { rows: 4, "aria-label": t.edit, id: "edit-text", maxlength: 4000 });
+    area.value = q.text;
+    box.replaceChildren(h("form", { class: "mode", id: "edit-form", onsubmit: async (e) => {
+      e.preventDefault();
+      state.mode.saving = true;
+      const ack = await request(live.socket, "edit_question", { id: q.id, version: state.mode.version, text: area.value });
+      if (state.mode) state.mode.saving = false;
+      if (ack.ok) { leaveMode(); return; }
+      if (ack.error.code === "stale_version") {
+        conflict.hidden = false;
+        conflict.textContent = t.edit_conflict;
+        state.mode.version = state.questions.get(q.id)?.version ?? state.mode.version;
+        return;
+      }
+      conflict.hidden = false;
+      conflict.textContent = ack.error.fields?.text || ack.error.message || ack.error.code;
+    } }, area, conflict, h("p", { class: "row" }, h("button", { class: "button small primary", type: "submit" }, t.save), cancel)));
+    return;
+  }
+  if (mode.kind === "reject") {
+    const input = h("input", { "aria-label": t.reason, placeholder: t.reason, maxlength: 300, id: "reject-reason", autocomplete: "off" });
+    const reject = async (reason) => {
+      const ack = await send("reject", { id: q.id, version: q.version, reason });
+      if (ack.ok) leaveMode();
+    };
+    box.replaceChildren(h("form", { class: "mode", id: "reject-form", onsubmit: (e) => { e.preventDefault(); reject(input.value); } },
+      input, conflict,
+      h("p", { class: "row" },
+        h("button", { class: "button small danger", type: "submit" }, t.reject),
+        ...["reason_spam", "reason_abuse", "reason_offtopic"].map((k) => h("button", { class: "button small", type: "button",
+          dataset: { reason: k }, onclick: () => reject(t[k]) }, t[k])),
+        cancel)));
+    return;
+  }
+  if (mode.kind === "merge") {
+    const input = h("input", { type: "search", id: "merge-search", "aria-label": t.merge_search, placeholder: t.merge_search, autocomplete: "off" });
+    const candidates = h("ol", { class: "candidates", id: "merge-candidates" });
+    const fill = () => candidates.replaceChildren(...mergeCandidates(q, input.value).map((c) => h("li", {},
+      h("button", { type: "submit", class: "candidate", name: "target", value: String(c.q.id), dataset: { target: c.q.id } },
+        h("b", {}, `#${c.q.id}`), c.score ? h("span", { class: "score" }, fmt(t.similar_score, { score: `${Math.round(c.score * 100)}%` })) : null,
+        " ", h("span", { class: `badge st-${c.q.status}` }, t.status[c.q.status]), " ", c.q.text.slice(0, 140)))));
+    input.addEventListener("input", () => { fill(); if (!candidates.children.length) candidates.append(h("li", { class: "note" }, t.no_candidates)); });
+    box.replaceChildren(h("form", { class: "mode", id: "merge-form", onsubmit: async (e) => {
+      e.preventDefault();
+      const target = Number((e.submitter && e.submitter.value) || candidates.querySelector("button.candidate")?.value);
+      if (!target) return;
+      const ack = await send("merge_question", { id: q.id, version: q.version, target_id: target });
+      if (ack.ok) { state.mode = null; select(target); }
+    } }, h("label", { for: "merge-search" }, t.merge_into), input, candidates, conflict, h("p", { class: "row" }, cancel)));
+    fill();
+  }
+}
+
+/** Targets for a merge: the server's likely duplicates first, then what the typed number or words match. */
+function mergeCandidates(q, typed) {
+  const out = [];
+  const seen = new Set([q.id]);
+  const mergeable = (x) => x && !seen.has(x.id) && ["pending", "approved", "queued", "on_air", "deferred", "answered"].includes(x.status);
+  const query = typed.trim().toLowerCase().replace(/^#/, "");
+  if (/^\d+$/.test(query)) {
+    const exact = state.questions.get(Number(query));
+    if (mergeable(exact)) { out.push({ q: exact }); seen.add(exact.id); }
+  }
+  for (const item of state.similar.get(q.id)?.items || []) {
+    const x = state.questions.get(item.id);
+    if (mergeable(x) && (!query || x.text.toLowerCase().includes(query) || String(x.id).startsWith(query))) {
+      out.push({ q: x, score: item.score }); seen.add(x.id);
+    }
+  }
+  if (query) {
+    for (const x of state.questions.values()) {
+      if (out.length >= 12) break;
+      if (mergeable(x) && (x.text.toLowerCase().includes(query) || String(x.id).startsWith(query))) { out.push({ q: x }); seen.add(x.id); }
+    }
+  }
+  return out.slice(0, 12);
+}
+
+async function mergeGroup(q) {
+  const group = state.groups.get(q.id);
+  const members = group === undefined ? [] : groupMembers(group).filter((x) => x.id !== q.id && ["pending", "approved", "queued", "deferred"].includes(x.status));
+  if (!members.length) return;
+  const ack = await send("merge_group", { target_id: q.id, sources: members.map((x) => ({ id: x.id, version: x.version })) });
+  if (ack.ok) toast(fmt(t.merged_n, { n: ack.merged }) + (ack.skipped.length ? ` · ${fmt(t.skipped_n, { n: ack.skipped.length })}` : ""));
+}
+
+// --- likely duplicates and suggested categories, from the server ---
+async function loadSimilar(id) {
+  const q = state.questions.get(id);
+  if (!q || !OPEN.has(q.status)) { state.similar.delete(id); renderSimilar(q); return; }
+  const cached = state.similar.get(id);
+  if (cached && cached.version === q.version) { renderSimilar(q); return; }
+  const ack = await request(live.socket, "similar_questions", { id });
+  if (!ack.ok) return;
+  state.similar.set(id, { version: q.version, items: ack.similar });
+  if (state.selected === id) renderSimilar(state.questions.get(id));
+}
+
+function renderSimilar(q) {
+  const items = (q && state.similar.get(q.id)?.items || []).map((item) => ({ item, x: state.questions.get(item.id) }))
+    .filter(({ x }) => x && OPEN.has(x.status));
+  $("insp-similar").hidden = !items.length;
+  $("similar-list").replaceChildren(...items.map(({ item, x }) => h("li", { dataset: { id: x.id } },
+    h("button", { type: "button", class: "link", onclick: () => select(x.id) }, `#${x.id}`), " ",
+    h("span", { class: "score" }, fmt(t.similar_score, { score: `${Math.round(item.score * 100)}%` })), " ",
+    h("span", { class: `badge st-${x.status}` }, t.status[x.status]), " ", h("span", { class: "text" }, x.text.slice(0, 160)), " ",
+    q.actions.includes("merge") ? h("button", { type: "button", class: "button tiny", dataset: { mergeInto: x.id },
+      onclick: async () => {
+        const ack = await send("merge_question", { id: q.id, version: q.version, target_id: x.id });
+        if (ack.ok) select(x.id);
+      } }, t.merge_here) : null)));
+}
+
+let insightTimer = null;
+function requestInsights(ids) {
+  for (const id of ids) state.known.delete(id);
+  clearTimeout(insightTimer);
+  insightTimer = setTimeout(loadInsights, 400);  // a burst of arrivals becomes one request
+}
+
+async function loadInsights() {
+  const all = state.known.size === 0;  // after a snapshot: the whole desk in one request
+  const ids = [...state.questions.values()].filter((q) => OPEN.has(q.status) && !state.known.has(q.id)).map((q) => q.id);
+  if (!ids.length) return;
+  for (const id of ids) state.known.add(id);
+  const ack = await request(live.socket, "desk_insights", all ? { all: true } : { ids: ids.slice(0, 5000) }, 60000);
+  if (!ack.ok) { for (const id of ids) state.known.delete(id); return; }
+  const touched = new Set(ids);
+  for (const id of ids) { state.groups.delete(id); state.suggestions.delete(id); }
+  for (const [id, group] of Object.entries(ack.groups)) {
+    state.groups.set(Number(id), group);
+    for (const [other, g] of state.groups) if (g === group) touched.add(other);  // their group grew
+  }
+  for (const [id, category] of Object.entries(ack.suggestions)) state.suggestions.set(Number(id), category);
+  board.update(state.questions, [...touched].filter((id) => state.questions.has(id)));
+  renderGroups();
+  if (touched.has(state.selected)) renderInspector();
+}
+
+function renderGroups() {
+  const sizes = new Map();
+  for (const [id, g] of state.groups) {
+    const q = state.questions.get(id);
+    if (q && OPEN.has(q.status)) sizes.set(g, (sizes.get(g) || 0) + 1);
+  }
+  const groups = [...sizes].filter(([, n]) => n > 1).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  $("groups-count").textContent = String(groups.length);
+  $("groups-list").replaceChildren(...groups.slice(0, 30).map(([g, n]) => {
+    const first = groupMembers(g).sort((a, b) => a.id - b.id)[0];
+    return h("li", {}, h("button", { type: "button", class: "link group-link", dataset: { group: g }, onclick: () => showGroup(g) },
+      h("b", {}, `${n}`), " · ", (first?.text || "").slice(0, 80)));
+  }));
+}
+
+function showGroup(group) {
+  $("groups").open = false;
+  filter.group = group;
+  $("f-group").hidden = false;
+  $("f-group").textContent = fmt(t.group_filter, { id: group });
+  refresh();
+  const members = groupMembers(group).sort((a, b) => b.votes - a.votes || a.id - b.id);
+  // the target: the member furthest along (on air, queued, approved), else the most voted
+  const rank = { on_air: 0, queued: 1, approved: 2, answered: 3, deferred: 4, pending: 5 };
+  members.sort((a, b) => rank[a.status] - rank[b.status] || b.votes - a.votes || a.id - b.id);
+  if (members[0]) select(members[0].id);
+}
+$("f-group").addEventListener("click", () => { filter.group = null; $("f-group").hidden = true; refresh(); });
+
+// --- counters, the on-air strip ---
+function renderStrip() {
+  const q = onAir();
+  $("onair").dataset.state = q ? "live" : "idle";
+  $("onair-idle").hidden = Boolean(q);
+  $("onair-actions").replaceChildren(...(q ? ["mark_answered", "take_off_air", "defer"].filter((a) => q.actions.includes(a))
+    .map((action) => actionButton(q, action)) : []));
+  const next = [...state.questions.values()].filter((x) => x.status === "queued").sort((a, b) => a.position - b.position || a.id - b.id)[0];
+  $("onair-next").textContent = next ? `#${next.id} · ${next.text}` : "—";
+  tick();
+}
+
+function tick() {
+  const q = onAir();
+  if (!q || !q.aired_at) { $("onair-timer").textContent = ""; return; }
+  const seconds = Math.max(0, Math.floor((Date.now() - Date.parse(q.aired_at)) / 1000));
+  $("onair-timer").textContent = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+}
+setInterval(tick, 1000);
+
+function refresh(ids = null) {
+  const started = performance.now();
+  if (ids === null) board.rebuild(state.questions); else board.update(state.questions, ids);
+  let waiting = 0; let queued = 0; let answered = 0;
+  for (const q of state.questions.values()) {
+    if (q.status === "pending") waiting += 1;
+    else if (q.status === "queued") queued += 1;
+    else if (q.status === "answered") answered += 1;
+  }
+  let shown = 0;
+  for (const name of Object.keys(board.order)) {
+    shown += board.count(name);
+    const count = document.querySelector(`[data-count="${name}"]`);
+    if (count) count.textContent = board.count(name);
+  }
+  $("count-waiting").textContent = waiting;
+  $("count-queued").textContent = queued;
+  $("count-answered").textContent = answered;
+  $("f-shown").textContent = filtering() ? fmt(t.shown, { n: shown, total: state.questions.size }) : "";
+  if (ids === null || ids.some((id) => state.questions.get(id)?.status === "on_air" || id === state.stripId)) renderStrip();
+  state.stripId = onAir()?.id;
+  if (ids === null || ids.includes(state.selected)) renderInspector();
+  // for the benchmark and the browser tests: how long the last full render and the last update took
+  document.documentElement.dataset[ids === null ? "renderMs" : "updateMs"] = (performance.now() - started).toFixed(2);
 }
 
 $("filters").addEventListener("input", (e) => {
   const { name, value } = e.target;
+  if (!(name in filter)) return;
   filter[name] = ["text", "district"].includes(name) ? value.trim().toLowerCase() : value;
   refresh();
 });
 $("filters").addEventListener("submit", (e) => e.preventDefault());
 
 function fillCategoryFilter() {
-  const select = $("f-category");
-  const current = select.value;
-  select.replaceChildren(select.options[0], ...state.categories.map((c) => h("option", { value: c.id }, c.name)));
-  select.value = current;
+  const select_ = $("f-category");
+  const current = select_.value;
+  select_.replaceChildren(select_.options[0], ...state.categories.map((c) => h("option", { value: c.id }, c.name)));
+  select_.value = current;
 }
 
-// --- new questions: a sound (can be muted, remembered) and a count in the tab title ---
-const prefs = JSON.parse(localStorage.getItem("companion:moderate") || "{}");
-const baseTitle = document.title;
-let unseen = 0;
-let audio = null;
+function applyOrderButton() {
+  $("incoming-order").textContent = prefs.oldestFirst ? t.oldest_first : t.newest_first;
+  $("incoming-order").setAttribute("aria-pressed", String(!prefs.oldestFirst));
+}
+$("incoming-order").addEventListener("click", () => { prefs.oldestFirst = !prefs.oldestFirst; savePrefs(); applyOrderButton(); refresh(); });
+applyOrderButton();
+
+// --- keyboard: single keys act only on the selected card, never while a field or button has focus ---
+function moveSelection(step) {
+  const name = board.column(state.selected);
+  const ids = board.visibleIds(name && name !== "onair" ? name : null);
+  if (!ids.length) return;
+  const index = ids.indexOf(state.selected);
+  select(ids[index < 0 ? 0 : Math.min(Math.max(index + step, 0), ids.length - 1)]);
+}
+
+function moveColumn(step) {
+  const names = ["incoming", "approved", "queue", "done"];
+  let i = names.indexOf(board.column(state.selected));
+  for (let n = 0; n < names.length; n += 1) {
+    i = (i + step + names.length) % names.length;
+    const ids = board.visibleIds(names[i]);
+    if (ids.length) { select(ids[0]); return; }
+  }
+}
+
+function queueOrder() {
+  return [...$("list-queue").children].map((el) => Number(el.dataset.id)).filter(Boolean);
+}
+
+function moveInQueue(id, step) {
+  const ids = queueOrder();
+  const i = ids.indexOf(id);
+  const j = i + step;
+  if (i < 0 || j < 0 || j >= ids.length) return;
+  [ids[i], ids[j]] = [ids[j], ids[i]];
+  send("reorder_queue", { order: ids });
+}
+
+function shortcutTarget(target) {
+  // the page itself or a question card; any control, form, dialog or link keeps its keys
+  if (!target || target === document.body || target === document.documentElement) return true;
+  return target.classList?.contains("qcard") === true;
+}
+
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && state.mode && !$("confirm").open) { e.preventDefault(); leaveMode(); return; }
+  if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.isComposing || $("confirm").open) return;
+  if (!shortcutTarget(e.target)) return;
+  if (e.key === "?") { toggleHelp(); return; }
+  if (e.key === "/") { e.preventDefault(); $("f-text").focus(); return; }
+  if (e.key === "b") { e.preventDefault(); openTab("tab-backstage"); $("b-text").focus(); return; }
+  if (e.key === "j" || e.key === "ArrowDown" && !e.altKey) { e.preventDefault(); moveSelection(1); return; }
+  if (e.key === "k" || e.key === "ArrowUp" && !e.altKey) { e.preventDefault(); moveSelection(-1); return; }
+  if (e.key === "ArrowRight" || e.key === "ArrowLeft") { e.preventDefault(); moveColumn(e.key === "ArrowRight" ? 1 : -1); return; }
+  const q = state.questions.get(state.selected);
+  if (!q) return;
+  if (e.altKey && (e.key === "ArrowUp" || e.key === "ArrowDown")) {
+    e.preventDefault();
+    moveInQueue(q.id, e.key === "ArrowUp" ? -1 : 1);
+    return;
+  }
+  if (e.altKey || e.shiftKey) return;
+  if (e.key === "g") { e.preventDefault(); act(q, "merge_group"); return; }
+  if (e.key === "c") { e.preventDefault(); act(q, "accept_category"); return; }
+  const action = KEYS[e.key];
+  if (action && q.actions.includes(action)) { e.preventDefault(); act(q, action); }
+});
+
+function toggleHelp() {
+  const help = $("help");
+  help.hidden = !help.hidden;
+  $("help-toggle").setAttribute("aria-expanded", String(!help.hidden));
+}
+$("help-toggle").addEventListener("click", toggleHelp);
+
+// --- the tools drawer: backstage, phone caller, settings, invite ---
+const tabs = [...document.querySelectorAll(".tabs [role=tab]")];
+// The drawer starts folded (the selected question gets the room); a tab opens its panel, and
+// the open tab folds it again.
+function openTab(id, { toggle = false } = {}) {
+  for (const tab of tabs) {
+    const on = tab.id === id && !(toggle && tab.getAttribute("aria-expanded") === "true");
+    tab.setAttribute("aria-selected", String(tab.id === id));
+    tab.setAttribute("aria-expanded", String(on));
+    tab.tabIndex = tab.id === id ? 0 : -1;
+    $(tab.getAttribute("aria-controls")).hidden = !on;
+  }
+}
+for (const tab of tabs) {
+  tab.addEventListener("click", () => openTab(tab.id, { toggle: true }));
+  tab.addEventListener("keydown", (e) => {
+    if (e.key !== "ArrowRight" && e.key !== "ArrowLeft") return;
+    e.preventDefault();
+    const next = tabs[(tabs.indexOf(tab) + (e.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
+    openTab(next.id);
+    next.focus();
+  });
+}
 
 function applyMute() {
   $("mute").setAttribute("aria-pressed", String(!!prefs.muted));
   $("mute").textContent = prefs.muted ? t.sound_off : t.sound_on;
 }
-$("mute").addEventListener("click", () => {
-  prefs.muted = !prefs.muted;
-  localStorage.setItem("companion:moderate", JSON.stringify(prefs));
-  applyMute();
-});
+$("mute").addEventListener("click", () => { prefs.muted = !prefs.muted; savePrefs(); applyMute(); });
 applyMute();
 
+let audio = null;
 function chime() {
   if (prefs.muted) return;
   try {
@@ -236,6 +610,8 @@ function chime() {
   } catch { /* no audio device: the badge still counts */ }
 }
 
+const baseTitle = document.title;
+let unseen = 0;
 function announceNew(count) {
   if (!count) return;
   chime();
@@ -249,7 +625,6 @@ function clearBadge() { unseen = 0; document.title = baseTitle; document.documen
 window.addEventListener("focus", clearBadge);
 document.addEventListener("visibilitychange", () => { if (!document.hidden) clearBadge(); });
 
-// --- backstage: a note to the speaker with its read receipt, and the countdown ---
 function renderBackstage(backstage) {
   if (!backstage) return;
   const m = backstage.message;
@@ -261,9 +636,8 @@ function renderBackstage(backstage) {
 }
 $("backstage-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  const input = $("b-text");
-  const ack = await send("send_backstage", { text: input.value });
-  if (ack.ok) input.value = "";
+  const ack = await send("send_backstage", { text: $("b-text").value });
+  if (ack.ok) $("b-text").value = "";
 });
 for (const button of document.querySelectorAll("[data-quick]")) {
   button.addEventListener("click", () => send("send_backstage", { text: button.dataset.quick }));
@@ -272,196 +646,17 @@ for (const button of document.querySelectorAll("[data-seconds]")) {
   button.addEventListener("click", () => send("set_countdown", { seconds: Number(button.dataset.seconds) }));
 }
 
-// Cards live in per-column arrays of ids kept in sort order, so an event re-renders and moves only
-// the cards it touched (a binary search finds each one's place). Long columns show their first
-// WINDOW cards and a "show more" button (search and filters reach the rest): a desk with 10,000
-// questions renders a few hundred cards, not ten thousand.
-const WINDOW = 150;
-const order = Object.fromEntries(Object.keys(COLUMNS).map((k) => [k, []]));
-const placed = new Map();  // id -> its column (whether or not its card is in the window)
-const limit = Object.fromEntries(Object.keys(COLUMNS).map((k) => [k, k === "queue" || k === "onair" ? Infinity : WINDOW]));
-
-function moreButton(name) {
-  const hidden = order[name].length - limit[name];
-  const list = $(`list-${name}`);
-  let more = list.querySelector(":scope > li.more");
-  if (hidden <= 0) { more?.remove(); return; }
-  if (!more) {
-    more = h("li", { class: "more" }, h("button", { type: "button", class: "button small", onclick: () => {
-      limit[name] += WINDOW * 4;
-      refresh();
-    } }));
-  }
-  more.firstChild.textContent = fmt(t.show_more, { n: hidden });
-  list.append(more);  // always last
-}
-
-function rebuild() {
-  cards.clear();
-  placed.clear();
-  const lists = Object.fromEntries(Object.keys(COLUMNS).map((k) => [k, []]));
-  for (const q of state.questions.values()) if (matches(q)) lists[columnOf(q)].push(q);
-  for (const [name, list] of Object.entries(lists)) {
-    list.sort(COLUMNS[name].sort);
-    order[name] = list.map((q) => q.id);
-    for (const q of list) placed.set(q.id, name);
-    $(`list-${name}`).replaceChildren(...list.slice(0, limit[name]).map((q) => {
-      const el = renderCard(q);
-      cards.set(q.id, el);
-      return el;
-    }));
-    moreButton(name);
-  }
-}
-
-function slot(name, q) {
-  const list = order[name];
-  const cmp = COLUMNS[name].sort;
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (cmp(state.questions.get(list[mid]), q) <= 0) lo = mid + 1; else hi = mid;
-  }
-  return lo;
-}
-
-function showAt(name, index) {
-  // render the card at `index` of the column into the window (it just came within it)
-  const id = order[name][index];
-  if (id === undefined || cards.has(id)) return;
-  const el = renderCard(state.questions.get(id));
-  const next = order[name][index + 1];
-  $(`list-${name}`).insertBefore(el, (next !== undefined && cards.get(next)) || $(`list-${name}`).querySelector(":scope > li.more"));
-  cards.set(id, el);
-}
-
-function update(ids) {
-  for (const id of ids) {  // first take every touched card out, so the rest stay in order
-    const name = placed.get(id);
-    if (name === undefined) continue;
-    const list = order[name];
-    const index = list.indexOf(id);
-    list.splice(index, 1);
-    placed.delete(id);
-    if (cards.has(id)) {
-      cards.get(id).remove();
-      cards.delete(id);
-      if (list.length >= limit[name]) showAt(name, limit[name] - 1);  // the next one moves into the window
-    }
-  }
-  const touchedColumns = new Set();
-  for (const id of ids) {  // then put each back where it now belongs
-    const q = state.questions.get(id);
-    if (!q || !matches(q) || placed.has(id)) continue;
-    const name = columnOf(q);
-    const i = slot(name, q);
-    order[name].splice(i, 0, id);
-    placed.set(id, name);
-    touchedColumns.add(name);
-    if (i < limit[name]) {
-      showAt(name, i);
-      const overflow = order[name][limit[name]];  // pushed out of the window
-      if (overflow !== undefined && cards.has(overflow)) { cards.get(overflow).remove(); cards.delete(overflow); }
-    }
-  }
-  for (const name of Object.keys(order)) moreButton(name);
-}
-
-function markBusy() {
-  document.querySelector(".board").classList.toggle("busy", Boolean(onAir()));
-}
-
-function refresh(ids = null) {
-  const started = performance.now();
-  if (ids === null) markBusy();
-  if (ids === null) rebuild(); else update(ids);
-  let waiting = 0; let queued = 0; let answered = 0; let shown = 0;
-  for (const q of state.questions.values()) {
-    if (q.status === "pending" || q.status === "submitted") waiting += 1;
-    else if (q.status === "queued") queued += 1;
-    else if (q.status === "answered") answered += 1;
-  }
-  for (const name of Object.keys(order)) {
-    shown += order[name].length;
-    const count = document.querySelector(`[data-count="${name}"]`);
-    if (count) count.textContent = order[name].length;
-  }
-  $("count-waiting").textContent = waiting;
-  $("count-queued").textContent = queued;
-  $("count-answered").textContent = answered;
-  $("f-shown").textContent = filtering() ? fmt(t.shown, { n: shown, total: state.questions.size }) : "";
-  // for the benchmark and the browser test: how long the last full render and the last update took
-  document.documentElement.dataset[ids === null ? "renderMs" : "updateMs"] = (performance.now() - started).toFixed(2);
-}
-
-function select(id) {
-  const previous = state.selected;
-  state.selected = id;
-  refresh([previous, id].filter((x) => x !== null && state.questions.has(x)));
-  cards.get(id)?.focus();
-}
-
-function moveSelection(step) {
-  const ids = [...document.querySelectorAll(".qcard")].map((el) => Number(el.dataset.id));
-  if (!ids.length) return;
-  const index = ids.indexOf(state.selected);
-  const next = index < 0 ? 0 : Math.min(Math.max(index + step, 0), ids.length - 1);
-  select(ids[next]);
-  cards.get(ids[next])?.scrollIntoView({ block: "nearest" });
-}
-
-function queueOrder() {
-  return [...$("list-queue").children].map((el) => Number(el.dataset.id));
-}
-
-function moveInQueue(id, step) {
-  const order = queueOrder();
-  const i = order.indexOf(id);
-  const j = i + step;
-  if (i < 0 || j < 0 || j >= order.length) return;
-  [order[i], order[j]] = [order[j], order[i]];
-  send("reorder_queue", { order });
-}
-
-document.addEventListener("keydown", (e) => {
-  if (e.target.closest("input, textarea, select")) { if (e.key === "Escape" && state.mode) leaveMode(state.mode.id); return; }
-  if (e.key === "?") { toggleHelp(); return; }
-  if (e.key === "/") { e.preventDefault(); $("f-text").focus(); return; }
-  if (e.key === "b") { e.preventDefault(); $("backstage-panel").open = true; $("b-text").focus(); return; }
-  if (e.key === "j") { moveSelection(1); return; }
-  if (e.key === "k") { moveSelection(-1); return; }
-  const q = state.questions.get(state.selected);
-  if (!q) return;
-  if (e.altKey && (e.key === "ArrowUp" || e.key === "ArrowDown")) {
-    e.preventDefault();
-    moveInQueue(q.id, e.key === "ArrowUp" ? -1 : 1);
-    return;
-  }
-  const action = KEYS[e.key];
-  if (action && (ACTIONS[q.status] || []).includes(action)) { e.preventDefault(); act(q, action); }
-});
-
-function toggleHelp() {
-  const help = $("help");
-  help.hidden = !help.hidden;
-  $("help-toggle").setAttribute("aria-expanded", String(!help.hidden));
-}
-$("help-toggle").addEventListener("click", toggleHelp);
-
-// eslint-disable-next-line no-undef
-Sortable.create($("list-queue"), {
-  animation: 120,
-  onEnd: () => send("reorder_queue", { order: queueOrder() }),
-});
-
 function applySettings(settings) {
   state.settings = settings;
   for (const input of $("settings").elements) input.checked = !!settings[input.name];
+  const cleared = Boolean(settings.overlay_cleared);
+  $("overlay-toggle").textContent = cleared ? t.overlay_show : t.overlay_clear;
+  $("overlay-toggle").setAttribute("aria-pressed", String(cleared));
+  $("overlay-toggle").classList.toggle("danger", cleared);
+  $("overlay-state").textContent = cleared ? t.overlay_cleared : "";
 }
-$("settings").addEventListener("change", (e) => {
-  send("update_settings", { settings: { [e.target.name]: e.target.checked } });
-});
+$("settings").addEventListener("change", (e) => send("update_settings", { settings: { [e.target.name]: e.target.checked } }));
+$("overlay-toggle").addEventListener("click", () => send("update_settings", { settings: { overlay_cleared: !state.settings.overlay_cleared } }));
 
 $("phone-form").addEventListener("submit", async (e) => {
   e.preventDefault();
@@ -476,21 +671,30 @@ $("phone-form").addEventListener("submit", async (e) => {
   }
 });
 
+// eslint-disable-next-line no-undef
+Sortable.create($("list-queue"), {
+  animation: 120,
+  filter: ".more",
+  onEnd: () => send("reorder_queue", { order: queueOrder() }),
+});
+
 const live = connectLive({
   namespace: "/staff",
   slug: data.slug,
   onSnapshot(snapshot) {
     state.questions = new Map(snapshot.questions.map((q) => [q.id, q]));
     state.categories = snapshot.categories;
+    state.known.clear();
     applySettings(snapshot.settings);
     fillCategoryFilter();
     renderBackstage(snapshot.backstage);
+    if (state.mode && !state.questions.has(state.mode.id)) state.mode = null;
     refresh();
+    requestInsights([]);
   },
   onStatus(status) {
-    const el = $("conn");
-    el.dataset.state = status;
-    el.textContent = status === "online" ? t.online : t.offline;
+    $("conn").dataset.state = status;
+    $("conn").textContent = status === "online" ? t.online : t.offline;
   },
 });
 
@@ -499,9 +703,14 @@ live.socket.on("desk_changed", live.versioned((event) => {
   if (event.backstage) renderBackstage(event.backstage);
   const ids = event.questions.map((q) => q.id);
   announceNew(event.questions.filter((q) => !state.questions.has(q.id)).length);
-  for (const q of event.questions) state.questions.set(q.id, q);
-  markBusy();
+  const changed = [];
+  for (const q of event.questions) {
+    const before = state.questions.get(q.id);
+    if (!before || before.text !== q.text || OPEN.has(before.status) !== OPEN.has(q.status)) changed.push(q.id);
+    state.questions.set(q.id, q);
+  }
   refresh(ids);
+  if (changed.length) requestInsights(changed);
 }));
 live.socket.on("votes_changed", (event) => {
   const ids = [];

@@ -42,7 +42,9 @@ def test_desk_with_ten_thousand_questions_renders_and_updates_fast(browser, serv
     arrival_ms = float(mod.evaluate("document.documentElement.dataset.updateMs"))
     first = mod.locator("#list-incoming .qcard").first
     first_id = first.get_attribute("data-id")
-    first.locator("[data-action=approve]").click()  # leaves the window: the next incoming card moves in
+    first.click()
+    mod.wait_for_function(f"() => document.getElementById('insp-head').textContent.startsWith('#{first_id}')")
+    mod.click("#insp-actions [data-action=approve]")  # leaves the window: the next incoming card moves in
     mod.wait_for_function(f"() => !document.querySelector('#list-incoming .qcard[data-id=\"{first_id}\"]')")
     approve_ms = float(mod.evaluate("document.documentElement.dataset.updateMs"))
     assert mod.locator("#list-incoming .qcard").count() == 150  # the window stays full

@@ -103,11 +103,12 @@ def test_studio_rehearsal_with_five_screens(browser, server):  # noqa: F811
     assert shot.getpixel((int(third["x"] + 10), int(third["y"] + third["height"] / 2)))[3] > 200  # the lower third
 
     # Backstage: moderator A asks the speaker to wrap up; the prompter shows it and A and B see "read".
+    mod_a.click("#tab-backstage")
     mod_a.fill("#b-text", "Wrap up in one minute")
     mod_a.click("#backstage-form button[type=submit]")
     speaker.wait_for_selector("#backstage:not([hidden]) #backstage-text:has-text('Wrap up in one minute')")
     for page in (mod_a, mod_b):
-        page.wait_for_selector("#b-status[data-read=yes]")
+        page.wait_for_selector("#b-status[data-read=yes]", state="attached")
     mod_a.click("#countdown [data-seconds='60']")
     speaker.wait_for_selector("#countdown:not([hidden])")
 

@@ -1,0 +1,100 @@
+"""What a resident's words are about: a small lexicon of a district office's topics in kk/ru/en.
+
+Each topic lists the beginnings of words (in folded spelling: Kazakh letters as their Russian
+look-alikes, ё as е, й as и) that name it in any of the three languages, so "батареи холодные",
+"нет отопления" and "жылу жоқ" all say `heating`. An entry with "=" in front matches the whole
+word only ("ит", a dog, must not match "итог"). Where two entries match, the longer wins
+("светофор" is a traffic light, not lighting).
+"""
+from __future__ import annotations
+
+# Kazakh letters and their Russian look-alikes, ё and й: folded the same way on every side
+FOLD = str.maketrans("қөүұәіғңһёй", "коууаигнхеи")  # noqa: RUF001 - look-alikes on purpose
+
+TOPICS: dict[str, tuple[str, ...]] = {
+    "heating": ("отопл", "тепл", "батаре", "радиатор", "холодн", "холод", "мерзн", "мерзне", "замерз", "жылу", "жылыт",
+                "=жылы", "суык", "heating", "heat", "radiator", "=cold", "freez", "отопит"),
+    "hot_water": ("горяч", "гвс", "=ыстык", "hot water", "кипят"),
+    "water": ("=вода", "=воды", "=воду", "=водой", "водопров", "водоснаб", "кран", "ржав", "=су", "=суы", "=суды", "=суга",
+              "water", "напор", "канализ", "кариз", "sewer"),
+    "gas": ("=газ", "газа", "газо", "=gas"),
+    "lift": ("лифт", "элеватор", "=lift", "lifts", "elevator"),
+    "bus": ("автобус", "маршрут", "=bus", "buses", "route", "=рейс", "интервал", "interval", "транспорт", "transport"),
+    "bus_stop": ("остановк", "остановоч", "аялдам", "павильон", "=stop", "shelter"),
+    "fare": ("проезд", "=fare", "жол аки", "стоимость проезд"),
+    "road": ("=ям", "=ямы", "=яма", "=ямам", "ямк", "выбоин", "ухаб", "асфальт", "дорог", "шункыр", "=жол", "жолд", "жолы",
+             "pothole", "=road", "roads", "разрыт", "перекоп", "раскоп"),
+    "snow": ("снег", "сугроб", "=кар", "=карды", "=кары", "кар тазал", "snow", "снегоубор"),
+    "ice": ("гололед", "гололе", "=лед", "=льд", "скольз", "=муз", "=ice", "=icy", "слиппер"),
+    "icicles": ("сосульк", "icicle", "сунги"),
+    "lighting": ("освещ", "фонар", "=свет", "=света", "светил", "темно", "темнот", "жарык", "=шам", "шамдар", "lighting", "=light",
+                 "lights", "lamp", "=dark", "streetlight"),
+    "traffic_light": ("светофор", "багдаршам", "traffic light", "trafficlight"),
+    "crossing": ("переход", "зебр", "откел", "crosswalk", "crossing", "пешеход"),
+    "dogs": ("собак", "=пес", "=псы", "=псов", "стая", "бездомн", "=ит", "=иттер", "иттерд", "иттер", "=dog", "dogs", "stray",
+             "покус", "=осв", "отлов"),
+    "parking": ("парков", "стоянк", "паркинг", "=турак", "тураг", "parking", "=park"),
+    "tow": ("эвакуат", "штрафстоянк", "=tow", "towed", "tow truck"),
+    "kindergarten": ("садик", "детсад", "детск сад", "=сад", "=саду", "=сада", "балабакш", "kindergarten", "nursery", "госзаказ",
+                     "=ясли"),
+    "queue": ("очеред", "=кезек", "кезег", "кезекк", "кезекте", "queue", "waiting list"),
+    "school": ("школ", "мектеп", "school", "первоклас", "=1 класс", "=сынып"),
+    "clinic": ("поликлин", "больниц", "=врач", "врача", "врачу", "емхан", "аурухан", "=дариг", "clinic", "hospital",
+               "doctor"),
+    "ambulance": ("скорая", "скорой", "скорую", "=жедел", "ambulance"),
+    "appointment": ("запис", "=талон", "талонов", "дозвон", "appointment", "=прием", "=приема"),
+    "garbage": ("мусор", "свалк", "=отход", "отходы", "контейнер", "=кокыс", "кокыст", "garbage", "trash", "=waste", "=bin", "bins",
+                "мусоровоз"),
+    "recycling": ("раздельн", "переработ", "recycl", "сортир", "вторсыр", "=пластик"),
+    "bulky_waste": ("крупногабарит", "=мебель", "диван", "bulky", "furniture"),
+    "noise": ("=шум", "шумн", "шума", "грохот", "долб", "тишин", "караоке", "=шу", "=шуы", "noise", "noisy", "=loud"),
+    "construction": ("стройк", "строител", "застройк", "строят", "=курылыс", "курылыст", "construction", "building site",
+                     "точечн", "забор", "ограждени", "fence"),
+    "trees": ("дерев", "вырубк", "вырубил", "спил", "саженц", "=агаш", "агашт", "=tree", "trees", "seedling",
+              "озеленени", "=газон"),
+    "playground": ("площадк", "качел", "горк", "=алан", "аланы", "аланш", "=ойын", "playground", "swing", "slide"),
+    "yard": ("двор", "=аула", "=ауласы", "=аулада", "=ауланы", "=yard", "yards", "courtyard"),
+    "flooding": ("затоп", "ливнев", "=ливень", "лужа", "лужи", "=озеро", "=болото", "flood", "puddle", "=лив"),
+    "tariff": ("тариф", "подорож", "повысил", "повышени", "=бага", "tariff", "=price", "prices", "кымбатта"),
+    "bill": ("квитанц", "=счет", "=счета", "=сумма", "=сумму", "платеж", "начисл", "=толем", "толемак", "=bill",
+             "bills", "invoice", "перерасчет", "=recalc", "recalculat"),
+    "meter": ("счетчик", "есептеги", "=meter", "meters"),
+    "electricity": ("электр", "=свет за", "=ток", "electric"),
+    "osi": ("=оси", "=ксс", "=кск", "взнос", "=fee", "=fees"),
+    "registration": ("прописк", "регистрац", "=тиркеу", "тиркел", "propiska", "registration"),
+    "program": ("программ", "багдарлам", "program"),
+    "repair": ("ремонт", "жонде", "repair", "=fix", "fixed"),
+}
+
+
+def _build():
+    exact: dict[str, set] = {}
+    prefixes: dict[str, list] = {}
+    for topic, entries in TOPICS.items():
+        for entry in entries:
+            entry = entry.lower().translate(FOLD)
+            if " " in entry.strip("="):
+                continue  # phrases are matched word by word: their first word carries them
+            if entry.startswith("="):
+                exact.setdefault(entry[1:], set()).add(topic)
+            else:
+                prefixes.setdefault(entry[:3], []).append((entry, topic))
+    for items in prefixes.values():
+        items.sort(key=lambda item: -len(item[0]))
+    return exact, prefixes
+
+
+_EXACT, _PREFIXES = _build()
+
+
+def topics_of(word: str) -> set[str]:
+    """The topics a folded, lower-case word names (empty when none)."""
+    found = set(_EXACT.get(word, ()))
+    best = 0
+    for prefix, topic in _PREFIXES.get(word[:3], ()):
+        if len(prefix) < best:
+            break
+        if word.startswith(prefix):
+            found.add(topic)
+            best = len(prefix)
+    return found

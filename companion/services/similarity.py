@@ -1,0 +1,309 @@
+"""Likely duplicates among a broadcast's questions, and the category their words suggest.
+
+Residents ask the same thing in other words, in Kazakh and Russian, with Kazakh letters typed as
+Russian look-alikes, typos and addresses written four ways. A question becomes a set of word stems
+(letters folded, Russian/English Snowball stems cut to a few letters, stop and address words
+dropped), a set of consonant skeletons (so "атопление" meets "отопление") and its numbers (house,
+bus, kindergarten: a different number is a different question). Two questions score by their
+shared stems weighted by rarity in the broadcast (IDF), with a lighter weight for a skeleton or
+a typo-close stem (rapidfuzz), times a penalty when their numbers disagree. An inverted index
+finds the candidates, so a new question is scored against the few that share a word with it,
+not against every question of the broadcast.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import snowballstemmer
+from flask import current_app
+from rapidfuzz.distance import Levenshtein
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Category, Question, QuestionStatus
+from .lexicon import FOLD, topics_of
+
+S = QuestionStatus
+
+WORD = re.compile(r"[a-zа-я]+|\d+")
+STEM_LENGTH = 5
+# Words that carry no topic: question words, greetings, pronouns, particles, address words (the
+# street name and the number carry the place). In folded spelling (қашан → кашан).
+STOP = frozenset("""
+когда почему зачем где куда сколько какой какая какие каким будет будут было был была быть есть нет
+ли и а но или в во на по у с со к ко из о об от до за для при про над под без через уже еще ещё же бы
+не ни то это эта этот эти тот что чтобы как так там тут здесь вот все всё всем очень просто
+мы нас нам наш наша наше наши нашем нашей нашего вы вас вам ваш они их им он она его ее её мне меня я
+можно нужно надо пожалуйста здравствуйте добрый доброе день вечер утро спасибо уважаемый уважаемая
+аким акимат акима вопрос вопросы вообще опять снова год года лет сегодня сейчас скоро когдато
+ул улица улице улицы улицу д дом доме дома кв квартира пр проспект проспекте мкр микрорайон микрорайоне
+район района районе р н жк
+кашан неге не нега ма ме ба бе па пе ги ки гой кой жане мен бен пен бар жок бул осы сол мына биз
+бизде биздин бизге сиз сиздер сизге деген ушин туралы салеметсиз салем курметти аким акимдиги
+ауданы ауданында аудан кошеси кошесинде коше уй уйи уйде уйдин шагынаудан шагынауданы мекенжай жыл
+ган ген кан кен да де та те ды ди ты ти ме еди еди болады бола болма ма
+when will the a an is are be been in on at of to for and or why what how where our we us my me i you
+please hello hi there do does did it its this that these with by from near street st house no not
+""".translate(FOLD).split())
+# stems that say nothing of the place or the problem ("батыр" and "даңғыл" are in half the street names)
+STOP_STEMS = frozenset("""
+батыр дангы проспе кто бир бер алмаи недел ек жатыр посл ход сдела утр тур невоз люд киреб нов истем жан
+час месяц эт кеиин журги бо ве distri аудан year дела возл ал дом can тунд беред журед больш кетт минут коп
+лет чем год дадут жанын ем ка алуг деид so get still again month week day
+""".split())
+SKELETON_VOWELS = str.maketrans("", "", "аеиоуыэюяьъaeiouy")
+# a stem this close to another (Levenshtein similarity) counts as the same word, misspelt
+TYPO_SIMILARITY = 0.8
+SKELETON_WEIGHT = 0.75
+TYPO_WEIGHT = 0.7
+NUMBERS_DISAGREE = 0.35   # "Кенесары 40" and "Кенесары 42" are two questions
+NUMBERS_ONE_SIDED = 0.85
+TOPIC_ALONE = 0.35       # the same topic, nothing else alike
+PLACES_UNKNOWN = 0.3     # one side names no place
+# a pair at or above this score is shown as a likely duplicate (tests/test_similarity.py measures it)
+THRESHOLD = 0.45
+# the selected question's panel lists weaker likenesses too: the moderator decides
+SUGGEST_THRESHOLD = 0.3
+CANDIDATES = 40
+# questions that may still be merged or merged into (answered ones gather late askers too)
+OPEN = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.ON_AIR, S.DEFERRED, S.ANSWERED})
+
+_russian = snowballstemmer.stemmer("russian")
+_english = snowballstemmer.stemmer("english")
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a question's text comes down to for comparison."""
+
+    stems: frozenset
+    skeletons: frozenset
+    numbers: frozenset
+    topics: frozenset = frozenset()
+    places: frozenset = frozenset()   # stems that name no topic: streets, districts, details
+
+
+def _stem(word: str) -> str:
+    if word.isascii():
+        return _english.stemWord(word)[:STEM_LENGTH + 1]
+    return _russian.stemWord(word)[:STEM_LENGTH]
+
+
+def fingerprint(text: str) -> Fingerprint:
+    """The stems, skeletons and numbers of a question's text."""
+    stems, numbers, topics, places = set(), set(), set(), set()
+    for word in WORD.findall((text or "").lower().translate(FOLD)):
+        if word.isdigit():
+            numbers.add(word.lstrip("0") or "0")
+            continue
+        found = topics_of(word)
+        topics |= found
+        if len(word) > 1 and word not in STOP:
+            stem = _stem(word)
+            if stem in STOP_STEMS:
+                continue
+            stems.add(stem)
+            if not found:
+                places.add(stem)
+    skeletons = {s.translate(SKELETON_VOWELS) for s in stems}
+    return Fingerprint(frozenset(stems), frozenset(k for k in skeletons if len(k) >= 2), frozenset(numbers),
+                       frozenset(topics), frozenset(places))
+
+
+def _numbers_factor(a: Fingerprint, b: Fingerprint) -> float:
+    if a.numbers and b.numbers:
+        return 1.0 if a.numbers & b.numbers else NUMBERS_DISAGREE
+    return NUMBERS_ONE_SIDED if (a.numbers or b.numbers) else 1.0
+
+
+def _overlap(a: frozenset, b: frozenset, a_skeletons: frozenset, weight) -> float:
+    """A cosine over stems, each weighted by its rarity; a skeleton or typo match counts for part of a word."""
+    if not a or not b:
+        return 0.0
+    matched = 0.0
+    rest = set(b - a)
+    for stem in a:
+        w = weight(stem)
+        if stem in b:
+            matched += w
+        elif stem.translate(SKELETON_VOWELS) in a_skeletons:
+            matched += w * SKELETON_WEIGHT
+        elif rest and len(stem) >= 4 and any(Levenshtein.normalized_similarity(stem, other) >= TYPO_SIMILARITY
+                                             for other in rest):
+            matched += w * TYPO_WEIGHT
+    total = math.sqrt(sum(weight(s) for s in a) * sum(weight(s) for s in b))
+    return min(1.0, matched / total) if total else 0.0
+
+
+def score(a: Fingerprint, b: Fingerprint, weight=lambda stem: 1.0) -> float:
+    """How likely two questions are the same question, from 0 to 1: the same topic (in any of the
+    three languages), the same place and details in the same words, and no disagreeing number."""
+    words = _overlap(a.stems, b.stems, b.skeletons, weight)
+    if a.topics and b.topics:
+        topic = len(a.topics & b.topics) / math.sqrt(len(a.topics) * len(b.topics))
+        places = _overlap(a.places, b.places, b.skeletons, weight) if a.places and b.places else PLACES_UNKNOWN
+        value = max(words, topic * (TOPIC_ALONE + (1 - TOPIC_ALONE) * places))
+    else:
+        value = words
+    return round(min(1.0, value) * _numbers_factor(a, b), 4)
+
+
+@dataclass
+class Index:
+    """The fingerprints of one broadcast's open questions, an inverted index by stem and skeleton,
+    and each question's group of likely duplicates (in arrival order: the group of its most similar
+    earlier question, or a group of its own)."""
+
+    prints: dict = field(default_factory=dict)       # id -> Fingerprint
+    versions: dict = field(default_factory=dict)     # id -> the question version last applied (removed ones too)
+    languages: dict = field(default_factory=dict)    # id -> language
+    groups: dict = field(default_factory=dict)       # id -> id of its group's first question
+    postings: dict = field(default_factory=dict)     # stem or "~skeleton" -> set of ids
+    seen_until: object = None                        # the newest updated_at read
+    rules: tuple = ((), [])                          # (the categories' keywords, their fingerprints)
+
+    def _keys(self, fp: Fingerprint):
+        return [*fp.stems, *("~" + k for k in fp.skeletons), *("#" + t for t in fp.topics)]
+
+    def apply(self, qid: int, version: int, is_open: bool, language: str, text: str) -> None:
+        """Bring one question up to `version`: (re)index it while it is open, drop it once it is not.
+        An older version than the one applied is ignored (two readers may overlap)."""
+        if version <= self.versions.get(qid, -1):
+            return
+        self.versions[qid] = version
+        self._remove(qid)
+        if not is_open:
+            return
+        fp = fingerprint(text)
+        best = self.similar(fp, exclude=qid, limit=1, before=qid)
+        self.groups[qid] = self.groups.get(best[0][0], best[0][0]) if best else qid
+        self.prints[qid], self.languages[qid] = fp, language
+        for key in self._keys(fp):
+            self.postings.setdefault(key, set()).add(qid)
+
+    def _remove(self, qid: int) -> None:
+        fp = self.prints.pop(qid, None)
+        self.languages.pop(qid, None)
+        self.groups.pop(qid, None)
+        if fp is not None:
+            for key in self._keys(fp):
+                ids = self.postings.get(key)
+                if ids is not None:
+                    ids.discard(qid)
+                    if not ids:
+                        del self.postings[key]
+
+    def weight(self, stem: str) -> float:
+        """Rarer words say more: inverse document frequency within the broadcast."""
+        df = len(self.postings.get(stem, ()))
+        return math.log(1 + (len(self.prints) + 1) / (df + 1))
+
+    def similar(self, fp: Fingerprint, *, exclude: int | None = None, limit: int = 5, before: int | None = None,
+                language: str | None = None, threshold: float = THRESHOLD) -> list[tuple[int, float]]:
+        """The questions most like `fp`, best first, as (id, score) at or above `threshold`."""
+        votes: dict[int, float] = {}
+        crowded = max(50, len(self.prints) // 3)
+        for key in self._keys(fp):
+            ids = self.postings.get(key, ())
+            if len(ids) > crowded:
+                continue  # a word a third of the broadcast uses picks no candidate
+            w = self.weight(key) * (SKELETON_WEIGHT if key[0] in "~#" else 1.0)
+            for qid in ids:
+                votes[qid] = votes.get(qid, 0.0) + w
+        votes.pop(exclude, None)
+        candidates = [qid for qid in sorted(votes, key=votes.get, reverse=True)
+                      if (before is None or qid < before) and (language is None or self.languages[qid] == language)]
+        scored = [(qid, score(fp, self.prints[qid], self.weight)) for qid in candidates[:CANDIDATES]]
+        scored = [pair for pair in scored if pair[1] >= threshold]
+        scored.sort(key=lambda pair: (-pair[1], pair[0]))
+        return scored[:limit]
+
+
+def _pause_every(pause, n: int = 50):
+    count = 0
+
+    def tick():
+        nonlocal count
+        count += 1
+        if pause is not None and count % n == 0:
+            pause()
+    return tick
+
+
+def broadcast_index(broadcast, pause=None) -> Index:
+    """This process's index of the broadcast's open questions, brought up to date with what changed
+    since it was last read: one query, then the new and changed questions (a new process builds it
+    on first use). `pause()` is called every few dozen questions, so a first build of a large
+    broadcast lets the event loop run between them."""
+    indexes = current_app.extensions.setdefault("companion.similarity", {})
+    index = indexes.get(broadcast.id)
+    if index is None:
+        index = indexes[broadcast.id] = Index()
+    stmt = select(Question.id, Question.version, Question.status, Question.text, Question.language,
+                  Question.updated_at).where(Question.broadcast_id == broadcast.id).order_by(Question.id)
+    if index.seen_until is not None:
+        stmt = stmt.where(Question.updated_at >= index.seen_until)
+    rows = db.session.execute(stmt).all()
+    tick = _pause_every(pause)
+    for qid, version, status, text, language, updated_at in rows:
+        if index.seen_until is None or updated_at > index.seen_until:
+            index.seen_until = updated_at
+        index.apply(qid, version, S(status) in OPEN, language, text)
+        tick()
+    return index
+
+
+def similar_questions(broadcast, question: Question, limit: int = 5) -> list[tuple[int, float]]:
+    """The questions of the broadcast most like this one (any language), best first."""
+    index = broadcast_index(broadcast)
+    return index.similar(index.prints.get(question.id) or fingerprint(question.text), exclude=question.id,
+                         limit=limit, threshold=SUGGEST_THRESHOLD)
+
+
+def desk_insights(broadcast, ids, categories: list[Category], pause=None) -> dict:
+    """For these questions of the broadcast (None: all its open ones): the group of likely duplicates
+    each belongs to (only groups of two or more), and the category its words suggest."""
+    index = broadcast_index(broadcast, pause)
+    wanted = list(index.prints) if ids is None else [qid for qid in ids if qid in index.prints]
+    sizes: dict[int, int] = {}
+    for group in index.groups.values():
+        sizes[group] = sizes.get(group, 0) + 1
+    keywords = tuple((c.id, c.keywords) for c in categories)
+    if index.rules[0] != keywords:
+        index.rules = (keywords, category_rules(categories))
+    rules = index.rules[1]
+    suggestions = {}
+    for qid in wanted:
+        category = suggest_category(index.prints[qid], rules) if rules else None
+        if category is not None:
+            suggestions[qid] = category
+    return {"groups": {qid: index.groups[qid] for qid in wanted if sizes.get(index.groups[qid], 0) > 1},
+            "suggestions": suggestions}
+
+
+# --- categories suggested by keywords ---
+
+def category_rules(categories: list[Category]) -> list[tuple[int, list[Fingerprint]]]:
+    """Each category's keywords (one word or phrase a line, any language) as fingerprints."""
+    rules = []
+    for category in categories:
+        phrases = [fingerprint(line) for line in (category.keywords or "").splitlines() if line.strip()]
+        phrases = [p for p in phrases if p.stems]
+        if phrases:
+            rules.append((category.id, phrases))
+    return rules
+
+
+def suggest_category(fp: Fingerprint, rules) -> int | None:
+    """The category whose keywords the question uses most, or None. A keyword counts when each of
+    its words is in the question, or when the question names the keyword's topic in other words
+    ("батареи холодные" for the keyword "жылу")."""
+    best, best_hits = None, 0
+    for category_id, phrases in rules:
+        hits = sum(len(p.stems) for p in phrases
+                   if all(s in fp.stems for s in p.stems) or (p.topics and p.topics <= fp.topics))
+        if hits > best_hits:
+            best, best_hits = category_id, hits
+    return best

@@ -1,0 +1,182 @@
+// The desk's columns: compact cards in sort order, re-rendered only where an event touched them.
+// Cards carry no buttons: a click or a key selects a card, and the selected question's actions
+// live in one place (the inspector), so nothing inside a card can be clicked by accident.
+import { fmt, h, time } from "./dom.js";
+
+// Long columns show their first WINDOW cards and a "show more" button (search and filters reach
+// the rest): a desk with 10,000 questions renders a few hundred cards, not ten thousand.
+const WINDOW = 150;
+
+export const COLUMNS = {
+  incoming: { statuses: ["pending"] },
+  approved: { statuses: ["approved"], sort: (a, b) => b.votes - a.votes || a.id - b.id },
+  queue: { statuses: ["queued"], sort: (a, b) => a.position - b.position || a.id - b.id },
+  onair: { statuses: ["on_air"], sort: (a, b) => a.id - b.id },
+  done: { statuses: ["answered", "deferred", "rejected", "merged"], sort: (a, b) => b.id - a.id },
+};
+const STATUS_COLUMN = Object.fromEntries(Object.entries(COLUMNS).flatMap(([name, c]) => c.statuses.map((s) => [s, name])));
+
+export function columnOf(q) {
+  return STATUS_COLUMN[q.status] || "done";
+}
+
+/**
+ * A board over `state.questions`. `view` supplies: t (strings), locale, matches(q), selected(),
+ * newestFirst(), groupSize(q), categoryName(id), suggestion(q), onSelect(id).
+ */
+export function createBoard(view) {
+  const t = view.t;
+  const cards = new Map();  // id -> element
+  const order = Object.fromEntries(Object.keys(COLUMNS).map((k) => [k, []]));
+  const placed = new Map();  // id -> its column (whether or not its card is in the window)
+  const limit = Object.fromEntries(Object.keys(COLUMNS).map((k) => [k, k === "queue" || k === "onair" ? Infinity : WINDOW]));
+  const list = (name) => document.getElementById(`list-${name}`);
+  let questions = new Map();
+
+  function sorter(name) {
+    if (name === "incoming") return view.newestFirst() ? (a, b) => b.id - a.id : (a, b) => a.id - b.id;
+    return COLUMNS[name].sort;
+  }
+
+  function metaLine(q) {
+    const parts = [`#${q.id}`, q.author_name, q.district, q.language.toUpperCase()];
+    if (q.channel !== "web") parts.push(t[q.channel] || q.channel);
+    parts.push(time(q.created_at, view.locale));
+    return parts.filter(Boolean).join(" · ");
+  }
+
+  function badges(q) {
+    const out = [h("span", { class: "badge votes", title: t.votes }, `▲ ${q.votes}`)];
+    if (q.asker_count > 1) out.push(h("span", { class: "badge askers", title: t.askers }, `👥 ${q.asker_count}`));
+    const size = view.groupSize(q);
+    if (size > 1) out.push(h("span", { class: "badge group", title: fmt(t.group_of, { n: size }) }, `≈ ${size}`));
+    const cat = view.categoryName(q.category_id);
+    if (cat) out.push(h("span", { class: "badge cat" }, cat));
+    else {
+      const suggested = view.suggestion(q);
+      if (suggested) out.push(h("span", { class: "badge cat suggested", title: fmt(t.suggested, { name: suggested }) }, `${suggested}?`));
+    }
+    const a = q.appeal;
+    if (a && a.urgency) out.push(h("span", { class: `due ${a.urgency}` }, `${t[a.urgency]} ${a.due_date}`));
+    if (a && a.follow_up) out.push(h("span", { class: "badge follow-up" }, t.follow_up_flagged));
+    return out;
+  }
+
+  function renderCard(q) {
+    const selected = view.selected() === q.id;
+    return h("li", {
+      class: `qcard ${q.status}${selected ? " selected" : ""}`, tabindex: selected ? 0 : -1,
+      dataset: { id: q.id, status: q.status }, "aria-selected": selected ? "true" : "false",
+      onclick: () => view.onSelect(q.id),
+    },
+    h("p", { class: "text" }, q.text),
+    h("p", { class: "meta" }, metaLine(q)),
+    h("p", { class: "badges" }, ...badges(q)));
+  }
+
+  function moreButton(name) {
+    const hidden = order[name].length - limit[name];
+    let more = list(name).querySelector(":scope > li.more");
+    if (hidden <= 0) { more?.remove(); return; }
+    if (!more) {
+      more = h("li", { class: "more" }, h("button", { type: "button", class: "button small", onclick: () => {
+        limit[name] += WINDOW * 4;
+        rebuild(questions);
+      } }));
+    }
+    more.firstChild.textContent = fmt(t.show_more, { n: hidden });
+    list(name).append(more);  // always last
+  }
+
+  function rebuild(all) {
+    questions = all;
+    cards.clear();
+    placed.clear();
+    const lists = Object.fromEntries(Object.keys(COLUMNS).map((k) => [k, []]));
+    for (const q of all.values()) if (view.matches(q)) lists[columnOf(q)].push(q);
+    for (const [name, items] of Object.entries(lists)) {
+      items.sort(sorter(name));
+      order[name] = items.map((q) => q.id);
+      for (const q of items) placed.set(q.id, name);
+      list(name).replaceChildren(...items.slice(0, limit[name]).map((q) => {
+        const el = renderCard(q);
+        cards.set(q.id, el);
+        return el;
+      }));
+      moreButton(name);
+    }
+  }
+
+  function slot(name, q) {
+    const ids = order[name];
+    const cmp = sorter(name);
+    let lo = 0;
+    let hi = ids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cmp(questions.get(ids[mid]), q) <= 0) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  }
+
+  function showAt(name, index) {
+    const id = order[name][index];
+    if (id === undefined || cards.has(id)) return;
+    const el = renderCard(questions.get(id));
+    const next = order[name][index + 1];
+    list(name).insertBefore(el, (next !== undefined && cards.get(next)) || list(name).querySelector(":scope > li.more"));
+    cards.set(id, el);
+  }
+
+  /** Re-render the cards of these ids where they now belong; the selected card keeps its place on screen. */
+  function update(all, ids) {
+    questions = all;
+    const anchor = cards.get(view.selected());
+    const anchorList = anchor?.parentElement;
+    const anchorTop = anchor ? anchor.getBoundingClientRect().top : 0;
+    for (const id of ids) {  // first take every touched card out, so the rest stay in order
+      const name = placed.get(id);
+      if (name === undefined) continue;
+      const ids_ = order[name];
+      ids_.splice(ids_.indexOf(id), 1);
+      placed.delete(id);
+      if (cards.has(id)) {
+        cards.get(id).remove();
+        cards.delete(id);
+        if (ids_.length >= limit[name]) showAt(name, limit[name] - 1);  // the next one moves into the window
+      }
+    }
+    for (const id of ids) {  // then put each back where it now belongs
+      const q = questions.get(id);
+      if (!q || !view.matches(q) || placed.has(id)) continue;
+      const name = columnOf(q);
+      const i = slot(name, q);
+      order[name].splice(i, 0, id);
+      placed.set(id, name);
+      if (i < limit[name]) {
+        showAt(name, i);
+        const overflow = order[name][limit[name]];  // pushed out of the window
+        if (overflow !== undefined && cards.has(overflow)) { cards.get(overflow).remove(); cards.delete(overflow); }
+      }
+    }
+    for (const name of Object.keys(order)) moreButton(name);
+    // cards inserted above the selected one must not push it out of view
+    const now = cards.get(view.selected());
+    if (anchor && now === anchor && anchor.parentElement === anchorList) {
+      const shift = anchor.getBoundingClientRect().top - anchorTop;
+      if (shift) anchorList.scrollTop += shift;
+    }
+  }
+
+  return {
+    rebuild, update, cards, order,
+    card: (id) => cards.get(id),
+    column: (id) => placed.get(id),
+    /** The ids on screen, column by column, top to bottom (for j/k and the arrows). */
+    visibleIds(name = null) {
+      const names = name ? [name] : ["incoming", "approved", "queue", "done"];
+      return names.flatMap((n) => [...list(n).querySelectorAll(":scope > .qcard")].map((el) => Number(el.dataset.id)));
+    },
+    count: (name) => order[name].length,
+  };
+}

@@ -1,0 +1,323 @@
+"""The moderator's desk driven as a person does, in real Chromium: clicks, typing into fields, Tab and
+Enter, the single-key shortcuts, drag; the database is checked after every step."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+import requests
+
+from .test_rehearsal import SCREENSHOTS, browser, signed_in  # noqa: F401 - fixtures
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "duplicates.json"
+LAPTOP = {"width": 1366, "height": 768}
+
+
+def database(server) -> sqlite3.Connection:
+    db = sqlite3.connect(server.env["COMPANION_DATABASE_URL"].removeprefix("sqlite:///"))
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def row(server, qid: int) -> sqlite3.Row:
+    with database(server) as db:
+        return db.execute("SELECT * FROM question WHERE id = ?", (qid,)).fetchone()
+
+
+def aired(server) -> list[int]:
+    with database(server) as db:
+        return [r[0] for r in db.execute("SELECT id FROM question WHERE aired_at IS NOT NULL")]
+
+
+def api_key(server) -> str:
+    """An integrator's key (keyed requests are not limited per address), made through the service."""
+    from companion import create_app
+    from companion.config import Config
+    from companion.services import apikeys
+    app = create_app(Config.from_env({"COMPANION_DATABASE_URL": server.env["COMPANION_DATABASE_URL"],
+                                      "COMPANION_SECRET_KEY": "x"}))
+    with app.app_context():
+        from companion.extensions import db
+        _, key = apikeys.create_key("desk test", actor=None)
+        db.session.remove()
+        db.engine.dispose()
+    return key
+
+
+def ask(server, key: str, *texts: str, language: str = "ru") -> list[int]:
+    ids = []
+    for i, text in enumerate(texts):
+        r = requests.post(f"{server.url}/api/v1/broadcasts/demo/questions", timeout=10,
+                          headers={"Authorization": f"Bearer {key}"},
+                          json={"text": text, "language": language, "client_id": f"{abs(hash(text)):020d}{i:012d}"})
+        assert r.status_code in (200, 201), r.text
+        ids.append(r.json()["id"])
+    return ids
+
+
+def desk(browser, server, **kw):  # noqa: F811
+    page = signed_in(browser, server, "mod", "/moderate/demo", viewport=LAPTOP, **kw)
+    page.wait_for_selector("#conn[data-state=online]")
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.errors = errors
+    return page
+
+
+def card(page, qid: int):
+    return page.locator(f".qcard[data-id='{qid}']")
+
+
+def pick(page, qid: int):
+    """Select a question by clicking its card, as a moderator does."""
+    card(page, qid).click()
+    page.wait_for_selector(f".qcard.selected[data-id='{qid}']")
+    page.wait_for_function(f"() => document.getElementById('insp-head').textContent.startsWith('#{qid}')")
+
+
+def wait_status(page, qid: int, status: str):
+    page.wait_for_selector(f".qcard[data-id='{qid}'][data-status='{status}']", state="attached")
+
+
+@pytest.fixture
+def key(server):
+    return api_key(server)
+
+
+def test_an_edit_typed_and_saved_by_mouse_and_by_keyboard_keeps_the_original(browser, server, key):  # noqa: F811
+    first, second = ask(server, key, "Когда отремонтируют дорогу на Тұран?", "Когда уберут снег во дворе Самал 5?")
+    page = desk(browser, server)
+    pick(page, first)
+    page.click("#insp-actions [data-action=edit]")
+    page.fill("#edit-text", "Когда отремонтируют дорогу на улице Тұран, 37?")
+    page.click("#edit-form button[type=submit]")
+    page.wait_for_selector("#edit-form", state="detached")
+    r = row(server, first)
+    assert r["text"] == "Когда отремонтируют дорогу на улице Тұран, 37?"
+    assert r["original_text"] == "Когда отремонтируют дорогу на Тұран?" and r["status"] == "pending"
+
+    # by keyboard: e opens the form, typing goes into it, Tab reaches Save, Enter saves (and nothing else)
+    pick(page, second)
+    page.keyboard.press("e")
+    page.wait_for_selector("#edit-text:focus")
+    page.keyboard.press("End")
+    page.keyboard.type(" Дом 5, подъезд 2. approve queue fixed reject")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.type") == "submit"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#edit-form", state="detached")
+    r = row(server, second)
+    assert r["text"].endswith("подъезд 2. approve queue fixed reject") and r["original_text"].startswith("Когда уберут")
+    assert r["status"] == "pending" and r["aired_at"] is None  # the letters typed approved, queued, aired nothing
+    with database(server) as db:
+        assert db.execute("SELECT follow_up FROM appeal WHERE question_id = ?", (second,)).fetchone()[0] == 0
+    assert aired(server) == []
+    # Esc closes a form without saving
+    page.keyboard.press("e")
+    page.wait_for_selector("#edit-text:focus")
+    page.keyboard.type(" lost")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#edit-form", state="detached")
+    assert not row(server, second)["text"].endswith("lost")
+    assert page.errors == []
+
+
+def test_enter_in_any_form_sends_nothing_to_air(browser, server, key):  # noqa: F811
+    qid, other = ask(server, key, "Где будет новая школа в Нуре?", "Когда дадут отопление на Кенесары 40?")
+    page = desk(browser, server)
+    pick(page, qid)
+    page.click("#insp-actions [data-action=approve]")
+    wait_status(page, qid, "approved")
+    pick(page, qid)
+    for opener, field in (("edit", "#edit-text"), ("reject", "#reject-reason"), ("merge", "#merge-search")):
+        page.click(f"#insp-actions [data-action={opener}]")
+        page.wait_for_selector(f"{field}:focus")
+        page.keyboard.press("Tab")  # to the form's first button
+        if opener == "reject":
+            page.keyboard.press("Shift+Tab")
+            page.keyboard.press("Escape")
+        else:
+            page.keyboard.press("Enter")
+        page.wait_for_timeout(300)
+        pick(page, qid)
+    for field in ("#f-text", "#b-text"):
+        page.click(field)
+        page.keyboard.type("x")
+        page.keyboard.press("Enter")
+    page.click("#tab-phone")
+    page.click("#p-name")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(500)
+    assert aired(server) == []
+    assert row(server, qid)["status"] in ("approved", "merged")
+    assert row(server, other)["aired_at"] is None
+    assert page.errors == []
+
+
+def test_an_unapproved_question_needs_confirmation_to_go_on_air(browser, server, key):  # noqa: F811
+    (qid,) = ask(server, key, "Почему на Тұран нет освещения?")
+    page = desk(browser, server)
+    pick(page, qid)
+    page.keyboard.press("Enter")  # one key: a confirmation, with Cancel focused
+    page.wait_for_selector("#confirm[open]")
+    assert page.evaluate("document.activeElement.classList.contains('cancel')")
+    page.keyboard.press("Enter")  # a second Enter cancels
+    page.wait_for_selector("#confirm:not([open])", state="attached")
+    page.click("#insp-actions [data-action=send_to_air]")  # one click: the same confirmation
+    page.wait_for_selector("#confirm[open]")
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(300)
+    assert aired(server) == [] and row(server, qid)["status"] == "pending"
+    # the server refuses it too, whatever the screen does
+    ack = page.evaluate("""() => new Promise((resolve) => {
+        const s = io('/staff', {auth: {slug: 'demo'}, transports: ['websocket']});
+        s.on('connect', () => s.emit('send_to_air', {id: %d}, (ack) => { s.close(); resolve(ack); }));
+    })""" % qid)
+    assert ack["ok"] is False and ack["error"]["code"] == "confirm_required"
+    # an explicit confirmation sends it
+    page.click("#insp-actions [data-action=send_to_air]")
+    page.click("#confirm-buttons button[value=yes]")
+    wait_status(page, qid, "on_air")
+    assert aired(server) == [qid]
+    page.wait_for_selector("#onair[data-state=live] #list-onair .qcard")
+    assert page.errors == []
+
+
+def test_take_off_air_returns_the_question_to_the_top_of_the_queue(browser, server, key):  # noqa: F811
+    a, b, c = ask(server, key, "Вопрос про автобус 12", "Вопрос про лифт на Сығанақ 15", "Вопрос про снег в Нуре")
+    page = desk(browser, server)
+    for qid in (a, b, c):
+        pick(page, qid)
+        page.keyboard.press("q")
+        wait_status(page, qid, "queued")
+    pick(page, b)
+    page.keyboard.press("Enter")  # approved-and-queued: one key sends it
+    wait_status(page, b, "on_air")
+    page.click("#onair-actions [data-action=take_off_air]")
+    wait_status(page, b, "queued")
+    assert page.eval_on_selector_all("#list-queue .qcard", "els => els.map(e => +e.dataset.id)") == [b, a, c]
+    with database(server) as db:
+        assert db.execute("SELECT status FROM appeal WHERE question_id = ?", (b,)).fetchone()[0] == "registered"
+    # on air again, then another one: the moderator is asked what happened to the current one
+    pick(page, b)
+    page.keyboard.press("Enter")
+    wait_status(page, b, "on_air")
+    pick(page, a)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#confirm[open]")
+    page.click("#confirm-buttons button[value=mark_answered]")
+    wait_status(page, a, "on_air")
+    wait_status(page, b, "answered")
+    with database(server) as db:
+        assert db.execute("SELECT status FROM appeal WHERE question_id = ?", (b,)).fetchone()[0] == "closed"
+    page.click("#toast-undo")  # reversible: the answered one goes back to the queue, its appeal opens again
+    wait_status(page, b, "queued")
+    with database(server) as db:
+        assert db.execute("SELECT status FROM appeal WHERE question_id = ?", (b,)).fetchone()[0] == "registered"
+    assert page.errors == []
+
+
+def test_reject_with_a_typed_reason_and_merge_by_mouse_and_by_keyboard(browser, server, key):  # noqa: F811
+    spam, target, dup1, dup2 = ask(server, key, "Купите окна недорого!!!", "Когда дадут отопление на Кенесары 40?",
+                                   "Кенесары 40 батареи холодные, когда включат отопление", "ул. Кенесары, д. 40 — нет отопления")
+    page = desk(browser, server)
+    pick(page, spam)
+    page.keyboard.press("r")
+    page.wait_for_selector("#reject-reason:focus")
+    page.keyboard.type("Реклама, не вопрос")
+    page.keyboard.press("Enter")
+    wait_status(page, spam, "rejected")
+    assert row(server, spam)["reject_reason"] == "Реклама, не вопрос"
+    # by mouse: the panel's likely duplicates, "merge into this"
+    pick(page, dup1)
+    page.wait_for_selector(f"#similar-list li[data-id='{target}']")
+    page.click(f"#similar-list li[data-id='{target}'] [data-merge-into]")
+    wait_status(page, dup1, "merged")
+    assert row(server, dup1)["merged_into_id"] == target
+    # by keyboard: m, the target's number, Enter
+    pick(page, dup2)
+    page.keyboard.press("m")
+    page.wait_for_selector("#merge-search:focus")
+    page.keyboard.type(f"#{target}")
+    page.wait_for_selector(f"#merge-candidates button[data-target='{target}']")
+    page.keyboard.press("Enter")
+    wait_status(page, dup2, "merged")
+    r = row(server, target)
+    assert r["asker_count"] == 3 and r["status"] == "pending" and aired(server) == []
+    assert page.errors == []
+
+
+def test_two_moderators_editing_one_question_lose_nothing(browser, server, key):  # noqa: F811
+    (qid,) = ask(server, key, "Когда починят лифт на Сығанақ 15?")
+    first, second = desk(browser, server), desk(browser, server)
+    for page in (first, second):
+        pick(page, qid)
+        page.click("#insp-actions [data-action=edit]")
+    first.fill("#edit-text", "Когда починят лифт в доме 15 по улице Сығанақ?")
+    second.fill("#edit-text", "Лифт на Сығанақ 15 стоит вторую неделю: когда починят?")
+    first.click("#edit-form button[type=submit]")
+    first.wait_for_selector("#edit-form", state="detached")
+    second.click("#edit-form button[type=submit]")
+    second.wait_for_selector("#edit-form .conflict:not([hidden])")  # the second is told
+    assert second.input_value("#edit-text") == "Лифт на Сығанақ 15 стоит вторую неделю: когда починят?"  # and keeps the text
+    assert row(server, qid)["text"] == "Когда починят лифт в доме 15 по улице Сығанақ?"
+    second.click("#edit-form button[type=submit]")  # a deliberate second save
+    second.wait_for_selector("#edit-form", state="detached")
+    r = row(server, qid)
+    assert r["text"].startswith("Лифт на Сығанақ 15") and r["original_text"] == "Когда починят лифт на Сығанақ 15?"
+    first.wait_for_function("() => document.getElementById('insp-text').textContent.startsWith('Лифт на')")
+
+
+def test_clear_the_overlay_and_accept_a_suggested_category(browser, server, key):  # noqa: F811
+    (qid,) = ask(server, key, "Автобус 21 не ходит после 22:00, как добраться домой?")
+    page = desk(browser, server)
+    page.click("#overlay-toggle")
+    page.wait_for_selector("#overlay-toggle[aria-pressed=true]")
+    with database(server) as db:
+        assert db.execute("SELECT overlay_cleared FROM broadcast WHERE slug = 'demo'").fetchone()[0] == 1
+    pick(page, qid)
+    page.wait_for_selector("#insp-category [data-action=accept_category]")
+    page.keyboard.press("c")
+    page.wait_for_function("() => document.getElementById('insp-category-select').selectedOptions[0].textContent === "
+                           "'Transport and roads'")
+    with database(server) as db:
+        assert db.execute("SELECT name_en FROM category WHERE id = ?", (row(server, qid)["category_id"],)).fetchone()[0] \
+            == "Transport and roads"
+    page.click("#overlay-toggle")
+    page.wait_for_selector("#overlay-toggle[aria-pressed=false]")
+
+
+def test_a_rehearsal_of_300_questions_fits_a_laptop_screen_and_groups_duplicates(browser, server, key):  # noqa: F811
+    questions = json.loads(DATA.read_text())["questions"][:300]
+    r = requests.Session()
+    for q in questions:
+        response = r.post(f"{server.url}/api/v1/broadcasts/demo/questions", timeout=10,
+                          headers={"Authorization": f"Bearer {key}"},
+                          json={"text": q["text"], "language": q["lang"], "client_id": f"rehearsal{q['id']:023d}"})
+        assert response.status_code in (200, 201)
+    page = desk(browser, server)
+    page.wait_for_function("() => +document.querySelector('[data-count=incoming]').textContent === 300")
+    page.wait_for_function("() => +document.getElementById('groups-count').textContent > 10", timeout=30_000)
+    assert page.evaluate("document.documentElement.scrollHeight") <= LAPTOP["height"]  # one screen, no page scroll
+    for selector in ("#onair", "#list-queue", "#list-incoming .qcard >> nth=0", "#inspector", "#tab-phone"):
+        box = page.locator(selector).bounding_box()
+        assert box and box["y"] >= 0 and box["y"] + min(box["height"], 40) <= LAPTOP["height"], selector
+    # a group of likely duplicates, merged in one action with one key
+    page.click("#groups summary")
+    page.locator("#groups-list .group-link").first.click()
+    page.wait_for_selector("#f-group:not([hidden])")
+    target = int(page.locator(".qcard.selected").get_attribute("data-id"))
+    members = page.locator("#list-incoming .qcard").count()
+    assert members >= 2
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "moderator-group.png"))
+    page.keyboard.press("g")
+    page.wait_for_function(f"() => document.querySelectorAll('.qcard[data-status=merged]').length >= {members - 1}")
+    assert row(server, target)["asker_count"] >= members
+    page.click("#f-group")
+    page.wait_for_selector("#f-group", state="hidden")
+    page.screenshot(path=str(SCREENSHOTS / "moderator-300.png"))
+    assert aired(server) == [] and page.errors == []

@@ -1,0 +1,111 @@
+"""Likely duplicates and suggested categories (services/similarity.py), measured on labelled sets of
+realistic district questions in kk/ru/en (tests/data/): `duplicates.json` (343 questions, the set the
+weights and the threshold were chosen on) and `duplicates_holdout.json` (188 questions, written apart
+and never tuned on)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from companion.services import similarity as sim
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def evaluate(name: str, same_language: bool) -> tuple[float, float]:
+    """Each question, in arrival order, gets its best earlier match at or above the threshold (as the
+    desk groups them). Precision: the share of those matches in the question's own cluster. Recall:
+    the share of questions with an earlier duplicate whose match is one."""
+    questions = json.loads((DATA / name).read_text())["questions"]
+    index = sim.Index()
+    for q in questions:
+        index.apply(q["id"], 1, True, q["lang"], q["text"])
+    cluster = {q["id"]: q["cluster"] for q in questions}
+    made = correct = wanted = found = 0
+    for q in questions:
+        has_earlier = any(p["id"] < q["id"] and p["cluster"] == q["cluster"]
+                          and (not same_language or p["lang"] == q["lang"]) for p in questions)
+        best = index.similar(index.prints[q["id"]], exclude=q["id"], before=q["id"], limit=1,
+                             language=q["lang"] if same_language else None)
+        wanted += has_earlier
+        if best:
+            made += 1
+            right = cluster[best[0][0]] == q["cluster"]
+            correct += right
+            found += right and has_earlier
+    return correct / made, found / wanted
+
+
+# Measured on 2026-12-01 (threshold 0.45): tuning set same-language 0.74 / 0.51, any language 0.83 / 0.34;
+# held-out same-language 0.83 / 0.58, any language 0.87 / 0.44. The floors sit a little below, so a
+# change that makes the suggestions worse fails here. (The desk issue's aim, 0.9 / 0.8 in one
+# language, is not reached by words alone; see docs/performance.md.)
+FLOORS = {("duplicates.json", True): (0.70, 0.47), ("duplicates.json", False): (0.78, 0.30),
+          ("duplicates_holdout.json", True): (0.78, 0.52), ("duplicates_holdout.json", False): (0.82, 0.38)}
+
+
+@pytest.mark.parametrize("name,same_language", list(FLOORS))
+def test_duplicate_suggestions_on_the_labelled_sets(name, same_language):
+    precision, recall = evaluate(name, same_language)
+    print(f"{name} same_language={same_language}: precision {precision:.3f}, recall {recall:.3f}")
+    floor_p, floor_r = FLOORS[(name, same_language)]
+    assert precision >= floor_p and recall >= floor_r
+
+
+def test_the_labelled_sets_are_big_and_mixed_enough():
+    for name, least in (("duplicates.json", 300), ("duplicates_holdout.json", 150)):
+        questions = json.loads((DATA / name).read_text())["questions"]
+        assert len(questions) >= least and {q["lang"] for q in questions} == {"kk", "ru", "en"}
+        assert [q["id"] for q in questions] == list(range(1, len(questions) + 1))
+
+
+@pytest.mark.parametrize("a,b", [
+    ("Когда дадут отопление в доме Кенесары 40?", "ул. Кенесары, д. 40: нет атопления уже неделю!!"),
+    ("Қабанбай батыр 21 үйде лифт істемейді", "Кабанбай батыр 21 уйде лифт истемейди"),  # look-alike letters
+    ("Кенесары көшесі 40 үйде жылу жоқ", "дом 40 по Кенесары, батареи холодные"),  # kk and ru
+    ("When will bus 12 run on Sundays?", "Bus 12 on Sunday: when will it run?"),  # other word order
+])
+def test_the_same_question_in_other_words_scores_as_a_duplicate(a, b):
+    index = sim.Index()
+    index.apply(1, 1, True, "ru", a)
+    assert index.similar(sim.fingerprint(b), threshold=sim.THRESHOLD)[0][0] == 1
+
+
+@pytest.mark.parametrize("a,b", [
+    ("Когда дадут отопление в доме Кенесары 40?", "Когда дадут отопление в доме Кенесары 42?"),  # another house
+    ("Лифт на Сығанақ 15 не работает", "На Сығанақ 15 нет отопления"),  # another problem
+    ("Автобус 12 ходит редко", "Автобус 21 ходит редко"),  # another route
+])
+def test_a_different_place_number_or_problem_is_not_a_duplicate(a, b):
+    assert sim.score(sim.fingerprint(a), sim.fingerprint(b)) < sim.THRESHOLD
+
+
+def test_empty_and_hostile_text_scores_nothing_and_does_not_fail():
+    for text in ("", "???", "\u0000\ud800", "<script>alert(1)</script>", "а" * 10_000, "1 2 3"):
+        fp = sim.fingerprint(text)
+        assert 0 <= sim.score(fp, sim.fingerprint("Когда дадут отопление?")) <= 1
+
+
+def test_an_edited_or_closed_question_is_indexed_again_and_an_older_version_is_ignored():
+    index = sim.Index()
+    index.apply(1, 1, True, "ru", "Когда починят лифт на Сығанақ 15?")
+    index.apply(2, 1, True, "ru", "Сыганак 15 лифт стоит неделю")
+    assert index.groups[2] == 1
+    index.apply(1, 3, True, "ru", "Когда уберут снег в Нуре?")  # edited into another question
+    index.apply(1, 2, True, "ru", "Когда починят лифт на Сығанақ 15?")  # an older read arrives late
+    assert index.similar(sim.fingerprint("лифт Сығанақ 15 сломан")) == [(2, pytest.approx(1.0, abs=0.6))]
+    index.apply(2, 2, False, "ru", "Сыганак 15 лифт стоит неделю")  # merged: out of the index
+    assert 2 not in index.prints and all(2 not in ids for ids in index.postings.values())
+
+
+def test_keywords_suggest_a_category_in_any_of_the_three_languages():
+    class Category:
+        def __init__(self, id, keywords):
+            self.id, self.keywords = id, keywords
+    rules = sim.category_rules([Category(1, "автобус\nжол\nbus"), Category(2, "жылу\nотопление\nheating\nлифт")])
+    assert sim.suggest_category(sim.fingerprint("Батареи холодные, Кенесары 40"), rules) == 2  # the topic, other words
+    assert sim.suggest_category(sim.fingerprint("Кенесары көшесі 40 үйде жылу әлі жоқ"), rules) == 2
+    assert sim.suggest_category(sim.fingerprint("Автобус 21 не ходит после 22:00"), rules) == 1
+    assert sim.suggest_category(sim.fingerprint("Спасибо за эфир!"), rules) is None
