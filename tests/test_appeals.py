@@ -168,7 +168,8 @@ def test_answered_on_air_closes_unless_follow_up_is_flagged():
     appeals.set_follow_up(flagged.appeal, True, actor=user("mod"))
     db.session.commit()
     for q in (plain, flagged):
-        moderation.transition(demo(), q.id, "send_to_air", actor=user("mod"), finish_current="mark_answered")
+        moderation.transition(demo(), q.id, "send_to_air", actor=user("mod"), finish_current="mark_answered",
+                              confirmed=True)
     moderation.transition(demo(), flagged.id, "mark_answered", actor=user("mod"))
     assert plain.status == flagged.status == QuestionStatus.ANSWERED
     assert plain.appeal.status == A.CLOSED and plain.appeal.closed_at is not None
@@ -183,9 +184,11 @@ def test_merged_askers_appeals_are_answered_with_the_question():
     target = submit("Bus 12 is always late")
     duplicate = submit("Why is the number 12 bus late every day?")
     moderation.merge_question(demo(), duplicate.id, target.id, actor=user("mod"))
-    moderation.transition(demo(), target.id, "send_to_air", actor=user("mod"))
+    moderation.transition(demo(), target.id, "send_to_air", actor=user("mod"), confirmed=True)
     moderation.transition(demo(), target.id, "mark_answered", actor=user("mod"))
     assert duplicate.appeal.status == target.appeal.status == A.CLOSED
+    moderation.transition(demo(), target.id, "reopen", actor=user("mod"))  # answered by mistake: both open again
+    assert duplicate.appeal.status == target.appeal.status == A.REGISTERED
     assert duplicate.appeal.tracking_code != target.appeal.tracking_code
 
 

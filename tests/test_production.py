@@ -68,7 +68,7 @@ def test_two_processes_share_one_broadcast_through_redis(tmp_path, pg_url, redis
         assert ack["ok"]
         q = moderator_a.wait_for("desk_changed", lambda d: d["event"] == "question_submitted")["questions"][0]
         assert q["id"] == ack["question"]["id"]
-        assert moderator_a.call("send_to_air", {"id": q["id"], "version": q["version"]})["ok"]
+        assert moderator_a.call("send_to_air", {"id": q["id"], "version": q["version"], "confirm": True})["ok"]
         prompter = speaker_b.wait_for("prompter_changed", lambda d: d["on_air"] is not None)
         assert prompter["on_air"]["text"] == "Asked through process B"
         feeds = [v.wait_for("feed_changed", on_air)

@@ -210,7 +210,7 @@ def test_contact_is_masked_for_moderators_and_absent_for_speakers(viewer_socket,
                                     "contact": "erlan.b@mail.kz", "consent": True}, namespace="/", callback=True)
     q = mod.emit("get_snapshot", {}, namespace="/staff", callback=True)["questions"][0]
     assert q["contact"] == "e***@mail.kz"
-    mod.emit("send_to_air", {"id": q["id"], "version": q["version"]}, namespace="/staff", callback=True)
+    mod.emit("send_to_air", {"id": q["id"], "version": q["version"], "confirm": True}, namespace="/staff", callback=True)
     state = speaker.emit("get_prompter", {}, namespace="/staff", callback=True)
     assert "contact" not in state["on_air"] and "mail.kz" not in str(state)
 

@@ -262,7 +262,7 @@ def test_reconnecting_viewer_catches_up_from_the_snapshot(viewer_socket, staff_s
     ask(viewer)
     viewer.disconnect(namespace="/")
     q = latest(mod).popitem()[1]
-    act(mod, "send_to_air", q)
+    act(mod, "send_to_air", q, confirm=True)
     viewer.connect(namespace="/", auth={"slug": "demo"})
     snapshot = viewer.emit("get_snapshot", {}, namespace="/", callback=True)
     assert [x["status"] for x in snapshot["questions"]] == ["on_air"]
@@ -279,7 +279,7 @@ def test_follow_up_flag_keeps_the_appeal_open_after_the_answer_on_air(app, viewe
     assert act(mod, "flag_follow_up", q, on=True)["ok"]
     flagged = latest(mod2)[q["id"]]
     assert flagged["appeal"]["follow_up"] is True and flagged["version"] == q["version"] + 1
-    assert act(mod, "send_to_air", flagged)["ok"]
+    assert act(mod, "send_to_air", flagged, confirm=True)["ok"]
     aired = latest(mod)[q["id"]]
     assert act(mod, "mark_answered", aired)["ok"]
     answered = latest(mod2)[q["id"]]

@@ -446,6 +446,9 @@ function tick() {
 }
 setInterval(tick, 1000);
 
+const timings = [];
+window.deskTimings = timings;
+
 function refresh(ids = null) {
   const started = performance.now();
   if (ids === null) board.rebuild(state.questions); else board.update(state.questions, ids);
@@ -468,8 +471,10 @@ function refresh(ids = null) {
   if (ids === null || ids.some((id) => state.questions.get(id)?.status === "on_air" || id === state.stripId)) renderStrip();
   state.stripId = onAir()?.id;
   if (ids === null || ids.includes(state.selected)) renderInspector();
-  // for the benchmark and the browser tests: how long the last full render and the last update took
-  document.documentElement.dataset[ids === null ? "renderMs" : "updateMs"] = (performance.now() - started).toFixed(2);
+  // for the benchmark and the browser tests: how long the last full render and the last updates took
+  const took = performance.now() - started;
+  document.documentElement.dataset[ids === null ? "renderMs" : "updateMs"] = took.toFixed(2);
+  if (ids !== null) { timings.push(took); if (timings.length > 5000) timings.shift(); }
 }
 
 $("filters").addEventListener("input", (e) => {

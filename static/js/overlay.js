@@ -22,7 +22,8 @@ function update(state) {
     document.getElementById("ask").dataset.state = state.settings.accepting_questions ? "in" : "out";
     return;
   }
-  const q = state.onAir();
+  // the director's emergency switch on the desk: nothing on the stream, whatever is on air
+  const q = state.settings.overlay_cleared ? null : state.onAir();
   const id = q ? q.id : null;
   if (id === shownId) { if (q) fill(q); return; }  // same question (e.g. edited wording): update in place
   const wasShown = shownId !== null;

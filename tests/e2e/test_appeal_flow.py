@@ -32,8 +32,10 @@ def test_question_asked_on_air_is_answered_by_an_officer_and_read_at_track(brows
     moderator = signed_in(browser, server, "mod", "/moderate/demo", viewport={"width": 1440, "height": 900})
     question = card(moderator, "incoming", "bus stop on Abay")
     question.wait_for()
-    question.locator("select.category").select_option(label="Transport and roads")
-    moderator.wait_for_selector("#list-incoming .qcard:has-text('Transport and roads')")
+    question.locator(".text").click()
+    moderator.wait_for_selector("#insp-category-select")
+    moderator.select_option("#insp-category-select", label="Transport and roads")
+    moderator.wait_for_selector("#list-incoming .qcard .badge.cat:not(.suggested):has-text('Transport and roads')")
 
     # The officer of that department finds it, takes it into work and answers in the appeal's language.
     officer = signed_in(browser, server, "officer", "/appeals", viewport={"width": 1366, "height": 900})

@@ -143,6 +143,7 @@ def test_enter_in_any_form_sends_nothing_to_air(browser, server, key):  # noqa: 
             page.keyboard.press("Enter")
         page.wait_for_timeout(300)
         pick(page, qid)
+    page.click("#tab-backstage")
     for field in ("#f-text", "#b-text"):
         page.click(field)
         page.keyboard.type("x")
@@ -274,10 +275,23 @@ def test_two_moderators_editing_one_question_lose_nothing(browser, server, key):
 def test_clear_the_overlay_and_accept_a_suggested_category(browser, server, key):  # noqa: F811
     (qid,) = ask(server, key, "Автобус 21 не ходит после 22:00, как добраться домой?")
     page = desk(browser, server)
-    page.click("#overlay-toggle")
+    with database(server) as db:
+        overlay_key = db.execute("SELECT overlay_key FROM broadcast WHERE slug = 'demo'").fetchone()[0]
+    overlay = browser.new_page(viewport={"width": 1280, "height": 720})
+    overlay.goto(f"{server.url}/overlay/demo?key={overlay_key}")
+    pick(page, qid)
+    page.click("#insp-actions [data-action=approve]")
+    wait_status(page, qid, "approved")
+    page.keyboard.press("Enter")
+    wait_status(page, qid, "on_air")
+    overlay.wait_for_selector("#third[data-state=in]")
+    page.click("#overlay-toggle")  # the director's emergency: the lower third goes at once
     page.wait_for_selector("#overlay-toggle[aria-pressed=true]")
+    overlay.wait_for_selector("#third[data-state=out]", state="attached")
     with database(server) as db:
         assert db.execute("SELECT overlay_cleared FROM broadcast WHERE slug = 'demo'").fetchone()[0] == 1
+    page.click("#onair-actions [data-action=take_off_air]")
+    wait_status(page, qid, "queued")
     pick(page, qid)
     page.wait_for_selector("#insp-category [data-action=accept_category]")
     page.keyboard.press("c")
@@ -288,6 +302,7 @@ def test_clear_the_overlay_and_accept_a_suggested_category(browser, server, key)
             == "Transport and roads"
     page.click("#overlay-toggle")
     page.wait_for_selector("#overlay-toggle[aria-pressed=false]")
+    overlay.close()
 
 
 def test_a_rehearsal_of_300_questions_fits_a_laptop_screen_and_groups_duplicates(browser, server, key):  # noqa: F811

@@ -15,14 +15,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('broadcast', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('overlay_cleared', sa.Boolean(), server_default=sa.false(), nullable=False))
-    with op.batch_alter_table('category', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('keywords', sa.Text(), server_default='', nullable=False))
+    # plain ALTER TABLE (no batch copy): other tables' foreign keys refer to both tables
+    op.add_column('broadcast', sa.Column('overlay_cleared', sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column('category', sa.Column('keywords', sa.Text(), server_default='', nullable=False))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('category', schema=None) as batch_op:
-        batch_op.drop_column('keywords')
-    with op.batch_alter_table('broadcast', schema=None) as batch_op:
-        batch_op.drop_column('overlay_cleared')
+    op.drop_column('category', 'keywords')
+    op.drop_column('broadcast', 'overlay_cleared')

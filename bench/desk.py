@@ -1,0 +1,181 @@
+"""The desk under a flood: likely-duplicate suggestions among 10,000 questions, and 1,000 arrivals in
+60 s applied in Chromium while a moderator edits.
+
+    python bench/desk.py            # both parts (about 2 minutes); writes bench/results/desk.json
+    python bench/desk.py --quick    # 2,000 questions, 200 arrivals in 12 s (CI's smoke run)
+
+Part 1, on the real server (one eventlet process, SQLite) with 10,000 questions in the broadcast
+(the labelled set's texts, varied): the acknowledgement time of `similar_questions` for each of
+300 newly arrived questions (the index brought up to date, the new question fingerprinted and
+scored), against `get_prompter` in the same run as the baseline. Target (issue 18): p99 <= 20 ms.
+
+Part 2, in Chromium at 1366x768: a moderator has a question selected and its edit form open with
+typed text; 1,000 questions arrive over 60 s through the keyed API. Reported: the time the desk
+took to apply each arrival (p50/p99; target p99 <= 16 ms), and whether the typed text, the focus
+and the selected card's place on screen were kept.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+import socketio  # noqa: E402
+
+from tests.e2e.test_desk import api_key  # noqa: E402
+from tests.liveserver import PASSWORD, LiveServer  # noqa: E402
+
+DATA = json.loads((ROOT / "tests" / "data" / "duplicates.json").read_text())["questions"]
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * q))]
+
+
+def varied_texts(n: int, seed: int = 7) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        q = DATA[i % len(DATA)]
+        text = q["text"]
+        if i >= len(DATA):  # another house number, a dropped letter: a new question of the same kind
+            text = text.replace("40", str(rng.randint(1, 99))).replace("15", str(rng.randint(1, 99)))
+            cut = rng.randrange(len(text))
+            text = text[:cut] + text[cut + 1:] + f" ({i})"
+        out.append((text, q["lang"]))
+    return out
+
+
+def seed_questions(server, n: int) -> None:
+    """Questions written straight into the server's SQLite file (WAL: the server keeps serving)."""
+    db = sqlite3.connect(server.env["COMPANION_DATABASE_URL"].removeprefix("sqlite:///"))
+    now = time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime())
+    db.executemany(
+        "INSERT INTO question (broadcast_id, tracking_code, text, author_name, district, contact, contact_consent, "
+        "language, channel, client_id, source_hash, status, votes, asker_count, reject_reason, created_at, "
+        "updated_at, version) VALUES (1, ?, ?, '', '', '', 0, ?, 'web', ?, '', 'pending', 0, 1, '', ?, ?, 1)",
+        [(f"SRK-2026-8{i:06d}", text, lang, f"bench-{i:08d}", now, now) for i, (text, lang) in enumerate(varied_texts(n))])
+    db.commit()
+    db.close()
+
+
+def ask(server, key, texts, spread_s: float, session=None) -> None:
+    http = session or requests.Session()
+    started = time.monotonic()
+    for i, (text, lang) in enumerate(texts):
+        delay = started + spread_s * i / len(texts) - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        r = http.post(f"{server.url}/api/v1/broadcasts/demo/questions", timeout=10,
+                      headers={"Authorization": f"Bearer {key}"},
+                      json={"text": text, "language": lang, "client_id": f"flood{i:027d}"})
+        assert r.status_code in (200, 201), r.text
+
+
+def part_suggestions(server, key, arrivals: int) -> dict:
+    mod = socketio.Client(reconnection=False)
+    mod.connect(server.url, namespaces=["/staff"], auth={"slug": "demo"}, transports=["websocket"],
+                headers={"Cookie": server.login("mod")}, wait_timeout=10)
+    call = lambda event, data: mod.call(event, data, namespace="/staff", timeout=60)  # noqa: E731
+    started = time.monotonic()
+    assert call("desk_insights", {"all": True})["ok"]  # the first build of the index (once per process)
+    build_s = time.monotonic() - started
+    new = [(f"{text} новый {i}", lang) for i, (text, lang) in enumerate(varied_texts(arrivals, seed=11))]
+    suggest, baseline = [], []
+    http = requests.Session()
+    for i, (text, lang) in enumerate(new):
+        r = http.post(f"{server.url}/api/v1/broadcasts/demo/questions", timeout=10, headers={"Authorization": f"Bearer {key}"},
+                      json={"text": text, "language": lang, "client_id": f"suggest{i:025d}"})
+        qid = r.json()["id"]
+        t0 = time.perf_counter()
+        ack = call("similar_questions", {"id": qid})
+        suggest.append((time.perf_counter() - t0) * 1000)
+        assert ack["ok"], ack
+        t0 = time.perf_counter()
+        assert call("get_prompter", {})["ok"]
+        baseline.append((time.perf_counter() - t0) * 1000)
+    mod.disconnect()
+    return {"first_build_s": round(build_s, 2), "similar_p50_ms": round(pct(suggest, 0.5), 2),
+            "similar_p99_ms": round(pct(suggest, 0.99), 2), "baseline_p50_ms": round(pct(baseline, 0.5), 2),
+            "baseline_p99_ms": round(pct(baseline, 0.99), 2),
+            "ratio_p99": round(pct(suggest, 0.99) / pct(baseline, 0.99), 2), "target_p99_ms": 20}
+
+
+def part_flood(server, key, arrivals: int, seconds: float) -> dict:
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_context(locale="en-US", viewport={"width": 1366, "height": 768}).new_page()
+        page.goto(server.url + "/login?next=/moderate/demo")
+        page.fill("#username", "mod")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#conn[data-state=online]")
+        page.wait_for_selector("#list-incoming .qcard")
+        chosen = page.locator("#list-incoming .qcard").nth(2)
+        chosen.click()
+        page.keyboard.press("e")
+        page.wait_for_selector("#edit-text:focus")
+        page.keyboard.type(" — typed during the flood")
+        typed = page.input_value("#edit-text")
+        box_before = page.locator(".qcard.selected").bounding_box()
+        page.evaluate("window.deskTimings.length = 0")
+        ask(server, key, [(f"{t} поток {i}", lang) for i, (t, lang) in enumerate(varied_texts(arrivals, seed=3))], seconds)
+        page.wait_for_timeout(1500)
+        timings = page.evaluate("window.deskTimings.slice()")
+        kept = page.input_value("#edit-text") == typed and page.evaluate("document.activeElement.id") == "edit-text"
+        box_after = page.locator(".qcard.selected").bounding_box()
+        list_box = page.locator("#list-incoming").bounding_box()
+        in_view = bool(box_after) and box_after["y"] >= list_box["y"] - 1 and \
+            box_after["y"] + box_after["height"] <= list_box["y"] + list_box["height"] + 1
+        browser.close()
+    return {"arrivals": arrivals, "seconds": seconds, "updates": len(timings),
+            "apply_p50_ms": round(pct(timings, 0.5), 2), "apply_p99_ms": round(pct(timings, 0.99), 2),
+            "apply_max_ms": round(max(timings), 2), "target_p99_ms": 16, "edit_form_and_focus_kept": kept,
+            "selected_card_in_view": in_view,
+            "selected_card_moved_px": round(abs(box_after["y"] - box_before["y"]), 1) if box_after else None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    questions, arrivals, flood, seconds = (2000, 60, 200, 12.0) if args.quick else (10_000, 300, 1000, 60.0)
+    result = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "questions_in_broadcast": questions}
+    with tempfile.TemporaryDirectory() as folder:
+        server = LiveServer(Path(folder)).start()
+        try:
+            key = api_key(server)
+            seed_questions(server, questions)
+            result["suggestions"] = part_suggestions(server, key, arrivals)
+            print("suggestions:", result["suggestions"], flush=True)
+        finally:
+            server.stop()
+    with tempfile.TemporaryDirectory() as folder:
+        server = LiveServer(Path(folder)).start()
+        try:
+            key = api_key(server)
+            seed_questions(server, 300)
+            result["flood"] = part_flood(server, key, flood, seconds)
+            print("flood:", result["flood"], flush=True)
+        finally:
+            server.stop()
+    out = ROOT / "bench" / "results" / ("desk-quick.json" if args.quick else "desk.json")
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    print("wrote", out)
+
+
+if __name__ == "__main__":
+    main()
