@@ -480,3 +480,44 @@ def test_odd_question_ids_and_versions_are_refused_cleanly(bad):
     if bad is not None:
         with pytest.raises((ValidationError, StaleVersion)):
             moderation.get_question(demo(), q.id, version=bad)
+
+
+def test_the_switch_on_air_names_the_question_it_decided_about():
+    """Found by a review: a stale "what happened to the one on air?" dialog closed another question."""
+    first, second, nxt = at_status(S.QUEUED, "first"), at_status(S.QUEUED, "second"), at_status(S.QUEUED, "next")
+    moderation.transition(demo(), first.id, "send_to_air", actor=None)
+    moderation.transition(demo(), second.id, "send_to_air", actor=None, finish_current="take_off_air",
+                          current_id=first.id)  # another screen switched meanwhile
+    with pytest.raises(StaleVersion):
+        moderation.transition(demo(), nxt.id, "send_to_air", actor=None, finish_current="mark_answered",
+                              current_id=first.id)
+    db.session.rollback()
+    assert (second.status, nxt.status) == (S.ON_AIR, S.QUEUED) and second.appeal.status == "registered"
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "a\x00b", "\x1b[31mred", "\u202eevil", "\x85"])
+def test_text_no_database_can_store_is_refused_by_field_before_it_reaches_a_batch(bad):
+    from companion.services import backstage
+    with pytest.raises(ValidationError) as refused:
+        intake.validate_submission(demo(), {"text": f"Question {bad}", "client_id": "x" * 32}, "ru")
+    assert "text" in refused.value.fields
+    with pytest.raises(ValidationError) as refused:
+        intake.validate_submission(demo(), {"text": "Fine", "author_name": bad}, "ru")
+    assert "author_name" in refused.value.fields
+    q = submit("A question to edit")
+    with pytest.raises(ValidationError):
+        moderation.edit_question(demo(), q.id, f"New {bad}", actor=None)
+    with pytest.raises(ValidationError):
+        moderation.transition(demo(), q.id, "reject", actor=None, reason=f"spam {bad}")
+    with pytest.raises(ValidationError):
+        backstage.send_message(demo(), f"wrap up {bad}", actor=None)
+    assert intake.validate_submission(demo(), {"text": "Line one\nline two\ttab"}, "ru")["text"] == "Line one\nline two\ttab"
+
+
+@pytest.mark.parametrize("bad", [12345, ["x"], {"a": 1}])
+def test_edit_text_and_reject_reason_of_the_wrong_type_are_refused(bad):
+    q = submit("Typed wrongly")
+    with pytest.raises(ValidationError):
+        moderation.edit_question(demo(), q.id, bad, actor=None)
+    with pytest.raises(ValidationError):
+        moderation.transition(demo(), q.id, "reject", actor=None, reason=bad)

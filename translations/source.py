@@ -5,6 +5,14 @@ translations/{ru,kk,en}/LC_MESSAGES/messages.po from this table. The test suite 
 message has no translation here, or a catalog has an untranslated or fuzzy entry.
 """
 T = {
+    'Merge likely duplicates into this question: %(n)s': ('Объединить с этим вопросом похожие: %(n)s', 'Ұқсас сұрақтарды осыған біріктіру: %(n)s'),
+    'Merge these questions into #%(id)s? (%(n)s)': ('Объединить эти вопросы с №%(id)s? (%(n)s)', 'Бұл сұрақтарды №%(id)s сұрағымен біріктіру керек пе? (%(n)s)'),
+    'Choose the question to merge into: click it, or type its number.': ('Выберите вопрос, с которым объединить: щёлкните по нему или введите его номер.', 'Біріктірілетін сұрақты таңдаңыз: оны басыңыз не нөмірін жазыңыз.'),
+    'This question was changed on another screen. Check it and try again.': ('Этот вопрос изменили на другом экране. Проверьте его и повторите.', 'Бұл сұрақ басқа экранда өзгертілді. Тексеріп, қайталаңыз.'),
+    'Next on air: %(text)s': ('Следующий в эфир: %(text)s', 'Эфирге келесі: %(text)s'),
+    'Choose with the mouse, or with the arrow keys and Enter': ('Выберите мышью или стрелками и Enter', 'Тінтуірмен не бағыт пернелері мен Enter арқылы таңдаңыз'),
+    'The question on air changed meanwhile. Your screen has been refreshed.': ('Вопрос в эфире за это время сменился. Ваш экран обновлён.', 'Осы уақытта эфирдегі сұрақ ауысты. Экраныңыз жаңартылды.'),
+    'This text contains characters that cannot be stored. Please remove them.': ('В тексте есть символы, которые нельзя сохранить. Удалите их.', 'Мәтінде сақтауға болмайтын таңбалар бар. Оларды өшіріңіз.'),
     'Backstage': ('За кулисами', 'Сахна сыртында'),
     'Invite': ('Пригласить', 'Шақыру'),
     'Reopen': ('Вернуть в работу', 'Қайта ашу'),
@@ -27,7 +35,6 @@ T = {
     'Keywords that suggest this category on the desk (one word or phrase a line, in any language)': ('Ключевые слова, по которым пульт предлагает эту категорию (по одному слову или фразе в строке, на любом языке)', 'Пульт осы санатты ұсынатын кілт сөздер (әр жолға бір сөз не тіркес, кез келген тілде)'),
     'Likely duplicates': ('Похожие вопросы', 'Ұқсас сұрақтар'),
     'Likely duplicates: %(n)s': ('Похожих вопросов: %(n)s', 'Ұқсас сұрақтар саны: %(n)s'),
-    'Merge %(n)s likely duplicates into this question': ('Объединить с этим вопросом похожие (%(n)s)', 'Ұқсас сұрақтарды (%(n)s) осы сұрақпен біріктіру'),
     'Merge into this': ('Объединить с этим', 'Осыған біріктіру'),
     'Merged: %(n)s': ('Объединено: %(n)s', 'Біріктірілді: %(n)s'),
     'Newest first': ('Сначала новые', 'Алдымен жаңалары'),

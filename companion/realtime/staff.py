@@ -110,7 +110,7 @@ def _register(event: str, call) -> None:
 def _transition(action: str):
     return lambda b, d: moderation.transition(b, d.get("id"), action, actor=current_user, version=d.get("version"),
                                               reason=d.get("reason") or "", finish_current=d.get("finish_current"),
-                                              confirmed=d.get("confirm") is True)
+                                              confirmed=d.get("confirm") is True, current_id=d.get("current_id"))
 
 
 for _action in moderation.TRANSITIONS:

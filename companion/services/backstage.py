@@ -11,6 +11,7 @@ from ..models import BackstageMessage, Broadcast, User, utcnow
 from .audit import audit
 from .changes import Change, ChangeBuilder
 from .errors import NotFound, ValidationError
+from .fields import parse_id, storable
 
 MAX_TEXT = 200
 MAX_COUNTDOWN = 3600
@@ -24,6 +25,8 @@ def latest_message(broadcast: Broadcast) -> BackstageMessage | None:
 
 def send_message(broadcast: Broadcast, text, *, actor: User | None) -> Change:
     """Show a short note on the teleprompter ("wrap up", "next is important")."""
+    if isinstance(text, str) and not storable(text):
+        raise ValidationError(fields={"text": _l("This text contains characters that cannot be stored. Please remove them.")})
     text = (text or "").strip() if isinstance(text, str) else ""
     if not text:
         raise ValidationError(fields={"text": _l("Please write the message.")})
@@ -37,10 +40,8 @@ def send_message(broadcast: Broadcast, text, *, actor: User | None) -> Change:
 
 def mark_read(broadcast: Broadcast, message_id, *, actor: User | None) -> Change | None:
     """The teleprompter showed the message: record the read receipt once (None when already read)."""
-    try:
-        message = db.session.get(BackstageMessage, int(message_id))
-    except (TypeError, ValueError):
-        message = None
+    mid = parse_id(message_id)
+    message = db.session.get(BackstageMessage, mid) if mid else None
     if message is None or message.broadcast_id != broadcast.id:
         raise NotFound(_l("This message does not exist."))
     if message.read_at is not None:

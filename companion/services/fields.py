@@ -1,6 +1,8 @@
 """Field rules shared by sockets, the API and forms: what an id from a screen or a client may be."""
 from __future__ import annotations
 
+import re
+
 MAX_ID = 2 ** 63 - 1  # the databases' BIGINT
 
 
@@ -14,3 +16,13 @@ def parse_id(value) -> int | None:
     if isinstance(value, int) and 0 < value <= MAX_ID:
         return value
     return None
+
+
+# What no column may hold: lone surrogates (no encoding stores them), NUL and the other control
+# characters but tab and line breaks, and the bidirectional overrides that turn text around on screen.
+UNSTORABLE = re.compile("[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def storable(value) -> bool:
+    """True for a string every database and screen can take as it is."""
+    return isinstance(value, str) and UNSTORABLE.search(value) is None

@@ -19,6 +19,7 @@ from . import appeals, limits
 from .audit import audit
 from .changes import Change, ChangeBuilder, audience_visible
 from .errors import InvalidTransition, NotFound, QuestionsClosed, ServiceError, ValidationError
+from .fields import parse_id, storable
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 VOTABLE = frozenset({QuestionStatus.APPROVED, QuestionStatus.QUEUED, QuestionStatus.ON_AIR})
@@ -110,9 +111,12 @@ def validate_submission(broadcast: Broadcast, data: dict, default_language: str)
         else:
             if not consent:
                 errors["consent"] = _l("Please agree to the processing of your personal data, or leave the contact empty.")
+    for key in ("text", "author_name", "district", "contact"):
+        if data.get(key) and not storable(data.get(key)):
+            errors[key] = _l("This text contains characters that cannot be stored. Please remove them.")
     # a language the sender chose wins; else the question's own letters; else the interface language
     language = data.get("language") or detect_language(text) or default_language
-    if language not in LANGUAGES:
+    if not isinstance(language, str) or language not in LANGUAGES:
         errors["language"] = _l("Unknown language.")
     if errors:
         raise ValidationError(fields=errors)
@@ -294,7 +298,7 @@ def store_votes(ballots: list[Ballot]) -> tuple[list[Question | ServiceError], l
     question the voter cannot see, InvalidTransition when voting on it is closed, RateLimited), and
     the questions whose counts changed. The broadcasts must belong to this session."""
     def valid(qid) -> bool:
-        return type(qid) is int  # not a string, not True (an int to Python)
+        return type(qid) is int and parse_id(qid) is not None  # not a string, not True, within 63 bits
     ids = {b.question_id for b in ballots if valid(b.question_id)}
     questions = {q.id: q for q in db.session.execute(select(Question).where(Question.id.in_(ids))).scalars()} if ids else {}
     allowance = limits.VoteAllowance([b.voter for b in ballots if b.up])

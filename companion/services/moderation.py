@@ -11,7 +11,7 @@ from . import appeals
 from .audit import audit
 from .changes import Change, ChangeBuilder
 from .errors import ConfirmationRequired, Conflict, InvalidTransition, NotFound, StaleVersion, ValidationError
-from .fields import parse_id
+from .fields import parse_id, storable
 from .intake import recount_votes
 
 S = QuestionStatus
@@ -133,7 +133,8 @@ def _apply(builder: ChangeBuilder, question: Question, action: str, actor: User 
 
 
 def transition(broadcast: Broadcast, question_id, action: str, *, actor: User | None, version=None,
-               reason: str = "", finish_current: str | None = None, confirmed: bool = False) -> Change:
+               reason: str = "", finish_current: str | None = None, confirmed: bool = False,
+               current_id=None) -> Change:
     """Move a question along its life by `action`, or refuse with a reason."""
     if action not in TRANSITIONS:
         raise ValidationError(_l("Unknown action."))
@@ -148,8 +149,14 @@ def transition(broadcast: Broadcast, question_id, action: str, *, actor: User | 
             if finish_current not in FINISH_CURRENT:
                 raise Conflict(_l("Another question is on air. Mark it answered or defer it first."),
                                on_air_id=current.id)
+            if current_id is not None and parse_id(current_id) != current.id:
+                # the screen decided about another question than the one on air now
+                raise StaleVersion(_l("The question on air changed meanwhile. Your screen has been refreshed."),
+                                   on_air_id=current.id)
             _apply(builder, current, finish_current, actor)
     if action == "reject":
+        if reason and (not isinstance(reason, str) or not storable(reason)):
+            raise ValidationError(fields={"reason": _l("This text contains characters that cannot be stored. Please remove them.")})
         reason = (reason or "").strip()[:300]
         if not reason:
             raise ValidationError(fields={"reason": _l("Please give a reason for rejecting.")})
@@ -163,6 +170,8 @@ def edit_question(broadcast: Broadcast, question_id, text: str, *, actor: User |
                   max_length: int = 1000) -> Change:
     """Change the wording of a question, keeping what the resident first wrote."""
     question = get_question(broadcast, question_id, version)
+    if text is not None and (not isinstance(text, str) or not storable(text)):
+        raise ValidationError(fields={"text": _l("This text contains characters that cannot be stored. Please remove them.")})
     text = (text or "").strip()
     if not text:
         raise ValidationError(fields={"text": _l("Please write your question.")})
@@ -251,7 +260,8 @@ def categorize_question(broadcast: Broadcast, question_id, category_id, *, actor
     if category_id in (None, ""):
         category = None
     else:
-        category = db.session.get(Category, int(category_id))
+        cid = parse_id(category_id)
+        category = db.session.get(Category, cid) if cid else None
         if category is None:
             raise NotFound(_l("This category does not exist."))
     builder = ChangeBuilder("question_categorized", broadcast)

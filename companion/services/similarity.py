@@ -12,12 +12,16 @@ not against every question of the broadcast.
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import snowballstemmer
 from flask import current_app
+from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 from sqlalchemy import select
 
@@ -66,7 +70,9 @@ PLACES_UNKNOWN = 0.3     # one side names no place
 THRESHOLD = 0.45
 # the selected question's panel lists weaker likenesses too: the moderator decides
 SUGGEST_THRESHOLD = 0.3
-CANDIDATES = 40
+CANDIDATES = 15
+RECENT_PER_KEY = 400
+LATE_COMMIT = timedelta(seconds=5)
 # questions that may still be merged or merged into (answered ones gather late askers too)
 OPEN = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.ON_AIR, S.DEFERRED, S.ANSWERED})
 
@@ -83,6 +89,7 @@ class Fingerprint:
     numbers: frozenset
     topics: frozenset = frozenset()
     places: frozenset = frozenset()   # stems that name no topic: streets, districts, details
+    skeleton_of: dict = field(default_factory=dict, compare=False, hash=False)  # stem -> its skeleton
 
 
 def _stem(word: str) -> str:
@@ -107,9 +114,9 @@ def fingerprint(text: str) -> Fingerprint:
             stems.add(stem)
             if not found:
                 places.add(stem)
-    skeletons = {s.translate(SKELETON_VOWELS) for s in stems}
-    return Fingerprint(frozenset(stems), frozenset(k for k in skeletons if len(k) >= 2), frozenset(numbers),
-                       frozenset(topics), frozenset(places))
+    skeleton_of = {s: s.translate(SKELETON_VOWELS) for s in stems}
+    return Fingerprint(frozenset(stems), frozenset(k for k in skeleton_of.values() if len(k) >= 2),
+                       frozenset(numbers), frozenset(topics), frozenset(places), skeleton_of)
 
 
 def _numbers_factor(a: Fingerprint, b: Fingerprint) -> float:
@@ -118,7 +125,7 @@ def _numbers_factor(a: Fingerprint, b: Fingerprint) -> float:
     return NUMBERS_ONE_SIDED if (a.numbers or b.numbers) else 1.0
 
 
-def _overlap(a: frozenset, b: frozenset, a_skeletons: frozenset, weight) -> float:
+def _overlap(a: frozenset, b: frozenset, a_skeletons: frozenset, weight, skeleton_of=None) -> float:
     """A cosine over stems, each weighted by its rarity; a skeleton or typo match counts for part of a word."""
     if not a or not b:
         return 0.0
@@ -128,10 +135,10 @@ def _overlap(a: frozenset, b: frozenset, a_skeletons: frozenset, weight) -> floa
         w = weight(stem)
         if stem in b:
             matched += w
-        elif stem.translate(SKELETON_VOWELS) in a_skeletons:
+        elif (skeleton_of.get(stem) if skeleton_of else stem.translate(SKELETON_VOWELS)) in a_skeletons:
             matched += w * SKELETON_WEIGHT
-        elif rest and len(stem) >= 4 and any(Levenshtein.normalized_similarity(stem, other) >= TYPO_SIMILARITY
-                                             for other in rest):
+        elif rest and len(stem) >= 4 and process.extractOne(
+                stem, rest, scorer=Levenshtein.normalized_similarity, score_cutoff=TYPO_SIMILARITY) is not None:
             matched += w * TYPO_WEIGHT
     total = math.sqrt(sum(weight(s) for s in a) * sum(weight(s) for s in b))
     return min(1.0, matched / total) if total else 0.0
@@ -140,10 +147,11 @@ def _overlap(a: frozenset, b: frozenset, a_skeletons: frozenset, weight) -> floa
 def score(a: Fingerprint, b: Fingerprint, weight=lambda stem: 1.0) -> float:
     """How likely two questions are the same question, from 0 to 1: the same topic (in any of the
     three languages), the same place and details in the same words, and no disagreeing number."""
-    words = _overlap(a.stems, b.stems, b.skeletons, weight)
+    words = _overlap(a.stems, b.stems, b.skeletons, weight, a.skeleton_of)
     if a.topics and b.topics:
         topic = len(a.topics & b.topics) / math.sqrt(len(a.topics) * len(b.topics))
-        places = _overlap(a.places, b.places, b.skeletons, weight) if a.places and b.places else PLACES_UNKNOWN
+        places = _overlap(a.places, b.places, b.skeletons, weight, a.skeleton_of) if a.places and b.places \
+            else PLACES_UNKNOWN
         value = max(words, topic * (TOPIC_ALONE + (1 - TOPIC_ALONE) * places))
     else:
         value = words
@@ -160,7 +168,7 @@ class Index:
     versions: dict = field(default_factory=dict)     # id -> the question version last applied (removed ones too)
     languages: dict = field(default_factory=dict)    # id -> language
     groups: dict = field(default_factory=dict)       # id -> id of its group's first question
-    postings: dict = field(default_factory=dict)     # stem or "~skeleton" -> set of ids
+    postings: dict = field(default_factory=dict)     # key -> {id: None}, an ordered set (oldest first)
     seen_until: object = None                        # the newest updated_at read
     rules: tuple = ((), [])                          # (the categories' keywords, their fingerprints)
 
@@ -181,7 +189,7 @@ class Index:
         self.groups[qid] = self.groups.get(best[0][0], best[0][0]) if best else qid
         self.prints[qid], self.languages[qid] = fp, language
         for key in self._keys(fp):
-            self.postings.setdefault(key, set()).add(qid)
+            self.postings.setdefault(key, {})[qid] = None
 
     def _remove(self, qid: int) -> None:
         fp = self.prints.pop(qid, None)
@@ -191,7 +199,7 @@ class Index:
             for key in self._keys(fp):
                 ids = self.postings.get(key)
                 if ids is not None:
-                    ids.discard(qid)
+                    ids.pop(qid, None)
                     if not ids:
                         del self.postings[key]
 
@@ -206,16 +214,26 @@ class Index:
         votes: dict[int, float] = {}
         crowded = max(50, len(self.prints) // 3)
         for key in self._keys(fp):
-            ids = self.postings.get(key, ())
+            ids = self.postings.get(key, {})
             if len(ids) > crowded:
                 continue  # a word a third of the broadcast uses picks no candidate
             w = self.weight(key) * (SKELETON_WEIGHT if key[0] in "~#" else 1.0)
-            for qid in ids:
+            # a common key votes only for its most recent questions: duplicates come close together
+            for qid in itertools.islice(reversed(ids), RECENT_PER_KEY):
                 votes[qid] = votes.get(qid, 0.0) + w
         votes.pop(exclude, None)
-        candidates = [qid for qid in sorted(votes, key=votes.get, reverse=True)
-                      if (before is None or qid < before) and (language is None or self.languages[qid] == language)]
-        scored = [(qid, score(fp, self.prints[qid], self.weight)) for qid in candidates[:CANDIDATES]]
+        if before is not None or language is not None:
+            votes = {qid: v for qid, v in votes.items()
+                     if (before is None or qid < before) and (language is None or self.languages[qid] == language)}
+        memo: dict[str, float] = {}
+
+        def weight(stem: str) -> float:  # each stem's weight once per query
+            value = memo.get(stem)
+            if value is None:
+                value = memo[stem] = self.weight(stem)
+            return value
+        candidates = heapq.nlargest(CANDIDATES, votes, key=votes.get)
+        scored = [(qid, score(fp, self.prints[qid], weight)) for qid in candidates]
         scored = [pair for pair in scored if pair[1] >= threshold]
         scored.sort(key=lambda pair: (-pair[1], pair[0]))
         return scored[:limit]
@@ -241,17 +259,27 @@ def broadcast_index(broadcast, pause=None) -> Index:
     index = indexes.get(broadcast.id)
     if index is None:
         index = indexes[broadcast.id] = Index()
-    stmt = select(Question.id, Question.version, Question.status, Question.text, Question.language,
-                  Question.updated_at).where(Question.broadcast_id == broadcast.id).order_by(Question.id)
+    # first the ids and versions of what changed, then the texts of those the index lacks. The
+    # last few seconds are read again: a transaction stamped earlier may have committed later.
+    stmt = select(Question.id, Question.version, Question.status, Question.updated_at).where(
+        Question.broadcast_id == broadcast.id)
     if index.seen_until is not None:
-        stmt = stmt.where(Question.updated_at >= index.seen_until)
+        stmt = stmt.where(Question.updated_at >= index.seen_until - LATE_COMMIT)
     rows = db.session.execute(stmt).all()
+    changed = sorted((r for r in rows if r.version > index.versions.get(r.id, -1)), key=lambda r: r.id)
+    wanted = [r.id for r in changed if S(r.status) in OPEN]
+    texts = {}
+    for start in range(0, len(wanted), 500):
+        texts.update((qid, (text, language)) for qid, text, language in db.session.execute(
+            select(Question.id, Question.text, Question.language).where(Question.id.in_(wanted[start:start + 500]))))
     tick = _pause_every(pause)
-    for qid, version, status, text, language, updated_at in rows:
-        if index.seen_until is None or updated_at > index.seen_until:
-            index.seen_until = updated_at
-        index.apply(qid, version, S(status) in OPEN, language, text)
+    for r in changed:
+        text, language = texts.get(r.id, ("", ""))
+        index.apply(r.id, r.version, r.id in texts, language, text)
         tick()
+    newest = max((r.updated_at for r in rows), default=None)
+    if newest is not None and (index.seen_until is None or newest > index.seen_until):
+        index.seen_until = newest
     return index
 
 

@@ -156,7 +156,9 @@ export function createBoard(view) {
       if (i < limit[name]) {
         showAt(name, i);
         const overflow = order[name][limit[name]];  // pushed out of the window
-        if (overflow !== undefined && cards.has(overflow)) { cards.get(overflow).remove(); cards.delete(overflow); }
+        // the selected card is never pushed out: the window grows by one card instead
+        if (overflow !== undefined && overflow === view.selected()) limit[name] += 1;
+        else if (overflow !== undefined && cards.has(overflow)) { cards.get(overflow).remove(); cards.delete(overflow); }
       }
     }
     for (const name of Object.keys(order)) moreButton(name);

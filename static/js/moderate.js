@@ -72,8 +72,15 @@ function onAir() {
   return null;
 }
 
+const busy = new Map();  // question id -> actions in flight on it
 async function send(event, payload) {
-  const ack = await request(live.socket, event, payload);
+  // an action is never queued for later: socket.io would replay it when the network returns
+  if (!live.socket.connected) { toast(t.offline); return { ok: false, error: { code: "offline", message: t.offline } }; }
+  const id = payload && payload.id;
+  busy.set(id, (busy.get(id) || 0) + 1);
+  const ack = await request(live.socket, event, payload).finally(() => {
+    if (busy.get(id) > 1) busy.set(id, busy.get(id) - 1); else busy.delete(id);
+  });
   if (!ack.ok) {
     toast(ack.error.message || ack.error.code);
     if (ack.error.code === "stale_version" || ack.error.code === "invalid_transition") live.resync();
@@ -108,11 +115,13 @@ async function sendToAir(q) {
   }
   const current = onAir();
   if (current && current.id !== q.id) {
-    const finish = await confirmChoice({ title: t.confirm_switch, text: current.text, choices: [
+    const finish = await confirmChoice({ title: t.confirm_switch, text: current.text,
+      note: fmt(t.switch_next, { text: q.text.slice(0, 160) }), choices: [
       { value: "mark_answered", label: t.switch_answered, kind: "primary" },
       { value: "take_off_air", label: t.switch_requeue }, { value: "defer", label: t.switch_defer }] });
     if (!finish) return;
     payload.finish_current = finish;
+    payload.current_id = current.id;  // the server refuses if another question went on air meanwhile
     const ack = await send("send_to_air", payload);
     if (ack.ok && finish === "mark_answered") {
       toast(fmt(t.was_answered, { text: current.text.slice(0, 60) }), () => {
@@ -170,6 +179,20 @@ function select(id, { focus = true } = {}) {
   loadSimilar(id);
 }
 
+// When the selected question's actions are redrawn (its status changed), other buttons land under
+// the pointer: clicks on the new buttons wait a moment, so a double click never does two things.
+const GUARD_MS = 500;
+let guardUntil = 0;
+let guardTimer = null;
+function settle() {
+  // the buttons look dimmed while they wait, and tests can tell when they are ready
+  guardUntil = performance.now() + GUARD_MS;
+  for (const id of ["insp-actions", "onair-actions", "similar-list"]) $(id).classList.add("settling");
+  clearTimeout(guardTimer);
+  guardTimer = setTimeout(() => { for (const id of ["insp-actions", "onair-actions", "similar-list"]) $(id).classList.remove("settling"); }, GUARD_MS);
+}
+const guarded = () => performance.now() < guardUntil || busy.has(state.selected);
+
 function actionButton(q, action) {
   const keys = { approve: "a", queue: "q", send_to_air: "Enter", mark_answered: "x", take_off_air: "u", defer: "d",
     reject: "r", edit: "e", merge: "m", follow_up: "f" };
@@ -177,7 +200,11 @@ function actionButton(q, action) {
   if (action === "follow_up") label = q.appeal?.follow_up ? t.follow_up_off : t.follow_up;
   return h("button", { type: "button", class: `button small act-${action}`, dataset: { action },
     "aria-keyshortcuts": keys[action] || null,
-    onclick: async () => { await act(state.questions.get(q.id) || q, action); restoreFocus(); } },
+    onclick: async () => {
+      if (guarded()) return;
+      await act(state.questions.get(q.id) || q, action);
+      restoreFocus();
+    } },
   label, keys[action] ? h("kbd", {}, keys[action] === "Enter" ? "↵" : keys[action]) : null);
 }
 
@@ -198,11 +225,14 @@ function renderInspector(modeChanged = false) {
     q.author_name, q.district, q.language.toUpperCase(), t[q.channel] || q.channel, q.contact,
     `${t.votes}: ${q.votes}`, `${t.askers}: ${q.asker_count}`, time(q.created_at, data.locale),
   ].filter(Boolean).join(" · "), a ? h("span", { class: `due ${a.urgency || ""}` }, ` ${a.urgency ? t[a.urgency] : t.due} ${a.due_date}`) : null);
+  const shown = renderInspector.shown;  // the same question in another status: new buttons under the pointer
+  if (shown && shown.id === q.id && shown.status !== q.status) settle();
+  renderInspector.shown = { id: q.id, status: q.status };
   const actions = q.actions.filter((x) => x !== "categorize").map((action) => actionButton(q, action));
   const size = groupSize(q);
   if (size > 1 && q.status !== "merged" && q.status !== "rejected") {
     actions.push(h("button", { type: "button", class: "button small act-merge_group", dataset: { action: "merge_group" },
-      "aria-keyshortcuts": "g", onclick: async () => { await mergeGroup(q); restoreFocus(); } },
+      "aria-keyshortcuts": "g", onclick: async () => { if (guarded()) return; await mergeGroup(q); restoreFocus(); } },
     fmt(t.merge_group, { n: size - 1 }), h("kbd", {}, "g")));
   }
   $("insp-actions").replaceChildren(...actions);
@@ -214,9 +244,16 @@ function renderInspector(modeChanged = false) {
 
 function renderCategory(q) {
   const box = $("insp-category");
+  if (box.contains(document.activeElement) && box.dataset.id === String(q.id)) return;  // keep what the moderator is choosing
+  box.dataset.id = String(q.id);
   if (!q.actions.includes("categorize") || !state.categories.length) { box.replaceChildren(); return; }
-  const select_ = h("select", { id: "insp-category-select", "aria-label": t.category,
-    onchange: () => send("categorize_question", { id: q.id, version: q.version, category_id: select_.value ? Number(select_.value) : null }) },
+  let pointer = false;
+  const apply = () => send("categorize_question", { id: q.id, version: q.version, category_id: select_.value ? Number(select_.value) : null });
+  // letters typed on a focused select change it at once: that must not reroute an appeal by itself
+  const select_ = h("select", { id: "insp-category-select", "aria-label": t.category, title: t.category_enter,
+    onpointerdown: () => { pointer = true; },
+    onkeydown: (e) => { pointer = false; if (e.key === "Enter") { e.preventDefault(); apply(); } },
+    onchange: () => { if (pointer) apply(); pointer = false; } },
   h("option", { value: "" }, t.no_category),
   ...state.categories.map((c) => h("option", { value: c.id, selected: c.id === q.category_id }, c.name)));
   const parts = [h("label", { for: "insp-category-select" }, `${t.category}: `), select_];
@@ -248,7 +285,10 @@ function noteConflict(q) {
   // then refused as stale, and a second Save is the moderator's deliberate choice
   if (state.mode.saving) return;  // our own save coming back
   const note = $("insp-mode").querySelector(".conflict");
-  if (note) { note.hidden = false; note.textContent = `${t.edit_conflict} «${q.text.slice(0, 200)}»`; }
+  if (note) {
+    note.hidden = false;
+    note.textContent = `${state.mode.kind === "edit" ? t.edit_conflict : t.changed_elsewhere} «${q.text.slice(0, 200)}»`;
+  }
 }
 
 function renderMode(q) {
@@ -280,8 +320,14 @@ function renderMode(q) {
   if (mode.kind === "reject") {
     const input = h("input", { "aria-label": t.reason, placeholder: t.reason, maxlength: 300, id: "reject-reason", autocomplete: "off" });
     const reject = async (reason) => {
-      const ack = await send("reject", { id: q.id, version: q.version, reason });
-      if (ack.ok) leaveMode();
+      if (guarded()) return;
+      const ack = await send("reject", { id: q.id, version: state.mode.version, reason });
+      if (ack.ok) { leaveMode(); return; }
+      if (ack.error.code === "stale_version") {
+        conflict.hidden = false;
+        conflict.textContent = t.changed_elsewhere;
+        state.mode.version = state.questions.get(q.id)?.version ?? state.mode.version;
+      } else if (ack.error.fields?.reason) { conflict.hidden = false; conflict.textContent = ack.error.fields.reason; }
     };
     box.replaceChildren(h("form", { class: "mode", id: "reject-form", onsubmit: (e) => { e.preventDefault(); reject(input.value); } },
       input, conflict,
@@ -300,12 +346,23 @@ function renderMode(q) {
         h("b", {}, `#${c.q.id}`), c.score ? h("span", { class: "score" }, fmt(t.similar_score, { score: `${Math.round(c.score * 100)}%` })) : null,
         " ", h("span", { class: `badge st-${c.q.status}` }, t.status[c.q.status]), " ", c.q.text.slice(0, 140)))));
     input.addEventListener("input", () => { fill(); if (!candidates.children.length) candidates.append(h("li", { class: "note" }, t.no_candidates)); });
+    // Enter in the search box would submit with the first candidate (the form's default button):
+    // there it takes only an exact number; a candidate is chosen by clicking it or Tab and Enter
+    input.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter") return;
+      e.preventDefault();
+      const typed = input.value.trim().replace(/^#/, "");
+      const exact = /^\d+$/.test(typed) && candidates.querySelector(`button.candidate[data-target="${typed}"]`);
+      if (exact) exact.click();
+      else { conflict.hidden = false; conflict.textContent = t.merge_pick; }
+    });
     box.replaceChildren(h("form", { class: "mode", id: "merge-form", onsubmit: async (e) => {
       e.preventDefault();
-      const target = Number((e.submitter && e.submitter.value) || candidates.querySelector("button.candidate")?.value);
-      if (!target) return;
-      const ack = await send("merge_question", { id: q.id, version: q.version, target_id: target });
-      if (ack.ok) { state.mode = null; select(target); }
+      const target = Number(e.submitter && e.submitter.classList.contains("candidate") && e.submitter.value);
+      if (!target) { conflict.hidden = false; conflict.textContent = t.merge_pick; return; }
+      const ack = await send("merge_question", { id: q.id, version: state.mode.version, target_id: target });
+      if (ack.ok) { state.mode = null; select(target); settle(); return; }
+      if (ack.error.code === "stale_version") { conflict.hidden = false; conflict.textContent = t.changed_elsewhere; state.mode.version = state.questions.get(q.id)?.version ?? state.mode.version; }
     } }, h("label", { for: "merge-search" }, t.merge_into), input, candidates, conflict, h("p", { class: "row" }, cancel)));
     fill();
   }
@@ -340,6 +397,11 @@ async function mergeGroup(q) {
   const group = state.groups.get(q.id);
   const members = group === undefined ? [] : groupMembers(group).filter((x) => x.id !== q.id && ["pending", "approved", "queued", "deferred"].includes(x.status));
   if (!members.length) return;
+  // a group is a guess: the moderator sees every question it would merge before it happens
+  const ok = await confirmChoice({ title: fmt(t.merge_group_confirm, { n: members.length, id: q.id }), text: q.text,
+    note: members.map((x) => `#${x.id}: ${x.text.slice(0, 90)}`).join("\n"),
+    choices: [{ value: "yes", label: t.merge, kind: "primary" }] });
+  if (ok !== "yes") return;
   const ack = await send("merge_group", { target_id: q.id, sources: members.map((x) => ({ id: x.id, version: x.version })) });
   if (ack.ok) toast(fmt(t.merged_n, { n: ack.merged }) + (ack.skipped.length ? ` · ${fmt(t.skipped_n, { n: ack.skipped.length })}` : ""));
 }
@@ -366,8 +428,9 @@ function renderSimilar(q) {
     h("span", { class: `badge st-${x.status}` }, t.status[x.status]), " ", h("span", { class: "text" }, x.text.slice(0, 160)), " ",
     q.actions.includes("merge") ? h("button", { type: "button", class: "button tiny", dataset: { mergeInto: x.id },
       onclick: async () => {
+        if (guarded()) return;
         const ack = await send("merge_question", { id: q.id, version: q.version, target_id: x.id });
-        if (ack.ok) select(x.id);
+        if (ack.ok) { select(x.id); settle(); }
       } }, t.merge_here) : null)));
 }
 
@@ -429,6 +492,9 @@ $("f-group").addEventListener("click", () => { filter.group = null; $("f-group")
 // --- counters, the on-air strip ---
 function renderStrip() {
   const q = onAir();
+  const id = q ? q.id : null;  // another question on air: new buttons under the pointer
+  if (renderStrip.shown !== undefined && id !== renderStrip.shown) settle();
+  renderStrip.shown = id;
   $("onair").dataset.state = q ? "live" : "idle";
   $("onair-idle").hidden = Boolean(q);
   $("onair-actions").replaceChildren(...(q ? ["mark_answered", "take_off_air", "defer"].filter((a) => q.actions.includes(a))
@@ -518,17 +584,26 @@ function moveColumn(step) {
   }
 }
 
-function queueOrder() {
+function shownQueue() {
   return [...$("list-queue").children].map((el) => Number(el.dataset.id)).filter(Boolean);
 }
 
+/** The whole queue (a filter may hide some of it), with the shown cards in `shown`'s order. */
+function queueOrder(shown = shownQueue()) {
+  const all = [...state.questions.values()].filter((q) => q.status === "queued")
+    .sort((a, b) => a.position - b.position || a.id - b.id).map((q) => q.id);
+  const visible = new Set(shown);
+  const next = shown[Symbol.iterator]();
+  return all.map((id) => (visible.has(id) ? next.next().value : id));
+}
+
 function moveInQueue(id, step) {
-  const ids = queueOrder();
+  const ids = shownQueue();
   const i = ids.indexOf(id);
   const j = i + step;
   if (i < 0 || j < 0 || j >= ids.length) return;
   [ids[i], ids[j]] = [ids[j], ids[i]];
-  send("reorder_queue", { order: ids });
+  send("reorder_queue", { order: queueOrder(ids) });
 }
 
 function shortcutTarget(target) {
@@ -538,6 +613,7 @@ function shortcutTarget(target) {
 }
 
 document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && !$("help").hidden) { toggleHelp(false); return; }
   if (e.key === "Escape" && state.mode && !$("confirm").open) { e.preventDefault(); leaveMode(); return; }
   if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.isComposing || $("confirm").open) return;
   if (!shortcutTarget(e.target)) return;
@@ -555,18 +631,22 @@ document.addEventListener("keydown", (e) => {
     return;
   }
   if (e.altKey || e.shiftKey) return;
-  if (e.key === "g") { e.preventDefault(); act(q, "merge_group"); return; }
-  if (e.key === "c") { e.preventDefault(); act(q, "accept_category"); return; }
+  if (e.key === "g") { e.preventDefault(); if (!busy.has(q.id)) act(q, "merge_group"); return; }
+  if (e.key === "c") { e.preventDefault(); if (!busy.has(q.id)) act(q, "accept_category"); return; }
   const action = KEYS[e.key];
-  if (action && q.actions.includes(action)) { e.preventDefault(); act(q, action); }
+  if (action && q.actions.includes(action)) {
+    e.preventDefault();
+    if (!busy.has(q.id)) act(q, action);  // one action at a time on a question: a key pressed twice does it once
+  }
 });
 
-function toggleHelp() {
-  const help = $("help");
-  help.hidden = !help.hidden;
-  $("help-toggle").setAttribute("aria-expanded", String(!help.hidden));
+function toggleHelp(show = $("help").hidden) {
+  $("help").hidden = !show;
+  $("help-toggle").setAttribute("aria-expanded", String(show));
 }
-$("help-toggle").addEventListener("click", toggleHelp);
+$("help-toggle").addEventListener("click", (e) => { e.stopPropagation(); toggleHelp(); });
+$("help-close").addEventListener("click", () => toggleHelp(false));
+document.addEventListener("click", (e) => { if (!$("help").hidden && !e.target.closest("#help")) toggleHelp(false); });
 
 // --- the tools drawer: backstage, phone caller, settings, invite ---
 const tabs = [...document.querySelectorAll(".tabs [role=tab]")];

@@ -76,10 +76,18 @@ def pick(page, qid: int):
     card(page, qid).click()
     page.wait_for_selector(f".qcard.selected[data-id='{qid}']")
     page.wait_for_function(f"() => document.getElementById('insp-head').textContent.startsWith('#{qid}')")
+    ready(page)
+
+
+def ready(page):
+    """The panel's buttons take clicks again (just after a status change they wait half a second)."""
+    page.wait_for_selector("#insp-actions:not(.settling)", state="attached")
 
 
 def wait_status(page, qid: int, status: str):
     page.wait_for_selector(f".qcard[data-id='{qid}'][data-status='{status}']", state="attached")
+    page.wait_for_timeout(50)  # the panel redraws after the card
+    ready(page)
 
 
 @pytest.fixture
@@ -329,10 +337,121 @@ def test_a_rehearsal_of_300_questions_fits_a_laptop_screen_and_groups_duplicates
     assert members >= 2
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "moderator-group.png"))
-    page.keyboard.press("g")
+    page.keyboard.press("g")  # a group is a guess: the moderator confirms the list first
+    page.click("#confirm-buttons button[value=yes]")
     page.wait_for_function(f"() => document.querySelectorAll('.qcard[data-status=merged]').length >= {members - 1}")
     assert row(server, target)["asker_count"] >= members
     page.click("#f-group")
     page.wait_for_selector("#f-group", state="hidden")
     page.screenshot(path=str(SCREENSHOTS / "moderator-300.png"))
     assert aired(server) == [] and page.errors == []
+
+
+def test_a_double_click_never_does_two_things(browser, server, key):  # noqa: F811
+    """Found by a fresh-eyes review: a double click on Queue queued the question, and its second click
+    landed on "On air", which had just appeared under the pointer."""
+    (qid,) = ask(server, key, "Почему не вывозят мусор на Тұран 37?")
+    page = desk(browser, server)
+    pick(page, qid)
+    page.dblclick("#insp-actions [data-action=queue]")
+    wait_status(page, qid, "queued")
+    page.wait_for_timeout(800)
+    for _ in range(3):  # and quick repeated clicks on whatever is under the pointer
+        page.mouse.click(*center(page, "#insp-actions button >> nth=0"), click_count=2, delay=80)
+        page.wait_for_timeout(150)
+    page.wait_for_timeout(800)
+    assert aired(server) == []
+
+
+def center(page, selector):
+    box = page.locator(selector).bounding_box()
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def test_an_action_while_offline_is_refused_not_replayed_later(browser, server, key):  # noqa: F811
+    (qid,) = ask(server, key, "Когда починят светофор у школы 28?")
+    page = desk(browser, server)
+    pick(page, qid)
+    page.keyboard.press("q")
+    wait_status(page, qid, "queued")
+    page.context.set_offline(True)
+    page.wait_for_selector("#conn[data-state=offline]", timeout=60_000)
+    card(page, qid).click()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#toast:not([hidden])")
+    page.context.set_offline(False)
+    page.wait_for_selector("#conn[data-state=online]", timeout=60_000)
+    page.wait_for_timeout(1500)
+    assert aired(server) == []
+
+
+def test_long_names_and_a_filter_keep_the_layout_and_the_queue_order(browser, server, key):  # noqa: F811
+    long = "Сейткалиева Айгерим Нурлановна " * 3
+    r = requests.post(f"{server.url}/api/v1/broadcasts/demo/questions", timeout=10, headers={"Authorization": f"Bearer {key}"},
+                      json={"text": "Когда отремонтируют дорогу?", "author_name": long[:80], "district": "мкр. Шугыла, ЖК «Алматы Сити», 5 блок",
+                            "client_id": "l" * 32})
+    assert r.status_code == 201
+    ids = ask(server, key, "Автобус 12 в Нуре", "Автобус 32 вернут?", "Лифт на Сығанақ 15")
+    page = desk(browser, server)
+    for qid in [r.json()["id"], *ids]:
+        pick(page, qid)
+        page.keyboard.press("q")
+        wait_status(page, qid, "queued")
+    assert page.evaluate("document.documentElement.scrollWidth") <= LAPTOP["width"]
+    for selector in ("#list-done", "#list-queue", "#inspector"):
+        box = page.locator(selector).bounding_box()
+        assert box["x"] + box["width"] <= LAPTOP["width"] + 1, selector
+    # nothing covers the panel's buttons: what is under each button's centre is that button
+    for button in page.locator("#insp-actions button").all():
+        x, y = (lambda b: (b["x"] + b["width"] / 2, b["y"] + b["height"] / 2))(button.bounding_box())
+        assert page.evaluate(f"document.elementFromPoint({x}, {y}).closest('#insp-actions') !== null")
+    # with a filter on, moving a question in the queue keeps the hidden ones in it
+    page.fill("#f-text", "автобус")
+    page.wait_for_function("() => document.querySelectorAll('#list-queue .qcard').length === 2")
+    pick(page, ids[1])
+    page.keyboard.press("Alt+ArrowUp")
+    page.wait_for_function(f"() => document.querySelector('#list-queue .qcard').dataset.id === '{ids[1]}'")
+    with database(server) as db:
+        order = [row[0] for row in db.execute("SELECT id FROM question WHERE status = 'queued' ORDER BY position")]
+    assert order == [r.json()["id"], ids[1], ids[0], ids[2]]
+    assert page.errors == []
+
+
+def test_letters_typed_on_the_category_list_do_not_reroute_the_appeal(browser, server, key):  # noqa: F811
+    (qid,) = ask(server, key, "Когда построят школу?")
+    page = desk(browser, server)
+    pick(page, qid)
+    page.focus("#insp-category-select")
+    page.keyboard.type("h")  # the native list jumps to "Health" at once
+    page.wait_for_timeout(500)
+    assert row(server, qid)["category_id"] is None
+    page.keyboard.press("Enter")  # Enter applies it
+    page.wait_for_timeout(800)
+    assert row(server, qid)["category_id"] is not None
+
+
+def test_merge_by_enter_needs_an_exact_number_and_a_group_merge_is_confirmed(browser, server, key):  # noqa: F811
+    target, dup, other = ask(server, key, "Когда дадут отопление на Кенесары 40?", "Кенесары 40 нет отопления!!",
+                             "ул. Кенесары, д. 40 — батареи холодные")
+    page = desk(browser, server)
+    pick(page, dup)
+    page.keyboard.press("m")
+    page.wait_for_selector("#merge-search:focus")
+    page.keyboard.type("отопление")
+    page.keyboard.press("Enter")  # words, not a number: nothing is merged
+    page.wait_for_selector("#merge-form .conflict:not([hidden])")
+    page.wait_for_timeout(500)
+    assert row(server, dup)["status"] == "pending"
+    page.keyboard.press("Escape")
+    pick(page, target)
+    page.wait_for_selector("#insp-actions [data-action=merge_group]", timeout=20_000)
+    page.keyboard.press("g")
+    page.wait_for_selector("#confirm[open]")
+    assert f"#{dup}" in page.inner_text("#confirm-note")
+    page.keyboard.press("Enter")  # Cancel is focused
+    page.wait_for_timeout(400)
+    assert row(server, dup)["status"] == "pending"
+    page.keyboard.press("g")
+    page.click("#confirm-buttons button[value=yes]")
+    wait_status(page, dup, "merged")
+    assert row(server, target)["asker_count"] >= 2 and row(server, other)["status"] in ("merged", "pending")

@@ -44,6 +44,7 @@ def test_desk_with_ten_thousand_questions_renders_and_updates_fast(browser, serv
     first_id = first.get_attribute("data-id")
     first.click()
     mod.wait_for_function(f"() => document.getElementById('insp-head').textContent.startsWith('#{first_id}')")
+    mod.wait_for_selector("#insp-actions:not(.settling)", state="attached")
     mod.click("#insp-actions [data-action=approve]")  # leaves the window: the next incoming card moves in
     mod.wait_for_function(f"() => !document.querySelector('#list-incoming .qcard[data-id=\"{first_id}\"]')")
     approve_ms = float(mod.evaluate("document.documentElement.dataset.updateMs"))

@@ -51,6 +51,7 @@ def act(page, column: str, text: str, action: str):
     target.locator(".text").click()
     qid = target.get_attribute("data-id")
     page.wait_for_function(f"() => document.getElementById('insp-head').textContent.startsWith('#{qid}')")
+    page.wait_for_selector("#insp-actions:not(.settling)", state="attached")  # buttons just redrawn wait 0.5 s
     page.click(f"#insp-actions [data-action={action}]")
 
 
