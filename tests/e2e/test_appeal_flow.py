@@ -35,6 +35,7 @@ def test_question_asked_on_air_is_answered_by_an_officer_and_read_at_track(brows
     question.locator(".text").click()
     moderator.wait_for_selector("#insp-category-select")
     moderator.select_option("#insp-category-select", label="Transport and roads")
+    moderator.press("#insp-category-select", "Enter")  # a choice made with the keys is applied with Enter
     moderator.wait_for_selector("#list-incoming .qcard .badge.cat:not(.suggested):has-text('Transport and roads')")
 
     # The officer of that department finds it, takes it into work and answers in the appeal's language.

@@ -191,6 +191,7 @@ def test_screens_cut_off_for_a_minute_come_back_to_the_servers_state(browser, se
     working.wait_for_function("() => document.querySelectorAll('#list-queue .qcard')[1].textContent.includes('number 2')")
     act(working, "queue", "number 0", "send_to_air")
     card(working, "onair", "number 0").wait_for()
+    working.wait_for_selector("#onair-actions:not(.settling)", state="attached")  # new buttons wait 0.5 s
     working.click("#onair-actions [data-action=mark_answered]")
     card(working, "done", "number 0").wait_for()
     act(working, "queue", "number 2", "send_to_air")

@@ -75,8 +75,10 @@ def test_studio_rehearsal_with_five_screens(browser, server):  # noqa: F811
     card(mod_a, "queue", "heating").locator(".text").click()
     mod_a.keyboard.press("Alt+ArrowUp")
     mod_b.wait_for_function("() => document.querySelectorAll('#list-queue .qcard')[1].textContent.includes('heating')")
+    mod_b.wait_for_function("() => document.querySelectorAll('#list-queue .qcard').length === 3")
     source = card(mod_b, "queue", "bus 12").locator(".text")
     target = mod_b.locator("#list-queue .qcard").nth(2)
+    target.wait_for()
     height = target.bounding_box()["height"]
     source.drag_to(target, target_position={"x": 30, "y": height - 5})  # HTML5 drag and drop, as SortableJS uses
     mod_a.wait_for_function("() => document.querySelectorAll('#list-queue .qcard')[2]?.textContent.includes('bus 12')")
