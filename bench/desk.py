@@ -151,21 +151,39 @@ def part_flood(server, key, arrivals: int, seconds: float) -> dict:
             "selected_card_moved_px": round(abs(box_after["y"] - box_before["y"]), 1) if box_after else None}
 
 
+def part_flood_only(questions, flood, seconds) -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        server = LiveServer(Path(folder)).start()
+        try:
+            key = api_key(server)
+            seed_questions(server, 300)
+            print("flood:", part_flood(server, key, flood, seconds), flush=True)
+        finally:
+            server.stop()
+    return 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--part", choices=("suggestions", "flood"), help="only this part (its figures are printed)")
     args = parser.parse_args()
     questions, arrivals, flood, seconds = (2000, 60, 200, 12.0) if args.quick else (10_000, 300, 1000, 60.0)
     result = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "questions_in_broadcast": questions}
     with tempfile.TemporaryDirectory() as folder:
-        server = LiveServer(Path(folder)).start()
+        server = LiveServer(Path(folder)).start() if args.part != "flood" else None
         try:
+            if server is None:
+                raise SystemExit(part_flood_only(questions, flood, seconds))
             key = api_key(server)
             seed_questions(server, questions)
             result["suggestions"] = part_suggestions(server, key, arrivals)
             print("suggestions:", result["suggestions"], flush=True)
         finally:
-            server.stop()
+            if server is not None:
+                server.stop()
+    if args.part == "suggestions":
+        return
     with tempfile.TemporaryDirectory() as folder:
         server = LiveServer(Path(folder)).start()
         try:

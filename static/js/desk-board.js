@@ -156,16 +156,27 @@ export function createBoard(view) {
       if (i < limit[name]) {
         showAt(name, i);
         const overflow = order[name][limit[name]];  // pushed out of the window
-        // the selected card is never pushed out: the window grows by one card instead
+        // the selected card is never pushed out: the window grows instead (below)
         if (overflow !== undefined && overflow === view.selected()) limit[name] += 1;
         else if (overflow !== undefined && cards.has(overflow)) { cards.get(overflow).remove(); cards.delete(overflow); }
       }
     }
+    // keep some cards rendered below the selected one, so its column can scroll to hold it in place
+    const home = placed.get(view.selected());
+    if (home !== undefined && limit[home] !== Infinity) {
+      const index = order[home].indexOf(view.selected());
+      // only when it is at the window's edge (pushed down by arrivals), not when it moved far away
+      if (index >= limit[home] - 20 && index <= limit[home] + 1) {
+        const grown = index + 60;
+        for (let k = limit[home]; k < Math.min(grown, order[home].length); k += 1) showAt(home, k);
+        limit[home] = grown;
+      }
+    }
     for (const name of Object.keys(order)) moreButton(name);
     // cards inserted above the selected one must not push it out of view
-    const now = cards.get(view.selected());
-    if (anchor && now === anchor && anchor.parentElement === anchorList) {
-      const shift = anchor.getBoundingClientRect().top - anchorTop;
+    const now = cards.get(view.selected());  // the same card, or its new rendering
+    if (anchor && now && now.parentElement === anchorList) {
+      const shift = now.getBoundingClientRect().top - anchorTop;
       if (shift) anchorList.scrollTop += shift;
     }
   }

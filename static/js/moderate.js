@@ -47,7 +47,19 @@ function groupMembers(group) {
   }
   return out;
 }
-const groupSize = (q) => (state.groups.has(q.id) ? groupMembers(state.groups.get(q.id)).length : 0);
+// open questions per group, counted once per change of the desk (cards ask for it one by one)
+let groupCounts = null;
+function groupSize(q) {
+  if (!state.groups.has(q.id)) return 0;
+  if (groupCounts === null) {
+    groupCounts = new Map();
+    for (const [id, g] of state.groups) {
+      const x = state.questions.get(id);
+      if (x && OPEN.has(x.status)) groupCounts.set(g, (groupCounts.get(g) || 0) + 1);
+    }
+  }
+  return groupCounts.get(state.groups.get(q.id)) || 0;
+}
 const categoryName = (id) => state.categories.find((c) => c.id === id)?.name || "";
 
 const board = createBoard({
@@ -449,6 +461,7 @@ async function loadInsights() {
   const ack = await request(live.socket, "desk_insights", all ? { all: true } : { ids: ids.slice(0, 5000) }, 60000);
   if (!ack.ok) { for (const id of ids) state.known.delete(id); return; }
   const touched = new Set(ids);
+  groupCounts = null;
   for (const id of ids) { state.groups.delete(id); state.suggestions.delete(id); }
   for (const [id, group] of Object.entries(ack.groups)) {
     state.groups.set(Number(id), group);
@@ -517,6 +530,7 @@ window.deskTimings = timings;
 
 function refresh(ids = null) {
   const started = performance.now();
+  groupCounts = null;
   if (ids === null) board.rebuild(state.questions); else board.update(state.questions, ids);
   let waiting = 0; let queued = 0; let answered = 0;
   for (const q of state.questions.values()) {
