@@ -384,7 +384,7 @@ function renderMode(q) {
 function mergeCandidates(q, typed) {
   const out = [];
   const seen = new Set([q.id]);
-  const mergeable = (x) => x && !seen.has(x.id) && ["pending", "approved", "queued", "on_air", "deferred", "answered"].includes(x.status);
+  const mergeable = (x) => x && !seen.has(x.id) && OPEN.has(x.status);  // the server's MERGEABLE_TARGET
   const query = typed.trim().toLowerCase().replace(/^#/, "");
   if (/^\d+$/.test(query)) {
     const exact = state.questions.get(Number(query));
