@@ -88,7 +88,20 @@ export function createBoard(view) {
     list(name).append(more);  // always last
   }
 
+  // While a card is being dragged the lists stay as they are (a card replaced under the pointer ends the drag);
+  // what arrives meanwhile is applied when it is dropped.
+  let held = null;
+  function hold() { held = held || { all: null, ids: new Set() }; }
+  function release() {
+    const pending = held;
+    held = null;
+    if (!pending) return;
+    if (pending.all) rebuild(pending.all);
+    else if (pending.ids.size) update(questions, [...pending.ids].filter((id) => questions.has(id)));
+  }
+
   function rebuild(all) {
+    if (held) { held.all = all; questions = all; return; }
     questions = all;
     cards.clear();
     placed.clear();
@@ -131,6 +144,7 @@ export function createBoard(view) {
   /** Re-render the cards of these ids where they now belong; the selected card keeps its place on screen. */
   function update(all, ids) {
     questions = all;
+    if (held) { for (const id of ids) held.ids.add(id); return; }
     const anchor = cards.get(view.selected());
     const anchorList = anchor?.parentElement;
     const anchorTop = anchor ? anchor.getBoundingClientRect().top : 0;
@@ -182,7 +196,7 @@ export function createBoard(view) {
   }
 
   return {
-    rebuild, update, cards, order,
+    rebuild, update, hold, release, cards, order,
     card: (id) => cards.get(id),
     column: (id) => placed.get(id),
     /** The ids on screen, column by column, top to bottom (for j/k and the arrows). */

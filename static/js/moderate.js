@@ -774,7 +774,12 @@ $("phone-form").addEventListener("submit", async (e) => {
 Sortable.create($("list-queue"), {
   animation: 120,
   filter: ".more",
-  onEnd: () => send("reorder_queue", { order: queueOrder() }),
+  onStart: () => board.hold(),
+  onEnd: () => {
+    const order = queueOrder();  // as dropped, before held changes redraw the list
+    board.release();
+    send("reorder_queue", { order });
+  },
 });
 
 const live = connectLive({

@@ -455,3 +455,37 @@ def test_merge_by_enter_needs_an_exact_number_and_a_group_merge_is_confirmed(bro
     page.click("#confirm-buttons button[value=yes]")
     wait_status(page, dup, "merged")
     assert row(server, target)["asker_count"] >= 2 and row(server, other)["status"] in ("merged", "pending")
+
+
+def test_a_change_arriving_during_a_drag_does_not_drop_the_card(browser, server, key):  # noqa: F811
+    ids = ask(server, key, "Автобус 12 в Нуре по воскресеньям", "Лифт на Сығанақ 15", "Снег во дворе Самал 5")
+    first, second = desk(browser, server), desk(browser, server)
+    for qid in ids:
+        pick(first, qid)
+        first.keyboard.press("q")
+        wait_status(first, qid, "queued")
+    second.wait_for_function("() => document.querySelectorAll('#list-queue .qcard').length === 3")
+    # the first moderator takes the top card and holds it over the last one
+    source, target = center(first, f"#list-queue .qcard[data-id='{ids[0]}'] .text"), \
+        first.locator(f"#list-queue .qcard[data-id='{ids[2]}']").bounding_box()
+    first.mouse.move(*source)
+    first.mouse.down()
+    first.mouse.move(source[0] + 5, source[1] + 5, steps=3)
+    first.mouse.move(target["x"] + 30, target["y"] + target["height"] - 5, steps=10)
+    # meanwhile the second moderator edits that very question
+    pick(second, ids[0])
+    second.click("#insp-actions [data-action=edit]")
+    second.fill("#edit-text", "Будет ли автобус 12 ходить в Нуре по воскресеньям?")
+    second.click("#edit-form button[type=submit]")
+    second.wait_for_selector("#edit-form", state="detached")
+    first.wait_for_timeout(500)  # the change has reached the first desk while the card is in the air
+    first.mouse.move(target["x"] + 30, target["y"] + target["height"] - 3, steps=2)
+    first.mouse.up()
+    first.wait_for_function(f"() => document.querySelectorAll('#list-queue .qcard')[2]?.dataset.id === '{ids[0]}'")
+    with database(server) as db:
+        order = [r[0] for r in db.execute("SELECT id FROM question WHERE status = 'queued' ORDER BY position")]
+    assert order == [ids[1], ids[2], ids[0]]
+    # the held edit is drawn once the card is dropped, in its new place
+    first.wait_for_selector(f"#list-queue .qcard[data-id='{ids[0]}']:has-text('Будет ли автобус')")
+    second.wait_for_function(f"() => document.querySelectorAll('#list-queue .qcard')[2]?.dataset.id === '{ids[0]}'")
+    assert first.errors == [] and second.errors == []

@@ -79,7 +79,13 @@ def test_studio_rehearsal_with_five_screens(browser, server):  # noqa: F811
     source = card(mod_b, "queue", "bus 12").locator(".text")
     target = mod_b.locator("#list-queue .qcard").nth(2)
     target.wait_for()
-    height = target.bounding_box()["height"]
+    box = None
+    for _ in range(50):  # a card can be redrawn (late duplicate insights) between finding it and measuring it
+        box = target.bounding_box()
+        if box:
+            break
+        mod_b.wait_for_timeout(100)
+    height = box["height"]
     source.drag_to(target, target_position={"x": 30, "y": height - 5})  # HTML5 drag and drop, as SortableJS uses
     mod_a.wait_for_function("() => document.querySelectorAll('#list-queue .qcard')[2]?.textContent.includes('bus 12')")
     assert [t[:12] for t in queue(mod_a)] == [t[:12] for t in queue(mod_b)]
