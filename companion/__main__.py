@@ -102,7 +102,11 @@ def _print_urls(app, host, port) -> None:
 def cmd_serve(args) -> None:
     """Serve the app (eventlet by default)."""
     from .serve import serve
-    serve(args.host, args.port, banner=_print_urls)
+    from .transport.versions import UnsupportedLibrary
+    try:
+        serve(args.host, args.port, banner=_print_urls)
+    except UnsupportedLibrary as e:
+        sys.exit(f"companion: cannot serve: {e}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -50,9 +52,25 @@ def test_create_user_and_reset_password(tmp_path):
 
 
 def test_only_the_serve_entry_point_imports_eventlet():
+    """eventlet stays behind the server seam: serve.py, and the hub transport that only serve.py imports."""
+    seam = {"companion/serve.py", "companion/transport/hub.py"}
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "companion").rglob("*.py")
-                 if p.name != "serve.py" and re.search(r"^\s*(import|from)\s+eventlet", p.read_text(), re.M)]
+                 if str(p.relative_to(ROOT)) not in seam
+                 and re.search(r"^\s*(import|from)\s+eventlet", p.read_text(), re.M)]
     assert offenders == []
+    importers = [str(p.relative_to(ROOT)) for p in (ROOT / "companion").rglob("*.py")
+                 if re.search(r"transport import hub|transport\.hub", p.read_text())]
+    assert importers == ["companion/serve.py"]
+
+
+def test_the_server_refuses_to_start_on_library_versions_its_transport_was_not_written_for():
+    from companion.transport import versions
+    versions.check()  # what requirements.txt installs
+    wrong = {name: series + "0" for name, series in versions.SUPPORTED.items()} | {"python-engineio": "4.16.0"}
+    with pytest.raises(versions.UnsupportedLibrary, match=r"python-engineio 4\.16\.0 \(supported: 4\.15\.x\)"):
+        versions.check(wrong)
+    with pytest.raises(versions.UnsupportedLibrary, match="wsproto is not installed"):
+        versions.check({k: v for k, v in wrong.items() if k != "wsproto"} | {"python-engineio": "4.15.1"})
 
 
 def test_readme_documents_every_setting_and_both_commands():

@@ -150,3 +150,102 @@ def test_personal_data_never_reaches_the_logs(tmp_path):
     assert "Companion is serving" in log  # the log was captured
     for secret in (phone, "7015550123", email, name):
         assert secret not in log
+
+
+def raw_post(url: str, path: str, headers: dict, body: bytes = b"", timeout: float = 5) -> str:
+    """A hand-made HTTP request (its Content-Length may lie); the status line of the answer, or "timeout"."""
+    import socket as stdlib_socket
+    host, port = url.removeprefix("http://").split(":")
+    sock = stdlib_socket.create_connection((host, int(port)), timeout=timeout)
+    try:
+        head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        sock.sendall(head.encode() + b"\r\n" + body)
+        try:
+            return sock.recv(200).split(b"\r\n")[0].decode()
+        except stdlib_socket.timeout:
+            return "timeout"
+    finally:
+        sock.close()
+
+
+def polling_session(url: str) -> str:
+    opened = requests.get(url + "/socket.io/?EIO=4&transport=polling", timeout=5).text
+    return re.search(r'"sid":"([^"]+)"', opened).group(1)
+
+
+def test_an_oversized_long_polling_post_is_refused_at_once_and_frees_its_slot(tmp_path):
+    """Issue 19, item 3: `Content-Length: 70000` and no body: python-engineio answered 400 and then
+    waited forever for a poll that never came; 39 such requests stopped a server capped at 40
+    connections. Now: 413 at once, and the server keeps serving."""
+    live = LiveServer(tmp_path, MAX_CONNECTIONS=40).start()
+    try:
+        answers = []
+        for _ in range(45):
+            sid = polling_session(live.url)
+            answers.append(raw_post(live.url, f"/socket.io/?EIO=4&transport=polling&sid={sid}",
+                                    {"Content-Length": "70000", "Content-Type": "text/plain"}))
+        assert set(answers) == {"HTTP/1.1 413 Request Entity Too Large"}, answers
+        assert requests.get(live.url + "/b/demo", timeout=5).status_code == 200
+        # a polling viewer that posts a normal packet is still served
+        sid = polling_session(live.url)
+        assert requests.post(f"{live.url}/socket.io/?EIO=4&transport=polling&sid={sid}", data='40{"slug":"demo"}',
+                             timeout=5).status_code == 200
+    finally:
+        live.stop()
+
+
+def test_events_named_connect_or_disconnect_are_dropped_and_counted(server):
+    """Issue 19, item 9: events named `connect`/`disconnect` skipped the token bucket: 5,000 a second
+    from one socket raised another viewer's median wait from 9 to 606 ms, were never dropped, and
+    wrote a traceback per event to the log. Now every packet counts: the flood is closed."""
+    from .test_transport import RawViewer
+    calm = Recorder(server.url, "/", server.viewer_cookie())
+    flooder = RawViewer(server.url)
+    flooder.join()
+    frames = b""
+    for i in range(5000):
+        flooder_frame = ('42["connect",{"slug":"demo"}]' if i % 2 else '42["disconnect"]').encode()
+        mask = b"\x00\x00\x00\x00"
+        frames += bytes([0x81, 0x80 | len(flooder_frame)]) + mask + flooder_frame
+    during = []
+    sender = threading.Thread(target=lambda: flooder.sock.sendall(frames))
+    sender.start()
+    for _ in range(20):
+        t = time.monotonic()
+        assert calm.call("get_snapshot", {})["ok"]
+        during.append(time.monotonic() - t)
+    sender.join(10)
+    _, closed = flooder.messages_until(6, answer_pings=True)
+    assert closed  # the flood was closed
+    assert statistics.median(during) < 0.1, during
+    assert "Traceback" not in server.log.read_text()
+    calm.close()
+    flooder.close()
+
+
+def test_unknown_events_from_anonymous_viewers_leave_a_bounded_audit(server):
+    """Issue 19, item 6: every unknown event from an anonymous viewer was audited with the name it
+    chose (up to 64 KB): ten connections grew the database by 11 MB a second. Now a connection's
+    first five refusals are kept, then one at 10, 100, ..., each name cut to 64 characters."""
+    import sqlite3
+    from .test_transport import RawViewer
+    viewers = [RawViewer(server.url) for _ in range(10)]
+    for viewer in viewers:
+        viewer.join()
+    for round_ in range(40):  # 40 events each, within the allowance (20 a second)
+        for viewer in viewers:
+            viewer.send(f'42{round_}["' + "x" * 60_000 + '",{}]')
+        time.sleep(0.06)
+    for viewer in viewers:
+        viewer.send('42999["ping",{}]')
+        answers = []
+        while not (answers and answers[-1].startswith("43999")):  # every event was answered (refused)
+            answers.append(viewer.text())
+        assert all('"forbidden"' in a or '"rate_limited"' in a for a in answers)
+    path = server.env["COMPANION_DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT detail FROM audit_event WHERE action = 'refused'").fetchall()
+    assert 10 <= len(rows) <= 10 * 7, len(rows)
+    assert max(len(r[0]) for r in rows) < 400
+    for viewer in viewers:
+        viewer.close()

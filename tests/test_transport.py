@@ -390,6 +390,73 @@ def test_the_hub_reads_fragments_answers_pings_and_closes_on_broken_frames(serve
         big.close()
 
 
+def probe_latencies(url: str, seconds: float) -> list[float]:
+    """How long /healthz takes, asked again and again for `seconds`."""
+    import requests
+    latencies, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        try:
+            requests.get(url + "/healthz", timeout=15)
+        except requests.RequestException:
+            pass
+        latencies.append(time.monotonic() - started)
+        time.sleep(0.02)
+    return latencies
+
+
+def test_empty_continuation_frames_from_anonymous_sockets_do_not_stall_the_server(server):
+    """Issue 19, item 1: 60,000 empty non-final continuation frames (360 KB) from one socket stalled
+    /healthz up to 7.2 s; four froze the server. Now each socket is closed (1009) after 64 fragments,
+    and a probe asked meanwhile answers at once."""
+    floods = [RawViewer(server.url) for _ in range(4)]
+    for flood in floods:
+        flood.join()
+    mask = os.urandom(4)
+    empty = bytes([0x00, 0x80]) + mask  # a masked, empty, non-final continuation frame
+    with ThreadPoolExecutor(5) as pool:
+        probe = pool.submit(probe_latencies, server.url, 4.0)
+        time.sleep(0.3)
+        sent = []
+        for flood in floods:
+            flood.send_frame(0x1, b"4", final=False)
+            sent.append(pool.submit(lambda f: f.sock.sendall(empty * 60_000), flood))
+        latencies = probe.result()
+    closes = []
+    for flood in floods:
+        try:
+            first, payload = flood.frame()
+            closes.append((first, payload[:2]))
+        except (ConnectionError, OSError):
+            closes.append(None)
+        flood.close()
+    assert closes == [(0x88, struct.pack("!H", 1009))] * 4
+    assert max(latencies) < 0.5, sorted(latencies)[-5:]
+
+
+def test_binary_frames_and_attachments_are_refused_and_hold_no_memory(server):
+    """Issue 19, item 2: a binary event announcing 999,999,999,999 attachments, then 65,000-byte
+    binary frames: python-socketio kept every one (802 MB in 9.4 s). The app uses no binary data:
+    the announcement ends the connection, and so does any binary frame."""
+    def rss() -> int:
+        status = open(f"/proc/{server.proc.pid}/status").read()
+        return int(status.split("VmRSS:")[1].split()[0]) * 1024
+
+    before = rss()
+    attacker, binary = RawViewer(server.url), RawViewer(server.url)
+    attacker.join()
+    attacker.send('451999999999-["submit_question",{"_placeholder":true,"num":0}]')
+    seen, closed = attacker.messages_until(3, answer_pings=True)
+    assert closed, seen  # the announcement alone ends the session
+    assert rss() - before < 8 * 1024 * 1024
+    binary.join()
+    binary.send_frame(0x2, b"\x04" + b"x" * 100)
+    first, payload = binary.frame()
+    assert first == 0x88 and payload[:2] == struct.pack("!H", 1003)
+    attacker.close()
+    binary.close()
+
+
 def test_long_polling_viewers_hear_a_broadcast_with_the_websocket_ones(server):
     """A broadcast goes to viewers held by the hub in one pass and to a long-polling viewer through
     python-engineio's own queue: both hear it, once."""
