@@ -123,6 +123,8 @@ def create_app(config: Config | dict | None = None) -> "Flask":
                       max_http_buffer_size=app.config["MAX_MESSAGE_BYTES"], ping_interval=app.config["PING_INTERVAL_SECONDS"],
                       ping_timeout=app.config["PING_TIMEOUT_SECONDS"])
     from .realtime import gate  # every packet a client sends is checked first
+    from .transport import polling
+    polling.install()
     gate.install(socketio.server, app)
     app.wsgi_app = gate.guard_polling_posts(app.wsgi_app, app.config["MAX_MESSAGE_BYTES"])
     if app.config["PROXY_HOPS"]:

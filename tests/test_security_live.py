@@ -249,3 +249,24 @@ def test_unknown_events_from_anonymous_viewers_leave_a_bounded_audit(server):
     assert max(len(r[0]) for r in rows) < 400
     for viewer in viewers:
         viewer.close()
+
+
+def test_a_long_polling_post_whose_body_stalls_frees_its_slot(tmp_path):
+    """A POST that announces 100 bytes and sends 10: its body must arrive within 10 s, then the
+    session ends (waiting at most 5 s for a poll to take the close) and the green thread is free."""
+    import socket as stdlib_socket
+    live = LiveServer(tmp_path, MAX_CONNECTIONS=40).start()
+    try:
+        sid = polling_session(live.url)
+        host, port = live.url.removeprefix("http://").split(":")
+        sock = stdlib_socket.create_connection((host, int(port)), timeout=30)
+        sock.sendall(f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Length: 100\r\nContent-Type: text/plain\r\n\r\n40{\"slug\"".encode())
+        started = time.monotonic()
+        status = sock.recv(200).split(b"\r\n")[0].decode()
+        took = time.monotonic() - started
+        sock.close()
+        assert status == "HTTP/1.1 400 BAD REQUEST" and 9 < took < 17, (status, took)
+        assert requests.get(f"{live.url}/socket.io/?EIO=4&transport=polling&sid={sid}", timeout=5).status_code == 400
+    finally:
+        live.stop()

@@ -34,7 +34,7 @@ import engineio.exceptions
 import engineio.packet
 import engineio.server
 import engineio.socket
-from eventlet import spawn_n
+from eventlet import Timeout, spawn_n
 from eventlet.hubs import get_hub
 from eventlet.websocket import RFC6455WebSocket
 
@@ -42,6 +42,7 @@ from . import versions
 from .frames import BINARY, TEXT, Closed, Reader, close_frame, encode
 
 READ_BYTES = 16384  # read per hub callback: bounds the work one client's bytes cause at a time
+POST_BODY_SECONDS = 10  # a long-polling POST's body must arrive within this (a stalled one frees its slot)
 NO_BODY = io.BytesIO()  # what a handed-over request's environ keeps as its input
 PING, PONG, MESSAGE = engineio.packet.PING, engineio.packet.PONG, engineio.packet.MESSAGE
 
@@ -187,6 +188,13 @@ class Socket(engineio.socket.Socket):
     pinged = False
     ping_timer = None  # the hub timer of the next ping, cancelled when the socket closes
     Link = Link
+
+    def handle_post_request(self, environ):
+        try:
+            with Timeout(POST_BODY_SECONDS):
+                return super().handle_post_request(environ)
+        except Timeout:
+            raise engineio.exceptions.ContentTooLongError("the request's body did not arrive in time") from None
 
     def send(self, pkt):
         link = self.link
