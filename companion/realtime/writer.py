@@ -22,14 +22,14 @@ import queue
 import threading
 from dataclasses import replace
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from ..durability import deferred
 from ..extensions import db, socketio
 from ..models import Broadcast, Question
 from ..services import intake
 from ..services.database import Unavailable, kept_on_commit, resilient
-from ..services.errors import ServiceError
+from ..services.errors import ServiceError, ValidationError
 from .emit import publish, publish_votes
 
 BATCH_MAX = 200
@@ -123,7 +123,9 @@ def write_batch(jobs: list[_Job]) -> None:
 
     A job's outcome is what its sender is told: (question, created), the question voted on, or
     the refusal. If the database fails, the jobs with no outcome yet get Unavailable (retry);
-    an item already stored or refused in this batch keeps its answer.
+    an item already stored or refused in this batch keeps its answer. If the batch fails for any
+    other reason (an item the driver cannot store), its items are written one by one, so only the
+    bad one is refused (`invalid`: sending it again cannot help).
     """
     try:
         # the writer made every value: publishing needs no reload; published once committed, the
@@ -143,17 +145,34 @@ def write_batch(jobs: list[_Job]) -> None:
         for job in jobs:
             job.outcome = Unavailable()
     except Exception as exc:  # never let the writer die: the senders are told to retry
-        if not isinstance(exc, ServiceError):  # only the error's type is logged (a database error's
-            # message would carry the questions' text and contacts)
-            log.error("group commit of %d items failed: %s", len(jobs), type(exc).__name__)
+        cause = exc.__cause__ if isinstance(exc, Unavailable) and exc.__cause__ else exc
+        if cause is not exc or not isinstance(exc, ServiceError):  # only the error's type is logged (a
+            # database error's message would carry the questions' text and contacts)
+            log.error("group commit of %d items failed: %s", len(jobs), type(cause).__name__)
             db.session.rollback()
+        pending = [job for job in jobs if job.outcome is None]
+        if not isinstance(cause, (OperationalError, ServiceError)):  # not the database's outage: an item's fault
+            if len(pending) > 1:  # one bad item must not fail the others: each is tried on its own
+                for job in pending:
+                    write_batch([job])
+                return
+            exc = _refusal(cause)
+        elif not isinstance(exc, ServiceError):
             exc = Unavailable()
-        for job in jobs:
-            if job.outcome is None:
-                job.outcome = exc
+        for job in pending:
+            job.outcome = exc
     finally:
         for job in jobs:
             job.done.set()
+
+
+def _refusal(exc: Exception) -> ServiceError:
+    """What the sender of an item the database would not take is told: `invalid` when the item
+    itself was at fault (a value the driver cannot encode: retrying cannot help), else `unavailable`."""
+    cause = getattr(exc, "orig", None) or exc
+    if isinstance(exc, DataError) or isinstance(cause, (ValueError, UnicodeError, OverflowError)):
+        return ValidationError()
+    return Unavailable()
 
 
 def group_committer(app) -> None:

@@ -85,6 +85,9 @@ def _text(data: dict, key: str) -> str:
     return value.strip()
 
 
+CONTACT_MAX_LENGTH = 200  # Question.contact's column
+
+
 def validate_submission(broadcast: Broadcast, data: dict, default_language: str) -> dict:
     """Clean the submitted fields or raise ValidationError naming every bad field."""
     cfg = current_app.config
@@ -109,7 +112,9 @@ def validate_submission(broadcast: Broadcast, data: dict, default_language: str)
         except ValueError as exc:
             errors["contact"] = exc.args[0]
         else:
-            if not consent:
+            if len(contact) > CONTACT_MAX_LENGTH:  # an e-mail address may be longer than the column
+                errors["contact"] = _l("At most %(n)s characters.", n=CONTACT_MAX_LENGTH)
+            elif not consent:
                 errors["consent"] = _l("Please agree to the processing of your personal data, or leave the contact empty.")
     for key in ("text", "author_name", "district", "contact"):
         if data.get(key) and not storable(data.get(key)):
