@@ -295,10 +295,9 @@ def queued_questions(broadcast: Broadcast) -> list[Question]:
 def reorder_queue(broadcast: Broadcast, order: list, *, actor: User | None) -> Change:
     """Put the queue in the given order; refused if the screen's queue is out of date."""
     queue = queued_questions(broadcast)
-    try:
-        wanted = [int(i) for i in order]
-    except (TypeError, ValueError):
-        raise ValidationError(_l("Invalid order.")) from None
+    wanted = [parse_id(i) for i in order] if isinstance(order, list) else [None]
+    if None in wanted:
+        raise ValidationError(_l("Invalid order."))
     if sorted(wanted) != sorted(q.id for q in queue):
         raise StaleVersion(_l("The queue was changed on another screen. Your screen has been refreshed."))
     by_id = {q.id: q for q in queue}
