@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 FLOOD_DISCONNECT = 5.0  # seconds of packets beyond the allowance before the connection is closed
 RESERVED = frozenset({"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"})
 BINARY = (str(sio_packet.BINARY_EVENT), str(sio_packet.BINARY_ACK))
+EVENT = str(sio_packet.EVENT)
 
 
 def take_token(environ: dict, rate: float) -> str:
@@ -65,6 +66,17 @@ def event_name(data: str) -> tuple[str | None, int | None, object]:
     return pkt.namespace, pkt.id, name
 
 
+def quick_name(data: str) -> str | None:
+    """An EVENT packet's name read without decoding its JSON, when it is a plain string (no escapes);
+    None when only a full decode can tell."""
+    start = data.find("[", data.find(",") + 1 if data[1:2] == "/" else 1)  # after the namespace, if any
+    if start < 0 or data[start + 1:start + 2] != '"':
+        return None
+    end = data.find('"', start + 2)
+    name = data[start + 2:end] if end > 0 else "\\"
+    return None if "\\" in name else name
+
+
 def install(server, app: Flask) -> None:
     """Put the gate in front of python-socketio's packet handler on `server`."""
     dispatch = server._handle_eio_message
@@ -78,7 +90,11 @@ def install(server, app: Flask) -> None:
         verdict = take_token(environ, app.config["EVENTS_PER_SECOND_PER_CONNECTION"])
         if verdict == "flood":
             return close(server, eio_sid, "event flood")
-        is_event = data[:1] == str(sio_packet.EVENT)
+        is_event = data[:1] == EVENT
+        if is_event and verdict == "ok":
+            name = quick_name(data)
+            if name is not None:  # the common case: one decode, python-socketio's
+                return None if name in RESERVED else dispatch(eio_sid, data)
         if verdict == "limited" or is_event:
             try:
                 namespace, ack_id, name = event_name(data) if is_event else (None, None, None)
