@@ -176,18 +176,35 @@ function markSelected(id, on) {
   el.setAttribute("aria-selected", String(on));
 }
 
+// Unsaved edits, by question: selecting another card keeps what was typed (and the version it was
+// typed against, so a change made meanwhile on another screen is still caught at Save).
+const drafts = new Map();
+
+function keepDraft() {
+  const area = $("edit-text");
+  const q = state.mode && state.questions.get(state.mode.id);
+  if (state.mode?.kind === "edit" && area && q && area.value !== q.text) {
+    drafts.set(q.id, { text: area.value, version: state.mode.version });
+  }
+}
+
 function select(id, { focus = true } = {}) {
   const previous = state.selected;
-  if (previous !== id && state.mode) state.mode = null;
+  if (previous !== id && state.mode) { keepDraft(); state.mode = null; }
   state.selected = id;
   if (previous !== null) markSelected(previous, false);
   markSelected(id, true);
+  const draft = previous !== id && drafts.get(id);
+  const q = state.questions.get(id);
+  const resume = Boolean(draft && q && q.actions.includes("edit"));
+  if (resume) state.mode = { id, kind: "edit", version: draft.version };  // back to the kept edit
   renderInspector(true);
   const el = board.card(id);
   if (el) {
-    if (focus) el.focus({ preventScroll: true });
+    if (focus && !resume) el.focus({ preventScroll: true });
     el.scrollIntoView({ block: "nearest" });
   }
+  if (focus && resume) $("edit-text")?.focus();
   loadSimilar(id);
 }
 
@@ -287,6 +304,7 @@ function openMode(q, kind) {
 }
 
 function leaveMode() {
+  if (state.mode) drafts.delete(state.mode.id);
   state.mode = null;
   renderInspector(true);
   restoreFocus();
@@ -311,7 +329,8 @@ function renderMode(q) {
   const conflict = h("p", { class: "conflict", role: "alert", hidden: true });
   if (mode.kind === "edit") {
     const area = h("textarea", { rows: 4, "aria-label": t.edit, id: "edit-text", maxlength: 4000 });
-    area.value = q.text;
+    const draft = drafts.get(q.id);
+    area.value = draft ? draft.text : q.text;
     box.replaceChildren(h("form", { class: "mode", id: "edit-form", onsubmit: async (e) => {
       e.preventDefault();
       state.mode.saving = true;
@@ -327,6 +346,10 @@ function renderMode(q) {
       conflict.hidden = false;
       conflict.textContent = ack.error.fields?.text || ack.error.message || ack.error.code;
     } }, area, conflict, h("p", { class: "row" }, h("button", { class: "button small primary", type: "submit" }, t.save), cancel)));
+    if (draft) {
+      conflict.hidden = false;
+      conflict.textContent = draft.version === q.version ? t.draft_kept : t.edit_conflict;
+    }
     return;
   }
   if (mode.kind === "reject") {

@@ -489,3 +489,31 @@ def test_a_change_arriving_during_a_drag_does_not_drop_the_card(browser, server,
     first.wait_for_selector(f"#list-queue .qcard[data-id='{ids[0]}']:has-text('Будет ли автобус')")
     second.wait_for_function(f"() => document.querySelectorAll('#list-queue .qcard')[2]?.dataset.id === '{ids[0]}'")
     assert first.errors == [] and second.errors == []
+
+
+def test_an_unsaved_edit_is_kept_when_another_card_is_selected(browser, server, key):  # noqa: F811
+    first, second = ask(server, key, "Когда починят дорогу на Тұран?", "Когда уберут снег на Самал 5?")
+    page = desk(browser, server)
+    pick(page, first)
+    page.click("#insp-actions [data-action=edit]")
+    page.fill("#edit-text", "Когда отремонтируют дорогу на проспекте Тұран?")
+    pick(page, second)  # a glance at another question
+    assert page.locator("#edit-text").count() == 0
+    card(page, first).click()  # back: the typed text is still there, and the panel says so
+    page.wait_for_selector("#edit-text")
+    assert page.input_value("#edit-text") == "Когда отремонтируют дорогу на проспекте Тұран?"
+    assert "unsaved edit" in page.inner_text("#edit-form .conflict")
+    assert page.evaluate("document.activeElement.id") == "edit-text"
+    page.click("#edit-form button[type=submit]")
+    page.wait_for_selector("#edit-form", state="detached")
+    assert row(server, first)["text"] == "Когда отремонтируют дорогу на проспекте Тұран?"
+    # a cancelled edit is not kept
+    pick(page, second)
+    page.click("#insp-actions [data-action=edit]")
+    page.fill("#edit-text", "черновик")
+    page.click("#edit-form button:has-text('Cancel')")
+    pick(page, first)
+    card(page, second).click()
+    page.wait_for_timeout(200)
+    assert page.locator("#edit-text").count() == 0 and row(server, second)["text"] == "Когда уберут снег на Самал 5?"
+    assert page.errors == []
