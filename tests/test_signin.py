@@ -197,3 +197,26 @@ def test_unknown_and_known_usernames_take_as_long(proxied_server):
         known.append(attempt(proxied_server, "mod", "wrong-password-1", f"192.0.2.{150 + i}")[1])
     a, b = statistics.median(unknown), statistics.median(known)
     assert abs(a - b) / max(a, b) < 0.3, f"unknown {a * 1000:.0f} ms, known {b * 1000:.0f} ms"
+
+
+def test_parallel_guesses_from_one_address_get_no_more_tries(proxied_server):
+    """Ten guesses sent at once: each is counted before the next is checked, so five are refused unchecked."""
+    server = proxied_server
+    forms = []
+    for _ in range(10):
+        http = requests.Session()
+        html = http.get(server.url + "/login", headers={"X-Forwarded-For": ATTACKER}, timeout=30).text
+        forms.append((http, re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)))
+    codes: list[int] = []
+
+    def guess(http, token):
+        codes.append(http.post(server.url + "/login", data={"username": "mod", "password": "wrong-password-1",
+                                                             "csrf_token": token},
+                               headers={"X-Forwarded-For": ATTACKER}, allow_redirects=False, timeout=30).status_code)
+
+    burst = [threading.Thread(target=guess, args=form) for form in forms]
+    for thread in burst:
+        thread.start()
+    for thread in burst:
+        thread.join()
+    assert sorted(codes) == [400] * 5 + [429] * 5
