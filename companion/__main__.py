@@ -1,4 +1,4 @@
-"""The command line: python -m companion serve | init-db | db | create-user | reset-password | seed-demo."""
+"""The command line: python -m companion serve | init-db | db | create-user | reset-password | unlock | seed-demo."""
 from __future__ import annotations
 
 import argparse
@@ -63,6 +63,22 @@ def cmd_reset_password(args) -> None:
         if user is None:
             sys.exit(f"No account '{args.username}'.")
         print(f"New password for '{user.username}' (shown once): {accounts.reset_password(user)}")
+
+
+def cmd_unlock(args) -> None:
+    """Let an account be tried again from every address at once; its password stays."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import User
+    from .services import accounts
+    app = _app()
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.username == args.username)).scalar_one_or_none()
+        if user is None:
+            sys.exit(f"No account '{args.username}'.")
+        cleared = accounts.unlock(user)
+        print(f"'{user.username}' can sign in again with the same password ({cleared} waiting address(es) cleared).")
 
 
 def cmd_seed_demo(args) -> None:
@@ -132,6 +148,9 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("reset-password", help="give an account a new random password")
     p.add_argument("username")
     p.set_defaults(func=cmd_reset_password)
+    p = sub.add_parser("unlock", help="let an account's sign-in be tried again at once (the password stays)")
+    p.add_argument("username")
+    p.set_defaults(func=cmd_unlock)
     sub.add_parser("seed-demo", help="create the demo broadcast and an admin").set_defaults(func=cmd_seed_demo)
     args = parser.parse_args(argv)
     try:

@@ -1,6 +1,7 @@
 """Configuration from COMPANION_* environment variables: the only module that reads os.environ."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field, fields
@@ -34,6 +35,8 @@ class Config:
     QUESTIONS_PER_MINUTE_PER_ADDRESS: int = 30
     VOTES_PER_MINUTE_PER_VIEWER: int = 60
     LOGIN_FAILURES_PER_MINUTE_PER_ADDRESS: int = 20
+    LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS: int = 5
+    LOGIN_DELAY_MAX_MINUTES: int = 15
     EVENTS_PER_SECOND_PER_CONNECTION: int = 20
     MAX_MESSAGE_BYTES: int = 65536
     PING_INTERVAL_SECONDS: int = 20
@@ -41,6 +44,7 @@ class Config:
     DRAIN_GRACE_MS: int = 1000
     PROXY_HOPS: int = 0
     DIAGNOSTICS: bool = False
+    READY_MIN_FREE_MB: int = 200
     NAME_MAX_LENGTH: int = 80
     DEFAULT_LOCALE: str = "kk"
     TIMEZONE: str = "Asia/Almaty"
@@ -109,6 +113,32 @@ class Config:
         return settings
 
 
+def is_loopback(host: str) -> bool:
+    """True for a host (with or without a port) that only this machine can reach: localhost, 127.0.0.0/8, ::1."""
+    host = (host or "").strip().lower()
+    if host.startswith("["):  # [::1]:5000
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:  # 127.0.0.1:5000, localhost:5000
+        host = host.split(":", 1)[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_public_url(cfg: "Config", host: str) -> None:
+    """Refuse to serve beyond loopback (or behind a proxy) without PUBLIC_URL: links would take the client's Host header."""
+    if cfg.PUBLIC_URL or (is_loopback(host) and not cfg.PROXY_HOPS):
+        return
+    where = f"behind {cfg.PROXY_HOPS} proxy hop(s)" if cfg.PROXY_HOPS else f"on {host}, beyond this machine"
+    raise SystemExit(
+        f"Error: COMPANION_PUBLIC_URL is not set, and the server would listen {where}. QR codes, receipts and "
+        "e-mails need the public address residents use; a request's Host header is whatever a client sends. "
+        "Set COMPANION_PUBLIC_URL=https://your.public.address (docs/deploy.md), or serve on 127.0.0.1.")
+
+
 def _instance_secret() -> str:
     """A random secret kept in instance/secret_key so sessions survive restarts without a secret in the repo."""
     path = INSTANCE / "secret_key"
@@ -131,20 +161,23 @@ SETTINGS_DOC = {
     "HOST": "Address `serve` listens on. Default 127.0.0.1.",
     "PORT": "Port `serve` listens on. Default 5000.",
     "MAX_CONNECTIONS": "Simultaneous connections one process accepts: WebSockets held, and requests in flight (eventlet). Default 10000.",
-    "PUBLIC_URL": "Public base URL used in QR codes and printed links. Default: the request's own URL.",
+    "PUBLIC_URL": "Public base URL used in QR codes, printed links and e-mails; required to serve beyond 127.0.0.1 or behind a proxy. Default: none, and then links use HOST and PORT (or a loopback request's own address).",
     "TRACKING_FORMAT": "Format of tracking codes; fields prefix, year, number. Default {prefix}-{year}-{number:06d}.",
     "TRACKING_PREFIX": "Prefix of tracking codes. Default SRK.",
     "QUESTION_MAX_LENGTH": "Longest question text in characters. Default 1000.",
     "QUESTIONS_PER_MINUTE_PER_VIEWER": "Questions one viewer may send per minute. Default 5.",
     "QUESTIONS_PER_MINUTE_PER_ADDRESS": "Questions per minute from one IP address (mobile carriers share addresses). Default 30.",
     "VOTES_PER_MINUTE_PER_VIEWER": "Votes one viewer may cast per minute. Default 60.",
-    "LOGIN_FAILURES_PER_MINUTE_PER_ADDRESS": "Failed staff logins per minute from one address before it must wait. Default 20.",
+    "LOGIN_FAILURES_PER_MINUTE_PER_ADDRESS": "Failed staff logins per minute from one address, across usernames, before it must wait. Default 20.",
+    "LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS": "Wrong passwords in a row for one username from one address before that address waits to try it again (other addresses never wait for it): a minute, doubling with each further one. Default 5.",
+    "LOGIN_DELAY_MAX_MINUTES": "Longest such wait, in minutes. Default 15.",
     "EVENTS_PER_SECOND_PER_CONNECTION": "Socket events one connection may send per second (bursts of twice that); a flood is disconnected. Default 20.",
     "MAX_MESSAGE_BYTES": "Largest Socket.IO message accepted; a larger one closes the connection. Default 65536.",
     "PING_INTERVAL_SECONDS": "Seconds between the server's pings to each connection. Default 20.",
     "PING_TIMEOUT_SECONDS": "Seconds a connection may leave a ping unanswered before it is closed. Default 20.",
     "DRAIN_GRACE_MS": "On SIGTERM, milliseconds that acknowledgements in flight get to finish before the clients' transports close. Default 1000.",
     "PROXY_HOPS": "Number of reverse proxies in front (nginx: 1) whose X-Forwarded-For is trusted. Default 0.",
+    "READY_MIN_FREE_MB": "Free disk space under a SQLite database below which /readyz answers 503. Default 200.",
     "DIAGNOSTICS": "Add the number of live green threads (and, under eventlet, of pending hub timers) to /healthz (for soak runs; costs a heap walk). Default false.",
     "NAME_MAX_LENGTH": "Longest asker name and district. Default 80.",
     "DEFAULT_LOCALE": "Interface language when the browser asks for none we have: kk, ru or en. Default kk.",

@@ -53,6 +53,11 @@ def run_blocking_with(runner) -> None:
     _runner["run"] = runner
 
 
+def run_blocking(function):
+    """Run a blocking call (a sync, a password hash) the way the server set: in a real thread under eventlet or gevent."""
+    return _runner["run"](function)
+
+
 def _sync(path: str) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -90,7 +95,7 @@ class LogSync:
                 self.syncing, target = True, self.committed
                 self.lock.release()
                 try:
-                    _runner["run"](lambda: _sync(self.path))
+                    run_blocking(lambda: _sync(self.path))
                 finally:
                     self.lock.acquire()
                     self.syncing = False

@@ -10,7 +10,6 @@ from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer
 from sqlalchemy.sql.expression import false as sa_false, true
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
 
@@ -255,28 +254,32 @@ class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     display_name: Mapped[str] = mapped_column(String(120), default="")
-    password_hash: Mapped[str] = mapped_column(String(256))
+    password_hash: Mapped[str] = mapped_column(String(256))  # made and checked by services/passwords.py
     role: Mapped[str] = mapped_column(String(16), default=Role.MODERATOR.value)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # an appeals officer works on the appeals of one department
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
 
     department: Mapped[Department | None] = relationship()
 
-    def set_password(self, password: str) -> None:
-        """Store a salted scrypt hash of `password`."""
-        self.password_hash = generate_password_hash(password, method="scrypt")
-
-    def check_password(self, password: str) -> bool:
-        """True when `password` matches the stored hash."""
-        return check_password_hash(self.password_hash, password)
-
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.active
+
+
+class LoginThrottle(db.Model):
+    """Wrong passwords for one typed username from one address: how many in a row, and until when that pair waits.
+
+    Keyed by the pair, never by the account alone, so that guesses from one address cannot lock the
+    account's owner out elsewhere; unknown names get rows too, so a wait tells nothing about which exist."""
+
+    __tablename__ = "login_throttle"
+    account: Mapped[str] = mapped_column(String(32), primary_key=True)  # keyed hash of the username typed
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)  # keyed hash of the address
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class LoginSession(db.Model):

@@ -259,13 +259,15 @@ def _serve_gevent(app, host: str, port: int, max_connections: int) -> None:
 
 def serve(host: str | None = None, port: int | None = None, banner=None) -> None:
     """Run the app on the configured async server until stopped (SIGTERM drains)."""
-    from .config import Config
+    from .config import Config, check_public_url
     cfg = Config.from_env()
+    host = host or cfg.HOST
+    port = port or cfg.PORT
+    check_public_url(cfg, host)
+    cfg.HOST, cfg.PORT = host, port  # links fall back to the address served on (`links.base_url`)
     _patch(cfg.ASYNC_MODE, cfg.DATABASE_URL, cfg.MAX_CONNECTIONS)
     from . import create_app
     app = create_app(cfg)
-    host = host or cfg.HOST
-    port = port or cfg.PORT
     _raise_fd_limit(cfg.MAX_CONNECTIONS + 256)
     if banner:
         banner(app, host, port)

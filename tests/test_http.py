@@ -87,18 +87,15 @@ def test_openapi_document_describes_the_submit_contract(app):
     assert {"200", "201", "400", "404", "409"} <= set(responses)
 
 
-def test_healthz_reports_the_database(app):
-    response = app.test_client().get("/healthz")
-    assert response.status_code == 200 and response.json["status"] == "ok" and response.json["database"] == "ok"
+def test_healthz_and_readyz_report_a_working_process(app):
+    alive = app.test_client().get("/healthz")
+    assert alive.status_code == 200 and alive.json["status"] == "ok"
+    ready = app.test_client().get("/readyz")
+    assert ready.status_code == 200 and ready.json["status"] == "ok" and ready.json["database"] == "ok"
+    assert ready.json["reasons"] == {}
 
 
-def test_healthz_is_503_when_the_database_is_gone(tmp_path):
-    from companion import create_app
-
-    from .conftest import test_config
-    app = create_app(test_config(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/missing-dir/x.db"))
-    response = app.test_client().get("/healthz")
-    assert response.status_code == 503 and response.json["database"] == "error"
+# The database gone, read-only, the disk full, Redis down: tests/test_readiness.py.
 
 
 def test_unknown_broadcast_page_is_a_friendly_404(app):

@@ -287,14 +287,18 @@ def test_database_outage_gives_a_retryable_error_never_a_false_receipt(tmp_path,
         proxy.cut()
         down = submit(viewer, "During the outage", "outage-0002")
         assert not down["ok"] and down["error"]["code"] == "unavailable" and down["error"]["retryable"]
-        assert requests.get(server.url + "/healthz", timeout=10).status_code == 503
+        assert requests.get(server.url + "/readyz", timeout=10).status_code == 503
+        assert requests.get(server.url + "/healthz", timeout=10).status_code == 200  # alive: not restarted
         api = requests.post(server.url + "/api/v1/broadcasts/demo/questions",
                             json={"text": "API during the outage", "client_id": "outage-api-1"}, timeout=10)
         assert api.status_code == 503 and api.json()["error"]["retryable"]
         proxy.start()  # the database is back, the app was not restarted
         again = submit(viewer, "During the outage", "outage-0002")
         assert again["ok"] and again["created"]
-        assert requests.get(server.url + "/healthz", timeout=10).status_code == 200
+        deadline = time.monotonic() + 5  # readiness is re-checked at most once a second
+        while requests.get(server.url + "/readyz", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline, "not ready again after the outage"
+            time.sleep(0.2)
         with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
             cur.execute("SELECT client_id FROM question ORDER BY id")
             assert [r[0] for r in cur.fetchall()] == ["outage-0001", "outage-0002"]

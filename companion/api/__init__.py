@@ -1,16 +1,15 @@
-"""The JSON API under /api/v1 and the health check."""
+"""The JSON API under /api/v1 and the health checks (/healthz: alive, /readyz: can store questions)."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import text
 
 from ..extensions import db, socketio
 from ..models import Channel
 from ..presenters import broadcast_settings, own_question, public_appeal, public_question
 from ..realtime.emit import publish
-from ..services import apikeys, appeals, desk, intake, limits
+from ..services import apikeys, appeals, desk, intake, limits, readiness
 from ..services.database import resilient
 from ..services.errors import NotFound, ServiceError, ValidationError
 from .openapi import OPENAPI
@@ -30,23 +29,7 @@ def service_error(exc: ServiceError):
 
 @bp.get("/healthz")
 def healthz():
-    """200 when the database (and the message queue, if any) answer; 503 otherwise."""
-    checks = {}
-    try:
-        db.session.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception:  # noqa: BLE001 - any failure means unhealthy
-        db.session.rollback()
-        checks["database"] = "error"
-    queue = current_app.config["MESSAGE_QUEUE"]
-    if queue:
-        try:
-            import redis
-            redis.Redis.from_url(queue, socket_timeout=2).ping()
-            checks["message_queue"] = "ok"
-        except Exception:  # noqa: BLE001
-            checks["message_queue"] = "error"
-    healthy = all(v == "ok" for v in checks.values())
+    """Liveness: 200 whenever the process answers (readiness, whether it can store questions, is /readyz)."""
     extra = {"connections": len(socketio.server.eio.sockets)}
     if current_app.config["DIAGNOSTICS"]:
         import gc
@@ -56,8 +39,17 @@ def healthz():
         extra["green_threads"] = sum(isinstance(o, greenlet.greenlet) and bool(o) for o in gc.get_objects())
         for name, probe in current_app.extensions.get("companion.diagnostics", {}).items():  # the server's own
             extra[name] = probe()
-    return jsonify(status="ok" if healthy else "error", async_mode=socketio.async_mode, **checks, **extra), (
-        200 if healthy else 503)
+    return jsonify(status="ok", async_mode=socketio.async_mode, **extra)
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: 200 when this process can store questions (the database takes a write, the disk has room);
+    503 otherwise, with the reasons. A message queue that does not answer is reported, not fatal."""
+    ready, report = readiness.check()
+    response = jsonify(status="ok" if ready else "error", **report)
+    response.headers["Cache-Control"] = "no-store"
+    return response, 200 if ready else 503
 
 
 @bp.get("/api/v1/openapi.json")

@@ -87,8 +87,11 @@ OPENAPI = {
                         "schema": {"type": "array", "items": {"$ref": "#/components/schemas/ServiceRequest"}}}}},
                         **_georeport_errors(404)}}
         },
-        "/healthz": {"get": {"summary": "Health check", "responses": {
-            "200": {"description": "Healthy"}, "503": {"description": "Database or message queue down"}}}},
+        "/healthz": {"get": {"summary": "Liveness: the process answers", "responses": {
+            "200": {"description": "Alive"}}}},
+        "/readyz": {"get": {"summary": "Readiness: the process can store questions", "responses": {
+            "200": {"description": "Ready (a message queue that does not answer is listed under degraded)"},
+            "503": {"description": "The database takes no write, or the disk is full; see reasons"}}}},
     },
     "components": {"schemas": {
         "NewQuestion": {"type": "object", "required": ["text"], "properties": {

@@ -1,16 +1,15 @@
-"""Staff accounts: create, change role, deactivate, reset password."""
+"""Staff accounts: create, change role, deactivate, reset password, sign in, unlock."""
 from __future__ import annotations
 
 import re
 import secrets
 
 from flask_babel import lazy_gettext as _l
-from datetime import timedelta
-
 from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import Department, LoginSession, Role, User, utcnow
+from . import limits, passwords
 from .audit import audit
 from .errors import Conflict, NotFound, ValidationError
 
@@ -46,7 +45,8 @@ def create_user(username: str, role: str, password: str | None = None, *, displa
         raise ValidationError(fields={"department_id": _l("This department does not exist.")})
     user = User(username=username, role=role, display_name=display_name.strip() or username,
                 department_id=department_id)
-    user.set_password(password)
+    with passwords.turn():
+        user.password_hash = passwords.make(password)
     db.session.add(user)
     db.session.flush()
     audit(actor, "user_created", role=role, user=user.id)
@@ -91,46 +91,46 @@ def update_user(user: User, *, role: str | None = None, active: bool | None = No
 def reset_password(user: User, *, actor: User | None = None) -> str:
     """Give the account a new random password and return it (shown once)."""
     password = new_password()
-    user.set_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
+    with passwords.turn():
+        user.password_hash = passwords.make(password)
+    limits.forget_login_failures(user.username)
     revoke_sessions(user)
     audit(actor, "password_reset", user=user.id)
     db.session.commit()
     return password
 
 
-LOCK_AFTER = 10  # wrong passwords in a row before the account locks
-LOCK_BASE = timedelta(minutes=1)  # first lock; each further wrong password doubles it
-LOCK_MAX = timedelta(hours=24)
+def authenticate(username: str, password: str, address: str | None) -> User | None:
+    """The active account with these credentials, or None (the caller shows one generic message).
+
+    Raises RateLimited while `address` must wait: after too many failures from it across names, or
+    for this name from it (`limits.count_login_failure`). Guesses from one address never lock the
+    account's owner out at another, and an unknown name costs what a known one does: a hash is
+    checked either way, and the same rows are written. Every failure and every wait is audited."""
+    name = (username or "").strip().lower()[:80]
+    with passwords.turn():
+        limits.check_login_rate(address)
+        wait = limits.login_wait(name, address)
+        if wait:
+            raise limits.RateLimited(retry_after=wait)
+        user = db.session.execute(select(User).where(User.username == name)).scalar_one_or_none()
+        if passwords.matches(user.password_hash if user else None, password or "") and user.active:
+            limits.forget_login_failures(name, address)
+            return user
+        audit(user, "login_failed", **({} if user else {"username": name}))
+        until = limits.count_login_failure(name, address)
+        if until is not None:
+            audit(user, "login_throttled", until=until.isoformat(), **({} if user else {"username": name}))
+        db.session.commit()
+    return None
 
 
-def authenticate(username: str, password: str) -> User | None:
-    """The active, unlocked account with these credentials, or None (the caller shows one generic message).
-
-    Ten wrong passwords in a row lock the account for a minute, then 2, 4, 8... (at most a day);
-    every failure and every lock is audited."""
-    user = db.session.execute(select(User).where(User.username == (username or "").strip().lower())).scalar_one_or_none()
-    if user is None:
-        audit(None, "login_failed", username=(username or "")[:80])
-        db.session.commit()
-        return None
-    now = utcnow()
-    if user.locked_until and user.locked_until > now:
-        audit(user, "login_locked")
-        db.session.commit()
-        return None
-    if not user.active or not user.check_password(password or ""):
-        user.failed_logins += 1
-        audit(user, "login_failed", failures=user.failed_logins)
-        if user.failed_logins >= LOCK_AFTER:
-            user.locked_until = now + min(LOCK_BASE * 2 ** (user.failed_logins - LOCK_AFTER), LOCK_MAX)
-            audit(user, "account_locked", until=user.locked_until.isoformat())
-        db.session.commit()
-        return None
-    user.failed_logins = 0
-    user.locked_until = None
-    return user
+def unlock(user: User, *, actor: User | None = None) -> int:
+    """Let every address try this account again at once; the password stays. Returns the pairs cleared."""
+    cleared = limits.forget_login_failures(user.username)
+    audit(actor, "login_unlocked", user=user.id, cleared=cleared)
+    db.session.commit()
+    return cleared
 
 
 def start_session(user: User) -> LoginSession:

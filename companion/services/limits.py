@@ -1,7 +1,7 @@
 """Rate limits counted in the database, so every process sees the same counts.
 
-Per viewer and per sending address for questions, per viewer for votes, per address for failed
-logins. Never a cap on connections or page views: a mobile carrier puts thousands of viewers
+Per viewer and per sending address for questions, per viewer for votes; for failed logins per
+address across names and per (name, address) pair, never per account alone. Never a cap on connections or page views: a mobile carrier puts thousands of viewers
 behind one address, which is why the per-address limit is several times the per-viewer one.
 """
 from __future__ import annotations
@@ -12,10 +12,11 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, case, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
-from ..models import AuditEvent, Question, Vote, utcnow
+from ..models import AuditEvent, LoginThrottle, Question, Vote, utcnow
 from .errors import ServiceError
 
 WINDOW = timedelta(minutes=1)
@@ -97,3 +98,56 @@ def check_login_rate(address: str | None) -> None:
         AuditEvent.ip == address, AuditEvent.action == "login_failed", AuditEvent.at > utcnow() - WINDOW)).scalar_one()
     if failures >= current_app.config["LOGIN_FAILURES_PER_MINUTE_PER_ADDRESS"]:
         raise RateLimited(retry_after=60)
+
+
+LOGIN_FORGET = timedelta(days=1)  # a pair's wrong passwords older than this no longer count
+
+
+def _login_key(name: str, address: str | None) -> tuple[str, str]:
+    """The pair's keys: keyed hashes of the typed name and of the address (neither is stored in clear)."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, b"login\0" + name.encode(), hashlib.sha256).hexdigest()[:32], source_hash(address or "-")
+
+
+def login_wait(name: str, address: str | None) -> int:
+    """Seconds this name must wait before it is tried again from this address (0: it may be tried now)."""
+    account, source = _login_key(name, address)
+    until = db.session.execute(select(LoginThrottle.blocked_until).where(
+        LoginThrottle.account == account, LoginThrottle.source == source)).scalar_one_or_none()
+    now = utcnow()
+    return max(1, int((until - now).total_seconds() + 0.999)) if until and until > now else 0
+
+
+def count_login_failure(name: str, address: str | None):
+    """Count a wrong password for this (name, address) pair; returns until when the pair now waits, or None.
+
+    After LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS in a row the pair waits a minute, then twice as long
+    after each further one, at most LOGIN_DELAY_MAX_MINUTES. One upsert, so two processes counting
+    the same pair at once both count."""
+    cfg = current_app.config
+    account, source = _login_key(name, address)
+    now = utcnow()
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    stale = LoginThrottle.last_failed_at < now - LOGIN_FORGET
+    upsert = dialect.insert(LoginThrottle).values(account=account, source=source, failures=1, last_failed_at=now)
+    upsert = upsert.on_conflict_do_update(index_elements=["account", "source"], set_={
+        "failures": case((stale, 1), else_=LoginThrottle.failures + 1), "last_failed_at": now})
+    failures = db.session.execute(upsert.returning(LoginThrottle.failures)).scalar_one()
+    free = cfg["LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS"]
+    if failures < free:
+        return None
+    cap = timedelta(minutes=cfg["LOGIN_DELAY_MAX_MINUTES"])
+    until = now + min(timedelta(minutes=1) * 2 ** min(failures - free, 20), cap)
+    db.session.execute(update(LoginThrottle).where(LoginThrottle.account == account, LoginThrottle.source == source)
+                       .values(blocked_until=until))
+    db.session.execute(delete(LoginThrottle).where(stale))  # forgotten pairs (a sprayer's) go
+    return until
+
+
+def forget_login_failures(name: str, address: str | None = None) -> int:
+    """Clear the wrong passwords of this name from this address (a sign-in), or from every address (an unlock)."""
+    account, source = _login_key(name, address)
+    query = delete(LoginThrottle).where(LoginThrottle.account == account)
+    if address is not None:
+        query = query.where(LoginThrottle.source == source)
+    return db.session.execute(query).rowcount

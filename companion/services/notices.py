@@ -5,11 +5,12 @@ import logging
 import smtplib
 from email.message import EmailMessage
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 
 from ..extensions import db
+from ..links import absolute_url
 from ..models import Appeal, AppealEvent, utcnow
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,7 @@ def _body(appeal: Appeal, kind: str, link: str) -> tuple[str, str]:
 
 def track_link(appeal: Appeal) -> str:
     """The public status page of the appeal, as an absolute address."""
-    base = current_app.config["PUBLIC_URL"].rstrip("/")
-    path = url_for("public.track", code=appeal.tracking_code, _external=not base)
-    return base + path if base else path
+    return absolute_url("public.track", code=appeal.tracking_code)
 
 
 def notify(appeal: Appeal, kind: str) -> AppealEvent | None:

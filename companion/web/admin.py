@@ -165,6 +165,18 @@ def user_password(user_id: int):
     return _show_password(user, accounts.reset_password(user, actor=current_user))
 
 
+@bp.post("/users/<int:user_id>/unlock")
+@permission_required("administer")
+def user_unlock(user_id: int):
+    """Let an account be tried again from every address at once; its password stays."""
+    user = accounts.get_user(user_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    accounts.unlock(user, actor=current_user)
+    flash(_("%(name)s can sign in again with the same password.", name=user.username), "ok")
+    return redirect(url_for("admin.users"))
+
+
 @bp.get("/audit")
 @permission_required("administer")
 def audit_log():

@@ -1,10 +1,14 @@
 """Staff sign-in and sign-out."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from datetime import timedelta
+
+from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
+from flask_babel import format_time
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from ..models import utcnow
 from ..permissions import can
 from ..services import accounts, limits
 from .forms import EmptyForm, LoginForm
@@ -24,11 +28,14 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            limits.check_login_rate(request.remote_addr)
+            user = accounts.authenticate(form.username.data, form.password.data, request.remote_addr)
         except limits.RateLimited as exc:
-            flash(str(exc.message), "error")
-            return render_template("login.html", form=form), 429
-        user = accounts.authenticate(form.username.data, form.password.data)
+            wait = int(exc.detail["retry_after"])
+            flash(_("Too many wrong passwords from this address. You can try again at %(time)s.",
+                    time=format_time(utcnow() + timedelta(seconds=wait), "short")), "error")
+            response = make_response(render_template("login.html", form=form), 429)
+            response.headers["Retry-After"] = str(wait)
+            return response
         if user is None:
             flash(_("Wrong username or password."), "error")
         else:

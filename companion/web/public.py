@@ -9,6 +9,7 @@ from flask import (Blueprint, Response, abort, current_app, make_response, redir
                    session, url_for)
 from flask_babel import get_locale
 
+from ..links import absolute_url
 from ..presenters import public_appeal
 from ..services import appeals, broadcasts, desk, intake, reports
 from ..services.errors import NotFound
@@ -19,11 +20,8 @@ LANG_COOKIE_AGE = 365 * 24 * 3600
 
 
 def public_url(endpoint: str, **values) -> str:
-    """An absolute URL, on PUBLIC_URL when configured (for QR codes and printed links)."""
-    base = current_app.config["PUBLIC_URL"].rstrip("/")
-    if base:
-        return base + url_for(endpoint, **values)
-    return url_for(endpoint, _external=True, **values)
+    """An absolute URL for QR codes and printed links, never on a client's Host header (`links`)."""
+    return absolute_url(endpoint, **values)
 
 
 def broadcast_or_404(slug: str):
@@ -129,7 +127,8 @@ def track_qr(code: str):
     appeal = _appeal_or_404(code)
     out = io.BytesIO()
     segno.make(public_url("public.track", code=appeal.tracking_code), error="m").save(out, kind="svg", scale=4, border=2)
-    return Response(out.getvalue(), mimetype="image/svg+xml")
+    # a resident's own tracking link: in no shared cache, not even the browser's disk
+    return Response(out.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "private, no-store"})
 
 
 @bp.get("/roadmap")

@@ -1,0 +1,46 @@
+"""Password hashes, made and checked in a real thread.
+
+scrypt costs some 100 ms of CPU on purpose; on the event loop that stalled every viewer (ten wrong
+logins at once held every request for 1.2 s). `durability.run_blocking` runs it in eventlet's or
+gevent's thread pool, as the log's sync is; in one-shot commands and tests, at once.
+"""
+from __future__ import annotations
+
+import secrets
+import threading
+from functools import lru_cache
+
+from flask import current_app
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..durability import run_blocking
+
+METHOD = "scrypt"
+
+
+def turn():
+    """One sign-in or hash at a time in this process: the pool's other thread stays free for the log's syncs,
+    and parallel guesses from one address cannot all pass the throttle before the first is counted."""
+    extensions = current_app.extensions
+    if "companion.password_turn" not in extensions:  # made in the app, after the server patched threading
+        extensions["companion.password_turn"] = threading.BoundedSemaphore(1)
+    return extensions["companion.password_turn"]
+
+
+def make(password: str) -> str:
+    """A salted scrypt hash of `password`."""
+    return run_blocking(lambda: generate_password_hash(password, method=METHOD))
+
+
+def matches(stored: str | None, password: str) -> bool:
+    """True when `password` matches the stored hash; with no hash (an unknown name) as slow, and False."""
+    if not stored:
+        run_blocking(lambda: check_password_hash(_dummy(), password))
+        return False
+    return run_blocking(lambda: check_password_hash(stored, password))
+
+
+@lru_cache(maxsize=1)
+def _dummy() -> str:
+    """A hash of a random password, with the same cost as a real one (the timing of an unknown name)."""
+    return generate_password_hash(secrets.token_hex(16), method=METHOD)
