@@ -225,7 +225,7 @@ def test_transition_table_is_enforced(action, start):
     allowed, target, event = moderation.TRANSITIONS[action]
     # the desk is sent exactly the actions the table allows from this status
     assert (action in moderation.allowed_actions(q)) == (start in allowed)
-    if start in moderation.CONFIRM.get(action, ()):
+    if action in moderation.CONFIRM and moderation.CONFIRM[action](q):
         assert moderation.confirm_actions(q) == [action]
         with pytest.raises(ConfirmationRequired):  # nobody approved it: not on air without a confirmation
             moderation.transition(demo(), q.id, action, actor=None)
@@ -243,6 +243,22 @@ def test_transition_table_is_enforced(action, start):
             moderation.transition(demo(), q.id, action, actor=None, reason="spam")
         db.session.refresh(q)
         assert (q.status, q.version) == (start, version)
+
+
+def test_a_question_let_through_with_pre_moderation_off_needs_confirmation_until_someone_acts_on_it():
+    broadcast = demo()
+    moderation.update_settings(broadcast, {"pre_moderation": False}, actor=None)
+    unread, _ = intake.submit_question(broadcast, {"text": "Нигде не написано, когда откроют каток?"})
+    assert unread.status == S.APPROVED and moderation.confirm_actions(unread) == ["send_to_air"]
+    with pytest.raises(ConfirmationRequired):
+        moderation.transition(broadcast, unread.id, "send_to_air", actor=None)
+    read, _ = intake.submit_question(broadcast, {"text": "Когда откроют каток в парке?"})
+    moderation.flag_follow_up(broadcast, read.id, True, actor=None)  # a moderator acted on it: read
+    assert moderation.confirm_actions(read) == []
+    moderation.transition(broadcast, read.id, "send_to_air", actor=None)
+    assert read.status == S.ON_AIR
+    caller, _ = intake.submit_question(broadcast, {"text": "Звонок: когда починят свет?"}, channel="phone", approved=True)
+    assert moderation.confirm_actions(caller) == []  # typed in by a moderator from a phone call
 
 
 def test_approving_a_rejected_question_is_refused():

@@ -6,7 +6,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import Broadcast, BroadcastStatus, Category, Question, QuestionStatus, User, Vote, utcnow
+from ..models import Broadcast, BroadcastStatus, Category, Channel, Question, QuestionStatus, User, Vote, utcnow
 from . import appeals
 from .audit import audit
 from .changes import Change, ChangeBuilder
@@ -33,7 +33,15 @@ TRANSITIONS: dict[str, tuple[frozenset, QuestionStatus, str]] = {
 }
 # Actions that need the moderator's explicit confirmation from these statuses: a question nobody
 # approved never reaches the stream by one click or one key.
-CONFIRM = {"send_to_air": frozenset({S.PENDING})}
+def unreviewed(question: Question) -> bool:
+    """Nobody on the desk has acted on it: pending, or let through while pre-moderation was off and
+    untouched since (a caller's question typed in by a moderator counts as read)."""
+    return question.status == S.PENDING or (
+        question.status == S.APPROVED and question.version == 1 and question.channel != Channel.PHONE)
+
+
+# action -> the questions it must be confirmed for (the desk asks first; the server refuses unconfirmed)
+CONFIRM = {"send_to_air": unreviewed}
 # What may happen to the question on air when another one is sent to air.
 FINISH_CURRENT = ("mark_answered", "defer", "take_off_air")
 EDITABLE = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.DEFERRED, S.ON_AIR})
@@ -66,7 +74,7 @@ def allowed_actions(question: Question) -> list[str]:
 
 def confirm_actions(question: Question) -> list[str]:
     """Which of the allowed actions the desk must confirm first (and the server refuses unconfirmed)."""
-    return [name for name, statuses in CONFIRM.items() if S(question.status) in statuses]
+    return [name for name, needs in CONFIRM.items() if needs(question)]
 
 
 def get_question(broadcast: Broadcast, question_id, version=None) -> Question:
@@ -139,7 +147,7 @@ def transition(broadcast: Broadcast, question_id, action: str, *, actor: User | 
     if action not in TRANSITIONS:
         raise ValidationError(_l("Unknown action."))
     question = get_question(broadcast, question_id, version)
-    if S(question.status) in CONFIRM.get(action, ()) and confirmed is not True:
+    if action in CONFIRM and CONFIRM[action](question) and confirmed is not True:
         raise ConfirmationRequired(_l("This question has not been approved. Confirm to send it to air."),
                                    status=question.status)
     builder = ChangeBuilder(TRANSITIONS[action][2], broadcast)

@@ -195,6 +195,34 @@ def test_an_unapproved_question_needs_confirmation_to_go_on_air(browser, server,
     assert page.errors == []
 
 
+def test_with_pre_moderation_off_an_unread_question_still_asks_before_air(browser, server, key):  # noqa: F811
+    page = desk(browser, server)
+    page.click("#tab-settings")
+    page.uncheck("#settings input[name=pre_moderation]")
+    for _ in range(50):
+        with database(server) as db:
+            if db.execute("SELECT pre_moderation FROM broadcast WHERE slug = 'demo'").fetchone()[0] == 0:
+                break
+        page.wait_for_timeout(100)
+    else:
+        raise AssertionError("pre-moderation was not switched off")
+    page.wait_for_timeout(1100)  # the server's copy of the broadcast is at most a second old
+    (qid,) = ask(server, key, "Почему на Сығанақ нет освещения?")
+    wait_status(page, qid, "approved")  # let through by the setting: nobody has read it
+    pick(page, qid)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#confirm[open]")
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(300)
+    assert aired(server) == [] and row(server, qid)["status"] == "approved"
+    page.keyboard.press("q")  # read and queued by a moderator: from now on one key is enough
+    wait_status(page, qid, "queued")
+    page.keyboard.press("Enter")
+    wait_status(page, qid, "on_air")
+    assert aired(server) == [qid]
+    assert page.errors == []
+
+
 def test_take_off_air_returns_the_question_to_the_top_of_the_queue(browser, server, key):  # noqa: F811
     a, b, c = ask(server, key, "Вопрос про автобус 12", "Вопрос про лифт на Сығанақ 15", "Вопрос про снег в Нуре")
     page = desk(browser, server)
