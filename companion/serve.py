@@ -20,6 +20,7 @@ import warnings
 CONNECTION_BUFFER_BYTES = 2048
 WEBSOCKET_BUFFER_BYTES = 128  # a WebSocket's request buffers, once its handshake is read
 GC_THRESHOLDS = (20_000, 2, 10)  # gen-0 allocations, then gen-0 and gen-1 collections (defaults 700, 10, 10)
+REQUEST_TIMEOUT_SECONDS = 15  # a request's head or body must keep arriving (eventlet)
 SWITCH_INTERVAL_SECONDS = 0.0005  # how soon the event loop hands the GIL to the log's sync thread
 
 
@@ -224,8 +225,12 @@ def _serve_eventlet(app, host: str, port: int, max_connections: int) -> None:
     import eventlet.wsgi
 
     listener = eventlet.listen((host, port), backlog=2048)
+    # debug=False: eventlet's default answers an unhandled error with its traceback, to the client.
+    # socket_timeout: a request's head or body that stops arriving (slowloris), or an idle
+    # keep-alive connection, frees its slot; WebSockets set their own, longer than a ping cycle.
     server = eventlet.spawn(eventlet.wsgi.server, listener, app, log_output=False, protocol=protocol_class(),
-                            custom_pool=pool_class()(max_connections))
+                            custom_pool=pool_class()(max_connections), debug=False,
+                            socket_timeout=REQUEST_TIMEOUT_SECONDS)
     stopping: list = []
     _on_sigterm(stopping)
     while not stopping and not server.dead:

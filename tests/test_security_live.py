@@ -5,6 +5,7 @@ import re
 import statistics
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -253,7 +254,7 @@ def test_unknown_events_from_anonymous_viewers_leave_a_bounded_audit(server):
 
 def test_a_long_polling_post_whose_body_stalls_frees_its_slot(tmp_path):
     """A POST that announces 100 bytes and sends 10: its body must arrive within 10 s, then the
-    session ends (waiting at most 5 s for a poll to take the close) and the green thread is free."""
+    session ends (waiting at most 1 s for a poll to take the close) and the green thread is free."""
     import socket as stdlib_socket
     live = LiveServer(tmp_path, MAX_CONNECTIONS=40).start()
     try:
@@ -306,3 +307,68 @@ def test_every_moderator_event_is_answered_whatever_its_fields_hold(tmp_path):
         moderator.close()
     finally:
         live.stop()
+
+
+def test_engine_io_packets_below_socket_io_are_budgeted_too(server):
+    """Found by a fresh-eyes review: Engine.IO noops (`6`) at 20,000 a second from one WebSocket
+    stalled /healthz for 1.5 s and were never counted. Now a held WebSocket may send a few such
+    packets a second; a flood is closed (1008) and a probe stays fast."""
+    from .test_transport import RawViewer
+    flooder = RawViewer(server.url)
+    flooder.join()
+    frame = bytes([0x81, 0x81]) + b"\x00\x00\x00\x00" + b"6"
+    with ThreadPoolExecutor(2) as pool:
+        probe = pool.submit(probe_latencies_, server.url, 3.0)
+        try:
+            flooder.sock.sendall(frame * 20_000)
+        except OSError:
+            pass
+        latencies = probe.result()
+    _, closed = flooder.messages_until(3, answer_pings=False)
+    assert closed
+    assert max(latencies) < 0.3, sorted(latencies)[-3:]
+    flooder.close()
+
+
+def test_malformed_packets_end_the_connection_with_one_line_not_a_traceback(server):
+    """Found by a fresh-eyes review: `4x`, `44{}`, `42-1[...]`, 1,000-digit ack ids and deeply
+    nested arrays each wrote a traceback to the log (190-330 KB a second from ten sockets). Now the
+    connection ends, and the log has one line."""
+    from .test_transport import RawViewer
+    for packet in ["4x", "4", "49", '44{"message":"x"}', '42-1["get_snapshot"]', "42" + "9" * 1000 + '["x"]',
+                   '429["x",' + "[" * 10_000 + "]" * 10_000 + "]", '42["x",']:
+        viewer = RawViewer(server.url)
+        viewer.join()
+        viewer.send(packet)
+        _, closed = viewer.messages_until(3, answer_pings=True)
+        assert closed, packet[:30]
+        viewer.close()
+    sid = polling_session(server.url)
+    polling = f"{server.url}/socket.io/?EIO=4&transport=polling&sid={sid}"
+    for body in ["bnot-base64!!", "x" * 10, "1"]:
+        assert requests.post(polling, data=body, timeout=5).status_code == 400
+    after = requests.post(polling, data="40", timeout=5)  # the session is closed now
+    assert after.status_code == 400 and "Traceback" not in after.text
+    time.sleep(0.5)
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_a_request_whose_head_stops_arriving_frees_its_slot(server):
+    """Found by a fresh-eyes review (slowloris): half-sent requests held their slots for good."""
+    import socket as stdlib_socket
+    host, port = server.url.removeprefix("http://").split(":")
+    sock = stdlib_socket.create_connection((host, int(port)), timeout=30)
+    sock.sendall(b"GET /b/demo HTTP/1.1\r\nHost: x\r\n")  # and nothing more
+    started = time.monotonic()
+    try:
+        data = sock.recv(100)
+    except OSError:
+        data = b""
+    took = time.monotonic() - started
+    sock.close()
+    assert data == b"" and took < 20, (data, took)
+
+
+def probe_latencies_(url: str, seconds: float) -> list[float]:
+    from .test_transport import probe_latencies
+    return probe_latencies(url, seconds)

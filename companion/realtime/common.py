@@ -1,9 +1,10 @@
 """Helpers shared by the socket handlers: acknowledgements, payload checks, refusals."""
 from __future__ import annotations
 
+import time
 from functools import wraps
 
-from flask import request, session
+from flask import current_app, request, session
 from flask_login import current_user
 
 from ..durability import deferred
@@ -28,6 +29,7 @@ def payload(data) -> dict:
 
 AUDITED_NAME_CHARS = 64  # of the event name a client chose
 AUDITED_IN_FULL = 5  # refusals per connection kept one by one; after that only at 10, 100, 1,000...
+AUDITED_PER_SECOND, AUDITED_BURST = 5.0, 100.0  # refusals audited per process, whatever the connections
 
 
 def record_refusal(exc: ServiceError, event) -> None:
@@ -38,10 +40,22 @@ def record_refusal(exc: ServiceError, event) -> None:
     count = request.environ["companion.refusals"] = request.environ.get("companion.refusals", 0) + 1
     if count > AUDITED_IN_FULL and (count < 10 or str(count).rstrip("0") != "1"):
         return
+    # and across connections (a script opening new ones): at most AUDITED_PER_SECOND per process,
+    # the rest counted in the next entry that is written
+    budget = current_app.extensions.setdefault("companion.refusal_audit", {"tokens": AUDITED_BURST, "at": 0.0,
+                                                                           "skipped": 0})
+    now = time.monotonic()
+    budget["tokens"] = min(AUDITED_BURST, budget["tokens"] + (now - budget["at"]) * AUDITED_PER_SECOND)
+    budget["at"] = now
+    if budget["tokens"] < 1:
+        budget["skipped"] += 1
+        return
+    budget["tokens"] -= 1
+    skipped, budget["skipped"] = budget["skipped"], 0
     user = current_user if getattr(current_user, "is_authenticated", False) else None
     name = event if isinstance(event, str) else type(event).__name__
     audit(user, "refused", None, None, event=name[:AUDITED_NAME_CHARS], code=exc.code, namespace=request.namespace,
-          refusals=count)
+          refusals=count, **({"not_audited_before": skipped} if skipped else {}))
     db.session.commit()
 
 

@@ -94,7 +94,7 @@ def install(server, app: Flask) -> None:
         if is_event and verdict == "ok":
             name = quick_name(data)
             if name is not None:  # the common case: one decode, python-socketio's
-                return None if name in RESERVED else dispatch(eio_sid, data)
+                return None if name in RESERVED else checked(eio_sid, data)
         if verdict == "limited" or is_event:
             try:
                 namespace, ack_id, name = event_name(data) if is_event else (None, None, None)
@@ -108,7 +108,16 @@ def install(server, app: Flask) -> None:
                     server._send_packet(eio_sid, server.packet_class(
                         sio_packet.ACK, namespace=namespace or "/", data=[answer], id=ack_id))
                 return None
-        return dispatch(eio_sid, data)
+        return checked(eio_sid, data)
+
+    def checked(eio_sid, data):
+        # python-socketio decodes the packet here (the handlers run in green threads of their own, so
+        # what is raised is the packet's fault): one line, and the connection ends, instead of a
+        # traceback per malformed packet
+        try:
+            return dispatch(eio_sid, data)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
+            return close(server, eio_sid, "a malformed packet")
 
     server._handle_eio_message = gated  # what Flask-SocketIO's test client calls
     server.eio.on("message", gated)  # what python-engineio calls
@@ -116,12 +125,21 @@ def install(server, app: Flask) -> None:
 
 def guard_polling_posts(wsgi_app, limit: int):
     """A long-polling POST whose body would be over `limit` (or does not say its size) is answered
-    413 at once: python-engineio answered 400 and then waited forever for the client's next poll."""
+    413 at once: python-engineio answered 400 and then waited forever for the client's next poll.
+    A request python-engineio fails on (a POST to a session that just closed raises KeyError) is the
+    client's error: 400, not a 500."""
     def guarded(environ, start_response):
-        if environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO", "").startswith("/socket.io"):
+        if not environ.get("PATH_INFO", "").startswith("/socket.io"):
+            return wsgi_app(environ, start_response)
+        if environ.get("REQUEST_METHOD") == "POST":
             length = environ.get("CONTENT_LENGTH") or ""
             if not length.isascii() or not length.isdigit() or int(length) > limit:
                 start_response("413 Request Entity Too Large", [("Content-Type", "text/plain"), ("Connection", "close")])
                 return [b"Payload too large"]
-        return wsgi_app(environ, start_response)
+        try:
+            return wsgi_app(environ, start_response)
+        except (KeyError, ValueError) as exc:
+            log.info("refused a Socket.IO request: %s", type(exc).__name__)
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [b"Bad request"]
     return guarded

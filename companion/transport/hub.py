@@ -42,14 +42,19 @@ from . import versions
 from .frames import BINARY, TEXT, Closed, Reader, close_frame, encode
 
 READ_BYTES = 16384  # read per hub callback: bounds the work one client's bytes cause at a time
-POST_BODY_SECONDS = 10  # a long-polling POST's body must arrive within this (a stalled one frees its slot)
+# Engine.IO packets other than messages (pongs, and what a client has no reason to send once the
+# hub holds it: pings, noops, upgrades): a few a second are plenty (a pong every ping interval)
+OTHER_PACKETS_PER_SECOND = 5.0
+OTHER_PACKETS_BURST = 20.0
+POST_BODY_SECONDS = 10  # a long-polling POST's body must arrive within this (then the session ends)
 NO_BODY = io.BytesIO()  # what a handed-over request's environ keeps as its input
 PING, PONG, MESSAGE = engineio.packet.PING, engineio.packet.PONG, engineio.packet.MESSAGE
+MESSAGE_CHAR, PONG_CHAR, CLOSE_CHAR = str(MESSAGE), str(PONG), str(engineio.packet.CLOSE)
 
 
 class Link:
     """One WebSocket held by the hub. `count` is how many are open in this process, `limit` the cap."""
-    __slots__ = ("socket", "sock", "fd", "listener", "reader", "backlog", "closing", "closed")
+    __slots__ = ("socket", "sock", "fd", "listener", "reader", "backlog", "closing", "closed", "allowance", "at")
     count = 0
     limit = 10_000
 
@@ -58,6 +63,7 @@ class Link:
         self.reader: Reader | None = None  # made at the first bytes a viewer sends (most send few)
         self.backlog: collections.deque | None = None  # frames waiting for the socket to drain
         self.closing = self.closed = False
+        self.allowance, self.at = OTHER_PACKETS_BURST, time.monotonic()  # for packets other than messages
         hub = get_hub()
         self.listener = hub.add(hub.READ, sock.fileno(), self._readable, self._lost, self._lost)
         Link.count += 1
@@ -130,15 +136,26 @@ class Link:
             self._lost()
 
     def _packet(self, message: str) -> None:
-        pkt = engineio.packet.Packet(encoded_packet=message)
         socket = self.socket
-        if pkt.packet_type == PONG or (pkt.packet_type == MESSAGE and socket.server.async_handlers):
-            try:
-                socket.receive(pkt)  # both return at once: a timer, or a green thread for the handler
-            except engineio.exceptions.UnknownPacketError:
-                pass
-        else:
-            spawn_n(self._receive, socket, pkt)
+        kind = message[:1]
+        if kind == MESSAGE_CHAR:  # the Socket.IO packet gate (`realtime.gate`) counts these
+            pkt = engineio.packet.Packet(encoded_packet=message)
+            if socket.server.async_handlers:
+                socket.receive(pkt)  # returns at once: a green thread runs the handler
+            else:
+                spawn_n(self._receive, socket, pkt)
+            return
+        now = time.monotonic()
+        self.allowance = min(OTHER_PACKETS_BURST, self.allowance + (now - self.at) * OTHER_PACKETS_PER_SECOND)
+        self.at = now
+        if self.allowance < 1:
+            raise Closed(1008, "too many Engine.IO packets")
+        self.allowance -= 1
+        if kind == PONG_CHAR:
+            socket.receive(engineio.packet.Packet(encoded_packet=message))  # returns at once: a timer
+        elif kind == CLOSE_CHAR:
+            raise Closed(1000, "closed by the client")
+        # anything else (ping, noop, upgrade, unknown) means nothing here: dropped
 
     @staticmethod
     def _receive(socket, pkt) -> None:
@@ -240,7 +257,10 @@ class Socket(engineio.socket.Socket):
 
     def _websocket_handler(self, ws):
         if self.connected or not isinstance(ws, RFC6455WebSocket):
-            return super()._websocket_handler(ws)  # an upgrade from long-polling
+            # an upgrade from long-polling, read by python-engineio's own handling: the server's
+            # socket timeout (for requests) would end it between two pongs
+            getattr(ws, "socket", None) and ws.socket.settimeout(self.server.ping_interval + self.server.ping_timeout)
+            return super()._websocket_handler(ws)
         ws.websocket_closed = True  # eventlet sends no closing frame when this returns
         if Link.count >= Link.limit:
             ws.socket.close()

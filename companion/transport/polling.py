@@ -1,4 +1,7 @@
-"""python-engineio's session close, with its wait bounded.
+"""python-engineio's long-polling, made safe against clients that misbehave.
+
+A long-polling POST whose body does not decode (bad base64, bad UTF-8, too many packets, cut
+short) is refused with 400 and ends the session, instead of a traceback in the log per request.
 
 `Socket.close(wait=True)` waits until the client has fetched its close packet; a long-polling
 client that went away (or posted a body too large and never polled again) never does, and the
@@ -8,9 +11,10 @@ from __future__ import annotations
 
 import time
 
+import engineio.exceptions
 import engineio.socket
 
-WAIT_SECONDS = 5
+WAIT_SECONDS = 1.0  # a polling client always has its next poll on the way
 
 
 def _library_socket() -> type:
@@ -19,6 +23,15 @@ def _library_socket() -> type:
 
 
 _close = _library_socket().close
+_handle_post_request = _library_socket().handle_post_request
+
+
+def handle_post_request(self, environ):
+    """python-engineio's, with a body that does not decode refused as the client's error."""
+    try:
+        return _handle_post_request(self, environ)
+    except (ValueError, TypeError, KeyError, IndexError, UnicodeError, RecursionError) as exc:
+        raise engineio.exceptions.EngineIOError(type(exc).__name__) from None
 
 
 def close(self, wait=True, abort=False, reason=None):
@@ -31,5 +44,7 @@ def close(self, wait=True, abort=False, reason=None):
 
 
 def install() -> None:
-    """Bound the wait of every Engine.IO session's close (idempotent)."""
-    _library_socket().close = close
+    """Bound the wait of every Engine.IO session's close; refuse undecodable POSTs (idempotent)."""
+    library = _library_socket()
+    library.close = close
+    library.handle_post_request = handle_post_request
