@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 
 from ..extensions import db
 from ..models import Appeal, AppealEvent, utcnow
+from .appeals import format_access_code
 
 log = logging.getLogger(__name__)
 KINDS = ("answer", "extend", "forward")
@@ -33,9 +34,10 @@ def _body(appeal: Appeal, kind: str, link: str) -> tuple[str, str]:
 
 
 def track_link(appeal: Appeal) -> str:
-    """The public status page of the appeal, as an absolute address."""
+    """The applicant's page of the appeal (number and access code), as an absolute address."""
     base = current_app.config["PUBLIC_URL"].rstrip("/")
-    path = url_for("public.track", code=appeal.tracking_code, _external=not base)
+    path = url_for("public.track_private", code=appeal.tracking_code, access=format_access_code(appeal.access_code),
+                   _external=not base)
     return base + path if base else path
 
 
