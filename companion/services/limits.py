@@ -108,9 +108,11 @@ def address_key(address: str | None) -> str:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return source_hash(address)
-    if ip.version == 6 and ip.ipv4_mapped is None:
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return source_hash(str(ip.ipv4_mapped))
         return source_hash(str(ipaddress.ip_network(f"{ip}/64", strict=False)))
-    return source_hash(str(ip.ipv4_mapped or ip))
+    return source_hash(str(ip))
 
 
 def _insert_hit(key: str, window: int) -> None:
