@@ -38,7 +38,10 @@ def georeport_error(exc: ServiceError):
     description = str(exc.message)
     if exc.fields:
         description += " " + "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
-    return jsonify([{"code": exc.status, "description": description}]), exc.status
+    response = jsonify([{"code": exc.status, "description": description}])
+    if "retry_after" in exc.detail:
+        response.headers["Retry-After"] = str(exc.detail["retry_after"])
+    return response, exc.status
 
 
 def _locale() -> str:

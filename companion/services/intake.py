@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from functools import cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -11,6 +12,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
@@ -37,7 +39,7 @@ def find_by_client_id(broadcast: Broadcast, client_scope: str, client_id: str) -
     """The question this sender already stored under this client_id, if any (never another sender's)."""
     return db.session.execute(select(Question).where(
         Question.broadcast_id == broadcast.id, Question.client_scope == client_scope,
-        Question.client_id == client_id)).scalar_one_or_none()
+        Question.client_id == client_id).options(joinedload(Question.appeal))).scalar_one_or_none()
 
 
 def sender_scope(*, api_key=None, actor=None, viewer_token: str | None = None, source: str = "") -> str:
@@ -181,8 +183,13 @@ def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Chann
 
 # Which of a batch's client_ids are stored already (by any sender: matched to the scope below):
 # built once (the writer runs it per batch).
-_STORED = select(Question).where(Question.broadcast_id == bindparam("broadcast_id"),
-                                 Question.client_id.in_(bindparam("client_ids", expanding=True)))
+# With its appeal: the sender's acknowledgement carries the access code, and is made after the
+# writer's session has let the question go. (Built on first use: Question.appeal is a backref.)
+@cache
+def _stored_statement():
+    return (select(Question).where(Question.broadcast_id == bindparam("broadcast_id"),
+                                   Question.client_id.in_(bindparam("client_ids", expanding=True)))
+            .options(joinedload(Question.appeal)))
 
 
 def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Question, bool] | ServiceError], list[Change]]:
@@ -198,7 +205,7 @@ def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Questio
     stored: dict[tuple[int, str, str], Question | None] = {}
     for broadcast_id in {s.broadcast.id for s in submissions}:
         ids = [s.client_id for s in submissions if s.broadcast.id == broadcast_id]
-        for q in db.session.scalars(_STORED, {"broadcast_id": broadcast_id, "client_ids": ids}):
+        for q in db.session.scalars(_stored_statement(), {"broadcast_id": broadcast_id, "client_ids": ids}):
             stored[(broadcast_id, q.client_scope, q.client_id)] = q
     limited = [s for s in submissions if s.rate_limited]
     allowance = limits.QuestionAllowance([s.viewer_token for s in limited], [s.source for s in limited]) if limited else None
