@@ -185,3 +185,15 @@ def test_roadmap_counts_only_appeals_under_consideration_and_publishes_no_free_t
     assert "Almaly" in page and "Medeu" in page and "Other districts" in page
     for text in ("87019998877", "CALL", "PENDING-DISTRICT", "blue kiosk", "Buy followers", "Heating"):
         assert text not in page
+
+
+def test_openapi_describes_the_private_address_and_the_key_scoped_reads(app):
+    doc = app.test_client().get("/api/v1/openapi.json").json
+    paths, schemas = doc["paths"], doc["components"]["schemas"]
+    assert "/api/v1/appeals/{tracking_code}/{access_code}" in paths
+    by_number = paths["/api/v1/appeals/{tracking_code}"]["get"]["responses"]
+    assert by_number["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/AppealStatus")
+    assert "429" in by_number and "text" not in schemas["AppealStatus"]["properties"]
+    listing = paths["/open311/v2/requests.json"]["get"]
+    assert "api_key" in [p["name"] for p in listing["parameters"]] and "403" in listing["responses"]
+    assert "access_code" in schemas["Receipt"]["properties"] and "access_code" in schemas["ServiceRequestReceipt"]["properties"]
