@@ -1,7 +1,7 @@
 """The public roadmap of requests: counts by category, district and status, answers on time, median days.
 
-Only appeals under consideration count: not the questions still waiting for a moderator, not those
-rejected on the desk (spam, abuse). No free text is published: districts are the office's own list
+Only appeals under consideration count: not those of questions rejected on the desk (spam, abuse),
+nor of questions still waiting for a moderator that nobody in the office has acted on yet. No free text is published: districts are the office's own list
 (COMPANION_DISTRICTS), whatever else residents typed is counted as "other".
 
 Counting a million appeals takes a moment, so the figures are kept in `report_cache` for
@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -22,8 +22,7 @@ A = AppealStatus
 ANSWERED = (A.ANSWERED.value, A.ANSWERED_ON_AIR.value, A.CLOSED.value)
 TOP_DISTRICTS = 12
 OTHER_DISTRICT = "other"  # the key of the bucket of districts outside the office's list
-# questions whose appeals are not (yet, or ever) under consideration
-NOT_CONSIDERED = (QuestionStatus.SUBMITTED.value, QuestionStatus.PENDING.value, QuestionStatus.REJECTED.value)
+UNMODERATED = (QuestionStatus.SUBMITTED.value, QuestionStatus.PENDING.value)
 
 
 def known_districts() -> dict[str, str]:
@@ -37,10 +36,12 @@ def known_districts() -> dict[str, str]:
 
 
 def _considered(query):
-    """Only appeals under consideration: those of questions a moderator has let through, and every
-    appeal from another channel."""
+    """Only appeals under consideration: every appeal from another channel; a question's unless it was
+    rejected on the desk, or waits for a moderator while its appeal is still only registered."""
     return (query.outerjoin(Question, Question.id == Appeal.question_id)
-            .where(or_(Appeal.question_id.is_(None), Question.status.not_in(NOT_CONSIDERED))))
+            .where(or_(Appeal.question_id.is_(None),
+                       and_(Question.status != QuestionStatus.REJECTED.value,
+                            or_(Question.status.not_in(UNMODERATED), Appeal.status != AppealStatus.REGISTERED.value)))))
 
 
 def _median(histogram: dict[int, int]) -> float | None:
