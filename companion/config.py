@@ -37,6 +37,7 @@ class Config:
     LOGIN_FAILURES_PER_MINUTE_PER_ADDRESS: int = 20
     LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS: int = 5
     LOGIN_DELAY_MAX_MINUTES: int = 15
+    TRACKING_LOOKUPS_PER_MINUTE_PER_ADDRESS: int = 30
     EVENTS_PER_SECOND_PER_CONNECTION: int = 20
     MAX_MESSAGE_BYTES: int = 65536
     PING_INTERVAL_SECONDS: int = 20
@@ -57,6 +58,7 @@ class Config:
     DUE_SOON_DAYS: int = 3
     APPEALS_PAGE_SIZE: int = 50
     ROADMAP_CACHE_SECONDS: int = 60
+    DISTRICTS: str = ""
     SMTP_HOST: str = ""
     SMTP_PORT: int = 25
     SMTP_USERNAME: str = ""
@@ -171,6 +173,7 @@ SETTINGS_DOC = {
     "LOGIN_FAILURES_PER_MINUTE_PER_ADDRESS": "Failed staff logins per minute from one address, across usernames, before it must wait. Default 20.",
     "LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS": "Wrong passwords in a row for one username from one address before that address waits to try it again (other addresses never wait for it): a minute, doubling with each further one. Default 5.",
     "LOGIN_DELAY_MAX_MINUTES": "Longest such wait, in minutes. Default 15.",
+    "TRACKING_LOOKUPS_PER_MINUTE_PER_ADDRESS": "Appeal lookups by number alone (or with a wrong access code) per minute from one address (an IPv6 /64). Default 30.",
     "EVENTS_PER_SECOND_PER_CONNECTION": "Socket events one connection may send per second (bursts of twice that); a flood is disconnected. Default 20.",
     "MAX_MESSAGE_BYTES": "Largest Socket.IO message accepted; a larger one closes the connection. Default 65536.",
     "PING_INTERVAL_SECONDS": "Seconds between the server's pings to each connection. Default 20.",
@@ -191,6 +194,7 @@ SETTINGS_DOC = {
     "DUE_SOON_DAYS": "An open appeal due within this many days is shown amber. Default 3.",
     "APPEALS_PAGE_SIZE": "Appeals per back-office page. Default 50.",
     "ROADMAP_CACHE_SECONDS": "How long the public roadmap's figures are reused before they are counted again. Default 60.",
+    "DISTRICTS": "The office's districts for the public roadmap, separated by ';', each with its spellings separated by '|' (the first is shown): Samal|Самал;Nursat|Нурсат. Other districts residents type are counted as other. Default: none.",
     "SMTP_HOST": "Mail server for notices to applicants; empty turns e-mail notices off. Default: none.",
     "SMTP_PORT": "Mail server port. Default 25.",
     "SMTP_USERNAME": "Mail server login, if it needs one.",

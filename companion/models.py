@@ -14,6 +14,15 @@ from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 from .extensions import db
 
 
+ACCESS_CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off paper and typed
+ACCESS_CODE_LENGTH = 16  # 16 * log2(31) = 79 bits
+
+
+def new_access_code() -> str:
+    """A fresh, unguessable access code of an appeal (79 bits from the secrets module)."""
+    return "".join(secrets.choice(ACCESS_CODE_ALPHABET) for _ in range(ACCESS_CODE_LENGTH))
+
+
 class UTCDateTime(TypeDecorator):
     """A timestamp stored in UTC and always read back timezone-aware (SQLite keeps no zone)."""
 
@@ -190,7 +199,9 @@ class Question(db.Model):
 
     __tablename__ = "question"
     __table_args__ = (
-        UniqueConstraint("broadcast_id", "client_id", name="uq_question_client"),
+        # a client_id is an idempotency key of one sender (viewer, API key, address): another sender's
+        # copy of it is a new question, never a way to read theirs
+        UniqueConstraint("broadcast_id", "client_scope", "client_id", name="uq_question_client"),
         # the screens read a broadcast's questions by status, the queue in position order
         Index("ix_question_broadcast_status", "broadcast_id", "status", "position"),
         # rate limits count one sender's questions of the last minute: a range, not every row it ever sent
@@ -209,6 +220,8 @@ class Question(db.Model):
     language: Mapped[str] = mapped_column(String(2), default="kk")
     channel: Mapped[str] = mapped_column(String(8), default=Channel.WEB.value)
     client_id: Mapped[str] = mapped_column(String(64))
+    # who chose client_id: "v:<viewer token>", "k:<api key id>", "u:<staff id>" or "a:<address hash>"
+    client_scope: Mapped[str] = mapped_column(String(80), default="", server_default="")
     viewer_token: Mapped[str | None] = mapped_column(String(64))
     # keyed hash of the sender's IP address, for the per-address rate limit (the address is not kept)
     source_hash: Mapped[str] = mapped_column(String(16), default="")
@@ -340,10 +353,16 @@ class Appeal(db.Model):
         # overdue / due soon: open appeals by due date, without walking years of closed ones
         Index("ix_appeal_running_due", "clock_running", "due_date", "id"),
         Index("ix_appeal_received", "received_at"),
-        UniqueConstraint("channel", "client_id", name="uq_appeal_client"),
+        # idempotency per integrator: another key's copy of a client_id is another appeal
+        UniqueConstraint("channel", "api_key_id", "client_id", name="uq_appeal_client"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     tracking_code: Mapped[str | None] = mapped_column(String(40), unique=True)
+    # the resident's secret half of the appeal's public address (receipt, QR code, notices);
+    # the tracking code alone shows only the status and dates
+    access_code: Mapped[str] = mapped_column(String(16), default=new_access_code, server_default="")
+    # the integrator that filed it (Open311): only that key reads it in full
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
     question_id: Mapped[int | None] = mapped_column(ForeignKey("question.id"), unique=True)
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast.id"), index=True)
     channel: Mapped[str] = mapped_column(String(8), default=Channel.WEB.value)
@@ -411,6 +430,15 @@ class AppealEvent(db.Model):
 
     appeal: Mapped[Appeal] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+
+
+class RateCount(db.Model):
+    """Hits of one kind from one sender in one minute (rate limits of requests that store nothing else)."""
+
+    __tablename__ = "rate_count"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)  # minutes since the epoch
+    hits: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ReportCache(db.Model):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .models import Broadcast, Question, QuestionStatus, utcnow
+from .services.appeals import format_access_code
 from .services.changes import audience_visible
 from .services.moderation import STATUS_LABELS, allowed_actions, confirm_actions
 
@@ -62,11 +63,14 @@ def public_question(q: Question, broadcast: Broadcast) -> dict:
 
 
 def own_question(q: Question) -> dict:
-    """A question as its asker sees it under "my questions"."""
+    """A question as its asker sees it under "my questions": with the access code of its appeal (the
+    secret half of its public address); a moderator's reason for rejecting it stays on the desk."""
     merged = q.merged_into if q.status == QuestionStatus.MERGED else None
+    appeal = q.appeal
     return {"id": q.id, "client_id": q.client_id, "tracking_code": q.tracking_code, "text": q.text,
+            "access_code": format_access_code(appeal.access_code) if appeal is not None else None,
             "status": q.status, "status_label": str(STATUS_LABELS[QuestionStatus(q.status)]),
-            "reject_reason": q.reject_reason, "merged_into_code": merged.tracking_code if merged else None,
+            "merged_into_code": merged.tracking_code if merged else None,
             "created_at": iso(q.created_at)}
 
 
@@ -96,8 +100,16 @@ def prompter_state(broadcast: Broadcast, on_air: Question | None, upcoming: list
             "backstage": backstage_state(broadcast, message)}
 
 
+def appeal_status(appeal) -> dict:
+    """An appeal as anyone with its number alone sees it: the status and dates, no text, no answer."""
+    from .services.appeals import status_label
+    return {"tracking_code": appeal.tracking_code, "status": appeal.status, "status_label": status_label(appeal.status),
+            "registered_at": iso(appeal.received_at), "due_date": appeal.due_date.isoformat() if appeal.is_open else None,
+            "answered_at": iso(appeal.answered_at), "closed_at": iso(appeal.closed_at), "full": False}
+
+
 def public_appeal(appeal) -> dict:
-    """An appeal as anyone with its tracking code sees it: status, dates, public history, answer.
+    """An appeal as its applicant sees it with the access code: status, dates, public history, answer.
     No name, contact, address or officer (personal data stays with staff)."""
     from flask import current_app
     from flask_babel import get_locale
@@ -128,4 +140,4 @@ def public_appeal(appeal) -> dict:
             "question_status": question.status if question else None,
             "question_status_label": str(STATUS_LABELS[QuestionStatus(question.status)]) if question else None,
             "merged_into_code": question.merged_into.tracking_code if question and question.merged_into else None,
-            "history": history}
+            "history": history, "full": True}

@@ -299,15 +299,22 @@ def test_bulk_assign_is_all_or_nothing():
     assert db.session.get(Appeal, first.id).status == A.ASSIGNED
 
 
-def test_appeal_from_another_channel_is_idempotent_and_routed():
+def test_appeal_from_another_channel_is_idempotent_per_key_and_routed():
+    from companion.services import apikeys
+    key, _ = apikeys.create_key("109 centre", actor=None)
+    other, _ = apikeys.create_key("e-Otinish", actor=None)
     appeal, new = appeals.create_appeal({"description": "Broken street light", "service_code": "1",
-                                         "address": "Abay 10", "lat": "43.2", "long": "76.9"}, client_id="ext-1")
-    again, new_again = appeals.create_appeal({"description": "Broken street light"}, client_id="ext-1")
+                                         "address": "Abay 10", "lat": "43.2", "long": "76.9"}, client_id="ext-1",
+                                        api_key=key)
+    again, new_again = appeals.create_appeal({"description": "Broken street light"}, client_id="ext-1", api_key=key)
     assert new and not new_again and again.id == appeal.id
+    # another integrator's copy of the client_id is its own appeal, never the first one
+    theirs, theirs_new = appeals.create_appeal({"description": "Pothole"}, client_id="ext-1", api_key=other)
+    assert theirs_new and theirs.id != appeal.id and theirs.text == "Pothole"
     assert appeal.department_id == db.session.get(Category, 1).department_id
     assert (appeal.lat, appeal.long, appeal.address) == (43.2, 76.9, "Abay 10")
     with pytest.raises(ValidationError) as refused:
-        appeals.create_appeal({"description": "", "service_code": "999", "lat": "north"})
+        appeals.create_appeal({"description": "", "service_code": "999", "lat": "north"}, api_key=key)
     assert set(refused.value.fields) == {"description", "service_code", "lat"}
     assert db.session.execute(select(func.count()).select_from(Department)).scalar_one() == 6
     assert db.session.execute(select(func.count()).select_from(AppealEvent)

@@ -211,29 +211,32 @@ def test_admin_manages_departments_categories_officers_and_calendar(app, staff_c
 
 def test_receipt_page_shows_number_time_office_and_due_date(app):
     receipt = ask(app, "Receipt please")
-    page = app.test_client().get(f"/track/{receipt['tracking_code']}/receipt")
+    address = f"/track/{receipt['tracking_code']}/{receipt['access_code']}"
+    page = app.test_client().get(f"{address}/receipt")
     text = page.get_data(as_text=True)
-    assert page.status_code == 200
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert receipt["access_code"] in text and f"http://localhost{address}" in text
     with app.app_context():
         due = appeals.by_code(receipt["tracking_code"]).due_date
     assert receipt["tracking_code"] in text and app.config["OFFICE_NAME"] in text
     assert str(due.year) in text and "data-print" in text
-    qr = app.test_client().get(f"/track/{receipt['tracking_code']}/qr.svg")
-    assert qr.status_code == 200 and qr.data.startswith(b"<?xml")
+    qr = app.test_client().get(f"{address}/qr.svg")
+    assert qr.status_code == 200 and qr.data.startswith(b"<?xml") and qr.headers["Cache-Control"] == "no-store"
+    assert app.test_client().get(f"/track/{receipt['tracking_code']}/receipt").status_code == 404
 
 
 def test_track_page_shows_timeline_and_answer_without_personal_data(app, staff_client):
-    code = ask(app, "Tree cutting on Abay", author_name="Nurlan Abenov", contact="nurlan@example.kz",
-               consent=True)["tracking_code"]
+    receipt = ask(app, "Tree cutting on Abay", author_name="Nurlan Abenov", contact="nurlan@example.kz", consent=True)
+    code, access = receipt["tracking_code"], receipt["access_code"]
     assign(app, code)
     officer = staff_client("officer")
     act(officer, app, code, "comment", note="Call the contractor — internal")
     act(officer, app, code, "answer", answer="The trees are dry; new ones will be planted.")
-    page = app.test_client().get(f"/track/{code.lower()}").get_data(as_text=True)
+    page = app.test_client().get(f"/track/{code.lower()}/{access.upper()}").get_data(as_text=True)
     assert "The trees are dry; new ones will be planted." in page
     assert "Registered" in page and "Assigned" in page and "Answered" in page
     assert "Nurlan" not in page and "nurlan@example.kz" not in page and "internal" not in page
-    api = app.test_client().get(f"/api/v1/appeals/{code}").json
+    api = app.test_client().get(f"/api/v1/appeals/{code}/{access}").json
     assert api["status"] == "answered" and api["answer"].startswith("The trees")
     assert [h["action"] for h in api["history"]] == ["register", "assign", "answer"]
     assert "Nurlan" not in str(api) and "example.kz" not in str(api)
@@ -249,6 +252,8 @@ def test_unknown_tracking_code_is_a_friendly_404_page_and_json(app):
 
 def test_roadmap_counts_by_category_status_and_district(app, staff_client):
     app.config["ROADMAP_CACHE_SECONDS"] = 0
+    app.config["DISTRICTS"] = "Almaly|Алмалы;Medeu"
+    without_premoderation(app)
     for i in range(3):
         ask(app, f"Roadmap {i}", district="Almaly" if i else "Medeu")
     code = ask(app, "Roadmap answered", district="Almaly")["tracking_code"]
@@ -266,8 +271,16 @@ def test_roadmap_counts_by_category_status_and_district(app, staff_client):
     assert "Roadmap answered" not in page  # counts only, no texts
 
 
+def without_premoderation(app) -> None:
+    """Questions go straight to the desk's approved column (the roadmap counts only those a moderator let through)."""
+    from companion.services import intake, moderation
+    with app.app_context():
+        moderation.update_settings(intake.get_broadcast("demo"), {"pre_moderation": False}, actor=None)
+
+
 def test_roadmap_is_reused_within_the_cache_time(app):
     app.config["ROADMAP_CACHE_SECONDS"] = 60
+    without_premoderation(app)
     client = app.test_client()
     client.get("/roadmap")
     ask(app, "After the first count")
@@ -319,12 +332,12 @@ def test_open311_post_creates_a_routed_appeal_and_retries_are_one(app):
     created = client.post("/open311/v2/requests.json", data=form)
     assert created.status_code == 201
     [receipt] = created.json
-    assert set(receipt) == {"service_request_id", "service_notice", "account_id"}
+    assert set(receipt) == {"service_request_id", "service_notice", "account_id", "access_code"}
     again = client.post("/open311/v2/requests.json", data=form)
     assert again.status_code == 200 and again.json[0]["service_request_id"] == receipt["service_request_id"]
     bad = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "x", "lat": "north"})
     assert bad.status_code == 400 and "description" in bad.json[0]["description"]
-    [item] = client.get(f"/open311/v2/requests/{receipt['service_request_id']}.json").json
+    [item] = client.get(f"/open311/v2/requests/{receipt['service_request_id']}.json?api_key={key}").json
     assert set(item) == GEOREPORT_FIELDS
     assert item["service_request_id"] == receipt["service_request_id"] and item["status"] == "open"
     assert item["service_code"] == "1" and item["service_name"] == "Transport and roads"
@@ -344,22 +357,22 @@ def test_open311_requests_filters(app, staff_client):
                                                           "description": f"Request {code}"}).json[0]["service_request_id"]
            for code in ("1", "2")]
     live = ask(app, "From the broadcast")["tracking_code"]
-    everything = client.get("/open311/v2/requests.json").json
-    assert {r["service_request_id"] for r in everything} == {*ids, live}
-    assert [r["service_request_id"] for r in client.get("/open311/v2/requests.json?service_code=2").json] == [ids[1]]
-    by_id = client.get(f"/open311/v2/requests.json?service_request_id={ids[0]},{live}").json
-    assert {r["service_request_id"] for r in by_id} == {ids[0], live}
+    everything = client.get(f"/open311/v2/requests.json?api_key={key}").json
+    assert {r["service_request_id"] for r in everything} == set(ids)  # a key lists what it filed, not residents' questions
+    assert [r["service_request_id"] for r in client.get(f"/open311/v2/requests.json?api_key={key}&service_code=2").json] == [ids[1]]
+    by_id = client.get(f"/open311/v2/requests.json?api_key={key}&service_request_id={ids[0]},{live}").json
+    assert {r["service_request_id"] for r in by_id} == {ids[0]}
     with app.app_context():
         admin = db.session.execute(select(User).where(User.username == "admin")).scalar_one()
         appeals.forward(appeals.by_code(ids[0]), "Regional roads office", actor=admin)
-    closed = client.get("/open311/v2/requests.json?status=closed").json
+    closed = client.get(f"/open311/v2/requests.json?api_key={key}&status=closed").json
     assert [r["service_request_id"] for r in closed] == [ids[0]]
     assert closed[0]["status_notes"].endswith("Regional roads office")
-    assert len(client.get("/open311/v2/requests.json?status=open").json) == 2
-    assert client.get("/open311/v2/requests.json?start_date=2999-01-01T00:00:00Z").json == []
+    assert len(client.get(f"/open311/v2/requests.json?api_key={key}&status=open").json) == 1
+    assert client.get(f"/open311/v2/requests.json?api_key={key}&start_date=2999-01-01T00:00:00Z").json == []
     for query, field in (("start_date=tomorrow", "start_date"), ("status=pending", "status"),
                          ("start_date=2026-05-01T00:00:00Z&end_date=2026-04-01T00:00:00Z", "end_date")):
-        response = client.get(f"/open311/v2/requests.json?{query}")
+        response = client.get(f"/open311/v2/requests.json?api_key={key}&{query}")
         assert response.status_code == 400 and field in response.json[0]["description"]
     assert client.get("/open311/v2/requests/SRK-1999-000001.json").status_code == 404
 
@@ -409,8 +422,8 @@ class Inbox:
 
 def test_answer_extension_and_forwarding_e_mail_the_applicant_in_the_appeal_language(app, staff_client):
     import email
-    code = ask(app, "Когда отремонтируют лифт?", contact="resident@example.kz", consent=True,
-               language="ru")["tracking_code"]
+    receipt = ask(app, "Когда отремонтируют лифт?", contact="resident@example.kz", consent=True, language="ru")
+    code = receipt["tracking_code"]
     assign(app, code)
     officer = staff_client("officer")
     with Inbox() as inbox:
@@ -426,7 +439,7 @@ def test_answer_extension_and_forwarding_e_mail_the_applicant_in_the_appeal_lang
     answer = email.message_from_bytes(messages[1].content, policy=email.policy.default)
     assert code in extension["Subject"] and "Нужна проверка" in extension.get_content()
     assert "продлён" in extension.get_content()
-    assert "Лифт отремонтируют до 1 мая." in answer.get_content() and f"/track/{code}" in answer.get_content()
+    assert "Лифт отремонтируют до 1 мая." in answer.get_content() and f"/track/{code}/{receipt['access_code']}" in answer.get_content()
     with app.app_context():
         actions = [e.action for e in appeals.by_code(code).events]
     assert actions.count("notice_sent") == 2

@@ -73,10 +73,11 @@ def test_appeal_status_has_no_personal_data(app):
     client = app.test_client()
     created = client.post(API, json={"text": "Heating in block 5", "author_name": "Nurlan Abenov",
                                      "contact": "+77012345678", "consent": True}).json
-    status = client.get(f"/api/v1/appeals/{created['tracking_code'].lower()}")
-    assert status.status_code == 200
-    text = status.get_data(as_text=True)
-    assert created["tracking_code"] in text and "Nurlan" not in text and "7012345678" not in text
+    for address in (created["tracking_code"].lower(), f"{created['tracking_code']}/{created['access_code']}"):
+        status = client.get(f"/api/v1/appeals/{address}")
+        assert status.status_code == 200
+        text = status.get_data(as_text=True)
+        assert created["tracking_code"] in text and "Nurlan" not in text and "7012345678" not in text
     assert client.get("/api/v1/appeals/SRK-0000-999999").status_code == 404
 
 
@@ -243,11 +244,13 @@ def test_track_page_shows_status_without_personal_data(app):
     client = app.test_client()
     created = client.post(API, json={"text": "Bus stop shelter", "author_name": "Gulnara",
                                      "contact": "+77012345678", "consent": True}).json
-    page = client.get(f"/track/{created['tracking_code']}").get_data(as_text=True)
+    page = client.get(f"/track/{created['tracking_code']}/{created['access_code']}").get_data(as_text=True)
     assert "Bus stop shelter" in page and "waiting for moderation" in page
     assert "Gulnara" not in page and "7012345678" not in page
     assert client.get("/track/SRK-1999-000001").status_code == 404
-    assert client.get(f"/track?code={created['tracking_code']}").status_code == 302
+    assert client.get(f"/track?code={created['tracking_code']}").location.endswith(f"/track/{created['tracking_code']}")
+    typed = client.get(f"/track?code={created['tracking_code'].lower()}&access={created['access_code'].upper()}")
+    assert typed.location.endswith(f"/track/{created['tracking_code']}/{created['access_code']}")
 
 
 def test_user_text_is_escaped_in_server_rendered_pages(app, staff_client):

@@ -11,7 +11,8 @@ from companion.services import appeals, intake
 
 from .conftest import login
 
-PUBLIC = ["/", "/b/demo", "/track", "/roadmap", "/present/demo", "/login", "TRACK", "RECEIPT", "OVERLAY", "OVERLAY_ASK"]
+PUBLIC = ["/", "/b/demo", "/track", "/roadmap", "/present/demo", "/login", "TRACK", "TRACK_NUMBER", "RECEIPT", "OVERLAY",
+          "OVERLAY_ASK"]
 STAFF = [("mod", "/moderate/demo"), ("speaker", "/prompter/demo"), ("admin", "/admin/broadcasts"),
          ("admin", "/admin/broadcasts/1"), ("admin", "/admin/broadcasts/new"), ("admin", "/admin/users"),
          ("admin", "/admin/organisation"), ("admin", "/admin/audit"), ("admin", "/admin/api-keys"),
@@ -37,11 +38,12 @@ def visible_text(page: str) -> str:
 
 def resolve(app, path: str) -> str:
     with app.app_context():
-        if path in ("TRACK", "RECEIPT", "APPEAL"):
+        if path in ("TRACK", "TRACK_NUMBER", "RECEIPT", "APPEAL"):
             question, _ = intake.submit_question(intake.get_broadcast("demo"),
                                                  {"text": "A question to track", "client_id": "lang-client-01"})
-            code = question.tracking_code
-            return {"TRACK": f"/track/{code}", "RECEIPT": f"/track/{code}/receipt",
+            code, access = question.tracking_code, appeals.format_access_code(question.appeal.access_code)
+            return {"TRACK": f"/track/{code}/{access}", "TRACK_NUMBER": f"/track/{code}",
+                    "RECEIPT": f"/track/{code}/{access}/receipt",
                     "APPEAL": f"/appeals/{appeals.by_code(code).id}"}[path]
         if path.startswith("OVERLAY"):
             key = intake.get_broadcast("demo").overlay_key

@@ -64,3 +64,33 @@ def test_questions_from_before_appeals_become_appeals_with_their_numbers(app):
         assert [e.action for e in rows[2].events] == ["register"]
         fresh, _ = intake.submit_question(intake.get_broadcast("demo"), {"text": "new", "client_id": "new-client-1"})
         assert fresh.appeal.id > 5 and fresh.tracking_code not in {a.tracking_code for a in rows.values()}
+
+
+def test_appeals_from_before_access_codes_get_one_and_desk_reasons_become_internal(app):
+    from sqlalchemy import select, text
+
+    from companion.models import Appeal, AppealEvent, Question
+    from companion.services import intake, moderation
+    with app.app_context():
+        demo = intake.get_broadcast("demo")
+        kept, _ = intake.submit_question(demo, {"text": "kept", "client_id": "before-0001"}, viewer_token="tok-a")
+        spam, _ = intake.submit_question(demo, {"text": "spam", "client_id": "before-0002"}, viewer_token="tok-a")
+        moderation.transition(demo, spam.id, "reject", actor=None, version=spam.version, reason="Desk reason")
+        kept_id = kept.id
+        db.session.remove()
+        migrate.downgrade("0006")
+        with db.engine.begin() as conn:  # as 0006 stored a rejection: the reason on the public step
+            conn.execute(text("DELETE FROM appeal_event WHERE action = 'comment'"))
+            conn.execute(text("UPDATE appeal_event SET note = 'Desk reason' WHERE action = 'leave'"))
+        db.session.remove()
+        migrate.upgrade()
+        rows = list(db.session.execute(select(Appeal).order_by(Appeal.id)).scalars())
+        codes = [a.access_code for a in rows]
+        assert len(codes) == 2 and all(len(c) == 16 for c in codes) and codes[0] != codes[1]
+        leave = db.session.execute(select(AppealEvent).where(AppealEvent.action == "leave")).scalar_one()
+        comment = db.session.execute(select(AppealEvent).where(AppealEvent.action == "comment")).scalar_one()
+        assert leave.public and leave.note == "" and not comment.public and comment.note == "Desk reason"
+        assert {q.client_scope for q in db.session.execute(select(Question)).scalars()} == {"v:tok-a"}
+        retry, change = intake.submit_question(intake.get_broadcast("demo"), {"text": "kept", "client_id": "before-0001"},
+                                               viewer_token="tok-a")
+        assert retry.id == kept_id and change is None  # a retry across the upgrade still finds its question

@@ -42,7 +42,8 @@ def test_viewer_to_moderator_to_speaker_on_the_real_server(any_server):
             assert feed["questions"][0]["id"] == q["id"]
         mine = viewer.wait_for("my_question_changed", lambda d: d["status"] == "on_air")
         assert mine["tracking_code"] == ack["question"]["tracking_code"]
-        status = requests.get(f"{server.url}/api/v1/appeals/{mine['tracking_code']}", timeout=5).json()
+        status = requests.get(f"{server.url}/api/v1/appeals/{mine['tracking_code']}/{mine['access_code']}",
+                              timeout=5).json()
         assert status["question_status"] == "on_air" and status["status"] == "registered"
     finally:
         for client in (moderator, speaker, viewer, audience):

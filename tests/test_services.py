@@ -117,7 +117,7 @@ def test_rate_limits_count_the_batch_own_questions(app):
     assert [type(o).__name__ if not isinstance(o, tuple) else o[1] for o in outcomes] == [
         True, "RateLimited", True, True]  # viewer-a: one earlier + one in the batch; viewer-b: two
     assert count() == 4
-    assert intake.find_by_client_id(demo(), "limit-0002") is None  # the refused one is not stored
+    assert intake.find_by_client_id(demo(), "v:viewer-a", "limit-0002") is None  # the refused one is not stored
 
 
 def test_a_batch_of_retries_only_stores_nothing():
@@ -139,7 +139,7 @@ def test_a_batch_reads_open_and_pre_moderation_when_it_is_stored():
     moderation.update_settings(demo(), {"questions_open": False}, actor=None)
     (refused,), changes = intake.store_submissions([checked_open])
     assert refused.code == "questions_closed" and changes == []
-    assert intake.find_by_client_id(demo(), "closing-0001") is None
+    assert intake.find_by_client_id(demo(), "", "closing-0001") is None
 
 
 def test_a_recent_broadcast_copy_saves_the_query_until_a_change_or_a_second(app, monkeypatch):
@@ -386,7 +386,7 @@ def test_a_failed_batch_keeps_answers_already_given_and_tells_the_rest_to_retry(
     db.session.commit()
     writer.write_batch(jobs)
     stored, refused, ballot = (job.outcome for job in jobs)
-    assert stored[1] is True and intake.find_by_client_id(demo(), "fail-0001").id == stored[0].id
+    assert stored[1] is True and intake.find_by_client_id(demo(), "v:viewer-a", "fail-0001").id == stored[0].id
     assert refused.code == "rate_limited"
     assert ballot.code == "unavailable" and ballot.to_dict()["retryable"]
     assert all(job.done.is_set() for job in jobs)

@@ -546,6 +546,24 @@ T = {
     '%(name)s can sign in again with the same password.': ('%(name)s снова может войти с прежним паролем.', '%(name)s бұрынғы құпиясөзбен қайта кіре алады.'),
     'Unlock sign-in': ('Разблокировать вход', 'Кіруді бұғаттан шығару'),
     'Lets every address try this account again now; the password stays.': ('Снова разрешает вход в эту учётную запись с любого адреса; пароль не меняется.', 'Бұл тіркелгіге кез келген мекенжайдан қайта кіруге рұқсат береді; құпиясөз өзгермейді.'),
+    # --- issue 19: appeals private to the resident (access code, lookups by number, roadmap districts) ---
+    "Access code": ("Код доступа", "Қолжетімділік коды"),
+    "Applicant's access code": ("Код доступа заявителя", "Өтініш берушінің қолжетімділік коды"),
+    "Keep this number and the access code: only with both can the question and the answer be read. The answer is due within 15 working days of registration; you can follow it at:": (
+        "Сохраните этот номер и код доступа: вопрос и ответ можно прочитать только с ними обоими. Ответ дается в течение 15 рабочих дней со дня регистрации; следить за ним можно здесь:",
+        "Бұл нөмір мен қолжетімділік кодын сақтаңыз: сұрақ пен жауапты тек екеуімен бірге оқуға болады. Жауап тіркелген күннен бастап 15 жұмыс күні ішінде беріледі; оны мына жерден бақылауға болады:"),
+    "No appeal has this tracking number and access code.": (
+        "Обращения с таким номером и кодом доступа нет.", "Мұндай нөмірі мен қолжетімділік коды бар өтініш жоқ."),
+    "No appeal has this tracking number and access code. Check them and try again.": (
+        "Обращения с таким номером и кодом доступа нет. Проверьте их и попробуйте снова.",
+        "Мұндай нөмірі мен қолжетімділік коды бар өтініш жоқ. Оларды тексеріп, қайталап көріңіз."),
+    "Other districts": ("Другие районы", "Басқа аудандар"),
+    "The access code is printed on your receipt and is part of the link in it. With the number alone you see only the status and the dates.": (
+        "Код доступа напечатан в вашей квитанции и входит в ссылку в ней. По одному номеру видны только статус и даты.",
+        "Қолжетімділік коды түбіртегіңізде басылған және ондағы сілтеменің бөлігі болып табылады. Тек нөмір бойынша мәртебе мен күндер ғана көрінеді."),
+    "To read the question and the answer, open the link on your receipt or enter its access code above.": (
+        "Чтобы прочитать вопрос и ответ, откройте ссылку из квитанции или введите код доступа выше.",
+        "Сұрақ пен жауапты оқу үшін түбіртектегі сілтемені ашыңыз немесе жоғарыда қолжетімділік кодын енгізіңіз."),
 }
 
 

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..extensions import db, socketio
 from ..models import Channel
+from ..presenters import appeal_status as appeal_status_view
 from ..presenters import broadcast_settings, own_question, public_appeal, public_question
 from ..realtime.emit import publish
 from ..services import apikeys, appeals, desk, intake, limits, readiness
@@ -68,13 +69,13 @@ def submit_question(slug: str):
         raise ValidationError(fields={"body": "Expected a JSON object."})
     key = apikeys.authenticate_key(request.headers.get("Authorization"))
     # An integrator's key submits for many people: no per-address limit; anonymous callers have one.
-    question, change = intake.submit_question(broadcast, data, channel=Channel.API,
+    question, change = intake.submit_question(broadcast, data, channel=Channel.API, api_key=key,
                                               default_language=str(get_locale() or "kk"),
                                               source="" if key else limits.source_hash(request.remote_addr))
     publish(change)
     body = own_question(question)
     body["registered_at"] = body.pop("created_at")
-    return jsonify(body), (201 if change is not None else 200)
+    return _no_store(jsonify(body)), (201 if change is not None else 200)
 
 
 @bp.get("/api/v1/broadcasts/<slug>")
@@ -85,10 +86,28 @@ def broadcast_feed(slug: str):
                    questions=[public_question(q, broadcast) for q in desk.audience_questions(broadcast)])
 
 
+def _no_store(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("/api/v1/appeals/<code>")
+@resilient
 def appeal_status(code: str):
-    """The public status of an appeal by tracking code: dates, public history, answer; no personal data."""
+    """An appeal by its number alone: the status and dates (rate-limited per address)."""
+    limits.count_lookup(request.remote_addr)
     appeal = appeals.by_code(code)
     if appeal is None:
         raise NotFound(_l("No appeal has this tracking number."))
-    return jsonify(public_appeal(appeal))
+    return jsonify(appeal_status_view(appeal))
+
+
+@bp.get("/api/v1/appeals/<code>/<access>")
+@resilient
+def appeal_private(code: str, access: str):
+    """The applicant's view of an appeal (number and access code): dates, public history, answer; no personal data."""
+    appeal = appeals.by_public_address(code, access)
+    if appeal is None:
+        limits.count_lookup(request.remote_addr)  # a wrong access code counts like a lookup by number
+        raise NotFound(_l("No appeal has this tracking number and access code."))
+    return _no_store(jsonify(public_appeal(appeal)))

@@ -1,7 +1,13 @@
 """Open311 GeoReport v2 under /open311/v2/: categories as services, appeals as service requests.
 
 Field names follow the GeoReport v2 specification; appeal statuses map to open/closed and the
-full status goes into status_notes. Errors are GeoReport's list of {code, description}."""
+full status goes into status_notes. Errors are GeoReport's list of {code, description}.
+
+Appeals are private to their applicants. An integrator's key (the `api_key` parameter, as GeoReport
+clients such as FixMyStreet send it, or `Authorization: Bearer`) reads in full the requests it filed
+itself; listing needs a key and lists only those. Without a key (or for another's request) one
+request by its id shows the spec's minimum: its id, open/closed and the dates (rate-limited per
+address), never the description, the answer, the address or the coordinates."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
@@ -15,7 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Appeal, Category, Channel
-from ..services import apikeys, appeals, desk
+from ..services import apikeys, appeals, desk, limits
 from ..services.appeal_list import open_condition
 from ..services.database import resilient
 from ..services.errors import Forbidden, NotFound, ServiceError, ValidationError
@@ -32,7 +38,10 @@ def georeport_error(exc: ServiceError):
     description = str(exc.message)
     if exc.fields:
         description += " " + "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
-    return jsonify([{"code": exc.status, "description": description}]), exc.status
+    response = jsonify([{"code": exc.status, "description": description}])
+    if "retry_after" in exc.detail:
+        response.headers["Retry-After"] = str(exc.detail["retry_after"])
+    return response, exc.status
 
 
 def _locale() -> str:
@@ -53,8 +62,35 @@ def service(category: Category) -> dict:
             "group": category.department.name(locale) if category.department else ""}
 
 
+# what a request shows to whoever knows only its id: the GeoReport fields a status check needs
+PUBLIC_FIELDS = ("service_request_id", "status", "requested_datetime", "updated_datetime", "expected_datetime")
+
+
+def service_request_minimum(appeal: Appeal) -> dict:
+    """An appeal as a GeoReport request for anyone with its id: the status and dates, every other field null."""
+    full = service_request(appeal)
+    return {k: (v if k in PUBLIC_FIELDS else None) for k, v in full.items()}
+
+
+def _request_key():
+    """The integrator's key of this request (api_key parameter or Bearer header), None without one;
+    a wrong key is refused (403, or 401 for a wrong Bearer header)."""
+    value = request.args.get("api_key")
+    if value is None:
+        return apikeys.authenticate_key(request.headers.get("Authorization"))
+    key = apikeys.key_by_value(value)
+    if key is None:
+        raise Forbidden(_l("A valid api_key is required."))
+    return key
+
+
+def _no_store(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def service_request(appeal: Appeal) -> dict:
-    """An appeal as a GeoReport service request (no personal data)."""
+    """An appeal as a GeoReport service request, for the integrator that filed it (no name or contact)."""
     locale = _locale()
     zone = ZoneInfo(current_app.config["TIMEZONE"])
     notes = appeals.status_label(appeal.status)
@@ -101,8 +137,13 @@ def service_definition(code: str):
 
 @bp.get("/requests.json")
 def requests_list():
-    """Service requests filtered by id, service_code, start/end date and status (newest first, at most 1000)."""
-    query = select(Appeal).options(selectinload(Appeal.category), selectinload(Appeal.department))
+    """The key's own service requests filtered by id, service_code, start/end date and status (newest
+    first, at most 1000); 403 without a key."""
+    key = _request_key()
+    if key is None:
+        raise Forbidden(_l("A valid api_key is required."))
+    query = (select(Appeal).where(Appeal.api_key_id == key.id)
+             .options(selectinload(Appeal.category), selectinload(Appeal.department)))
     ids = [i.strip().upper() for i in request.args.get("service_request_id", "").split(",") if i.strip()]
     if ids:
         query = query.where(Appeal.tracking_code.in_(ids[:MAX_RESULTS]))
@@ -130,16 +171,22 @@ def requests_list():
         elif wanted == {"closed"}:
             query = query.where(~open_condition())
     rows = db.session.execute(query.order_by(Appeal.received_at.desc(), Appeal.id.desc()).limit(MAX_RESULTS)).scalars()
-    return jsonify([service_request(a) for a in rows])
+    return _no_store(jsonify([service_request(a) for a in rows]))
 
 
 @bp.get("/requests/<code>.json")
+@resilient
 def request_detail(code: str):
-    """One service request by its id (the tracking code)."""
+    """One service request by its id (the tracking code): in full for the key that filed it, else the minimum."""
+    key = _request_key()
+    if key is None:
+        limits.count_lookup(request.remote_addr)
     appeal = appeals.by_code(code)
     if appeal is None:
         raise NotFound(_l("No appeal has this tracking number."))
-    return jsonify([service_request(appeal)])
+    if key is not None and appeal.api_key_id == key.id:
+        return _no_store(jsonify([service_request(appeal)]))
+    return jsonify([service_request_minimum(appeal)])
 
 
 @bp.post("/requests.json")
@@ -151,7 +198,8 @@ def create_request():
     data = request.get_json(silent=True) if request.is_json else request.form.to_dict()
     if not isinstance(data, dict):
         raise ValidationError(fields={"body": _l("Expected form fields or a JSON object.")})
-    if apikeys.key_by_value(data.get("api_key")) is None:
+    key = apikeys.key_by_value(data.get("api_key"))
+    if key is None:
         raise Forbidden(_l("A valid api_key is required."))
     name = " ".join(str(data.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
     fields = {"description": data.get("description"), "service_code": data.get("service_code"),
@@ -161,7 +209,10 @@ def create_request():
     client_id = data.get("client_id") or request.headers.get("Idempotency-Key") or None
     if client_id is not None and (not isinstance(client_id, str) or not 8 <= len(client_id) <= 64):
         raise ValidationError(fields={"client_id": _l("Invalid client id.")})
-    appeal, new = appeals.create_appeal(fields, channel=Channel.OPEN311, client_id=client_id)
+    appeal, new = appeals.create_appeal(fields, api_key=key, channel=Channel.OPEN311, client_id=client_id)
+    # access_code (not in GeoReport): what the integrator hands the applicant to read the appeal at
+    # /track/<id>/<access_code>
     body = [{"service_request_id": appeal.tracking_code, "service_notice": str(_l(
-        "Registered. The answer is due by %(date)s.", date=appeal.due_date.isoformat())), "account_id": None}]
-    return jsonify(body), (201 if new else 200)
+        "Registered. The answer is due by %(date)s.", date=appeal.due_date.isoformat())), "account_id": None,
+        "access_code": appeals.format_access_code(appeal.access_code)}]
+    return _no_store(jsonify(body)), (201 if new else 200)

@@ -42,11 +42,24 @@ OPENAPI = {
                     "responses": {"200": {"description": "Settings and audience questions"}, **_errors(404)}}
         },
         "/api/v1/appeals/{tracking_code}": {
-            "get": {"summary": "Public status of an appeal by tracking code: dates, public history, answer (no personal data)",
+            "get": {"summary": "An appeal by its number alone: the status and dates, no text or answer "
+                               "(rate-limited per address)",
                     "parameters": [{"name": "tracking_code", "in": "path", "required": True,
                                     "schema": {"type": "string"}}],
                     "responses": {"200": {"description": "Status", "content": {"application/json": {"schema": {
-                        "$ref": "#/components/schemas/Appeal"}}}}, **_errors(404)}}
+                        "$ref": "#/components/schemas/AppealStatus"}}}}, **_errors(404, 429)}}
+        },
+        "/api/v1/appeals/{tracking_code}/{access_code}": {
+            "get": {"summary": "The applicant's view of an appeal: dates, public history, answer (no personal data)",
+                    "parameters": [{"name": "tracking_code", "in": "path", "required": True,
+                                    "schema": {"type": "string"}},
+                                   {"name": "access_code", "in": "path", "required": True, "schema": {"type": "string"},
+                                    "description": "The secret on the applicant's receipt (dashes and case ignored)"}],
+                    "responses": {"200": {"description": "The appeal", "content": {"application/json": {"schema": {
+                        "$ref": "#/components/schemas/Appeal"}}}},
+                        "404": {"description": "No appeal has this number and access code (a wrong code counts "
+                                               "against the address's lookup limit)",
+                                "content": {"application/json": {"schema": _ERROR}}}, **_errors(429)}}
         },
         "/open311/v2/services.json": {
             "get": {"summary": "Open311 GeoReport v2: the categories as services", "tags": ["Open311"],
@@ -59,8 +72,11 @@ OPENAPI = {
                     "responses": {"200": {"description": "Definition"}, **_georeport_errors(404)}}
         },
         "/open311/v2/requests.json": {
-            "get": {"summary": "Open311: service requests (appeals), newest first, at most 1000; 90 days by default",
+            "get": {"summary": "Open311: the service requests this api_key filed, newest first, at most 1000; "
+                               "90 days by default (a key is required)",
                     "tags": ["Open311"], "parameters": [
+                        {"name": "api_key", "in": "query", "schema": {"type": "string"},
+                         "description": "The integrator's key (or Authorization: Bearer)"},
                         {"name": "service_request_id", "in": "query", "schema": {"type": "string"},
                          "description": "Comma-separated tracking codes; other filters are ignored"},
                         {"name": "service_code", "in": "query", "schema": {"type": "string"}},
@@ -69,7 +85,7 @@ OPENAPI = {
                         {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "closed", "open,closed"]}}],
                     "responses": {"200": {"description": "Requests", "content": {"application/json": {"schema": {
                         "type": "array", "items": {"$ref": "#/components/schemas/ServiceRequest"}}}}},
-                        **_georeport_errors(400)}},
+                        **_georeport_errors(400, 401, 403)}},
             "post": {"summary": "Open311: create an appeal from another system (api_key required)", "tags": ["Open311"],
                      "requestBody": {"required": True, "content": {
                          "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/NewServiceRequest"}},
@@ -77,15 +93,19 @@ OPENAPI = {
                      "responses": {
                          "201": {"description": "Registered", "content": {"application/json": {"schema": {
                              "type": "array", "items": {"$ref": "#/components/schemas/ServiceRequestReceipt"}}}}},
-                         "200": {"description": "Already registered for this client_id: the same receipt"},
+                         "200": {"description": "Already registered for this client_id by this api_key: the same "
+                                                "receipt (another key's client_id is another request)"},
                          **_georeport_errors(400, 403)}},
         },
         "/open311/v2/requests/{service_request_id}.json": {
-            "get": {"summary": "Open311: one service request", "tags": ["Open311"],
-                    "parameters": [{"name": "service_request_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "get": {"summary": "Open311: one service request; in full for the api_key that filed it, otherwise only "
+                               "its id, open/closed and dates (other fields null; rate-limited per address without a key)",
+                    "tags": ["Open311"],
+                    "parameters": [{"name": "service_request_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                                   {"name": "api_key", "in": "query", "schema": {"type": "string"}}],
                     "responses": {"200": {"description": "A list with the request", "content": {"application/json": {
                         "schema": {"type": "array", "items": {"$ref": "#/components/schemas/ServiceRequest"}}}}},
-                        **_georeport_errors(404)}}
+                        **_georeport_errors(401, 403, 404, 429)}}
         },
         "/healthz": {"get": {"summary": "Liveness: the process answers", "responses": {
             "200": {"description": "Alive"}}}},
@@ -102,10 +122,18 @@ OPENAPI = {
             "language": {"enum": ["kk", "ru", "en"]},
             "client_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}}},
         "Receipt": {"type": "object", "properties": {
-            "id": {"type": "integer"}, "tracking_code": {"type": "string"}, "status": {"type": "string"},
+            "id": {"type": "integer"}, "tracking_code": {"type": "string"},
+            "access_code": {"type": "string", "description": "The applicant's secret: /track/{tracking_code}/{access_code}"},
+            "client_id": {"type": "string"}, "status": {"type": "string"},
             "status_label": {"type": "string"}, "text": {"type": "string"},
             "registered_at": {"type": "string", "format": "date-time"},
             "merged_into_code": {"type": ["string", "null"]}}},
+        "AppealStatus": {"type": "object", "properties": {
+            "tracking_code": {"type": "string"}, "status": {"type": "string"}, "status_label": {"type": "string"},
+            "registered_at": {"type": "string", "format": "date-time"},
+            "due_date": {"type": ["string", "null"], "format": "date"},
+            "answered_at": {"type": ["string", "null"]}, "closed_at": {"type": ["string", "null"]},
+            "full": {"const": False}}},
         "Appeal": {"type": "object", "properties": {
             "tracking_code": {"type": "string"}, "status": {"type": "string", "enum": [
                 "registered", "assigned", "in_progress", "extended", "answered", "answered_on_air", "closed",
@@ -118,7 +146,8 @@ OPENAPI = {
             "question_status": {"type": ["string", "null"]},
             "history": {"type": "array", "items": {"type": "object", "properties": {
                 "at": {"type": "string"}, "action": {"type": "string"}, "label": {"type": "string"},
-                "status": {"type": "string"}, "note": {"type": "string"}}}}}},
+                "status": {"type": "string"}, "note": {"type": "string"}}}},
+            "full": {"const": True}}},
         "Service": {"type": "object", "properties": {
             "service_code": {"type": "string"}, "service_name": {"type": "string"}, "description": {"type": "string"},
             "metadata": {"type": "boolean"}, "type": {"type": "string"}, "keywords": {"type": "string"},
@@ -137,10 +166,13 @@ OPENAPI = {
             "address_string": {"type": "string"}, "lat": {"type": "number"}, "long": {"type": "number"},
             "email": {"type": "string"}, "phone": {"type": "string"}, "first_name": {"type": "string"},
             "last_name": {"type": "string"}, "language": {"enum": ["kk", "ru", "en"]},
-            "client_id": {"type": "string", "description": "Makes a retried POST return the same request"}}},
+            "client_id": {"type": "string", "description": "Makes a retried POST with the same api_key return the "
+                                                           "same request"}}},
         "ServiceRequestReceipt": {"type": "object", "properties": {
             "service_request_id": {"type": "string"}, "service_notice": {"type": "string"},
-            "account_id": {"type": ["string", "null"]}}},
+            "account_id": {"type": ["string", "null"]},
+            "access_code": {"type": "string", "description": "Not in GeoReport: hand it to the applicant, who reads "
+                                                               "the appeal at /track/{service_request_id}/{access_code}"}}},
         "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
             "code": {"type": "string"}, "message": {"type": "string"}, "fields": {"type": "object"}}}}},
     }},

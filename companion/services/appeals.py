@@ -4,6 +4,7 @@ Every transition goes through one table, records who/when/what in the appeal's h
 refused with a reason (InvalidTransition, 409) when the appeal's status does not allow it."""
 from __future__ import annotations
 
+import hmac
 from datetime import date
 
 from flask import current_app
@@ -13,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
-from ..models import (LANGUAGES, Appeal, AppealEvent, AppealStatus, Category, Channel, Department, Question, Role,
-                      User, utcnow)
+from ..models import (ACCESS_CODE_ALPHABET, LANGUAGES, Appeal, ApiKey, AppealEvent, AppealStatus, Category, Channel,
+                      Department, Question, Role, User, new_access_code, utcnow)
 from . import deadlines
 from .recent import recent_calendar
 from .errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
@@ -89,7 +90,8 @@ def _new_appeals(received: list, calendar: deadlines.WorkCalendar | None, fields
         due = deadlines.answer_due(day, calendar)
         rows.append(dict(received_at=moment, due_date=due, original_due_date=due,
                          forward_due_date=deadlines.forward_due(day, calendar),
-                         status=A.REGISTERED.value, clock_running=True, updated_at=moment, **own))
+                         status=A.REGISTERED.value, clock_running=True, updated_at=moment,
+                         access_code=new_access_code(), **own))
     appeals = list(db.session.scalars(insert(Appeal).returning(Appeal), rows))
     if len(appeals) > 1:  # rows come back in no set order (see store_submissions): match them by question
         by_question = {appeal.question_id: appeal for appeal in appeals}
@@ -177,38 +179,68 @@ def validate_appeal(data: dict) -> dict:
     return fields
 
 
-def create_appeal(data: dict, *, channel: str = Channel.OPEN311, client_id: str | None = None,
+def create_appeal(data: dict, *, api_key: ApiKey, channel: str = Channel.OPEN311, client_id: str | None = None,
                   actor: User | None = None) -> tuple[Appeal, bool]:
-    """Register an appeal from another channel; returns it and whether it is new (a repeated client_id is not)."""
+    """Register an appeal an integrator filed with its key; returns it and whether it is new (a client_id
+    this key used before is not; another key's copy of it is another appeal)."""
     if client_id:
-        existing = _by_client_id(channel, client_id)
+        existing = _by_client_id(channel, api_key, client_id)
         if existing is not None:
             return existing, False
     fields = validate_appeal(data)
     category = fields.pop("category", None)
     try:
-        appeal = _new_appeal(utcnow(), channel=str(channel), client_id=client_id or None, **fields)
+        appeal = _new_appeal(utcnow(), channel=str(channel), client_id=client_id or None, api_key_id=api_key.id,
+                             **fields)
         if category is not None:
             _route(appeal, category, actor)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        existing = _by_client_id(channel, client_id) if client_id else None
+        existing = _by_client_id(channel, api_key, client_id) if client_id else None
         if existing is None:
             raise
         return existing, False
     return appeal, True
 
 
-def _by_client_id(channel: str, client_id: str) -> Appeal | None:
-    return db.session.execute(select(Appeal).where(Appeal.channel == str(channel),
+def _by_client_id(channel: str, api_key: ApiKey, client_id: str) -> Appeal | None:
+    return db.session.execute(select(Appeal).where(Appeal.channel == str(channel), Appeal.api_key_id == api_key.id,
                                                    Appeal.client_id == client_id)).scalar_one_or_none()
 
 
 def by_code(code: str) -> Appeal | None:
-    """The appeal with this tracking code (case-insensitive), or None."""
+    """The appeal with this tracking code (case-insensitive), or None: for staff; the public also needs
+    the access code (`by_public_address`)."""
     return db.session.execute(select(Appeal).where(Appeal.tracking_code == (code or "").strip().upper())
                               ).scalar_one_or_none()
+
+
+def normalise_access_code(value) -> str:
+    """An access code as typed (any case, with dashes or spaces) in its stored form; "" when it cannot be one."""
+    if not isinstance(value, str):
+        return ""
+    value = "".join(value.split()).replace("-", "").lower()
+    return value if len(value) <= 64 and all(c in ACCESS_CODE_ALPHABET for c in value) else ""
+
+
+def format_access_code(code: str) -> str:
+    """The access code in groups of four, as printed on the receipt: abcd-efgh-jkmn-pqrs."""
+    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+def access_code_matches(appeal: Appeal, given) -> bool:
+    """True when `given` is this appeal's access code (compared in constant time)."""
+    given = normalise_access_code(given)
+    return bool(appeal.access_code) and hmac.compare_digest(appeal.access_code.encode(), given.encode())
+
+
+def by_public_address(code: str, access_code) -> Appeal | None:
+    """The appeal at the resident's address (tracking code and access code), or None when either is wrong."""
+    appeal = by_code(code)
+    if appeal is None or not access_code_matches(appeal, access_code):
+        return None
+    return appeal
 
 
 def get_appeal(appeal_id, *, user: User | None = None, version=None) -> Appeal:
@@ -470,10 +502,12 @@ def on_question_answered(questions: list[Question], actor: User | None) -> None:
 
 
 def on_question_rejected(question: Question, reason: str, actor: User | None) -> None:
-    """A rejected question (spam, abuse) leaves its appeal without consideration, with the reason."""
+    """A rejected question (spam, abuse) leaves its appeal without consideration; the moderator's
+    reason is an internal note (the applicant sees the step, not the desk's words)."""
     appeal = question.appeal
     if appeal is not None and appeal.status in TRANSITIONS["leave"][0]:
-        _move(appeal, "leave", actor, note=reason)
+        _move(appeal, "leave", actor)
+        _record(appeal, "comment", actor, note=reason, from_status=appeal.status, public=False)
 
 
 def on_question_restored(question: Question, actor: User | None) -> None:

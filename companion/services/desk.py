@@ -43,7 +43,7 @@ def viewer_questions(broadcast: Broadcast, viewer_token: str | None) -> list[Que
         return []
     return list(db.session.execute(select(Question).where(
         Question.broadcast_id == broadcast.id, Question.viewer_token == viewer_token)
-        .order_by(Question.id.desc())).scalars())
+        .options(joinedload(Question.appeal)).order_by(Question.id.desc())).scalars())
 
 
 def prompter_questions(broadcast: Broadcast, upcoming: int = 2) -> tuple[Question | None, list[Question]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from functools import cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -11,6 +12,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
@@ -33,10 +35,23 @@ def get_broadcast(slug: str) -> Broadcast:
     return broadcast
 
 
-def find_by_client_id(broadcast: Broadcast, client_id: str) -> Question | None:
-    """The question already stored for this client_id, if any."""
+def find_by_client_id(broadcast: Broadcast, client_scope: str, client_id: str) -> Question | None:
+    """The question this sender already stored under this client_id, if any (never another sender's)."""
     return db.session.execute(select(Question).where(
-        Question.broadcast_id == broadcast.id, Question.client_id == client_id)).scalar_one_or_none()
+        Question.broadcast_id == broadcast.id, Question.client_scope == client_scope,
+        Question.client_id == client_id).options(joinedload(Question.appeal))).scalar_one_or_none()
+
+
+def sender_scope(*, api_key=None, actor=None, viewer_token: str | None = None, source: str = "") -> str:
+    """Whose idempotency keys a submission's client_id belongs to: an integrator's key, a staff member,
+    a viewer (signed cookie), else the sending address; a client_id repeats only within its scope."""
+    if api_key is not None:
+        return f"k:{api_key.id}"
+    if actor is not None and getattr(actor, "id", None) is not None:
+        return f"u:{actor.id}"
+    if viewer_token:
+        return f"v:{viewer_token}"
+    return f"a:{source}" if source else ""
 
 
 def normalise_contact(contact: str, region: str) -> str:
@@ -142,16 +157,19 @@ class Submission:
     source: str = ""
     actor: object = None
     rate_limited: bool = True
+    client_scope: str = ""
 
 
 def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Channel.WEB,
                        viewer_token: str | None = None, default_language: str = "kk", approved: bool = False,
-                       actor=None, source: str = "", rate_limited: bool = True) -> Submission | Question:
-    """Check a submitted question: the Question already stored under its client_id (a retry), or a Submission
-    to store; ValidationError naming every bad field, QuestionsClosed when the broadcast takes no questions."""
+                       actor=None, source: str = "", rate_limited: bool = True, api_key=None) -> Submission | Question:
+    """Check a submitted question: the Question this sender already stored under its client_id (a retry),
+    or a Submission to store; ValidationError naming every bad field, QuestionsClosed when the broadcast
+    takes no questions."""
     client_id = data.get("client_id") or uuid.uuid4().hex
     if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
         raise ValidationError(fields={"client_id": _l("Invalid client id.")})
+    scope = sender_scope(api_key=api_key, actor=actor, viewer_token=viewer_token, source=source)
     try:
         if not broadcast.accepting_questions:
             raise QuestionsClosed()
@@ -159,18 +177,24 @@ def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Chann
     except (QuestionsClosed, ValidationError):
         # a retry of a stored question is answered with it, even once questions are closed; a new
         # question's client_id is looked up in the batch it is stored with (one query per batch)
-        existing = find_by_client_id(broadcast, client_id)
+        existing = find_by_client_id(broadcast, scope, client_id)
         if existing is not None:
             return existing
         raise
     return Submission(broadcast=broadcast, client_id=client_id, fields=fields, approved=approved,
                       channel=str(channel), viewer_token=viewer_token, source=source, actor=actor,
-                      rate_limited=rate_limited)
+                      rate_limited=rate_limited, client_scope=scope)
 
 
-# Which of a batch's client_ids are stored already: built once (the writer runs it per batch).
-_STORED = select(Question).where(Question.broadcast_id == bindparam("broadcast_id"),
-                                 Question.client_id.in_(bindparam("client_ids", expanding=True)))
+# Which of a batch's client_ids are stored already (by any sender: matched to the scope below):
+# built once (the writer runs it per batch).
+# With its appeal: the sender's acknowledgement carries the access code, and is made after the
+# writer's session has let the question go. (Built on first use: Question.appeal is a backref.)
+@cache
+def _stored_statement():
+    return (select(Question).where(Question.broadcast_id == bindparam("broadcast_id"),
+                                   Question.client_id.in_(bindparam("client_ids", expanding=True)))
+            .options(joinedload(Question.appeal)))
 
 
 def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Question, bool] | ServiceError], list[Change]]:
@@ -178,22 +202,22 @@ def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Questio
 
     Returns, in order, (question, created) or the refusal (RateLimited, or QuestionsClosed when the
     broadcast stopped taking questions since the check) of each submission, and the Changes to
-    publish. Pre-moderation is read from the broadcast now. A client_id already stored, or repeated
-    within the batch, is answered with that one question. Counts against the rate limits include the
+    publish. Pre-moderation is read from the broadcast now. A client_id its sender already stored, or
+    repeated by that sender within the batch, is answered with that one question. Counts against the rate limits include the
     batch's own questions. The broadcasts must belong to this session. Raises IntegrityError when
     another process stored one of the client_ids meanwhile (the caller then stores them one by one)."""
     outcomes: list = [None] * len(submissions)
-    stored: dict[tuple[int, str], Question | None] = {}
+    stored: dict[tuple[int, str, str], Question | None] = {}
     for broadcast_id in {s.broadcast.id for s in submissions}:
         ids = [s.client_id for s in submissions if s.broadcast.id == broadcast_id]
-        for q in db.session.scalars(_STORED, {"broadcast_id": broadcast_id, "client_ids": ids}):
-            stored[(broadcast_id, q.client_id)] = q
+        for q in db.session.scalars(_stored_statement(), {"broadcast_id": broadcast_id, "client_ids": ids}):
+            stored[(broadcast_id, q.client_scope, q.client_id)] = q
     limited = [s for s in submissions if s.rate_limited]
     allowance = limits.QuestionAllowance([s.viewer_token for s in limited], [s.source for s in limited]) if limited else None
     new: list[int] = []  # the submissions to insert, by index
     rows: list[dict] = []
     for i, sub in enumerate(submissions):
-        key = (sub.broadcast.id, sub.client_id)
+        key = (sub.broadcast.id, sub.client_scope, sub.client_id)
         if key in stored:  # stored before; or new earlier in this batch (None until inserted: filled in below)
             if stored[key] is not None:
                 outcomes[i] = (stored[key], False)
@@ -209,17 +233,19 @@ def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Questio
                 continue
         stored[key] = None  # a later copy of this client_id in the batch names this question
         new.append(i)
-        rows.append(dict(broadcast_id=sub.broadcast.id, client_id=sub.client_id, viewer_token=sub.viewer_token,
+        rows.append(dict(broadcast_id=sub.broadcast.id, client_id=sub.client_id, client_scope=sub.client_scope,
+                         viewer_token=sub.viewer_token,
                          source_hash=sub.source, channel=sub.channel, status=_status(sub).value,
                          created_at=utcnow(), **sub.fields))
     if not new:  # nothing to write (the read transaction ends with the caller's session)
         return _with_repeats(outcomes, submissions, stored), []
     # One INSERT ... RETURNING for all (the unit of work's per-object bookkeeping cost more than the
     # SQL). The rows come back in no set order (asking for the parameters' order makes SQLite insert
-    # them one statement each): each is matched to its submission by its unique client_id.
+    # them one statement each): each is matched to its submission by its unique sender and client_id.
     for question in db.session.scalars(insert(Question).returning(Question), rows):
-        stored[(question.broadcast_id, question.client_id)] = question
-    questions = [stored[(submissions[i].broadcast.id, submissions[i].client_id)] for i in new]
+        stored[(question.broadcast_id, question.client_scope, question.client_id)] = question
+    questions = [stored[(submissions[i].broadcast.id, submissions[i].client_scope, submissions[i].client_id)]
+                 for i in new]
     appeals.register_questions(questions)
     builders: dict[int, ChangeBuilder] = {}
     for i, question in zip(new, questions):
@@ -242,12 +268,12 @@ def _status(submission: Submission) -> QuestionStatus:
 
 def _with_repeats(outcomes: list, submissions: list[Submission], stored: dict) -> list:
     """Fill in the outcome of each client_id repeated within a batch: the question its first copy names."""
-    return [o if o is not None else (stored[(s.broadcast.id, s.client_id)], False)
+    return [o if o is not None else (stored[(s.broadcast.id, s.client_scope, s.client_id)], False)
             for o, s in zip(outcomes, submissions)]
 
 
 def submit_question(broadcast: Broadcast, data: dict, **options) -> tuple[Question, Change | None]:
-    """Store a question once per client_id; return it and the Change (None when it already existed).
+    """Store a question once per sender and client_id; return it and the Change (None when it already existed).
 
     A repeated client_id is answered with the stored question before any limit is counted, so a
     retry is never refused; new questions count against the per-viewer and per-address limits.
@@ -265,7 +291,7 @@ def store_one(submission: Submission) -> tuple[Question, Change | None]:
     except IntegrityError:
         # Another request with the same client_id won the race: answer with its row.
         db.session.rollback()
-        existing = find_by_client_id(submission.broadcast, submission.client_id)
+        existing = find_by_client_id(submission.broadcast, submission.client_scope, submission.client_id)
         if existing is None:
             raise
         return existing, None

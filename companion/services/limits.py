@@ -1,13 +1,15 @@
 """Rate limits counted in the database, so every process sees the same counts.
 
 Per viewer and per sending address for questions, per viewer for votes; for failed logins per
-address across names and per (name, address) pair, never per account alone. Never a cap on connections or page views: a mobile carrier puts thousands of viewers
+address across names and per (name, address) pair, never per account alone; per address for
+appeal lookups by number (counted in `rate_count`, one row per address a minute). Never a cap on connections or page views: a mobile carrier puts thousands of viewers
 behind one address, which is why the per-address limit is several times the per-viewer one.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from datetime import timedelta
 
 from flask import current_app
@@ -16,7 +18,7 @@ from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
-from ..models import AuditEvent, LoginThrottle, Question, Vote, utcnow
+from ..models import AuditEvent, LoginThrottle, Question, RateCount, Vote, utcnow
 from .errors import ServiceError
 
 WINDOW = timedelta(minutes=1)
@@ -151,3 +153,49 @@ def forget_login_failures(name: str, address: str | None = None) -> int:
     if address is not None:
         query = query.where(LoginThrottle.source == source)
     return db.session.execute(query).rowcount
+
+
+def address_key(address: str | None) -> str:
+    """The keyed hash of the sender's network: the address, or its /64 for IPv6 (one subscriber's block)."""
+    if not address:
+        return ""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return source_hash(address)
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return source_hash(str(ip.ipv4_mapped))
+        return source_hash(str(ipaddress.ip_network(f"{ip}/64", strict=False)))
+    return source_hash(str(ip))
+
+
+def _insert_hit(key: str, window: int) -> None:
+    dialect = db.engine.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(RateCount).values(key=key, window=window, hits=1)
+    db.session.execute(stmt.on_conflict_do_update(index_elements=["key", "window"],
+                                                  set_={"hits": RateCount.hits + 1}))
+
+
+def count_lookup(address: str | None) -> None:
+    """Count one appeal lookup by number (or with a wrong access code) from this address, or raise
+    RateLimited. Once over the limit nothing more is written: a flood costs one read per request."""
+    key = address_key(address)
+    if not key:
+        return
+    now = utcnow()
+    window = int(now.timestamp() // 60)
+    limit = current_app.config["TRACKING_LOOKUPS_PER_MINUTE_PER_ADDRESS"]
+    hits = db.session.execute(select(RateCount.hits).where(RateCount.key == f"lookup:{key}",
+                                                            RateCount.window == window)).scalar_one_or_none()
+    if hits is not None and hits >= limit:
+        db.session.rollback()
+        raise RateLimited(retry_after=60 - int(now.timestamp()) % 60)
+    if hits is None:  # the address's first lookup this minute: drop the finished minutes
+        db.session.execute(delete(RateCount).where(RateCount.window < window - 1))
+    _insert_hit(f"lookup:{key}", window)
+    db.session.commit()

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from ..extensions import db
 from ..links import absolute_url
 from ..models import Appeal, AppealEvent, utcnow
+from .appeals import format_access_code
 
 log = logging.getLogger(__name__)
 KINDS = ("answer", "extend", "forward")
@@ -34,8 +35,8 @@ def _body(appeal: Appeal, kind: str, link: str) -> tuple[str, str]:
 
 
 def track_link(appeal: Appeal) -> str:
-    """The public status page of the appeal, as an absolute address."""
-    return absolute_url("public.track", code=appeal.tracking_code)
+    """The applicant's page of the appeal (number and access code), as an absolute address."""
+    return absolute_url("public.track_private", code=appeal.tracking_code, access=format_access_code(appeal.access_code))
 
 
 def notify(appeal: Appeal, kind: str) -> AppealEvent | None:

@@ -10,8 +10,9 @@ from flask import (Blueprint, Response, abort, current_app, make_response, redir
 from flask_babel import get_locale
 
 from ..links import absolute_url
-from ..presenters import public_appeal
-from ..services import appeals, broadcasts, desk, intake, reports
+from ..presenters import appeal_status, public_appeal
+from ..services import appeals, broadcasts, desk, intake, limits, reports
+from ..services.database import resilient
 from ..services.errors import NotFound
 
 bp = Blueprint("public", __name__)
@@ -91,44 +92,87 @@ def viewer_qr(slug: str):
 
 @bp.get("/track")
 def track_form():
-    """Ask for a tracking code; with ?code= go to its status page."""
+    """Ask for a tracking number and access code; with ?code= go to the appeal's page."""
     code = (request.args.get("code") or "").strip().upper()
+    access = appeals.normalise_access_code(request.args.get("access") or "")
+    if code and access:
+        return redirect(url_for("public.track_private", code=code, access=appeals.format_access_code(access)))
     if code:
         return redirect(url_for("public.track", code=code))
     return render_template("track.html", appeal=None, code="")
 
 
-def _appeal_or_404(code: str):
-    """The appeal with this tracking code, or the friendly 404 page with the form to try again."""
-    appeal = appeals.by_code(code)
+def _private_headers(response):
+    """Pages that show an appeal's text: never cached, and their address (the access code) never sent on."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _count_lookup() -> None:
+    """Count a lookup by number (or with a wrong access code) against the address's limit; 429 past it."""
+    try:
+        resilient(limits.count_lookup)(request.remote_addr)
+    except limits.RateLimited as exc:
+        page = render_template("error.html", code=429, message=exc.message)
+        abort(Response(page, status=429, headers={"Retry-After": str(exc.detail["retry_after"])}))
+
+
+def _not_found(code: str, access: str = ""):
+    page = render_template("track.html", appeal=None, code=code, access=access, not_found=True)
+    abort(_private_headers(Response(page, status=404)))
+
+
+def _private_appeal_or_404(code: str, access: str):
+    """The appeal at the resident's address (number and access code), or the 404 page with the form."""
+    appeal = appeals.by_public_address(code, access)
     if appeal is None:
-        abort(Response(render_template("track.html", appeal=None, code=code, not_found=True), status=404))
+        _count_lookup()  # a wrong access code counts like a lookup by number
+        _not_found(code, access)
     return appeal
 
 
 @bp.get("/track/<code>")
 def track(code: str):
-    """The public status of one appeal by its tracking code: timeline and answer, no personal data."""
-    appeal = _appeal_or_404(code)
-    return render_template("track.html", appeal=appeal, view=public_appeal(appeal), events=appeals.public_events(appeal),
-                           code=appeal.tracking_code)
+    """An appeal by its number alone: the status and dates, nothing the resident wrote or was answered."""
+    _count_lookup()
+    appeal = appeals.by_code(code)
+    if appeal is None:
+        _not_found(code)
+    return render_template("track.html", appeal=appeal, view=appeal_status(appeal), code=appeal.tracking_code)
 
 
-@bp.get("/track/<code>/receipt")
-def receipt(code: str):
-    """The printable receipt: number, date and time of registration, receiving office, due date."""
-    appeal = _appeal_or_404(code)
-    return render_template("receipt.html", appeal=appeal, track_url=public_url("public.track", code=appeal.tracking_code))
+@bp.get("/track/<code>/<access>")
+def track_private(code: str, access: str):
+    """The applicant's page of the appeal (number and access code): text, timeline, answer; no personal data."""
+    appeal = _private_appeal_or_404(code, access)
+    return _private_headers(make_response(render_template(
+        "track.html", appeal=appeal, view=public_appeal(appeal), events=appeals.public_events(appeal),
+        code=appeal.tracking_code, access=appeals.format_access_code(appeal.access_code))))
 
 
-@bp.get("/track/<code>/qr.svg")
-def track_qr(code: str):
-    """A QR code of the appeal's status page, printed on the receipt."""
-    appeal = _appeal_or_404(code)
+def track_url(appeal) -> str:
+    """The absolute address of the applicant's page of an appeal (printed, in the QR code, in notices)."""
+    return public_url("public.track_private", code=appeal.tracking_code,
+                      access=appeals.format_access_code(appeal.access_code))
+
+
+@bp.get("/track/<code>/<access>/receipt")
+def receipt(code: str, access: str):
+    """The printable receipt: number, access code, date and time of registration, receiving office, due date."""
+    appeal = _private_appeal_or_404(code, access)
+    return _private_headers(make_response(render_template(
+        "receipt.html", appeal=appeal, track_url=track_url(appeal),
+        access=appeals.format_access_code(appeal.access_code))))
+
+
+@bp.get("/track/<code>/<access>/qr.svg")
+def track_qr(code: str, access: str):
+    """A QR code of the applicant's page of the appeal, printed on the receipt."""
+    appeal = _private_appeal_or_404(code, access)
     out = io.BytesIO()
-    segno.make(public_url("public.track", code=appeal.tracking_code), error="m").save(out, kind="svg", scale=4, border=2)
-    # a resident's own tracking link: in no shared cache, not even the browser's disk
-    return Response(out.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "private, no-store"})
+    segno.make(track_url(appeal), error="m").save(out, kind="svg", scale=4, border=2)
+    return _private_headers(Response(out.getvalue(), mimetype="image/svg+xml"))
 
 
 @bp.get("/roadmap")

@@ -26,15 +26,16 @@ function loadOutbox() {
 function saveOutbox(items) { localStorage.setItem(OUTBOX_KEY, JSON.stringify(items)); }
 function removeFromOutbox(clientId) { saveOutbox(loadOutbox().filter((i) => i.client_id !== clientId)); }
 
-function receiptUrl(code) {
-  return `/track/${encodeURIComponent(code)}/receipt`;
+// The appeal's own address: its number and the access code only its asker holds.
+function trackUrl(q) {
+  return `/track/${encodeURIComponent(q.tracking_code)}/${encodeURIComponent(q.access_code)}`;
 }
 
-function setStatus(text, kind = "", code = null) {
+function setStatus(text, kind = "", question = null) {
   const el = $("form-status");
   el.textContent = text;
   el.dataset.kind = kind;
-  if (code) el.append(" ", h("a", { href: receiptUrl(code), class: "receipt-link" }, t.receipt));
+  if (question) el.append(" ", h("a", { href: `${trackUrl(question)}/receipt`, class: "receipt-link" }, t.receipt));
 }
 
 function clearErrors() {
@@ -103,11 +104,11 @@ form.addEventListener("submit", (event) => {
 });
 inputs.text.addEventListener("input", updateCounter);
 
-function settleDraft(message, kind, code = null) {
+function settleDraft(message, kind, question = null) {
   form.reset();
   draftId = null;
   $("q-submit").disabled = false;
-  setStatus(message, kind, code);
+  setStatus(message, kind, question);
   updateCounter();
 }
 
@@ -120,8 +121,8 @@ async function send(item) {
     removeFromOutbox(item.client_id);
     state.mine.set(ack.question.id, ack.question);
     const code = ack.question.tracking_code;
-    if (isDraft) settleDraft(fmt(t.received, { code }), "ok", code);
-    else setStatus(fmt(t.received, { code }), "ok", code);
+    if (isDraft) settleDraft(fmt(t.received, { code }), "ok", ack.question);
+    else setStatus(fmt(t.received, { code }), "ok", ack.question);
   } else if (ack.error.code === "timeout" || ack.error.retryable) {
     // Not stored (no answer, or the server said "try again"): it stays in the outbox and is resent.
     if (isDraft) settleDraft(t.error, "offline");
@@ -158,7 +159,7 @@ function renderMine() {
       h("p", { class: "meta" }, t.waiting_send))),
     ...[...state.mine.values()].sort((a, b) => b.id - a.id).map((q) => h("li", { class: `mine-item ${q.status}`, dataset: { id: q.id } },
       h("p", { class: "text" }, q.text),
-      h("p", { class: "meta" }, h("a", { class: "code", href: receiptUrl(q.tracking_code) }, q.tracking_code), " · ",
+      h("p", { class: "meta" }, h("a", { class: "code", href: trackUrl(q) }, q.tracking_code), " · ",
         h("span", { class: "status" }, statusLabel(q))))),
   ];
   list.replaceChildren(...items);

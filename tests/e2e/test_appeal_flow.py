@@ -22,9 +22,9 @@ def test_question_asked_on_air_is_answered_by_an_officer_and_read_at_track(brows
 
     # The receipt, one tap away: number, time of registration, office, due date.
     viewer.click("#form-status a.receipt-link")
-    viewer.wait_for_url(re.compile(f"/track/{code}/receipt$"))
+    viewer.wait_for_url(re.compile(f"/track/{code}/[a-z0-9]{{4}}(-[a-z0-9]{{4}}){{3}}/receipt$"))
     receipt = viewer.inner_text("main")
-    assert code in receipt and "Answer due by" in receipt and "District akimat" in receipt
+    assert code in receipt and "Answer due by" in receipt and "District akimat" in receipt and "Access code" in receipt
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     viewer.screenshot(path=str(SCREENSHOTS / "receipt.png"), full_page=True)
 
@@ -52,8 +52,10 @@ def test_question_asked_on_air_is_answered_by_an_officer_and_read_at_track(brows
     officer.wait_for_selector(".badge.status-answered")
     officer.screenshot(path=str(SCREENSHOTS / "appeal-detail.png"), full_page=True)
 
-    # The resident reads the answer at /track/<code>, with the timeline and no personal data.
-    viewer.goto(f"{server.url}/track/{code}")
+    # The resident reads the answer at the private address from "My questions", with the timeline and
+    # no personal data.
+    viewer.goto(f"{server.url}/b/demo")
+    viewer.click(f"#mine a.code:has-text('{code}')")
     viewer.wait_for_selector(".answer")
     assert viewer.inner_text(".answer") == "A shelter will be installed by 1 May; the contractor is chosen."
     timeline = viewer.inner_text(".timeline")

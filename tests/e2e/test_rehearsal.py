@@ -131,7 +131,8 @@ def test_rehearsal_broadcast_end_to_end(browser, server):
     assert console_errors == []  # no Content-Security-Policy violation, no script error
     assert speaker.locator("#now-text img").count() == 0
 
-    status = requests.get(f"{server.url}/api/v1/appeals/{code}", timeout=5).json()
+    own = viewer.get_attribute(f"#mine a.code:has-text('{code}')", "href")  # /track/<code>/<access code>
+    status = requests.get(f"{server.url}/api/v1/appeals/{own.removeprefix('/track/')}", timeout=5).json()
     assert status["question_status"] == "answered" and status["status"] == "closed"  # answered on air, no follow-up
     viewer_context.close()
 
@@ -156,8 +157,8 @@ def test_offline_question_waits_in_the_outbox_and_is_sent_once(browser, server):
     mine = viewer.locator("#mine li")
     assert mine.count() == 1
     assert viewer.evaluate("() => localStorage.getItem('companion:outbox:demo')") == "[]"
-    code = re.search(r"SRK-\d{4}-\d{6}", viewer.inner_text("#mine")).group(0)
-    assert requests.get(f"{server.url}/api/v1/appeals/{code}", timeout=5).json()["text"] == (
+    own = viewer.get_attribute("#mine a.code", "href")  # /track/<code>/<access code>
+    assert requests.get(f"{server.url}/api/v1/appeals/{own.removeprefix('/track/')}", timeout=5).json()["text"] == (
         "Asked in the metro without signal")
     context.close()
 

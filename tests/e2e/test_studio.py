@@ -173,7 +173,8 @@ def test_public_pages_have_no_serious_accessibility_violations(browser, server, 
 def test_track_page_with_an_appeal_has_no_serious_accessibility_violations(browser, server):  # noqa: F811
     body = requests.post(f"{server.url}/api/v1/broadcasts/demo/questions", json={"text": "Accessible?"}, timeout=5).json()
     page = browser.new_page(viewport={"width": 360, "height": 640})
-    for path in (f"/track/{body['tracking_code']}", f"/track/{body['tracking_code']}/receipt"):
+    own = f"/track/{body['tracking_code']}/{body['access_code']}"
+    for path in (f"/track/{body['tracking_code']}", own, f"{own}/receipt"):
         page.goto(server.url + path)
         assert axe_violations(page) == [], path
 
