@@ -10,6 +10,7 @@ request by its id shows the spec's minimum: its id, open/closed and the dates (r
 address), never the description, the answer, the address or the coordinates."""
 from __future__ import annotations
 
+import math
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ from ..services import apikeys, appeals, desk, limits
 from ..services.appeal_list import open_condition
 from ..services.database import resilient
 from ..services.errors import Forbidden, NotFound, ServiceError, ValidationError
+from ..services.fields import parse_id, storable
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 MAX_RESULTS = 1000
@@ -106,7 +108,12 @@ def service_request(appeal: Appeal) -> dict:
             "service_notice": appeal.answer or None, "requested_datetime": _local_iso(appeal.received_at),
             "updated_datetime": _local_iso(appeal.updated_at), "expected_datetime": due.isoformat(timespec="seconds"),
             "address": appeal.address or None, "address_id": None, "zipcode": None,
-            "lat": appeal.lat, "long": appeal.long, "media_url": None}
+            "lat": _finite(appeal.lat), "long": _finite(appeal.long), "media_url": None}
+
+
+def _finite(value: float | None) -> float | None:
+    """A stored coordinate, or None for one stored as inf or nan before they were refused (JSON has neither)."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _when(name: str) -> datetime | None:
@@ -129,7 +136,8 @@ def services():
 @bp.get("/services/<code>.json")
 def service_definition(code: str):
     """A service's extra attributes: none (metadata is false for every service)."""
-    category = db.session.get(Category, int(code)) if code.isdigit() else None
+    category_id = parse_id(code)
+    category = db.session.get(Category, category_id) if category_id else None
     if category is None:
         raise NotFound(_l("This category does not exist."))
     return jsonify({"service_code": str(category.id), "attributes": []})
@@ -150,9 +158,10 @@ def requests_list():
     else:
         codes = [c.strip() for c in request.args.get("service_code", "").split(",") if c.strip()]
         if codes:
-            if not all(c.isdigit() for c in codes):
+            category_ids = [parse_id(c) for c in codes]
+            if None in category_ids:
                 raise ValidationError(fields={"service_code": _l("This category does not exist.")})
-            query = query.where(Appeal.category_id.in_([int(c) for c in codes]))
+            query = query.where(Appeal.category_id.in_(category_ids))
         start, end = _when("start_date"), _when("end_date")
         if start and end and end < start:
             raise ValidationError(fields={"end_date": _l("The end of the range is before its start.")})
@@ -207,7 +216,8 @@ def create_request():
               "author_name": name, "language": data.get("language") or None,
               "contact": data.get("email") or data.get("phone") or ""}
     client_id = data.get("client_id") or request.headers.get("Idempotency-Key") or None
-    if client_id is not None and (not isinstance(client_id, str) or not 8 <= len(client_id) <= 64):
+    if client_id is not None and (not isinstance(client_id, str) or not 8 <= len(client_id) <= 64
+                                  or not storable(client_id)):
         raise ValidationError(fields={"client_id": _l("Invalid client id.")})
     appeal, new = appeals.create_appeal(fields, api_key=key, channel=Channel.OPEN311, client_id=client_id)
     # access_code (not in GeoReport): what the integrator hands the applicant to read the appeal at

@@ -12,6 +12,7 @@ from ..models import Department, LoginSession, Role, User, utcnow
 from . import limits, passwords
 from .audit import audit
 from .errors import Conflict, NotFound, ValidationError
+from .fields import parse_id
 
 USERNAME = re.compile(r"^[a-z0-9_.-]{3,40}$")
 MIN_PASSWORD = 10
@@ -76,9 +77,9 @@ def update_user(user: User, *, role: str | None = None, active: bool | None = No
     if active is not None:
         user.active = active
     if department_id is not KEEP:
-        if department_id not in (None, "") and db.session.get(Department, int(department_id)) is None:
+        new = parse_id(department_id) if department_id not in (None, "") else None
+        if department_id not in (None, "") and (new is None or db.session.get(Department, new) is None):
             raise ValidationError(fields={"department_id": _l("This department does not exist.")})
-        new = int(department_id) if department_id not in (None, "") else None
         changed = changed or new != user.department_id
         user.department_id = new
     if changed:

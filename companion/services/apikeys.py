@@ -14,7 +14,7 @@ from .errors import NotFound, Unauthorized, ValidationError
 
 
 def _digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()  # a lone surrogate matches no key
 
 
 def create_key(name: str, *, actor: User | None) -> tuple[ApiKey, str]:

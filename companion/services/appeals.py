@@ -19,6 +19,7 @@ from ..models import (ACCESS_CODE_ALPHABET, LANGUAGES, Appeal, ApiKey, AppealEve
 from . import deadlines
 from .recent import recent_calendar
 from .errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
+from .fields import parse_id, storable
 
 A = AppealStatus
 OPEN = frozenset({A.REGISTERED, A.ASSIGNED, A.IN_PROGRESS, A.EXTENDED})
@@ -131,6 +132,20 @@ def register_questions(questions: list[Question]) -> list[Appeal]:
     return appeals
 
 
+UNSTORABLE = _l("This text contains characters that cannot be stored. Please remove them.")
+
+
+def coordinate(value, bound: float) -> float | None:
+    """A latitude (bound 90) or longitude (bound 180) as a finite float in [-bound, bound], else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):  # OverflowError: an int past the floats (10**400)
+        return None
+    return number if -bound <= number <= bound else None  # never true for inf or nan
+
+
 def validate_appeal(data: dict) -> dict:
     """Clean the fields of an appeal from another channel (Open311) or raise ValidationError naming each."""
     from .intake import normalise_contact  # intake imports this module
@@ -138,7 +153,9 @@ def validate_appeal(data: dict) -> dict:
     errors: dict = {}
     fields: dict = {}
     text = (data.get("description") or "").strip() if isinstance(data.get("description"), str) else ""
-    if not text:
+    if text and not storable(data["description"]):
+        errors["description"] = UNSTORABLE
+    elif not text:
         errors["description"] = _l("Please describe the request.")
     elif len(text) > current_app.config["QUESTION_MAX_LENGTH"]:
         errors["description"] = _l("The question is too long: at most %(n)s characters.",
@@ -148,10 +165,14 @@ def validate_appeal(data: dict) -> dict:
         value = data.get(key) or ""
         if not isinstance(value, str) or len(value.strip()) > limit:
             errors[key] = _l("At most %(n)s characters.", n=limit)
+        elif not storable(value):
+            errors[key] = UNSTORABLE
         else:
             fields[key] = value.strip()
     contact = data.get("contact") or ""
-    if contact:
+    if contact and not storable(str(contact)):
+        errors["contact"] = UNSTORABLE
+    elif contact:
         try:
             fields["contact"] = normalise_contact(str(contact), current_app.config["PHONE_REGION"])
         except ValueError as exc:
@@ -160,16 +181,18 @@ def validate_appeal(data: dict) -> dict:
     if language not in LANGUAGES:
         errors["language"] = _l("Unknown language.")
     fields["language"] = language
-    for key in ("lat", "long"):
+    for key, bound in (("lat", 90), ("long", 180)):
         value = data.get(key)
         if value not in (None, ""):
-            try:
-                fields[key] = float(value)
-            except (TypeError, ValueError):
-                errors[key] = _l("Enter a number.")
+            number = coordinate(value, bound)
+            if number is None:  # "inf" and "nan" included: they would make the Open311 listing invalid JSON
+                errors[key] = _l("Enter a number from %(low)s to %(high)s.", low=-bound, high=bound)
+            else:
+                fields[key] = number
     code = data.get("service_code")
     if code not in (None, ""):
-        category = db.session.get(Category, int(code)) if str(code).isdigit() else None
+        category_id = parse_id(code)
+        category = db.session.get(Category, category_id) if category_id else None
         if category is None:
             errors["service_code"] = _l("This category does not exist.")
         else:
@@ -245,15 +268,16 @@ def by_public_address(code: str, access_code) -> Appeal | None:
 
 def get_appeal(appeal_id, *, user: User | None = None, version=None) -> Appeal:
     """The appeal by id, checked against the user's department and the version the screen saw."""
-    try:
-        appeal = db.session.get(Appeal, int(appeal_id))
-    except (TypeError, ValueError):
-        appeal = None
+    appeal_id = parse_id(appeal_id)
+    appeal = db.session.get(Appeal, appeal_id) if appeal_id else None
     if appeal is None:
         raise NotFound(_l("This appeal does not exist."))
     if user is not None and not may_see(user, appeal):
         raise Forbidden(_l("This appeal belongs to another department."))
-    if version not in (None, "") and int(version) != appeal.version:
+    seen = parse_id(version) if version not in (None, "") else appeal.version
+    if seen is None:
+        raise ValidationError(fields={"version": _l("Invalid version.")})
+    if seen != appeal.version:
         raise StaleVersion(_l("This appeal was changed by someone else. The page shows it as it is now; please check and try again."),
                            current_version=appeal.version)
     return appeal
@@ -300,6 +324,8 @@ def _move(appeal: Appeal, action: str, actor: User | None, *, note: str = "", pu
 
 def _note(value, field: str, *, required: bool, limit: int = 2000) -> str:
     value = (value or "").strip() if isinstance(value, str) else ""
+    if not storable(value):
+        raise ValidationError(fields={field: UNSTORABLE})
     if required and not value:
         raise ValidationError(fields={field: _l("This field is required.")})
     if len(value) > limit:
@@ -310,7 +336,8 @@ def _note(value, field: str, *, required: bool, limit: int = 2000) -> str:
 def _department(department_id) -> Department | None:
     if department_id in (None, ""):
         return None
-    department = db.session.get(Department, int(department_id)) if str(department_id).isdigit() else None
+    department_id = parse_id(department_id)
+    department = db.session.get(Department, department_id) if department_id else None
     if department is None:
         raise ValidationError(fields={"department_id": _l("This department does not exist.")})
     return department
@@ -319,7 +346,8 @@ def _department(department_id) -> Department | None:
 def _officer(officer_id, department: Department | None) -> User | None:
     if officer_id in (None, ""):
         return None
-    officer = db.session.get(User, int(officer_id)) if str(officer_id).isdigit() else None
+    officer_id = parse_id(officer_id)
+    officer = db.session.get(User, officer_id) if officer_id else None
     if officer is None or officer.role != Role.OFFICER or not officer.active:
         raise ValidationError(fields={"officer_id": _l("This officer does not exist.")})
     if department is not None and officer.department_id != department.id:
@@ -386,7 +414,8 @@ def bulk_assign(appeal_ids: list, department_id, officer_id=None, *, actor: User
 
 def categorize(appeal: Appeal, category_id, *, actor: User | None) -> Appeal:
     """Set the appeal's category; a registered appeal is routed to the category's department."""
-    category = db.session.get(Category, int(category_id)) if str(category_id).isdigit() else None
+    category_id = parse_id(category_id)
+    category = db.session.get(Category, category_id) if category_id else None
     if category is None:
         raise ValidationError(fields={"category_id": _l("This category does not exist.")})
     _touch(appeal)

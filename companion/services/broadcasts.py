@@ -119,4 +119,6 @@ def rotate_overlay_key(broadcast: Broadcast, *, actor: User | None) -> str:
 def overlay_key_matches(broadcast: Broadcast, key: str | None) -> bool:
     """True when `key` is the broadcast's overlay key (compared in constant time)."""
     import hmac
-    return bool(key) and bool(broadcast.overlay_key) and hmac.compare_digest(str(key), broadcast.overlay_key)
+    # as bytes: compare_digest refuses a str with other than ASCII letters (a TypeError, a 500 for "?key=é")
+    return bool(key) and bool(broadcast.overlay_key) and hmac.compare_digest(
+        str(key).encode("utf-8", "surrogatepass"), broadcast.overlay_key.encode())

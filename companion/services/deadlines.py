@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import CalendarDay, utcnow
 from .errors import ValidationError
+from .fields import storable
 
 DAY_OFF = "day_off"
 WORKING_DAY = "working_day"
@@ -132,6 +133,8 @@ def parse_day(value: str, field: str) -> date:
 
 def set_calendar_day(day: date, kind: str | None, note: str = "") -> None:
     """Mark `day` as an extra day off or a working day; kind None removes the correction."""
+    if not storable(note or ""):
+        raise ValidationError(fields={"note": _l("This text contains characters that cannot be stored. Please remove them.")})
     row = db.session.get(CalendarDay, day)
     if kind is None:
         if row is not None:

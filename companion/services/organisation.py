@@ -7,15 +7,19 @@ from ..extensions import db
 from ..models import Category, Department, User
 from .audit import audit
 from .errors import NotFound, ValidationError
+from .fields import parse_id, storable
 
 NAME_FIELDS = ("name_kk", "name_ru", "name_en")
+UNSTORABLE = _l("This text contains characters that cannot be stored. Please remove them.")
 
 
 def _names(values: dict, limit: int) -> dict:
     names, errors = {}, {}
     for key in NAME_FIELDS:
         value = (values.get(key) or "").strip()
-        if not value:
+        if not storable(value):
+            errors[key] = UNSTORABLE
+        elif not value:
             errors[key] = _l("This field is required.")
         elif len(value) > limit:
             errors[key] = _l("At most %(n)s characters.", n=limit)
@@ -45,9 +49,10 @@ def save_category(values: dict, category_id=None, *, actor: User | None) -> Cate
     """Create or change a category and the department its appeals go to by default."""
     names = _names(values, 100)
     department_id = values.get("department_id") or None
-    if department_id is not None and (not str(department_id).isdigit()
-                                      or db.session.get(Department, int(department_id)) is None):
-        raise ValidationError(fields={"department_id": _l("This department does not exist.")})
+    if department_id is not None:
+        department_id = parse_id(department_id)
+        if department_id is None or db.session.get(Department, department_id) is None:
+            raise ValidationError(fields={"department_id": _l("This department does not exist.")})
     category = db.session.get(Category, int(category_id)) if category_id else Category()
     if category is None:
         raise NotFound()
@@ -56,6 +61,8 @@ def save_category(values: dict, category_id=None, *, actor: User | None) -> Cate
     category.department_id = int(department_id) if department_id else None
     if "keywords" in values:
         words = [line.strip()[:100] for line in str(values.get("keywords") or "").splitlines() if line.strip()]
+        if not all(storable(word) for word in words):
+            raise ValidationError(fields={"keywords": UNSTORABLE})
         if len(words) > 200:
             raise ValidationError(fields={"keywords": _l("At most %(n)s keywords.", n=200)})
         category.keywords = "\n".join(words)

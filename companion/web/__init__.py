@@ -41,7 +41,8 @@ def load_user(user_id: str):
 
 def register_web(app: Flask) -> None:
     """Attach the HTML blueprints, error pages and template helpers."""
-    from . import admin, appeals, auth, public, staff
+    from . import admin, appeals, auth, public, safety, staff
+    safety.install(app)  # first: the id converter applies to the routes added after it
     for module in (public, auth, staff, admin, appeals):
         app.register_blueprint(module.bp)
 

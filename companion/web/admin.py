@@ -16,6 +16,7 @@ from ..realtime.emit import publish
 from ..services import accounts, apikeys, appeals, auditlog, deadlines, desk, moderation, organisation
 from ..services import broadcasts as broadcast_service
 from ..services.errors import ServiceError
+from ..services.fields import parse_id
 from .forms import ApiKeyForm, BroadcastForm, EmptyForm, UserForm, UserRoleForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -182,10 +183,7 @@ def user_unlock(user_id: int):
 def audit_log():
     """Every staff action and refused attempt: who, what, when, from where."""
     args = request.args
-    try:
-        before = int(args.get("before") or 0) or None
-    except ValueError:
-        before = None
+    before = parse_id(args.get("before"))
     events = auditlog.audit_events(action=args.get("action", ""), actor=args.get("actor", "").strip(),
                                    ip=args.get("ip", "").strip(), before_id=before)
     return render_template("admin/audit.html", events=events, actions=auditlog.audit_actions(),

@@ -1,7 +1,8 @@
 """The appeals back office: the list with filters, bulk assignment, exports, and one appeal's page."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import (Blueprint, Response, abort, current_app, flash, make_response, redirect, render_template, request,
+                   stream_with_context, url_for)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -11,6 +12,7 @@ from ..permissions import permission_required
 from ..services import appeal_list, appeals, deadlines, desk, notices
 from ..services import broadcasts as broadcast_service
 from ..services.errors import ServiceError, ValidationError
+from .safety import local_target
 
 bp = Blueprint("appeals", __name__, url_prefix="/appeals")
 
@@ -69,12 +71,26 @@ def export(fmt: str):
             f"{k}: {v}" for k, v in exc.fields.items())), 400
     locale = str(get_locale())
     name = f"appeals-{deadlines.local_date().isoformat()}.{fmt}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
     if fmt == "csv":
         return Response(stream_with_context(appeal_list.export_csv(current_user, f, locale)),
                         mimetype="text/csv; charset=utf-8", headers=headers)
-    return Response(appeal_list.export_xlsx(current_user, f, locale), headers=headers,
+    try:
+        data = appeal_list.export_xlsx(current_user, f, locale)
+    except appeal_list.ExportBusy:
+        response = make_response(render_template("error.html", code=503, message=_(
+            "Something went wrong on our side. Please try again in a minute.")), 503)
+        response.headers["Retry-After"] = "60"
+        return response
+    headers["Content-Length"] = str(len(data))
+    return Response(_slices(data), headers=headers,
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def _slices(data: bytes, size: int = 64 * 1024):
+    """The file in slices: the server sends each and lets other connections run in between."""
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
 
 
 @bp.post("/assign")
@@ -90,8 +106,8 @@ def bulk_assign():
         flash(str(exc.message) + "".join(f" {v}" for v in exc.fields.values()), "error")
     else:
         flash(_("%(n)s appeals assigned.", n=n), "ok")
-    return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/appeals")
-                    else url_for("appeals.index"))
+    back = local_target(request.form.get("back"))
+    return redirect(back if back and back.startswith("/appeals") else url_for("appeals.index"))
 
 
 def _detail(appeal, status: int = 200):

@@ -12,14 +12,9 @@ from ..models import utcnow
 from ..permissions import can
 from ..services import accounts, limits
 from .forms import EmptyForm, LoginForm
+from .safety import local_target
 
 bp = Blueprint("auth", __name__)
-
-
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -46,7 +41,7 @@ def login():
             session["login_id"] = accounts.start_session(user).id
             login_user(user)
             default = url_for("admin.broadcasts") if can(user, "moderate") else url_for("public.index")
-            return redirect(_safe_next(request.args.get("next")) or default)
+            return redirect(local_target(request.args.get("next")) or default)
     return render_template("login.html", form=form), (200 if request.method == "GET" else 400)
 
 

@@ -5,24 +5,32 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 from wtforms import BooleanField, DateTimeLocalField, PasswordField, SelectField, StringField, URLField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from ..services.fields import storable
 
 ROLE_CHOICES = [SelectChoice("moderator", _l("Moderator")), SelectChoice("speaker", _l("Speaker")),
                 SelectChoice("officer", _l("Appeals officer")), SelectChoice("admin", _l("Administrator"))]
 
 
+def _storable(_form, field) -> None:
+    """Refuse text no column can hold (fields.storable): NUL and other control characters, lone surrogates, bidi overrides."""
+    if isinstance(field.data, str) and not storable(field.data):
+        raise ValidationError(_l("This text contains characters that cannot be stored. Please remove them."))
+
+
 class LoginForm(FlaskForm):
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80), _storable])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
 class BroadcastForm(FlaskForm):
-    slug = StringField(_l("Address (slug)"), validators=[Optional(), Length(max=63)])
-    title_kk = StringField(_l("Title in Kazakh"), validators=[Length(max=200)])
-    title_ru = StringField(_l("Title in Russian"), validators=[Length(max=200)])
-    title_en = StringField(_l("Title in English"), validators=[Length(max=200)])
+    slug = StringField(_l("Address (slug)"), validators=[Optional(), Length(max=63), _storable])
+    title_kk = StringField(_l("Title in Kazakh"), validators=[Length(max=200), _storable])
+    title_ru = StringField(_l("Title in Russian"), validators=[Length(max=200), _storable])
+    title_en = StringField(_l("Title in English"), validators=[Length(max=200), _storable])
     starts_at = DateTimeLocalField(_l("Date and time"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
-    stream_url = URLField(_l("Stream embed address (https://...)"), validators=[Optional(), Length(max=500)])
+    stream_url = URLField(_l("Stream embed address (https://...)"), validators=[Optional(), Length(max=500), _storable])
     pre_moderation = BooleanField(_l("Pre-moderation: questions wait for approval"), default=True)
     public_feed = BooleanField(_l("Public feed: viewers see approved questions"), default=True)
     anonymous_allowed = BooleanField(_l("Anonymous questions allowed"), default=True)
@@ -31,8 +39,8 @@ class BroadcastForm(FlaskForm):
 
 
 class UserForm(FlaskForm):
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=40)])
-    display_name = StringField(_l("Full name"), validators=[Optional(), Length(max=120)])
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=40), _storable])
+    display_name = StringField(_l("Full name"), validators=[Optional(), Length(max=120), _storable])
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
 
 
@@ -48,7 +56,7 @@ class UserRoleForm(FlaskForm):
 
 
 class ApiKeyForm(FlaskForm):
-    name = StringField(_l("Integrator (who will use the key)"), validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Integrator (who will use the key)"), validators=[DataRequired(), Length(max=120), _storable])
 
 
 class EmptyForm(FlaskForm):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import math
 import secrets
 
 import segno
@@ -14,6 +15,7 @@ from ..presenters import appeal_status, public_appeal
 from ..services import appeals, broadcasts, desk, intake, limits, reports
 from ..services.database import resilient
 from ..services.errors import NotFound
+from .safety import local_target, same_site_referrer
 
 bp = Blueprint("public", __name__)
 
@@ -63,6 +65,8 @@ def overlay(slug: str):
     try:
         scale = min(max(float(request.args.get("scale", 1)), 0.5), 3.0)
     except ValueError:
+        scale = 1.0
+    if not math.isfinite(scale):  # "nan" passes min() and max() unchanged
         scale = 1.0
     options = {"position": request.args.get("position") if request.args.get("position") in OVERLAY_POSITIONS else "bottom",
                "theme": request.args.get("theme") if request.args.get("theme") in OVERLAY_THEMES else "dark",
@@ -186,10 +190,8 @@ def roadmap():
 @bp.get("/lang/<code>")
 def set_language(code: str):
     """Remember the chosen interface language in a cookie and go back."""
-    target = request.args.get("next") or request.referrer or url_for("public.index")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("public.index")
-    response = redirect(target)
+    target = (local_target(request.args.get("next")) if "next" in request.args else same_site_referrer())
+    response = redirect(target or url_for("public.index"))
     if code in ("kk", "ru", "en"):
         response.set_cookie("lang", code, max_age=LANG_COOKIE_AGE, samesite="Lax", httponly=True)
     return response
