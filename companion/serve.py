@@ -64,7 +64,9 @@ def _sync_in_threads(mode: str) -> None:
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     if mode == "eventlet":
         from eventlet import tpool
-        tpool.set_num_threads(2)  # syncs of one database take turns (eventlet's default: 20 threads)
+        # one thread each for the log's syncs (they take turns), a password hash and an export (each one
+        # at a time per process: `passwords.turn`, `appeal_list.export_slot`); eventlet's default: 20
+        tpool.set_num_threads(3)
         run_blocking_with(tpool.execute)
     else:
         import gevent

@@ -208,9 +208,9 @@ XLSX_MAX_ROWS = 1_048_576  # a sheet's rows, the header included
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 WORKBOOK_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
                     "strings_to_numbers": False}
-# One export at a time per process: the workbook takes one of the real threads, which the SQLite
-# log's syncs need too (`serve` keeps two). Others wait their turn, for at most EXPORT_WAIT_SECONDS.
-EXPORT_SLOT = threading.BoundedSemaphore(1)
+# One export at a time per process: the workbook takes one of the real threads (`serve` keeps one
+# each for the SQLite log's syncs, a password hash and an export). Others wait their turn, for at
+# most EXPORT_WAIT_SECONDS.
 EXPORT_WAIT_SECONDS = 60
 
 
@@ -262,15 +262,24 @@ def export_rows(user: User, f: AppealFilter, locale: str):
         yield from rows
 
 
+def export_semaphore():
+    """The process's export slot (made in the app, after the server patched threading: a green one)."""
+    extensions = current_app.extensions
+    if "companion.export_slot" not in extensions:
+        extensions["companion.export_slot"] = threading.BoundedSemaphore(1)
+    return extensions["companion.export_slot"]
+
+
 @contextmanager
 def export_slot():
     """Hold the process's export slot (ExportBusy after EXPORT_WAIT_SECONDS of waiting)."""
-    if not EXPORT_SLOT.acquire(timeout=EXPORT_WAIT_SECONDS):
+    slot = export_semaphore()
+    if not slot.acquire(timeout=EXPORT_WAIT_SECONDS):
         raise ExportBusy()
     try:
         yield
     finally:
-        EXPORT_SLOT.release()
+        slot.release()
 
 
 def export_csv(user: User, f: AppealFilter, locale: str):
