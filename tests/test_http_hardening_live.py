@@ -117,9 +117,10 @@ def odd_requests(key: str) -> list[tuple]:
     cases += [("GET", "/login", {"params": {"next": value}}) for value in HOSTILE_NEXT]
     for value in weird:
         cases += [("GET", "/open311/v2/services/{}.json".format(requests.utils.quote(value.encode("utf-8", "surrogatepass"))), {}),
-                  ("GET", "/open311/v2/requests.json", {"params": {"service_code": value}}),
-                  ("GET", "/open311/v2/requests.json", {"params": {"service_request_id": value}}),
-                  ("GET", "/open311/v2/requests.json", {"params": {"start_date": value}}),
+                  ("GET", "/open311/v2/requests.json", {"params": {"service_code": value, "api_key": key}}),
+                  ("GET", "/open311/v2/requests.json", {"params": {"service_request_id": value, "api_key": key}}),
+                  ("GET", "/open311/v2/requests.json", {"params": {"start_date": value, "api_key": key}}),
+                  ("GET", "/open311/v2/requests.json", {"params": {"api_key": value}}),
                   ("GET", "/track", {"params": {"code": value}}),
                   ("GET", "/api/v1/appeals/" + requests.utils.quote(value.encode("utf-8", "surrogatepass")), {}),
                   ("GET", "/track/" + requests.utils.quote(value.encode("utf-8", "surrogatepass")), {}),
