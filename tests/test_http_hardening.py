@@ -262,3 +262,24 @@ def test_pages_and_files_with_personal_data_are_not_cached(app, staff_client):
     assert "no-store" not in (client.get("/static/css/app.css").headers.get("Cache-Control") or "")
     assert client.get("/b/demo/qr.svg").headers["Cache-Control"] == "public, max-age=3600"
     assert "no-store" not in (client.get("/b/demo").headers.get("Cache-Control") or "")  # no personal data
+
+
+# --- found by a fresh-eyes review after the merge --------------------------------------------------
+
+def test_dates_beyond_what_the_records_hold_are_a_400_not_a_500(app, staff_client):
+    admin, key = staff_client("admin"), open311_key(app)
+    for query in ("received_to=9999-12-31", "received_from=0001-01-01"):
+        for path in ("/appeals", "/appeals/export.csv", "/appeals/export.xlsx"):
+            assert admin.get(f"{path}?{query}").status_code == 400, (path, query)
+    for moment in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00"):
+        response = app.test_client().get("/open311/v2/requests.json", query_string={"api_key": key, "start_date": moment})
+        assert response.status_code == 400, moment
+    assert admin.get("/appeals/export.csv").headers["Content-Type"] == "text/csv; charset=utf-8"
+
+
+def test_wrong_passwords_from_one_ipv6_subscriber_count_as_one_address(app):
+    from companion.services import limits
+    with app.test_request_context():
+        same = limits._login_key("mod", "2001:db8:1:2::1"), limits._login_key("mod", "2001:db8:1:2:ffff::9")
+        other = limits._login_key("mod", "2001:db8:1:3::1")
+    assert same[0] == same[1] and other != same[0]

@@ -122,6 +122,8 @@ def _when(name: str) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if not 1900 <= moment.year <= 2999:  # converting 0001 or 9999 to UTC overflows
+            raise ValueError(value)
     except ValueError:
         raise ValidationError(fields={name: _l("Enter a date and time in ISO 8601 (2026-03-19T10:00:00+05:00).")}) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(current_app.config["TIMEZONE"]))

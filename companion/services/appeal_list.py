@@ -46,10 +46,13 @@ def _day(value, name: str, errors: dict) -> date | None:
     if value in (None, ""):
         return None
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError:
+        day = None
+    if day is None or not 1900 <= day.year <= 2999:  # what the office's records can hold (and UTC can shift)
         errors[name] = _l("Enter a date as YYYY-MM-DD.")
         return None
+    return day
 
 
 @dataclass

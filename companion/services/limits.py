@@ -108,7 +108,8 @@ LOGIN_FORGET = timedelta(days=1)  # a pair's wrong passwords older than this no 
 def _login_key(name: str, address: str | None) -> tuple[str, str]:
     """The pair's keys: keyed hashes of the typed name and of the address (neither is stored in clear)."""
     key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, b"login\0" + name.encode(), hashlib.sha256).hexdigest()[:32], source_hash(address or "-")
+    # the address as lookups count it: an IPv6 subscriber's whole /64 is one address
+    return hmac.new(key, b"login\0" + name.encode(), hashlib.sha256).hexdigest()[:32], address_key(address) or source_hash("-")
 
 
 def login_wait(name: str, address: str | None) -> int:

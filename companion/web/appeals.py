@@ -74,7 +74,7 @@ def export(fmt: str):
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
     if fmt == "csv":
         return Response(stream_with_context(appeal_list.export_csv(current_user, f, locale)),
-                        mimetype="text/csv; charset=utf-8", headers=headers)
+                        content_type="text/csv; charset=utf-8", headers=headers)
     try:
         data = appeal_list.export_xlsx(current_user, f, locale)
     except appeal_list.ExportBusy:
