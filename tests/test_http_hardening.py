@@ -213,6 +213,13 @@ def test_open311_takes_only_finite_coordinates_in_range(app, field, value):
     assert [(r["lat"], r["long"]) for r in strict_json(listing.data)] == [(-90.0, 180.0)]
 
 
+@pytest.mark.parametrize("value", ["1_0", "٣", "0x10", " 1 2"])
+def test_open311_coordinates_are_plain_ascii_decimals(app, value):
+    """Python's float() takes "1_0" (10) and Arabic-Indic digits: found by a fresh-eyes review."""
+    form = {"api_key": open311_key(app), "service_code": "1", "description": "Broken light", "lat": value, "long": "76.9"}
+    assert app.test_client().post("/open311/v2/requests.json", data=form).status_code == 400
+
+
 UNSTORABLE = ["\x00", "a\x00b", "\x1b[31mred", "\x85", "\u202eevil", "\x07"]
 
 

@@ -5,6 +5,7 @@ refused with a reason (InvalidTransition, 409) when the appeal's status does not
 from __future__ import annotations
 
 import hmac
+import re
 from datetime import date
 
 from flask import current_app
@@ -135,9 +136,14 @@ def register_questions(questions: list[Question]) -> list[Appeal]:
 UNSTORABLE = _l("This text contains characters that cannot be stored. Please remove them.")
 
 
+DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+
+
 def coordinate(value, bound: float) -> float | None:
     """A latitude (bound 90) or longitude (bound 180) as a finite float in [-bound, bound], else None."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    if isinstance(value, str) and not DECIMAL.fullmatch(value.strip()):  # float() takes "1_0" and "٣"
         return None
     try:
         number = float(value)
