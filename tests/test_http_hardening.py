@@ -290,3 +290,9 @@ def test_wrong_passwords_from_one_ipv6_subscriber_count_as_one_address(app):
         same = limits._login_key("mod", "2001:db8:1:2::1"), limits._login_key("mod", "2001:db8:1:2:ffff::9")
         other = limits._login_key("mod", "2001:db8:1:3::1")
     assert same[0] == same[1] and other != same[0]
+
+
+def test_a_response_that_sets_the_viewer_cookie_is_kept_by_no_shared_cache(app):
+    """Found by a fresh-eyes review: /b/demo set the session cookie (the viewer's token) with no Cache-Control."""
+    response = app.test_client().get("/b/demo")
+    assert "Set-Cookie" in response.headers and response.headers["Cache-Control"] == "private, no-cache"

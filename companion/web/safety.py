@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from flask import Flask, Request, abort, request
+from flask import Flask, Request, abort, request, session
 from flask_login import current_user
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter, ValidationError
@@ -103,4 +103,8 @@ def install(app: Flask) -> None:
         if _private() and "no-store" not in response.headers.get("Cache-Control", ""):
             response.headers["Cache-Control"] = "no-store"  # a view's own "private, no-store" stays
             response.headers.pop("Expires", None)
+        elif session.modified and "Cache-Control" not in response.headers:  # the cookie is set after this hook
+            # the viewer's token (which opens "my questions" and their access codes) is in that
+            # cookie: no shared cache may keep the response and hand the cookie to someone else
+            response.headers["Cache-Control"] = "private, no-cache"
         return response
