@@ -1,4 +1,4 @@
-"""The command line: python -m companion serve | init-db | db | create-user | reset-password | unlock | seed-demo."""
+"""The command line: python -m companion serve | init-db | db | create-user | reset-password | unlock | seed-demo | backup | restore."""
 from __future__ import annotations
 
 import argparse
@@ -103,6 +103,34 @@ def cmd_seed_demo(args) -> None:
             print("Staff accounts exist already (forgot the password? python -m companion reset-password admin).")
 
 
+def cmd_backup(args) -> None:
+    """Back up the configured database (safe while the server runs) and keep the newest BACKUP_KEEP."""
+    from pathlib import Path
+
+    from .backup import BackupError, backup
+    from .config import Config
+    cfg = Config.from_env()
+    try:
+        path = backup(cfg.DATABASE_URL, Path(args.out or cfg.BACKUP_DIR), cfg.BACKUP_KEEP)
+    except BackupError as exc:
+        sys.exit(f"Error: {exc}")
+    print(f"Backup written and checked: {path}")
+
+
+def cmd_restore(args) -> None:
+    """Restore a backup into the configured database (or --to URL), which must be empty unless --force."""
+    from pathlib import Path
+
+    from .backup import BackupError, restore
+    from .config import Config
+    target = args.to or Config.from_env().DATABASE_URL
+    try:
+        restore(Path(args.file), target, force=args.force)
+    except BackupError as exc:
+        sys.exit(f"Error: {exc}")
+    print(f"Restored {args.file}; run `python -m companion init-db` to bring it to the current schema.")
+
+
 def _print_urls(app, host, port) -> None:
     base = app.config["PUBLIC_URL"].rstrip("/") or f"http://{host}:{port}"
     print(f"Companion is serving on {base}  (async mode: {app.config['ASYNC_MODE']})")
@@ -152,6 +180,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("username")
     p.set_defaults(func=cmd_unlock)
     sub.add_parser("seed-demo", help="create the demo broadcast and an admin").set_defaults(func=cmd_seed_demo)
+    p = sub.add_parser("backup", help="back up the database (safe while serving)")
+    p.add_argument("--out", help="folder (default: BACKUP_DIR)")
+    p.set_defaults(func=cmd_backup)
+    p = sub.add_parser("restore", help="restore a backup into an empty database")
+    p.add_argument("file")
+    p.add_argument("--to", help="database URL (default: DATABASE_URL)")
+    p.add_argument("--force", action="store_true", help="replace a database that has tables")
+    p.set_defaults(func=cmd_restore)
     args = parser.parse_args(argv)
     try:
         args.func(args)

@@ -46,6 +46,8 @@ class Config:
     PROXY_HOPS: int = 0
     DIAGNOSTICS: bool = False
     READY_MIN_FREE_MB: int = 200
+    BACKUP_DIR: str = str(INSTANCE / "backups")
+    BACKUP_KEEP: int = 30
     NAME_MAX_LENGTH: int = 80
     DEFAULT_LOCALE: str = "kk"
     TIMEZONE: str = "Asia/Almaty"
@@ -157,6 +159,8 @@ def _instance_secret() -> str:
 SETTINGS_DOC = {
     "SECRET_KEY": "Signs sessions and viewer cookies. Default: a random key stored in instance/secret_key.",
     "DATABASE_URL": "SQLAlchemy URL. Default: SQLite (WAL mode) at instance/companion.db.",
+    "BACKUP_DIR": "Folder of `python -m companion backup`. Default instance/backups; in production a disk other than the database's.",
+    "BACKUP_KEEP": "How many backups `backup` keeps (the oldest beyond are deleted). Default 30.",
     "MESSAGE_QUEUE": "Socket.IO message queue URL (redis://...) for several processes. Default: none.",
     "MESSAGE_QUEUE_CHANNEL": "Channel name on the message queue; processes of one deployment share it. Default companion.",
     "ASYNC_MODE": "Async server for `serve`: eventlet (default), gevent, or threading (development only).",
