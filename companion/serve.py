@@ -142,6 +142,11 @@ def protocol_class():
         def handle_one_response(self):
             if self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
                 self._shrink_buffers()
+                # eventlet's WebSocket handling flags the connection idle, and a stopping server
+                # shuts idle connections at once: an upgrade from long-polling missed the drain's
+                # grace (closed 0.2 s after SIGTERM, not after DRAIN_GRACE_MS). The drain closes
+                # every transport itself (`_close_transports`).
+                self.environ.pop("eventlet.set_idle", None)
             return super().handle_one_response()
 
         def _shrink_buffers(self):

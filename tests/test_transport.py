@@ -192,6 +192,70 @@ def test_pings_keep_an_answering_viewer_and_close_a_silent_one(tmp_path):
         server.stop()
 
 
+
+def test_a_silent_client_is_closed_when_its_pong_is_overdue_not_a_sweep_later(tmp_path):
+    """The pong is due within the ping timeout after each ping. python-engineio's own sweep looks at
+    each socket once per ping timeout, so a silent client lived up to twice the timeout (37 s of a
+    documented 20 were seen); each of four silent viewers must be closed within half a second of it."""
+    server = LiveServer(tmp_path, PING_INTERVAL_SECONDS=1, PING_TIMEOUT_SECONDS=2).start()
+    viewers = [RawViewer(server.url) for _ in range(4)]
+
+    def ping_to_close(viewer: RawViewer) -> float:
+        viewer.join()
+        viewer.sock.settimeout(10)
+        pinged = None
+        try:
+            while True:
+                first, payload = viewer.frame()
+                if first & 0x0F == 0x8:
+                    break
+                if payload == b"2" and pinged is None:
+                    pinged = time.monotonic()
+        except (ConnectionError, OSError):
+            pass
+        return time.monotonic() - pinged
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            lived = list(pool.map(ping_to_close, viewers))
+        assert all(2.0 <= seconds < 2.5 for seconds in lived), lived
+    finally:
+        for viewer in viewers:
+            viewer.close()
+        server.stop()
+
+
+def test_on_sigterm_every_transport_gets_the_drain_grace_an_upgraded_one_too(tmp_path):
+    """Connections that upgraded from long-polling are served by eventlet's own WebSocket handling,
+    which flagged them idle, and a stopping eventlet server shuts idle connections at once: they
+    were closed 0.2 s after SIGTERM while the others had the grace to finish acknowledgements."""
+    import signal
+    import socketio
+
+    server = LiveServer(tmp_path, DRAIN_GRACE_MS=1000).start()
+    cookie, closed, clients = server.viewer_cookie(), {}, {}
+    for name, transports in (("websocket", ["websocket"]), ("upgraded", ["polling", "websocket"]),
+                             ("polling", ["polling"])):
+        client = socketio.Client(reconnection=False)
+        client.on("disconnect", lambda *_, name=name: closed.setdefault(name, time.monotonic()))
+        client.connect(server.url, headers={"Cookie": cookie}, auth={"slug": "demo"}, transports=transports)
+        clients[name] = client
+    try:
+        deadline = time.monotonic() + 10
+        while clients["upgraded"].transport() != "websocket" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert clients["upgraded"].transport() == "websocket"
+        signalled = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        server.proc.wait(15)
+        time.sleep(0.5)
+        after = {name: closed.get(name, float("inf")) - signalled for name in clients}
+        assert all(0.8 <= seconds < 5 for seconds in after.values()), after
+    finally:
+        for client in clients.values():
+            client.disconnect()
+        server.stop()
+
+
 BACKLOG_SCRIPT = r"""
 import eventlet
 eventlet.monkey_patch()

@@ -6,6 +6,7 @@ from functools import wraps
 
 from flask import current_app, request, session
 from flask_login import current_user
+from flask_socketio import ConnectionRefusedError as Refused  # carries its reason to the client
 
 from ..durability import deferred
 from ..extensions import db, socketio
@@ -105,11 +106,11 @@ def connect_broadcast(auth):
     """The broadcast named in the connect `auth` payload, or refuse the connection."""
     slug = auth.get("slug") if isinstance(auth, dict) else None
     if not isinstance(slug, str):
-        raise ConnectionRefusedError("unknown_broadcast")
+        raise Refused("unknown_broadcast", {"code": "unknown_broadcast"})
     try:
         broadcast = get_broadcast(slug)
     except NotFound:
-        raise ConnectionRefusedError("unknown_broadcast") from None
+        raise Refused("unknown_broadcast", {"code": "unknown_broadcast"}) from None
     session["slug"] = slug
     return broadcast
 

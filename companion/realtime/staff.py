@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import current_app, session
 from flask_babel import get_locale
 from flask_login import current_user
-from flask_socketio import join_room
+from flask_socketio import ConnectionRefusedError as Refused, join_room
 
 from ..extensions import socketio
 from ..models import Channel
@@ -22,7 +22,7 @@ from .sessions import login_room
 def staff_connect(auth=None):
     """Only signed-in staff connect; moderators also join the moderation room."""
     if not can(current_user, "prompt"):
-        raise ConnectionRefusedError("unauthorized")
+        raise Refused("unauthorized", {"code": "unauthorized"})
     broadcast = connect_broadcast(auth)
     join_room(login_room(session["login_id"]))  # so a logout or a role change can close this socket
     join_room(room("prompter", broadcast.slug))

@@ -46,6 +46,7 @@ READ_BYTES = 16384  # read per hub callback: bounds the work one client's bytes 
 # hub holds it: pings, noops, upgrades): a few a second are plenty (a pong every ping interval)
 OTHER_PACKETS_PER_SECOND = 5.0
 OTHER_PACKETS_BURST = 20.0
+PONG_SLACK = 0.05  # seconds past the ping timeout before a missing pong ends the connection
 POST_BODY_SECONDS = 10  # a long-polling POST's body must arrive within this (then the session ends)
 NO_BODY = io.BytesIO()  # what a handed-over request's environ keeps as its input
 PING, PONG, MESSAGE = engineio.packet.PING, engineio.packet.PONG, engineio.packet.MESSAGE
@@ -238,6 +239,8 @@ class Socket(engineio.socket.Socket):
     def schedule_ping(self):
         if self.last_ping:
             self.last_ping = None
+            if self.ping_timer is not None:  # the pong came: its deadline is void
+                self.ping_timer.cancel()
             delay = self.server.ping_interval
             if not self.pinged:
                 # The first ping comes at a random point of the interval's second half (early is
@@ -252,8 +255,19 @@ class Socket(engineio.socket.Socket):
     def _ping(self):
         self.ping_timer = None
         if not self.closing and not self.closed:
-            self.last_ping = time.time()
+            self.last_ping = sent = time.time()
             self.send(engineio.packet.Packet(PING))
+            # The pong is due within the ping timeout. python-engineio's own sweep visits each
+            # socket once per ping timeout, so a silent client lived up to twice as long (37 s
+            # of a documented 20 were seen); the timer ends it on time.
+            if not self.closed:
+                self.ping_timer = get_hub().schedule_call_global(self.server.ping_timeout + PONG_SLACK, spawn_n,
+                                                                 self._pong_overdue, sent)
+
+    def _pong_overdue(self, sent: float):
+        self.ping_timer = None
+        if self.last_ping == sent and not self.closed:
+            self.check_ping_timeout()  # closes it, with the reason "ping timeout"
 
     def _websocket_handler(self, ws):
         if self.connected or not isinstance(ws, RFC6455WebSocket):
