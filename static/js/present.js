@@ -1,5 +1,5 @@
 // The projector / stream view: join instructions, the question on air, the top questions, counters.
-import { h, pageData } from "./dom.js";
+import { h, pageData, plural } from "./dom.js";
 import { firstName, followFeed } from "./feed.js";
 
 const data = pageData();
@@ -20,7 +20,7 @@ function update(state) {
   const waiting = [...state.questions.values()].filter((x) => x.status !== "on_air" && x.status !== "answered");
   const top = waiting.sort((a, b) => b.votes - a.votes || a.id - b.id).slice(0, TOP);
   $("p-top").replaceChildren(...(top.length ? top.map((x) => h("li", {},
-    h("span", { class: "p-votes", "aria-label": `${x.votes} ${t.votes}` }, `▲ ${x.votes}`),
+    h("span", { class: "p-votes", "aria-label": plural(t.votes, x.votes) }, `▲ ${x.votes}`),
     h("span", { class: "p-text" }, x.text))) : [h("li", { class: "empty" }, t.none)]));
   const all = [...state.questions.values()];
   $("c-questions").textContent = String(all.length);
