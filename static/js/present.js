@@ -23,9 +23,10 @@ function update(state) {
     h("span", { class: "p-votes", "aria-label": plural(t.votes, x.votes) }, `▲ ${x.votes}`),
     h("span", { class: "p-text" }, x.text))) : [h("li", { class: "empty" }, t.none)]));
   const all = [...state.questions.values()];
-  $("c-questions").textContent = String(all.length);
-  $("c-votes").textContent = String(all.reduce((n, x) => n + x.votes, 0));
-  $("c-answered").textContent = String(all.filter((x) => x.status === "answered").length);
+  const number = (n) => n.toLocaleString(document.documentElement.lang || undefined);
+  $("c-questions").textContent = number(all.length);
+  $("c-votes").textContent = number(all.reduce((n, x) => n + x.votes, 0));
+  $("c-answered").textContent = number(all.filter((x) => x.status === "answered").length);
   $("p-closed").hidden = state.settings.accepting_questions !== false;
 }
 
