@@ -254,7 +254,8 @@ def export_batches(user: User, f: AppealFilter, locale: str, batch: int = EXPORT
         yield [[a.tracking_code, a.received_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"), statuses[a.status],
                 a.due_date.isoformat(),
                 urgency.get(deadlines.urgency(a.due_date, Appeal.is_open.fget(a), today), ""),
-                departments.get(a.department_id, ""), categories.get(a.category_id, ""), channels.get(a.channel, a.channel), a.language,
+                departments.get(a.department_id, ""), categories.get(a.category_id, ""),
+                channels.get(a.channel, a.channel), a.language,
                 a.district or "", a.text or "", a.answer or "",
                 a.answered_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if a.answered_at else ""]
                for a in part]
