@@ -15,8 +15,8 @@ from ..services.appeals import ACTION_LABELS, channel_label, format_access_code
 from ..services.appeals import status_label as appeal_status_label
 from ..services.moderation import STATUS_LABELS
 from ..permissions import can
-from .plurals import plural_forms
 from ..services import accounts
+from .plurals import plural_forms
 
 # Scripts only from this site and only with this response's nonce; no inline styles; the stream
 # embed may come from any https host; the pages may be framed only by this site.
