@@ -13,13 +13,14 @@ LOCALES = ("kk", "ru", "en")
 
 
 def select_locale() -> str:
-    """The `lang` cookie if set, else the browser's best match, else the default."""
+    """`?lang=` if given (a studio screen in OBS has no language switch), else the `lang` cookie,
+    else the browser's best match, else the default."""
     from flask import current_app, has_request_context, request
     if not has_request_context():  # services called from the CLI or tests
         return current_app.config["DEFAULT_LOCALE"]
-    chosen = request.cookies.get("lang")
-    if chosen in LOCALES:
-        return chosen
+    for chosen in (request.args.get("lang"), request.cookies.get("lang")):
+        if chosen in LOCALES:
+            return chosen
     return request.accept_languages.best_match(LOCALES) or current_app.config["DEFAULT_LOCALE"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from flask_babel import format_date
 from sqlalchemy import func, select
 
 from companion.extensions import db
@@ -217,7 +218,7 @@ def test_extension_past_two_months_is_refused_with_the_limit_named():
     limit = deadlines.extension_limit(deadlines.local_date(appeal.received_at))
     with pytest.raises(ValidationError) as refused:
         appeals.extend(appeal, limit + timedelta(days=1), "Survey", actor=user("admin"))
-    assert limit.isoformat() in str(refused.value.fields["due_date"])
+    assert format_date(limit, "long") in str(refused.value.fields["due_date"])  # the page's language, not ISO
     assert refused.value.detail["limit"] == limit.isoformat()
     db.session.rollback()
     assert appeal.status == A.REGISTERED and appeal.due_date == appeal.original_due_date

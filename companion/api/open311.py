@@ -15,7 +15,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, jsonify, request
-from flask_babel import get_locale
+from flask_babel import format_date, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -225,6 +225,6 @@ def create_request():
     # access_code (not in GeoReport): what the integrator hands the applicant to read the appeal at
     # /track/<id>/<access_code>
     body = [{"service_request_id": appeal.tracking_code, "service_notice": str(_l(
-        "Registered. The answer is due by %(date)s.", date=appeal.due_date.isoformat())), "account_id": None,
+        "Registered. The answer is due by %(date)s.", date=format_date(appeal.due_date, "long"))), "account_id": None,
         "access_code": appeals.format_access_code(appeal.access_code)}]
     return _no_store(jsonify(body)), (201 if new else 200)

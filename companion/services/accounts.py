@@ -5,6 +5,7 @@ import re
 import secrets
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import select, update
 
 from ..extensions import db
@@ -39,7 +40,8 @@ def create_user(username: str, role: str, password: str | None = None, *, displa
     _check_role(role)
     password = password or new_password()
     if len(password) < MIN_PASSWORD:
-        raise ValidationError(fields={"password": _l("At least %(n)s characters.", n=MIN_PASSWORD)})
+        raise ValidationError(fields={"password": ngettext("At least %(num)s character.",
+                                                           "At least %(num)s characters.", MIN_PASSWORD)})
     if db.session.execute(select(User).where(User.username == username)).scalar_one_or_none():
         raise Conflict(_l("This username is taken."))
     if department_id is not None and db.session.get(Department, int(department_id)) is None:

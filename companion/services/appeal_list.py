@@ -19,7 +19,7 @@ from .. import durability
 from ..extensions import db
 from ..models import LANGUAGES, Appeal, AppealStatus, Category, Channel, Department, Role, User
 from . import deadlines
-from .appeals import status_label
+from .appeals import channel_label, status_label
 from .errors import ValidationError
 from .fields import parse_id
 
@@ -239,6 +239,7 @@ def export_batches(user: User, f: AppealFilter, locale: str, batch: int = EXPORT
     zone = ZoneInfo(current_app.config["TIMEZONE"])
     today = deadlines.local_date()
     statuses = {s: status_label(s) for s in STATUSES}
+    channels = {c: channel_label(c) for c in CHANNELS}
     urgency = {key: str(label) for key, label in URGENCY.items()}
     departments = {d.id: d.name(locale) for d in db.session.execute(select(Department)).scalars()}
     categories = {c.id: c.name(locale) for c in db.session.execute(select(Category)).scalars()}
@@ -253,7 +254,8 @@ def export_batches(user: User, f: AppealFilter, locale: str, batch: int = EXPORT
         yield [[a.tracking_code, a.received_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"), statuses[a.status],
                 a.due_date.isoformat(),
                 urgency.get(deadlines.urgency(a.due_date, Appeal.is_open.fget(a), today), ""),
-                departments.get(a.department_id, ""), categories.get(a.category_id, ""), a.channel, a.language,
+                departments.get(a.department_id, ""), categories.get(a.category_id, ""),
+                channels.get(a.channel, a.channel), a.language,
                 a.district or "", a.text or "", a.answer or "",
                 a.answered_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if a.answered_at else ""]
                for a in part]

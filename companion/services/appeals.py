@@ -20,7 +20,7 @@ from ..models import (ACCESS_CODE_ALPHABET, LANGUAGES, Appeal, ApiKey, AppealEve
 from . import deadlines
 from .recent import recent_calendar
 from .errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
-from .fields import parse_id, storable
+from .fields import at_most_characters, parse_id, question_too_long, storable
 
 A = AppealStatus
 OPEN = frozenset({A.REGISTERED, A.ASSIGNED, A.IN_PROGRESS, A.EXTENDED})
@@ -55,6 +55,17 @@ ACTION_LABELS = {
     "follow_up_off": _l("Follow-up cleared"), "notice_sent": _l("Notice e-mailed to the applicant"),
     "notice_failed": _l("E-mail notice failed"), "comment": _l("Internal note"),
 }
+
+CHANNEL_LABELS = {
+    Channel.WEB: _l("website"), Channel.PHONE: _l("phone"), Channel.API: _l("API"),
+    Channel.OPEN311: _l("Open311 integration"),
+}
+
+
+def channel_label(channel: str) -> str:
+    """The receiving channel in the current language (an unknown one as stored)."""
+    label = CHANNEL_LABELS.get(channel)
+    return str(label) if label is not None else channel
 
 
 def status_label(status: str) -> str:
@@ -164,13 +175,12 @@ def validate_appeal(data: dict) -> dict:
     elif not text:
         errors["description"] = _l("Please describe the request.")
     elif len(text) > current_app.config["QUESTION_MAX_LENGTH"]:
-        errors["description"] = _l("The question is too long: at most %(n)s characters.",
-                                   n=current_app.config["QUESTION_MAX_LENGTH"])
+        errors["description"] = question_too_long(current_app.config["QUESTION_MAX_LENGTH"])
     fields["text"] = text
     for key, limit in (("author_name", 120), ("district", 120), ("address", 300)):
         value = data.get(key) or ""
         if not isinstance(value, str) or len(value.strip()) > limit:
-            errors[key] = _l("At most %(n)s characters.", n=limit)
+            errors[key] = at_most_characters(limit)
         elif not storable(value):
             errors[key] = UNSTORABLE
         else:
@@ -335,7 +345,7 @@ def _note(value, field: str, *, required: bool, limit: int = 2000) -> str:
     if required and not value:
         raise ValidationError(fields={field: _l("This field is required.")})
     if len(value) > limit:
-        raise ValidationError(fields={field: _l("At most %(n)s characters.", n=limit)})
+        raise ValidationError(fields={field: at_most_characters(limit)})
     return value
 
 

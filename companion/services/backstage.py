@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from ..extensions import db
@@ -11,7 +12,7 @@ from ..models import BackstageMessage, Broadcast, User, utcnow
 from .audit import audit
 from .changes import Change, ChangeBuilder
 from .errors import NotFound, ValidationError
-from .fields import parse_id, storable
+from .fields import at_most_characters, parse_id, storable
 
 MAX_TEXT = 200
 MAX_COUNTDOWN = 3600
@@ -31,7 +32,7 @@ def send_message(broadcast: Broadcast, text, *, actor: User | None) -> Change:
     if not text:
         raise ValidationError(fields={"text": _l("Please write the message.")})
     if len(text) > MAX_TEXT:
-        raise ValidationError(fields={"text": _l("At most %(n)s characters.", n=MAX_TEXT)})
+        raise ValidationError(fields={"text": at_most_characters(MAX_TEXT)})
     db.session.add(BackstageMessage(broadcast_id=broadcast.id, text=text,
                                     sent_by=actor.display_name or actor.username if actor else "", sent_at=utcnow()))
     audit(actor, "backstage", broadcast)
@@ -55,7 +56,8 @@ def set_countdown(broadcast: Broadcast, seconds, *, actor: User | None) -> Chang
     if seconds in (None, 0):
         broadcast.countdown_until = None
     elif isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= MAX_COUNTDOWN:
-        raise ValidationError(fields={"seconds": _l("Between 1 and %(n)s seconds.", n=MAX_COUNTDOWN)})
+        raise ValidationError(fields={"seconds": ngettext("Between 1 and %(num)s second.",
+                                                          "Between 1 and %(num)s seconds.", MAX_COUNTDOWN)})
     else:
         broadcast.countdown_until = utcnow() + timedelta(seconds=seconds)
     audit(actor, "countdown", broadcast, seconds=seconds or 0)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import holidays
 from dateutil.relativedelta import relativedelta
 from flask import current_app
+from flask_babel import format_date, ngettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -104,11 +105,13 @@ def check_extension(received: date, current_due: date, new_due: date) -> None:
     limit = extension_limit(received)
     if new_due <= current_due:
         raise ValidationError(fields={"due_date": _l("The new due date must be later than the current one (%(d)s).",
-                                                     d=current_due.isoformat())})
+                                                     d=format_date(current_due, "long"))})
     if new_due > limit:
-        raise ValidationError(fields={"due_date": _l(
+        months = current_app.config["EXTENSION_MAX_MONTHS"]
+        raise ValidationError(fields={"due_date": ngettext(
+            "An appeal may be extended to at most %(months)s month from receipt: the latest due date is %(d)s.",
             "An appeal may be extended to at most %(months)s months from receipt: the latest due date is %(d)s.",
-            months=current_app.config["EXTENSION_MAX_MONTHS"], d=limit.isoformat())}, limit=limit.isoformat())
+            months, months=months, d=format_date(limit, "long"))}, limit=limit.isoformat())
 
 
 def urgency(due: date | None, is_open: bool, today: date | None = None) -> str | None:

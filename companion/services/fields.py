@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import ngettext
+
 MAX_ID = 2 ** 63 - 1  # the databases' BIGINT
 
 
@@ -26,3 +28,14 @@ UNSTORABLE = re.compile("[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a
 def storable(value) -> bool:
     """True for a string every database and screen can take as it is."""
     return isinstance(value, str) and UNSTORABLE.search(value) is None
+
+
+def at_most_characters(limit: int) -> str:
+    """"At most N characters." in the current language, with the noun agreeing with N."""
+    return ngettext("At most %(num)s character.", "At most %(num)s characters.", limit)
+
+
+def question_too_long(limit: int) -> str:
+    """"The question is too long: at most N characters." with the noun agreeing with N."""
+    return ngettext("The question is too long: at most %(num)s character.",
+                    "The question is too long: at most %(num)s characters.", limit)

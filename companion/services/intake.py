@@ -21,7 +21,7 @@ from . import appeals, limits
 from .audit import audit
 from .changes import Change, ChangeBuilder, audience_visible
 from .errors import InvalidTransition, NotFound, QuestionsClosed, ServiceError, ValidationError
-from .fields import parse_id, storable
+from .fields import at_most_characters, parse_id, question_too_long, storable
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}\Z")  # with .match: the whole string (`$` takes a final newline)
 VOTABLE = frozenset({QuestionStatus.APPROVED, QuestionStatus.QUEUED, QuestionStatus.ON_AIR})
@@ -111,12 +111,12 @@ def validate_submission(broadcast: Broadcast, data: dict, default_language: str)
     if not text:
         errors["text"] = _l("Please write your question.")
     elif len(text) > cfg["QUESTION_MAX_LENGTH"]:
-        errors["text"] = _l("The question is too long: at most %(n)s characters.", n=cfg["QUESTION_MAX_LENGTH"])
+        errors["text"] = question_too_long(cfg["QUESTION_MAX_LENGTH"])
     name = _text(data, "author_name")
     district = _text(data, "district")
     for key, value in (("author_name", name), ("district", district)):
         if len(value) > cfg["NAME_MAX_LENGTH"]:
-            errors[key] = _l("At most %(n)s characters.", n=cfg["NAME_MAX_LENGTH"])
+            errors[key] = at_most_characters(cfg["NAME_MAX_LENGTH"])
     if not name and not broadcast.anonymous_allowed:
         errors["author_name"] = _l("Please give your name: this broadcast does not take anonymous questions.")
     contact = _text(data, "contact")
@@ -128,7 +128,7 @@ def validate_submission(broadcast: Broadcast, data: dict, default_language: str)
             errors["contact"] = exc.args[0]
         else:
             if len(contact) > CONTACT_MAX_LENGTH:  # an e-mail address may be longer than the column
-                errors["contact"] = _l("At most %(n)s characters.", n=CONTACT_MAX_LENGTH)
+                errors["contact"] = at_most_characters(CONTACT_MAX_LENGTH)
             elif not consent:
                 errors["consent"] = _l("Please agree to the processing of your personal data, or leave the contact empty.")
     for key in ("text", "author_name", "district", "contact"):

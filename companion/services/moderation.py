@@ -11,7 +11,7 @@ from . import appeals
 from .audit import audit
 from .changes import Change, ChangeBuilder
 from .errors import ConfirmationRequired, Conflict, InvalidTransition, NotFound, StaleVersion, ValidationError
-from .fields import parse_id, storable
+from .fields import parse_id, question_too_long, storable
 from .intake import recount_votes
 
 S = QuestionStatus
@@ -184,7 +184,7 @@ def edit_question(broadcast: Broadcast, question_id, text: str, *, actor: User |
     if not text:
         raise ValidationError(fields={"text": _l("Please write your question.")})
     if len(text) > max_length:
-        raise ValidationError(fields={"text": _l("The question is too long: at most %(n)s characters.", n=max_length)})
+        raise ValidationError(fields={"text": question_too_long(max_length)})
     if question.status not in EDITABLE:
         raise InvalidTransition(_l("This question can no longer be edited."))
     builder = ChangeBuilder("question_edited", broadcast)

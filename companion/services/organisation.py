@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from ..extensions import db
 from ..models import Category, Department, User
 from .audit import audit
 from .errors import NotFound, ValidationError
-from .fields import parse_id, storable
+from .fields import at_most_characters, parse_id, storable
 
 NAME_FIELDS = ("name_kk", "name_ru", "name_en")
+MAX_KEYWORDS = 200
 UNSTORABLE = _l("This text contains characters that cannot be stored. Please remove them.")
 
 
@@ -22,7 +24,7 @@ def _names(values: dict, limit: int) -> dict:
         elif not value:
             errors[key] = _l("This field is required.")
         elif len(value) > limit:
-            errors[key] = _l("At most %(n)s characters.", n=limit)
+            errors[key] = at_most_characters(limit)
         names[key] = value
     if errors:
         raise ValidationError(fields=errors)
@@ -63,8 +65,9 @@ def save_category(values: dict, category_id=None, *, actor: User | None) -> Cate
         words = [line.strip()[:100] for line in str(values.get("keywords") or "").splitlines() if line.strip()]
         if not all(storable(word) for word in words):
             raise ValidationError(fields={"keywords": UNSTORABLE})
-        if len(words) > 200:
-            raise ValidationError(fields={"keywords": _l("At most %(n)s keywords.", n=200)})
+        if len(words) > MAX_KEYWORDS:
+            raise ValidationError(fields={"keywords": ngettext("At most %(num)s keyword.",
+                                                               "At most %(num)s keywords.", MAX_KEYWORDS)})
         category.keywords = "\n".join(words)
     db.session.add(category)
     db.session.flush()

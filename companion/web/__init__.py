@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import date
 
 from flask import Flask, g, jsonify, render_template, request, session
 from flask_babel import get_locale
@@ -10,11 +11,12 @@ from flask_login import current_user
 
 from ..extensions import login_manager
 from ..models import QuestionStatus
-from ..services.appeals import ACTION_LABELS, format_access_code
+from ..services.appeals import ACTION_LABELS, channel_label, format_access_code
 from ..services.appeals import status_label as appeal_status_label
 from ..services.moderation import STATUS_LABELS
 from ..permissions import can
 from ..services import accounts
+from .plurals import plural_forms
 
 # Scripts only from this site and only with this response's nonce; no inline styles; the stream
 # embed may come from any https host; the pages may be framed only by this site.
@@ -30,6 +32,9 @@ ERROR_TEXT = {
     413: _l("What you sent is too large."),
     500: _l("Something went wrong on our side. Please try again in a minute."),
 }
+
+# a language named in the sentence's language (the switch names each language in itself)
+LANGUAGE_NAMES = {"kk": _l("Kazakh"), "ru": _l("Russian"), "en": _l("English")}
 
 
 @login_manager.user_loader
@@ -50,9 +55,12 @@ def register_web(app: Flask) -> None:
     def helpers():
         return {"locale": str(get_locale()), "can": lambda perm: can(current_user, perm),
                 "status_label": lambda status: STATUS_LABELS[QuestionStatus(status)],
-                "appeal_status_label": appeal_status_label,
+                "appeal_status_label": appeal_status_label, "channel_label": channel_label,
+                "language_name": lambda code: str(LANGUAGE_NAMES.get(code, code)),
                 "action_label": lambda action: ACTION_LABELS.get(action, action),
                 "access_code": lambda appeal: format_access_code(appeal.access_code),
+                "plural_forms": plural_forms,
+                "question_status_labels": lambda: {s.value: str(label) for s, label in STATUS_LABELS.items()},
                 "locales": (("kk", "Қазақша"), ("ru", "Русский"), ("en", "English"))}
 
     def error_page(exc):
@@ -68,6 +76,11 @@ def register_web(app: Flask) -> None:
 
     for code in ERROR_TEXT:
         app.register_error_handler(code, error_page)
+
+    @app.template_filter("isodate")
+    def isodate(value: str) -> date:
+        """A date stored as ISO text (in an event's details), for Babel's dateformat."""
+        return date.fromisoformat(value)
 
     @app.template_global()
     def csp_nonce() -> str:

@@ -1,7 +1,7 @@
 // The desk's columns: compact cards in sort order, re-rendered only where an event touched them.
 // Cards carry no buttons: a click or a key selects a card, and the selected question's actions
 // live in one place (the inspector), so nothing inside a card can be clicked by accident.
-import { fmt, h, time } from "./dom.js";
+import { fmt, h, plural, time } from "./dom.js";
 
 // Long columns show their first WINDOW cards and a "show more" button (search and filters reach
 // the rest): a desk with 10,000 questions renders a few hundred cards, not ten thousand.
@@ -46,8 +46,8 @@ export function createBoard(view) {
   }
 
   function badges(q) {
-    const out = [h("span", { class: "badge votes", title: t.votes }, `▲ ${q.votes}`)];
-    if (q.asker_count > 1) out.push(h("span", { class: "badge askers", title: t.askers }, `👥 ${q.asker_count}`));
+    const out = [h("span", { class: "badge votes", title: plural(t.votes_n, q.votes) }, `▲ ${q.votes}`)];
+    if (q.asker_count > 1) out.push(h("span", { class: "badge askers", title: plural(t.askers_n, q.asker_count) }, `👥 ${q.asker_count}`));
     const size = view.groupSize(q);
     if (size > 1) out.push(h("span", { class: "badge group", title: fmt(t.group_of, { n: size }) }, `≈ ${size}`));
     const cat = view.categoryName(q.category_id);

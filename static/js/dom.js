@@ -28,6 +28,13 @@ export function fmt(template, values = {}) {
   return template.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
 }
 
+/** Pick the form of a count label for `n` ({one, few, many, other} from the server) and fill "{n}". */
+export function plural(forms, n, values = {}) {
+  const category = new Intl.PluralRules(document.documentElement.lang || undefined).select(n);
+  const template = forms[category] ?? forms.other ?? forms.many ?? Object.values(forms)[0];
+  return fmt(template, { n: n.toLocaleString(document.documentElement.lang || undefined), ...values });
+}
+
 /** Format an ISO timestamp as local time, per locale. */
 export function time(iso, locale) {
   if (!iso) return "";

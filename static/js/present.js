@@ -1,5 +1,5 @@
 // The projector / stream view: join instructions, the question on air, the top questions, counters.
-import { h, pageData } from "./dom.js";
+import { h, pageData, plural } from "./dom.js";
 import { firstName, followFeed } from "./feed.js";
 
 const data = pageData();
@@ -20,12 +20,13 @@ function update(state) {
   const waiting = [...state.questions.values()].filter((x) => x.status !== "on_air" && x.status !== "answered");
   const top = waiting.sort((a, b) => b.votes - a.votes || a.id - b.id).slice(0, TOP);
   $("p-top").replaceChildren(...(top.length ? top.map((x) => h("li", {},
-    h("span", { class: "p-votes", "aria-label": `${x.votes} ${t.votes}` }, `▲ ${x.votes}`),
+    h("span", { class: "p-votes", "aria-label": plural(t.votes, x.votes) }, `▲ ${x.votes}`),
     h("span", { class: "p-text" }, x.text))) : [h("li", { class: "empty" }, t.none)]));
   const all = [...state.questions.values()];
-  $("c-questions").textContent = String(all.length);
-  $("c-votes").textContent = String(all.reduce((n, x) => n + x.votes, 0));
-  $("c-answered").textContent = String(all.filter((x) => x.status === "answered").length);
+  const number = (n) => n.toLocaleString(document.documentElement.lang || undefined);
+  $("c-questions").textContent = number(all.length);
+  $("c-votes").textContent = number(all.reduce((n, x) => n + x.votes, 0));
+  $("c-answered").textContent = number(all.filter((x) => x.status === "answered").length);
   $("p-closed").hidden = state.settings.accepting_questions !== false;
 }
 

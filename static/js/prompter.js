@@ -1,7 +1,7 @@
 // The speaker's teleprompter: the question on air in large type, timers, what comes next,
 // mirror/flip for glass prompters, auto-scroll, clicker keys, backstage notes with read receipts.
 import { connectLive, request } from "./live.js";
-import { fmt, h, pageData } from "./dom.js";
+import { fmt, h, pageData, plural } from "./dom.js";
 
 const data = pageData();
 const t = data.t;
@@ -28,7 +28,7 @@ function applyPrefs() {
 
 function meta(q) {
   const parts = [q.author_name, q.district].filter(Boolean);
-  if (q.asker_count > 1) parts.push(fmt(t.asked_by, { n: q.asker_count }));
+  if (q.asker_count > 1) parts.push(plural(t.asked_by, q.asker_count));
   if (q.language) parts.push(t.languages[q.language] || q.language);
   return parts.join(" · ");
 }

@@ -1,6 +1,6 @@
 // The viewer page: ask (with an offline outbox), see what is on air, upvote, follow my questions.
 import { connectLive, request } from "./live.js";
-import { fmt, h, pageData } from "./dom.js";
+import { fmt, h, pageData, plural } from "./dom.js";
 
 const data = pageData();
 const t = data.t;
@@ -145,9 +145,11 @@ function flush() {
   }
 }
 
+/** The status in this page's language (a live update carries the code; its label is the sender's). */
 function statusLabel(q) {
-  if (q.merged_into_code) return `${q.status_label} (${fmt(t.merged_into, { code: q.merged_into_code })})`;
-  return q.status_label;
+  const label = t.statuses[q.status] || q.status_label;
+  if (q.merged_into_code) return `${label} (${fmt(t.merged_into, { code: q.merged_into_code })})`;
+  return label;
 }
 
 function renderMine() {
@@ -176,7 +178,7 @@ function applySettings(settings) {
 
 function meta(q) {
   const parts = [q.author_name, q.district].filter(Boolean);
-  if (q.asker_count > 1) parts.push(fmt(t.asked_by, { n: q.asker_count }));
+  if (q.asker_count > 1) parts.push(plural(t.asked_by, q.asker_count));
   return parts.join(" · ");
 }
 
@@ -185,7 +187,7 @@ function voteButton(q) {
   const open = q.status !== "answered";
   return h("button", {
     type: "button", class: "vote", "aria-pressed": voted ? "true" : "false", disabled: !open,
-    "aria-label": `${voted ? t.voted : t.vote}: ${q.votes} ${t.votes}`,
+    "aria-label": `${voted ? t.voted : t.vote}: ${plural(t.votes, q.votes)}`,
     onclick: () => vote(q, !voted),
   }, h("span", { "aria-hidden": "true" }, "▲"), h("span", { class: "count" }, q.votes));
 }

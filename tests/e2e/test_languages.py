@@ -1,0 +1,29 @@
+"""Two languages on one broadcast in real Chromium: a Kazakh viewer's live status, a Russian projector view."""
+from __future__ import annotations
+
+from ..liveserver import Recorder
+from .test_rehearsal import browser  # noqa: F401 - fixture
+
+
+def test_a_kazakh_viewer_sees_a_russian_moderators_approval_in_kazakh(browser, server):  # noqa: F811
+    context = browser.new_context(locale="kk-KZ")
+    viewer = context.new_page()
+    viewer.goto(server.url + "/lang/kk?next=/b/demo")
+    viewer.fill("#q-text", "Саябақтағы шамдар қашан жөнделеді?")
+    viewer.click("#q-submit")
+    viewer.wait_for_selector("#mine .status:has-text('модерацияны күтуде')")
+    moderator = Recorder(server.url, "/staff", server.login("mod") + "; lang=ru")
+    try:
+        q = moderator.call("get_snapshot", {})["questions"][-1]
+        assert moderator.call("approve", {"id": q["id"], "version": q["version"]})["ok"]
+        viewer.wait_for_selector("#mine .status:has-text('мақұлданды')")
+        assert "одобрен" not in viewer.inner_text("#mine")
+
+        present = context.new_page()
+        present.goto(server.url + "/present/demo?lang=ru")
+        present.wait_for_selector("#p-top .p-votes")
+        assert present.get_attribute("#p-top .p-votes", "aria-label") == "0 голосов"
+        assert present.inner_text(".present-counters").count("вопросы") == 1
+    finally:
+        moderator.close()
+        context.close()
