@@ -8,7 +8,10 @@
  */
 export function connectLive({ namespace = "/", slug, snapshotEvent = "get_snapshot", onSnapshot, onStatus }) {
   // eslint-disable-next-line no-undef
-  const socket = io(namespace, { auth: { slug }, transports: ["websocket", "polling"], reconnectionDelayMax: 5000 });
+  // Reconnection waits 0.1-1.9 s at first (1 s, randomised by 90 %), doubling up to 5 s: when a
+  // process restarts, its thousands of viewers come back spread over two seconds, not in one instant.
+  const socket = io(namespace, { auth: { slug }, transports: ["websocket", "polling"], reconnectionDelay: 1000,
+                                 randomizationFactor: 0.9, reconnectionDelayMax: 5000 });
   let version = -1;
   let loading = false;
 
@@ -38,7 +41,7 @@ export function connectLive({ namespace = "/", slug, snapshotEvent = "get_snapsh
   socket.on("disconnect", (reason) => {
     onStatus && onStatus("offline");
     // The server closed this socket on purpose (e.g. after a logout): try again; the server decides.
-    if (reason === "io server disconnect") setTimeout(() => socket.connect(), 2000);
+    if (reason === "io server disconnect") setTimeout(() => socket.connect(), 500 + Math.random() * 2500);
   });
   socket.on("connect_error", (err) => onStatus && onStatus("offline", err));
   return { socket, versioned, resync, get version() { return version; } };
