@@ -3,6 +3,7 @@
 app, on WebSocket only, long-polling only, and polling upgraded to WebSocket."""
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import subprocess
@@ -22,14 +23,20 @@ def node_client():
     need(shutil.which("node") and shutil.which("npm"), "Node.js and npm are not installed")
     lock = (SOURCE / "package-lock.json").read_bytes()
     FOLDER.mkdir(parents=True, exist_ok=True)
+    with (FOLDER / ".lock").open("w") as held:  # one installer at a time (pytest-xdist workers)
+        fcntl.flock(held, fcntl.LOCK_EX)
+        _install(lock)
+    shutil.copy(SOURCE / "client.mjs", FOLDER / "client.mjs")
+    return FOLDER / "client.mjs"
+
+
+def _install(lock: bytes) -> None:
     if not (FOLDER / "node_modules").is_dir() or (FOLDER / "package-lock.json").read_bytes() != lock:
         for name in ("package.json", "package-lock.json"):
             shutil.copy(SOURCE / name, FOLDER / name)
         done = subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=FOLDER,
                               capture_output=True, text=True, timeout=300)
         need(done.returncode == 0, f"npm ci failed: {done.stderr[-500:]}")
-    shutil.copy(SOURCE / "client.mjs", FOLDER / "client.mjs")
-    return FOLDER / "client.mjs"
 
 
 @pytest.fixture(scope="module")
