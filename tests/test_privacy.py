@@ -50,7 +50,7 @@ def test_harvesting_by_number_alone_reveals_no_text_of_pending_or_rejected_quest
                                                "client_id": "harvest-0002"})["question"]
         seen = moderator.wait_for("desk_changed", lambda d: any(q["id"] == spam["id"] for q in d["questions"]))
         version = next(q["version"] for q in seen["questions"] if q["id"] == spam["id"])
-        assert moderator.call("reject", {"id": spam["id"], "version": version, "reason": REASON})["ok"]
+        assert moderator.call("reject", {"id": spam["id"], "version": version, "ground": "spam", "note": REASON})["ok"]
     finally:
         viewer.close()
         moderator.close()
@@ -176,7 +176,7 @@ def test_roadmap_counts_only_appeals_under_consideration_and_publishes_no_free_t
             moderation.transition(intake.get_broadcast("demo"), q.id, "approve", actor=None, version=q.version)
         q = moderation.get_question(intake.get_broadcast("demo"), asked[3]["id"])
         moderation.transition(intake.get_broadcast("demo"), q.id, "reject", actor=None, version=q.version,
-                              reason="spam")
+                              ground="spam")
         figures = reports.roadmap()
     assert figures["total"] == 3 and figures["open"] == 3  # neither the rejected nor the unmoderated one
     assert figures["by_district"] == [{"district": "Almaly", "total": 1}, {"district": "Medeu", "total": 1},
