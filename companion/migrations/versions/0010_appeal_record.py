@@ -5,6 +5,8 @@ Revision ID: 0010
 Revises: 0008
 Create Date: 2026-12-01 16:40:00
 """
+from contextlib import contextmanager
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -15,7 +17,38 @@ branch_labels = None
 depends_on = None
 
 
+@contextmanager
+def _foreign_keys_off():
+    """SQLite rebuilds a table to change it, and with foreign keys enforced, dropping the old appeal
+    table (which appeal_event refers to) fails: keys off outside a transaction, rebuild, check, keys on
+    (as in 0008)."""
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        yield
+        return
+    bind.exec_driver_sql("COMMIT")
+    bind.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    bind.exec_driver_sql("BEGIN")
+    yield
+    problems = bind.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if problems:
+        raise RuntimeError(f"foreign keys broken by the rebuild: {problems[:5]}")
+    bind.exec_driver_sql("COMMIT")
+    bind.exec_driver_sql("PRAGMA foreign_keys=ON")
+    bind.exec_driver_sql("BEGIN")
+
+
 def upgrade() -> None:
+    with _foreign_keys_off():
+        _upgrade()
+
+
+def downgrade() -> None:
+    with _foreign_keys_off():
+        _downgrade()
+
+
+def _upgrade() -> None:
     with op.batch_alter_table('appeal', schema=None) as batch_op:
         batch_op.add_column(sa.Column('appeal_type', sa.String(length=16), nullable=False, server_default='statement'))
         batch_op.add_column(sa.Column('form', sa.String(length=12), nullable=False, server_default='electronic'))
@@ -30,7 +63,7 @@ def upgrade() -> None:
     op.execute(appeal.update().where(appeal.c.channel == 'phone').values(form='oral'))
 
 
-def downgrade() -> None:
+def _downgrade() -> None:
     with op.batch_alter_table('question', schema=None) as batch_op:
         batch_op.drop_column('reject_ground')
     with op.batch_alter_table('appeal', schema=None) as batch_op:
