@@ -6,7 +6,7 @@ from datetime import datetime
 from .models import Broadcast, Question, QuestionStatus, utcnow
 from .services.appeals import format_access_code
 from .services.changes import audience_visible
-from .services.moderation import STATUS_LABELS, allowed_actions, confirm_actions
+from .services.moderation import allowed_actions, confirm_actions, resident_status_label
 
 
 def iso(value: datetime | None) -> str | None:
@@ -70,7 +70,7 @@ def own_question(q: Question) -> dict:
     appeal = q.appeal
     return {"id": q.id, "client_id": q.client_id, "tracking_code": q.tracking_code, "text": q.text,
             "access_code": format_access_code(appeal.access_code) if appeal is not None else None,
-            "status": q.status, "status_label": str(STATUS_LABELS[QuestionStatus(q.status)]),
+            "status": q.status, "status_label": resident_status_label(q),
             "merged_into_code": merged.tracking_code if merged else None,
             "created_at": iso(q.created_at)}
 
@@ -142,6 +142,6 @@ def public_appeal(appeal) -> dict:
             "ground": ground_label(appeal.leave_ground) or None,
             "broadcast": appeal.broadcast.slug if appeal.broadcast else None,
             "question_status": question.status if question else None,
-            "question_status_label": str(STATUS_LABELS[QuestionStatus(question.status)]) if question else None,
+            "question_status_label": resident_status_label(question) if question else None,
             "merged_into_code": question.merged_into.tracking_code if question and question.merged_into else None,
             "history": history, "full": True}

@@ -87,6 +87,14 @@ STATUS_LABELS = {
 }
 
 
+def resident_status_label(question: Question) -> str:
+    """The question's live status as its asker reads it: one only not for this broadcast is "not taken
+    on air", since its appeal goes on; every other status as the desk names it."""
+    if question.status == S.REJECTED and question.reject_ground == appeals.NOT_FOR_BROADCAST:
+        return str(_l("not taken on air"))
+    return str(STATUS_LABELS[S(question.status)])
+
+
 def allowed_actions(question: Question) -> list[str]:
     """The moderator's actions this question's status allows, from the tables above (the desk shows
     these and keeps no state machine of its own)."""
