@@ -340,6 +340,17 @@ def test_withdrawal_ends_the_appeal_stops_the_clock_and_is_public():
         appeals.withdraw(appeal, actor=None, means="web")
 
 
+def test_an_answer_on_air_whose_follow_up_was_cleared_cannot_be_withdrawn():
+    q = submit("Answered on air, follow-up cleared later")
+    appeals.set_follow_up(q.appeal, True, actor=user("mod"))
+    appeals.on_question_answered([q], user("mod"))
+    appeals.set_follow_up(q.appeal, False, actor=user("mod"))
+    db.session.commit()
+    assert q.appeal.status == A.ANSWERED_ON_AIR and not appeals.withdrawable(q.appeal)
+    with pytest.raises(InvalidTransition):
+        appeals.withdraw(q.appeal, actor=None, means="web")
+
+
 def test_staff_record_a_withdrawal_by_phone_or_paper_but_never_as_the_web():
     appeal = new_appeal()
     for means, actor in (("web", user("admin")), ("phone", None), ("fax", user("admin")), (None, user("admin"))):

@@ -578,12 +578,21 @@ def reopen(appeal: Appeal, *, actor: User | None) -> Appeal:
     return appeal
 
 
+def withdrawable(appeal: Appeal) -> bool:
+    """True while the applicant may withdraw the appeal: its status allows it and its clock runs (an
+    answer on air whose follow-up was cleared is over)."""
+    return appeal.status in TRANSITIONS["withdraw"][0] and appeal.is_open
+
+
 def withdraw(appeal: Appeal, *, actor: User | None, means: str = "web", note: str = "") -> Appeal:
     """The applicant withdraws the appeal: it ends (the clock stops) with a public step. `means` says how
     the withdrawal came: from the status page ("web", no actor) or recorded by staff from a call or a letter."""
     if means not in WITHDRAWAL_MEANS or (means == "web") != (actor is None):
         raise ValidationError(fields={"means": _l("Say how the applicant withdrew the appeal.")})
     note = _note(note, "note", required=False, limit=500)
+    if appeal.status in TRANSITIONS["withdraw"][0] and not appeal.is_open:
+        raise InvalidTransition(_l("Cannot do this: the appeal is %(status)s.", status=status_label(appeal.status)),
+                                status=appeal.status)
     _move(appeal, "withdraw", actor, means=means)
     if note:
         _record(appeal, "comment", actor, note=note, from_status=appeal.status, public=False)

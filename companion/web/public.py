@@ -153,7 +153,7 @@ def track_private(code: str, access: str):
     appeal = _private_appeal_or_404(code, access)
     return _private_headers(make_response(render_template(
         "track.html", appeal=appeal, view=public_appeal(appeal), events=appeals.public_events(appeal),
-        withdrawable=appeals.TRANSITIONS["withdraw"][0],
+        withdrawable=appeals.withdrawable(appeal),
         code=appeal.tracking_code, access=appeals.format_access_code(appeal.access_code))))
 
 
@@ -163,7 +163,7 @@ def withdraw_form(code: str, access: str):
     appeal = _private_appeal_or_404(code, access)
     return _private_headers(make_response(render_template(
         "withdraw.html", appeal=appeal, access=appeals.format_access_code(appeal.access_code),
-        allowed=appeal.status in appeals.TRANSITIONS["withdraw"][0])))
+        allowed=appeals.withdrawable(appeal))))
 
 
 @bp.post("/track/<code>/<access>/withdraw")
