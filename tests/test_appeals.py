@@ -493,3 +493,14 @@ def test_appeal_from_another_channel_is_idempotent_per_key_and_routed():
     assert db.session.execute(select(func.count()).select_from(Department)).scalar_one() == 6
     assert db.session.execute(select(func.count()).select_from(AppealEvent)
                               .where(AppealEvent.appeal_id == appeal.id)).scalar_one() == 2
+
+
+def test_the_roadmap_counts_a_question_not_for_the_broadcast_and_not_one_left_on_a_ground():
+    from companion.services import reports
+    off_topic, spam = submit("About pensions, not roads"), submit("Buy cheap windows")
+    for q in (off_topic, spam):
+        moderation.transition(demo(), q.id, "approve", actor=user("mod"))
+    moderation.transition(demo(), off_topic.id, "reject", actor=user("mod"), ground="not_for_broadcast")
+    moderation.transition(demo(), spam.id, "reject", actor=user("mod"), ground="spam")
+    figures = reports.compute_roadmap()
+    assert figures["total"] == 1 and figures["open"] == 1 and figures["by_status"] == {"registered": 1}
