@@ -305,6 +305,7 @@ def test_reject_with_a_ground_by_mouse_and_a_typed_note(browser, server, key):  
     page.click("#insp-actions [data-action=reject]")
     page.click("#reject-note")
     page.keyboard.type("Мат в каждом слове")
+    page.screenshot(path=str(SCREENSHOTS / "desk-reject.png"))
     page.click("#reject-form button[data-ground='abuse']")
     wait_status(page, abuse, "rejected")
     with database(server) as db:
