@@ -92,11 +92,30 @@ class AppealStatus(StrEnum):
     CLOSED = "closed"
     FORWARDED = "forwarded"
     LEFT_WITHOUT_CONSIDERATION = "left_without_consideration"
+    WITHDRAWN = "withdrawn"
 
 
 # An appeal is finished (no deadline runs) in these statuses; answered_on_air is open only with follow-up.
 FINISHED_APPEAL_STATUSES = frozenset({AppealStatus.ANSWERED, AppealStatus.CLOSED, AppealStatus.FORWARDED,
-                                      AppealStatus.LEFT_WITHOUT_CONSIDERATION})
+                                      AppealStatus.LEFT_WITHOUT_CONSIDERATION, AppealStatus.WITHDRAWN})
+
+
+class AppealType(StrEnum):
+    """The type of an appeal in the Prosecutor General's registration rules."""
+
+    STATEMENT = "statement"  # заявление / өтініш
+    COMPLAINT = "complaint"  # жалоба / шағым
+    PROPOSAL = "proposal"  # предложение / ұсыныс
+    RESPONSE = "response"  # отклик / пікір
+    REQUEST = "request"  # запрос / сұрау салу
+
+
+class AppealForm(StrEnum):
+    """The form in which an appeal came: said aloud (a phone call), on paper, or electronically."""
+
+    ORAL = "oral"
+    WRITTEN = "written"
+    ELECTRONIC = "electronic"
 
 
 class Role(StrEnum):
@@ -231,6 +250,9 @@ class Question(db.Model):
     asker_count: Mapped[int] = mapped_column(Integer, default=1)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("question.id"), index=True)
     category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    # the ground of a rejection on the desk (services.moderation.REJECT_GROUNDS); reject_reason is
+    # the moderator's own wording, an internal note for staff only
+    reject_ground: Mapped[str] = mapped_column(String(24), default="", server_default="")
     reject_reason: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -355,6 +377,8 @@ class Appeal(db.Model):
         Index("ix_appeal_received", "received_at"),
         # idempotency per integrator: another key's copy of a client_id is another appeal
         UniqueConstraint("channel", "api_key_id", "client_id", name="uq_appeal_client"),
+        # repeat detection: the same contact's appeals in one category over the last year
+        Index("ix_appeal_contact_category", "contact", "category_id", "received_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     tracking_code: Mapped[str | None] = mapped_column(String(40), unique=True)
@@ -380,6 +404,15 @@ class Appeal(db.Model):
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     status: Mapped[str] = mapped_column(String(32), default=AppealStatus.REGISTERED.value)
     follow_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    # what the registration rules ask the record to hold (services.appeals.set_record)
+    appeal_type: Mapped[str] = mapped_column(String(16), default=AppealType.STATEMENT.value,
+                                             server_default=AppealType.STATEMENT.value)
+    form: Mapped[str] = mapped_column(String(12), default=AppealForm.ELECTRONIC.value,
+                                      server_default=AppealForm.ELECTRONIC.value)
+    repeat: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    collective: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # the statutory ground it was left without consideration on (services.appeals.LEAVE_GROUNDS)
+    leave_ground: Mapped[str] = mapped_column(String(24), default="", server_default="")
     # the statutory clock runs (kept in step with status and follow_up by services.appeals)
     clock_running: Mapped[bool] = mapped_column(Boolean, default=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -6,7 +6,7 @@ from datetime import datetime
 from .models import Broadcast, Question, QuestionStatus, utcnow
 from .services.appeals import format_access_code
 from .services.changes import audience_visible
-from .services.moderation import STATUS_LABELS, allowed_actions, confirm_actions
+from .services.moderation import allowed_actions, confirm_actions, resident_status_label
 
 
 def iso(value: datetime | None) -> str | None:
@@ -38,7 +38,8 @@ def staff_question(q: Question) -> dict:
             "original_text": q.original_text, "author_name": q.author_name, "district": q.district,
             "contact": mask_contact(q.contact), "language": q.language, "channel": q.channel,
             "status": q.status, "position": q.position, "votes": q.votes, "asker_count": q.asker_count,
-            "merged_into_id": q.merged_into_id, "category_id": q.category_id, "reject_reason": q.reject_reason,
+            "merged_into_id": q.merged_into_id, "category_id": q.category_id,
+            "reject_ground": q.reject_ground, "reject_reason": q.reject_reason,
             "created_at": iso(q.created_at), "aired_at": iso(q.aired_at), "appeal": appeal_clock(q.appeal),
             "actions": allowed_actions(q), "confirm": confirm_actions(q)}
 
@@ -69,7 +70,7 @@ def own_question(q: Question) -> dict:
     appeal = q.appeal
     return {"id": q.id, "client_id": q.client_id, "tracking_code": q.tracking_code, "text": q.text,
             "access_code": format_access_code(appeal.access_code) if appeal is not None else None,
-            "status": q.status, "status_label": str(STATUS_LABELS[QuestionStatus(q.status)]),
+            "status": q.status, "status_label": resident_status_label(q),
             "merged_into_code": merged.tracking_code if merged else None,
             "created_at": iso(q.created_at)}
 
@@ -114,13 +115,15 @@ def public_appeal(appeal) -> dict:
     from flask import current_app
     from flask_babel import get_locale
 
-    from .services.appeals import ACTION_LABELS, public_events, status_label
+    from .services.appeals import ACTION_LABELS, ground_label, public_events, public_note, status_label
     locale = str(get_locale() or "kk")
     department = appeal.department.name(locale) if appeal.department else None
     history = []
     for e in public_events(appeal):
         item = {"at": iso(e.at), "action": e.action, "label": str(ACTION_LABELS.get(e.action, e.action)),
-                "status": e.to_status, "note": e.note}
+                "status": e.to_status, "note": public_note(e)}
+        if e.detail.get("ground"):
+            item["ground"] = ground_label(e.detail["ground"])
         if e.action in ("assign", "route", "reassign") and appeal.department:
             item["department"] = department
         if e.detail.get("forwarded_to"):
@@ -136,8 +139,9 @@ def public_appeal(appeal) -> dict:
             "department": department, "category": appeal.category.name(locale) if appeal.category else None,
             "answer": appeal.answer or None, "answered_at": iso(appeal.answered_at), "closed_at": iso(appeal.closed_at),
             "forwarded_to": appeal.forwarded_to or None, "extension_reason": appeal.extension_reason or None,
+            "ground": ground_label(appeal.leave_ground) or None,
             "broadcast": appeal.broadcast.slug if appeal.broadcast else None,
             "question_status": question.status if question else None,
-            "question_status_label": str(STATUS_LABELS[QuestionStatus(question.status)]) if question else None,
+            "question_status_label": resident_status_label(question) if question else None,
             "merged_into_code": question.merged_into.tracking_code if question and question.merged_into else None,
             "history": history, "full": True}

@@ -107,7 +107,7 @@ def _do(appeal: Appeal, action: str, officer: User):
     if action == "forward":
         return appeals.forward(appeal, "Regional roads administration", actor=officer)
     if action == "leave":
-        return appeals.leave_without_consideration(appeal, "Anonymous abuse", actor=officer)
+        return appeals.leave_without_consideration(appeal, "abuse", "Мат в тексте", actor=officer)
     if action == "close":
         return appeals.close(appeal, actor=officer)
     if action == "answer_on_air":
@@ -115,6 +115,8 @@ def _do(appeal: Appeal, action: str, officer: User):
         return db.session.commit()
     if action == "reopen":
         return appeals.reopen(appeal, actor=officer)
+    if action == "withdraw":
+        return appeals.withdraw(appeal, actor=officer, means="phone")
     raise AssertionError(action)
 
 
@@ -193,13 +195,185 @@ def test_merged_askers_appeals_are_answered_with_the_question():
     assert duplicate.appeal.tracking_code != target.appeal.tracking_code
 
 
-def test_rejecting_leaves_the_appeal_without_consideration_and_restore_reopens_it():
+@pytest.mark.parametrize("ground", ["spam", "abuse", "no_essence"])
+def test_a_statutory_ground_leaves_the_appeal_without_consideration_and_restore_undoes_it(ground):
     q = submit("buy cheap watches")
-    moderation.transition(demo(), q.id, "reject", actor=user("mod"), reason="Advertising")
-    assert q.appeal.status == A.LEFT_WITHOUT_CONSIDERATION
-    assert q.appeal.events[-1].note == "Advertising"
+    moderation.categorize_question(demo(), q.id, 1, actor=user("mod"))  # routed: assigned to the department
+    change = moderation.transition(demo(), q.id, "reject", actor=user("mod"), ground=ground, note="Реклама часов")
+    appeal = q.appeal
+    assert appeal.status == A.LEFT_WITHOUT_CONSIDERATION and appeal.leave_ground == ground
+    assert not appeal.clock_running and appeal.closed_at is not None
+    leave, note = appeal.events[-2:]
+    assert (leave.action, leave.public, leave.note, leave.detail) == ("leave", True, "", {"ground": ground})
+    assert (note.action, note.public, note.note) == ("comment", False, "Реклама часов")
+    assert change.notices == [(appeal, "leave")]
     moderation.transition(demo(), q.id, "restore", actor=user("mod"))
-    assert q.appeal.status == A.REGISTERED and q.appeal.closed_at is None
+    assert appeal.status == A.ASSIGNED and appeal.leave_ground == "" and appeal.closed_at is None
+    assert appeal.clock_running and appeal.events[-1].action == "reopen"
+    assert (q.status, q.reject_ground, q.reject_reason) == (QuestionStatus.PENDING, "", "")
+
+
+def test_not_for_this_broadcast_only_leaves_the_desk_and_the_appeal_goes_on():
+    q = submit("When will the clinic on Abay get a lift?")
+    moderation.categorize_question(demo(), q.id, 1, actor=user("mod"))
+    routed = db.session.get(Category, 1).department_id
+    change = moderation.transition(demo(), q.id, "reject", actor=user("mod"), ground="not_for_broadcast",
+                                   note="Не по теме эфира про дороги")
+    appeal = q.appeal
+    assert q.status == QuestionStatus.REJECTED and q.reject_ground == "not_for_broadcast"
+    assert appeal.status == A.ASSIGNED and appeal.department_id == routed and appeal.is_open and appeal.clock_running
+    assert appeal.leave_ground == "" and change.notices == []
+    step, note = appeal.events[-2:]
+    assert (step.action, step.public, step.note) == ("not_for_broadcast", True, "")
+    assert (note.public, note.note) == (False, "Не по теме эфира про дороги")
+    moderation.transition(demo(), q.id, "restore", actor=user("mod"))
+    assert q.status == QuestionStatus.PENDING and appeal.status == A.ASSIGNED
+    assert appeal.events[-1].action == "desk_restored"
+
+
+def test_not_for_this_broadcast_without_a_category_stays_registered_for_the_back_office():
+    q = submit("Can the akimat help with my pension?")
+    moderation.transition(demo(), q.id, "reject", actor=user("mod"), ground="not_for_broadcast")
+    assert q.appeal.status == A.REGISTERED and q.appeal.clock_running
+    appeals.forward(q.appeal, "Государственная корпорация", actor=user("admin"))  # outside competence: forwarded
+    assert q.appeal.status == A.FORWARDED
+
+
+def test_restoring_a_rejection_from_before_grounds_reopens_its_appeal():
+    q = submit("old spam")
+    moderation.transition(demo(), q.id, "reject", actor=user("mod"), ground="spam")
+    q.reject_ground = ""  # as 0010 left the rejections made before it
+    db.session.commit()
+    moderation.transition(demo(), q.id, "restore", actor=user("mod"))
+    assert q.appeal.status == A.REGISTERED
+
+
+@pytest.mark.parametrize("ground", [None, "", "not_for_broadcast", "duplicate", "Advertising", 1])
+def test_leaving_without_consideration_in_the_back_office_needs_a_statutory_ground(ground):
+    appeal = new_appeal()
+    with pytest.raises(ValidationError) as refused:
+        appeals.leave_without_consideration(appeal, ground, "note", actor=user("admin"))
+    assert "ground" in refused.value.fields
+    db.session.rollback()
+    assert appeal.status == A.REGISTERED and appeal.leave_ground == ""
+
+
+def test_back_office_leave_keeps_the_note_internal():
+    appeal = new_appeal()
+    appeals.leave_without_consideration(appeal, "no_essence", "Текст из одних букв", actor=user("admin"))
+    assert appeal.leave_ground == "no_essence"
+    assert [(e.action, e.public, e.note) for e in appeal.events[-2:]] == [
+        ("leave", True, ""), ("comment", False, "Текст из одних букв")]
+
+
+def test_merging_several_askers_makes_the_target_appeal_collective():
+    target, duplicate, alone = submit("Bus 7 never comes"), submit("Where is bus 7?"), submit("Lights on Abay")
+    assert not target.appeal.collective
+    moderation.merge_question(demo(), duplicate.id, target.id, actor=user("mod"))
+    assert target.appeal.collective and not duplicate.appeal.collective and not alone.appeal.collective
+
+
+# --- the record: type, form, repeat, collective ---------------------------------------------
+
+def test_form_follows_the_channel():
+    web = submit("From the web")
+    phone, _ = intake.submit_question(demo(), {"text": "A caller asks about heating", "client_id": "phone-000000001"},
+                                      channel="phone", approved=True)
+    assert (web.appeal.form, web.appeal.appeal_type) == ("electronic", "statement")
+    assert phone.appeal.form == "oral"
+    assert appeals.form_of_channel("api") == appeals.form_of_channel("open311") == "electronic"
+
+
+def test_the_officer_sets_type_form_and_flags_and_bad_values_are_refused():
+    appeal = new_appeal()
+    appeals.set_record(appeal, {"appeal_type": "complaint", "form": "written", "repeat": "1", "collective": "1"},
+                       actor=user("admin"))
+    assert (appeal.appeal_type, appeal.form, appeal.repeat, appeal.collective) == ("complaint", "written", True, True)
+    event = appeal.events[-1]
+    assert (event.action, event.public) == ("record", False)
+    appeals.set_record(appeal, {"appeal_type": "complaint", "form": "written"}, actor=user("admin"))  # unticked
+    assert not appeal.repeat and not appeal.collective
+    for bad in ({"appeal_type": "petition", "form": "written"}, {"appeal_type": "request", "form": "fax"}, {}):
+        with pytest.raises(ValidationError):
+            appeals.set_record(appeal, bad, actor=user("admin"))
+        db.session.rollback()
+    assert (appeal.appeal_type, appeal.form) == ("complaint", "written")
+
+
+def _with_contact(text: str, contact: str, category_id: int | None, days_ago: int = 0) -> Appeal:
+    appeal = submit(text, contact=contact, consent=True).appeal
+    appeal.received_at = appeal.received_at - timedelta(days=days_ago)
+    db.session.commit()
+    if category_id:
+        appeals.categorize(appeal, category_id, actor=user("admin"))
+    return appeal
+
+
+def test_the_same_contact_in_the_same_category_within_a_year_is_a_repeat():
+    first = _with_contact("Potholes on Abay again", "+77011112233", 1, days_ago=300)
+    assert not first.repeat
+    second = _with_contact("Abay potholes still there", "+77011112233", 1)
+    other_category = _with_contact("And the lights on Abay", "+77011112233", 2)
+    other_person = _with_contact("Potholes near my school", "+77019998877", 1)
+    assert second.repeat and not other_category.repeat and not other_person.repeat
+
+
+def test_an_appeal_more_than_a_year_later_is_not_a_repeat():
+    _with_contact("Potholes on Abay", "+77011112233", 1, days_ago=400)
+    assert not _with_contact("Potholes on Abay again", "+77011112233", 1).repeat
+
+
+def test_no_contact_is_never_a_repeat():
+    _with_contact("Potholes on Abay", "", 1, days_ago=10)
+    assert not _with_contact("Potholes on Abay again", "", 1).repeat
+
+
+# --- withdrawal ------------------------------------------------------------------------------
+
+def test_withdrawal_ends_the_appeal_stops_the_clock_and_is_public():
+    appeal = new_appeal()
+    appeals.withdraw(appeal, actor=None, means="web")
+    assert appeal.status == A.WITHDRAWN and not appeal.is_open and not appeal.clock_running
+    assert appeal.closed_at is not None
+    event = appeal.events[-1]
+    assert (event.action, event.public, event.actor_id, event.detail) == ("withdraw", True, None, {"means": "web"})
+    with pytest.raises(InvalidTransition):
+        appeals.withdraw(appeal, actor=None, means="web")
+
+
+def test_an_answer_on_air_whose_follow_up_was_cleared_cannot_be_withdrawn():
+    q = submit("Answered on air, follow-up cleared later")
+    appeals.set_follow_up(q.appeal, True, actor=user("mod"))
+    appeals.on_question_answered([q], user("mod"))
+    appeals.set_follow_up(q.appeal, False, actor=user("mod"))
+    db.session.commit()
+    assert q.appeal.status == A.ANSWERED_ON_AIR and not appeals.withdrawable(q.appeal)
+    with pytest.raises(InvalidTransition):
+        appeals.withdraw(q.appeal, actor=None, means="web")
+
+
+def test_staff_record_a_withdrawal_by_phone_or_paper_but_never_as_the_web():
+    appeal = new_appeal()
+    for means, actor in (("web", user("admin")), ("phone", None), ("fax", user("admin")), (None, user("admin"))):
+        with pytest.raises(ValidationError):
+            appeals.withdraw(appeal, actor=actor, means=means)
+        db.session.rollback()
+    appeals.withdraw(appeal, actor=user("admin"), means="paper", note="Заявление от 12.12")
+    assert appeal.status == A.WITHDRAWN
+    assert [(e.action, e.public) for e in appeal.events[-2:]] == [("withdraw", True), ("comment", False)]
+
+
+def test_withdrawn_appeals_are_out_of_the_overdue_list():
+    from werkzeug.datastructures import MultiDict
+
+    from companion.services import appeal_list
+    late, withdrawn = new_appeal("late one"), new_appeal("withdrawn one")
+    for appeal in (late, withdrawn):
+        appeal.due_date = deadlines.local_date() - timedelta(days=3)
+    db.session.commit()
+    appeals.withdraw(withdrawn, actor=None, means="web")
+    rows, _marker = appeal_list.page(user("admin"), appeal_list.AppealFilter.from_args(MultiDict({"overdue": "1"})))
+    assert [a.id for a in rows] == [late.id]
 
 
 def test_moderator_category_routes_the_appeal_to_its_department():
@@ -320,3 +494,14 @@ def test_appeal_from_another_channel_is_idempotent_per_key_and_routed():
     assert db.session.execute(select(func.count()).select_from(Department)).scalar_one() == 6
     assert db.session.execute(select(func.count()).select_from(AppealEvent)
                               .where(AppealEvent.appeal_id == appeal.id)).scalar_one() == 2
+
+
+def test_the_roadmap_counts_a_question_not_for_the_broadcast_and_not_one_left_on_a_ground():
+    from companion.services import reports
+    off_topic, spam = submit("About pensions, not roads"), submit("Buy cheap windows")
+    for q in (off_topic, spam):
+        moderation.transition(demo(), q.id, "approve", actor=user("mod"))
+    moderation.transition(demo(), off_topic.id, "reject", actor=user("mod"), ground="not_for_broadcast")
+    moderation.transition(demo(), spam.id, "reject", actor=user("mod"), ground="spam")
+    figures = reports.compute_roadmap()
+    assert figures["total"] == 1 and figures["open"] == 1 and figures["by_status"] == {"registered": 1}

@@ -75,7 +75,8 @@ def test_appeals_from_before_access_codes_get_one_and_desk_reasons_become_intern
         demo = intake.get_broadcast("demo")
         kept, _ = intake.submit_question(demo, {"text": "kept", "client_id": "before-0001"}, viewer_token="tok-a")
         spam, _ = intake.submit_question(demo, {"text": "spam", "client_id": "before-0002"}, viewer_token="tok-a")
-        moderation.transition(demo, spam.id, "reject", actor=None, version=spam.version, reason="Desk reason")
+        moderation.transition(demo, spam.id, "reject", actor=None, version=spam.version, ground="spam",
+                              note="Desk reason")
         kept_id = kept.id
         db.session.remove()
         migrate.downgrade("0006")

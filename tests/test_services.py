@@ -35,7 +35,7 @@ def at_status(status: S, text="A question in some status") -> Question:
             S.ANSWERED: ["approve", "send_to_air", "mark_answered"], S.DEFERRED: ["approve", "defer"],
             S.REJECTED: ["reject"]}[status]
     for action in path:
-        moderation.transition(demo(), q.id, action, actor=None, reason="spam")
+        moderation.transition(demo(), q.id, action, actor=None, ground="spam")
     assert q.status == status
     return q
 
@@ -234,13 +234,13 @@ def test_transition_table_is_enforced(action, start):
         change = moderation.transition(demo(), q.id, action, actor=None, confirmed=True)
         assert q.status == target and change.event == event
     elif start in allowed:
-        change = moderation.transition(demo(), q.id, action, actor=None, reason="spam")
+        change = moderation.transition(demo(), q.id, action, actor=None, ground="spam")
         assert q.status == target
         assert change.event == event
     else:
         version = q.version
         with pytest.raises(InvalidTransition):
-            moderation.transition(demo(), q.id, action, actor=None, reason="spam")
+            moderation.transition(demo(), q.id, action, actor=None, ground="spam")
         db.session.refresh(q)
         assert (q.status, q.version) == (start, version)
 
@@ -268,12 +268,25 @@ def test_approving_a_rejected_question_is_refused():
     assert "rejected" in err.value.message
 
 
-def test_rejecting_needs_a_reason_and_keeps_it():
+@pytest.mark.parametrize("ground", [None, "", "  ", "offtopic", "Spam", "SPAM", 3, ["spam"], "duplicate"])
+def test_rejecting_needs_a_known_ground(ground):
     q = submit()
-    with pytest.raises(ValidationError):
-        moderation.transition(demo(), q.id, "reject", actor=None, reason="  ")
-    moderation.transition(demo(), q.id, "reject", actor=None, reason="Spam")
-    assert (q.status, q.reject_reason) == (S.REJECTED, "Spam")
+    with pytest.raises(ValidationError) as refused:
+        moderation.transition(demo(), q.id, "reject", actor=None, ground=ground, note="Реклама")
+    assert "ground" in refused.value.fields
+    if ground == "duplicate":
+        assert "merged" in str(refused.value.fields["ground"])
+    db.session.refresh(q)
+    assert (q.status, q.reject_ground, q.reject_reason) == (S.PENDING, "", "")
+    assert q.appeal.status == "registered"
+
+
+def test_rejecting_keeps_the_ground_and_the_optional_note():
+    q, other = submit(), submit("Another question")
+    moderation.transition(demo(), q.id, "reject", actor=None, ground="spam", note="  Реклама окон  ")
+    assert (q.status, q.reject_ground, q.reject_reason) == (S.REJECTED, "spam", "Реклама окон")
+    moderation.transition(demo(), other.id, "reject", actor=None, ground="abuse")
+    assert (other.reject_ground, other.reject_reason) == ("abuse", "")
 
 
 def test_only_one_question_is_on_air():
@@ -410,9 +423,9 @@ def test_moderation_actions_are_audited(app):
     from companion.models import User
     mod = db.session.execute(select(User).where(User.username == "mod")).scalar_one()
     q = submit()
-    moderation.transition(demo(), q.id, "reject", actor=mod, reason="Abuse")
+    moderation.transition(demo(), q.id, "reject", actor=mod, ground="abuse", note="Мат в тексте")
     event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "reject")).scalar_one()
-    assert (event.actor, event.question_id, event.detail["reason"]) == ("mod", q.id, "Abuse")
+    assert (event.actor, event.question_id, event.detail) == ("mod", q.id, {"ground": "abuse", "note": "Мат в тексте"})
 
 
 @pytest.mark.parametrize("text, language", [
@@ -524,7 +537,7 @@ def test_text_no_database_can_store_is_refused_by_field_before_it_reaches_a_batc
     with pytest.raises(ValidationError):
         moderation.edit_question(demo(), q.id, f"New {bad}", actor=None)
     with pytest.raises(ValidationError):
-        moderation.transition(demo(), q.id, "reject", actor=None, reason=f"spam {bad}")
+        moderation.transition(demo(), q.id, "reject", actor=None, ground="spam", note=f"spam {bad}")
     with pytest.raises(ValidationError):
         backstage.send_message(demo(), f"wrap up {bad}", actor=None)
     assert intake.validate_submission(demo(), {"text": "Line one\nline two\ttab"}, "ru")["text"] == "Line one\nline two\ttab"
@@ -536,4 +549,4 @@ def test_edit_text_and_reject_reason_of_the_wrong_type_are_refused(bad):
     with pytest.raises(ValidationError):
         moderation.edit_question(demo(), q.id, bad, actor=None)
     with pytest.raises(ValidationError):
-        moderation.transition(demo(), q.id, "reject", actor=None, reason=bad)
+        moderation.transition(demo(), q.id, "reject", actor=None, ground="spam", note=bad)

@@ -140,7 +140,7 @@ def test_stale_action_from_a_second_moderator_is_refused(viewer_socket, staff_so
     q = latest(mod).popitem()[1]
     latest(mod2)
     assert act(mod, "approve", q)["ok"]
-    ack = act(mod2, "reject", q, reason="spam")  # mod2 acted on the version it saw before the approval
+    ack = act(mod2, "reject", q, ground="spam")  # mod2 acted on the version it saw before the approval
     assert not ack["ok"] and ack["error"]["code"] == "stale_version"
     snapshot = mod2.emit("get_snapshot", {}, namespace="/staff", callback=True)
     assert snapshot["questions"][0]["status"] == "approved"

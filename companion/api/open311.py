@@ -100,6 +100,8 @@ def service_request(appeal: Appeal) -> dict:
         notes += f": {appeal.forwarded_to}"
     elif appeal.extension_reason and appeal.status == "extended":
         notes += f": {appeal.extension_reason}"
+    elif appeal.leave_ground:
+        notes += f": {appeals.ground_label(appeal.leave_ground)}"
     due = datetime.combine(appeal.due_date, time(18, 0), tzinfo=zone)
     return {"service_request_id": appeal.tracking_code, "status": "open" if appeal.is_open else "closed",
             "status_notes": notes, "service_name": appeal.category.name(locale) if appeal.category else None,

@@ -137,8 +137,10 @@ OPENAPI = {
         "Appeal": {"type": "object", "properties": {
             "tracking_code": {"type": "string"}, "status": {"type": "string", "enum": [
                 "registered", "assigned", "in_progress", "extended", "answered", "answered_on_air", "closed",
-                "forwarded", "left_without_consideration"]},
+                "forwarded", "left_without_consideration", "withdrawn"]},
             "status_label": {"type": "string"}, "registered_at": {"type": "string", "format": "date-time"},
+            "ground": {"type": ["string", "null"], "description": "The statutory ground it was left without "
+                       "consideration on, in plain words"},
             "office": {"type": "string"}, "due_date": {"type": "string", "format": "date"},
             "original_due_date": {"type": "string", "format": "date"}, "language": {"type": "string"},
             "text": {"type": "string"}, "department": {"type": ["string", "null"]},

@@ -10,7 +10,7 @@ from ..extensions import socketio
 from ..models import Channel
 from ..permissions import can
 from ..presenters import backstage_state, broadcast_settings, prompter_state, staff_question
-from ..services import backstage, desk, intake, moderation, similarity
+from ..services import backstage, desk, intake, moderation, notices, similarity
 from ..services.errors import NotFound
 from ..services.fields import parse_id
 from .common import acknowledged, authorised, connect_broadcast, current_broadcast, payload
@@ -102,6 +102,8 @@ def _register(event: str, call) -> None:
     def handler(data=None):
         change = call(current_broadcast(), payload(data))
         publish(change)
+        for appeal, kind in change.notices:  # after the commit and the screens: a slow mail server delays no one
+            notices.notify(appeal, kind)
         return {"version": change.broadcast.version}
     handler.__name__ = f"staff_{event}"
     socketio.on_event(event, handler, namespace=STAFF_NS)
@@ -109,7 +111,8 @@ def _register(event: str, call) -> None:
 
 def _transition(action: str):
     return lambda b, d: moderation.transition(b, d.get("id"), action, actor=current_user, version=d.get("version"),
-                                              reason=d.get("reason") or "", finish_current=d.get("finish_current"),
+                                              ground=d.get("ground"), note=d.get("note"),
+                                              finish_current=d.get("finish_current"),
                                               confirmed=d.get("confirm") is True, current_id=d.get("current_id"))
 
 

@@ -17,15 +17,16 @@ from sqlalchemy.orm import selectinload
 
 from .. import durability
 from ..extensions import db
-from ..models import LANGUAGES, Appeal, AppealStatus, Category, Channel, Department, Role, User
+from ..models import LANGUAGES, Appeal, AppealStatus, AppealType, Category, Channel, Department, Role, User
 from . import deadlines
-from .appeals import channel_label, status_label
+from .appeals import FORM_LABELS, TYPE_LABELS, channel_label, status_label
 from .errors import ValidationError
 from .fields import parse_id
 
 A = AppealStatus
 STATUSES = [s.value for s in A]
 CHANNELS = [c.value for c in Channel]
+TYPES = [t.value for t in AppealType]
 
 
 def open_condition():
@@ -65,6 +66,7 @@ class AppealFilter:
     broadcast_id: int | None = None
     channel: str = ""
     language: str = ""
+    appeal_type: str = ""
     overdue: bool = False
     due_soon: bool = False
     received_from: date | None = None
@@ -85,7 +87,10 @@ class AppealFilter:
         language = args.get("language", "")
         if language and language not in LANGUAGES:
             errors["language"] = _l("Unknown language.")
-        f = cls(status=statuses, channel=channel, language=language,
+        appeal_type = args.get("appeal_type", "")
+        if appeal_type and appeal_type not in TYPES:
+            errors["appeal_type"] = _l("Unknown type of appeal.")
+        f = cls(status=statuses, channel=channel, language=language, appeal_type=appeal_type,
                 department_id=_int(args.get("department_id"), "department_id", errors),
                 category_id=_int(args.get("category_id"), "category_id", errors),
                 broadcast_id=_int(args.get("broadcast_id"), "broadcast_id", errors),
@@ -115,6 +120,7 @@ class AppealFilter:
         """The filter as query arguments (for links to the next page and the exports)."""
         values = {"status": self.status, "department_id": self.department_id, "category_id": self.category_id,
                   "broadcast_id": self.broadcast_id, "channel": self.channel, "language": self.language,
+                  "appeal_type": self.appeal_type,
                   "overdue": "1" if self.overdue else None, "due_soon": "1" if self.due_soon else None,
                   "received_from": self.received_from.isoformat() if self.received_from else None,
                   "received_to": self.received_to.isoformat() if self.received_to else None, "q": self.q}
@@ -142,6 +148,8 @@ def filtered(user: User, f: AppealFilter) -> Select:
         query = query.where(Appeal.channel == f.channel)
     if f.language:
         query = query.where(Appeal.language == f.language)
+    if f.appeal_type:
+        query = query.where(Appeal.appeal_type == f.appeal_type)
     today = deadlines.local_date()
     if f.overdue or f.due_soon:
         query = query.where(open_condition())
@@ -203,6 +211,7 @@ COLUMNS = [
     ("due_date", _l("Due date")), ("urgency", _l("Deadline")), ("department", _l("Department")),
     ("category", _l("Category")), ("channel", _l("Channel")), ("language", _l("Language")),
     ("district", _l("District")), ("text", _l("Appeal")), ("answer", _l("Answer")), ("answered", _l("Answered")),
+    ("appeal_type", _l("Type of appeal")), ("form", _l("Form")), ("repeat", _l("Repeat")), ("collective", _l("Collective")),
 ]
 URGENCY = {"overdue": _l("overdue"), "due_soon": _l("due soon")}
 EXPORT_BATCH = 100  # rows read and formatted between two yields to the event loop (a few ms)
@@ -241,12 +250,15 @@ def export_batches(user: User, f: AppealFilter, locale: str, batch: int = EXPORT
     statuses = {s: status_label(s) for s in STATUSES}
     channels = {c: channel_label(c) for c in CHANNELS}
     urgency = {key: str(label) for key, label in URGENCY.items()}
+    types = {key.value: str(label) for key, label in TYPE_LABELS.items()}
+    forms = {key.value: str(label) for key, label in FORM_LABELS.items()}
+    yes, no = str(_l("yes")), str(_l("no"))
     departments = {d.id: d.name(locale) for d in db.session.execute(select(Department)).scalars()}
     categories = {c.id: c.name(locale) for c in db.session.execute(select(Category)).scalars()}
     query = filtered(user, f).with_only_columns(
         Appeal.tracking_code, Appeal.received_at, Appeal.status, Appeal.follow_up, Appeal.due_date,
         Appeal.department_id, Appeal.category_id, Appeal.channel, Appeal.language, Appeal.district, Appeal.text,
-        Appeal.answer, Appeal.answered_at)
+        Appeal.answer, Appeal.answered_at, Appeal.appeal_type, Appeal.form, Appeal.repeat, Appeal.collective)
     result = db.session.execute(query.execution_options(yield_per=batch))
     for part in result.partitions():
         _yield_to_others()
@@ -257,7 +269,9 @@ def export_batches(user: User, f: AppealFilter, locale: str, batch: int = EXPORT
                 departments.get(a.department_id, ""), categories.get(a.category_id, ""),
                 channels.get(a.channel, a.channel), a.language,
                 a.district or "", a.text or "", a.answer or "",
-                a.answered_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if a.answered_at else ""]
+                a.answered_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if a.answered_at else "",
+                types.get(a.appeal_type, a.appeal_type), forms.get(a.form, a.form), yes if a.repeat else no,
+                yes if a.collective else no]
                for a in part]
 
 

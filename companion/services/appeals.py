@@ -8,6 +8,8 @@ import hmac
 import re
 from datetime import date
 
+from dateutil.relativedelta import relativedelta
+
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, insert, select, update
@@ -15,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
-from ..models import (ACCESS_CODE_ALPHABET, LANGUAGES, Appeal, ApiKey, AppealEvent, AppealStatus, Category, Channel,
-                      Department, Question, Role, User, new_access_code, utcnow)
+from ..models import (ACCESS_CODE_ALPHABET, LANGUAGES, Appeal, ApiKey, AppealEvent, AppealForm, AppealStatus,
+                      AppealType, Category, Channel, Department, Question, Role, User, new_access_code, utcnow)
 from . import deadlines
 from .recent import recent_calendar
 from .errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
@@ -35,8 +37,10 @@ TRANSITIONS: dict[str, tuple[frozenset, AppealStatus]] = {
     "forward": (OPEN, A.FORWARDED),
     "leave": (OPEN, A.LEFT_WITHOUT_CONSIDERATION),
     "close": (frozenset({A.ANSWERED, A.ANSWERED_ON_AIR}), A.CLOSED),
-    # a moderator restoring a question rejected by mistake brings its appeal back
+    # a moderator restoring a question rejected by mistake brings its appeal back (to the status it left)
     "reopen": (frozenset({A.LEFT_WITHOUT_CONSIDERATION}), A.REGISTERED),
+    # the applicant takes the appeal back (APPK art. 64, "возврат и отзыв"): while a written answer is still due
+    "withdraw": (OPEN | {A.ANSWERED_ON_AIR}, A.WITHDRAWN),
 }
 # changing department or officer without changing the status
 REASSIGNABLE = OPEN
@@ -45,8 +49,31 @@ STATUS_LABELS = {
     A.REGISTERED: _l("registered"), A.ASSIGNED: _l("assigned to a department"), A.IN_PROGRESS: _l("in progress"),
     A.EXTENDED: _l("term extended"), A.ANSWERED: _l("answered"), A.ANSWERED_ON_AIR: _l("answered on air"),
     A.CLOSED: _l("closed"), A.FORWARDED: _l("forwarded to another body"),
-    A.LEFT_WITHOUT_CONSIDERATION: _l("left without consideration"),
+    A.LEFT_WITHOUT_CONSIDERATION: _l("left without consideration"), A.WITHDRAWN: _l("withdrawn by the applicant"),
 }
+# The statutory grounds to leave an appeal without consideration, in the plain words the applicant reads
+# (on the status page and in the notice). The only list: the desk's reject grounds and the back office's
+# form are built from it.
+LEAVE_GROUNDS = {
+    "spam": _l("It is advertising or a mass mailing, not an appeal."),
+    "abuse": _l("It contains obscene or abusive language."),
+    "no_essence": _l("It has no substance, or its meaning cannot be understood."),
+}
+# a question off topic for the broadcast leaves the live desk only: its appeal is considered as usual
+NOT_FOR_BROADCAST = "not_for_broadcast"
+# how staff name the grounds on their screens
+GROUND_NAMES = {"spam": _l("Spam"), "abuse": _l("Abusive language"), "no_essence": _l("No substance")}
+TYPE_LABELS = {
+    AppealType.STATEMENT: _l("statement"), AppealType.COMPLAINT: _l("complaint"), AppealType.PROPOSAL: _l("proposal"),
+    AppealType.RESPONSE: _l("response"), AppealType.REQUEST: _l("request"),
+}
+FORM_LABELS = {AppealForm.ORAL: _l("oral"), AppealForm.WRITTEN: _l("written"), AppealForm.ELECTRONIC: _l("electronic")}
+# a caller says the appeal aloud; the web, the API and Open311 bring it electronically (paper: the officer sets it)
+CHANNEL_FORMS = {Channel.PHONE: AppealForm.ORAL}
+# an appeal is a repeat when the same contact sent one in the same category within this period before it
+REPEAT_WINDOW = relativedelta(months=12)
+# how a withdrawal reached the office
+WITHDRAWAL_MEANS = ("web", "phone", "paper")
 ACTION_LABELS = {
     "register": _l("Registered"), "assign": _l("Assigned"), "reassign": _l("Reassigned"), "route": _l("Routed by category"),
     "start": _l("Work started"), "answer": _l("Answered"), "answer_on_air": _l("Answered on air"),
@@ -54,6 +81,9 @@ ACTION_LABELS = {
     "close": _l("Closed"), "reopen": _l("Reopened"), "follow_up": _l("Follow-up flagged"),
     "follow_up_off": _l("Follow-up cleared"), "notice_sent": _l("Notice e-mailed to the applicant"),
     "notice_failed": _l("E-mail notice failed"), "comment": _l("Internal note"),
+    "withdraw": _l("Withdrawn by the applicant"), "record": _l("Record details changed"),
+    "not_for_broadcast": _l("Not taken on air: considered in the usual way"),
+    "desk_restored": _l("Back on the live desk"),
 }
 
 CHANNEL_LABELS = {
@@ -71,6 +101,16 @@ def channel_label(channel: str) -> str:
 def status_label(status: str) -> str:
     """The appeal status in the current language."""
     return str(STATUS_LABELS[A(status)])
+
+
+def ground_label(ground: str) -> str:
+    """A statutory ground to leave an appeal without consideration, as the applicant reads it ("" if none)."""
+    return str(LEAVE_GROUNDS[ground]) if ground in LEAVE_GROUNDS else ""
+
+
+def form_of_channel(channel: str) -> str:
+    """The form of an appeal that came through `channel`: oral for a caller, electronic otherwise."""
+    return CHANNEL_FORMS.get(channel, AppealForm.ELECTRONIC).value
 
 
 def _event_values(appeal: Appeal, action: str, actor: User | None, *, note: str = "", from_status: str = "",
@@ -104,7 +144,7 @@ def _new_appeals(received: list, calendar: deadlines.WorkCalendar | None, fields
         rows.append(dict(received_at=moment, due_date=due, original_due_date=due,
                          forward_due_date=deadlines.forward_due(day, calendar),
                          status=A.REGISTERED.value, clock_running=True, updated_at=moment,
-                         access_code=new_access_code(), **own))
+                         access_code=new_access_code(), **{"form": form_of_channel(own.get("channel", "")), **own}))
     appeals = list(db.session.scalars(insert(Appeal).returning(Appeal), rows))
     if len(appeals) > 1:  # rows come back in no set order (see store_submissions): match them by question
         by_question = {appeal.question_id: appeal for appeal in appeals}
@@ -330,7 +370,7 @@ def _move(appeal: Appeal, action: str, actor: User | None, *, note: str = "", pu
         answered = deadlines.local_date(appeal.answered_at)
         appeal.days_to_answer = (answered - deadlines.local_date(appeal.received_at)).days
         appeal.answered_on_time = answered <= appeal.due_date
-    if target in (A.CLOSED, A.FORWARDED, A.LEFT_WITHOUT_CONSIDERATION):
+    if target in (A.CLOSED, A.FORWARDED, A.LEFT_WITHOUT_CONSIDERATION, A.WITHDRAWN):
         appeal.closed_at = utcnow()
     if target == A.REGISTERED:
         appeal.closed_at = None
@@ -391,8 +431,22 @@ def _assign(appeal: Appeal, department: Department, officer: User | None, actor:
 def _route(appeal: Appeal, category: Category, actor: User | None) -> None:
     appeal.category_id = category.id
     appeal.category = category
+    _detect_repeat(appeal)
     if category.department_id is not None and appeal.department_id is None and appeal.status in TRANSITIONS["assign"][0]:
         _assign(appeal, category.department, None, actor, action="route")
+
+
+def _detect_repeat(appeal: Appeal) -> None:
+    """Flag the appeal a repeat when its contact sent another in the same category within REPEAT_WINDOW
+    before it (detection only ever sets the flag; the officer may clear it)."""
+    if appeal.repeat or not appeal.contact or appeal.category_id is None:
+        return
+    received = appeal.received_at
+    earlier = db.session.execute(select(Appeal.id).where(
+        Appeal.contact == appeal.contact, Appeal.category_id == appeal.category_id, Appeal.id != appeal.id,
+        Appeal.received_at >= received - REPEAT_WINDOW, Appeal.received_at <= received).limit(1)).first()
+    if earlier is not None:
+        appeal.repeat = True
 
 
 def assign(appeal: Appeal, department_id, officer_id=None, *, actor: User, note: str = "") -> Appeal:
@@ -485,9 +539,26 @@ def forward(appeal: Appeal, body: str, note: str = "", *, actor: User) -> Appeal
     return appeal
 
 
-def leave_without_consideration(appeal: Appeal, reason: str, *, actor: User | None) -> Appeal:
-    """Close an appeal without an answer on its merits, with the reason the law allows."""
-    _move(appeal, "leave", actor, note=_note(reason, "reason", required=True, limit=500))
+def leave_ground(value) -> str:
+    """A statutory ground to leave an appeal without consideration, or ValidationError naming the choices."""
+    if not isinstance(value, str) or value not in LEAVE_GROUNDS:
+        raise ValidationError(fields={"ground": _l("Choose one of the grounds the law allows: %(grounds)s.",
+                                                   grounds=", ".join(LEAVE_GROUNDS))})
+    return value
+
+
+def _leave(appeal: Appeal, ground: str, note: str, actor: User | None) -> None:
+    """Leave the appeal without consideration on `ground` (public); staff's own wording stays internal."""
+    _move(appeal, "leave", actor, ground=ground)
+    appeal.leave_ground = ground
+    if note:
+        _record(appeal, "comment", actor, note=note, from_status=appeal.status, public=False)
+
+
+def leave_without_consideration(appeal: Appeal, ground, note: str = "", *, actor: User | None) -> Appeal:
+    """Close an appeal without an answer on its merits, on a ground the law allows (and an optional internal note)."""
+    ground = leave_ground(ground)
+    _leave(appeal, ground, _note(note, "note", required=False, limit=500), actor)
     db.session.commit()
     return appeal
 
@@ -499,9 +570,69 @@ def close(appeal: Appeal, *, actor: User) -> Appeal:
     return appeal
 
 
+def _reopen(appeal: Appeal, actor: User | None) -> None:
+    """Undo leaving without consideration: the ground goes, and the appeal returns to the status it left."""
+    left = next((e for e in reversed(appeal.events) if e.action == "leave"), None)
+    event = _move(appeal, "reopen", actor)
+    appeal.leave_ground = ""
+    if left is not None and left.from_status in OPEN:
+        appeal.status = left.from_status
+        event.to_status = left.from_status
+        _sync_clock(appeal)
+
+
 def reopen(appeal: Appeal, *, actor: User | None) -> Appeal:
     """Bring back an appeal left without consideration by mistake."""
-    _move(appeal, "reopen", actor)
+    _reopen(appeal, actor)
+    db.session.commit()
+    return appeal
+
+
+def withdrawable(appeal: Appeal) -> bool:
+    """True while the applicant may withdraw the appeal: its status allows it and its clock runs (an
+    answer on air whose follow-up was cleared is over)."""
+    return appeal.status in TRANSITIONS["withdraw"][0] and appeal.is_open
+
+
+def withdraw(appeal: Appeal, *, actor: User | None, means: str = "web", note: str = "") -> Appeal:
+    """The applicant withdraws the appeal: it ends (the clock stops) with a public step. `means` says how
+    the withdrawal came: from the status page ("web", no actor) or recorded by staff from a call or a letter."""
+    if means not in WITHDRAWAL_MEANS or (means == "web") != (actor is None):
+        raise ValidationError(fields={"means": _l("Say how the applicant withdrew the appeal.")})
+    note = _note(note, "note", required=False, limit=500)
+    if appeal.status in TRANSITIONS["withdraw"][0] and not appeal.is_open:
+        raise InvalidTransition(_l("Cannot do this: the appeal is %(status)s.", status=status_label(appeal.status)),
+                                status=appeal.status)
+    _move(appeal, "withdraw", actor, means=means)
+    if note:
+        _record(appeal, "comment", actor, note=note, from_status=appeal.status, public=False)
+    db.session.commit()
+    return appeal
+
+
+def _flag(value) -> bool:
+    return value in (True, "1", "on", "true")
+
+
+def set_record(appeal: Appeal, values, *, actor: User) -> Appeal:
+    """The officer sets what the registration rules ask the record to hold: type, form, repeat, collective
+    (a form's checkbox left unticked clears its flag)."""
+    appeal_type, form = values.get("appeal_type"), values.get("form")
+    errors = {}
+    if appeal_type not in {t.value for t in AppealType}:
+        errors["appeal_type"] = _l("Unknown type of appeal.")
+    if form not in {f.value for f in AppealForm}:
+        errors["form"] = _l("Unknown form of appeal.")
+    if errors:
+        raise ValidationError(fields=errors)
+    new = {"appeal_type": appeal_type, "form": form, "repeat": _flag(values.get("repeat")),
+           "collective": _flag(values.get("collective"))}
+    changed = {key: value for key, value in new.items() if getattr(appeal, key) != value}
+    if changed:
+        for key, value in changed.items():
+            setattr(appeal, key, value)
+        _touch(appeal)
+        _record(appeal, "record", actor, from_status=appeal.status, public=False, **changed)
     db.session.commit()
     return appeal
 
@@ -546,20 +677,43 @@ def on_question_answered(questions: list[Question], actor: User | None) -> None:
                 _move(appeal, "close", actor)
 
 
-def on_question_rejected(question: Question, reason: str, actor: User | None) -> None:
-    """A rejected question (spam, abuse) leaves its appeal without consideration; the moderator's
-    reason is an internal note (the applicant sees the step, not the desk's words)."""
+def on_question_rejected(question: Question, ground: str, note: str, actor: User | None) -> Appeal | None:
+    """A question rejected on a statutory ground leaves its appeal without consideration on that ground;
+    one not for this broadcast only leaves the desk, and its appeal goes on as usual. The moderator's
+    wording is an internal note either way. Returns the appeal whose applicant must be told, if any."""
     appeal = question.appeal
-    if appeal is not None and appeal.status in TRANSITIONS["leave"][0]:
-        _move(appeal, "leave", actor)
-        _record(appeal, "comment", actor, note=reason, from_status=appeal.status, public=False)
+    if appeal is None or appeal.status not in OPEN:
+        return None
+    if ground != NOT_FOR_BROADCAST:
+        _leave(appeal, ground, note, actor)
+        return appeal
+    _touch(appeal)
+    _record(appeal, "not_for_broadcast", actor, from_status=appeal.status)
+    if note:
+        _record(appeal, "comment", actor, note=note, from_status=appeal.status, public=False)
+    return None
 
 
-def on_question_restored(question: Question, actor: User | None) -> None:
-    """A question restored after a rejection reopens its appeal."""
+def on_question_restored(question: Question, ground: str, actor: User | None) -> None:
+    """A question restored after a rejection undoes what its ground did: an appeal left without
+    consideration opens again; one only taken off the desk is told it is back there."""
     appeal = question.appeal
-    if appeal is not None and appeal.status in TRANSITIONS["reopen"][0]:
-        _move(appeal, "reopen", actor)
+    if appeal is None:
+        return
+    if ground == NOT_FOR_BROADCAST:
+        if appeal.is_open:
+            _touch(appeal)
+            _record(appeal, "desk_restored", actor, from_status=appeal.status)
+    elif appeal.status in TRANSITIONS["reopen"][0]:  # a statutory ground, or a rejection from before grounds
+        _reopen(appeal, actor)
+
+
+def on_questions_merged(target: Question) -> None:
+    """A question that now carries several askers makes its appeal collective."""
+    appeal = target.appeal
+    if appeal is not None and target.asker_count > 1 and not appeal.collective:
+        appeal.collective = True
+        _touch(appeal)
 
 
 def on_question_reopened(question: Question, actor: User | None) -> None:
@@ -592,6 +746,12 @@ def on_question_categorized(question: Question, category: Category | None, actor
 def public_events(appeal: Appeal) -> list[AppealEvent]:
     """The history the applicant may read."""
     return [e for e in appeal.events if e.public]
+
+
+def public_note(event: AppealEvent) -> str:
+    """The note of a public step as the applicant may read it: leaving without consideration shows its
+    statutory ground only, never staff's wording (from before grounds, a desk's or an officer's reason)."""
+    return "" if event.action in ("leave", "withdraw") else event.note
 
 
 def departments(active_only: bool = False) -> list[Department]:

@@ -31,6 +31,8 @@ class Change:
     settings: bool = False
     # the backstage state (messages, countdown) changed: moderators and the teleprompter get it
     backstage: bool = False
+    # (appeal, notice kind) pairs whose applicants must be told, sent after the commit (services.notices)
+    notices: list = field(default_factory=list)
 
     @property
     def question(self) -> Question:

@@ -49,11 +49,50 @@ MERGEABLE_SOURCE = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.DEFERRED})
 MERGEABLE_TARGET = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.ON_AIR, S.DEFERRED, S.ANSWERED})
 SETTINGS = ("pre_moderation", "public_feed", "anonymous_allowed", "questions_open", "show_asker", "overlay_cleared")
 
+# The grounds of a rejection on the desk, in the desk's order (its keys 1, 2, 3, 4). The statutory ones leave
+# the appeal without consideration; "not for this broadcast" only takes the question off the desk. A duplicate
+# is merged, not rejected.
+REJECT_GROUNDS = (*appeals.LEAVE_GROUNDS, appeals.NOT_FOR_BROADCAST)
+REJECT_GROUND_NAMES = {**appeals.GROUND_NAMES, appeals.NOT_FOR_BROADCAST: _l("Not for this broadcast")}
+NOTE_LIMIT = 300
+
+
+def reject_grounds() -> list[dict]:
+    """The desk's reject grounds with their names in the current language (the desk builds its buttons from these)."""
+    return [{"ground": g, "label": str(REJECT_GROUND_NAMES[g]), "statutory": g in appeals.LEAVE_GROUNDS}
+            for g in REJECT_GROUNDS]
+
+
+def _reject_ground(value) -> str:
+    """A known reject ground, or ValidationError saying which ones there are."""
+    if value == "duplicate":
+        raise ValidationError(fields={"ground": _l("A duplicate is merged into the question it repeats, not rejected.")})
+    if not isinstance(value, str) or value not in REJECT_GROUNDS:
+        raise ValidationError(fields={"ground": _l("Choose a ground for rejecting: %(grounds)s.",
+                                                   grounds=", ".join(REJECT_GROUNDS))})
+    return value
+
+
+def _desk_note(value) -> str:
+    """The moderator's optional internal note on a rejection, cleaned (at most NOTE_LIMIT characters)."""
+    if value and (not isinstance(value, str) or not storable(value)):
+        raise ValidationError(fields={"note": _l("This text contains characters that cannot be stored. Please remove them.")})
+    return (value or "").strip()[:NOTE_LIMIT]
+
+
 STATUS_LABELS = {
     S.SUBMITTED: _l("submitted"), S.PENDING: _l("waiting for moderation"), S.APPROVED: _l("approved"),
     S.QUEUED: _l("in the speaker's queue"), S.ON_AIR: _l("on air now"), S.ANSWERED: _l("answered on air"),
     S.DEFERRED: _l("not reached on air"), S.REJECTED: _l("rejected"), S.MERGED: _l("merged with a similar question"),
 }
+
+
+def resident_status_label(question: Question) -> str:
+    """The question's live status as its asker reads it: one only not for this broadcast is "not taken
+    on air", since its appeal goes on; every other status as the desk names it."""
+    if question.status == S.REJECTED and question.reject_ground == appeals.NOT_FOR_BROADCAST:
+        return str(_l("not taken on air"))
+    return str(STATUS_LABELS[S(question.status)])
 
 
 def allowed_actions(question: Question) -> list[str]:
@@ -133,17 +172,21 @@ def _apply(builder: ChangeBuilder, question: Question, action: str, actor: User 
     if target == S.ANSWERED:
         appeals.on_question_answered([question], actor)
     elif target == S.REJECTED:
-        appeals.on_question_rejected(question, question.reject_reason, actor)
+        told = appeals.on_question_rejected(question, question.reject_ground, question.reject_reason, actor)
+        if told is not None:
+            builder.change.notices.append((told, "leave"))
     elif action == "restore":
-        appeals.on_question_restored(question, actor)
+        appeals.on_question_restored(question, question.reject_ground, actor)
+        question.reject_ground = question.reject_reason = ""
     elif action == "reopen":
         appeals.on_question_reopened(question, actor)
 
 
 def transition(broadcast: Broadcast, question_id, action: str, *, actor: User | None, version=None,
-               reason: str = "", finish_current: str | None = None, confirmed: bool = False,
+               ground=None, note=None, finish_current: str | None = None, confirmed: bool = False,
                current_id=None) -> Change:
-    """Move a question along its life by `action`, or refuse with a reason."""
+    """Move a question along its life by `action`, or refuse with a reason. A rejection needs a `ground`
+    (REJECT_GROUNDS) and may carry the moderator's internal `note`."""
     if action not in TRANSITIONS:
         raise ValidationError(_l("Unknown action."))
     question = get_question(broadcast, question_id, version)
@@ -162,15 +205,13 @@ def transition(broadcast: Broadcast, question_id, action: str, *, actor: User | 
                 raise StaleVersion(_l("The question on air changed meanwhile. Your screen has been refreshed."),
                                    on_air_id=current.id)
             _apply(builder, current, finish_current, actor)
+    detail = {}
     if action == "reject":
-        if reason and (not isinstance(reason, str) or not storable(reason)):
-            raise ValidationError(fields={"reason": _l("This text contains characters that cannot be stored. Please remove them.")})
-        reason = (reason or "").strip()[:300]
-        if not reason:
-            raise ValidationError(fields={"reason": _l("Please give a reason for rejecting.")})
-        question.reject_reason = reason
+        ground, note = _reject_ground(ground), _desk_note(note)
+        question.reject_ground, question.reject_reason = ground, note
+        detail = {"ground": ground, **({"note": note} if note else {})}
     _apply(builder, question, action, actor)
-    audit(actor, action, broadcast, question, **({"reason": reason} if reason else {}))
+    audit(actor, action, broadcast, question, **detail)
     return builder.commit()
 
 
@@ -213,6 +254,7 @@ def _merge_into(builder: ChangeBuilder, source: Question, target: Question) -> N
     source.status = S.MERGED.value
     source.position = None
     source.merged_into_id = target.id
+    appeals.on_questions_merged(target)
 
 
 def merge_question(broadcast: Broadcast, question_id, target_id, *, actor: User | None, version=None) -> Change:

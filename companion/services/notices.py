@@ -1,4 +1,4 @@
-"""E-mail notices to applicants (answer, extension, forwarding), in the appeal's language, recorded in its history."""
+"""E-mail notices to applicants (answer, extension, forwarding, leaving without consideration), in the appeal's language, recorded in its history."""
 from __future__ import annotations
 
 import logging
@@ -12,10 +12,10 @@ from flask_babel import gettext as _
 from ..extensions import db
 from ..links import absolute_url
 from ..models import Appeal, AppealEvent, utcnow
-from .appeals import format_access_code
+from .appeals import format_access_code, ground_label
 
 log = logging.getLogger(__name__)
-KINDS = ("answer", "extend", "forward")
+KINDS = ("answer", "extend", "forward", "leave")
 
 
 def _body(appeal: Appeal, kind: str, link: str) -> tuple[str, str]:
@@ -27,6 +27,9 @@ def _body(appeal: Appeal, kind: str, link: str) -> tuple[str, str]:
         lines += [_("The term of your appeal %(code)s has been extended to %(date)s.", code=appeal.tracking_code,
                     date=format_date(appeal.due_date, "long")),
                   _("Reason: %(reason)s", reason=appeal.extension_reason)]
+    elif kind == "leave":
+        lines += [_("Your appeal %(code)s has been left without consideration.", code=appeal.tracking_code),
+                  _("Ground: %(ground)s", ground=ground_label(appeal.leave_ground))]
     else:
         lines += [_("Your appeal %(code)s is outside our competence and has been forwarded to: %(body)s.",
                     code=appeal.tracking_code, body=appeal.forwarded_to)]

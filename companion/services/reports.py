@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Appeal, AppealStatus, Question, QuestionStatus, ReportCache, utcnow
 from .appeal_list import open_condition
+from .appeals import NOT_FOR_BROADCAST
 
 A = AppealStatus
 ANSWERED = (A.ANSWERED.value, A.ANSWERED_ON_AIR.value, A.CLOSED.value)
@@ -37,10 +38,12 @@ def known_districts() -> dict[str, str]:
 
 def _considered(query):
     """Only appeals under consideration: every appeal from another channel; a question's unless it was
-    rejected on the desk, or waits for a moderator while its appeal is still only registered."""
+    rejected on the desk on a statutory ground (one only not for the broadcast is considered as usual),
+    or waits for a moderator while its appeal is still only registered."""
     return (query.outerjoin(Question, Question.id == Appeal.question_id)
             .where(or_(Appeal.question_id.is_(None),
-                       and_(Question.status != QuestionStatus.REJECTED.value,
+                       and_(or_(Question.status != QuestionStatus.REJECTED.value,
+                                Question.reject_ground == NOT_FOR_BROADCAST),
                             or_(Question.status.not_in(UNMODERATED), Appeal.status != AppealStatus.REGISTERED.value)))))
 
 

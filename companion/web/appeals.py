@@ -24,7 +24,10 @@ ACTIONS = {
     "answer": (lambda a, f, u: appeals.answer(a, f.get("answer", ""), actor=u), "answer"),
     "extend": (lambda a, f, u: appeals.extend(a, f.get("due_date", ""), f.get("reason", ""), actor=u), "extend"),
     "forward": (lambda a, f, u: appeals.forward(a, f.get("forwarded_to", ""), f.get("note", ""), actor=u), "forward"),
-    "leave": (lambda a, f, u: appeals.leave_without_consideration(a, f.get("reason", ""), actor=u), None),
+    "leave": (lambda a, f, u: appeals.leave_without_consideration(a, f.get("ground"), f.get("note", ""), actor=u),
+              "leave"),
+    "withdraw": (lambda a, f, u: appeals.withdraw(a, actor=u, means=f.get("means", ""), note=f.get("note", "")), None),
+    "record": (lambda a, f, u: appeals.set_record(a, f, actor=u), None),
     "close": (lambda a, f, u: appeals.close(a, actor=u), None),
     "follow_up": (lambda a, f, u: (appeals.set_follow_up(a, f.get("on") == "1", actor=u), db.session.commit()), None),
     "categorize": (lambda a, f, u: appeals.categorize(a, f.get("category_id"), actor=u), None),
@@ -35,7 +38,8 @@ ACTIONS = {
 def _choices() -> dict:
     return {"departments": appeals.departments(), "categories": desk.categories(), "officers": appeals.officers(),
             "broadcasts": [b for b, _n in broadcast_service.list_broadcasts()], "statuses": appeals.STATUS_LABELS,
-            "channels": appeal_list.CHANNELS}
+            "channels": appeal_list.CHANNELS, "types": appeals.TYPE_LABELS, "forms": appeals.FORM_LABELS,
+            "grounds": appeals.GROUND_NAMES}
 
 
 def _list_context(f: appeal_list.AppealFilter) -> dict:

@@ -10,11 +10,12 @@ from flask import (Blueprint, Response, abort, current_app, make_response, redir
                    session, url_for)
 from flask_babel import get_locale
 
+from ..extensions import db
 from ..links import absolute_url
 from ..presenters import appeal_status, public_appeal
 from ..services import appeals, broadcasts, desk, intake, limits, reports
 from ..services.database import resilient
-from ..services.errors import NotFound
+from ..services.errors import InvalidTransition, NotFound
 from .safety import local_target, same_site_referrer
 
 bp = Blueprint("public", __name__)
@@ -152,7 +153,31 @@ def track_private(code: str, access: str):
     appeal = _private_appeal_or_404(code, access)
     return _private_headers(make_response(render_template(
         "track.html", appeal=appeal, view=public_appeal(appeal), events=appeals.public_events(appeal),
+        withdrawable=appeals.withdrawable(appeal),
         code=appeal.tracking_code, access=appeals.format_access_code(appeal.access_code))))
+
+
+@bp.get("/track/<code>/<access>/withdraw")
+def withdraw_form(code: str, access: str):
+    """The confirm step of withdrawing an appeal: what it means, and the button (a POST with CSRF)."""
+    appeal = _private_appeal_or_404(code, access)
+    return _private_headers(make_response(render_template(
+        "withdraw.html", appeal=appeal, access=appeals.format_access_code(appeal.access_code),
+        allowed=appeals.withdrawable(appeal))))
+
+
+@bp.post("/track/<code>/<access>/withdraw")
+def withdraw(code: str, access: str):
+    """The applicant withdraws their appeal (APPK art. 64): it ends, and its page says so."""
+    appeal = _private_appeal_or_404(code, access)
+    access = appeals.format_access_code(appeal.access_code)
+    try:
+        appeals.withdraw(appeal, actor=None, means="web")
+    except InvalidTransition as exc:
+        db.session.rollback()
+        return _private_headers(make_response(render_template(
+            "withdraw.html", appeal=appeal, access=access, allowed=False, error=exc.message), 409))
+    return redirect(url_for("public.track_private", code=appeal.tracking_code, access=access), 303)
 
 
 def track_url(appeal) -> str:

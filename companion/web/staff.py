@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from ..permissions import permission_required
+from ..services import moderation
 from .public import broadcast_or_404, public_url
 
 bp = Blueprint("staff", __name__)
@@ -15,7 +16,7 @@ def moderate(slug: str):
     """The moderator's live control screen."""
     broadcast = broadcast_or_404(slug)
     return render_template("moderate.html", broadcast=broadcast,
-                           page_url=public_url("public.viewer", slug=slug))
+                           page_url=public_url("public.viewer", slug=slug), grounds=moderation.reject_grounds())
 
 
 @bp.get("/prompter/<slug>")

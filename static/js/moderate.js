@@ -247,8 +247,11 @@ function renderInspector(modeChanged = false) {
   $("insp-text").textContent = q.text;
   $("insp-original").hidden = !q.original_text;
   $("insp-original").querySelector("p").textContent = q.original_text || "";
-  $("insp-reason").hidden = !q.reject_reason;
-  $("insp-reason").textContent = q.reject_reason || "";
+  // the ground and the moderator's internal note (staff only: the resident reads the ground in the law's words)
+  const ground = q.status === "rejected" && data.grounds.find((g) => g.ground === q.reject_ground);
+  const reason = [ground ? ground.label : "", q.reject_reason || ""].filter(Boolean).join(" — ");
+  $("insp-reason").hidden = !reason;
+  $("insp-reason").textContent = reason;
   const a = q.appeal;
   $("insp-meta").replaceChildren([
     q.author_name, q.district, q.language.toUpperCase(), t[q.channel] || q.channel, q.contact,
@@ -299,7 +302,8 @@ function renderCategory(q) {
 function openMode(q, kind) {
   state.mode = { id: q.id, kind, version: q.version };
   renderInspector(true);
-  const field = $("insp-mode").querySelector("textarea, input");
+  // rejecting starts on the form itself, so that a ground's key works at once; Tab goes to the note
+  const field = kind === "reject" ? $("reject-form") : $("insp-mode").querySelector("textarea, input");
   if (field) { field.focus(); if (field.tagName === "TEXTAREA") field.setSelectionRange(field.value.length, field.value.length); }
 }
 
@@ -353,24 +357,35 @@ function renderMode(q) {
     return;
   }
   if (mode.kind === "reject") {
-    const input = h("input", { "aria-label": t.reason, placeholder: t.reason, maxlength: 300, id: "reject-reason", autocomplete: "off" });
-    const reject = async (reason) => {
+    // the grounds come from the server (data.grounds), one key each; the typed text is an internal note
+    const note = h("input", { "aria-label": t.reject_note, placeholder: t.reject_note, maxlength: 300, id: "reject-note", autocomplete: "off" });
+    const reject = async (ground) => {
       if (guarded()) return;
-      const ack = await send("reject", { id: q.id, version: state.mode.version, reason });
+      const ack = await send("reject", { id: q.id, version: state.mode.version, ground, note: note.value });
       if (ack.ok) { leaveMode(); return; }
+      conflict.hidden = false;
       if (ack.error.code === "stale_version") {
-        conflict.hidden = false;
         conflict.textContent = t.changed_elsewhere;
         state.mode.version = state.questions.get(q.id)?.version ?? state.mode.version;
-      } else if (ack.error.fields?.reason) { conflict.hidden = false; conflict.textContent = ack.error.fields.reason; }
+      } else conflict.textContent = ack.error.fields?.ground || ack.error.fields?.note || ack.error.message || ack.error.code;
     };
-    box.replaceChildren(h("form", { class: "mode", id: "reject-form", onsubmit: (e) => { e.preventDefault(); reject(input.value); } },
-      input, conflict,
-      h("p", { class: "row" },
-        h("button", { class: "button small danger", type: "submit" }, t.reject),
-        ...["reason_spam", "reason_abuse", "reason_offtopic"].map((k) => h("button", { class: "button small", type: "button",
-          dataset: { reason: k }, onclick: () => reject(t[k]) }, t[k])),
-        cancel)));
+    const buttons = data.grounds.map((g, i) => h("button", {
+      class: `button small${g.statutory ? " danger" : ""}`, type: "button", dataset: { ground: g.ground },
+      "aria-keyshortcuts": String(i + 1), title: g.statutory ? t.ground_statutory : t.ground_desk_only,
+      onclick: () => reject(g.ground) }, g.label, " ", h("kbd", {}, String(i + 1))));
+    const form = h("form", { class: "mode", id: "reject-form", tabindex: "-1", onsubmit: (e) => {
+      // Enter in the note chooses nothing: it asks for the ground and goes to the grounds' keys
+      e.preventDefault();
+      conflict.hidden = false;
+      conflict.textContent = t.choose_ground;
+      buttons[0].focus();
+    } }, note, h("p", { class: "row", role: "group", "aria-label": t.reject_ground }, ...buttons, cancel), conflict);
+    form.addEventListener("keydown", (e) => {
+      if (e.target === note || e.ctrlKey || e.metaKey || e.altKey || e.isComposing || !/^[1-9]$/.test(e.key)) return;
+      const button = buttons[Number(e.key) - 1];
+      if (button) { e.preventDefault(); button.click(); }
+    });
+    box.replaceChildren(form);
     return;
   }
   if (mode.kind === "merge") {

@@ -140,15 +140,24 @@ def test_enter_in_any_form_sends_nothing_to_air(browser, server, key):  # noqa: 
     page.click("#insp-actions [data-action=approve]")
     wait_status(page, qid, "approved")
     pick(page, qid)
-    for opener, field in (("edit", "#edit-text"), ("reject", "#reject-reason"), ("merge", "#merge-search")):
+    for opener, field in (("edit", "#edit-text"), ("reject", "#reject-note"), ("merge", "#merge-search")):
+        if opener == "reject":  # the reject form opens on itself (a ground's key works at once); Tab: the note
+            page.click(f"#insp-actions [data-action={opener}]")
+            page.wait_for_selector("#reject-form:focus")
+            page.keyboard.press("Tab")
+            page.wait_for_selector(f"{field}:focus")
+            page.keyboard.type("x")
+            page.keyboard.press("Enter")  # asks for the ground, chooses none
+            page.wait_for_selector("#reject-form button[data-ground='spam']:focus")
+            page.keyboard.press("Escape")
+            page.wait_for_timeout(300)
+            assert row(server, qid)["status"] == "approved"
+            pick(page, qid)
+            continue
         page.click(f"#insp-actions [data-action={opener}]")
         page.wait_for_selector(f"{field}:focus")
         page.keyboard.press("Tab")  # to the form's first button
-        if opener == "reject":
-            page.keyboard.press("Shift+Tab")
-            page.keyboard.press("Escape")
-        else:
-            page.keyboard.press("Enter")
+        page.keyboard.press("Enter")
         page.wait_for_timeout(300)
         pick(page, qid)
     page.click("#tab-backstage")
@@ -263,11 +272,13 @@ def test_reject_with_a_typed_reason_and_merge_by_mouse_and_by_keyboard(browser, 
     page = desk(browser, server)
     pick(page, spam)
     page.keyboard.press("r")
-    page.wait_for_selector("#reject-reason:focus")
+    page.wait_for_selector("#reject-form:focus")
+    page.keyboard.press("Tab")
     page.keyboard.type("Реклама, не вопрос")
-    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # to the grounds
+    page.keyboard.press("1")  # spam
     wait_status(page, spam, "rejected")
-    assert row(server, spam)["reject_reason"] == "Реклама, не вопрос"
+    assert (row(server, spam)["reject_ground"], row(server, spam)["reject_reason"]) == ("spam", "Реклама, не вопрос")
     # by mouse: the panel's likely duplicates, "merge into this"
     pick(page, dup1)
     page.wait_for_selector(f"#similar-list li[data-id='{target}']")
@@ -284,6 +295,37 @@ def test_reject_with_a_typed_reason_and_merge_by_mouse_and_by_keyboard(browser, 
     wait_status(page, dup2, "merged")
     r = row(server, target)
     assert r["asker_count"] == 3 and r["status"] == "pending" and aired(server) == []
+    assert page.errors == []
+
+
+def test_reject_with_a_ground_by_mouse_and_a_typed_note(browser, server, key):  # noqa: F811
+    abuse, off_topic = ask(server, key, "Вы все там ... (брань)", "Когда повысят пенсии по всей стране?")
+    page = desk(browser, server)
+    pick(page, abuse)
+    page.click("#insp-actions [data-action=reject]")
+    page.click("#reject-note")
+    page.keyboard.type("Мат в каждом слове")
+    page.screenshot(path=str(SCREENSHOTS / "desk-reject.png"))
+    page.click("#reject-form button[data-ground='abuse']")
+    wait_status(page, abuse, "rejected")
+    with database(server) as db:
+        q = db.execute("SELECT reject_ground, reject_reason FROM question WHERE id = ?", (abuse,)).fetchone()
+        a = db.execute("SELECT id, status, leave_ground, clock_running FROM appeal WHERE question_id = ?", (abuse,)).fetchone()
+        notes = db.execute("SELECT action, public, note FROM appeal_event WHERE appeal_id = ? AND action IN "
+                           "('leave', 'comment') ORDER BY id", (a["id"],)).fetchall()
+    assert tuple(q) == ("abuse", "Мат в каждом слове")
+    assert (a["status"], a["leave_ground"], a["clock_running"]) == ("left_without_consideration", "abuse", 0)
+    assert [tuple(n) for n in notes] == [("leave", 1, ""), ("comment", 0, "Мат в каждом слове")]
+    assert "Мат в каждом слове" in page.text_content("#insp-reason")  # staff see their note
+    # keyboard: r, then the ground's key; this one only leaves the desk, the appeal stays open
+    pick(page, off_topic)
+    page.keyboard.press("r")
+    page.wait_for_selector("#reject-form:focus")
+    page.keyboard.press("4")
+    wait_status(page, off_topic, "rejected")
+    with database(server) as db:
+        a = db.execute("SELECT status, clock_running FROM appeal WHERE question_id = ?", (off_topic,)).fetchone()
+    assert (row(server, off_topic)["reject_ground"], a["status"], a["clock_running"]) == ("not_for_broadcast", "registered", 1)
     assert page.errors == []
 
 

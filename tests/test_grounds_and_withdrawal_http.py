@@ -1,0 +1,233 @@
+"""Rejection grounds, the appeal's record and withdrawal over HTTP and the desk's socket: what the resident
+sees (HTML and JSON), what staff see, the notice, and the refusals."""
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import io
+import re
+import time
+
+import pytest
+from sqlalchemy import select
+
+from companion.extensions import db
+from companion.models import Appeal, AppealEvent, User
+from companion.services import appeals
+
+from .test_appeals_http import Inbox, act, appeal_id, ask, assign
+
+NOTE = "Рекламщик с Сайрана, третий раз за вечер"  # a moderator's own words: never shown to the resident
+PLAIN = {"spam": "advertising or a mass mailing", "abuse": "obscene or abusive language",
+         "no_essence": "no substance, or its meaning cannot be understood"}
+
+
+def desk_reject(mod, app, code: str, ground, note: str = NOTE) -> dict:
+    """Reject the question of appeal `code` on the desk (the socket event the desk sends)."""
+    with app.app_context():
+        question = appeals.by_code(code).question
+        data = {"id": question.id, "version": question.version, "ground": ground, "note": note}
+    return mod.emit("reject", data, namespace="/staff", callback=True)
+
+
+def desk_restore(mod, app, code: str) -> dict:
+    with app.app_context():
+        question = appeals.by_code(code).question
+        data = {"id": question.id, "version": question.version}
+    return mod.emit("restore", data, namespace="/staff", callback=True)
+
+
+def resident_views(app, receipt: dict) -> tuple[str, dict, str, dict]:
+    """The private page and JSON, and the number-only page and JSON."""
+    code, access = receipt["tracking_code"], receipt["access_code"]
+    client = app.test_client()
+    return (client.get(f"/track/{code}/{access}").get_data(as_text=True), client.get(f"/api/v1/appeals/{code}/{access}").json,
+            client.get(f"/track/{code}").get_data(as_text=True), client.get(f"/api/v1/appeals/{code}").json)
+
+
+@pytest.mark.parametrize("ground", ["spam", "abuse", "no_essence"])
+def test_a_statutory_ground_shows_in_plain_words_and_the_note_never(app, staff_socket, ground):
+    receipt = ask(app, "Окна недорого, звоните")
+    mod = staff_socket("mod")
+    assert desk_reject(mod, app, receipt["tracking_code"], ground)["ok"]
+    page, api, bare_page, bare_api = resident_views(app, receipt)
+    assert api["status"] == "left_without_consideration" and PLAIN[ground] in api["ground"]
+    leave = next(h for h in api["history"] if h["action"] == "leave")
+    assert PLAIN[ground] in leave["ground"] and leave["note"] == ""
+    assert PLAIN[ground] in page and "left without consideration" in page
+    for shown in (page, str(api), bare_page, str(bare_api)):
+        assert NOTE not in shown and "Сайран" not in shown
+    assert bare_api["status"] == "left_without_consideration"
+    staff = mod.emit("get_snapshot", {}, namespace="/staff", callback=True)
+    question = next(q for q in staff["questions"] if q["tracking_code"] == receipt["tracking_code"])
+    assert (question["reject_ground"], question["reject_reason"]) == (ground, NOTE)  # staff see their note
+
+
+def test_not_for_this_broadcast_keeps_the_appeal_open_and_says_so_without_the_note(app, staff_socket):
+    receipt = ask(app, "Когда починят лифт в поликлинике?")
+    assign(app, receipt["tracking_code"])
+    mod = staff_socket("mod")
+    assert desk_reject(mod, app, receipt["tracking_code"], "not_for_broadcast")["ok"]
+    page, api, _bare_page, bare_api = resident_views(app, receipt)
+    assert api["status"] == bare_api["status"] == "assigned" and api["ground"] is None and api["due_date"]
+    assert [h["action"] for h in api["history"]][-1] == "not_for_broadcast"
+    assert (api["question_status"], api["question_status_label"]) == ("rejected", "not taken on air")
+    assert "considered in the usual way" in page and "Answer due by" in page
+    assert NOTE not in page and NOTE not in str(api)
+
+
+@pytest.mark.parametrize("ground", ["offtopic", "Спам", "", None, 7, "duplicate"])
+def test_the_desk_refuses_an_unknown_ground_and_nothing_changes(app, staff_socket, ground):
+    receipt = ask(app, "Просто вопрос")
+    ack = desk_reject(staff_socket("mod"), app, receipt["tracking_code"], ground)
+    assert not ack["ok"] and ack["error"]["code"] == "invalid" and "ground" in ack["error"]["fields"]
+    with app.app_context():
+        appeal = appeals.by_code(receipt["tracking_code"])
+        assert (appeal.status, appeal.question.status, appeal.question.reject_reason) == ("registered", "pending", "")
+
+
+def test_the_desk_gets_the_grounds_from_the_server(app, staff_client):
+    page = staff_client("mod").get("/moderate/demo").get_data(as_text=True)
+    data = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', page, re.S).group(1)
+    import json
+    grounds = json.loads(data)["grounds"]
+    assert [g["ground"] for g in grounds] == ["spam", "abuse", "no_essence", "not_for_broadcast"]
+    assert [g["statutory"] for g in grounds] == [True, True, True, False]
+
+
+@pytest.mark.parametrize("ground", ["spam", "not_for_broadcast"])
+def test_restoring_on_the_desk_undoes_the_ground(app, staff_socket, ground):
+    receipt = ask(app, "Вопрос, отклонённый по ошибке")
+    mod = staff_socket("mod")
+    assert desk_reject(mod, app, receipt["tracking_code"], ground)["ok"]
+    assert desk_restore(mod, app, receipt["tracking_code"])["ok"]
+    _page, api, _bare, _bare_api = resident_views(app, receipt)
+    assert api["status"] == "registered" and api["ground"] is None
+    assert api["history"][-1]["action"] == ("reopen" if ground == "spam" else "desk_restored")
+
+
+def test_the_applicant_is_e_mailed_the_ground_only_when_they_left_an_address(app, staff_socket):
+    with_mail = ask(app, "Купите квартиру", contact="resident@example.kz", consent=True, language="ru")
+    by_phone = ask(app, "Купите дачу", contact="+77012345678", consent=True, language="ru")
+    off_topic = ask(app, "Про пенсию", contact="other@example.kz", consent=True, language="ru")
+    mod = staff_socket("mod")
+    with Inbox() as inbox:
+        app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=inbox.port, MAIL_FROM="akimat@example.kz")
+        for receipt, ground in ((with_mail, "spam"), (by_phone, "spam"), (off_topic, "not_for_broadcast")):
+            assert desk_reject(mod, app, receipt["tracking_code"], ground)["ok"]
+        messages = inbox.wait(1)
+        time.sleep(0.2)
+    assert len(messages) == 1 and messages[0].rcpt_tos == ["resident@example.kz"]
+    body = email.message_from_bytes(messages[0].content, policy=email.policy.default).get_content()
+    assert "оставлено без рассмотрения" in body and "реклама или массовая рассылка" in body
+    assert NOTE not in body and f"/track/{with_mail['tracking_code']}/{with_mail['access_code']}" in body
+    with app.app_context():
+        sent = db.session.execute(select(AppealEvent.appeal_id).where(AppealEvent.action == "notice_sent")).scalars().all()
+        assert sent == [appeal_id(app, with_mail["tracking_code"])]
+
+
+# --- the back office ---------------------------------------------------------------------------
+
+def test_back_office_leave_needs_a_statutory_ground_and_tells_the_applicant(app, staff_client):
+    receipt = ask(app, "ааааа ббббб", contact="resident@example.kz", consent=True, language="ru")
+    code = receipt["tracking_code"]
+    assign(app, code)
+    officer = staff_client("officer")
+    for form in ({"reason": "Бессмыслица"}, {"ground": "offtopic"}, {"ground": "not_for_broadcast"}):
+        refused = act(officer, app, code, "leave", **form)
+        assert refused.status_code == 400 and "ground" in refused.get_data(as_text=True)
+    with Inbox() as inbox:
+        app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=inbox.port)
+        assert act(officer, app, code, "leave", ground="no_essence", note="Набор букв, перезвонить").status_code == 302
+        assert len(inbox.wait(1)) == 1
+    page, api, _bare, _bare_api = resident_views(app, receipt)
+    assert "Набор букв" not in page and "перезвонить" not in str(api) and PLAIN["no_essence"] in page
+    detail = officer.get(f"/appeals/{appeal_id(app, code)}").get_data(as_text=True)
+    assert "Набор букв, перезвонить" in detail and "No substance" in detail
+
+
+def test_back_office_shows_sets_filters_and_exports_the_record(app, staff_client):
+    complaint = ask(app, "Жалоба на управляющую компанию")["tracking_code"]
+    plain = ask(app, "Когда откроют каток?")["tracking_code"]
+    for code in (complaint, plain):
+        assign(app, code)
+    officer = staff_client("officer")
+    detail = officer.get(f"/appeals/{appeal_id(app, complaint)}").get_data(as_text=True)
+    assert re.search(r'id="record-type">statement<', detail) and re.search(r'id="record-form">electronic<', detail)
+    assert act(officer, app, complaint, "record", appeal_type="complaint", form="written", collective="1").status_code == 302
+    detail = officer.get(f"/appeals/{appeal_id(app, complaint)}").get_data(as_text=True)
+    assert re.search(r'id="record-type">complaint<', detail) and re.search(r'id="record-collective">yes<', detail)
+    assert act(officer, app, complaint, "record", appeal_type="petition", form="written").status_code == 400
+    listed = officer.get("/appeals?appeal_type=complaint").get_data(as_text=True)
+    assert complaint in listed and plain not in listed
+    assert officer.get("/appeals?appeal_type=petition").status_code == 400
+    rows = list(csv.reader(io.StringIO(officer.get("/appeals/export.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    header = rows[0]
+    by_code = {r[0]: dict(zip(header, r)) for r in rows[1:]}
+    assert header[-4:] == ["Type of appeal", "Form", "Repeat", "Collective"]
+    assert [by_code[complaint][k] for k in header[-4:]] == ["complaint", "written", "no", "yes"]
+    assert [by_code[plain][k] for k in header[-4:]] == ["statement", "electronic", "no", "no"]
+
+
+# --- withdrawal by the applicant -------------------------------------------------------------
+
+def _withdraw_token(client, receipt: dict) -> str:
+    page = client.get(f"/track/{receipt['tracking_code']}/{receipt['access_code']}/withdraw")
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+
+def test_the_resident_withdraws_from_the_status_page_after_a_confirm_step(app):
+    receipt = ask(app, "Уже не нужно: сосед починил")
+    code, access = receipt["tracking_code"], receipt["access_code"]
+    client = app.test_client()
+    assert 'id="withdraw-link"' in client.get(f"/track/{code}/{access}").get_data(as_text=True)
+    token = _withdraw_token(client, receipt)
+    with app.app_context():
+        assert appeals.by_code(code).status == "registered"  # the confirm page alone changes nothing
+    done = client.post(f"/track/{code}/{access}/withdraw", data={"csrf_token": token})
+    assert done.status_code == 303 and done.headers["Location"].endswith(f"/track/{code}/{access}")
+    _page, api, _bare, bare_api = resident_views(app, receipt)
+    assert api["status"] == bare_api["status"] == "withdrawn" and api["history"][-1]["action"] == "withdraw"
+    assert bare_api["due_date"] is None and api["closed_at"]
+    with app.app_context():
+        appeal = appeals.by_code(code)
+        assert not appeal.clock_running and appeal.events[-1].actor_id is None
+    page = client.get(f"/track/{code}/{access}").get_data(as_text=True)
+    assert "Withdrawn by the applicant" in page and 'id="withdraw-link"' not in page
+    again = client.post(f"/track/{code}/{access}/withdraw", data={"csrf_token": token})
+    assert again.status_code == 409
+
+
+def test_withdrawal_without_csrf_or_with_a_wrong_or_missing_access_code_is_refused(app):
+    receipt = ask(app, "Не отзывайте меня")
+    code, access = receipt["tracking_code"], receipt["access_code"]
+    client = app.test_client()
+    token = _withdraw_token(client, receipt)
+    wrong = "aaaa-bbbb-cccc-dddd" if access != "aaaa-bbbb-cccc-dddd" else "eeee-ffff-gggg-hhhh"
+    assert client.post(f"/track/{code}/{access}/withdraw").status_code == 400  # no CSRF token
+    assert client.post(f"/track/{code}/{access}/withdraw", data={"csrf_token": "forged"}).status_code == 400
+    assert client.post(f"/track/{code}/{wrong}/withdraw", data={"csrf_token": token}).status_code == 404
+    assert client.post(f"/track/{code}//withdraw", data={"csrf_token": token}).status_code in (404, 405)
+    assert client.post(f"/track/{code}/withdraw", data={"csrf_token": token}).status_code in (404, 405)
+    assert client.get(f"/track/{code}/{wrong}/withdraw").status_code == 404
+    with app.app_context():
+        appeal = appeals.by_code(code)
+        assert appeal.status == "registered" and appeal.clock_running
+
+
+def test_staff_record_a_withdrawal_by_phone(app, staff_client):
+    receipt = ask(app, "Позвоню и отзову")
+    code = receipt["tracking_code"]
+    assign(app, code)
+    officer = staff_client("officer")
+    assert act(officer, app, code, "withdraw", means="web").status_code == 400  # the web is the resident's own
+    assert act(officer, app, code, "withdraw", means="phone", note="Звонок 12.12, 10:40").status_code == 302
+    _page, api, _bare, _bare_api = resident_views(app, receipt)
+    assert api["status"] == "withdrawn" and "10:40" not in str(api)
+    with app.app_context():
+        appeal = appeals.by_code(code)
+        officer_id = db.session.execute(select(User.id).where(User.username == "officer")).scalar_one()
+        assert appeal.events[-2].detail == {"means": "phone"} and appeal.events[-2].actor_id == officer_id
+        assert db.session.get(Appeal, appeal.id).closed_at is not None
