@@ -30,8 +30,11 @@ run: deps translations
 	$(PY) -m companion seed-demo
 	$(PY) -m companion serve
 
+# Everything but the timing tests on $(WORKERS) parallel workers, then the timing tests alone.
+WORKERS ?= 2
 test: test-deps translations
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: none selected
+	$(PY) -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # Refresh the README's pictures (docs/screenshots/) from the browser tests; `make test` writes them to test-artifacts/.
 screenshots: test-deps translations
