@@ -102,7 +102,7 @@ def _do(appeal: Appeal, action: str, officer: User):
     if action == "answer":
         return appeals.answer(appeal, "The shelter will be installed in May.", actor=officer)
     if action == "extend":
-        return appeals.extend(appeal, appeal.due_date + timedelta(days=7), "Needs a site survey", actor=officer)
+        return appeals.extend(appeal, appeal.due_date + timedelta(days=7), "Needs a site survey", actor=user("head"))
     if action == "forward":
         return appeals.forward(appeal, "Regional roads administration", actor=officer)
     if action == "leave":
@@ -216,7 +216,7 @@ def test_extension_past_two_months_is_refused_with_the_limit_named():
     appeal = new_appeal()
     limit = deadlines.extension_limit(deadlines.local_date(appeal.received_at))
     with pytest.raises(ValidationError) as refused:
-        appeals.extend(appeal, limit + timedelta(days=1), "Survey", actor=user("admin"))
+        appeals.extend(appeal, limit + timedelta(days=1), "Survey", actor=user("head"))
     assert limit.isoformat() in str(refused.value.fields["due_date"])
     assert refused.value.detail["limit"] == limit.isoformat()
     db.session.rollback()
@@ -226,7 +226,7 @@ def test_extension_past_two_months_is_refused_with_the_limit_named():
 def test_extension_to_the_limit_sets_the_notice_due_date():
     appeal = new_appeal()
     limit = deadlines.extension_limit(deadlines.local_date(appeal.received_at))
-    appeals.extend(appeal, limit, "A site survey is needed", actor=user("admin"))
+    appeals.extend(appeal, limit, "A site survey is needed", actor=user("head"))
     assert appeal.status == A.EXTENDED and appeal.due_date == limit
     assert appeal.notice_due_date == deadlines.office_calendar().add_working_days(deadlines.local_date(), 3)
     event = appeal.events[-1]
@@ -238,7 +238,7 @@ def test_bad_extensions_are_refused_and_nothing_changes(new_due, reason):
     appeal = new_appeal()
     new_due = new_due or (appeal.due_date + timedelta(days=3)).isoformat()
     with pytest.raises(ValidationError):
-        appeals.extend(appeal, new_due, reason, actor=user("admin"))
+        appeals.extend(appeal, new_due, reason, actor=user("head"))
     db.session.rollback()
     assert appeal.status == A.REGISTERED and appeal.version == 1
 

@@ -14,6 +14,7 @@ from ..services.appeals import ACTION_LABELS, format_access_code
 from ..services.appeals import status_label as appeal_status_label
 from ..services.moderation import STATUS_LABELS
 from ..permissions import can
+from ..presenters import long_date, moment_text
 from ..services import accounts
 
 # Scripts only from this site and only with this response's nonce; no inline styles; the stream
@@ -53,6 +54,7 @@ def register_web(app: Flask) -> None:
                 "appeal_status_label": appeal_status_label,
                 "action_label": lambda action: ACTION_LABELS.get(action, action),
                 "access_code": lambda appeal: format_access_code(appeal.access_code),
+                "long_date": long_date, "moment_text": moment_text,
                 "locales": (("kk", "Қазақша"), ("ru", "Русский"), ("en", "English"))}
 
     def error_page(exc):
