@@ -215,6 +215,7 @@ def test_a_proposal_shows_to_staff_and_the_heads_approval_moves_the_due_date_nam
     assert "extension proposed" in page and "Approve the extension" not in page
     head_page = staff_client("head").get(f"/appeals/{appeal_id(app, code)}").get_data(as_text=True)
     assert "Approve the extension" in head_page and "A site survey is needed" in head_page
+    assert "extension proposed" in staff_client("head").get("/appeals").get_data(as_text=True)
     again = act(staff_client("officer"), app, code, "propose_extension",
                 due_date=(new_due + timedelta(days=1)).isoformat(), reason="Another")
     assert again.status_code == 409
