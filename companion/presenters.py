@@ -104,9 +104,12 @@ KAZAKH_DOCUMENT_DATE = "yyyy 'жылғы' d MMMM"  # formal Kazakh documents: "2
 
 
 def long_date(value) -> str:
-    """A date (or a moment, in the office's time zone) in the long form of the current language; the
-    formal "2026 жылғы 19 мамыр" in Kazakh."""
+    """A date (an ISO date string, or a moment, in the office's time zone) in the long form of the current
+    language; the formal "2026 жылғы 19 мамыр" in Kazakh."""
+    from datetime import date
     from flask_babel import format_date, get_locale
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
     return format_date(value, KAZAKH_DOCUMENT_DATE if str(get_locale() or "kk") == "kk" else "long")
 
 

@@ -230,6 +230,11 @@ def test_a_proposal_shows_to_staff_and_the_heads_approval_moves_the_due_date_nam
         assert extended.detail["proposed_by"] == user("officer").id and extended.detail["due"] == new_due.isoformat()
     history = staff_client("officer").get(f"/appeals/{appeal_id(app, code)}").get_data(as_text=True)
     assert "proposed by: officer" in html.unescape(history)
+    with app.app_context():
+        access = appeals.format_access_code(appeals.by_code(code).access_code)
+    track = page_text(app.test_client().get(f"/track/{code}/{access}"))
+    assert "Term extended" in track and "Extension proposed" not in track and "officer" not in track
+    assert new_due.isoformat() not in track and str(new_due.year) in track  # the new date in the long form
 
 
 @SQLITE

@@ -142,7 +142,8 @@ OPENAPI = {
             "merged_into_code": {"type": ["string", "null"]}}},
         "AppealStatus": {"type": "object", "properties": {
             "tracking_code": {"type": "string"}, "status": {"type": "string"}, "status_label": {"type": "string"},
-            "registered_at": {"type": "string", "format": "date-time"},
+            "registered_at": {"type": "string", "format": "date-time", "description": "The time of receipt"},
+            "registration_date": {"type": "string", "format": "date", "description": "The legal registration date"},
             "due_date": {"type": ["string", "null"], "format": "date"},
             "answered_at": {"type": ["string", "null"]}, "closed_at": {"type": ["string", "null"]},
             "full": {"const": False}}},

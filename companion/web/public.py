@@ -164,7 +164,6 @@ def track_url(appeal) -> str:
 
 
 @bp.get("/track/<code>/<access>/talon")
-@bp.get("/track/<code>/<access>/receipt")  # the address printed before the talon had its legal name
 def talon(code: str, access: str):
     """The printable talon (APPK art. 64(2)): number, access code, time received and registration date,
     the receiving office and who accepted the appeal, the due date."""
@@ -172,6 +171,10 @@ def talon(code: str, access: str):
     return _private_headers(make_response(render_template(
         "talon.html", appeal=appeal, t=talon_view(appeal), track_url=track_url(appeal),
         access=appeals.format_access_code(appeal.access_code))))
+
+
+# the address printed before the talon had its legal name (and its endpoint, for links made elsewhere)
+bp.add_url_rule("/track/<code>/<access>/receipt", "receipt", talon)
 
 
 @bp.get("/track/<code>/<access>/qr.svg")
