@@ -98,6 +98,8 @@ def create_app(config: Config | dict | None = None) -> "Flask":
     app = _app_class()(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
                        instance_path=str(INSTANCE))
     app.config.update(cfg.flask_settings())
+    from .services.deadlines import check_settings
+    check_settings(app.config)
     if cfg.DATABASE_URL.startswith("sqlite"):
         from .durability import DurableConnection
         app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] = {"factory": DurableConnection}

@@ -46,7 +46,8 @@ def cmd_create_user(args) -> None:
     from .services import accounts
     app = _app()
     with app.app_context():
-        user, password = accounts.create_user(args.username, args.role, args.password, department_id=args.department)
+        user, password = accounts.create_user(args.username, args.role, args.password, department_id=args.department,
+                                              display_name=args.name or "", position=args.position or "")
         print(f"Created {user.role} '{user.username}'. Password (shown once): {password}")
 
 
@@ -169,9 +170,11 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=cmd_db)
     p = sub.add_parser("create-user", help="create a staff account")
     p.add_argument("username")
-    p.add_argument("--role", default="moderator", choices=["admin", "moderator", "speaker", "officer"])
+    p.add_argument("--role", default="moderator", choices=["admin", "moderator", "speaker", "officer", "head"])
     p.add_argument("--password", help="default: a random password, printed once")
     p.add_argument("--department", type=int, help="department id of an appeals officer")
+    p.add_argument("--name", help="full name (a head or a moderator: as the talon prints it, surname and initials)")
+    p.add_argument("--position", help="position, printed on the talon of a call this person takes")
     p.set_defaults(func=cmd_create_user)
     p = sub.add_parser("reset-password", help="give an account a new random password")
     p.add_argument("username")

@@ -53,6 +53,18 @@ class Config:
     TIMEZONE: str = "Asia/Almaty"
     PHONE_REGION: str = "KZ"
     OFFICE_NAME: str = "District akimat"
+    OFFICE_NAME_KK: str = ""
+    OFFICE_NAME_RU: str = ""
+    OFFICE_NAME_EN: str = ""
+    ACCEPTING_OFFICIAL_KK: str = ""
+    ACCEPTING_OFFICIAL_RU: str = ""
+    ACCEPTING_OFFICIAL_EN: str = ""
+    ACCEPTING_POSITION_KK: str = ""
+    ACCEPTING_POSITION_RU: str = ""
+    ACCEPTING_POSITION_EN: str = ""
+    WORKING_HOURS: str = "09:00-18:30"
+    TERM_FROM: str = "receipt"
+    RECEIVED_AT_MAX_AGE_DAYS: int = 30
     ANSWER_WORKING_DAYS: int = 15
     FORWARD_WORKING_DAYS: int = 3
     NOTICE_WORKING_DAYS: int = 3
@@ -190,7 +202,19 @@ SETTINGS_DOC = {
     "DEFAULT_LOCALE": "Interface language when the browser asks for none we have: kk, ru or en. Default kk.",
     "TIMEZONE": "Time zone for dates shown and typed in (IANA name). Default Asia/Almaty.",
     "PHONE_REGION": "Default region for phone numbers without a country code. Default KZ.",
-    "OFFICE_NAME": "Name of the receiving office shown on receipts.",
+    "OFFICE_NAME": "Name of the receiving office where no name is set for the page's language (below). Default District akimat.",
+    "OFFICE_NAME_KK": "The receiving office's name in Kazakh, on the talon and in e-mails (Astana: «Астана қаласы «…» ауданы әкімінің аппараты»). Default: OFFICE_NAME.",
+    "OFFICE_NAME_RU": "The receiving office's name in Russian (Astana: «Аппарат акима района «…» города Астаны»). Default: OFFICE_NAME.",
+    "OFFICE_NAME_EN": "The receiving office's name in English. Default: OFFICE_NAME.",
+    "ACCEPTING_OFFICIAL_KK": "Surname and initials of the official responsible for accepting appeals that come by the web, the API and Open311, printed on their talon as who accepted them (APPK art. 64(2)), in Kazakh. A phone caller's talon names the moderator who took the call. Default: none.",
+    "ACCEPTING_OFFICIAL_RU": "The same official's surname and initials in Russian. Default: the Kazakh form.",
+    "ACCEPTING_OFFICIAL_EN": "The same official's surname and initials in English. Default: the Russian form, else the Kazakh.",
+    "ACCEPTING_POSITION_KK": "That official's position in Kazakh. Default: the Russian form.",
+    "ACCEPTING_POSITION_RU": "That official's position in Russian. Default: the Kazakh form.",
+    "ACCEPTING_POSITION_EN": "That official's position in English. Default: the Russian form, else the Kazakh.",
+    "WORKING_HOURS": "The office's working hours, local time (TIMEZONE), HH:MM-HH:MM, on the working days of the calendar. An appeal received at or after the end, or on a day off, is registered on the next working day (APPK art. 64(3)). Default 09:00-18:30.",
+    "TERM_FROM": "What the 15 working days (and the 3 to forward) count from: receipt (the day the appeal arrived) or registration (the legal registration date). The office documents its choice; receipt gives the earlier due date, the safe side. Default receipt.",
+    "RECEIVED_AT_MAX_AGE_DAYS": "An integrator's original time of receipt (received_at) may be at most this many days old. Default 30.",
     "ANSWER_WORKING_DAYS": "Working days to answer an appeal (Administrative Procedural Code). Default 15.",
     "FORWARD_WORKING_DAYS": "Working days to forward an appeal outside the office's competence. Default 3.",
     "NOTICE_WORKING_DAYS": "Working days to tell the applicant of an extension. Default 3.",

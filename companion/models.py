@@ -123,7 +123,12 @@ class Role(StrEnum):
     MODERATOR = "moderator"
     SPEAKER = "speaker"
     OFFICER = "officer"
+    # the head of the office or a deputy: decides extensions (APPK art. 76(2)), sees every appeal
+    HEAD = "head"
 
+
+# who sees every appeal in the back office (services.appeals.may_see and its SQL twin in appeal_list)
+SEES_EVERY_APPEAL = frozenset({Role.ADMIN, Role.HEAD})
 
 LANGUAGES = ("kk", "ru", "en")
 
@@ -289,6 +294,8 @@ class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     display_name: Mapped[str] = mapped_column(String(120), default="")
+    # the post held, printed on the talon of an appeal this person accepted (a phone call)
+    position: Mapped[str] = mapped_column(String(200), default="", server_default="")
     password_hash: Mapped[str] = mapped_column(String(256))  # made and checked by services/passwords.py
     role: Mapped[str] = mapped_column(String(16), default=Role.MODERATOR.value)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -415,7 +422,19 @@ class Appeal(db.Model):
     leave_ground: Mapped[str] = mapped_column(String(24), default="", server_default="")
     # the statutory clock runs (kept in step with status and follow_up by services.appeals)
     clock_running: Mapped[bool] = mapped_column(Boolean, default=True)
+    # when the office received it: for an import, the sending system's own time of receipt
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # the legal registration date (APPK art. 64(3)): the next working day when received after hours
+    registered_on: Mapped[date | None] = mapped_column(Date)
+    # who accepted it: the staff member who took a phone call (else the office's responsible official)
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # an appeal from another system: that system (its API key's name) and its own number there
+    source_system: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    external_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # an officer's proposed extension, waiting for the head's decision
+    proposed_due_date: Mapped[date | None] = mapped_column(Date)
+    proposed_reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     due_date: Mapped[date] = mapped_column(Date)
     original_due_date: Mapped[date] = mapped_column(Date)
     forward_due_date: Mapped[date] = mapped_column(Date)
@@ -435,7 +454,9 @@ class Appeal(db.Model):
     broadcast: Mapped[Broadcast | None] = relationship()
     category: Mapped[Category | None] = relationship()
     department: Mapped[Department | None] = relationship()
-    officer: Mapped[User | None] = relationship()
+    officer: Mapped[User | None] = relationship(foreign_keys=[officer_id])
+    accepted_by: Mapped[User | None] = relationship(foreign_keys=[accepted_by_id])
+    proposed_by: Mapped[User | None] = relationship(foreign_keys=[proposed_by_id])
     events: Mapped[list["AppealEvent"]] = relationship(back_populates="appeal", order_by="AppealEvent.id")
 
     @property

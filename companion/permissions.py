@@ -15,7 +15,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "prompt": frozenset({Role.ADMIN, Role.MODERATOR, Role.SPEAKER}),
     "administer": frozenset({Role.ADMIN}),
     # the back office of appeals; officers are further limited to their department (services.appeals.may_see)
-    "appeals": frozenset({Role.ADMIN, Role.OFFICER}),
+    "appeals": frozenset({Role.ADMIN, Role.OFFICER, Role.HEAD}),
+    # the reasoned decision to extend an appeal's term (APPK art. 76(2)): the head or a deputy, not an admin
+    "decide_extension": frozenset({Role.HEAD}),
 }
 
 

@@ -101,21 +101,60 @@ def prompter_state(broadcast: Broadcast, on_air: Question | None, upcoming: list
             "backstage": backstage_state(broadcast, message)}
 
 
+KAZAKH_DOCUMENT_DATE = "yyyy 'жылғы' d MMMM"  # formal Kazakh documents: "2026 жылғы 19 мамыр"
+
+
+def long_date(value) -> str:
+    """A date (an ISO date string, or a moment, in the office's time zone) in the long form of the current
+    language; the formal "2026 жылғы 19 мамыр" in Kazakh."""
+    from datetime import date
+    from flask_babel import format_date, get_locale
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    return format_date(value, KAZAKH_DOCUMENT_DATE if str(get_locale() or "kk") == "kk" else "long")
+
+
+def moment_text(value) -> str:
+    """A moment as residents read it on their pages: the long date and the time without seconds, "19 мая 2026 г., 19:05"."""
+    from flask_babel import format_time
+    return f"{long_date(value)}, {format_time(value, 'HH:mm')}"
+
+
+def registration_date(appeal):
+    """The appeal's legal registration date (stored since it was registered; worked out for older rows)."""
+    from .services.deadlines import office_calendar, registration_day
+    return appeal.registered_on or registration_day(appeal.received_at, office_calendar())
+
+
+def talon(appeal) -> dict:
+    """What the talon prints besides the numbers (APPK art. 64): the time and date received, the legal
+    registration date, the receiving office and who accepted the appeal, in the current language."""
+    from flask_babel import format_time, get_locale, gettext
+    from .services.office import accepted_by, office_name
+    locale = str(get_locale() or "kk")
+    return {"received_date": long_date(appeal.received_at),
+            "received_time": gettext("%(time)s (Astana time)", time=format_time(appeal.received_at, "HH:mm")),
+            "registration_date": long_date(registration_date(appeal)),
+            "office": office_name(locale), "accepted_by": accepted_by(appeal, locale),
+            "due_date": long_date(appeal.original_due_date)}
+
+
 def appeal_status(appeal) -> dict:
     """An appeal as anyone with its number alone sees it: the status and dates, no text, no answer."""
     from .services.appeals import status_label
     return {"tracking_code": appeal.tracking_code, "status": appeal.status, "status_label": status_label(appeal.status),
-            "registered_at": iso(appeal.received_at), "due_date": appeal.due_date.isoformat() if appeal.is_open else None,
+            "registered_at": iso(appeal.received_at), "registration_date": registration_date(appeal).isoformat(),
+            "due_date": appeal.due_date.isoformat() if appeal.is_open else None,
             "answered_at": iso(appeal.answered_at), "closed_at": iso(appeal.closed_at), "full": False}
 
 
 def public_appeal(appeal) -> dict:
     """An appeal as its applicant sees it with the access code: status, dates, public history, answer.
     No name, contact, address or officer (personal data stays with staff)."""
-    from flask import current_app
     from flask_babel import get_locale
 
     from .services.appeals import ACTION_LABELS, ground_label, public_events, public_note, status_label
+    from .services.office import accepted_by, office_name
     locale = str(get_locale() or "kk")
     department = appeal.department.name(locale) if appeal.department else None
     history = []
@@ -133,7 +172,8 @@ def public_appeal(appeal) -> dict:
         history.append(item)
     question = appeal.question
     return {"tracking_code": appeal.tracking_code, "status": appeal.status, "status_label": status_label(appeal.status),
-            "registered_at": iso(appeal.received_at), "office": current_app.config["OFFICE_NAME"],
+            "registered_at": iso(appeal.received_at), "registration_date": registration_date(appeal).isoformat(),
+            "office": office_name(locale), "accepted_by": accepted_by(appeal, locale),
             "due_date": appeal.due_date.isoformat(), "original_due_date": appeal.original_due_date.isoformat(),
             "language": appeal.language, "channel": appeal.channel, "text": appeal.text,
             "department": department, "category": appeal.category.name(locale) if appeal.category else None,

@@ -130,9 +130,11 @@ def test_answer_extend_forward_and_refusals_from_the_detail_page(app, staff_clie
     officer = staff_client("officer")
     with app.app_context():
         limit = deadlines.extension_limit(deadlines.local_date(appeals.by_code(code).received_at))
-    too_far = act(officer, app, code, "extend", due_date=(limit + timedelta(days=1)).isoformat(), reason="Survey")
+    too_far = act(officer, app, code, "propose_extension", due_date=(limit + timedelta(days=1)).isoformat(),
+                  reason="Survey")
     assert too_far.status_code == 400 and limit.isoformat() in too_far.get_data(as_text=True)
-    assert act(officer, app, code, "extend", due_date=limit.isoformat(), reason="Survey").status_code == 302
+    assert act(officer, app, code, "propose_extension", due_date=limit.isoformat(), reason="Survey").status_code == 302
+    assert act(staff_client("head"), app, code, "approve_extension").status_code == 302
     refused = act(officer, app, code, "close")
     assert refused.status_code == 409 and "term extended" in refused.get_data(as_text=True)
     assert act(officer, app, code, "answer", answer="Lamps will be installed in May.").status_code == 302
@@ -143,7 +145,7 @@ def test_answer_extend_forward_and_refusals_from_the_detail_page(app, staff_clie
     with app.app_context():
         appeal = appeals.by_code(code)
         assert appeal.status == "answered" and appeal.answer == "Lamps will be installed in May."
-        assert [e.action for e in appeal.events] == ["register", "assign", "extend", "answer"]
+        assert [e.action for e in appeal.events] == ["register", "assign", "extension_proposed", "extend", "answer"]
         assert appeal.events[-1].actor.username == "officer"
 
 
@@ -430,7 +432,8 @@ def test_answer_extension_and_forwarding_e_mail_the_applicant_in_the_appeal_lang
         app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=inbox.port, MAIL_FROM="akimat@example.kz")
         with app.app_context():
             new_due = (appeals.by_code(code).due_date + timedelta(days=5)).isoformat()
-        act(officer, app, code, "extend", due_date=new_due, reason="Нужна проверка")
+        act(officer, app, code, "propose_extension", due_date=new_due, reason="Нужна проверка")
+        act(staff_client("head"), app, code, "approve_extension")
         act(officer, app, code, "answer", answer="Лифт отремонтируют до 1 мая.")
         messages = inbox.wait(2)
     assert len(messages) == 2

@@ -64,8 +64,8 @@ def test_harvesting_by_number_alone_reveals_no_text_of_pending_or_rejected_quest
             assert "87019998877" not in body and "SPAM-DISTRICT" not in body and "campaign" not in body
         # by number alone: the status and the dates, nothing else
         assert bare_page.status_code == 200 and code in bare_page.text
-        assert set(bare_api.json()) == {"tracking_code", "status", "status_label", "registered_at", "due_date",
-                                        "answered_at", "closed_at", "full"}
+        assert set(bare_api.json()) == {"tracking_code", "status", "status_label", "registered_at",
+                                        "registration_date", "due_date", "answered_at", "closed_at", "full"}
         [minimum] = open311_one.json()
         assert minimum["status"] in ("open", "closed") and minimum["requested_datetime"]
         assert all(minimum[k] is None for k in ("description", "service_notice", "address", "lat", "long", "status_notes"))

@@ -218,7 +218,8 @@ def create_request():
     fields = {"description": data.get("description"), "service_code": data.get("service_code"),
               "address": data.get("address_string") or "", "lat": data.get("lat"), "long": data.get("long"),
               "author_name": name, "language": data.get("language") or None,
-              "contact": data.get("email") or data.get("phone") or ""}
+              "contact": data.get("email") or data.get("phone") or "",
+              "received_at": data.get("received_at"), "external_id": data.get("external_id")}
     client_id = data.get("client_id") or request.headers.get("Idempotency-Key") or None
     if client_id is not None and (not isinstance(client_id, str) or not 8 <= len(client_id) <= 64
                                   or not storable(client_id)):

@@ -2,6 +2,18 @@
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
+# where an appeal from another system comes from (services.appeals.origin_fields); one text for both APIs
+_ORIGIN = {
+    "received_at": {"type": "string", "format": "date-time", "maxLength": 40, "description": (
+        "When the sending system itself received the appeal, ISO 8601 with its time zone "
+        "(2026-03-19T10:00:00+05:00 or ...Z). The statutory clock starts here, not at the import. Refused (400) "
+        "when malformed or without a zone, in the future (2 minutes of clock skew allowed), or older than "
+        "RECEIVED_AT_MAX_AGE_DAYS (30). Only with an API key.")},
+    "external_id": {"type": "string", "maxLength": 64, "description": (
+        "The appeal's own number in the sending system, kept and shown to staff. Only with an API key. The "
+        "sending system itself is recorded from the API key's name.")},
+}
+
 
 _GEOREPORT_ERROR = {"type": "array", "items": {"type": "object", "properties": {
     "code": {"type": "integer"}, "description": {"type": "string"}}}}
@@ -54,7 +66,7 @@ OPENAPI = {
                     "parameters": [{"name": "tracking_code", "in": "path", "required": True,
                                     "schema": {"type": "string"}},
                                    {"name": "access_code", "in": "path", "required": True, "schema": {"type": "string"},
-                                    "description": "The secret on the applicant's receipt (dashes and case ignored)"}],
+                                    "description": "The secret on the applicant's talon (dashes and case ignored)"}],
                     "responses": {"200": {"description": "The appeal", "content": {"application/json": {"schema": {
                         "$ref": "#/components/schemas/Appeal"}}}},
                         "404": {"description": "No appeal has this number and access code (a wrong code counts "
@@ -120,8 +132,8 @@ OPENAPI = {
             "contact": {"type": "string", "description": "Phone (Kazakhstan by default) or e-mail"},
             "consent": {"type": "boolean", "description": "Required when contact is given"},
             "language": {"enum": ["kk", "ru", "en"]},
-            "client_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}}},
-        "Receipt": {"type": "object", "properties": {
+            "client_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}, **_ORIGIN}},
+        "Receipt": {"type": "object", "description": "The talon's number and access code", "properties": {
             "id": {"type": "integer"}, "tracking_code": {"type": "string"},
             "access_code": {"type": "string", "description": "The applicant's secret: /track/{tracking_code}/{access_code}"},
             "client_id": {"type": "string"}, "status": {"type": "string"},
@@ -130,7 +142,8 @@ OPENAPI = {
             "merged_into_code": {"type": ["string", "null"]}}},
         "AppealStatus": {"type": "object", "properties": {
             "tracking_code": {"type": "string"}, "status": {"type": "string"}, "status_label": {"type": "string"},
-            "registered_at": {"type": "string", "format": "date-time"},
+            "registered_at": {"type": "string", "format": "date-time", "description": "The time of receipt"},
+            "registration_date": {"type": "string", "format": "date", "description": "The legal registration date"},
             "due_date": {"type": ["string", "null"], "format": "date"},
             "answered_at": {"type": ["string", "null"]}, "closed_at": {"type": ["string", "null"]},
             "full": {"const": False}}},
@@ -138,10 +151,17 @@ OPENAPI = {
             "tracking_code": {"type": "string"}, "status": {"type": "string", "enum": [
                 "registered", "assigned", "in_progress", "extended", "answered", "answered_on_air", "closed",
                 "forwarded", "left_without_consideration", "withdrawn"]},
-            "status_label": {"type": "string"}, "registered_at": {"type": "string", "format": "date-time"},
+            "status_label": {"type": "string"},
+            "registered_at": {"type": "string", "format": "date-time", "description": "The time of receipt"},
+            "registration_date": {"type": "string", "format": "date", "description": (
+                "The legal registration date (APPK art. 64(3)): the next working day when received after working "
+                "hours or on a day off")},
             "ground": {"type": ["string", "null"], "description": "The statutory ground it was left without "
                        "consideration on, in plain words"},
-            "office": {"type": "string"}, "due_date": {"type": "string", "format": "date"},
+            "office": {"type": "string", "description": "The receiving office, in the request's language"},
+            "accepted_by": {"type": ["object", "null"], "description": "Who accepted the appeal (talon)",
+                            "properties": {"name": {"type": "string"}, "position": {"type": "string"}}},
+            "due_date": {"type": "string", "format": "date"},
             "original_due_date": {"type": "string", "format": "date"}, "language": {"type": "string"},
             "text": {"type": "string"}, "department": {"type": ["string", "null"]},
             "answer": {"type": ["string", "null"]}, "answered_at": {"type": ["string", "null"]},
@@ -169,7 +189,7 @@ OPENAPI = {
             "email": {"type": "string"}, "phone": {"type": "string"}, "first_name": {"type": "string"},
             "last_name": {"type": "string"}, "language": {"enum": ["kk", "ru", "en"]},
             "client_id": {"type": "string", "description": "Makes a retried POST with the same api_key return the "
-                                                           "same request"}}},
+                                                           "same request"}, **_ORIGIN}},
         "ServiceRequestReceipt": {"type": "object", "properties": {
             "service_request_id": {"type": "string"}, "service_notice": {"type": "string"},
             "account_id": {"type": ["string", "null"]},

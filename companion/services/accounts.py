@@ -13,7 +13,7 @@ from ..models import Department, LoginSession, Role, User, utcnow
 from . import limits, passwords
 from .audit import audit
 from .errors import Conflict, NotFound, ValidationError
-from .fields import parse_id
+from .fields import at_most_characters, parse_id, storable
 
 USERNAME = re.compile(r"^[a-z0-9_.-]{3,40}$")
 MIN_PASSWORD = 10
@@ -32,7 +32,7 @@ def _check_role(role: str) -> str:
 
 
 def create_user(username: str, role: str, password: str | None = None, *, display_name: str = "",
-                department_id: int | None = None, actor: User | None = None) -> tuple[User, str]:
+                position: str = "", department_id: int | None = None, actor: User | None = None) -> tuple[User, str]:
     """Create a staff account; returns it and its password (generated when not given)."""
     username = (username or "").strip().lower()
     if not USERNAME.match(username):
@@ -47,7 +47,7 @@ def create_user(username: str, role: str, password: str | None = None, *, displa
     if department_id is not None and db.session.get(Department, int(department_id)) is None:
         raise ValidationError(fields={"department_id": _l("This department does not exist.")})
     user = User(username=username, role=role, display_name=display_name.strip() or username,
-                department_id=department_id)
+                position=_position(position), department_id=department_id)
     with passwords.turn():
         user.password_hash = passwords.make(password)
     db.session.add(user)
@@ -55,6 +55,17 @@ def create_user(username: str, role: str, password: str | None = None, *, displa
     audit(actor, "user_created", role=role, user=user.id)
     db.session.commit()
     return user, password
+
+
+POSITION_MAX_LENGTH = 200  # User.position's column
+
+
+def _position(value) -> str:
+    """A staff member's position as typed, or ValidationError."""
+    value = (value or "").strip() if isinstance(value, str) else ""
+    if len(value) > POSITION_MAX_LENGTH or not storable(value):
+        raise ValidationError(fields={"position": at_most_characters(POSITION_MAX_LENGTH)})
+    return value
 
 
 def get_user(user_id) -> User:
@@ -69,11 +80,13 @@ KEEP = object()
 
 
 def update_user(user: User, *, role: str | None = None, active: bool | None = None, department_id=KEEP,
-                actor: User | None = None) -> User:
-    """Change an account's role, activity or department; an admin cannot demote or deactivate themself."""
+                position: str | None = None, actor: User | None = None) -> User:
+    """Change an account's role, activity, department or position; an admin cannot demote or deactivate themself."""
     if actor is not None and actor.id == user.id and (active is False or (role and role != user.role)):
         raise Conflict(_l("You cannot remove your own access."))
     changed = (role is not None and role != user.role) or (active is not None and active != user.active)
+    if position is not None:
+        user.position = _position(position)
     if role is not None:
         user.role = _check_role(role)
     if active is not None:

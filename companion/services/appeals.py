@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
-from ..models import (ACCESS_CODE_ALPHABET, LANGUAGES, Appeal, ApiKey, AppealEvent, AppealForm, AppealStatus,
-                      AppealType, Category, Channel, Department, Question, Role, User, new_access_code, utcnow)
+from ..models import (ACCESS_CODE_ALPHABET, FINISHED_APPEAL_STATUSES, LANGUAGES, SEES_EVERY_APPEAL, Appeal, ApiKey,
+                      AppealEvent, AppealForm, AppealStatus, AppealType, Category, Channel, Department, Question, Role,
+                      User, new_access_code, utcnow)
 from . import deadlines
 from .recent import recent_calendar
 from .errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
@@ -77,7 +78,8 @@ WITHDRAWAL_MEANS = ("web", "phone", "paper")
 ACTION_LABELS = {
     "register": _l("Registered"), "assign": _l("Assigned"), "reassign": _l("Reassigned"), "route": _l("Routed by category"),
     "start": _l("Work started"), "answer": _l("Answered"), "answer_on_air": _l("Answered on air"),
-    "extend": _l("Term extended"), "forward": _l("Forwarded"), "leave": _l("Left without consideration"),
+    "extend": _l("Term extended"), "extension_proposed": _l("Extension proposed"),
+    "extension_declined": _l("Extension declined"), "forward": _l("Forwarded"), "leave": _l("Left without consideration"),
     "close": _l("Closed"), "reopen": _l("Reopened"), "follow_up": _l("Follow-up flagged"),
     "follow_up_off": _l("Follow-up cleared"), "notice_sent": _l("Notice e-mailed to the applicant"),
     "notice_failed": _l("E-mail notice failed"), "comment": _l("Internal note"),
@@ -139,10 +141,10 @@ def _new_appeals(received: list, calendar: deadlines.WorkCalendar | None, fields
     calendar = calendar or recent_calendar()
     rows = []
     for moment, own in zip(received, fields):
-        day = deadlines.local_date(moment)
-        due = deadlines.answer_due(day, calendar)
-        rows.append(dict(received_at=moment, due_date=due, original_due_date=due,
-                         forward_due_date=deadlines.forward_due(day, calendar),
+        start = deadlines.term_start(moment, calendar)
+        due = deadlines.answer_due(start, calendar)
+        rows.append(dict(received_at=moment, registered_on=deadlines.registration_day(moment, calendar),
+                         due_date=due, original_due_date=due, forward_due_date=deadlines.forward_due(start, calendar),
                          status=A.REGISTERED.value, clock_running=True, updated_at=moment,
                          access_code=new_access_code(), **{"form": form_of_channel(own.get("channel", "")), **own}))
     appeals = list(db.session.scalars(insert(Appeal).returning(Appeal), rows))
@@ -170,12 +172,16 @@ def _new_appeal(received, calendar: deadlines.WorkCalendar | None = None, **fiel
     return _new_appeals([received], calendar, [fields])[0]
 
 
-def register_questions(questions: list[Question]) -> list[Appeal]:
+def register_questions(questions: list[Question], origins: list[dict] | None = None) -> list[Appeal]:
     """Register the appeals of questions just stored (same transaction); each question takes its
-    appeal's tracking code: one number for both."""
-    appeals = _new_appeals([q.created_at for q in questions], None, [
+    appeal's tracking code: one number for both. `origins` (one per question, from `origin_fields`
+    plus `accepted_by_id`) carry an import's own time of receipt, system and number."""
+    origins = [dict(o) for o in origins] if origins else [{} for _ in questions]
+    received = [o.pop("received_at", None) or q.created_at for q, o in zip(questions, origins)]
+    appeals = _new_appeals(received, None, [
         dict(question_id=q.id, broadcast_id=q.broadcast_id, channel=q.channel, language=q.language,
-             text=q.text, author_name=q.author_name, district=q.district, contact=q.contact) for q in questions])
+             text=q.text, author_name=q.author_name, district=q.district, contact=q.contact, **o)
+        for q, o in zip(questions, origins)])
     for question, appeal in zip(questions, appeals):  # the link, known without a query
         # one side only: with both, each pair would be a reference cycle that only the cyclic
         # garbage collector frees (a pause per some thousand questions); appeal.question loads on use
@@ -258,6 +264,39 @@ def validate_appeal(data: dict) -> dict:
     return fields
 
 
+EXTERNAL_ID_MAX_LENGTH = 64  # Appeal.external_id's column
+
+
+def origin_fields(data: dict, api_key: ApiKey | None) -> dict:
+    """Where an appeal from another system comes from: that system (its API key's name), its own number
+    (`external_id`) and its original time of receipt (`received_at`, ISO 8601 with a zone; the clock
+    starts there). Without a key these fields are refused: only an integrator can vouch for them."""
+    given = [key for key in ("received_at", "external_id") if data.get(key) not in (None, "")]
+    if api_key is None:
+        if given:
+            raise ValidationError(fields={key: _l("Only a system with an API key may send this field.")
+                                          for key in given})
+        return {}
+    fields: dict = {"source_system": api_key.name[:120]}
+    errors: dict = {}
+    external = data.get("external_id")
+    if external not in (None, ""):
+        if (not isinstance(external, (str, int)) or isinstance(external, bool) or not storable(str(external))
+                or not str(external).strip() or len(str(external).strip()) > EXTERNAL_ID_MAX_LENGTH):
+            errors["external_id"] = _l("The sending system's number: text of at most %(n)s characters.",
+                                       n=EXTERNAL_ID_MAX_LENGTH)
+        else:
+            fields["external_id"] = str(external).strip()
+    if data.get("received_at") not in (None, ""):
+        try:
+            fields["received_at"] = deadlines.parse_received_at(data["received_at"])
+        except ValidationError as exc:
+            errors.update(exc.fields)
+    if errors:
+        raise ValidationError(fields=errors)
+    return fields
+
+
 def create_appeal(data: dict, *, api_key: ApiKey, channel: str = Channel.OPEN311, client_id: str | None = None,
                   actor: User | None = None) -> tuple[Appeal, bool]:
     """Register an appeal an integrator filed with its key; returns it and whether it is new (a client_id
@@ -266,11 +305,20 @@ def create_appeal(data: dict, *, api_key: ApiKey, channel: str = Channel.OPEN311
         existing = _by_client_id(channel, api_key, client_id)
         if existing is not None:
             return existing, False
-    fields = validate_appeal(data)
+    errors: dict = {}
+    fields, origin = {}, {}
+    for check, into in ((lambda: validate_appeal(data), fields), (lambda: origin_fields(data, api_key), origin)):
+        try:
+            into.update(check())
+        except ValidationError as exc:
+            errors.update(exc.fields)
+    if errors:
+        raise ValidationError(fields=errors)
     category = fields.pop("category", None)
+    received = origin.pop("received_at", None) or utcnow()
     try:
-        appeal = _new_appeal(utcnow(), channel=str(channel), client_id=client_id or None, api_key_id=api_key.id,
-                             **fields)
+        appeal = _new_appeal(received, channel=str(channel), client_id=client_id or None, api_key_id=api_key.id,
+                             **fields, **origin)
         if category is not None:
             _route(appeal, category, actor)
         db.session.commit()
@@ -340,8 +388,8 @@ def get_appeal(appeal_id, *, user: User | None = None, version=None) -> Appeal:
 
 
 def may_see(user: User, appeal: Appeal) -> bool:
-    """Admins see every appeal; an officer sees the appeals of their own department."""
-    if user.role == Role.ADMIN:
+    """Admins and the head see every appeal; an officer sees the appeals of their own department."""
+    if user.role in SEES_EVERY_APPEAL:
         return True
     return user.role == Role.OFFICER and user.department_id is not None and appeal.department_id == user.department_id
 
@@ -372,6 +420,8 @@ def _move(appeal: Appeal, action: str, actor: User | None, *, note: str = "", pu
         appeal.answered_on_time = answered <= appeal.due_date
     if target in (A.CLOSED, A.FORWARDED, A.LEFT_WITHOUT_CONSIDERATION, A.WITHDRAWN):
         appeal.closed_at = utcnow()
+    if target in FINISHED_APPEAL_STATUSES:  # a proposed extension of a finished appeal is moot
+        appeal.proposed_due_date, appeal.proposed_reason, appeal.proposed_by_id = None, "", None
     if target == A.REGISTERED:
         appeal.closed_at = None
     _sync_clock(appeal)
@@ -510,20 +560,88 @@ def answer(appeal: Appeal, text: str, *, actor: User) -> Appeal:
     return appeal
 
 
-def extend(appeal: Appeal, new_due, reason: str, *, actor: User) -> Appeal:
-    """Extend the term (never past two months from receipt); the applicant must be told within 3 working days."""
-    reason = _note(reason, "reason", required=True, limit=500)
+def _require_head(actor: User | None) -> None:
+    """Only the head of the office or a deputy decides an extension (APPK art. 76(2)); an admin is not the head."""
+    from ..permissions import can  # permissions imports services.errors
+    if not can(actor, "decide_extension"):
+        raise Forbidden(_l("Only the head of the office or a deputy decides an extension."))
+
+
+def _new_due(appeal: Appeal, new_due) -> date:
+    """A new due date for this appeal: later than the current one, at most two months from receipt."""
     if not isinstance(new_due, date):
         new_due = deadlines.parse_day(new_due, "due_date")
     if appeal.status not in TRANSITIONS["extend"][0]:
-        _move(appeal, "extend", actor)  # raises the refusal with the status named
+        _move(appeal, "extend", None)  # raises the refusal with the status named
     deadlines.check_extension(deadlines.local_date(appeal.received_at), appeal.due_date, new_due)
-    calendar = deadlines.office_calendar()
+    return new_due
+
+
+def _decide_extension(appeal: Appeal, new_due: date, reason: str, actor: User, proposed_by: User | None) -> None:
+    """Move the due date by the head's decision; the applicant must be told within 3 working days."""
     previous = appeal.due_date
     appeal.due_date = new_due
     appeal.extension_reason = reason
-    appeal.notice_due_date = deadlines.notice_due(deadlines.local_date(), calendar)
-    _move(appeal, "extend", actor, note=reason, previous_due=previous.isoformat(), due=new_due.isoformat())
+    appeal.notice_due_date = deadlines.notice_due(deadlines.local_date(), deadlines.office_calendar())
+    appeal.proposed_due_date, appeal.proposed_reason, appeal.proposed_by_id = None, "", None
+    _move(appeal, "extend", actor, note=reason, previous_due=previous.isoformat(), due=new_due.isoformat(),
+          decided_by=actor.id, decided_by_name=actor.display_name or actor.username,
+          proposed_by=proposed_by.id if proposed_by else None,
+          proposed_by_name=(proposed_by.display_name or proposed_by.username) if proposed_by else None)
+
+
+def extend(appeal: Appeal, new_due, reason: str, *, actor: User) -> Appeal:
+    """The head's own decision to extend the term (never past two months from receipt)."""
+    _require_head(actor)
+    reason = _note(reason, "reason", required=True, limit=500)
+    _decide_extension(appeal, _new_due(appeal, new_due), reason, actor, actor)
+    db.session.commit()
+    return appeal
+
+
+def propose_extension(appeal: Appeal, new_due, reason: str, *, actor: User) -> Appeal:
+    """An officer proposes an extension (a date within the cap and a reason) for the head to decide."""
+    reason = _note(reason, "reason", required=True, limit=500)
+    new_due = _new_due(appeal, new_due)
+    if appeal.proposed_due_date is not None:
+        raise InvalidTransition(_l("An extension is already proposed; the head decides it first."),
+                                status=appeal.status)
+    _touch(appeal)
+    appeal.proposed_due_date, appeal.proposed_reason, appeal.proposed_by_id = new_due, reason, actor.id
+    appeal.proposed_by = actor
+    _record(appeal, "extension_proposed", actor, note=reason, from_status=appeal.status, public=False,
+            due=new_due.isoformat())
+    db.session.commit()
+    return appeal
+
+
+def _proposal(appeal: Appeal, actor: User) -> User | None:
+    """The proposer of the pending extension, after checking the actor is the head and one is pending."""
+    _require_head(actor)
+    if appeal.proposed_due_date is None:
+        raise InvalidTransition(_l("No extension is proposed for this appeal."), status=appeal.status)
+    return appeal.proposed_by
+
+
+def approve_extension(appeal: Appeal, *, actor: User) -> Appeal:
+    """The head approves the proposed extension: the due date moves, and the record names both people."""
+    proposer = _proposal(appeal, actor)
+    new_due = _new_due(appeal, appeal.proposed_due_date)  # checked again: the due date may have moved since
+    _decide_extension(appeal, new_due, appeal.proposed_reason, actor, proposer)
+    db.session.commit()
+    return appeal
+
+
+def decline_extension(appeal: Appeal, note: str, *, actor: User) -> Appeal:
+    """The head declines the proposed extension with a note; the due date stays."""
+    proposer = _proposal(appeal, actor)
+    note = _note(note, "note", required=True, limit=500)
+    due = appeal.proposed_due_date
+    _touch(appeal)
+    appeal.proposed_due_date, appeal.proposed_reason, appeal.proposed_by_id = None, "", None
+    _record(appeal, "extension_declined", actor, note=note, from_status=appeal.status, public=False,
+            due=due.isoformat(), proposed_by=proposer.id if proposer else None,
+            proposed_by_name=(proposer.display_name or proposer.username) if proposer else None)
     db.session.commit()
     return appeal
 

@@ -1,7 +1,7 @@
 """The statutory clock: working days on the Kazakhstan calendar, due dates, extension limits."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -80,6 +80,51 @@ def local_date(moment: datetime | None = None) -> date:
     return moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
 
 
+TERM_FROM_CHOICES = ("receipt", "registration")
+
+
+def check_settings(config) -> None:
+    """Refuse at start-up a WORKING_HOURS or TERM_FROM setting the clock cannot use (ValueError)."""
+    working_hours(config)
+    if config["TERM_FROM"] not in TERM_FROM_CHOICES:
+        raise ValueError(f"COMPANION_TERM_FROM must be receipt or registration, not {config['TERM_FROM']!r}")
+
+
+def working_hours(config=None) -> tuple[time, time]:
+    """The office's working hours (setting WORKING_HOURS, "09:00-18:30"), local time."""
+    value = (config or current_app.config)["WORKING_HOURS"]
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError:
+        raise ValueError(f"COMPANION_WORKING_HOURS must be HH:MM-HH:MM, not {value!r}") from None
+    if not start < end:
+        raise ValueError(f"COMPANION_WORKING_HOURS must end after it starts: {value!r}")
+    return start, end
+
+
+def local_moment(moment: datetime) -> datetime:
+    """`moment` in the office's time zone."""
+    return moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+
+
+def registration_day(moment: datetime, calendar: WorkCalendar) -> date:
+    """The legal registration date of an appeal received at `moment` (APPK art. 64(3)): the day of
+    receipt on a working day before the end of working hours, else the next working day."""
+    local = local_moment(moment)
+    day = local.date()
+    if calendar.is_working_day(day) and local.time() < working_hours()[1]:
+        return day
+    return calendar.add_working_days(day, 1)
+
+
+def term_start(moment: datetime, calendar: WorkCalendar) -> date:
+    """The day the terms count from (setting TERM_FROM): the day of receipt (the default, the earlier
+    due date) or the registration date."""
+    if current_app.config["TERM_FROM"] == "registration":
+        return registration_day(moment, calendar)
+    return local_moment(moment).date()
+
+
 def answer_due(received: date, calendar: WorkCalendar) -> date:
     """Received + 15 working days (the setting ANSWER_WORKING_DAYS)."""
     return calendar.add_working_days(received, current_app.config["ANSWER_WORKING_DAYS"])
@@ -124,6 +169,33 @@ def urgency(due: date | None, is_open: bool, today: date | None = None) -> str |
     if due <= today + timedelta(days=current_app.config["DUE_SOON_DAYS"]):
         return "due_soon"
     return None
+
+
+RECEIVED_AT_SKEW = timedelta(minutes=2)  # the sending system's clock may run a little ahead of ours
+
+
+def parse_received_at(value, now: datetime | None = None) -> datetime:
+    """An integrator's original time of receipt: ISO 8601 with a zone, not in the future, at most
+    RECEIVED_AT_MAX_AGE_DAYS old; ValidationError naming `received_at` otherwise."""
+    malformed = ValidationError(fields={"received_at": _l(
+        "Give the time of receipt in ISO 8601 with its time zone, for example 2026-03-19T10:00:00+05:00.")})
+    if not isinstance(value, str) or len(value) > 40:
+        raise malformed
+    try:
+        moment = datetime.fromisoformat(value.strip())
+        if moment.tzinfo is None:
+            raise ValueError(value)
+        moment = moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00+05:00 has no UTC time
+        raise malformed from None
+    now = now or utcnow()
+    if moment > now + RECEIVED_AT_SKEW:
+        raise ValidationError(fields={"received_at": _l("The time of receipt is in the future.")})
+    days = current_app.config["RECEIVED_AT_MAX_AGE_DAYS"]
+    if moment < now - timedelta(days=days):
+        raise ValidationError(fields={"received_at": _l(
+            "The time of receipt is too long ago: at most %(n)s days back are accepted.", n=days)})
+    return moment
 
 
 def parse_day(value: str, field: str) -> date:

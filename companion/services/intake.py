@@ -158,6 +158,14 @@ class Submission:
     actor: object = None
     rate_limited: bool = True
     client_scope: str = ""
+    origin: dict | None = None  # an import's system, number and time of receipt (appeals.origin_fields)
+
+    def appeal_origin(self) -> dict:
+        """What the appeal keeps of where it came from, and who accepted it (the staff member who typed it in)."""
+        origin = dict(self.origin or {})
+        if getattr(self.actor, "id", None) is not None:
+            origin["accepted_by_id"] = self.actor.id
+        return origin
 
 
 def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Channel.WEB,
@@ -173,7 +181,7 @@ def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Chann
     try:
         if not broadcast.accepting_questions:
             raise QuestionsClosed()
-        fields = validate_submission(broadcast, data, default_language)
+        fields, origin = _checked(broadcast, data, default_language, channel, api_key)
     except (QuestionsClosed, ValidationError):
         # a retry of a stored question is answered with it, even once questions are closed; a new
         # question's client_id is looked up in the batch it is stored with (one query per batch)
@@ -183,7 +191,24 @@ def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Chann
         raise
     return Submission(broadcast=broadcast, client_id=client_id, fields=fields, approved=approved,
                       channel=str(channel), viewer_token=viewer_token, source=source, actor=actor,
-                      rate_limited=rate_limited, client_scope=scope)
+                      rate_limited=rate_limited, client_scope=scope, origin=origin)
+
+
+def _checked(broadcast: Broadcast, data: dict, default_language: str, channel: str, api_key) -> tuple[dict, dict]:
+    """The question's fields and, from another system (the JSON API), where it comes from; every bad field named."""
+    errors: dict = {}
+    fields, origin = {}, {}
+    checks = [(lambda: validate_submission(broadcast, data, default_language), fields)]
+    if str(channel) in (Channel.API, Channel.OPEN311):
+        checks.append((lambda: appeals.origin_fields(data, api_key), origin))
+    for check, into in checks:
+        try:
+            into.update(check())
+        except ValidationError as exc:
+            errors.update(exc.fields)
+    if errors:
+        raise ValidationError(fields=errors)
+    return fields, origin
 
 
 # Which of a batch's client_ids are stored already (by any sender: matched to the scope below):
@@ -246,7 +271,7 @@ def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Questio
         stored[(question.broadcast_id, question.client_scope, question.client_id)] = question
     questions = [stored[(submissions[i].broadcast.id, submissions[i].client_scope, submissions[i].client_id)]
                  for i in new]
-    appeals.register_questions(questions)
+    appeals.register_questions(questions, [submissions[i].appeal_origin() for i in new])
     builders: dict[int, ChangeBuilder] = {}
     for i, question in zip(new, questions):
         sub = submissions[i]

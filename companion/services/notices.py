@@ -13,6 +13,7 @@ from ..extensions import db
 from ..links import absolute_url
 from ..models import Appeal, AppealEvent, utcnow
 from .appeals import format_access_code, ground_label
+from .office import office_name
 
 log = logging.getLogger(__name__)
 KINDS = ("answer", "extend", "forward", "leave")
@@ -33,7 +34,7 @@ def _body(appeal: Appeal, kind: str, link: str) -> tuple[str, str]:
     else:
         lines += [_("Your appeal %(code)s is outside our competence and has been forwarded to: %(body)s.",
                     code=appeal.tracking_code, body=appeal.forwarded_to)]
-    lines += ["", _("Follow your appeal here: %(link)s", link=link), "", current_app.config["OFFICE_NAME"]]
+    lines += ["", _("Follow your appeal here: %(link)s", link=link), "", office_name(appeal.language)]
     return subject, "\n".join(lines)
 
 

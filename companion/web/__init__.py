@@ -15,6 +15,7 @@ from ..services.appeals import ACTION_LABELS, channel_label, format_access_code,
 from ..services.appeals import status_label as appeal_status_label
 from ..services.moderation import STATUS_LABELS
 from ..permissions import can
+from ..presenters import long_date, moment_text
 from ..services import accounts
 from .plurals import plural_forms
 
@@ -62,6 +63,7 @@ def register_web(app: Flask) -> None:
                 "access_code": lambda appeal: format_access_code(appeal.access_code),
                 "plural_forms": plural_forms,
                 "question_status_labels": lambda: {s.value: str(label) for s, label in STATUS_LABELS.items()},
+                "long_date": long_date, "moment_text": moment_text,
                 "locales": (("kk", "Қазақша"), ("ru", "Русский"), ("en", "English"))}
 
     def error_page(exc):

@@ -127,14 +127,16 @@ def users():
     if form.validate_on_submit():
         try:
             user, password = accounts.create_user(form.username.data, form.role.data,
-                                                  display_name=form.display_name.data or "", actor=current_user)
+                                                  display_name=form.display_name.data or "",
+                                                  position=form.position.data or "", actor=current_user)
         except ServiceError as exc:
             db.session.rollback()
             _form_errors(form, exc)
         else:
             return _show_password(user, password)
     departments, locale = appeals.departments(), str(get_locale())
-    rows = [(u, UserRoleForm(prefix=f"u{u.id}", role=u.role, active=u.active, department_id=str(u.department_id or ""))
+    rows = [(u, UserRoleForm(prefix=f"u{u.id}", role=u.role, active=u.active, position=u.position,
+                             department_id=str(u.department_id or ""))
              .with_departments(departments, locale)) for u in accounts.all_users()]
     return render_template("admin/users.html", form=form, rows=rows, reset_form=EmptyForm())
 
@@ -142,12 +144,12 @@ def users():
 @bp.post("/users/<int:user_id>")
 @permission_required("administer")
 def user_update(user_id: int):
-    """Change a staff account's role or deactivate it."""
+    """Change a staff account's role, position or department, or deactivate it."""
     user = accounts.get_user(user_id)
     form = UserRoleForm(prefix=f"u{user.id}")
     if form.validate_on_submit():
         try:
-            accounts.update_user(user, role=form.role.data, active=form.active.data,
+            accounts.update_user(user, role=form.role.data, active=form.active.data, position=form.position.data or "",
                                  department_id=form.department_id.data or None, actor=current_user)
             flash(_("Saved."), "ok")
         except ServiceError as exc:

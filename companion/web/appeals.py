@@ -8,7 +8,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..extensions import db
-from ..permissions import permission_required
+from ..permissions import can, permission_required
+from ..presenters import talon as talon_view
 from ..services import appeal_list, appeals, deadlines, desk, notices
 from ..services import broadcasts as broadcast_service
 from ..services.errors import ServiceError, ValidationError
@@ -23,6 +24,10 @@ ACTIONS = {
     "start": (lambda a, f, u: appeals.start(a, actor=u), None),
     "answer": (lambda a, f, u: appeals.answer(a, f.get("answer", ""), actor=u), "answer"),
     "extend": (lambda a, f, u: appeals.extend(a, f.get("due_date", ""), f.get("reason", ""), actor=u), "extend"),
+    "propose_extension": (lambda a, f, u: appeals.propose_extension(a, f.get("due_date", ""), f.get("reason", ""),
+                                                                    actor=u), None),
+    "approve_extension": (lambda a, f, u: appeals.approve_extension(a, actor=u), "extend"),
+    "decline_extension": (lambda a, f, u: appeals.decline_extension(a, f.get("note", ""), actor=u), None),
     "forward": (lambda a, f, u: appeals.forward(a, f.get("forwarded_to", ""), f.get("note", ""), actor=u), "forward"),
     "leave": (lambda a, f, u: appeals.leave_without_consideration(a, f.get("ground"), f.get("note", ""), actor=u),
               "leave"),
@@ -119,7 +124,8 @@ def _detail(appeal, status: int = 200):
                            urgency=deadlines.urgency(appeal.due_date, appeal.is_open),
                            limit=deadlines.extension_limit(deadlines.local_date(appeal.received_at)),
                            transitions=appeals.TRANSITIONS, action_labels=appeals.ACTION_LABELS,
-                           smtp=bool(current_app.config["SMTP_HOST"]),
+                           smtp=bool(current_app.config["SMTP_HOST"]), talon=talon_view(appeal),
+                           decides_extensions=can(current_user, "decide_extension"),
                            **_choices()), status
 
 

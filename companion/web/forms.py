@@ -10,7 +10,9 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from ..services.fields import storable
 
 ROLE_CHOICES = [SelectChoice("moderator", _l("Moderator")), SelectChoice("speaker", _l("Speaker")),
-                SelectChoice("officer", _l("Appeals officer")), SelectChoice("admin", _l("Administrator"))]
+                SelectChoice("officer", _l("Appeals officer")),
+                SelectChoice("head", _l("Head of the office or deputy (decides extensions)")),
+                SelectChoice("admin", _l("Administrator"))]
 
 
 def _storable(_form, field) -> None:
@@ -41,11 +43,14 @@ class BroadcastForm(FlaskForm):
 class UserForm(FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=40), _storable])
     display_name = StringField(_l("Full name"), validators=[Optional(), Length(max=120), _storable])
+    position = StringField(_l("Position (printed on the talon of a call this person takes)"),
+                           validators=[Optional(), Length(max=200), _storable])
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
 
 
 class UserRoleForm(FlaskForm):
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    position = StringField(_l("Position"), validators=[Optional(), Length(max=200), _storable])
     department_id = SelectField(_l("Department"), choices=[], validate_choice=False)
     active = BooleanField(_l("Active"))
 

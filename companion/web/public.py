@@ -13,6 +13,7 @@ from flask_babel import get_locale
 from ..extensions import db
 from ..links import absolute_url
 from ..presenters import appeal_status, public_appeal
+from ..presenters import talon as talon_view
 from ..services import appeals, broadcasts, desk, intake, limits, reports
 from ..services.database import resilient
 from ..services.errors import InvalidTransition, NotFound
@@ -44,7 +45,7 @@ def index():
 
 @bp.get("/b/<slug>")
 def viewer(slug: str):
-    """The viewer page: ask, see what is on air, upvote, keep receipts."""
+    """The viewer page: ask, see what is on air, upvote, keep talons."""
     broadcast = broadcast_or_404(slug)
     session.permanent = True
     session.setdefault("viewer", secrets.token_urlsafe(18))
@@ -144,7 +145,8 @@ def track(code: str):
     appeal = appeals.by_code(code)
     if appeal is None:
         _not_found(code)
-    return render_template("track.html", appeal=appeal, view=appeal_status(appeal), code=appeal.tracking_code)
+    return render_template("track.html", appeal=appeal, view=appeal_status(appeal), t=talon_view(appeal),
+                           code=appeal.tracking_code)
 
 
 @bp.get("/track/<code>/<access>")
@@ -154,7 +156,7 @@ def track_private(code: str, access: str):
     return _private_headers(make_response(render_template(
         "track.html", appeal=appeal, view=public_appeal(appeal), events=appeals.public_events(appeal),
         withdrawable=appeals.withdrawable(appeal),
-        code=appeal.tracking_code, access=appeals.format_access_code(appeal.access_code))))
+        t=talon_view(appeal), code=appeal.tracking_code, access=appeals.format_access_code(appeal.access_code))))
 
 
 @bp.get("/track/<code>/<access>/withdraw")
@@ -186,18 +188,23 @@ def track_url(appeal) -> str:
                       access=appeals.format_access_code(appeal.access_code))
 
 
-@bp.get("/track/<code>/<access>/receipt")
-def receipt(code: str, access: str):
-    """The printable receipt: number, access code, date and time of registration, receiving office, due date."""
+@bp.get("/track/<code>/<access>/talon")
+def talon(code: str, access: str):
+    """The printable talon (APPK art. 64(2)): number, access code, time received and registration date,
+    the receiving office and who accepted the appeal, the due date."""
     appeal = _private_appeal_or_404(code, access)
     return _private_headers(make_response(render_template(
-        "receipt.html", appeal=appeal, track_url=track_url(appeal),
+        "talon.html", appeal=appeal, t=talon_view(appeal), track_url=track_url(appeal),
         access=appeals.format_access_code(appeal.access_code))))
+
+
+# the address printed before the talon had its legal name (and its endpoint, for links made elsewhere)
+bp.add_url_rule("/track/<code>/<access>/receipt", "receipt", talon)
 
 
 @bp.get("/track/<code>/<access>/qr.svg")
 def track_qr(code: str, access: str):
-    """A QR code of the applicant's page of the appeal, printed on the receipt."""
+    """A QR code of the applicant's page of the appeal, printed on the talon."""
     appeal = _private_appeal_or_404(code, access)
     out = io.BytesIO()
     segno.make(track_url(appeal), error="m").save(out, kind="svg", scale=4, border=2)

@@ -35,7 +35,7 @@ function setStatus(text, kind = "", question = null) {
   const el = $("form-status");
   el.textContent = text;
   el.dataset.kind = kind;
-  if (question) el.append(" ", h("a", { href: `${trackUrl(question)}/receipt`, class: "receipt-link" }, t.receipt));
+  if (question) el.append(" ", h("a", { href: `${trackUrl(question)}/talon`, class: "receipt-link" }, t.receipt));
 }
 
 function clearErrors() {

@@ -20,11 +20,12 @@ def test_question_asked_on_air_is_answered_by_an_officer_and_read_at_track(brows
     viewer.wait_for_selector("#form-status[data-kind=ok]")
     code = re.search(r"SRK-\d{4}-\d{6}", viewer.inner_text("#form-status")).group(0)
 
-    # The receipt, one tap away: number, time of registration, office, due date.
+    # The talon, one tap away: number, time received, registration date, office, due date.
     viewer.click("#form-status a.receipt-link")
-    viewer.wait_for_url(re.compile(f"/track/{code}/[a-z0-9]{{4}}(-[a-z0-9]{{4}}){{3}}/receipt$"))
+    viewer.wait_for_url(re.compile(f"/track/{code}/[a-z0-9]{{4}}(-[a-z0-9]{{4}}){{3}}/talon$"))
     receipt = viewer.inner_text("main")
-    assert code in receipt and "Answer due by" in receipt and "District akimat" in receipt and "Access code" in receipt
+    assert code in receipt and "Registration slip (talon)" in receipt and "Registration date" in receipt
+    assert "Answer due" in receipt and "District akimat" in receipt and "Access code" in receipt
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     viewer.screenshot(path=str(SCREENSHOTS / "receipt.png"), full_page=True)
 
