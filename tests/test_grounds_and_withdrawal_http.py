@@ -73,7 +73,7 @@ def test_not_for_this_broadcast_keeps_the_appeal_open_and_says_so_without_the_no
     assert api["status"] == bare_api["status"] == "assigned" and api["ground"] is None and api["due_date"]
     assert [h["action"] for h in api["history"]][-1] == "not_for_broadcast"
     assert (api["question_status"], api["question_status_label"]) == ("rejected", "not taken on air")
-    assert "considered in the usual way" in page and "Answer due by" in page
+    assert "considered in the usual way" in page and "Answer due" in page
     assert NOTE not in page and NOTE not in str(api)
 
 

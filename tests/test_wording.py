@@ -126,7 +126,7 @@ def test_the_answer_form_states_the_law_and_names_the_language(app, staff_client
 # --- the resident's pages ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("locale, title, heading", [("ru", "Талон о регистрации обращения", "Срок ответа"),
-                                                    ("kk", "Тіркеу талоны", "Жолданымыңыз тіркелді")])
+                                                    ("kk", "Тіркеу талоны", "Жолданымды қабылдаған орган")])
 def test_the_talon_is_called_a_talon(app, locale, title, heading):
     receipt = ask(app, "Талон, пожалуйста")
     page = client_in(app, locale).get(f"/track/{receipt['tracking_code']}/{receipt['access_code']}/receipt")
