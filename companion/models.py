@@ -380,7 +380,12 @@ class Appeal(db.Model):
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     status: Mapped[str] = mapped_column(String(32), default=AppealStatus.REGISTERED.value)
     follow_up: Mapped[bool] = mapped_column(Boolean, default=False)
-    # the statutory clock runs (kept in step with status and follow_up by services.appeals)
+    # an appeal under the APPK (a name and a contact: services.appeals.is_statutory); False for a
+    # question only, which is tracked but has no statutory clock and no place in the statistics
+    statutory: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # forwarded at once: it reported a crime or a threat to security (the law's exception for anonymous ones)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # the statutory clock runs (kept in step with status, follow_up and statutory by services.appeals)
     clock_running: Mapped[bool] = mapped_column(Boolean, default=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     due_date: Mapped[date] = mapped_column(Date)
@@ -407,10 +412,15 @@ class Appeal(db.Model):
 
     @property
     def is_open(self) -> bool:
-        """True while the statutory clock runs."""
+        """True while the appeal (or question only) still waits for its answer, by its status."""
         if self.status == AppealStatus.ANSWERED_ON_AIR:
             return self.follow_up
         return self.status not in FINISHED_APPEAL_STATUSES
+
+    @property
+    def clock_runs(self) -> bool:
+        """True while the statutory clock runs: an open appeal; never a question only."""
+        return self.statutory is not False and self.is_open
 
 
 class AppealEvent(db.Model):

@@ -22,8 +22,12 @@ def user(name: str) -> User:
     return db.session.execute(select(User).where(User.username == name)).scalar_one()
 
 
+# a name and a contact make a question an appeal under the statutory clock (appeals.is_statutory)
+NAMED = {"author_name": "Aigerim", "contact": "+77011234567", "consent": True}
+
+
 def new_appeal(text="How will the bus routes change?") -> Appeal:
-    return submit(text).appeal
+    return submit(text, **NAMED).appeal
 
 
 # --- the statutory clock -------------------------------------------------------------------
@@ -114,6 +118,9 @@ def _do(appeal: Appeal, action: str, officer: User):
         return db.session.commit()
     if action == "reopen":
         return appeals.reopen(appeal, actor=officer)
+    if action == "forward_immediately":
+        appeals.forward_immediately(appeal, "Police department of the district", actor=officer)
+        return db.session.commit()
     raise AssertionError(action)
 
 
@@ -125,9 +132,10 @@ def test_every_transition_pair_is_allowed_or_refused_by_the_table(app, status, a
     officer = user("admin")
     appeal = new_appeal()
     appeal.status = status.value
-    # follow-up keeps an answered-on-air appeal open (without it the hook closes it at once)
-    appeal.follow_up = status == A.ANSWERED_ON_AIR or action == "answer_on_air"
-    appeal.clock_running = appeal.is_open
+    # follow-up keeps an answered-on-air appeal open (without it the hook closes it at once); one
+    # closes only once no written answer is due (test_an_appeal_answered_on_air_closes_only_in_writing)
+    appeal.follow_up = (status == A.ANSWERED_ON_AIR and action != "close") or action == "answer_on_air"
+    appeal.clock_running = appeal.clock_runs
     db.session.commit()
     allowed, target = appeals.TRANSITIONS[action]
     history = len(appeal.events)
@@ -145,7 +153,7 @@ def test_every_transition_pair_is_allowed_or_refused_by_the_table(app, status, a
         assert appeal.status == target
         event = appeal.events[history]
         assert (event.from_status, event.to_status, event.actor_id) == (status.value, target.value, officer.id)
-        assert appeal.clock_running == appeal.is_open  # the indexed column follows the status
+        assert appeal.clock_running == appeal.clock_runs  # the indexed column follows the status
     else:
         with pytest.raises(InvalidTransition) as refused:
             _do(appeal, action, officer)
@@ -162,22 +170,52 @@ def test_refusal_names_the_current_status():
     assert "registered" in refused.value.message
 
 
-def test_answered_on_air_closes_unless_follow_up_is_flagged():
-    plain = submit("Will the park get lights?")
-    flagged = submit("When will the road on Tole bi be repaired?")
-    appeals.set_follow_up(flagged.appeal, True, actor=user("mod"))
-    db.session.commit()
-    for q in (plain, flagged):
+def _answer_on_air(*questions):
+    for q in questions:
         moderation.transition(demo(), q.id, "send_to_air", actor=user("mod"), finish_current="mark_answered",
                               confirmed=True)
-    moderation.transition(demo(), flagged.id, "mark_answered", actor=user("mod"))
+    moderation.transition(demo(), questions[-1].id, "mark_answered", actor=user("mod"))
+
+
+def test_answered_on_air_closes_a_question_only_unless_follow_up_is_flagged():
+    plain = submit("Will the park get lights?")
+    flagged = submit("When will the road on Tole bi be repaired?")
+    assert not plain.appeal.follow_up and not flagged.appeal.follow_up  # no contact: nothing in writing is due
+    appeals.set_follow_up(flagged.appeal, True, actor=user("mod"))
+    db.session.commit()
+    _answer_on_air(plain, flagged)
     assert plain.status == flagged.status == QuestionStatus.ANSWERED
     assert plain.appeal.status == A.CLOSED and plain.appeal.closed_at is not None
     assert [e.action for e in plain.appeal.events][-2:] == ["answer_on_air", "close"]
-    assert flagged.appeal.status == A.ANSWERED_ON_AIR and flagged.appeal.is_open and flagged.appeal.clock_running
-    assert not plain.appeal.clock_running
+    assert flagged.appeal.status == A.ANSWERED_ON_AIR and flagged.appeal.is_open
+    assert not plain.appeal.clock_running and not flagged.appeal.clock_running  # questions only: no clock
     appeals.assign(flagged.appeal, 1, actor=user("admin"))
     assert flagged.appeal.status == A.ASSIGNED
+
+
+def test_an_appeal_answered_on_air_stays_open_until_the_written_answer():
+    named = submit("When will the road on Tole bi be repaired?", **NAMED)
+    assert named.appeal.follow_up  # on by default for an appeal: its contact asks for a written answer
+    _answer_on_air(named)
+    appeal = named.appeal
+    assert appeal.status == A.ANSWERED_ON_AIR and appeal.follow_up and appeal.clock_running
+    assert appeals.status_label(appeal.status, appeal.follow_up) == "answered on air, written answer due"
+    assert appeal.days_to_answer is None and appeal.answered_on_time is None  # not yet answered for the statistics
+    with pytest.raises(InvalidTransition) as refused:
+        appeals.close(appeal, actor=user("admin"))
+    assert refused.value.message == appeals.WRITTEN_ANSWER_DUE
+    db.session.rollback()
+    appeals.answer(appeal, "The road will be repaired in June.", actor=user("admin"))
+    assert appeal.status == A.ANSWERED and appeal.answered_on_time is True and not appeal.clock_running
+    appeals.close(appeal, actor=user("admin"))
+    assert appeal.status == A.CLOSED
+
+
+def test_a_moderator_may_turn_the_default_follow_up_off_and_on_air_then_closes_the_appeal():
+    named = submit("Is the pool open in winter?", **NAMED)
+    moderation.flag_follow_up(demo(), named.id, False, actor=user("mod"))
+    _answer_on_air(named)
+    assert named.appeal.status == A.CLOSED and named.appeal.answered_on_time is True
 
 
 def test_merged_askers_appeals_are_answered_with_the_question():

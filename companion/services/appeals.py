@@ -18,6 +18,7 @@ from ..extensions import db
 from ..models import (ACCESS_CODE_ALPHABET, LANGUAGES, Appeal, ApiKey, AppealEvent, AppealStatus, Category, Channel,
                       Department, Question, Role, User, new_access_code, utcnow)
 from . import deadlines
+from .audit import audit
 from .recent import recent_calendar
 from .errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
 from .fields import parse_id, storable
@@ -35,12 +36,17 @@ TRANSITIONS: dict[str, tuple[frozenset, AppealStatus]] = {
     "forward": (OPEN, A.FORWARDED),
     "leave": (OPEN, A.LEFT_WITHOUT_CONSIDERATION),
     "close": (frozenset({A.ANSWERED, A.ANSWERED_ON_AIR}), A.CLOSED),
+    # a report of a crime being prepared or committed, or of a threat to state or public security:
+    # forwarded at once, a question only too (the law's one exception for anonymous appeals)
+    "forward_immediately": (OPEN | {A.ANSWERED_ON_AIR, A.LEFT_WITHOUT_CONSIDERATION}, A.FORWARDED),
     # a moderator restoring a question rejected by mistake brings its appeal back
     "reopen": (frozenset({A.LEFT_WITHOUT_CONSIDERATION}), A.REGISTERED),
 }
 # changing department or officer without changing the status
 REASSIGNABLE = OPEN
 
+# what the resident's page and the back office call an answer on air that still owes the written answer
+ANSWERED_ON_AIR_WRITTEN_DUE = _l("answered on air, written answer due")
 STATUS_LABELS = {
     A.REGISTERED: _l("registered"), A.ASSIGNED: _l("assigned to a department"), A.IN_PROGRESS: _l("in progress"),
     A.EXTENDED: _l("term extended"), A.ANSWERED: _l("answered"), A.ANSWERED_ON_AIR: _l("answered on air"),
@@ -51,15 +57,24 @@ ACTION_LABELS = {
     "register": _l("Registered"), "assign": _l("Assigned"), "reassign": _l("Reassigned"), "route": _l("Routed by category"),
     "start": _l("Work started"), "answer": _l("Answered"), "answer_on_air": _l("Answered on air"),
     "extend": _l("Term extended"), "forward": _l("Forwarded"), "leave": _l("Left without consideration"),
+    "forward_immediately": _l("Forwarded immediately (crime or threat to security)"),
     "close": _l("Closed"), "reopen": _l("Reopened"), "follow_up": _l("Follow-up flagged"),
     "follow_up_off": _l("Follow-up cleared"), "notice_sent": _l("Notice e-mailed to the applicant"),
     "notice_failed": _l("E-mail notice failed"), "comment": _l("Internal note"),
 }
 
 
-def status_label(status: str) -> str:
-    """The appeal status in the current language."""
+def status_label(status: str, follow_up: bool = False) -> str:
+    """The appeal status in the current language (an answer on air with follow-up still owes the written one)."""
+    if follow_up and status == A.ANSWERED_ON_AIR:
+        return str(ANSWERED_ON_AIR_WRITTEN_DUE)
     return str(STATUS_LABELS[A(status)])
+
+
+def is_statutory(author_name: str | None, contact: str | None) -> bool:
+    """The one rule of what is an appeal under the APPK: a question with a name and a contact (a phone
+    or an e-mail, already validated) is one, under the statutory clock; any other is a question only."""
+    return bool((author_name or "").strip()) and bool((contact or "").strip())
 
 
 def _event_values(appeal: Appeal, action: str, actor: User | None, *, note: str = "", from_status: str = "",
@@ -90,10 +105,12 @@ def _new_appeals(received: list, calendar: deadlines.WorkCalendar | None, fields
     for moment, own in zip(received, fields):
         day = deadlines.local_date(moment)
         due = deadlines.answer_due(day, calendar)
+        statutory = is_statutory(own.get("author_name"), own.get("contact"))
+        # a question only keeps the dates (the list's order) but they are never shown nor counted
         rows.append(dict(received_at=moment, due_date=due, original_due_date=due,
                          forward_due_date=deadlines.forward_due(day, calendar),
-                         status=A.REGISTERED.value, clock_running=True, updated_at=moment,
-                         access_code=new_access_code(), **own))
+                         status=A.REGISTERED.value, statutory=statutory, clock_running=statutory,
+                         updated_at=moment, access_code=new_access_code(), **own))
     appeals = list(db.session.scalars(insert(Appeal).returning(Appeal), rows))
     if len(appeals) > 1:  # rows come back in no set order (see store_submissions): match them by question
         by_question = {appeal.question_id: appeal for appeal in appeals}
@@ -120,11 +137,13 @@ def _new_appeal(received, calendar: deadlines.WorkCalendar | None = None, **fiel
 
 
 def register_questions(questions: list[Question]) -> list[Appeal]:
-    """Register the appeals of questions just stored (same transaction); each question takes its
-    appeal's tracking code: one number for both."""
+    """Register the appeals (or questions only) of questions just stored (same transaction); each
+    question takes its appeal's tracking code: one number for both. An appeal starts with follow-up on:
+    an answer on air does not replace the written answer its contact asks for."""
     appeals = _new_appeals([q.created_at for q in questions], None, [
         dict(question_id=q.id, broadcast_id=q.broadcast_id, channel=q.channel, language=q.language,
-             text=q.text, author_name=q.author_name, district=q.district, contact=q.contact) for q in questions])
+             text=q.text, author_name=q.author_name, district=q.district, contact=q.contact,
+             follow_up=is_statutory(q.author_name, q.contact)) for q in questions])
     for question, appeal in zip(questions, appeals):  # the link, known without a query
         # one side only: with both, each pair would be a reference cycle that only the cyclic
         # garbage collector frees (a pause per some thousand questions); appeal.question loads on use
@@ -302,24 +321,51 @@ def _touch(appeal: Appeal) -> None:
 
 
 def _sync_clock(appeal: Appeal) -> None:
-    """Keep the indexed `clock_running` column equal to the status rule (Appeal.is_open)."""
-    appeal.clock_running = appeal.is_open
+    """Keep the indexed `clock_running` column equal to the rule (Appeal.clock_runs)."""
+    appeal.clock_running = appeal.clock_runs
+
+
+def _settle(appeal: Appeal) -> None:
+    """Record how long the answer took and whether it was on time, once the answer concludes the appeal:
+    a written answer, or an answer on air that owes none. A question only has no term to be on time for."""
+    if appeal.status == A.ANSWERED or (appeal.status == A.ANSWERED_ON_AIR and not appeal.follow_up):
+        answered = deadlines.local_date(appeal.answered_at or utcnow())
+        appeal.days_to_answer = (answered - deadlines.local_date(appeal.received_at)).days
+        appeal.answered_on_time = answered <= appeal.due_date if appeal.statutory is not False else None
+    elif appeal.status == A.ANSWERED_ON_AIR:
+        appeal.days_to_answer = appeal.answered_on_time = None
+
+
+def _refuse(appeal: Appeal) -> InvalidTransition:
+    return InvalidTransition(_l("Cannot do this: the appeal is %(status)s.",
+                                status=status_label(appeal.status, appeal.follow_up)), status=appeal.status)
+
+
+WRITTEN_ANSWER_DUE = _l("A written answer is still due: answer the appeal in writing to close it.")
+NO_TERM = _l("A question only has no statutory term to extend.")
+
+
+def _guard(appeal: Appeal, action: str) -> None:
+    """The refusals beyond the table: an appeal answered on air closes only with its written answer;
+    a question only has no term to extend."""
+    if action == "close" and appeal.status == A.ANSWERED_ON_AIR and appeal.follow_up:
+        raise InvalidTransition(WRITTEN_ANSWER_DUE, status=appeal.status)
+    if action == "extend" and appeal.statutory is False:
+        raise InvalidTransition(NO_TERM, status=appeal.status)
 
 
 def _move(appeal: Appeal, action: str, actor: User | None, *, note: str = "", public: bool = True,
           **detail) -> AppealEvent:
     allowed, target = TRANSITIONS[action]
     if appeal.status not in allowed:
-        raise InvalidTransition(_l("Cannot do this: the appeal is %(status)s.", status=status_label(appeal.status)),
-                                status=appeal.status)
+        raise _refuse(appeal)
+    _guard(appeal, action)
     before = appeal.status
     _touch(appeal)
     appeal.status = target.value
     if target in (A.ANSWERED, A.ANSWERED_ON_AIR):
         appeal.answered_at = utcnow()
-        answered = deadlines.local_date(appeal.answered_at)
-        appeal.days_to_answer = (answered - deadlines.local_date(appeal.received_at)).days
-        appeal.answered_on_time = answered <= appeal.due_date
+        _settle(appeal)
     if target in (A.CLOSED, A.FORWARDED, A.LEFT_WITHOUT_CONSIDERATION):
         appeal.closed_at = utcnow()
     if target == A.REGISTERED:
@@ -371,8 +417,7 @@ def _assign(appeal: Appeal, department: Department, officer: User | None, actor:
         _touch(appeal)
         _record(appeal, "reassign", actor, note=note, from_status=appeal.status, **detail)
     else:
-        raise InvalidTransition(_l("Cannot do this: the appeal is %(status)s.", status=status_label(appeal.status)),
-                                status=appeal.status)
+        raise _refuse(appeal)
     appeal.department_id = department.id
     appeal.department = department
     appeal.officer_id = officer.id if officer else None
@@ -451,7 +496,7 @@ def extend(appeal: Appeal, new_due, reason: str, *, actor: User) -> Appeal:
     reason = _note(reason, "reason", required=True, limit=500)
     if not isinstance(new_due, date):
         new_due = deadlines.parse_day(new_due, "due_date")
-    if appeal.status not in TRANSITIONS["extend"][0]:
+    if appeal.status not in TRANSITIONS["extend"][0] or appeal.statutory is False:
         _move(appeal, "extend", actor)  # raises the refusal with the status named
     deadlines.check_extension(deadlines.local_date(appeal.received_at), appeal.due_date, new_due)
     calendar = deadlines.office_calendar()
@@ -472,6 +517,20 @@ def forward(appeal: Appeal, body: str, note: str = "", *, actor: User) -> Appeal
     _move(appeal, "forward", actor, note=note, forwarded_to=body, late=late)
     appeal.forwarded_to = body
     db.session.commit()
+    return appeal
+
+
+def forward_immediately(appeal: Appeal, body: str, note: str = "", *, actor: User) -> Appeal:
+    """Forward at once a report of a crime being prepared or committed, or of a threat to state or public
+    security, to the body named (a question only too: the law's exception); marked urgent, and audited.
+    Joins the caller's transaction; the caller commits."""
+    body = _note(body, "forwarded_to", required=True, limit=200)
+    note = _note(note, "note", required=False)
+    _move(appeal, "forward_immediately", actor, note=note, forwarded_to=body, immediate=True)
+    appeal.forwarded_to = body
+    appeal.urgent = True
+    audit(actor, "forward_immediately", appeal.broadcast, appeal.question, appeal=appeal.tracking_code,
+          forwarded_to=body)
     return appeal
 
 
@@ -501,12 +560,10 @@ def set_follow_up(appeal: Appeal, on: bool, *, actor: User | None) -> Appeal:
     if appeal.follow_up == bool(on):
         return appeal
     if not appeal.is_open and appeal.status != A.ANSWERED_ON_AIR:
-        raise InvalidTransition(_l("Cannot do this: the appeal is %(status)s.", status=status_label(appeal.status)),
-                                status=appeal.status)
-    if on and appeal.status == A.CLOSED:
-        raise InvalidTransition(_l("Cannot do this: the appeal is %(status)s.", status=status_label(appeal.status)))
+        raise _refuse(appeal)
     _touch(appeal)
     appeal.follow_up = bool(on)
+    _settle(appeal)
     _sync_clock(appeal)
     _record(appeal, "follow_up" if on else "follow_up_off", actor, from_status=appeal.status, public=False)
     return appeal
@@ -523,8 +580,8 @@ def add_comment(appeal: Appeal, text: str, *, actor: User) -> Appeal:
 # --- hooks from the live desk: they join the desk's transaction and do not commit ---
 
 def on_question_answered(questions: list[Question], actor: User | None) -> None:
-    """A question answered on air answers its appeal and those of questions merged into it;
-    each closes at once unless a moderator flagged follow-up."""
+    """A question answered on air answers its appeal and those of questions merged into it; each closes
+    at once unless it has follow-up (on by default for an appeal: a written answer is still due)."""
     for question in questions:
         merged = db.session.execute(select(Question).where(Question.merged_into_id == question.id)).scalars().all()
         for q in [question, *merged]:
