@@ -357,3 +357,106 @@ def test_appeal_from_another_channel_is_idempotent_per_key_and_routed():
     assert db.session.execute(select(func.count()).select_from(Department)).scalar_one() == 6
     assert db.session.execute(select(func.count()).select_from(AppealEvent)
                               .where(AppealEvent.appeal_id == appeal.id)).scalar_one() == 2
+
+
+# --- questions only and appeals (APPK: anonymous appeals are not considered) ---------------
+
+@pytest.mark.parametrize("fields, statutory", [
+    ({}, False),
+    ({"author_name": "Aigerim"}, False),
+    ({"contact": "+77011234567", "consent": True}, False),
+    ({"author_name": "   ", "contact": "aigerim@example.kz", "consent": True}, False),
+    ({"author_name": "Aigerim", "contact": "aigerim@example.kz", "consent": True}, True),
+    (NAMED, True),
+])
+def test_only_a_name_and_a_contact_make_a_question_an_appeal_under_the_clock(fields, statutory):
+    appeal = submit("Who repairs the lift in block 12?", **fields).appeal
+    assert appeal.statutory is statutory and appeal.clock_running is statutory and appeal.clock_runs is statutory
+    assert appeal.follow_up is statutory  # an appeal owes a written answer even when answered on air
+    assert appeal.tracking_code and appeal.access_code and appeal.status == A.REGISTERED
+
+
+def test_every_channel_follows_the_same_rule():
+    from companion.models import Channel
+    from companion.services import apikeys
+    mod = user("mod")
+    phone_named, _ = intake.submit_question(demo(), {"text": "Caller: heating", **NAMED}, channel=Channel.PHONE,
+                                            actor=mod, approved=True, rate_limited=False)
+    phone_anonymous, _ = intake.submit_question(demo(), {"text": "Caller: no name"}, channel=Channel.PHONE,
+                                                actor=mod, approved=True, rate_limited=False)
+    api_named, _ = intake.submit_question(demo(), {"text": "From the API", **NAMED}, channel=Channel.API)
+    key, _ = apikeys.create_key("109 centre", actor=None)
+    open311_named, _ = appeals.create_appeal({"description": "Pothole", "author_name": "Serik Abenov",
+                                              "contact": "serik@example.kz"}, api_key=key)
+    open311_anonymous, _ = appeals.create_appeal({"description": "Pothole", "contact": "serik@example.kz"},
+                                                 api_key=key)
+    assert phone_named.appeal.statutory and api_named.appeal.statutory and open311_named.statutory
+    assert not phone_anonymous.appeal.statutory and not open311_anonymous.statutory
+    assert not open311_anonymous.clock_running and open311_named.clock_running
+
+
+def _overdue(*appeals_: Appeal) -> None:
+    for appeal in appeals_:
+        appeal.due_date = deadlines.local_date() - timedelta(days=1)
+    db.session.commit()
+
+
+def test_questions_only_are_left_out_of_the_statistics_and_the_overdue_lists():
+    from companion.services import appeal_list, reports
+    from werkzeug.datastructures import MultiDict
+    anonymous = submit("Anonymous: when is the next broadcast?")
+    answered_anonymous = submit("Anonymous: are the buses free today?")
+    named = submit("Named: the lift is broken", **NAMED)
+    for q in (anonymous, answered_anonymous, named):
+        moderation.transition(demo(), q.id, "approve", actor=user("mod"))
+    _answer_on_air(answered_anonymous)
+    _overdue(anonymous.appeal, named.appeal)
+    admin = user("admin")
+    overdue, _ = appeal_list.page(admin, appeal_list.AppealFilter(overdue=True))
+    assert [a.id for a in overdue] == [named.appeal.id]
+    only = appeal_list.AppealFilter.from_args(MultiDict({"kind": "question"}))
+    assert {a.id for a in appeal_list.page(admin, only)[0]} == {anonymous.appeal.id, answered_anonymous.appeal.id}
+    with pytest.raises(ValidationError):
+        appeal_list.AppealFilter.from_args(MultiDict({"kind": "both"}))
+    figures = reports.compute_roadmap()
+    assert figures["total"] == 1 and figures["open"] == 1 and figures["answered"] == 0
+    assert answered_anonymous.appeal.status == A.CLOSED and answered_anonymous.appeal.answered_on_time is None
+    appeals.assign(named.appeal, 1, actor=admin)
+    appeals.answer(named.appeal, "The lift was repaired.", actor=admin)
+    figures = reports.compute_roadmap()
+    assert figures["answered"] == 1 and figures["on_time_share"] == 0.0  # answered late, and only it counts
+
+
+def test_a_question_only_has_no_term_to_extend():
+    appeal = submit("Anonymous: the park lights").appeal
+    with pytest.raises(InvalidTransition) as refused:
+        appeals.extend(appeal, deadlines.local_date() + timedelta(days=20), "Site survey", actor=user("admin"))
+    assert refused.value.message == appeals.NO_TERM
+
+
+# --- forward immediately (crime or threat to security) --------------------------------------
+
+def test_forward_immediately_records_who_when_and_to_whom_for_a_question_only_too():
+    from companion.models import AuditEvent
+    q = submit("Anonymous: someone is preparing to set fire to the school")
+    before = appeals.deadlines.local_date()
+    moderation.forward_immediately(demo(), q.id, "  District police department  ", actor=user("mod"), version=q.version)
+    appeal = q.appeal
+    assert appeal.status == A.FORWARDED and appeal.urgent and appeal.forwarded_to == "District police department"
+    event = appeal.events[-1]
+    assert (event.action, event.actor_id, event.detail["forwarded_to"], event.detail["immediate"]) == (
+        "forward_immediately", user("mod").id, "District police department", True)
+    assert deadlines.local_date(event.at) >= before and appeal.closed_at is not None
+    audit = db.session.execute(select(AuditEvent).where(AuditEvent.action == "forward_immediately")).scalar_one()
+    assert audit.question_id == q.id and audit.actor == "mod"
+    assert "forward_immediately" not in moderation.allowed_actions(q)  # once only
+
+
+@pytest.mark.parametrize("body", ["", "   ", None, 42, "x" * 201])
+def test_forward_immediately_needs_the_body_it_goes_to(body):
+    q = submit("Anonymous: a threat")
+    with pytest.raises(ValidationError) as refused:
+        moderation.forward_immediately(demo(), q.id, body, actor=user("mod"))
+    assert "forwarded_to" in refused.value.fields
+    db.session.rollback()
+    assert q.appeal.status == A.REGISTERED and not q.appeal.urgent
