@@ -588,6 +588,7 @@ T = {
     'Registered as a question only: without a name and a contact it is not an official appeal, and no answer is due by a date.': ('Зарегистрировано как вопрос: без имени и контакта это не официальное обращение, и срок ответа не установлен.', 'Сұрақ ретінде тіркелді: аты мен байланысы жоқ болғандықтан, бұл ресми өтініш емес, жауап беру мерзімі белгіленбейді.'),
     "With the caller's name and phone this is an official appeal: the office must answer in writing within 15 working days. Without them it is a question for the broadcast only, not an official appeal.": ('С именем и телефоном звонящего это официальное обращение: на него обязаны ответить письменно в течение 15 рабочих дней. Без них это только вопрос для эфира, не официальное обращение.', 'Қоңырау шалушының аты мен телефоны көрсетілсе, бұл ресми өтініш: оған 15 жұмыс күні ішінде жазбаша жауап берілуге тиіс. Олар болмаса, бұл тек эфирге арналған сұрақ, ресми өтініш емес.'),
     'Your name may be shown publicly only with your separate permission.': ('Ваше имя могут показать публично только с вашего отдельного разрешения.', 'Атыңыз тек сіздің жеке рұқсатыңызбен ғана жария көрсетілуі мүмкін.'),
+    'Only official appeals (with a name and a contact) are counted; questions asked for the broadcast only are not.': ('Учитываются только официальные обращения (с именем и контактом); вопросы, заданные только для эфира, не учитываются.', 'Тек ресми өтініштер (аты мен байланысы көрсетілген) есептеледі; тек эфирге арналған сұрақтар есептелмейді.'),
 }
 
 
