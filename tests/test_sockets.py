@@ -293,7 +293,7 @@ def test_the_live_queue_shows_overdue_appeals_in_red(app, viewer_socket, staff_s
     from companion.models import Appeal
     from companion.services import deadlines
     mod = staff_socket("mod")
-    ask(viewer_socket())
+    ask(viewer_socket(), author_name="Aigerim", contact="+77011234567", consent=True)  # an appeal: on the clock
     with app.app_context():
         appeal = db.session.execute(select(Appeal)).scalar_one()
         appeal.due_date = deadlines.local_date() - timedelta(days=1)
