@@ -420,7 +420,12 @@ class Appeal(db.Model):
     collective: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     # the statutory ground it was left without consideration on (services.appeals.LEAVE_GROUNDS)
     leave_ground: Mapped[str] = mapped_column(String(24), default="", server_default="")
-    # the statutory clock runs (kept in step with status and follow_up by services.appeals)
+    # an appeal under the APPK (a name and a contact: services.appeals.is_statutory); False for a
+    # question only, which is tracked but has no statutory clock and no place in the statistics
+    statutory: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # forwarded at once: it reported a crime or a threat to security (the law's exception for anonymous ones)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # the statutory clock runs (kept in step with status, follow_up and statutory by services.appeals)
     clock_running: Mapped[bool] = mapped_column(Boolean, default=True)
     # when the office received it: for an import, the sending system's own time of receipt
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -461,10 +466,15 @@ class Appeal(db.Model):
 
     @property
     def is_open(self) -> bool:
-        """True while the statutory clock runs."""
+        """True while the appeal (or question only) still waits for its answer, by its status."""
         if self.status == AppealStatus.ANSWERED_ON_AIR:
             return self.follow_up
         return self.status not in FINISHED_APPEAL_STATUSES
+
+    @property
+    def clock_runs(self) -> bool:
+        """True while the statutory clock runs: an open appeal; never a question only."""
+        return self.statutory is not False and self.is_open
 
 
 class AppealEvent(db.Model):

@@ -45,12 +45,14 @@ def staff_question(q: Question) -> dict:
 
 
 def appeal_clock(appeal) -> dict | None:
-    """The statutory clock of a question's appeal, for the live queue: red when overdue, amber when due soon."""
+    """The statutory clock of a question's appeal, for the live queue: red when overdue, amber when due soon;
+    a question only has no due date."""
     if appeal is None:
         return None
     from .services.deadlines import urgency
-    return {"status": appeal.status, "due_date": appeal.due_date.isoformat(), "follow_up": appeal.follow_up,
-            "urgency": urgency(appeal.due_date, appeal.is_open)}
+    return {"status": appeal.status, "statutory": appeal.statutory is not False, "urgent": bool(appeal.urgent),
+            "due_date": appeal.due_date.isoformat() if appeal.statutory is not False else None,
+            "follow_up": appeal.follow_up, "urgency": urgency(appeal.due_date, appeal.clock_runs)}
 
 
 def public_question(q: Question, broadcast: Broadcast) -> dict:
@@ -70,6 +72,7 @@ def own_question(q: Question) -> dict:
     appeal = q.appeal
     return {"id": q.id, "client_id": q.client_id, "tracking_code": q.tracking_code, "text": q.text,
             "access_code": format_access_code(appeal.access_code) if appeal is not None else None,
+            "statutory": (appeal.statutory is not False) if appeal is not None else None,
             "status": q.status, "status_label": resident_status_label(q),
             "merged_into_code": merged.tracking_code if merged else None,
             "created_at": iso(q.created_at)}
@@ -142,9 +145,10 @@ def talon(appeal) -> dict:
 def appeal_status(appeal) -> dict:
     """An appeal as anyone with its number alone sees it: the status and dates, no text, no answer."""
     from .services.appeals import status_label
-    return {"tracking_code": appeal.tracking_code, "status": appeal.status, "status_label": status_label(appeal.status),
+    return {"tracking_code": appeal.tracking_code, "status": appeal.status,
+            "status_label": status_label(appeal.status, appeal.follow_up), "statutory": appeal.statutory is not False,
             "registered_at": iso(appeal.received_at), "registration_date": registration_date(appeal).isoformat(),
-            "due_date": appeal.due_date.isoformat() if appeal.is_open else None,
+            "due_date": appeal.due_date.isoformat() if appeal.clock_runs else None,
             "answered_at": iso(appeal.answered_at), "closed_at": iso(appeal.closed_at), "full": False}
 
 
@@ -167,14 +171,17 @@ def public_appeal(appeal) -> dict:
             item["department"] = department
         if e.detail.get("forwarded_to"):
             item["forwarded_to"] = e.detail["forwarded_to"]
-        if e.detail.get("due"):
+        if e.detail.get("due") and appeal.statutory is not False:
             item["due_date"] = e.detail["due"]
         history.append(item)
     question = appeal.question
-    return {"tracking_code": appeal.tracking_code, "status": appeal.status, "status_label": status_label(appeal.status),
+    statutory = appeal.statutory is not False  # a question only: no term, so no dates of one
+    return {"tracking_code": appeal.tracking_code, "status": appeal.status,
+            "status_label": status_label(appeal.status, appeal.follow_up), "statutory": statutory,
             "registered_at": iso(appeal.received_at), "registration_date": registration_date(appeal).isoformat(),
             "office": office_name(locale), "accepted_by": accepted_by(appeal, locale),
-            "due_date": appeal.due_date.isoformat(), "original_due_date": appeal.original_due_date.isoformat(),
+            "due_date": appeal.due_date.isoformat() if statutory else None,
+            "original_due_date": appeal.original_due_date.isoformat() if statutory else None,
             "language": appeal.language, "channel": appeal.channel, "text": appeal.text,
             "department": department, "category": appeal.category.name(locale) if appeal.category else None,
             "answer": appeal.answer or None, "answered_at": iso(appeal.answered_at), "closed_at": iso(appeal.closed_at),

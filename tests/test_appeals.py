@@ -23,8 +23,12 @@ def user(name: str) -> User:
     return db.session.execute(select(User).where(User.username == name)).scalar_one()
 
 
+# a name and a contact make a question an appeal under the statutory clock (appeals.is_statutory)
+NAMED = {"author_name": "Aigerim", "contact": "+77011234567", "consent": True}
+
+
 def new_appeal(text="How will the bus routes change?") -> Appeal:
-    return submit(text).appeal
+    return submit(text, **NAMED).appeal
 
 
 # --- the statutory clock -------------------------------------------------------------------
@@ -117,6 +121,9 @@ def _do(appeal: Appeal, action: str, officer: User):
         return appeals.reopen(appeal, actor=officer)
     if action == "withdraw":
         return appeals.withdraw(appeal, actor=officer, means="phone")
+    if action == "forward_immediately":
+        appeals.forward_immediately(appeal, "Police department of the district", actor=officer)
+        return db.session.commit()
     raise AssertionError(action)
 
 
@@ -128,9 +135,10 @@ def test_every_transition_pair_is_allowed_or_refused_by_the_table(app, status, a
     officer = user("head" if action == "extend" else "admin")  # only the head decides an extension
     appeal = new_appeal()
     appeal.status = status.value
-    # follow-up keeps an answered-on-air appeal open (without it the hook closes it at once)
-    appeal.follow_up = status == A.ANSWERED_ON_AIR or action == "answer_on_air"
-    appeal.clock_running = appeal.is_open
+    # follow-up keeps an answered-on-air appeal open (without it the hook closes it at once); one
+    # closes only once no written answer is due (test_an_appeal_answered_on_air_closes_only_in_writing)
+    appeal.follow_up = (status == A.ANSWERED_ON_AIR and action != "close") or action == "answer_on_air"
+    appeal.clock_running = appeal.clock_runs
     db.session.commit()
     allowed, target = appeals.TRANSITIONS[action]
     history = len(appeal.events)
@@ -148,7 +156,7 @@ def test_every_transition_pair_is_allowed_or_refused_by_the_table(app, status, a
         assert appeal.status == target
         event = appeal.events[history]
         assert (event.from_status, event.to_status, event.actor_id) == (status.value, target.value, officer.id)
-        assert appeal.clock_running == appeal.is_open  # the indexed column follows the status
+        assert appeal.clock_running == appeal.clock_runs  # the indexed column follows the status
     else:
         with pytest.raises(InvalidTransition) as refused:
             _do(appeal, action, officer)
@@ -165,22 +173,52 @@ def test_refusal_names_the_current_status():
     assert "registered" in refused.value.message
 
 
-def test_answered_on_air_closes_unless_follow_up_is_flagged():
-    plain = submit("Will the park get lights?")
-    flagged = submit("When will the road on Tole bi be repaired?")
-    appeals.set_follow_up(flagged.appeal, True, actor=user("mod"))
-    db.session.commit()
-    for q in (plain, flagged):
+def _answer_on_air(*questions):
+    for q in questions:
         moderation.transition(demo(), q.id, "send_to_air", actor=user("mod"), finish_current="mark_answered",
                               confirmed=True)
-    moderation.transition(demo(), flagged.id, "mark_answered", actor=user("mod"))
+    moderation.transition(demo(), questions[-1].id, "mark_answered", actor=user("mod"))
+
+
+def test_answered_on_air_closes_a_question_only_unless_follow_up_is_flagged():
+    plain = submit("Will the park get lights?")
+    flagged = submit("When will the road on Tole bi be repaired?")
+    assert not plain.appeal.follow_up and not flagged.appeal.follow_up  # no contact: nothing in writing is due
+    appeals.set_follow_up(flagged.appeal, True, actor=user("mod"))
+    db.session.commit()
+    _answer_on_air(plain, flagged)
     assert plain.status == flagged.status == QuestionStatus.ANSWERED
     assert plain.appeal.status == A.CLOSED and plain.appeal.closed_at is not None
     assert [e.action for e in plain.appeal.events][-2:] == ["answer_on_air", "close"]
-    assert flagged.appeal.status == A.ANSWERED_ON_AIR and flagged.appeal.is_open and flagged.appeal.clock_running
-    assert not plain.appeal.clock_running
+    assert flagged.appeal.status == A.ANSWERED_ON_AIR and flagged.appeal.is_open
+    assert not plain.appeal.clock_running and not flagged.appeal.clock_running  # questions only: no clock
     appeals.assign(flagged.appeal, 1, actor=user("admin"))
     assert flagged.appeal.status == A.ASSIGNED
+
+
+def test_an_appeal_answered_on_air_stays_open_until_the_written_answer():
+    named = submit("When will the road on Tole bi be repaired?", **NAMED)
+    assert named.appeal.follow_up  # on by default for an appeal: its contact asks for a written answer
+    _answer_on_air(named)
+    appeal = named.appeal
+    assert appeal.status == A.ANSWERED_ON_AIR and appeal.follow_up and appeal.clock_running
+    assert appeals.status_label(appeal.status, appeal.follow_up) == "answered on air, written answer due"
+    assert appeal.days_to_answer is None and appeal.answered_on_time is None  # not yet answered for the statistics
+    with pytest.raises(InvalidTransition) as refused:
+        appeals.close(appeal, actor=user("admin"))
+    assert refused.value.message == appeals.WRITTEN_ANSWER_DUE
+    db.session.rollback()
+    appeals.answer(appeal, "The road will be repaired in June.", actor=user("admin"))
+    assert appeal.status == A.ANSWERED and appeal.answered_on_time is True and not appeal.clock_running
+    appeals.close(appeal, actor=user("admin"))
+    assert appeal.status == A.CLOSED
+
+
+def test_a_moderator_may_turn_the_default_follow_up_off_and_on_air_then_closes_the_appeal():
+    named = submit("Is the pool open in winter?", **NAMED)
+    moderation.flag_follow_up(demo(), named.id, False, actor=user("mod"))
+    _answer_on_air(named)
+    assert named.appeal.status == A.CLOSED and named.appeal.answered_on_time is True
 
 
 def test_merged_askers_appeals_are_answered_with_the_question():
@@ -505,3 +543,106 @@ def test_the_roadmap_counts_a_question_not_for_the_broadcast_and_not_one_left_on
     moderation.transition(demo(), spam.id, "reject", actor=user("mod"), ground="spam")
     figures = reports.compute_roadmap()
     assert figures["total"] == 1 and figures["open"] == 1 and figures["by_status"] == {"registered": 1}
+
+
+# --- questions only and appeals (APPK: anonymous appeals are not considered) ---------------
+
+@pytest.mark.parametrize("fields, statutory", [
+    ({}, False),
+    ({"author_name": "Aigerim"}, False),
+    ({"contact": "+77011234567", "consent": True}, False),
+    ({"author_name": "   ", "contact": "aigerim@example.kz", "consent": True}, False),
+    ({"author_name": "Aigerim", "contact": "aigerim@example.kz", "consent": True}, True),
+    (NAMED, True),
+])
+def test_only_a_name_and_a_contact_make_a_question_an_appeal_under_the_clock(fields, statutory):
+    appeal = submit("Who repairs the lift in block 12?", **fields).appeal
+    assert appeal.statutory is statutory and appeal.clock_running is statutory and appeal.clock_runs is statutory
+    assert appeal.follow_up is statutory  # an appeal owes a written answer even when answered on air
+    assert appeal.tracking_code and appeal.access_code and appeal.status == A.REGISTERED
+
+
+def test_every_channel_follows_the_same_rule():
+    from companion.models import Channel
+    from companion.services import apikeys
+    mod = user("mod")
+    phone_named, _ = intake.submit_question(demo(), {"text": "Caller: heating", **NAMED}, channel=Channel.PHONE,
+                                            actor=mod, approved=True, rate_limited=False)
+    phone_anonymous, _ = intake.submit_question(demo(), {"text": "Caller: no name"}, channel=Channel.PHONE,
+                                                actor=mod, approved=True, rate_limited=False)
+    api_named, _ = intake.submit_question(demo(), {"text": "From the API", **NAMED}, channel=Channel.API)
+    key, _ = apikeys.create_key("109 centre", actor=None)
+    open311_named, _ = appeals.create_appeal({"description": "Pothole", "author_name": "Serik Abenov",
+                                              "contact": "serik@example.kz"}, api_key=key)
+    open311_anonymous, _ = appeals.create_appeal({"description": "Pothole", "contact": "serik@example.kz"},
+                                                 api_key=key)
+    assert phone_named.appeal.statutory and api_named.appeal.statutory and open311_named.statutory
+    assert not phone_anonymous.appeal.statutory and not open311_anonymous.statutory
+    assert not open311_anonymous.clock_running and open311_named.clock_running
+
+
+def _overdue(*appeals_: Appeal) -> None:
+    for appeal in appeals_:
+        appeal.due_date = deadlines.local_date() - timedelta(days=1)
+    db.session.commit()
+
+
+def test_questions_only_are_left_out_of_the_statistics_and_the_overdue_lists():
+    from companion.services import appeal_list, reports
+    from werkzeug.datastructures import MultiDict
+    anonymous = submit("Anonymous: when is the next broadcast?")
+    answered_anonymous = submit("Anonymous: are the buses free today?")
+    named = submit("Named: the lift is broken", **NAMED)
+    for q in (anonymous, answered_anonymous, named):
+        moderation.transition(demo(), q.id, "approve", actor=user("mod"))
+    _answer_on_air(answered_anonymous)
+    _overdue(anonymous.appeal, named.appeal)
+    admin = user("admin")
+    overdue, _ = appeal_list.page(admin, appeal_list.AppealFilter(overdue=True))
+    assert [a.id for a in overdue] == [named.appeal.id]
+    only = appeal_list.AppealFilter.from_args(MultiDict({"kind": "question"}))
+    assert {a.id for a in appeal_list.page(admin, only)[0]} == {anonymous.appeal.id, answered_anonymous.appeal.id}
+    with pytest.raises(ValidationError):
+        appeal_list.AppealFilter.from_args(MultiDict({"kind": "both"}))
+    figures = reports.compute_roadmap()
+    assert figures["total"] == 1 and figures["open"] == 1 and figures["answered"] == 0
+    assert answered_anonymous.appeal.status == A.CLOSED and answered_anonymous.appeal.answered_on_time is None
+    appeals.assign(named.appeal, 1, actor=admin)
+    appeals.answer(named.appeal, "The lift was repaired.", actor=admin)
+    figures = reports.compute_roadmap()
+    assert figures["answered"] == 1 and figures["on_time_share"] == 0.0  # answered late, and only it counts
+
+
+def test_a_question_only_has_no_term_to_extend():
+    appeal = submit("Anonymous: the park lights").appeal
+    with pytest.raises(InvalidTransition) as refused:
+        appeals.extend(appeal, deadlines.local_date() + timedelta(days=20), "Site survey", actor=user("admin"))
+    assert refused.value.message == appeals.NO_TERM
+
+
+# --- forward immediately (crime or threat to security) --------------------------------------
+
+def test_forward_immediately_records_who_when_and_to_whom_for_a_question_only_too():
+    from companion.models import AuditEvent
+    q = submit("Anonymous: someone is preparing to set fire to the school")
+    before = appeals.deadlines.local_date()
+    moderation.forward_immediately(demo(), q.id, "  District police department  ", actor=user("mod"), version=q.version)
+    appeal = q.appeal
+    assert appeal.status == A.FORWARDED and appeal.urgent and appeal.forwarded_to == "District police department"
+    event = appeal.events[-1]
+    assert (event.action, event.actor_id, event.detail["forwarded_to"], event.detail["immediate"]) == (
+        "forward_immediately", user("mod").id, "District police department", True)
+    assert deadlines.local_date(event.at) >= before and appeal.closed_at is not None
+    audit = db.session.execute(select(AuditEvent).where(AuditEvent.action == "forward_immediately")).scalar_one()
+    assert audit.question_id == q.id and audit.actor == "mod"
+    assert "forward_immediately" not in moderation.allowed_actions(q)  # once only
+
+
+@pytest.mark.parametrize("body", ["", "   ", None, 42, "x" * 201])
+def test_forward_immediately_needs_the_body_it_goes_to(body):
+    q = submit("Anonymous: a threat")
+    with pytest.raises(ValidationError) as refused:
+        moderation.forward_immediately(demo(), q.id, body, actor=user("mod"))
+    assert "forwarded_to" in refused.value.fields
+    db.session.rollback()
+    assert q.appeal.status == A.REGISTERED and not q.appeal.urgent

@@ -19,9 +19,14 @@ from companion.services import apikeys, appeals, deadlines
 API = "/api/v1/broadcasts/demo/questions"
 
 
+# a name and a contact make a question an appeal under the statutory clock (appeals.is_statutory)
+NAMED = {"author_name": "Aigerim", "contact": "+77011234567", "consent": True}
+
+
 def ask(app, text="The bus stop on Abay street has no shelter", **fields) -> dict:
-    """A question through the public API; returns its receipt."""
-    body = {"text": text, "language": "ru", **fields}
+    """A question with a name and a contact (an appeal, unless `fields` say otherwise) through the public
+    API; returns its receipt."""
+    body = {"text": text, "language": "ru", **NAMED, **fields}
     response = app.test_client().post(API, json=body)
     assert response.status_code == 201, response.json
     return response.json
@@ -473,3 +478,92 @@ def test_no_notice_without_an_e_mail_address(app, staff_client):
         act(staff_client("officer"), app, code, "answer", answer="Answered.")
         time.sleep(0.2)
         assert inbox.messages == []
+
+
+# --- questions only and appeals; forward immediately --------------------------------------------
+
+ANONYMOUS = {"author_name": "", "contact": "", "consent": False}
+
+
+def test_the_api_tells_a_question_only_from_an_appeal_and_shows_no_term_for_it(app):
+    question = ask(app, "Anonymous: when does the pool open?", **ANONYMOUS)
+    appeal = ask(app, "Named: when does the pool open?")
+    assert question["statutory"] is False and appeal["statutory"] is True
+    client = app.test_client()
+    mine = client.get(f"/api/v1/appeals/{question['tracking_code']}/{question['access_code']}").json
+    theirs = client.get(f"/api/v1/appeals/{appeal['tracking_code']}/{appeal['access_code']}").json
+    assert mine["statutory"] is False and mine["due_date"] is None and mine["original_due_date"] is None
+    assert theirs["statutory"] is True and theirs["due_date"]
+    assert client.get(f"/api/v1/appeals/{question['tracking_code']}").json["due_date"] is None
+    assert "author_name and contact" in client.get("/api/v1/openapi.json").json["paths"][API.replace(
+        "demo", "{slug}")]["post"]["description"]
+
+
+def test_the_receipt_and_the_track_page_of_a_question_only_show_no_due_date(app):
+    question = ask(app, "Anonymous: the playground", **ANONYMOUS)
+    appeal = ask(app, "Named: the playground")
+    client = app.test_client()
+    for receipt, statutory in ((question, False), (appeal, True)):
+        address = f"/track/{receipt['tracking_code']}/{receipt['access_code']}"
+        talon = client.get(f"{address}/receipt").get_data(as_text=True)
+        page = client.get(address).get_data(as_text=True)
+        assert ("Answer due by" in talon) is statutory and ("Answer due by" in page) is statutory
+        assert ("not an official appeal" in talon) is not statutory
+        assert ("A question for the broadcast, not an official appeal" in page) is not statutory
+
+
+def test_open311_without_a_name_is_a_question_only_with_no_expected_time(app):
+    key, client = api_key(app), app.test_client()
+    anonymous = client.post("/open311/v2/requests.json", data={"api_key": key, "description": "Pothole",
+                                                               "email": "resident@example.kz"}).json[0]
+    named = client.post("/open311/v2/requests.json", data={"api_key": key, "description": "Pothole",
+                                                           "first_name": "Dana", "phone": "+77012345678"}).json[0]
+    assert "not an official appeal" in anonymous["service_notice"] and "due by" in named["service_notice"]
+    [item] = client.get(f"/open311/v2/requests/{anonymous['service_request_id']}.json?api_key={key}").json
+    assert item["expected_datetime"] is None and item["status"] == "open"
+    [other] = client.get(f"/open311/v2/requests/{named['service_request_id']}.json?api_key={key}").json
+    assert other["expected_datetime"]
+    assert len(client.get(f"/open311/v2/requests.json?api_key={key}&status=open").json) == 2
+
+
+def test_the_back_office_filters_questions_only_and_hides_their_term(app, staff_client):
+    question = ask(app, "Anonymous: the square", **ANONYMOUS)["tracking_code"]
+    appeal = ask(app, "Named: the square")["tracking_code"]
+    with app.app_context():
+        for code in (question, appeal):
+            appeals.by_code(code).due_date = deadlines.local_date() - timedelta(days=2)
+        db.session.commit()
+    admin = staff_client("admin")
+    only = admin.get("/appeals?kind=question").get_data(as_text=True)
+    assert question in only and appeal not in only
+    assert appeal in admin.get("/appeals?kind=appeal").get_data(as_text=True)
+    overdue = admin.get("/appeals?overdue=1").get_data(as_text=True)
+    assert appeal in overdue and question not in overdue
+    assert admin.get("/appeals?kind=maybe").status_code == 400
+    detail = admin.get(f"/appeals/{appeal_id(app, question)}").get_data(as_text=True)
+    assert "question only" in detail and "Extend the term" not in detail and "overdue" not in detail
+    rows = list(csv.reader(io.StringIO(admin.get("/appeals/export.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    by_code = {row[0]: row for row in rows[1:]}
+    assert by_code[question][3] == "" and by_code[question][4] == "" and by_code[appeal][4] == "overdue"
+
+
+def test_forward_immediately_from_the_back_office_by_role_and_status(app, staff_client):
+    code = ask(app, "Anonymous: a bomb threat at the market", **ANONYMOUS)["tracking_code"]
+    assign(app, code)
+    admin = staff_client("admin")
+    assert act(admin, app, code, "forward_immediately", forwarded_to="").status_code == 400
+    for name in ("mod", "speaker"):  # the back office is for officers and admins (the desk has its own)
+        client = staff_client(name)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/track").get_data(as_text=True)).group(1)
+        refused = client.post(f"/appeals/{appeal_id(app, code)}/forward_immediately",
+                              data={"csrf_token": token, "forwarded_to": "Police", "version": version(app, code)})
+        assert refused.status_code == 403
+    with app.app_context():
+        assert appeals.by_code(code).status == "assigned"
+    officer = staff_client("officer")
+    assert act(officer, app, code, "forward_immediately", forwarded_to="District police department").status_code == 302
+    with app.app_context():
+        appeal = appeals.by_code(code)
+        assert appeal.status == "forwarded" and appeal.urgent and appeal.events[-1].actor.username == "officer"
+    assert act(officer, app, code, "forward_immediately", forwarded_to="Police").status_code == 409
+    assert "forwarded immediately" in officer.get("/appeals").get_data(as_text=True)

@@ -65,7 +65,7 @@ def test_harvesting_by_number_alone_reveals_no_text_of_pending_or_rejected_quest
         # by number alone: the status and the dates, nothing else
         assert bare_page.status_code == 200 and code in bare_page.text
         assert set(bare_api.json()) == {"tracking_code", "status", "status_label", "registered_at",
-                                        "registration_date", "due_date", "answered_at", "closed_at", "full"}
+                                        "registration_date", "due_date", "statutory", "answered_at", "closed_at", "full"}
         [minimum] = open311_one.json()
         assert minimum["status"] in ("open", "closed") and minimum["requested_datetime"]
         assert all(minimum[k] is None for k in ("description", "service_notice", "address", "lat", "long", "status_notes"))
@@ -165,7 +165,9 @@ def test_roadmap_counts_only_appeals_under_consideration_and_publishes_no_free_t
     from companion.services import intake, moderation, reports
     app.config.update(ROADMAP_CACHE_SECONDS=0, DISTRICTS="Almaly|Алмалы;Medeu|Медеу")
     viewer = viewer_socket()
-    asked = [viewer.emit("submit_question", {"text": text, "district": district, "client_id": f"roadmap-{i:04d}"},
+    # with a name and a contact: appeals (a question only is never in the roadmap)
+    asked = [viewer.emit("submit_question", {"text": text, "district": district, "client_id": f"roadmap-{i:04d}",
+                                             "author_name": "Aigerim", "contact": "+77011234567", "consent": True},
                          namespace="/", callback=True)["question"]
              for i, (text, district) in enumerate([
                  ("Heating is off", "алмалы"), ("Lift broken", "Medeu"), ("Bus stop", "My yard by the blue kiosk"),

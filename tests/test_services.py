@@ -473,7 +473,8 @@ def test_reopening_an_answer_given_by_mistake_opens_its_appeal_again():
     assert q.appeal.status == "closed" and q.appeal.answered_at is not None
     moderation.transition(demo(), q.id, "reopen", actor=None)
     assert q.status == S.QUEUED and q.answered_at is None
-    assert q.appeal.status == before and q.appeal.closed_at is None and q.appeal.clock_running
+    assert q.appeal.status == before and q.appeal.closed_at is None and q.appeal.is_open
+    assert q.appeal.clock_running is q.appeal.statutory is False  # asked without a name: a question only
     assert q.appeal.events[-1].action == "reopen"
 
 

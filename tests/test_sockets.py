@@ -293,7 +293,7 @@ def test_the_live_queue_shows_overdue_appeals_in_red(app, viewer_socket, staff_s
     from companion.models import Appeal
     from companion.services import deadlines
     mod = staff_socket("mod")
-    ask(viewer_socket())
+    ask(viewer_socket(), author_name="Aigerim", contact="+77011234567", consent=True)  # an appeal: on the clock
     with app.app_context():
         appeal = db.session.execute(select(Appeal)).scalar_one()
         appeal.due_date = deadlines.local_date() - timedelta(days=1)
@@ -434,3 +434,31 @@ def test_socket_events_use_the_connections_session_without_decoding_the_cookie_a
         assert len(opened) == first  # eight events, no cookie decoded
     finally:
         interface.open_session = original
+
+
+def test_forward_immediately_on_the_desk_is_for_moderators_only(app, viewer_socket, staff_socket):
+    from companion.models import Appeal
+    mod, speaker, viewer = staff_socket("mod"), staff_socket("speaker"), viewer_socket()
+    ask(viewer, "Anonymous: someone threatens to blow up the bridge")
+    q = latest(mod).popitem()[1]
+    assert "forward_immediately" in q["actions"] and q["appeal"]["statutory"] is False
+    assert q["appeal"]["due_date"] is None and q["appeal"]["urgency"] is None  # a question only: no term
+    assert act(speaker, "forward_immediately", q, forwarded_to="Police")["error"]["code"] == "forbidden"
+    ack = viewer.emit("forward_immediately", {"id": q["id"], "version": q["version"], "forwarded_to": "Police"},
+                      namespace="/", callback=True)
+    assert ack["error"]["code"] == "forbidden"
+    assert act(mod, "forward_immediately", q, forwarded_to="")["error"]["code"] == "invalid"
+    assert act(mod, "forward_immediately", q, forwarded_to="District police department")["ok"]
+    forwarded = latest(mod)[q["id"]]
+    assert forwarded["appeal"]["status"] == "forwarded" and forwarded["appeal"]["urgent"] is True
+    assert "forward_immediately" not in forwarded["actions"]
+    with app.app_context():
+        appeal = db.session.execute(select(Appeal)).scalar_one()
+        assert appeal.forwarded_to == "District police department" and appeal.events[-1].actor.username == "mod"
+
+
+def test_the_desk_starts_follow_up_on_for_an_appeal_with_a_contact(viewer_socket, staff_socket):
+    mod = staff_socket("mod")
+    ask(viewer_socket(), "Named: the heating is off", author_name="Aigerim", contact="+77011234567", consent=True)
+    q = latest(mod).popitem()[1]
+    assert q["appeal"]["statutory"] is True and q["appeal"]["follow_up"] is True and q["appeal"]["due_date"]

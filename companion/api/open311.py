@@ -23,13 +23,15 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..models import Appeal, Category, Channel
 from ..services import apikeys, appeals, desk, limits
-from ..services.appeal_list import open_condition
+from ..services.appeal_list import unfinished_condition
 from ..services.database import resilient
 from ..services.errors import Forbidden, NotFound, ServiceError, ValidationError
 from ..services.fields import parse_id, storable
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 MAX_RESULTS = 1000
+QUESTION_ONLY_NOTICE = _l("Registered as a question only: without a name and a contact it is not an official appeal, "
+                          "and no answer is due by a date.")
 DEFAULT_DAYS = 90
 
 
@@ -95,20 +97,21 @@ def service_request(appeal: Appeal) -> dict:
     """An appeal as a GeoReport service request, for the integrator that filed it (no name or contact)."""
     locale = _locale()
     zone = ZoneInfo(current_app.config["TIMEZONE"])
-    notes = appeals.status_label(appeal.status)
+    notes = appeals.status_label(appeal.status, appeal.follow_up)
     if appeal.forwarded_to:
         notes += f": {appeal.forwarded_to}"
     elif appeal.extension_reason and appeal.status == "extended":
         notes += f": {appeal.extension_reason}"
     elif appeal.leave_ground:
         notes += f": {appeals.ground_label(appeal.leave_ground)}"
-    due = datetime.combine(appeal.due_date, time(18, 0), tzinfo=zone)
+    # a question only (no name or no contact) has no statutory term: nothing is expected by a date
+    due = datetime.combine(appeal.due_date, time(18, 0), tzinfo=zone) if appeal.statutory is not False else None
     return {"service_request_id": appeal.tracking_code, "status": "open" if appeal.is_open else "closed",
             "status_notes": notes, "service_name": appeal.category.name(locale) if appeal.category else None,
             "service_code": str(appeal.category_id) if appeal.category_id else None, "description": appeal.text,
             "agency_responsible": appeal.department.name(locale) if appeal.department else None,
             "service_notice": appeal.answer or None, "requested_datetime": _local_iso(appeal.received_at),
-            "updated_datetime": _local_iso(appeal.updated_at), "expected_datetime": due.isoformat(timespec="seconds"),
+            "updated_datetime": _local_iso(appeal.updated_at), "expected_datetime": due.isoformat(timespec="seconds") if due else None,
             "address": appeal.address or None, "address_id": None, "zipcode": None,
             "lat": _finite(appeal.lat), "long": _finite(appeal.long), "media_url": None}
 
@@ -180,9 +183,9 @@ def requests_list():
         if wanted - {"open", "closed"}:
             raise ValidationError(fields={"status": _l("Use open or closed.")})
         if wanted == {"open"}:
-            query = query.where(open_condition())
+            query = query.where(unfinished_condition())
         elif wanted == {"closed"}:
-            query = query.where(~open_condition())
+            query = query.where(~unfinished_condition())
     rows = db.session.execute(query.order_by(Appeal.received_at.desc(), Appeal.id.desc()).limit(MAX_RESULTS)).scalars()
     return _no_store(jsonify([service_request(a) for a in rows]))
 
@@ -227,7 +230,8 @@ def create_request():
     appeal, new = appeals.create_appeal(fields, api_key=key, channel=Channel.OPEN311, client_id=client_id)
     # access_code (not in GeoReport): what the integrator hands the applicant to read the appeal at
     # /track/<id>/<access_code>
-    body = [{"service_request_id": appeal.tracking_code, "service_notice": str(_l(
-        "Registered. The answer is due by %(date)s.", date=format_date(appeal.due_date, "long"))), "account_id": None,
+    notice = (_l("Registered. The answer is due by %(date)s.", date=format_date(appeal.due_date, "long"))
+              if appeal.statutory else QUESTION_ONLY_NOTICE)
+    body = [{"service_request_id": appeal.tracking_code, "service_notice": str(notice), "account_id": None,
         "access_code": appeals.format_access_code(appeal.access_code)}]
     return _no_store(jsonify(body)), (201 if new else 200)

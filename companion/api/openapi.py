@@ -28,6 +28,13 @@ def _errors(*codes):
     return {str(c): {"description": "Error", "content": {"application/json": {"schema": _ERROR}}} for c in codes}
 
 
+# the rule of services/appeals.is_statutory, told to integrators
+QUESTION_RULE = ("A question with both author_name and contact (a phone or an e-mail) is an appeal under the "
+                 "Administrative Procedural Code: the office must answer it in writing within 15 working days. "
+                 "Without either it is a question only: it gets a tracking code and can be followed and answered "
+                 "on air, but it is not an official appeal, has no due date and is left out of the statutory "
+                 "statistics.")
+
 OPENAPI = {
     "openapi": "3.1.0",
     "info": {"title": "Companion API", "version": "1.0.0",
@@ -36,6 +43,7 @@ OPENAPI = {
         "/api/v1/broadcasts/{slug}/questions": {
             "post": {
                 "summary": "Submit a question (idempotent by client_id)",
+                "description": QUESTION_RULE + " The receipt's `statutory` says which.",
                 "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "$ref": "#/components/schemas/NewQuestion"}}}},
@@ -99,6 +107,8 @@ OPENAPI = {
                         "type": "array", "items": {"$ref": "#/components/schemas/ServiceRequest"}}}}},
                         **_georeport_errors(400, 401, 403)}},
             "post": {"summary": "Open311: create an appeal from another system (api_key required)", "tags": ["Open311"],
+                     "description": QUESTION_RULE.replace("author_name", "first_name or last_name")
+                     + " A question only has expected_datetime null.",
                      "requestBody": {"required": True, "content": {
                          "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/NewServiceRequest"}},
                          "application/json": {"schema": {"$ref": "#/components/schemas/NewServiceRequest"}}}},
@@ -137,6 +147,8 @@ OPENAPI = {
             "id": {"type": "integer"}, "tracking_code": {"type": "string"},
             "access_code": {"type": "string", "description": "The applicant's secret: /track/{tracking_code}/{access_code}"},
             "client_id": {"type": "string"}, "status": {"type": "string"},
+            "statutory": {"type": ["boolean", "null"],
+                          "description": "True: an appeal under the statutory term; false: a question only"},
             "status_label": {"type": "string"}, "text": {"type": "string"},
             "registered_at": {"type": "string", "format": "date-time"},
             "merged_into_code": {"type": ["string", "null"]}}},
@@ -144,7 +156,9 @@ OPENAPI = {
             "tracking_code": {"type": "string"}, "status": {"type": "string"}, "status_label": {"type": "string"},
             "registered_at": {"type": "string", "format": "date-time", "description": "The time of receipt"},
             "registration_date": {"type": "string", "format": "date", "description": "The legal registration date"},
-            "due_date": {"type": ["string", "null"], "format": "date"},
+            "statutory": {"type": "boolean"},
+            "due_date": {"type": ["string", "null"], "format": "date",
+                         "description": "While the statutory clock runs; never for a question only"},
             "answered_at": {"type": ["string", "null"]}, "closed_at": {"type": ["string", "null"]},
             "full": {"const": False}}},
         "Appeal": {"type": "object", "properties": {
@@ -161,8 +175,9 @@ OPENAPI = {
             "office": {"type": "string", "description": "The receiving office, in the request's language"},
             "accepted_by": {"type": ["object", "null"], "description": "Who accepted the appeal (talon)",
                             "properties": {"name": {"type": "string"}, "position": {"type": "string"}}},
-            "due_date": {"type": "string", "format": "date"},
-            "original_due_date": {"type": "string", "format": "date"}, "language": {"type": "string"},
+            "statutory": {"type": "boolean"},
+            "due_date": {"type": ["string", "null"], "format": "date", "description": "Null for a question only"},
+            "original_due_date": {"type": ["string", "null"], "format": "date"}, "language": {"type": "string"},
             "text": {"type": "string"}, "department": {"type": ["string", "null"]},
             "answer": {"type": ["string", "null"]}, "answered_at": {"type": ["string", "null"]},
             "question_status": {"type": ["string", "null"]},
@@ -181,7 +196,7 @@ OPENAPI = {
             "agency_responsible": {"type": ["string", "null"]}, "service_notice": {"type": ["string", "null"]},
             "requested_datetime": {"type": "string", "format": "date-time"},
             "updated_datetime": {"type": "string", "format": "date-time"},
-            "expected_datetime": {"type": "string", "format": "date-time"}, "address": {"type": ["string", "null"]},
+            "expected_datetime": {"type": ["string", "null"], "format": "date-time"}, "address": {"type": ["string", "null"]},
             "lat": {"type": ["number", "null"]}, "long": {"type": ["number", "null"]}}},
         "NewServiceRequest": {"type": "object", "required": ["api_key", "description"], "properties": {
             "api_key": {"type": "string"}, "service_code": {"type": "string"}, "description": {"type": "string"},

@@ -128,6 +128,8 @@ _register("categorize_question", lambda b, d: moderation.categorize_question(
     b, d.get("id"), d.get("category_id"), actor=current_user, version=d.get("version")))
 _register("flag_follow_up", lambda b, d: moderation.flag_follow_up(
     b, d.get("id"), d.get("on") is True, actor=current_user, version=d.get("version")))
+_register("forward_immediately", lambda b, d: moderation.forward_immediately(
+    b, d.get("id"), d.get("forwarded_to"), actor=current_user, version=d.get("version")))
 _register("send_backstage", lambda b, d: backstage.send_message(b, d.get("text"), actor=current_user))
 _register("set_countdown", lambda b, d: backstage.set_countdown(b, d.get("seconds"), actor=current_user))
 _register("reorder_queue", lambda b, d: moderation.reorder_queue(b, d.get("order") or [], actor=current_user))

@@ -12,12 +12,13 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, or_, select, tuple_
+from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from .. import durability
 from ..extensions import db
-from ..models import LANGUAGES, SEES_EVERY_APPEAL, Appeal, AppealStatus, AppealType, Category, Channel, Department, User
+from ..models import (FINISHED_APPEAL_STATUSES as FINISHED, LANGUAGES, SEES_EVERY_APPEAL, Appeal, AppealStatus,
+                      AppealType, Category, Channel, Department, Role, User)
 from . import deadlines
 from .appeals import FORM_LABELS, TYPE_LABELS, channel_label, status_label
 from .errors import ValidationError
@@ -27,11 +28,18 @@ A = AppealStatus
 STATUSES = [s.value for s in A]
 CHANNELS = [c.value for c in Channel]
 TYPES = [t.value for t in AppealType]
+KINDS = {"appeal": _l("Appeals"), "question": _l("Questions only")}
 
 
 def open_condition():
     """SQL: the appeal's statutory clock runs (an indexed column the services keep in step with the status)."""
     return Appeal.clock_running.is_(True)
+
+
+def unfinished_condition():
+    """SQL twin of Appeal.is_open: still waiting for its answer by its status, a question only included."""
+    return or_(and_(Appeal.status == A.ANSWERED_ON_AIR.value, Appeal.follow_up.is_(True)),
+               and_(Appeal.status != A.ANSWERED_ON_AIR.value, Appeal.status.not_in([s.value for s in FINISHED])))
 
 
 def _int(value, name: str, errors: dict) -> int | None:
@@ -72,6 +80,7 @@ class AppealFilter:
     received_from: date | None = None
     received_to: date | None = None
     q: str = ""
+    kind: str = ""  # "appeal" (statutory), "question" (question only) or "" (both)
     after: tuple[date, int] | None = None
 
     @classmethod
@@ -90,7 +99,10 @@ class AppealFilter:
         appeal_type = args.get("appeal_type", "")
         if appeal_type and appeal_type not in TYPES:
             errors["appeal_type"] = _l("Unknown type of appeal.")
-        f = cls(status=statuses, channel=channel, language=language, appeal_type=appeal_type,
+        kind = args.get("kind", "")
+        if kind and kind not in KINDS:
+            errors["kind"] = _l("Unknown kind.")
+        f = cls(status=statuses, channel=channel, language=language, appeal_type=appeal_type, kind=kind,
                 department_id=_int(args.get("department_id"), "department_id", errors),
                 category_id=_int(args.get("category_id"), "category_id", errors),
                 broadcast_id=_int(args.get("broadcast_id"), "broadcast_id", errors),
@@ -123,7 +135,8 @@ class AppealFilter:
                   "appeal_type": self.appeal_type,
                   "overdue": "1" if self.overdue else None, "due_soon": "1" if self.due_soon else None,
                   "received_from": self.received_from.isoformat() if self.received_from else None,
-                  "received_to": self.received_to.isoformat() if self.received_to else None, "q": self.q}
+                  "received_to": self.received_to.isoformat() if self.received_to else None, "q": self.q,
+                  "kind": self.kind}
         values.update(override)
         return {k: v for k, v in values.items() if v not in (None, "", [])}
 
@@ -150,6 +163,8 @@ def filtered(user: User, f: AppealFilter) -> Select:
         query = query.where(Appeal.language == f.language)
     if f.appeal_type:
         query = query.where(Appeal.appeal_type == f.appeal_type)
+    if f.kind:
+        query = query.where(Appeal.statutory.is_(f.kind == "appeal"))
     today = deadlines.local_date()
     if f.overdue or f.due_soon:
         query = query.where(open_condition())
@@ -241,6 +256,11 @@ def _yield_to_others() -> None:
     clock.sleep(0.0001)
 
 
+def clock_runs(row) -> bool:
+    """Appeal.clock_runs applied to a plain row of .statutory, .status and .follow_up."""
+    return row.statutory is not False and Appeal.is_open.fget(row)
+
+
 def export_batches(user: User, f: AppealFilter, locale: str, batch: int = EXPORT_BATCH):
     """The header row, then the matching appeals as rows of strings, a batch (a list of rows) at a time;
     between batches the other connections run."""
@@ -249,6 +269,7 @@ def export_batches(user: User, f: AppealFilter, locale: str, batch: int = EXPORT
     today = deadlines.local_date()
     statuses = {s: status_label(s) for s in STATUSES}
     channels = {c: channel_label(c) for c in CHANNELS}
+    question_only = str(_l("question only"))
     urgency = {key: str(label) for key, label in URGENCY.items()}
     types = {key.value: str(label) for key, label in TYPE_LABELS.items()}
     forms = {key.value: str(label) for key, label in FORM_LABELS.items()}
@@ -256,16 +277,17 @@ def export_batches(user: User, f: AppealFilter, locale: str, batch: int = EXPORT
     departments = {d.id: d.name(locale) for d in db.session.execute(select(Department)).scalars()}
     categories = {c.id: c.name(locale) for c in db.session.execute(select(Category)).scalars()}
     query = filtered(user, f).with_only_columns(
-        Appeal.tracking_code, Appeal.received_at, Appeal.status, Appeal.follow_up, Appeal.due_date,
+        Appeal.tracking_code, Appeal.received_at, Appeal.status, Appeal.follow_up, Appeal.statutory, Appeal.due_date,
         Appeal.department_id, Appeal.category_id, Appeal.channel, Appeal.language, Appeal.district, Appeal.text,
         Appeal.answer, Appeal.answered_at, Appeal.appeal_type, Appeal.form, Appeal.repeat, Appeal.collective)
     result = db.session.execute(query.execution_options(yield_per=batch))
     for part in result.partitions():
         _yield_to_others()
-        # Appeal.is_open reads only .status and .follow_up: the rule applied to a plain row
-        yield [[a.tracking_code, a.received_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"), statuses[a.status],
-                a.due_date.isoformat(),
-                urgency.get(deadlines.urgency(a.due_date, Appeal.is_open.fget(a), today), ""),
+        # Appeal.clock_runs reads only .statutory, .status and .follow_up: the rule applied to a plain row
+        yield [[a.tracking_code, a.received_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                statuses[a.status] if a.statutory else f"{statuses[a.status]} ({question_only})",
+                a.due_date.isoformat() if a.statutory else "",
+                urgency.get(deadlines.urgency(a.due_date, clock_runs(a), today), ""),
                 departments.get(a.department_id, ""), categories.get(a.category_id, ""),
                 channels.get(a.channel, a.channel), a.language,
                 a.district or "", a.text or "", a.answer or "",

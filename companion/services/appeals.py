@@ -21,6 +21,7 @@ from ..models import (ACCESS_CODE_ALPHABET, FINISHED_APPEAL_STATUSES, LANGUAGES,
                       AppealEvent, AppealForm, AppealStatus, AppealType, Category, Channel, Department, Question, Role,
                       User, new_access_code, utcnow)
 from . import deadlines
+from .audit import audit
 from .recent import recent_calendar
 from .errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
 from .fields import at_most_characters, parse_id, question_too_long, storable
@@ -38,6 +39,9 @@ TRANSITIONS: dict[str, tuple[frozenset, AppealStatus]] = {
     "forward": (OPEN, A.FORWARDED),
     "leave": (OPEN, A.LEFT_WITHOUT_CONSIDERATION),
     "close": (frozenset({A.ANSWERED, A.ANSWERED_ON_AIR}), A.CLOSED),
+    # a report of a crime being prepared or committed, or of a threat to state or public security:
+    # forwarded at once, a question only too (the law's one exception for anonymous appeals)
+    "forward_immediately": (OPEN | {A.ANSWERED_ON_AIR, A.LEFT_WITHOUT_CONSIDERATION}, A.FORWARDED),
     # a moderator restoring a question rejected by mistake brings its appeal back (to the status it left)
     "reopen": (frozenset({A.LEFT_WITHOUT_CONSIDERATION}), A.REGISTERED),
     # the applicant takes the appeal back (APPK art. 64, "возврат и отзыв"): while a written answer is still due
@@ -46,6 +50,8 @@ TRANSITIONS: dict[str, tuple[frozenset, AppealStatus]] = {
 # changing department or officer without changing the status
 REASSIGNABLE = OPEN
 
+# what the resident's page and the back office call an answer on air that still owes the written answer
+ANSWERED_ON_AIR_WRITTEN_DUE = _l("answered on air, written answer due")
 STATUS_LABELS = {
     A.REGISTERED: _l("registered"), A.ASSIGNED: _l("assigned to a department"), A.IN_PROGRESS: _l("in progress"),
     A.EXTENDED: _l("term extended"), A.ANSWERED: _l("answered"), A.ANSWERED_ON_AIR: _l("answered on air"),
@@ -80,6 +86,7 @@ ACTION_LABELS = {
     "start": _l("Work started"), "answer": _l("Answered"), "answer_on_air": _l("Answered on air"),
     "extend": _l("Term extended"), "extension_proposed": _l("Extension proposed"),
     "extension_declined": _l("Extension declined"), "forward": _l("Forwarded"), "leave": _l("Left without consideration"),
+    "forward_immediately": _l("Forwarded immediately (crime or threat to security)"),
     "close": _l("Closed"), "reopen": _l("Reopened"), "follow_up": _l("Follow-up flagged"),
     "follow_up_off": _l("Follow-up cleared"), "notice_sent": _l("Notice e-mailed to the applicant"),
     "notice_failed": _l("E-mail notice failed"), "comment": _l("Internal note"),
@@ -100,8 +107,10 @@ def channel_label(channel: str) -> str:
     return str(label) if label is not None else channel
 
 
-def status_label(status: str) -> str:
-    """The appeal status in the current language."""
+def status_label(status: str, follow_up: bool = False) -> str:
+    """The appeal status in the current language (an answer on air with follow-up still owes the written one)."""
+    if follow_up and status == A.ANSWERED_ON_AIR:
+        return str(ANSWERED_ON_AIR_WRITTEN_DUE)
     return str(STATUS_LABELS[A(status)])
 
 
@@ -113,6 +122,12 @@ def ground_label(ground: str) -> str:
 def form_of_channel(channel: str) -> str:
     """The form of an appeal that came through `channel`: oral for a caller, electronic otherwise."""
     return CHANNEL_FORMS.get(channel, AppealForm.ELECTRONIC).value
+
+
+def is_statutory(author_name: str | None, contact: str | None) -> bool:
+    """The one rule of what is an appeal under the APPK: a question with a name and a contact (a phone
+    or an e-mail, already validated) is one, under the statutory clock; any other is a question only."""
+    return bool((author_name or "").strip()) and bool((contact or "").strip())
 
 
 def _event_values(appeal: Appeal, action: str, actor: User | None, *, note: str = "", from_status: str = "",
@@ -143,9 +158,11 @@ def _new_appeals(received: list, calendar: deadlines.WorkCalendar | None, fields
     for moment, own in zip(received, fields):
         start = deadlines.term_start(moment, calendar)
         due = deadlines.answer_due(start, calendar)
+        statutory = is_statutory(own.get("author_name"), own.get("contact"))
+        # a question only keeps the dates (the list's order) but they are never shown nor counted
         rows.append(dict(received_at=moment, registered_on=deadlines.registration_day(moment, calendar),
                          due_date=due, original_due_date=due, forward_due_date=deadlines.forward_due(start, calendar),
-                         status=A.REGISTERED.value, clock_running=True, updated_at=moment,
+                         status=A.REGISTERED.value, statutory=statutory, clock_running=statutory, updated_at=moment,
                          access_code=new_access_code(), **{"form": form_of_channel(own.get("channel", "")), **own}))
     appeals = list(db.session.scalars(insert(Appeal).returning(Appeal), rows))
     if len(appeals) > 1:  # rows come back in no set order (see store_submissions): match them by question
@@ -173,14 +190,17 @@ def _new_appeal(received, calendar: deadlines.WorkCalendar | None = None, **fiel
 
 
 def register_questions(questions: list[Question], origins: list[dict] | None = None) -> list[Appeal]:
-    """Register the appeals of questions just stored (same transaction); each question takes its
-    appeal's tracking code: one number for both. `origins` (one per question, from `origin_fields`
-    plus `accepted_by_id`) carry an import's own time of receipt, system and number."""
+    """Register the appeals (or questions only) of questions just stored (same transaction); each
+    question takes its appeal's tracking code: one number for both. `origins` (one per question, from
+    `origin_fields` plus `accepted_by_id`) carry an import's own time of receipt, system and number.
+    An appeal starts with follow-up on: an answer on air does not replace the written answer its
+    contact asks for."""
     origins = [dict(o) for o in origins] if origins else [{} for _ in questions]
     received = [o.pop("received_at", None) or q.created_at for q, o in zip(questions, origins)]
     appeals = _new_appeals(received, None, [
         dict(question_id=q.id, broadcast_id=q.broadcast_id, channel=q.channel, language=q.language,
-             text=q.text, author_name=q.author_name, district=q.district, contact=q.contact, **o)
+             text=q.text, author_name=q.author_name, district=q.district, contact=q.contact,
+             follow_up=is_statutory(q.author_name, q.contact), **o)
         for q, o in zip(questions, origins)])
     for question, appeal in zip(questions, appeals):  # the link, known without a query
         # one side only: with both, each pair would be a reference cycle that only the cyclic
@@ -400,24 +420,51 @@ def _touch(appeal: Appeal) -> None:
 
 
 def _sync_clock(appeal: Appeal) -> None:
-    """Keep the indexed `clock_running` column equal to the status rule (Appeal.is_open)."""
-    appeal.clock_running = appeal.is_open
+    """Keep the indexed `clock_running` column equal to the rule (Appeal.clock_runs)."""
+    appeal.clock_running = appeal.clock_runs
+
+
+def _settle(appeal: Appeal) -> None:
+    """Record how long the answer took and whether it was on time, once the answer concludes the appeal:
+    a written answer, or an answer on air that owes none. A question only has no term to be on time for."""
+    if appeal.status == A.ANSWERED or (appeal.status == A.ANSWERED_ON_AIR and not appeal.follow_up):
+        answered = deadlines.local_date(appeal.answered_at or utcnow())
+        appeal.days_to_answer = (answered - deadlines.local_date(appeal.received_at)).days
+        appeal.answered_on_time = answered <= appeal.due_date if appeal.statutory is not False else None
+    elif appeal.status == A.ANSWERED_ON_AIR:
+        appeal.days_to_answer = appeal.answered_on_time = None
+
+
+def _refuse(appeal: Appeal) -> InvalidTransition:
+    return InvalidTransition(_l("Cannot do this: the appeal is %(status)s.",
+                                status=status_label(appeal.status, appeal.follow_up)), status=appeal.status)
+
+
+WRITTEN_ANSWER_DUE = _l("A written answer is still due: answer the appeal in writing to close it.")
+NO_TERM = _l("A question only has no statutory term to extend.")
+
+
+def _guard(appeal: Appeal, action: str) -> None:
+    """The refusals beyond the table: an appeal answered on air closes only with its written answer;
+    a question only has no term to extend."""
+    if action == "close" and appeal.status == A.ANSWERED_ON_AIR and appeal.follow_up:
+        raise InvalidTransition(WRITTEN_ANSWER_DUE, status=appeal.status)
+    if action == "extend" and appeal.statutory is False:
+        raise InvalidTransition(NO_TERM, status=appeal.status)
 
 
 def _move(appeal: Appeal, action: str, actor: User | None, *, note: str = "", public: bool = True,
           **detail) -> AppealEvent:
     allowed, target = TRANSITIONS[action]
     if appeal.status not in allowed:
-        raise InvalidTransition(_l("Cannot do this: the appeal is %(status)s.", status=status_label(appeal.status)),
-                                status=appeal.status)
+        raise _refuse(appeal)
+    _guard(appeal, action)
     before = appeal.status
     _touch(appeal)
     appeal.status = target.value
     if target in (A.ANSWERED, A.ANSWERED_ON_AIR):
         appeal.answered_at = utcnow()
-        answered = deadlines.local_date(appeal.answered_at)
-        appeal.days_to_answer = (answered - deadlines.local_date(appeal.received_at)).days
-        appeal.answered_on_time = answered <= appeal.due_date
+        _settle(appeal)
     if target in (A.CLOSED, A.FORWARDED, A.LEFT_WITHOUT_CONSIDERATION, A.WITHDRAWN):
         appeal.closed_at = utcnow()
     if target in FINISHED_APPEAL_STATUSES:  # a proposed extension of a finished appeal is moot
@@ -471,8 +518,7 @@ def _assign(appeal: Appeal, department: Department, officer: User | None, actor:
         _touch(appeal)
         _record(appeal, "reassign", actor, note=note, from_status=appeal.status, **detail)
     else:
-        raise InvalidTransition(_l("Cannot do this: the appeal is %(status)s.", status=status_label(appeal.status)),
-                                status=appeal.status)
+        raise _refuse(appeal)
     appeal.department_id = department.id
     appeal.department = department
     appeal.officer_id = officer.id if officer else None
@@ -571,7 +617,7 @@ def _new_due(appeal: Appeal, new_due) -> date:
     """A new due date for this appeal: later than the current one, at most two months from receipt."""
     if not isinstance(new_due, date):
         new_due = deadlines.parse_day(new_due, "due_date")
-    if appeal.status not in TRANSITIONS["extend"][0]:
+    if appeal.status not in TRANSITIONS["extend"][0] or appeal.statutory is False:
         _move(appeal, "extend", None)  # raises the refusal with the status named
     deadlines.check_extension(deadlines.local_date(appeal.received_at), appeal.due_date, new_due)
     return new_due
@@ -655,6 +701,21 @@ def forward(appeal: Appeal, body: str, note: str = "", *, actor: User) -> Appeal
     appeal.forwarded_to = body
     db.session.commit()
     return appeal
+
+
+def forward_immediately(appeal: Appeal, body: str, note: str = "", *, actor: User) -> Appeal:
+    """Forward at once a report of a crime being prepared or committed, or of a threat to state or public
+    security, to the body named (a question only too: the law's exception); marked urgent, and audited.
+    Joins the caller's transaction; the caller commits."""
+    body = _note(body, "forwarded_to", required=True, limit=200)
+    note = _note(note, "note", required=False)
+    _move(appeal, "forward_immediately", actor, note=note, forwarded_to=body, immediate=True)
+    appeal.forwarded_to = body
+    appeal.urgent = True
+    audit(actor, "forward_immediately", appeal.broadcast, appeal.question, appeal=appeal.tracking_code,
+          forwarded_to=body)
+    return appeal
+
 
 
 def leave_ground(value) -> str:
@@ -760,12 +821,10 @@ def set_follow_up(appeal: Appeal, on: bool, *, actor: User | None) -> Appeal:
     if appeal.follow_up == bool(on):
         return appeal
     if not appeal.is_open and appeal.status != A.ANSWERED_ON_AIR:
-        raise InvalidTransition(_l("Cannot do this: the appeal is %(status)s.", status=status_label(appeal.status)),
-                                status=appeal.status)
-    if on and appeal.status == A.CLOSED:
-        raise InvalidTransition(_l("Cannot do this: the appeal is %(status)s.", status=status_label(appeal.status)))
+        raise _refuse(appeal)
     _touch(appeal)
     appeal.follow_up = bool(on)
+    _settle(appeal)
     _sync_clock(appeal)
     _record(appeal, "follow_up" if on else "follow_up_off", actor, from_status=appeal.status, public=False)
     return appeal
@@ -782,8 +841,8 @@ def add_comment(appeal: Appeal, text: str, *, actor: User) -> Appeal:
 # --- hooks from the live desk: they join the desk's transaction and do not commit ---
 
 def on_question_answered(questions: list[Question], actor: User | None) -> None:
-    """A question answered on air answers its appeal and those of questions merged into it;
-    each closes at once unless a moderator flagged follow-up."""
+    """A question answered on air answers its appeal and those of questions merged into it; each closes
+    at once unless it has follow-up (on by default for an appeal: a written answer is still due)."""
     for question in questions:
         merged = db.session.execute(select(Question).where(Question.merged_into_id == question.id)).scalars().all()
         for q in [question, *merged]:

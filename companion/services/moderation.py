@@ -106,8 +106,11 @@ def allowed_actions(question: Question) -> list[str]:
         actions.append("merge")
     if status not in (S.MERGED, S.REJECTED):
         actions.append("categorize")
-    if question.appeal is not None and (question.appeal.is_open or question.appeal.status == "answered_on_air"):
+    appeal = question.appeal
+    if appeal is not None and (appeal.is_open or appeal.status == "answered_on_air"):
         actions.append("follow_up")
+    if appeal is not None and appeal.status in appeals.TRANSITIONS["forward_immediately"][0]:
+        actions.append("forward_immediately")
     return actions
 
 
@@ -332,6 +335,18 @@ def flag_follow_up(broadcast: Broadcast, question_id, on: bool, *, actor: User |
     builder.touch(question)
     appeals.set_follow_up(question.appeal, bool(on), actor=actor)
     audit(actor, "follow_up", broadcast, question, on=bool(on))
+    return builder.commit()
+
+
+def forward_immediately(broadcast: Broadcast, question_id, body, *, actor: User | None, version=None) -> Change:
+    """Forward a question's appeal at once to the body named: it reports a crime being prepared or committed,
+    or a threat to state or public security (a question only too). The question stays where it is on the desk."""
+    question = get_question(broadcast, question_id, version)
+    if question.appeal is None:
+        raise NotFound(_l("This appeal does not exist."))
+    builder = ChangeBuilder("question_forwarded", broadcast)
+    builder.touch(question)
+    appeals.forward_immediately(question.appeal, body if isinstance(body, str) else "", actor=actor)
     return builder.commit()
 
 

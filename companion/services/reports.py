@@ -1,6 +1,7 @@
 """The public roadmap of requests: counts by category, district and status, answers on time, median days.
 
-Only appeals under consideration count: not those of questions rejected on the desk (spam, abuse),
+Only statutory appeals under consideration count: not questions only (no name or no contact:
+they have no term to be answered on time), not those of questions rejected on the desk (spam, abuse),
 nor of questions still waiting for a moderator that nobody in the office has acted on yet. No free text is published: districts are the office's own list
 (COMPANION_DISTRICTS), whatever else residents typed is counted as "other".
 
@@ -37,10 +38,11 @@ def known_districts() -> dict[str, str]:
 
 
 def _considered(query):
-    """Only appeals under consideration: every appeal from another channel; a question's unless it was
-    rejected on the desk on a statutory ground (one only not for the broadcast is considered as usual),
-    or waits for a moderator while its appeal is still only registered."""
+    """Only statutory appeals under consideration: every appeal from another channel; a question's unless
+    it was rejected on the desk on a statutory ground (one only not for the broadcast is considered as
+    usual), or waits for a moderator while its appeal is still only registered."""
     return (query.outerjoin(Question, Question.id == Appeal.question_id)
+            .where(Appeal.statutory.is_(True))
             .where(or_(Appeal.question_id.is_(None),
                        and_(or_(Question.status != QuestionStatus.REJECTED.value,
                                 Question.reject_ground == NOT_FOR_BROADCAST),

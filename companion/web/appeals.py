@@ -33,6 +33,8 @@ ACTIONS = {
               "leave"),
     "withdraw": (lambda a, f, u: appeals.withdraw(a, actor=u, means=f.get("means", ""), note=f.get("note", "")), None),
     "record": (lambda a, f, u: appeals.set_record(a, f, actor=u), None),
+    "forward_immediately": (lambda a, f, u: (appeals.forward_immediately(a, f.get("forwarded_to", ""), f.get("note", ""),
+                                                                         actor=u), db.session.commit()), None),
     "close": (lambda a, f, u: appeals.close(a, actor=u), None),
     "follow_up": (lambda a, f, u: (appeals.set_follow_up(a, f.get("on") == "1", actor=u), db.session.commit()), None),
     "categorize": (lambda a, f, u: appeals.categorize(a, f.get("category_id"), actor=u), None),
@@ -44,7 +46,7 @@ def _choices() -> dict:
     return {"departments": appeals.departments(), "categories": desk.categories(), "officers": appeals.officers(),
             "broadcasts": [b for b, _n in broadcast_service.list_broadcasts()], "statuses": appeals.STATUS_LABELS,
             "channels": appeal_list.CHANNELS, "types": appeals.TYPE_LABELS, "forms": appeals.FORM_LABELS,
-            "grounds": appeals.GROUND_NAMES}
+            "grounds": appeals.GROUND_NAMES, "kinds": appeal_list.KINDS}
 
 
 def _list_context(f: appeal_list.AppealFilter) -> dict:
@@ -121,7 +123,7 @@ def bulk_assign():
 
 def _detail(appeal, status: int = 200):
     return render_template("appeals/detail.html", appeal=appeal, events=appeal.events, today=deadlines.local_date(),
-                           urgency=deadlines.urgency(appeal.due_date, appeal.is_open),
+                           urgency=deadlines.urgency(appeal.due_date, appeal.clock_runs),
                            limit=deadlines.extension_limit(deadlines.local_date(appeal.received_at)),
                            transitions=appeals.TRANSITIONS, action_labels=appeals.ACTION_LABELS,
                            smtp=bool(current_app.config["SMTP_HOST"]), talon=talon_view(appeal),

@@ -148,7 +148,7 @@ async function sendToAir(q) {
 
 async function act(q, action) {
   if (!q.actions.includes(action) && action !== "merge_group" && action !== "accept_category") return;
-  if (action === "edit" || action === "merge" || action === "reject") { openMode(q, action); return; }
+  if (action === "edit" || action === "merge" || action === "reject" || action === "forward_immediately") { openMode(q, action); return; }
   if (action === "follow_up") { await send("flag_follow_up", { id: q.id, version: q.version, on: !q.appeal?.follow_up }); return; }
   if (action === "send_to_air") { await sendToAir(q); return; }
   if (action === "merge_group") { await mergeGroup(q); return; }
@@ -256,7 +256,9 @@ function renderInspector(modeChanged = false) {
   $("insp-meta").replaceChildren([
     q.author_name, q.district, q.language.toUpperCase(), t[q.channel] || q.channel, q.contact,
     `${t.votes}: ${q.votes}`, `${t.askers}: ${q.asker_count}`, time(q.created_at, data.locale),
-  ].filter(Boolean).join(" · "), a ? h("span", { class: `due ${a.urgency || ""}` }, ` ${a.urgency ? t[a.urgency] : t.due} ${a.due_date}`) : null);
+  ].filter(Boolean).join(" · "), a && a.due_date ? h("span", { class: `due ${a.urgency || ""}` }, ` ${a.urgency ? t[a.urgency] : t.due} ${a.due_date}`)
+    : a ? h("span", { class: "due none" }, ` ${t.question_only}`) : null,
+  a && a.urgent ? h("span", { class: "badge urgent" }, ` ${t.forwarded_immediately}`) : null);
   const shown = renderInspector.shown;  // the same question in another status: new buttons under the pointer
   if (shown && shown.id === q.id && shown.status !== q.status) settle();
   renderInspector.shown = { id: q.id, status: q.status };
@@ -386,6 +388,22 @@ function renderMode(q) {
       if (button) { e.preventDefault(); button.click(); }
     });
     box.replaceChildren(form);
+    return;
+  }
+  if (mode.kind === "forward_immediately") {
+    const input = h("input", { "aria-label": t.forward_to, placeholder: t.forward_to, maxlength: 200, id: "forward-body",
+      autocomplete: "off", required: true });
+    box.replaceChildren(h("form", { class: "mode", id: "forward-form", onsubmit: async (e) => {
+      e.preventDefault();
+      if (guarded()) return;
+      const ack = await send("forward_immediately", { id: q.id, version: state.mode.version, forwarded_to: input.value });
+      if (ack.ok) { leaveMode(); return; }
+      conflict.hidden = false;
+      conflict.textContent = ack.error.code === "stale_version" ? t.changed_elsewhere
+        : ack.error.fields?.forwarded_to || ack.error.message || ack.error.code;
+      state.mode.version = state.questions.get(q.id)?.version ?? state.mode.version;
+    } }, h("p", { class: "note" }, t.forward_hint), input, conflict,
+    h("p", { class: "row" }, h("button", { class: "button small danger", type: "submit" }, t.forward_immediately), cancel)));
     return;
   }
   if (mode.kind === "merge") {

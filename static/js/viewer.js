@@ -67,6 +67,7 @@ function fillForm(item) {
   for (const f of fields) inputs[f].value = item[f] || "";
   inputs.consent.checked = !!item.consent;
   updateCounter();
+  updateKind();
 }
 
 function validate(item) {
@@ -76,6 +77,14 @@ function validate(item) {
   if (item.contact && !item.consent) errors.consent = t.consent;
   if (!item.author_name && state.settings.anonymous_allowed === false) errors.author_name = t.name_required;
   return errors;
+}
+
+// Which the question will be, said before sending: the server decides (services/appeals.is_statutory:
+// a name and a contact make an appeal); this only mirrors it so the resident knows while typing.
+function updateKind() {
+  const appeal = Boolean(inputs.author_name.value.trim() && inputs.contact.value.trim());
+  $("q-kind-appeal").hidden = !appeal;
+  $("q-kind-question").hidden = appeal;
 }
 
 function updateCounter() {
@@ -103,6 +112,8 @@ form.addEventListener("submit", (event) => {
   flush();
 });
 inputs.text.addEventListener("input", updateCounter);
+inputs.author_name.addEventListener("input", updateKind);
+inputs.contact.addEventListener("input", updateKind);
 
 function settleDraft(message, kind, question = null) {
   form.reset();
@@ -110,6 +121,7 @@ function settleDraft(message, kind, question = null) {
   $("q-submit").disabled = false;
   setStatus(message, kind, question);
   updateCounter();
+  updateKind();
 }
 
 async function send(item) {

@@ -16,6 +16,9 @@ def test_question_asked_on_air_is_answered_by_an_officer_and_read_at_track(brows
     viewer.wait_for_selector("#conn[data-state=online]")
     viewer.fill("#q-text", "The bus stop on Abay street has no shelter. When will one be built?")
     viewer.fill("#q-district", "Almaly")
+    viewer.fill("#q-name", "Aigerim")  # a name and a contact: an appeal with a due date on the receipt
+    viewer.fill("#q-contact", "+7 701 234 5678")
+    viewer.check("#q-consent")
     viewer.click("#q-submit")
     viewer.wait_for_selector("#form-status[data-kind=ok]")
     code = re.search(r"SRK-\d{4}-\d{6}", viewer.inner_text("#form-status")).group(0)
