@@ -57,8 +57,8 @@ function showErrors(errors) {
 }
 
 function readForm() {
-  // no language: the server reads it from the question's letters (falling back to the page's language)
-  const item = { client_id: draftId, consent: inputs.consent.checked };
+  // the page's language is the appeal's language (the law's "language of the appeal")
+  const item = { client_id: draftId, consent: inputs.consent.checked, language: data.locale };
   for (const f of fields) item[f] = inputs[f].value.trim();
   return item;
 }
