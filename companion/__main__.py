@@ -1,4 +1,4 @@
-"""The command line: python -m companion serve | init-db | db | create-user | reset-password | unlock | seed-demo."""
+"""The command line: python -m companion serve | init-db | db | create-user | reset-password | unlock | seed-demo | erase-expired."""
 from __future__ import annotations
 
 import argparse
@@ -103,6 +103,20 @@ def cmd_seed_demo(args) -> None:
             print("Staff accounts exist already (forgot the password? python -m companion reset-password admin).")
 
 
+def cmd_erase_expired(args) -> None:
+    """Erase the personal data of appeals finished more than RETENTION_DAYS ago; print the counts only."""
+    import logging
+
+    from .services import privacy
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    app = _app()
+    with app.app_context():
+        totals = privacy.erase_expired(batch_size=args.batch_size)
+        print(f"Anonymised {totals['appeals']} appeal(s) and {totals['questions']} question(s), "
+              f"{totals['votes']} vote(s) removed, in {totals['batches']} batch(es) "
+              f"(retention {app.config['RETENTION_DAYS']} days).")
+
+
 def _print_urls(app, host, port) -> None:
     base = app.config["PUBLIC_URL"].rstrip("/") or f"http://{host}:{port}"
     print(f"Companion is serving on {base}  (async mode: {app.config['ASYNC_MODE']})")
@@ -152,6 +166,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("username")
     p.set_defaults(func=cmd_unlock)
     sub.add_parser("seed-demo", help="create the demo broadcast and an admin").set_defaults(func=cmd_seed_demo)
+    p = sub.add_parser("erase-expired", help="erase names and contacts of appeals finished more than RETENTION_DAYS ago")
+    p.add_argument("--batch-size", type=int, default=500, help="appeals per transaction (default 500)")
+    p.set_defaults(func=cmd_erase_expired)
     args = parser.parse_args(argv)
     try:
         args.func(args)

@@ -51,6 +51,10 @@ class Config:
     TIMEZONE: str = "Asia/Almaty"
     PHONE_REGION: str = "KZ"
     OFFICE_NAME: str = "District akimat"
+    OFFICE_NAME_KK: str = ""
+    OFFICE_NAME_RU: str = ""
+    OFFICE_NAME_EN: str = ""
+    RETENTION_DAYS: int = 1095
     ANSWER_WORKING_DAYS: int = 15
     FORWARD_WORKING_DAYS: int = 3
     NOTICE_WORKING_DAYS: int = 3
@@ -187,6 +191,10 @@ SETTINGS_DOC = {
     "TIMEZONE": "Time zone for dates shown and typed in (IANA name). Default Asia/Almaty.",
     "PHONE_REGION": "Default region for phone numbers without a country code. Default KZ.",
     "OFFICE_NAME": "Name of the receiving office shown on receipts.",
+    "OFFICE_NAME_KK": "The office's name in Kazakh, the operator of personal data in the consent text (Астана қаласы «…» ауданы әкімінің аппараты). Default: OFFICE_NAME.",
+    "OFFICE_NAME_RU": "The office's name in Russian, in the consent text (Аппарат акима района «…» города Астаны). Default: OFFICE_NAME.",
+    "OFFICE_NAME_EN": "The office's name in English, in the consent text. Default: OFFICE_NAME.",
+    "RETENTION_DAYS": "Days after an appeal is finished before `python -m companion erase-expired` erases its applicant's name, district, contact and address (the text and the statistics stay; docs/privacy.md). Default 1095 (3 years).",
     "ANSWER_WORKING_DAYS": "Working days to answer an appeal (Administrative Procedural Code). Default 15.",
     "FORWARD_WORKING_DAYS": "Working days to forward an appeal outside the office's competence. Default 3.",
     "NOTICE_WORKING_DAYS": "Working days to tell the applicant of an extension. Default 3.",

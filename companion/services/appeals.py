@@ -54,6 +54,7 @@ ACTION_LABELS = {
     "close": _l("Closed"), "reopen": _l("Reopened"), "follow_up": _l("Follow-up flagged"),
     "follow_up_off": _l("Follow-up cleared"), "notice_sent": _l("Notice e-mailed to the applicant"),
     "notice_failed": _l("E-mail notice failed"), "comment": _l("Internal note"),
+    "consent_withdrawn": _l("Consent to personal data withdrawn: name and contact erased"),
 }
 
 
@@ -124,7 +125,9 @@ def register_questions(questions: list[Question]) -> list[Appeal]:
     appeal's tracking code: one number for both."""
     appeals = _new_appeals([q.created_at for q in questions], None, [
         dict(question_id=q.id, broadcast_id=q.broadcast_id, channel=q.channel, language=q.language,
-             text=q.text, author_name=q.author_name, district=q.district, contact=q.contact) for q in questions])
+             text=q.text, author_name=q.author_name, district=q.district, contact=q.contact,
+             consent_version=q.consent_version, consent_at=q.consent_at, consent_form=q.consent_form)
+        for q in questions])
     for question, appeal in zip(questions, appeals):  # the link, known without a query
         # one side only: with both, each pair would be a reference cycle that only the cyclic
         # garbage collector frees (a pause per some thousand questions); appeal.question loads on use

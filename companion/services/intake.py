@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import LANGUAGES, Broadcast, Channel, Question, QuestionStatus, Vote, utcnow
-from . import appeals, limits
+from . import appeals, limits, privacy
 from .audit import audit
 from .changes import Change, ChangeBuilder, audience_visible
 from .errors import InvalidTransition, NotFound, QuestionsClosed, ServiceError, ValidationError
@@ -167,7 +167,7 @@ def validate_submission(broadcast: Broadcast, data: dict, default_language: str)
     if not name and not broadcast.anonymous_allowed:
         errors["author_name"] = _l("Please give your name: this broadcast does not take anonymous questions.")
     contact = _text(data, "contact")
-    consent = data.get("consent") in (True, "true", "on", "1", 1)
+    consent = privacy.given(data.get("consent"))
     if contact:
         try:
             contact = normalise_contact(contact, cfg["PHONE_REGION"])
@@ -189,7 +189,9 @@ def validate_submission(broadcast: Broadcast, data: dict, default_language: str)
     if errors:
         raise ValidationError(fields=errors)
     return {"text": text, "author_name": name, "district": district, "contact": contact,
-            "contact_consent": bool(contact) and consent, "language": language}
+            "contact_consent": bool(contact) and consent, "language": language,
+            "show_name": bool(name or district) and privacy.given(data.get("show_name")),
+            **privacy.consent_fields(consent, bool(name or district or contact), Channel.WEB)}
 
 
 @dataclass
@@ -222,6 +224,8 @@ def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Chann
         if not broadcast.accepting_questions:
             raise QuestionsClosed()
         fields = validate_submission(broadcast, data, default_language)
+        if fields["consent_form"]:
+            fields["consent_form"] = privacy.CONSENT_FORMS.get(str(channel), fields["consent_form"])
     except (QuestionsClosed, ValidationError):
         # a retry of a stored question is answered with it, even once questions are closed; a new
         # question's client_id is looked up in the batch it is stored with (one query per batch)

@@ -785,6 +785,7 @@ $("phone-form").addEventListener("submit", async (e) => {
   const form = e.target;
   const payload = Object.fromEntries(["text", "author_name", "district", "contact"].map((k) => [k, form.elements[k].value]));
   payload.consent = form.elements.consent.checked;
+  payload.show_name = form.elements.show_name.checked;
   payload.client_id = crypto.randomUUID ? crypto.randomUUID().replaceAll("-", "") : String(Date.now()) + Math.random().toString(16).slice(2);
   const ack = await send("add_phone_question", payload);
   if (ack.ok) {
