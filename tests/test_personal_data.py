@@ -317,3 +317,13 @@ def test_withdrawal_takes_the_name_off_public_screens(app, viewer_socket, staff_
     client.post(f"{address}/withdraw-consent", data={"csrf_token": withdraw_token(client, address), "confirm": "yes"})
     [event] = received(audience, "feed_changed", "/")
     assert event["questions"][0]["visible"] and not names_in(event)
+
+
+def test_the_back_office_shows_which_consent_was_given_and_when(app, viewer_socket, staff_client):
+    ack = ask(viewer_socket(), author_name=NAME, contact="+77012345678", consent=True)
+    with app.app_context():
+        appeal_id = stored(app, ack["question"]["id"])[1].id
+    client = staff_client("admin")
+    client.set_cookie("lang", "en")
+    html = client.get(f"/appeals/{appeal_id}").get_data(as_text=True)
+    assert "ticked on the question form" in html and f"text version {privacy.CONSENT_VERSION}" in html

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..permissions import permission_required
-from ..services import appeal_list, appeals, deadlines, desk, notices
+from ..services import appeal_list, appeals, deadlines, desk, notices, privacy
 from ..services import broadcasts as broadcast_service
 from ..services.errors import ServiceError, ValidationError
 from .safety import local_target
@@ -115,7 +115,7 @@ def _detail(appeal, status: int = 200):
                            urgency=deadlines.urgency(appeal.due_date, appeal.is_open),
                            limit=deadlines.extension_limit(deadlines.local_date(appeal.received_at)),
                            transitions=appeals.TRANSITIONS, action_labels=appeals.ACTION_LABELS,
-                           smtp=bool(current_app.config["SMTP_HOST"]),
+                           smtp=bool(current_app.config["SMTP_HOST"]), consent_forms=privacy.CONSENT_FORM_LABELS,
                            **_choices()), status
 
 
