@@ -327,3 +327,21 @@ def test_the_back_office_shows_which_consent_was_given_and_when(app, viewer_sock
     client.set_cookie("lang", "en")
     html = client.get(f"/appeals/{appeal_id}").get_data(as_text=True)
     assert "ticked on the question form" in html and f"text version {privacy.CONSENT_VERSION}" in html
+
+
+def test_a_consent_sent_through_the_api_is_recorded_as_declared_by_the_sender(app):
+    body = app.test_client().post("/api/v1/broadcasts/demo/questions", json={
+        "text": "Когда починят лифт?", "author_name": NAME, "contact": "+77012345678", "consent": True,
+        "show_name": True, "language": "ru"}).json
+    with app.app_context():
+        q, appeal = stored(app, body["id"])
+        assert (q.consent_form, appeal.consent_version, q.show_name) == ("api", privacy.CONSENT_VERSION, True)
+
+
+def test_the_status_page_offers_withdrawal_only_when_there_is_personal_data(app, viewer_socket):
+    viewer = viewer_socket()
+    named = ask(viewer, client_id="client-named-1", author_name=NAME, contact="+77012345678", consent=True)
+    bare = ask(viewer, client_id="client-bare-01")
+    client = app.test_client()
+    assert "withdraw-consent" in client.get(private_address(app, named)).get_data(as_text=True)
+    assert "withdraw-consent" not in client.get(private_address(app, bare)).get_data(as_text=True)

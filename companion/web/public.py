@@ -167,6 +167,7 @@ def track_private(code: str, access: str):
     appeal = _private_appeal_or_404(code, access)
     return _private_headers(make_response(render_template(
         "track.html", appeal=appeal, view=public_appeal(appeal), events=appeals.public_events(appeal),
+        personal_data=privacy.has_personal_data(appeal),
         code=appeal.tracking_code, access=appeals.format_access_code(appeal.access_code))))
 
 
