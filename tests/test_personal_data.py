@@ -345,3 +345,19 @@ def test_the_status_page_offers_withdrawal_only_when_there_is_personal_data(app,
     client = app.test_client()
     assert "withdraw-consent" in client.get(private_address(app, named)).get_data(as_text=True)
     assert "withdraw-consent" not in client.get(private_address(app, bare)).get_data(as_text=True)
+
+
+CONSENT_TEXT_SHA256 = {"2026-12-01": "29cfc6c182018dc5"}  # the English text each version was: a changed text needs a new version
+
+
+def test_a_changed_consent_text_comes_with_a_new_version(ctx):
+    import hashlib
+
+    from flask import current_app
+    from flask_babel import force_locale
+    current_app.config.update(OFFICE_NAME_EN="OFFICE", RETENTION_DAYS=1095)
+    with force_locale("en"):
+        text = "\n".join([str(privacy.CONSENT_SENTENCE), str(privacy.SHOW_NAME_SENTENCE), *privacy.consent_points("en")])
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    assert CONSENT_TEXT_SHA256.get(privacy.CONSENT_VERSION) == digest, (
+        f"the consent text changed: bump privacy.CONSENT_VERSION and record {digest} for it here")
