@@ -251,7 +251,8 @@ function renderInspector(modeChanged = false) {
   $("insp-reason").textContent = q.reject_reason || "";
   const a = q.appeal;
   $("insp-meta").replaceChildren([
-    q.author_name, q.district, q.language.toUpperCase(), t[q.channel] || q.channel, q.contact,
+    q.author_name, q.district, (q.author_name || q.district) && !q.show_name ? t.name_not_for_air : "",
+    q.language.toUpperCase(), t[q.channel] || q.channel, q.contact,
     `${t.votes}: ${q.votes}`, `${t.askers}: ${q.asker_count}`, time(q.created_at, data.locale),
   ].filter(Boolean).join(" · "), a ? h("span", { class: `due ${a.urgency || ""}` }, ` ${a.urgency ? t[a.urgency] : t.due} ${a.due_date}`) : null);
   const shown = renderInspector.shown;  // the same question in another status: new buttons under the pointer
