@@ -1,4 +1,5 @@
-"""The command line: python -m companion serve | init-db | db | create-user | reset-password | unlock | seed-demo | backup | restore."""
+"""The command line: python -m companion serve | init-db | db | create-user | reset-password | unlock | seed-demo |
+backup | restore | erase-expired."""
 from __future__ import annotations
 
 import argparse
@@ -132,6 +133,20 @@ def cmd_restore(args) -> None:
     print(f"Restored {args.file}; run `python -m companion init-db` to bring it to the current schema.")
 
 
+def cmd_erase_expired(args) -> None:
+    """Erase the personal data of appeals finished more than RETENTION_DAYS ago; print the counts only."""
+    import logging
+
+    from .services import privacy
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    app = _app()
+    with app.app_context():
+        totals = privacy.erase_expired(batch_size=args.batch_size)
+        print(f"Anonymised {totals['appeals']} appeal(s) and {totals['questions']} question(s), "
+              f"{totals['votes']} vote(s) removed, in {totals['batches']} batch(es) "
+              f"(retention {app.config['RETENTION_DAYS']} days).")
+
+
 def _print_urls(app, host, port) -> None:
     base = app.config["PUBLIC_URL"].rstrip("/") or f"http://{host}:{port}"
     print(f"Companion is serving on {base}  (async mode: {app.config['ASYNC_MODE']})")
@@ -191,6 +206,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--to", help="database URL (default: DATABASE_URL)")
     p.add_argument("--force", action="store_true", help="replace a database that has tables")
     p.set_defaults(func=cmd_restore)
+    p = sub.add_parser("erase-expired", help="erase names and contacts of appeals finished more than RETENTION_DAYS ago")
+    p.add_argument("--batch-size", type=int, default=500, help="appeals per transaction (default 500)")
+    p.set_defaults(func=cmd_erase_expired)
     args = parser.parse_args(argv)
     try:
         args.func(args)

@@ -65,6 +65,7 @@ class Config:
     WORKING_HOURS: str = "09:00-18:30"
     TERM_FROM: str = "receipt"
     RECEIVED_AT_MAX_AGE_DAYS: int = 30
+    RETENTION_DAYS: int = 1095
     ANSWER_WORKING_DAYS: int = 15
     FORWARD_WORKING_DAYS: int = 3
     NOTICE_WORKING_DAYS: int = 3
@@ -215,6 +216,7 @@ SETTINGS_DOC = {
     "WORKING_HOURS": "The office's working hours, local time (TIMEZONE), HH:MM-HH:MM, on the working days of the calendar. An appeal received at or after the end, or on a day off, is registered on the next working day (APPK art. 64(3)). Default 09:00-18:30.",
     "TERM_FROM": "What the 15 working days (and the 3 to forward) count from: receipt (the day the appeal arrived) or registration (the legal registration date). The office documents its choice; receipt gives the earlier due date, the safe side. Default receipt.",
     "RECEIVED_AT_MAX_AGE_DAYS": "An integrator's original time of receipt (received_at) may be at most this many days old. Default 30.",
+    "RETENTION_DAYS": "Days after an appeal is finished before `python -m companion erase-expired` erases its applicant's name, district, contact and address (the text and the statistics stay; docs/privacy.md). Default 1095 (3 years).",
     "ANSWER_WORKING_DAYS": "Working days to answer an appeal (Administrative Procedural Code). Default 15.",
     "FORWARD_WORKING_DAYS": "Working days to forward an appeal outside the office's competence. Default 3.",
     "NOTICE_WORKING_DAYS": "Working days to tell the applicant of an extension. Default 3.",

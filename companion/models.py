@@ -241,6 +241,13 @@ class Question(db.Model):
     district: Mapped[str] = mapped_column(String(120), default="")
     contact: Mapped[str] = mapped_column(String(200), default="")
     contact_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the consent to the processing of personal data (services/privacy.py): the text's version, when,
+    # and how ("web", "oral" to the phone operator, "api" declared by the sending system)
+    consent_version: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    consent_form: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    # the asker's separate opt-in to have the name and district shown on air and on public screens
+    show_name: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     language: Mapped[str] = mapped_column(String(2), default="kk")
     channel: Mapped[str] = mapped_column(String(8), default=Channel.WEB.value)
     client_id: Mapped[str] = mapped_column(String(64))
@@ -406,6 +413,13 @@ class Appeal(db.Model):
     lat: Mapped[float | None] = mapped_column()
     long: Mapped[float | None] = mapped_column()
     contact: Mapped[str] = mapped_column(String(200), default="")
+    # the consent the applicant gave (as on its question), and when it was withdrawn
+    consent_version: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    consent_form: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    consent_withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # when the retention period erased its personal data (services/privacy.erase_expired)
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)

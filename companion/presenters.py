@@ -6,7 +6,8 @@ from datetime import datetime
 from .models import Broadcast, Question, QuestionStatus, utcnow
 from .services.appeals import format_access_code
 from .services.changes import audience_visible
-from .services.moderation import allowed_actions, confirm_actions, resident_status_label
+from .services.moderation import STATUS_LABELS, allowed_actions, confirm_actions, resident_status_label
+from .services.privacy import shows_asker
 
 
 def iso(value: datetime | None) -> str | None:
@@ -36,7 +37,7 @@ def staff_question(q: Question) -> dict:
     """A question as moderators see it: everything but the full contact."""
     return {"id": q.id, "version": q.version, "tracking_code": q.tracking_code, "text": q.text,
             "original_text": q.original_text, "author_name": q.author_name, "district": q.district,
-            "contact": mask_contact(q.contact), "language": q.language, "channel": q.channel,
+            "contact": mask_contact(q.contact), "show_name": q.show_name, "language": q.language, "channel": q.channel,
             "status": q.status, "position": q.position, "votes": q.votes, "asker_count": q.asker_count,
             "merged_into_id": q.merged_into_id, "category_id": q.category_id,
             "reject_ground": q.reject_ground, "reject_reason": q.reject_reason,
@@ -59,7 +60,7 @@ def public_question(q: Question, broadcast: Broadcast) -> dict:
     """A question as the audience sees it; `visible: False` tells screens to drop it."""
     if not audience_visible(q, broadcast):
         return {"id": q.id, "visible": False}
-    asker = broadcast.show_asker
+    asker = shows_asker(q, broadcast)
     return {"id": q.id, "visible": True, "text": q.text, "status": q.status, "votes": q.votes,
             "asker_count": q.asker_count, "author_name": q.author_name if asker else "",
             "district": q.district if asker else "", "created_at": iso(q.created_at)}
@@ -84,8 +85,8 @@ def prompter_question(q: Question | None, broadcast: Broadcast) -> dict | None:
         return None
     asker = broadcast.show_asker
     return {"id": q.id, "text": q.text, "author_name": q.author_name if asker else "",
-            "district": q.district if asker else "", "votes": q.votes, "asker_count": q.asker_count,
-            "language": q.language, "aired_at": iso(q.aired_at)}
+            "district": q.district if asker else "", "name_on_air": shows_asker(q, broadcast),
+            "votes": q.votes, "asker_count": q.asker_count, "language": q.language, "aired_at": iso(q.aired_at)}
 
 
 def backstage_state(broadcast: Broadcast, message) -> dict:

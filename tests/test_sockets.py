@@ -88,7 +88,7 @@ def test_pending_questions_are_not_sent_to_viewers(viewer_socket, staff_socket):
     mod = staff_socket("mod")
     watcher = viewer_socket()
     drain(watcher, "/")
-    ask(viewer_socket(), author_name="Dana", contact="+77012345678", consent=True)
+    ask(viewer_socket(), author_name="Dana", contact="+77012345678", consent=True, show_name=True)
     assert received(watcher, "feed_changed", "/") == []
     q = latest(mod).popitem()[1]
     act(mod, "approve", q)

@@ -140,8 +140,12 @@ OPENAPI = {
             "text": {"type": "string", "maxLength": 1000},
             "author_name": {"type": "string"}, "district": {"type": "string"},
             "contact": {"type": "string", "description": "Phone (Kazakhstan by default) or e-mail"},
-            "consent": {"type": "boolean", "description": "Required when contact is given"},
-            "language": {"enum": ["kk", "ru", "en"]},
+            "consent": {"type": "boolean", "description": "The applicant consented to the collection and processing "
+                        "of personal data (the text at /privacy); required when contact is given"},
+            "show_name": {"type": "boolean", "default": False, "description": "The applicant agreed to have the name "
+                          "and district shown on air and on public screens"},
+            "language": {"enum": ["kk", "ru", "en"], "description": "The language of the appeal; when absent, "
+                         "guessed from the words of the text"},
             "client_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}, **_ORIGIN}},
         "Receipt": {"type": "object", "description": "The talon's number and access code", "properties": {
             "id": {"type": "integer"}, "tracking_code": {"type": "string"},

@@ -93,6 +93,7 @@ ACTION_LABELS = {
     "withdraw": _l("Withdrawn by the applicant"), "record": _l("Record details changed"),
     "not_for_broadcast": _l("Not taken on air: considered in the usual way"),
     "desk_restored": _l("Back on the live desk"),
+    "consent_withdrawn": _l("Consent to personal data withdrawn: name and contact erased"),
 }
 
 CHANNEL_LABELS = {
@@ -200,7 +201,8 @@ def register_questions(questions: list[Question], origins: list[dict] | None = N
     appeals = _new_appeals(received, None, [
         dict(question_id=q.id, broadcast_id=q.broadcast_id, channel=q.channel, language=q.language,
              text=q.text, author_name=q.author_name, district=q.district, contact=q.contact,
-             follow_up=is_statutory(q.author_name, q.contact), **o)
+             follow_up=is_statutory(q.author_name, q.contact), consent_version=q.consent_version,
+             consent_at=q.consent_at, consent_form=q.consent_form, **o)
         for q, o in zip(questions, origins)])
     for question, appeal in zip(questions, appeals):  # the link, known without a query
         # one side only: with both, each pair would be a reference cycle that only the cyclic

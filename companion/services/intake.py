@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import LANGUAGES, Broadcast, Channel, Question, QuestionStatus, Vote, utcnow
-from . import appeals, limits
+from . import appeals, limits, privacy
 from .audit import audit
 from .changes import Change, ChangeBuilder, audience_visible
 from .errors import InvalidTransition, NotFound, QuestionsClosed, ServiceError, ValidationError
@@ -72,22 +72,69 @@ def normalise_contact(contact: str, region: str) -> str:
 
 
 KAZAKH_LETTERS = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
+# Kazakh writes these only in words borrowed from Russian (ы is a native Kazakh letter: жылы, қалалық)
+RUSSIAN_LETTERS = frozenset("ёъэЁЪЭ")
+WORD = re.compile(r"[^\W\d_]+")
+RUSSIAN_WORDS = frozenset("""
+    а без бы был была были было будет будут в во вам вас весь вот все всё вы где да даже для до его ее её
+    если есть еще ещё же за здесь и из или им их к как какая какие какой когда кто ли либо мне мной мы на
+    над нам нас наш наша наше наши не него нет ни них но ну о об около он она они оно от очень по под
+    пожалуйста после почему при про раз с со так также там то тоже только у уже чем через что чтобы эта
+    эти это этот я улице улица улицы доме дома районе района район сколько можно нужно надо
+""".split())
+KAZAKH_WORDS = frozenset("""
+    және мен бен пен да де та те ма ме ба бе па пе ғой ғана қашан неге неліктен қалай қайда қай қандай
+    неше не бар жоқ емес керек бұл осы сол мына анау ол олар біз сіз сен мен менің біздің сіздің үшін
+    туралы бойынша дейін кейін бері арқылы сияқты тағы әлі енді өте көп аз және немесе бірақ себебі
+    рақмет сәлеметсіз сәлем қайырлы жыл жылы ауыл ауданы көше көшесі үй үйі жол жолы
+""".split())
+# case endings a Kazakh word takes and a Kazakh name keeps inside a Kazakh sentence (Абайдың, Есілде)
+KAZAKH_SUFFIXES = ("ның", "нің", "дың", "дің", "тың", "тің", "ға", "ге", "қа", "ке", "нда", "нде", "дан",
+                   "ден", "тан", "тен", "нан", "нен", "ында", "інде", "дағы", "дегі", "тағы", "тегі")
+
+
+def _language_votes(words: list[str]) -> tuple[float, float]:
+    """(Russian, Kazakh) evidence from the words of a Cyrillic text.
+
+    A word with Kazakh letters counts fully when written in lower case; capitalised, it is most often
+    a street, a district or a person (Қабанбай батыр, Есіл, Тұран) in a Russian sentence, and counts
+    only when it carries a Kazakh case ending."""
+    russian = kazakh = 0.0
+    for word in words:
+        lower = word.lower()
+        if lower in RUSSIAN_WORDS:
+            russian += 1
+        if lower in KAZAKH_WORDS:
+            kazakh += 1
+        if any(c in RUSSIAN_LETTERS for c in word):
+            russian += 1
+        if any(c in KAZAKH_LETTERS for c in word):
+            if word == lower or (len(lower) > 4 and lower.endswith(KAZAKH_SUFFIXES)):
+                kazakh += 1
+            else:
+                kazakh += 0.25
+    return russian, kazakh
 
 
 def detect_language(text: str) -> str | None:
-    """kk, ru or en from the letters of `text`, or None when it cannot tell (too few letters, mixed).
+    """kk, ru or en from the words of `text`, or None when it cannot tell (too few letters, mixed).
 
-    Kazakh is written in Cyrillic with nine letters Russian lacks; a text that uses them is Kazakh."""
+    A hint for channels that send no language: the viewer form sends its page's. Weighs words, not
+    letters: Russian function words and letters Kazakh uses only in loans against Kazakh function
+    words and words with Kazakh letters, so that a Russian question about "улица Қабанбай батыр"
+    is Russian."""
     letters = [c for c in text if c.isalpha()]
     if len(letters) < 3:
         return None
-    kazakh = sum(c in KAZAKH_LETTERS for c in letters)
     cyrillic = sum("\u0400" <= c <= "\u04ff" for c in letters)
     latin = sum(c.isascii() for c in letters)
-    if kazakh >= 2 or (kazakh and len(letters) < 40):
-        return "kk"
     if cyrillic >= 0.6 * len(letters):
-        return "ru"
+        russian, kazakh = _language_votes(WORD.findall(text))
+        if kazakh > russian:
+            return "kk"
+        if russian > kazakh:
+            return "ru"
+        return "kk" if any(c in KAZAKH_LETTERS for c in letters) else "ru"
     if latin >= 0.6 * len(letters):
         return "en"
     return None
@@ -120,7 +167,7 @@ def validate_submission(broadcast: Broadcast, data: dict, default_language: str)
     if not name and not broadcast.anonymous_allowed:
         errors["author_name"] = _l("Please give your name: this broadcast does not take anonymous questions.")
     contact = _text(data, "contact")
-    consent = data.get("consent") in (True, "true", "on", "1", 1)
+    consent = privacy.given(data.get("consent"))
     if contact:
         try:
             contact = normalise_contact(contact, cfg["PHONE_REGION"])
@@ -134,14 +181,17 @@ def validate_submission(broadcast: Broadcast, data: dict, default_language: str)
     for key in ("text", "author_name", "district", "contact"):
         if data.get(key) and not storable(data.get(key)):
             errors[key] = _l("This text contains characters that cannot be stored. Please remove them.")
-    # a language the sender chose wins; else the question's own letters; else the interface language
+    # the language the sender chose (the viewer form sends its page's) is the appeal's; detection is
+    # only a hint for channels that send none; else the interface language
     language = data.get("language") or detect_language(text) or default_language
     if not isinstance(language, str) or language not in LANGUAGES:
         errors["language"] = _l("Unknown language.")
     if errors:
         raise ValidationError(fields=errors)
     return {"text": text, "author_name": name, "district": district, "contact": contact,
-            "contact_consent": bool(contact) and consent, "language": language}
+            "contact_consent": bool(contact) and consent, "language": language,
+            "show_name": bool(name or district) and privacy.given(data.get("show_name")),
+            **privacy.consent_fields(consent, bool(name or district or contact), Channel.WEB)}
 
 
 @dataclass
@@ -182,6 +232,8 @@ def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Chann
         if not broadcast.accepting_questions:
             raise QuestionsClosed()
         fields, origin = _checked(broadcast, data, default_language, channel, api_key)
+        if fields["consent_form"]:
+            fields["consent_form"] = privacy.CONSENT_FORMS.get(str(channel), fields["consent_form"])
     except (QuestionsClosed, ValidationError):
         # a retry of a stored question is answered with it, even once questions are closed; a new
         # question's client_id is looked up in the batch it is stored with (one query per batch)

@@ -10,7 +10,7 @@ from flask_login import current_user
 from ..extensions import db
 from ..permissions import can, permission_required
 from ..presenters import talon as talon_view
-from ..services import appeal_list, appeals, deadlines, desk, notices
+from ..services import appeal_list, appeals, deadlines, desk, notices, privacy
 from ..services import broadcasts as broadcast_service
 from ..services.errors import ServiceError, ValidationError
 from .safety import local_target
@@ -128,6 +128,7 @@ def _detail(appeal, status: int = 200):
                            transitions=appeals.TRANSITIONS, action_labels=appeals.ACTION_LABELS,
                            smtp=bool(current_app.config["SMTP_HOST"]), talon=talon_view(appeal),
                            decides_extensions=can(current_user, "decide_extension"),
+                           consent_forms=privacy.CONSENT_FORM_LABELS,
                            **_choices()), status
 
 

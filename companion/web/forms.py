@@ -37,7 +37,7 @@ class BroadcastForm(FlaskForm):
     public_feed = BooleanField(_l("Public feed: viewers see approved questions"), default=True)
     anonymous_allowed = BooleanField(_l("Anonymous questions allowed"), default=True)
     questions_open = BooleanField(_l("Questions open"), default=True)
-    show_asker = BooleanField(_l("Show the asker's name and district on screens"), default=True)
+    show_asker = BooleanField(_l("Show on screens the names and districts of askers who agreed"), default=True)
 
 
 class UserForm(FlaskForm):

@@ -6,15 +6,17 @@ import math
 import secrets
 
 import segno
-from flask import (Blueprint, Response, abort, current_app, make_response, redirect, render_template, request,
+from flask import (Blueprint, Response, abort, current_app, flash, make_response, redirect, render_template, request,
                    session, url_for)
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from ..extensions import db
 from ..links import absolute_url
 from ..presenters import appeal_status, public_appeal
 from ..presenters import talon as talon_view
-from ..services import appeals, broadcasts, desk, intake, limits, reports
+from ..realtime.emit import publish
+from ..services import appeals, broadcasts, desk, intake, limits, privacy, reports
 from ..services.database import resilient
 from ..services.errors import InvalidTransition, NotFound
 from .safety import local_target, same_site_referrer
@@ -51,7 +53,20 @@ def viewer(slug: str):
     session.setdefault("viewer", secrets.token_urlsafe(18))
     return render_template("viewer.html", broadcast=broadcast, page_url=public_url("public.viewer", slug=slug),
                            max_length=current_app.config["QUESTION_MAX_LENGTH"],
-                           name_max=current_app.config["NAME_MAX_LENGTH"])
+                           name_max=current_app.config["NAME_MAX_LENGTH"], **_consent_texts())
+
+
+def _consent_texts() -> dict:
+    """The consent sentence, its elements and the publication opt-in, in the page's language."""
+    return {"consent_sentence": privacy.CONSENT_SENTENCE, "show_name_sentence": privacy.SHOW_NAME_SENTENCE,
+            "consent_points": privacy.consent_points(str(get_locale() or "kk")),
+            "consent_version": privacy.CONSENT_VERSION}
+
+
+@bp.get("/privacy")
+def privacy_page():
+    """The personal data notice: the consent text in full, in kk/ru/en."""
+    return render_template("privacy.html", **_consent_texts())
 
 
 OVERLAY_POSITIONS = ("bottom", "top")
@@ -155,7 +170,7 @@ def track_private(code: str, access: str):
     appeal = _private_appeal_or_404(code, access)
     return _private_headers(make_response(render_template(
         "track.html", appeal=appeal, view=public_appeal(appeal), events=appeals.public_events(appeal),
-        withdrawable=appeals.withdrawable(appeal),
+        withdrawable=appeals.withdrawable(appeal), personal_data=privacy.has_personal_data(appeal),
         t=talon_view(appeal), code=appeal.tracking_code, access=appeals.format_access_code(appeal.access_code))))
 
 
@@ -180,6 +195,20 @@ def withdraw(code: str, access: str):
         return _private_headers(make_response(render_template(
             "withdraw.html", appeal=appeal, access=access, allowed=False, error=exc.message), 409))
     return redirect(url_for("public.track_private", code=appeal.tracking_code, access=access), 303)
+
+
+@bp.route("/track/<code>/<access>/withdraw-consent", methods=["GET", "POST"])
+def withdraw_consent(code: str, access: str):
+    """The resident withdraws consent to personal data: a confirm page (GET), then the erasure (POST with CSRF)."""
+    appeal = _private_appeal_or_404(code, access)
+    access = appeals.format_access_code(appeal.access_code)
+    if request.method == "POST":
+        if request.form.get("confirm") != "yes":
+            abort(400)
+        publish(privacy.withdraw_consent(appeal))
+        flash(_("Your consent is withdrawn: your name and contact have been erased."), "ok")
+        return _private_headers(redirect(url_for("public.track_private", code=appeal.tracking_code, access=access)))
+    return _private_headers(make_response(render_template("withdraw_consent.html", appeal=appeal, access=access)))
 
 
 def track_url(appeal) -> str:

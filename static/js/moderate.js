@@ -254,7 +254,8 @@ function renderInspector(modeChanged = false) {
   $("insp-reason").textContent = reason;
   const a = q.appeal;
   $("insp-meta").replaceChildren([
-    q.author_name, q.district, q.language.toUpperCase(), t[q.channel] || q.channel, q.contact,
+    q.author_name, q.district, (q.author_name || q.district) && !q.show_name ? t.name_not_for_air : "",
+    q.language.toUpperCase(), t[q.channel] || q.channel, q.contact,
     `${t.votes}: ${q.votes}`, `${t.askers}: ${q.asker_count}`, time(q.created_at, data.locale),
   ].filter(Boolean).join(" · "), a && a.due_date ? h("span", { class: `due ${a.urgency || ""}` }, ` ${a.urgency ? t[a.urgency] : t.due} ${a.due_date}`)
     : a ? h("span", { class: "due none" }, ` ${t.question_only}`) : null,
@@ -818,6 +819,7 @@ $("phone-form").addEventListener("submit", async (e) => {
   const form = e.target;
   const payload = Object.fromEntries(["text", "author_name", "district", "contact"].map((k) => [k, form.elements[k].value]));
   payload.consent = form.elements.consent.checked;
+  payload.show_name = form.elements.show_name.checked;
   payload.client_id = crypto.randomUUID ? crypto.randomUUID().replaceAll("-", "") : String(Date.now()) + Math.random().toString(16).slice(2);
   const ack = await send("add_phone_question", payload);
   if (ack.ok) {

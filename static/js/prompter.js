@@ -28,6 +28,8 @@ function applyPrefs() {
 
 function meta(q) {
   const parts = [q.author_name, q.district].filter(Boolean);
+  // the speaker sees the name; saying it on air needs the asker's own consent
+  if (parts.length && !q.name_on_air) parts.push(t.name_not_for_air);
   if (q.asker_count > 1) parts.push(plural(t.asked_by, q.asker_count));
   if (q.language) parts.push(t.languages[q.language] || q.language);
   return parts.join(" · ");

@@ -8,7 +8,7 @@ const OUTBOX_KEY = `companion:outbox:${data.slug}`;
 const $ = (id) => document.getElementById(id);
 const form = $("ask-form");
 const fields = ["text", "author_name", "district", "contact"];
-const inputs = { text: $("q-text"), author_name: $("q-name"), district: $("q-district"), contact: $("q-contact"), consent: $("q-consent") };
+const inputs = { text: $("q-text"), author_name: $("q-name"), district: $("q-district"), contact: $("q-contact"), consent: $("q-consent"), show_name: $("q-show-name") };
 const errorIds = { text: "q-text-error", author_name: "q-name-error", district: "q-district-error", contact: "q-contact-error", consent: "q-consent-error" };
 
 const state = { questions: new Map(), mine: new Map(), voted: new Set(), settings: {}, sort: "popular" };
@@ -57,8 +57,8 @@ function showErrors(errors) {
 }
 
 function readForm() {
-  // no language: the server reads it from the question's letters (falling back to the page's language)
-  const item = { client_id: draftId, consent: inputs.consent.checked };
+  // the page's language is the appeal's language (the law's "language of the appeal")
+  const item = { client_id: draftId, consent: inputs.consent.checked, show_name: inputs.show_name.checked, language: data.locale };
   for (const f of fields) item[f] = inputs[f].value.trim();
   return item;
 }
@@ -66,6 +66,7 @@ function readForm() {
 function fillForm(item) {
   for (const f of fields) inputs[f].value = item[f] || "";
   inputs.consent.checked = !!item.consent;
+  inputs.show_name.checked = !!item.show_name;
   updateCounter();
   updateKind();
 }

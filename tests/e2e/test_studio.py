@@ -49,10 +49,14 @@ def test_studio_rehearsal_with_five_screens(browser, server):  # noqa: F811
     for page in (viewer, mod_a, mod_b, speaker):
         page.wait_for_selector("#conn[data-state=online]")
 
-    # The viewer asks three questions from the phone; the Kazakh one is recognised as Kazakh.
+    # The viewer asks three questions from the phone; the Kazakh one from the Kazakh page: the page's
+    # language is the language of the appeal.
     questions = ["Will the bus 12 run on Sundays?", "Аулада балалар алаңы қашан салынады?",
                  "When will the heating be fixed in block 7?"]
-    for text in questions:
+    for text, lang in zip(questions, ("en", "kk", "en")):
+        if viewer.get_attribute("html", "lang") != lang:
+            viewer.goto(f"{server.url}/lang/{lang}?next=/b/demo")
+            viewer.wait_for_selector("#conn[data-state=online]")
         viewer.fill("#q-text", text)
         viewer.click("#q-submit")
         viewer.wait_for_selector("#form-status[data-kind=ok]")
