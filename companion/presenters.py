@@ -114,12 +114,12 @@ def public_appeal(appeal) -> dict:
     from flask import current_app
     from flask_babel import get_locale
 
-    from .services.appeals import ACTION_LABELS, public_events, status_label
+    from .services.appeals import event_label, public_events, status_label
     locale = str(get_locale() or "kk")
     department = appeal.department.name(locale) if appeal.department else None
     history = []
     for e in public_events(appeal):
-        item = {"at": iso(e.at), "action": e.action, "label": str(ACTION_LABELS.get(e.action, e.action)),
+        item = {"at": iso(e.at), "action": e.action, "label": event_label(e),
                 "status": e.to_status, "note": e.note}
         if e.action in ("assign", "route", "reassign") and appeal.department:
             item["department"] = department

@@ -5,6 +5,21 @@ translations/{ru,kk,en}/LC_MESSAGES/messages.po from this table. The test suite 
 message has no translation here, or a catalog has an untranslated or fuzzy entry.
 """
 T = {
+    'Merged into a similar question': ('Объединено с похожим обращением', 'Ұқсас өтінішпен біріктірілді'),
+    'Similar questions merged into this one': ('С этим обращением объединены похожие', 'Осы өтінішке ұқсас өтініштер біріктірілді'),
+    'Merge undone': ('Объединение отменено', 'Біріктіру кері қайтарылды'),
+    'A merged question was separated again': ('Объединённое обращение снова отделено', 'Біріктірілген өтініш қайта бөлінді'),
+    'Merged into %(code)s': ('Объединено с обращением %(code)s', 'Мынаған біріктірілді: %(code)s'),
+    '%(code)s merged into this one': ('С этим обращением объединено: %(code)s', 'Осы өтінішке біріктірілді: %(code)s'),
+    'Merge into %(code)s undone': ('Объединение с обращением %(code)s отменено', 'Біріктіру кері қайтарылды: %(code)s'),
+    '%(code)s separated from this one again': ('Снова отделено от этого обращения: %(code)s', 'Осы өтініштен қайта бөлінді: %(code)s'),
+    'This question is not merged.': ('Этот вопрос не объединён с другим.', 'Бұл сұрақ басқа сұрақпен біріктірілмеген.'),
+    'This merge was made before merges could be undone.': ('Это объединение сделано до того, как объединения стало можно отменять.', 'Бұл біріктіру оны кері қайтару мүмкіндігі пайда болмай тұрып жасалған.'),
+    'The question it was merged into has been answered on air, and its askers with it. Reopen that question first to undo the merge.': ('Вопрос, с которым его объединили, уже получил ответ в эфире, а с ним и его авторы. Чтобы отменить объединение, сначала верните тот вопрос в работу.', 'Ол біріктірілген сұраққа эфирде жауап берілді, оның авторларына да. Біріктіруді кері қайтару үшін алдымен сол сұрақты қайта ашыңыз.'),
+    'Its appeal is %(status)s: undoing the merge would change nothing for its asker.': ('Статус его обращения: %(status)s. Отмена объединения ничего не изменит для его автора.', 'Өтінішінің мәртебесі: %(status)s. Біріктіруді кері қайтару оның авторы үшін ештеңе өзгертпейді.'),
+    'Unmerge': ('Разъединить', 'Біріктіруді кері қайтару'),
+    'Merged into this question: %(n)s': ('Объединено с этим вопросом: %(n)s', 'Осы сұраққа біріктірілгені: %(n)s'),
+    'New questions above: %(n)s ↑': ('Новых вопросов выше: %(n)s ↑', 'Жоғарыда жаңа сұрақтар: %(n)s ↑'),
     'Merge likely duplicates into this question: %(n)s': ('Объединить с этим вопросом похожие: %(n)s', 'Ұқсас сұрақтарды осыған біріктіру: %(n)s'),
     'Merge these questions into #%(id)s? (%(n)s)': ('Объединить эти вопросы с №%(id)s? (%(n)s)', 'Бұл сұрақтарды №%(id)s сұрағымен біріктіру керек пе? (%(n)s)'),
     'Choose the question to merge into: click it, or type its number.': ('Выберите вопрос, с которым объединить: щёлкните по нему или введите его номер.', 'Біріктірілетін сұрақты таңдаңыз: оны басыңыз не нөмірін жазыңыз.'),

@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from ..extensions import login_manager
 from ..models import QuestionStatus
-from ..services.appeals import ACTION_LABELS, format_access_code
+from ..services.appeals import ACTION_LABELS, event_label, format_access_code
 from ..services.appeals import status_label as appeal_status_label
 from ..services.moderation import STATUS_LABELS
 from ..permissions import can
@@ -52,6 +52,7 @@ def register_web(app: Flask) -> None:
                 "status_label": lambda status: STATUS_LABELS[QuestionStatus(status)],
                 "appeal_status_label": appeal_status_label,
                 "action_label": lambda action: ACTION_LABELS.get(action, action),
+                "event_label": event_label,
                 "access_code": lambda appeal: format_access_code(appeal.access_code),
                 "locales": (("kk", "Қазақша"), ("ru", "Русский"), ("en", "English"))}
 
