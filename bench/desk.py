@@ -184,6 +184,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--part", choices=("suggestions", "flood"), help="only this part (its figures are printed)")
     parser.add_argument("--runs", type=int, default=1, help="with --part flood: how many runs (the median is kept)")
+    parser.add_argument("--out", type=Path, help="with --part flood: the results file to update (default bench/results/desk.json)")
     args = parser.parse_args()
     questions, arrivals, flood, seconds = (2000, 60, 200, 12.0) if args.quick else (10_000, 300, 1000, 60.0)
     result = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "questions_in_broadcast": questions}
@@ -191,7 +192,7 @@ def main() -> None:
         server = LiveServer(Path(folder)).start() if args.part != "flood" else None
         try:
             if server is None:
-                out = ROOT / "bench" / "results" / ("desk-quick.json" if args.quick else "desk.json")
+                out = args.out or ROOT / "bench" / "results" / ("desk-quick.json" if args.quick else "desk.json")
                 raise SystemExit(part_flood_only(flood, seconds, max(1, args.runs), out))
             key = api_key(server)
             seed_questions(server, questions)
