@@ -292,6 +292,27 @@ class Vote(db.Model):
     question_id: Mapped[int] = mapped_column(ForeignKey("question.id"))  # leads the unique index below
     voter: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # the question the viewer voted for, set when a merge moves the vote (an unmerge takes it back)
+    origin_question_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class QuestionMerge(db.Model):
+    """One merge of a question into another, with what it carried, so that it can be undone."""
+
+    __tablename__ = "question_merge"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcast.id"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("question.id"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("question.id"), index=True)
+    # the source's status and queue place before the merge, and the askers it carried
+    source_status: Mapped[str] = mapped_column(String(16))
+    source_position: Mapped[int | None] = mapped_column(Integer)
+    askers: Mapped[int] = mapped_column(Integer, default=1)
+    # questions merged into the source earlier, which the merge pointed at the target
+    absorbed: Mapped[list] = mapped_column(JSON, default=list)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class User(UserMixin, db.Model):

@@ -158,13 +158,13 @@ def public_appeal(appeal) -> dict:
     No name, contact, address or officer (personal data stays with staff)."""
     from flask_babel import get_locale
 
-    from .services.appeals import ACTION_LABELS, ground_label, public_events, public_note, status_label
+    from .services.appeals import event_label, ground_label, public_events, public_note, status_label
     from .services.office import accepted_by, office_name
     locale = str(get_locale() or "kk")
     department = appeal.department.name(locale) if appeal.department else None
     history = []
     for e in public_events(appeal):
-        item = {"at": iso(e.at), "action": e.action, "label": str(ACTION_LABELS.get(e.action, e.action)),
+        item = {"at": iso(e.at), "action": e.action, "label": event_label(e),
                 "status": e.to_status, "note": public_note(e)}
         if e.detail.get("ground"):
             item["ground"] = ground_label(e.detail["ground"])

@@ -233,6 +233,48 @@ def test_merged_askers_appeals_are_answered_with_the_question():
     assert duplicate.appeal.tracking_code != target.appeal.tracking_code
 
 
+def test_merges_and_unmerges_are_in_both_appeals_histories():
+    target, source = submit("Snow is not cleared in Samal 5"), submit("Samal 5 yard full of snow")
+    moderation.merge_question(demo(), source.id, target.id, actor=user("mod"))
+    db.session.expire_all()
+    merged, merged_in = source.appeal.events[-1], target.appeal.events[-1]
+    assert (merged.action, merged.public, merged.actor.username) == ("merged", True, "mod")
+    assert appeals.event_label(merged) == f"Merged into {target.tracking_code}"
+    assert (merged_in.action, merged_in.public) == ("merged_in", False)  # other residents' codes stay with staff
+    assert appeals.event_label(merged_in) == f"{source.tracking_code} merged into this one"
+    assert merged in appeals.public_events(source.appeal) and merged_in not in appeals.public_events(target.appeal)
+    moderation.unmerge_question(demo(), source.id, actor=user("mod"))
+    db.session.expire_all()
+    assert [e.action for e in source.appeal.events][-2:] == ["merged", "unmerged"]
+    assert appeals.event_label(source.appeal.events[-1]) == f"Merge into {target.tracking_code} undone"
+    assert source.appeal.events[-1].public and not target.appeal.events[-1].public
+    assert target.appeal.events[-1].action == "unmerged_out"
+    assert source.appeal.status == target.appeal.status == A.REGISTERED  # the appeals' own statuses are untouched
+
+
+def test_a_group_merge_writes_one_history_step_per_source_and_one_on_the_target():
+    target = submit("Heating in block 7")
+    sources = [submit(f"No heating in block 7, flat {i}") for i in range(3)]
+    moderation.merge_group(demo(), target.id, [{"id": q.id} for q in sources], actor=user("mod"))
+    db.session.expire_all()
+    assert [q.appeal.events[-1].detail["code"] for q in sources] == [target.tracking_code] * 3
+    assert target.appeal.events[-1].detail["codes"] == [q.tracking_code for q in sources]
+
+
+def test_the_merge_steps_show_on_track_and_in_the_back_office(app):
+    with app.test_request_context():
+        target, source = submit("Lift broken at Syganak 15"), submit("Syganak 15 lift stopped")
+        moderation.merge_question(demo(), source.id, target.id, actor=user("mod"))
+        moderation.unmerge_question(demo(), source.id, actor=user("mod"))
+        from companion.presenters import public_appeal
+        db.session.expire_all()
+        labels = [step["label"] for step in public_appeal(source.appeal)["history"]]
+        assert labels[-2:] == [f"Merged into {target.tracking_code}", f"Merge into {target.tracking_code} undone"]
+        assert not any(source.tracking_code in step["label"] for step in public_appeal(target.appeal)["history"])
+
+
+
+
 @pytest.mark.parametrize("ground", ["spam", "abuse", "no_essence"])
 def test_a_statutory_ground_leaves_the_appeal_without_consideration_and_restore_undoes_it(ground):
     q = submit("buy cheap watches")

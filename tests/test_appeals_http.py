@@ -567,3 +567,20 @@ def test_forward_immediately_from_the_back_office_by_role_and_status(app, staff_
         assert appeal.status == "forwarded" and appeal.urgent and appeal.events[-1].actor.username == "officer"
     assert act(officer, app, code, "forward_immediately", forwarded_to="Police").status_code == 409
     assert "forwarded immediately" in officer.get("/appeals").get_data(as_text=True)
+
+
+def test_merge_and_unmerge_steps_show_on_track_and_on_the_detail_page(app, staff_client):
+    target, source = ask(app, "Snow in the yard of Samal 5"), ask(app, "Samal 5 yard is full of snow")
+    with app.app_context():
+        from companion.services import intake, moderation
+        broadcast = intake.get_broadcast("demo")
+        moderation.merge_question(broadcast, source["id"], target["id"], actor=None)
+        moderation.unmerge_question(broadcast, source["id"], actor=None)
+    track = app.test_client().get(f"/track/{source['tracking_code']}/{source['access_code']}").get_data(as_text=True)
+    assert f"Merged into {target['tracking_code']}" in track and f"Merge into {target['tracking_code']} undone" in track
+    # the target's asker does not see the other resident's code; the back office does
+    public = app.test_client().get(f"/track/{target['tracking_code']}/{target['access_code']}").get_data(as_text=True)
+    assert source["tracking_code"] not in public
+    detail = staff_client("admin").get(f"/appeals/{appeal_id(app, target['tracking_code'])}").get_data(as_text=True)
+    assert f"{source['tracking_code']} merged into this one" in detail
+    assert f"{source['tracking_code']} separated from this one again" in detail

@@ -276,7 +276,7 @@ def test_a_long_polling_post_whose_body_stalls_frees_its_slot(tmp_path):
 STAFF_EVENTS = ["approve", "queue", "send_to_air", "reject", "edit_question", "merge_question", "categorize_question",
                 "flag_follow_up", "send_backstage", "set_countdown", "reorder_queue", "update_settings", "merge_group",
                 "add_phone_question", "desk_insights", "similar_questions", "backstage_read", "get_snapshot",
-                "get_prompter", "take_off_air", "reopen", "forward_immediately", "no_such_event"]
+                "get_prompter", "take_off_air", "reopen", "forward_immediately", "unmerge_question", "no_such_event"]
 HOSTILE = [2 ** 63, 2 ** 64, -1, 0, "²", "1e3", 1.5, True, None, [], {}, "\ud800", "a\x00b", "x" * 5_000,
            float("inf") if False else 1e308]
 

@@ -332,7 +332,8 @@ def test_merge_carries_votes_and_askers():
     assert source.status == S.MERGED and source.merged_into_id == target.id
     assert target.votes == 4  # v1..v4, the shared voter counted once
     assert target.asker_count == 2
-    assert count(Vote) == 4
+    # the shared voter's vote for the source stays with it, for an unmerge to find again
+    assert db.session.execute(select(Vote.voter).where(Vote.question_id == source.id)).scalars().all() == ["v2"]
     assert source.tracking_code != target.tracking_code  # each asker keeps a code pointing to the merged appeal
 
 
@@ -500,6 +501,102 @@ def test_a_group_merge_takes_every_source_it_can_and_skips_the_rest():
     assert stale.status == S.PENDING and len(change.questions) == 3
     with pytest.raises(ValidationError):
         moderation.merge_group(demo(), target.id, [], actor=None)
+
+
+def voters(question) -> set[str]:
+    return set(db.session.execute(select(Vote.voter).where(Vote.question_id == question.id)).scalars())
+
+
+def test_unmerge_gives_back_the_status_votes_and_askers_the_merge_carried():
+    moderation.update_settings(demo(), {"pre_moderation": False}, actor=None)
+    target, source = submit("Fix the road on Abay street"), submit("Abay street road is broken")
+    earlier = submit("The road on Abay has holes")
+    moderation.transition(demo(), source.id, "queue", actor=None)
+    for voter in ("t1", "both"):
+        intake.cast_vote(demo(), target.id, voter)
+    for voter in ("s1", "s2", "both"):
+        intake.cast_vote(demo(), source.id, voter)
+    moderation.merge_question(demo(), earlier.id, source.id, actor=None)  # a chain: earlier -> source -> target
+    moderation.merge_question(demo(), source.id, target.id, actor=None)
+    db.session.refresh(earlier)
+    assert (target.votes, target.asker_count, earlier.merged_into_id) == (4, 3, target.id)
+    versions = (source.version, target.version, demo().version)
+
+    change = moderation.unmerge_question(demo(), source.id, actor=None, version=source.version)
+    db.session.refresh(earlier)
+    assert change.event == "question_unmerged" and {q.id for q in change.questions} == {source.id, target.id}
+    assert source.status == S.QUEUED and source.merged_into_id is None and source.position is not None
+    assert (source.votes, source.asker_count, voters(source)) == (3, 2, {"s1", "s2", "both"})
+    assert (target.votes, target.asker_count, voters(target)) == (2, 1, {"t1", "both"})
+    assert earlier.merged_into_id == source.id  # what had been merged into it comes back with it
+    assert (source.version, target.version, demo().version) == (versions[0] + 1, versions[1] + 1, versions[2] + 1)
+    assert db.session.execute(select(AuditEvent.action).order_by(AuditEvent.id.desc()).limit(1)).scalar() == "unmerge"
+    # and it can be merged, and unmerged, again
+    moderation.merge_question(demo(), source.id, target.id, actor=None)
+    assert (target.votes, target.asker_count) == (4, 3)
+    moderation.unmerge_question(demo(), source.id, actor=None)
+    assert (target.votes, target.asker_count, source.votes, source.asker_count) == (2, 1, 3, 2)
+
+
+def test_unmerge_is_refused_when_it_would_mean_nothing_or_the_screen_is_stale():
+    target, source, plain = submit("Bus 12 is always late"), submit("Why is bus 12 late?"), submit("Snow in the yard")
+    with pytest.raises(InvalidTransition):
+        moderation.unmerge_question(demo(), plain.id, actor=None)  # not merged
+    moderation.merge_question(demo(), source.id, target.id, actor=None)
+    with pytest.raises(StaleVersion):
+        moderation.unmerge_question(demo(), source.id, actor=None, version=source.version - 1)
+    with pytest.raises(NotFound):
+        moderation.unmerge_question(demo(), 2 ** 62, actor=None)
+    moderation.transition(demo(), target.id, "send_to_air", actor=None, confirmed=True)
+    moderation.transition(demo(), target.id, "mark_answered", actor=None)
+    with pytest.raises(InvalidTransition, match="answered on air"):
+        moderation.unmerge_question(demo(), source.id, actor=None)
+    assert source.status == S.MERGED and source.merged_into_id == target.id
+    moderation.transition(demo(), target.id, "reopen", actor=None)  # the mistake undone: now the merge can be too
+    moderation.unmerge_question(demo(), source.id, actor=None)
+    assert source.status == S.PENDING and target.asker_count == 1
+    moderation.merge_question(demo(), source.id, target.id, actor=None)
+    source.appeal.status = "forwarded"  # the back office forwarded its appeal meanwhile
+    source.appeal.clock_running = False
+    db.session.commit()
+    with pytest.raises(InvalidTransition, match="forwarded"):
+        moderation.unmerge_question(demo(), source.id, actor=None)
+
+
+def test_only_merged_questions_offer_unmerge():
+    q = submit("A question")
+    assert "unmerge" not in moderation.allowed_actions(q)
+    moderation.merge_question(demo(), q.id, submit("Another question").id, actor=None)
+    assert "unmerge" in moderation.allowed_actions(q) and "merge" not in moderation.allowed_actions(q)
+
+
+def statements_of(call) -> int:
+    """How many SQL statements `call` sends to the database."""
+    from sqlalchemy import event
+    seen = []
+    listener = lambda *args: seen.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        call()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    return len(seen)
+
+
+def test_a_group_merge_runs_the_same_statements_for_5_or_60_sources():
+    moderation.update_settings(demo(), {"pre_moderation": False}, actor=None)
+    counts = []
+    for size in (5, 60):
+        target = submit(f"Heating in block {size}")
+        sources = [submit(f"No heating in block {size}, flat {i}") for i in range(size)]
+        for i, q in enumerate(sources[:3]):
+            intake.cast_vote(demo(), q.id, f"voter-{size}-{i}")
+            intake.cast_vote(demo(), q.id, f"voter-{size}-shared")
+        db.session.expire_all()  # as in a fresh socket event
+        items = [{"id": q.id, "version": q.version} for q in sources]
+        counts.append(statements_of(lambda: moderation.merge_group(demo(), target.id, items, actor=None)))
+        assert target.asker_count == size + 1 and target.votes == 4
+    assert counts[0] == counts[1], counts
 
 
 @pytest.mark.parametrize("bad", ["abc", None, "²", 2 ** 63, -1, 0, 1.5, [], {}])

@@ -227,6 +227,31 @@ def test_merge_over_sockets_carries_votes(viewer_socket, staff_socket):
     assert mine["merged_into_code"] == a["tracking_code"]
 
 
+def test_unmerge_over_sockets_is_for_moderators_and_reaches_every_screen(viewer_socket, staff_socket):
+    mod, speaker, other_mod = staff_socket("mod"), staff_socket("speaker"), staff_socket("mod2")
+    asker = viewer_socket()
+    a = ask(asker, text="Road on Abay", client_id="client-aaaa")["question"]
+    b = ask(asker, text="Abay road again", client_id="client-bbbb")["question"]
+    state = latest(mod)
+    assert act(mod, "merge_question", state[b["id"]], target_id=a["id"])["ok"]
+    merged = latest(mod)[b["id"]]
+    assert "unmerge" in merged["actions"]
+    refused = act(speaker, "unmerge_question", merged)
+    assert refused["ok"] is False and refused["error"]["code"] == "forbidden"
+    assert act(mod, "unmerge_question", {"id": merged["id"], "version": merged["version"] - 1})["error"]["code"] \
+        == "stale_version"
+    drain(other_mod, "/staff")
+    drain(asker, "/")
+    ack = act(mod, "unmerge_question", merged)
+    assert ack["ok"]
+    seen = latest(other_mod)
+    assert seen[b["id"]]["status"] == "pending" and seen[b["id"]]["merged_into_id"] is None
+    assert seen[a["id"]]["asker_count"] == 1
+    assert [q["status"] for q in received(asker, "my_question_changed", "/") if q["id"] == b["id"]] == ["pending"]
+    again = act(mod, "unmerge_question", seen[b["id"]])
+    assert again["ok"] is False and again["error"]["code"] == "invalid_transition"
+
+
 def test_vote_twice_counts_once_and_updates_everyone(viewer_socket, staff_socket):
     mod = staff_socket("mod")
     mod.emit("update_settings", {"settings": {"pre_moderation": False}}, namespace="/staff", callback=True)

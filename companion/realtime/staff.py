@@ -124,6 +124,8 @@ _register("edit_question", lambda b, d: moderation.edit_question(
     max_length=current_app.config["QUESTION_MAX_LENGTH"]))
 _register("merge_question", lambda b, d: moderation.merge_question(
     b, d.get("id"), d.get("target_id"), actor=current_user, version=d.get("version")))
+_register("unmerge_question", lambda b, d: moderation.unmerge_question(
+    b, d.get("id"), actor=current_user, version=d.get("version")))
 _register("categorize_question", lambda b, d: moderation.categorize_question(
     b, d.get("id"), d.get("category_id"), actor=current_user, version=d.get("version")))
 _register("flag_follow_up", lambda b, d: moderation.flag_follow_up(

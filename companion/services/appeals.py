@@ -94,12 +94,27 @@ ACTION_LABELS = {
     "not_for_broadcast": _l("Not taken on air: considered in the usual way"),
     "desk_restored": _l("Back on the live desk"),
     "consent_withdrawn": _l("Consent to personal data withdrawn: name and contact erased"),
+    "merged": _l("Merged into a similar question"), "merged_in": _l("Similar questions merged into this one"),
+    "unmerged": _l("Merge undone"), "unmerged_out": _l("A merged question was separated again"),
 }
 
 CHANNEL_LABELS = {
     Channel.WEB: _l("website"), Channel.PHONE: _l("phone"), Channel.API: _l("API"),
     Channel.OPEN311: _l("Open311 integration"),
 }
+# the same steps with the other appeal's tracking code (detail "code", or "codes" for a group)
+CODED_LABELS = {
+    "merged": _l("Merged into %(code)s"), "merged_in": _l("%(code)s merged into this one"),
+    "unmerged": _l("Merge into %(code)s undone"), "unmerged_out": _l("%(code)s separated from this one again"),
+}
+
+
+def event_label(event: AppealEvent) -> str:
+    """What a step of the history says, in the current language (merges name the other appeal)."""
+    codes = event.detail.get("codes") or ([event.detail["code"]] if event.detail.get("code") else [])
+    if event.action in CODED_LABELS and codes:
+        return str(CODED_LABELS[event.action]) % {"code": ", ".join(codes)}
+    return str(ACTION_LABELS.get(event.action, event.action))
 
 
 def channel_label(channel: str) -> str:
@@ -887,14 +902,6 @@ def on_question_restored(question: Question, ground: str, actor: User | None) ->
         _reopen(appeal, actor)
 
 
-def on_questions_merged(target: Question) -> None:
-    """A question that now carries several askers makes its appeal collective."""
-    appeal = target.appeal
-    if appeal is not None and target.asker_count > 1 and not appeal.collective:
-        appeal.collective = True
-        _touch(appeal)
-
-
 def on_question_reopened(question: Question, actor: User | None) -> None:
     """A question marked answered on air by mistake: its appeal (and those merged into it) go back
     to the status they had before the answer on air, unless an officer has written an answer since."""
@@ -912,6 +919,32 @@ def on_question_reopened(question: Question, actor: User | None) -> None:
         appeal.answered_at = appeal.closed_at = appeal.days_to_answer = appeal.answered_on_time = None
         _sync_clock(appeal)
         _record(appeal, "reopen", actor, from_status=before)
+
+
+def on_questions_merged(sources: list[Question], target: Question, actor: User | None) -> None:
+    """The history of merged questions' appeals says where they went (a public step), and the
+    target's says what joined it (internal: the codes are other residents' appeals), in one INSERT;
+    a target that now carries several askers makes its appeal collective."""
+    rows = [_event_values(q.appeal, "merged", actor, from_status=q.appeal.status, code=target.tracking_code)
+            for q in sources if q.appeal is not None]
+    if target.appeal is not None:
+        rows.append(_event_values(target.appeal, "merged_in", actor, from_status=target.appeal.status, public=False,
+                                  codes=[q.tracking_code for q in sources]))
+    if rows:
+        db.session.execute(insert(AppealEvent.__table__), rows)
+    appeal = target.appeal  # a question that now carries several askers makes its appeal collective
+    if appeal is not None and target.asker_count > 1 and not appeal.collective:
+        appeal.collective = True
+        _touch(appeal)
+
+
+def on_question_unmerged(source: Question, target: Question, actor: User | None) -> None:
+    """An undone merge in both histories: public on the source's appeal, internal on the target's."""
+    if source.appeal is not None:
+        _record(source.appeal, "unmerged", actor, from_status=source.appeal.status, code=target.tracking_code)
+    if target.appeal is not None:
+        _record(target.appeal, "unmerged_out", actor, from_status=target.appeal.status, public=False,
+                code=source.tracking_code)
 
 
 def on_question_categorized(question: Question, category: Category | None, actor: User | None) -> None:

@@ -68,6 +68,24 @@ class ChangeBuilder:
             question.updated_at = utcnow()
         return question
 
+    def touch_all(self, questions: list[Question], **values) -> None:
+        """Remember many questions as changed and write the same `values` to all of them with one
+        UPDATE, versions bumped; the objects are kept in step without the unit of work's per-row
+        bookkeeping (a 200-question group merge spent most of its time there)."""
+        now = utcnow()
+        for question in questions:
+            if audience_visible(question, self.change.broadcast):
+                self.change.was_visible.add(question.id)
+        self.change.questions.extend(questions)
+        db.session.execute(update(Question).where(Question.id.in_([q.id for q in questions]))
+                           .values(version=Question.version + 1, updated_at=now, **values),
+                           execution_options={"synchronize_session": False})
+        for question in questions:
+            set_committed_value(question, "version", question.version + 1)
+            set_committed_value(question, "updated_at", now)
+            for key, value in values.items():
+                set_committed_value(question, key, value)
+
     def add_new(self, question: Question) -> Question:
         """Remember a question that this call created."""
         self.change.questions.append(question)

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import Broadcast, BroadcastStatus, Category, Channel, Question, QuestionStatus, User, Vote, utcnow
+from ..models import (Broadcast, BroadcastStatus, Category, Channel, Question, QuestionMerge, QuestionStatus, User,
+                      Vote, utcnow)
 from . import appeals
 from .audit import audit
 from .changes import Change, ChangeBuilder
@@ -104,6 +105,8 @@ def allowed_actions(question: Question) -> list[str]:
         actions.append("edit")
     if status in MERGEABLE_SOURCE:
         actions.append("merge")
+    if status == S.MERGED:
+        actions.append("unmerge")
     if status not in (S.MERGED, S.REJECTED):
         actions.append("categorize")
     appeal = question.appeal
@@ -240,24 +243,34 @@ def edit_question(broadcast: Broadcast, question_id, text: str, *, actor: User |
     return builder.commit()
 
 
-def _merge_into(builder: ChangeBuilder, source: Question, target: Question) -> None:
-    """Move the source's votes and askers to the target, and mark the source merged."""
-    builder.touch(source)
+def _merge_all(builder: ChangeBuilder, sources: list[Question], target: Question, actor: User | None) -> None:
+    """Merge these sources into the target with a fixed number of statements, whatever their number:
+    votes and askers carry over, and each merge is recorded so that it can be undone."""
+    ids = [source.id for source in sources]
     builder.touch(target)
-    target_voters = select(Vote.voter).where(Vote.question_id == target.id)
-    db.session.execute(update(Vote).where(Vote.question_id == source.id, Vote.voter.not_in(target_voters))
-                       .values(question_id=target.id), execution_options={"synchronize_session": False})
-    db.session.execute(delete(Vote).where(Vote.question_id == source.id))  # voters who had voted for both
-    # Questions merged earlier into the source now point at the target, so no chain is left.
-    db.session.execute(update(Question).where(Question.merged_into_id == source.id)
+    absorbed: dict[int, list[int]] = {}
+    for qid, into in db.session.execute(select(Question.id, Question.merged_into_id)
+                                        .where(Question.merged_into_id.in_(ids))):
+        absorbed.setdefault(into, []).append(qid)
+    # One vote per voter moves (a viewer who voted for the target or for two sources counts once); the
+    # others stay with their question, where an unmerge finds them again.
+    first_of_voter = select(func.min(Vote.id)).where(Vote.question_id.in_(ids)).group_by(Vote.voter)
+    db.session.execute(update(Vote).where(Vote.question_id.in_(ids), Vote.id.in_(first_of_voter),
+                                          Vote.voter.not_in(select(Vote.voter).where(Vote.question_id == target.id)))
+                       .values(question_id=target.id,
+                               origin_question_id=func.coalesce(Vote.origin_question_id, Vote.question_id)),
+                       execution_options={"synchronize_session": False})
+    # Questions merged earlier into a source now point at the target, so no chain is left.
+    db.session.execute(update(Question).where(Question.merged_into_id.in_(ids))
                        .values(merged_into_id=target.id), execution_options={"synchronize_session": False})
+    db.session.execute(insert(QuestionMerge), [
+        dict(broadcast_id=target.broadcast_id, source_id=source.id, target_id=target.id, source_status=source.status,
+             source_position=source.position, askers=source.asker_count, absorbed=absorbed.get(source.id, []),
+             actor_id=actor.id if actor else None, merged_at=utcnow()) for source in sources])
+    target.asker_count += sum(source.asker_count for source in sources)
+    builder.touch_all(sources, votes=0, status=S.MERGED.value, position=None, merged_into_id=target.id)
     recount_votes(target)
-    source.votes = 0
-    target.asker_count += source.asker_count
-    source.status = S.MERGED.value
-    source.position = None
-    source.merged_into_id = target.id
-    appeals.on_questions_merged(target)
+    appeals.on_questions_merged(sources, target, actor)
 
 
 def merge_question(broadcast: Broadcast, question_id, target_id, *, actor: User | None, version=None) -> Change:
@@ -269,7 +282,7 @@ def merge_question(broadcast: Broadcast, question_id, target_id, *, actor: User 
     if source.status not in MERGEABLE_SOURCE or target.status not in MERGEABLE_TARGET:
         raise InvalidTransition(_l("These questions cannot be merged."))
     builder = ChangeBuilder("question_merged", broadcast)
-    _merge_into(builder, source, target)
+    _merge_all(builder, [source], target, actor)
     audit(actor, "merge", broadcast, source, into=target.id)
     return builder.commit()
 
@@ -277,33 +290,100 @@ def merge_question(broadcast: Broadcast, question_id, target_id, *, actor: User 
 MAX_GROUP = 200
 
 
+def _seen_version(question: Question, version) -> bool:
+    """True when the screen saw this version of the question (or named none)."""
+    if version is None:
+        return True
+    if isinstance(version, bool) or (parse_id(version) is None and version != 0):
+        return False
+    return int(version) == question.version
+
+
 def merge_group(broadcast: Broadcast, target_id, sources: list, *, actor: User | None) -> tuple[Change, list[int]]:
     """Merge a group of duplicates into one question in one transaction. `sources` are
     {"id", "version"} as the screen saw them; one that changed meanwhile, or can no longer be
-    merged, is skipped (and returned), and the others are merged all the same."""
+    merged, is skipped (and returned), and the others are merged all the same. The statements it
+    runs do not grow with the group: one read of all the sources, bulk writes for the rest."""
     target = get_question(broadcast, target_id)
     if target.status not in MERGEABLE_TARGET:
         raise InvalidTransition(_l("These questions cannot be merged."))
     if not isinstance(sources, list) or not sources or len(sources) > MAX_GROUP:
         raise ValidationError(_l("Choose the questions to merge."))
-    builder = ChangeBuilder("question_merged", broadcast)
-    skipped, merged = [], []
-    for item in sources:
-        item = item if isinstance(item, dict) else {}
-        try:
-            source = get_question(broadcast, item.get("id"), item.get("version"))
-        except (NotFound, StaleVersion, ValidationError):
-            skipped.append(item.get("id"))
-            continue
-        if source.id == target.id or source.id in merged or source.status not in MERGEABLE_SOURCE:
+    items = [item if isinstance(item, dict) else {} for item in sources]
+    wanted = {qid for qid in (parse_id(item.get("id")) for item in items) if qid is not None}
+    found = {q.id: q for q in db.session.execute(
+        select(Question).where(Question.id.in_(wanted), Question.broadcast_id == broadcast.id)
+        .options(joinedload(Question.appeal))).scalars()} if wanted else {}
+    skipped, merging = [], {}
+    for item in items:
+        source = found.get(parse_id(item.get("id")))
+        if source is None or not _seen_version(source, item.get("version")):
+            skipped.append(source.id if source is not None else item.get("id"))
+        elif source.id == target.id or source.id in merging or source.status not in MERGEABLE_SOURCE:
             skipped.append(source.id)
-            continue
-        _merge_into(builder, source, target)
-        merged.append(source.id)
-    if not merged:
+        else:
+            merging[source.id] = source
+    if not merging:
         raise StaleVersion(_l("These questions were changed on another screen. Your screen has been refreshed."))
-    audit(actor, "merge_group", broadcast, target, merged=merged)
+    builder = ChangeBuilder("question_merged", broadcast)
+    _merge_all(builder, list(merging.values()), target, actor)
+    audit(actor, "merge_group", broadcast, target, merged=list(merging))
     return builder.commit(), skipped
+
+
+def _last_merge(source: Question) -> QuestionMerge | None:
+    return db.session.execute(select(QuestionMerge).where(
+        QuestionMerge.source_id == source.id, QuestionMerge.undone_at.is_(None))
+        .order_by(QuestionMerge.id.desc()).limit(1)).scalar_one_or_none()
+
+
+def unmerge_question(broadcast: Broadcast, question_id, *, actor: User | None, version=None) -> Change:
+    """Undo the merge of one question: it goes back to the status it had, and takes back from the
+    question it was merged into its votes, its askers and the questions merged into it before."""
+    source = get_question(broadcast, question_id, version)
+    if source.status != S.MERGED or source.merged_into_id is None:
+        raise InvalidTransition(_l("This question is not merged."))
+    record = _last_merge(source)
+    if record is None:
+        raise InvalidTransition(_l("This merge was made before merges could be undone."))
+    target = get_question(broadcast, source.merged_into_id)
+    if target.status == S.ANSWERED:
+        raise InvalidTransition(_l("The question it was merged into has been answered on air, and its askers with it. "
+                                   "Reopen that question first to undo the merge."))
+    if source.appeal is not None and not source.appeal.is_open:
+        raise InvalidTransition(_l("Its appeal is %(status)s: undoing the merge would change nothing for its asker.",
+                                   status=appeals.status_label(source.appeal.status)))
+    builder = ChangeBuilder("question_unmerged", broadcast)
+    builder.touch(source)
+    builder.touch(target)
+    back = list(db.session.execute(select(Question.id, Question.asker_count).where(
+        Question.id.in_(record.absorbed or [0]), Question.merged_into_id == target.id,
+        Question.status == S.MERGED)))
+    gone = sum(q.asker_count for q in db.session.execute(select(Question.asker_count).where(
+        Question.id.in_(record.absorbed or [0]), Question.merged_into_id != target.id)))
+    returning = [qid for qid, _askers in back]
+    if returning:
+        db.session.execute(update(Question).where(Question.id.in_(returning)).values(merged_into_id=source.id),
+                           execution_options={"synchronize_session": False})
+    db.session.execute(update(Vote).where(
+        Vote.question_id == target.id, Vote.origin_question_id.in_([source.id, *returning]),
+        Vote.voter.not_in(select(Vote.voter).where(Vote.question_id == source.id)))
+        .values(question_id=source.id, origin_question_id=case(
+            (Vote.origin_question_id == source.id, None), else_=Vote.origin_question_id)),
+        execution_options={"synchronize_session": False})
+    askers = max(1, source.asker_count - gone)
+    source.asker_count = askers
+    target.asker_count = max(1, target.asker_count - askers)
+    source.status = record.source_status
+    source.merged_into_id = None
+    if source.status == S.QUEUED:
+        source.position = _next_position(broadcast)
+    record.undone_at = utcnow()
+    recount_votes(source)
+    recount_votes(target)
+    appeals.on_question_unmerged(source, target, actor)
+    audit(actor, "unmerge", broadcast, source, out_of=target.id)
+    return builder.commit()
 
 
 def categorize_question(broadcast: Broadcast, question_id, category_id, *, actor: User | None,

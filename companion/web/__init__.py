@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from ..extensions import login_manager
 from ..models import QuestionStatus
-from ..services.appeals import ACTION_LABELS, channel_label, format_access_code, ground_label, public_note
+from ..services.appeals import ACTION_LABELS, channel_label, event_label, format_access_code, ground_label, public_note
 from ..services.appeals import status_label as appeal_status_label
 from ..services.moderation import STATUS_LABELS
 from ..permissions import can
@@ -59,7 +59,7 @@ def register_web(app: Flask) -> None:
                 "appeal_status_label": appeal_status_label, "channel_label": channel_label,
                 "language_name": lambda code: str(LANGUAGE_NAMES.get(code, code)),
                 "action_label": lambda action: ACTION_LABELS.get(action, action),
-                "ground_label": ground_label, "public_note": public_note,
+                "ground_label": ground_label, "public_note": public_note, "event_label": event_label,
                 "access_code": lambda appeal: format_access_code(appeal.access_code),
                 "plural_forms": plural_forms,
                 "question_status_labels": lambda: {s.value: str(label) for s, label in STATUS_LABELS.items()},

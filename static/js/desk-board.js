@@ -22,7 +22,8 @@ export function columnOf(q) {
 
 /**
  * A board over `state.questions`. `view` supplies: t (strings), locale, matches(q), selected(),
- * newestFirst(), groupSize(q), categoryName(id), suggestion(q), onSelect(id).
+ * newestFirst(), groupSize(q), mergedCount(q), categoryName(id), suggestion(q), onSelect(id),
+ * onNewAbove(name, n) (cards that arrived above the selected one, out of sight, since the list was last at its top).
  */
 export function createBoard(view) {
   const t = view.t;
@@ -48,6 +49,8 @@ export function createBoard(view) {
   function badges(q) {
     const out = [h("span", { class: "badge votes", title: plural(t.votes_n, q.votes) }, `▲ ${q.votes}`)];
     if (q.asker_count > 1) out.push(h("span", { class: "badge askers", title: plural(t.askers_n, q.asker_count) }, `👥 ${q.asker_count}`));
+    const merged = view.mergedCount(q);
+    if (merged > 0) out.push(h("span", { class: "badge merged-here", title: fmt(t.merged_here, { n: merged }) }, `⊕ ${merged}`));
     const size = view.groupSize(q);
     if (size > 1) out.push(h("span", { class: "badge group", title: fmt(t.group_of, { n: size }) }, `≈ ${size}`));
     const cat = view.categoryName(q.category_id);
@@ -103,6 +106,7 @@ export function createBoard(view) {
   function rebuild(all) {
     if (held) { held.all = all; questions = all; return; }
     questions = all;
+    keep = null;
     cards.clear();
     placed.clear();
     const lists = Object.fromEntries(Object.keys(COLUMNS).map((k) => [k, []]));
@@ -141,13 +145,65 @@ export function createBoard(view) {
     cards.set(id, el);
   }
 
+  // Where the selected card should stay on screen: its top when it was selected or the moderator last
+  // scrolled its list. Each update puts it back there exactly; correcting by the last update's shift
+  // instead left the fraction of a pixel that scrollTop drops each time (357 px after 1,000 arrivals).
+  let keep = null;
+  const newAbove = {};
+
+  function anchorFor(id) {
+    const anchor = cards.get(id);
+    const scroller = anchor?.parentElement;
+    if (!anchor || !scroller) { keep = null; return; }
+    if (keep && keep.id === id && keep.list === scroller && Math.abs(scroller.scrollTop - keep.scrollTop) <= 1) return;
+    keep = { id, list: scroller, top: anchor.getBoundingClientRect().top, scrollTop: scroller.scrollTop };
+  }
+
+  function restoreAnchor(id) {
+    const now = cards.get(id);
+    if (!keep || keep.id !== id || !now || now.parentElement !== keep.list) return;
+    const shift = now.getBoundingClientRect().top - keep.top;
+    if (Math.abs(shift) >= 0.5) keep.list.scrollTop += shift;
+    keep.scrollTop = keep.list.scrollTop;
+  }
+
+  // A card that arrives off screen is laid out at its placeholder height (content-visibility); the
+  // ones near the view get their real height a frame or two later, which would move the selected
+  // card again: it is put back once that has happened (unless the moderator scrolled meanwhile).
+  let settling = false;
+  function settleAnchor() {
+    if (settling) return;
+    settling = true;
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      settling = false;
+      if (keep && Math.abs(keep.list.scrollTop - keep.scrollTop) <= 1) restoreAnchor(keep.id);
+    }));
+  }
+
+  function countAbove(name, index) {
+    const sel = view.selected();
+    if (placed.get(sel) !== name || !keep || keep.list.scrollTop <= 0) return;
+    if (index < order[name].indexOf(sel)) {
+      newAbove[name] = (newAbove[name] || 0) + 1;
+      view.onNewAbove(name, newAbove[name]);
+    }
+  }
+
+  for (const name of Object.keys(COLUMNS)) {
+    // back at the top of its list, the moderator has seen what arrived
+    list(name)?.addEventListener("scroll", () => {
+      if (newAbove[name] && list(name).scrollTop < 4) { newAbove[name] = 0; view.onNewAbove(name, 0); }
+    }, { passive: true });
+  }
+
   /** Re-render the cards of these ids where they now belong; the selected card keeps its place on screen. */
   function update(all, ids) {
     questions = all;
     if (held) { for (const id of ids) held.ids.add(id); return; }
-    const anchor = cards.get(view.selected());
-    const anchorList = anchor?.parentElement;
-    const anchorTop = anchor ? anchor.getBoundingClientRect().top : 0;
+    const selected = view.selected();
+    anchorFor(selected);
+    const arrived = [];
+    const known = new Set(ids.filter((id) => placed.has(id)));
     for (const id of ids) {  // first take every touched card out, so the rest stay in order
       const name = placed.get(id);
       if (name === undefined) continue;
@@ -167,6 +223,7 @@ export function createBoard(view) {
       const i = slot(name, q);
       order[name].splice(i, 0, id);
       placed.set(id, name);
+      if (!known.has(id)) arrived.push([name, id]);
       if (i < limit[name]) {
         showAt(name, i);
         const overflow = order[name][limit[name]];  // pushed out of the window
@@ -188,15 +245,21 @@ export function createBoard(view) {
     }
     for (const name of Object.keys(order)) moreButton(name);
     // cards inserted above the selected one must not push it out of view
-    const now = cards.get(view.selected());  // the same card, or its new rendering
-    if (anchor && now && now.parentElement === anchorList) {
-      const shift = now.getBoundingClientRect().top - anchorTop;
-      if (shift) anchorList.scrollTop += shift;
-    }
+    restoreAnchor(selected);
+    if (keep) settleAnchor();
+    for (const [name, id] of arrived) if (id !== selected) countAbove(name, order[name].indexOf(id));
+  }
+
+  /** Scroll a list back to its top (the "new above" pill). */
+  function toTop(name) {
+    list(name).scrollTop = 0;
+    keep = null;
+    newAbove[name] = 0;
+    view.onNewAbove(name, 0);
   }
 
   return {
-    rebuild, update, hold, release, cards, order,
+    rebuild, update, hold, release, cards, order, toTop,
     card: (id) => cards.get(id),
     column: (id) => placed.get(id),
     /** The ids on screen, column by column, top to bottom (for j/k and the arrows). */

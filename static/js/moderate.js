@@ -61,9 +61,30 @@ function groupSize(q) {
   return groupCounts.get(state.groups.get(q.id)) || 0;
 }
 const categoryName = (id) => state.categories.find((c) => c.id === id)?.name || "";
+// questions merged into each question, counted once per change of the desk
+let mergedInto = null;
+function mergedHere(id) {
+  if (mergedInto === null) {
+    mergedInto = new Map();
+    for (const x of state.questions.values()) {
+      if (x.status === "merged" && x.merged_into_id) {
+        if (!mergedInto.has(x.merged_into_id)) mergedInto.set(x.merged_into_id, []);
+        mergedInto.get(x.merged_into_id).push(x);
+      }
+    }
+  }
+  return mergedInto.get(id) || [];
+}
+
+function showNewAbove(name, n) {
+  if (name !== "incoming") return;
+  $("incoming-new").hidden = n <= 0;
+  $("incoming-new").textContent = fmt(t.new_above, { n });
+}
 
 const board = createBoard({
-  t, locale: data.locale, matches, groupSize, categoryName,
+  t, locale: data.locale, matches, groupSize, categoryName, mergedCount: (q) => mergedHere(q.id).length,
+  onNewAbove: showNewAbove,
   selected: () => state.selected,
   newestFirst: () => prefs.oldestFirst !== true,
   suggestion: (q) => (q.actions.includes("categorize") ? categoryName(state.suggestions.get(q.id)) : ""),
@@ -149,6 +170,7 @@ async function sendToAir(q) {
 async function act(q, action) {
   if (!q.actions.includes(action) && action !== "merge_group" && action !== "accept_category") return;
   if (action === "edit" || action === "merge" || action === "reject" || action === "forward_immediately") { openMode(q, action); return; }
+  if (action === "unmerge") { await send("unmerge_question", { id: q.id, version: q.version }); return; }
   if (action === "follow_up") { await send("flag_follow_up", { id: q.id, version: q.version, on: !q.appeal?.follow_up }); return; }
   if (action === "send_to_air") { await sendToAir(q); return; }
   if (action === "merge_group") { await mergeGroup(q); return; }
@@ -224,7 +246,7 @@ const guarded = () => performance.now() < guardUntil || busy.has(state.selected)
 
 function actionButton(q, action) {
   const keys = { approve: "a", queue: "q", send_to_air: "Enter", mark_answered: "x", take_off_air: "u", defer: "d",
-    reject: "r", edit: "e", merge: "m", follow_up: "f" };
+    reject: "r", edit: "e", merge: "m", follow_up: "f", unmerge: null };
   let label = t[action];
   if (action === "follow_up") label = q.appeal?.follow_up ? t.follow_up_off : t.follow_up;
   return h("button", { type: "button", class: `button small act-${action}`, dataset: { action },
@@ -247,6 +269,10 @@ function renderInspector(modeChanged = false) {
   $("insp-text").textContent = q.text;
   $("insp-original").hidden = !q.original_text;
   $("insp-original").querySelector("p").textContent = q.original_text || "";
+  const into = q.status === "merged" && state.questions.get(q.merged_into_id);
+  $("insp-into").hidden = !into;
+  $("insp-into").replaceChildren(...(into ? [`${t.merged_into} `, h("button", { type: "button", class: "link",
+    onclick: () => select(into.id) }, `#${into.id}`), ` ${into.text.slice(0, 120)}`] : []));
   // the ground and the moderator's internal note (staff only: the resident reads the ground in the law's words)
   const ground = q.status === "rejected" && data.grounds.find((g) => g.ground === q.reject_ground);
   const reason = [ground ? ground.label : "", q.reject_reason || ""].filter(Boolean).join(" — ");
@@ -272,9 +298,29 @@ function renderInspector(modeChanged = false) {
   }
   $("insp-actions").replaceChildren(...actions);
   renderCategory(q);
+  renderMerged(q);
   if (modeChanged || !state.mode) renderMode(q);
   else if (state.mode && state.mode.id === q.id && state.mode.version !== q.version) noteConflict(q);
   renderSimilar(q);
+}
+
+// The questions merged into the selected one, each with its Unmerge button (Tab reaches them).
+function renderMerged(q) {
+  const items = mergedHere(q.id);
+  const box = $("insp-merged");
+  box.hidden = !items.length;
+  if (!items.length) { $("merged-list").replaceChildren(); return; }
+  $("merged-title").textContent = fmt(t.merged_here, { n: items.length });
+  $("merged-list").replaceChildren(...items.sort((a, b) => a.id - b.id).map((x) => h("li", { dataset: { id: x.id } },
+    h("button", { type: "button", class: "link", onclick: () => select(x.id) }, `#${x.id}`), " ",
+    h("span", { class: "text" }, x.text.slice(0, 160)), " ",
+    x.actions.includes("unmerge") ? h("button", { type: "button", class: "button tiny", dataset: { unmerge: x.id },
+      onclick: async () => {
+        if (guarded()) return;
+        const now = state.questions.get(x.id) || x;
+        const ack = await send("unmerge_question", { id: now.id, version: now.version });
+        if (ack.ok) restoreFocus();
+      } }, t.unmerge) : null)));
 }
 
 function renderCategory(q) {
@@ -585,9 +631,30 @@ setInterval(tick, 1000);
 const timings = [];
 window.deskTimings = timings;
 
+// Changes are applied once per frame: a burst of arrivals costs one layout, and the counters are
+// redrawn once, not once per question.
+const pendingIds = new Set();
+let pendingFlush = false;
+function refreshSoon(ids) {
+  for (const id of ids) pendingIds.add(id);
+  if (pendingFlush) return;
+  pendingFlush = true;
+  requestAnimationFrame(flushPending);
+  setTimeout(flushPending, 100);  // a hidden tab runs no frames: apply anyway
+}
+function flushPending() {
+  if (!pendingFlush) return;
+  pendingFlush = false;
+  const ids = [...pendingIds];
+  pendingIds.clear();
+  if (ids.length) refresh(ids);
+}
+
 function refresh(ids = null) {
   const started = performance.now();
+  if (ids === null) pendingIds.clear();
   groupCounts = null;
+  mergedInto = null;
   if (ids === null) board.rebuild(state.questions); else board.update(state.questions, ids);
   let waiting = 0; let queued = 0; let answered = 0;
   for (const q of state.questions.values()) {
@@ -611,7 +678,8 @@ function refresh(ids = null) {
   // for the benchmark and the browser tests: how long the last full render and the last updates took
   const took = performance.now() - started;
   document.documentElement.dataset[ids === null ? "renderMs" : "updateMs"] = took.toFixed(2);
-  if (ids !== null) { timings.push(took); if (timings.length > 5000) timings.shift(); }
+  // one entry per question applied: each of them waited this long (the bench's per-arrival figure)
+  if (ids !== null) { for (let i = 0; i < ids.length; i += 1) timings.push(took); if (timings.length > 5000) timings.splice(0, timings.length - 5000); }
 }
 
 $("filters").addEventListener("input", (e) => {
@@ -768,9 +836,10 @@ function chime() {
 
 const baseTitle = document.title;
 let unseen = 0;
+let lastChime = 0;
 function announceNew(count) {
   if (!count) return;
-  chime();
+  if (performance.now() - lastChime > 2000) { lastChime = performance.now(); chime(); }  // a flood is one chime, not a siren
   if (document.hidden || !document.hasFocus()) {
     unseen += count;
     document.title = `(${unseen}) ${baseTitle}`;
@@ -871,7 +940,7 @@ live.socket.on("desk_changed", live.versioned((event) => {
     if (!before || before.text !== q.text || OPEN.has(before.status) !== OPEN.has(q.status)) changed.push(q.id);
     state.questions.set(q.id, q);
   }
-  refresh(ids);
+  refreshSoon(ids);
   if (changed.length) requestInsights(changed);
 }));
 live.socket.on("votes_changed", (event) => {
@@ -880,5 +949,6 @@ live.socket.on("votes_changed", (event) => {
     const q = state.questions.get(Number(id));
     if (q) { q.votes = votes; ids.push(q.id); }
   }
-  if (ids.length) refresh(ids);
+  if (ids.length) refreshSoon(ids);
 });
+$("incoming-new").addEventListener("click", () => board.toTop("incoming"));

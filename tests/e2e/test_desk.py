@@ -587,3 +587,59 @@ def test_an_unsaved_edit_is_kept_when_another_card_is_selected(browser, server, 
     page.wait_for_timeout(200)
     assert page.locator("#edit-text").count() == 0 and row(server, second)["text"] == "Когда уберут снег на Самал 5?"
     assert page.errors == []
+
+
+def test_merge_by_mouse_and_unmerge_by_keyboard(browser, server, key):  # noqa: F811
+    target, dup = ask(server, key, "Когда дадут отопление на Кенесары 40?", "Кенесары 40 батареи холодные, когда отопление?")
+    page = desk(browser, server)
+    pick(page, dup)
+    page.wait_for_selector(f"#similar-list li[data-id='{target}']")
+    page.click(f"#similar-list li[data-id='{target}'] [data-merge-into]")
+    wait_status(page, dup, "merged")
+    assert row(server, target)["asker_count"] == 2
+    # the target card says what was merged into it; its panel lists it with an Unmerge button
+    page.wait_for_selector(f".qcard[data-id='{target}'] .badge.merged-here")
+    pick(page, target)
+    page.wait_for_selector(f"#merged-list li[data-id='{dup}'] [data-unmerge]")
+    for _ in range(40):  # by keyboard alone: Tab from the selected card to the Unmerge button, then Enter
+        if page.evaluate("document.activeElement.dataset.unmerge") == str(dup):
+            break
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.dataset.unmerge") == str(dup)
+    page.keyboard.press("Enter")
+    wait_status(page, dup, "pending")
+    r = row(server, dup)
+    assert (r["status"], r["merged_into_id"], row(server, target)["asker_count"]) == ("pending", None, 1)
+    with database(server) as db:
+        steps = [s[0] for s in db.execute("SELECT e.action FROM appeal_event e JOIN appeal a ON a.id = e.appeal_id "
+                                          "WHERE a.question_id = ? ORDER BY e.id", (dup,))]
+        assert steps[-2:] == ["merged", "unmerged"]
+    page.wait_for_selector("#insp-merged", state="hidden")
+    assert aired(server) == [] and page.errors == []
+
+
+def test_the_selected_card_stays_put_while_50_questions_arrive_above_it(browser, server, key):  # noqa: F811
+    ask(server, key, *[f"Вопрос номер {i} про двор на Самал {i}" for i in range(12)])
+    page = desk(browser, server)
+    page.wait_for_selector("#list-incoming .qcard >> nth=11")
+    chosen = page.locator("#list-incoming .qcard").nth(2)
+    qid = int(chosen.get_attribute("data-id"))
+    pick(page, qid)
+    page.keyboard.press("e")
+    page.wait_for_selector("#edit-text:focus")
+    page.keyboard.type(" — набрано во время потока")
+    typed = page.input_value("#edit-text")
+    before = card(page, qid).bounding_box()
+    ask(server, key, *[f"Новый вопрос {i}: когда почистят снег на Кенесары {i}?" for i in range(50)])
+    page.wait_for_function("() => +document.querySelector('[data-count=incoming]').textContent === 62")
+    page.wait_for_timeout(300)
+    after, column = card(page, qid).bounding_box(), page.locator("#list-incoming").bounding_box()
+    assert abs(after["y"] - before["y"]) <= 1, (before, after)
+    assert column["y"] <= after["y"] and after["y"] + after["height"] <= column["y"] + column["height"]
+    assert page.input_value("#edit-text") == typed and page.evaluate("document.activeElement.id") == "edit-text"
+    # what arrived is announced above, and one click shows it
+    assert page.inner_text("#incoming-new").startswith("New questions above: 50")
+    page.click("#incoming-new")
+    page.wait_for_selector("#incoming-new", state="hidden")
+    assert page.evaluate("document.getElementById('list-incoming').scrollTop") == 0
+    assert page.errors == []
