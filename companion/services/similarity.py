@@ -32,6 +32,9 @@ from .lexicon import FOLD, topics_of
 S = QuestionStatus
 
 WORD = re.compile(r"[a-zа-я]+|\d+")
+KAZAKH_WORD = re.compile(r"[a-zа-яёқөүұәіғңһ]+|\d+")
+KAZAKH_LETTERS = frozenset("қөүұәіғңһ")
+TIME_OF_DAY = re.compile(r"\b\d{1,2}[:.]\d{2}\b")
 STEM_LENGTH = 5
 # Words that carry no topic: question words, greetings, pronouns, particles, address words (the
 # street name and the number carry the place). In folded spelling (қашан → кашан).
@@ -57,6 +60,23 @@ STOP_STEMS = frozenset("""
 час месяц эт кеиин журги бо ве distri аудан year дела возл ал дом can тунд беред журед больш кетт минут коп
 лет чем год дадут жанын ем ка алуг деид so get still again month week day
 """.split())
+# Kazakh endings in folded spelling (ғ→г, қ→к, ң→н, і→и, ұ/ү→у, ө→о, ә→а), longest first
+KAZAKH_SUFFIXES = tuple(sorted(set("""
+лар лер дар дер тар тер
+ымыз имиз ыныз иниз нымыз ниниз лары лери дары дери тары тери
+ым им ын ин сы си ы и
+нын нин дын дин тын тин
+нда нде да де та те ндагы ндеги дагы деги тагы теги
+нан нен дан ден тан тен
+га ге ка ке на не
+ны ни ды ди ты ти
+мен бен пен
+майды мейди байды бейди пайды пейди маиды меиди баиды беиди паиды пеиди
+маи меи баи беи паи пеи
+ады еди иди ыды
+ган ген кан кен
+уге уга
+""".split()), key=lambda s: (-len(s), s)))
 SKELETON_VOWELS = str.maketrans("", "", "аеиоуыэюяьъaeiouy")
 # a stem this close to another (Levenshtein similarity) counts as the same word, misspelt
 TYPO_SIMILARITY = 0.8
@@ -65,6 +85,10 @@ TYPO_WEIGHT = 0.7
 NUMBERS_DISAGREE = 0.35   # "Кенесары 40" and "Кенесары 42" are two questions
 NUMBERS_ONE_SIDED = 0.85
 TOPIC_ALONE = 0.35       # the same topic, nothing else alike
+TOPIC_WITH_NUMBER = 0.5  # the same topic and the same number ("32 автобус", "поликлиника 4")
+TOPICS_DISAGREE = 0.7    # both name a topic, and none is shared
+COVERAGE_WEIGHT = 0.0
+SAME_ADDRESS = 0.0        # the places' likeness when both name the same address
 PLACES_UNKNOWN = 0.3     # one side names no place
 # a pair at or above this score is shown as a likely duplicate (tests/test_similarity.py measures it)
 THRESHOLD = 0.45
@@ -90,33 +114,64 @@ class Fingerprint:
     topics: frozenset = frozenset()
     places: frozenset = frozenset()   # stems that name no topic: streets, districts, details
     skeleton_of: dict = field(default_factory=dict, compare=False, hash=False)  # stem -> its skeleton
+    addresses: frozenset = frozenset()   # "stem@number": a place and its house, block or school number
 
 
-def _stem(word: str) -> str:
+def _stem(word: str, kazakh: bool = False) -> str:
     if word.isascii():
         return _english.stemWord(word)[:STEM_LENGTH + 1]
+    if kazakh:
+        return kazakh_stem(word)[:STEM_LENGTH]
     return _russian.stemWord(word)[:STEM_LENGTH]
 
 
-def fingerprint(text: str) -> Fingerprint:
-    """The stems, skeletons and numbers of a question's text."""
-    stems, numbers, topics, places = set(), set(), set(), set()
-    for word in WORD.findall((text or "").lower().translate(FOLD)):
+def kazakh_stem(word: str) -> str:
+    """A folded Kazakh word without its case, possessive, plural and common verb endings, outermost
+    first ("ауласындагы" → "аула", "шамдар" → "шам", "истемейди" → "исте"); at least three letters stay."""
+    for _ in range(4):
+        for suffix in KAZAKH_SUFFIXES:
+            if word.endswith(suffix) and len(word) - len(suffix) >= max(3, 5 - len(suffix)):
+                word = word[:-len(suffix)]
+                break
+        else:
+            break
+    return word
+
+
+def fingerprint(text: str, language: str | None = None) -> Fingerprint:
+    """The stems, skeletons and numbers of a question's text, and its addresses (a place named next
+    to a number: "Кенесары 40", "д. 40 по Кенесары"). Words are cut as Kazakh in a Kazakh question,
+    and wherever a word has a Kazakh letter. A time of day ("после 22:00") is no number."""
+    stems, numbers, topics, places, addresses = set(), set(), set(), set(), set()
+    previous = None          # the last word that was neither a stop word nor a number
+    waiting = []             # numbers that no place preceded yet
+    for raw in KAZAKH_WORD.findall(TIME_OF_DAY.sub(" ", (text or "").lower())):
+        kazakh = language == "kk" or not KAZAKH_LETTERS.isdisjoint(raw)
+        word = raw.translate(FOLD)
         if word.isdigit():
-            numbers.add(word.lstrip("0") or "0")
+            number = word.lstrip("0") or "0"
+            numbers.add(number)
+            if previous is not None and previous[1]:
+                addresses.add(previous[0] + "@" + number)
+            else:
+                waiting.append(number)
             continue
-        found = topics_of(word)
+        found = topics_of(word) or (topics_of(kazakh_stem(word)) if kazakh else set())
         topics |= found
-        if len(word) > 1 and word not in STOP:
-            stem = _stem(word)
-            if stem in STOP_STEMS:
-                continue
-            stems.add(stem)
-            if not found:
-                places.add(stem)
+        if len(word) < 2 or word in STOP:
+            continue
+        stem = _stem(word, kazakh)
+        if stem in STOP_STEMS:
+            continue
+        stems.add(stem)
+        if not found:
+            places.add(stem)
+            addresses.update(stem + "@" + number for number in waiting)
+        waiting = []
+        previous = (stem, not found)
     skeleton_of = {s: s.translate(SKELETON_VOWELS) for s in stems}
     return Fingerprint(frozenset(stems), frozenset(k for k in skeleton_of.values() if len(k) >= 2),
-                       frozenset(numbers), frozenset(topics), frozenset(places), skeleton_of)
+                       frozenset(numbers), frozenset(topics), frozenset(places), skeleton_of, frozenset(addresses))
 
 
 def _numbers_factor(a: Fingerprint, b: Fingerprint) -> float:
@@ -126,7 +181,9 @@ def _numbers_factor(a: Fingerprint, b: Fingerprint) -> float:
 
 
 def _overlap(a: frozenset, b: frozenset, a_skeletons: frozenset, weight, skeleton_of=None) -> float:
-    """A cosine over stems, each weighted by its rarity; a skeleton or typo match counts for part of a word."""
+    """Shared stems weighted by rarity: a blend of their cosine and of the share of the shorter side
+    they cover (a long question that repeats a short one in more words is still the same question).
+    A skeleton or typo match counts for part of a word."""
     if not a or not b:
         return 0.0
     matched = 0.0
@@ -140,19 +197,30 @@ def _overlap(a: frozenset, b: frozenset, a_skeletons: frozenset, weight, skeleto
         elif rest and len(stem) >= 4 and process.extractOne(
                 stem, rest, scorer=Levenshtein.normalized_similarity, score_cutoff=TYPO_SIMILARITY) is not None:
             matched += w * TYPO_WEIGHT
-    total = math.sqrt(sum(weight(s) for s in a) * sum(weight(s) for s in b))
-    return min(1.0, matched / total) if total else 0.0
+    if not matched:
+        return 0.0
+    total_a, total_b = sum(weight(s) for s in a), sum(weight(s) for s in b)
+    cosine = matched / math.sqrt(total_a * total_b)
+    covered = matched / min(total_a, total_b)
+    return min(1.0, (1 - COVERAGE_WEIGHT) * cosine + COVERAGE_WEIGHT * covered)
 
 
 def score(a: Fingerprint, b: Fingerprint, weight=lambda stem: 1.0) -> float:
     """How likely two questions are the same question, from 0 to 1: the same topic (in any of the
-    three languages), the same place and details in the same words, and no disagreeing number."""
+    three languages), the same place and details in the same words, and no disagreeing number.
+    Two topics apart make two questions even where the place is the same."""
     words = _overlap(a.stems, b.stems, b.skeletons, weight, a.skeleton_of)
     if a.topics and b.topics:
-        topic = len(a.topics & b.topics) / math.sqrt(len(a.topics) * len(b.topics))
+        shared = len(a.topics & b.topics)
+        topic = shared / math.sqrt(len(a.topics) * len(b.topics))
         places = _overlap(a.places, b.places, b.skeletons, weight, a.skeleton_of) if a.places and b.places \
             else PLACES_UNKNOWN
-        value = max(words, topic * (TOPIC_ALONE + (1 - TOPIC_ALONE) * places))
+        if a.addresses & b.addresses:
+            places = max(places, SAME_ADDRESS)
+        alone = TOPIC_WITH_NUMBER if a.numbers & b.numbers else TOPIC_ALONE
+        value = max(words, topic * (alone + (1 - alone) * places))
+        if not shared:
+            value *= TOPICS_DISAGREE
     else:
         value = words
     return round(min(1.0, value) * _numbers_factor(a, b), 4)
@@ -184,7 +252,7 @@ class Index:
         self._remove(qid)
         if not is_open:
             return
-        fp = fingerprint(text)
+        fp = fingerprint(text, language)
         best = self.similar(fp, exclude=qid, limit=1, before=qid)
         self.groups[qid] = self.groups.get(best[0][0], best[0][0]) if best else qid
         self.prints[qid], self.languages[qid] = fp, language
@@ -209,8 +277,9 @@ class Index:
         return math.log(1 + (len(self.prints) + 1) / (df + 1))
 
     def similar(self, fp: Fingerprint, *, exclude: int | None = None, limit: int = 5, before: int | None = None,
-                language: str | None = None, threshold: float = THRESHOLD) -> list[tuple[int, float]]:
-        """The questions most like `fp`, best first, as (id, score) at or above `threshold`."""
+                language: str | None = None, threshold: float | None = None) -> list[tuple[int, float]]:
+        """The questions most like `fp`, best first, as (id, score) at or above `threshold` (THRESHOLD)."""
+        threshold = THRESHOLD if threshold is None else threshold
         votes: dict[int, float] = {}
         crowded = max(50, len(self.prints) // 3)
         for key in self._keys(fp):
@@ -286,7 +355,7 @@ def broadcast_index(broadcast, pause=None) -> Index:
 def similar_questions(broadcast, question: Question, limit: int = 5) -> list[tuple[int, float]]:
     """The questions of the broadcast most like this one (any language), best first."""
     index = broadcast_index(broadcast)
-    return index.similar(index.prints.get(question.id) or fingerprint(question.text), exclude=question.id,
+    return index.similar(index.prints.get(question.id) or fingerprint(question.text, question.language), exclude=question.id,
                          limit=limit, threshold=SUGGEST_THRESHOLD)
 
 
