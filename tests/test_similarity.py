@@ -109,3 +109,63 @@ def test_keywords_suggest_a_category_in_any_of_the_three_languages():
     assert sim.suggest_category(sim.fingerprint("Кенесары көшесі 40 үйде жылу әлі жоқ"), rules) == 2
     assert sim.suggest_category(sim.fingerprint("Автобус 21 не ходит после 22:00"), rules) == 1
     assert sim.suggest_category(sim.fingerprint("Спасибо за эфир!"), rules) is None
+
+
+@pytest.mark.parametrize("word,stem", [
+    ("ауласындағы", "аула"), ("шамдар", "шам"), ("істемейді", "исте"), ("көшесінде", "коше"),
+    ("балабақшаға", "балабакша"), ("автобустың", "автобус"), ("аялдамада", "аялдама"), ("жылу", "жылу"),
+])
+def test_kazakh_endings_are_cut_to_the_root(word, stem):
+    assert sim.kazakh_stem(word.translate(sim.FOLD)) == stem
+
+
+def test_kazakh_cutting_leaves_three_letters_and_stops_on_garbage():
+    assert sim.kazakh_stem("ыды") == "ыды" and sim.kazakh_stem("") == ""
+    assert len(sim.kazakh_stem("лар" * 50)) >= 3
+
+
+def test_an_inflected_kazakh_word_still_names_its_topic():
+    assert "yard" in sim.fingerprint("Жұбанов 5 үйдің ауласында шам жоқ", "kk").topics
+    assert "yard" not in sim.fingerprint("Жубанов 5 ауласында шам жок", "ru").topics  # no Kazakh letter, not kk
+
+
+def test_a_time_of_day_is_no_number_and_an_address_pairs_a_place_with_its_number():
+    assert sim.fingerprint("21 автобус не ходит после 22:00").numbers == {"21"}
+    assert sim.fingerprint("дом 40 по Кенесары").addresses == sim.fingerprint("Кенесары көшесі 40 үйде").addresses
+
+
+def test_the_same_topic_and_number_in_other_words_is_a_duplicate_and_another_topic_is_not():
+    a, b = sim.fingerprint("32 автобусты қайтарыңыздаршы", "kk"), sim.fingerprint("32 автобусты неге алып тастадыңыздар?", "kk")
+    assert sim.score(a, b) >= sim.THRESHOLD
+    lift, heat = sim.fingerprint("Өндіріс 7 блокта лифт істемейді", "kk"), sim.fingerprint("Өндіріс 7 блокта жылу жоқ", "kk")
+    assert sim.score(lift, heat) < sim.THRESHOLD
+
+
+def _ask(broadcast, text, n, language="ru"):
+    from companion.services import intake
+    question, _ = intake.submit_question(broadcast, {"text": text, "language": language, "client_id": f"sim-client-{n:04d}"})
+    return question
+
+
+def test_the_desk_index_follows_new_edited_and_late_committed_questions(app):
+    from sqlalchemy import update
+
+    from companion.extensions import db
+    from companion.models import Question
+    from companion.services import intake
+    with app.app_context():
+        broadcast = intake.get_broadcast("demo")
+        first = _ask(broadcast, "Когда починят лифт на Сығанақ 15?", 1)
+        second = _ask(broadcast, "Сыганак 15 лифт стоит неделю", 2)
+        assert [qid for qid, _ in sim.similar_questions(broadcast, second)] == [first.id]
+        index = sim.broadcast_index(broadcast)
+        # an edit stamped a second before the newest row read, committed only now: read all the same
+        db.session.execute(update(Question).where(Question.id == first.id).values(
+            text="Когда уберут снег в Нуре?", version=Question.version + 1,
+            updated_at=index.seen_until - sim.timedelta(seconds=1)))
+        db.session.commit()
+        assert sim.similar_questions(broadcast, second) == []
+        third = _ask(broadcast, "Лифт на Сыганак 15 не работает", 3)
+        assert [qid for qid, _ in sim.similar_questions(broadcast, third)] == [second.id]
+        groups = sim.desk_insights(broadcast, None, [])["groups"]
+        assert groups[third.id] == groups[second.id]

@@ -16,6 +16,7 @@ import heapq
 import itertools
 import math
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -23,8 +24,9 @@ import snowballstemmer
 from flask import current_app
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from ..durability import run_blocking
 from ..extensions import db
 from ..models import Category, Question, QuestionStatus
 from .lexicon import FOLD, topics_of
@@ -77,6 +79,8 @@ KAZAKH_SUFFIXES = tuple(sorted(set("""
 ган ген кан кен
 уге уга
 """.split()), key=lambda s: (-len(s), s)))
+_SUFFIXES_BY_LENGTH = {n: frozenset(x for x in KAZAKH_SUFFIXES if len(x) == n) for n in {len(x) for x in KAZAKH_SUFFIXES}}
+_SUFFIX_LENGTHS = sorted(_SUFFIXES_BY_LENGTH, reverse=True)
 SKELETON_VOWELS = str.maketrans("", "", "аеиоуыэюяьъaeiouy")
 # a stem this close to another (Levenshtein similarity) counts as the same word, misspelt
 TYPO_SIMILARITY = 0.8
@@ -117,11 +121,12 @@ class Fingerprint:
     addresses: frozenset = frozenset()   # "stem@number": a place and its house, block or school number
 
 
-def _stem(word: str, kazakh: bool = False) -> str:
+def _stem(word: str, kazakh: str | None = None) -> str:
+    """The word's stem: English or Russian Snowball, or `kazakh` (the word without its Kazakh endings)."""
     if word.isascii():
         return _english.stemWord(word)[:STEM_LENGTH + 1]
-    if kazakh:
-        return kazakh_stem(word)[:STEM_LENGTH]
+    if kazakh is not None:
+        return kazakh[:STEM_LENGTH]
     return _russian.stemWord(word)[:STEM_LENGTH]
 
 
@@ -129,9 +134,9 @@ def kazakh_stem(word: str) -> str:
     """A folded Kazakh word without its case, possessive, plural and common verb endings, outermost
     first ("ауласындагы" → "аула", "шамдар" → "шам", "истемейди" → "исте"); at least three letters stay."""
     for _ in range(4):
-        for suffix in KAZAKH_SUFFIXES:
-            if word.endswith(suffix) and len(word) - len(suffix) >= max(3, 5 - len(suffix)):
-                word = word[:-len(suffix)]
+        for length in _SUFFIX_LENGTHS:
+            if len(word) - length >= max(3, 5 - length) and word[-length:] in _SUFFIXES_BY_LENGTH[length]:
+                word = word[:-length]
                 break
         else:
             break
@@ -156,11 +161,12 @@ def fingerprint(text: str, language: str | None = None) -> Fingerprint:
             else:
                 waiting.append(number)
             continue
-        found = topics_of(word) or (topics_of(kazakh_stem(word)) if kazakh else set())
+        root = kazakh_stem(word) if kazakh else None
+        found = topics_of(word) or (topics_of(root) if root else set())
         topics |= found
         if len(word) < 2 or word in STOP:
             continue
-        stem = _stem(word, kazakh)
+        stem = _stem(word, root)
         if stem in STOP_STEMS:
             continue
         stems.add(stem)
@@ -180,7 +186,11 @@ def _numbers_factor(a: Fingerprint, b: Fingerprint) -> float:
     return NUMBERS_ONE_SIDED if (a.numbers or b.numbers) else 1.0
 
 
-def _overlap(a: frozenset, b: frozenset, a_skeletons: frozenset, weight, skeleton_of=None) -> float:
+def _total(stems: frozenset, weight) -> float:
+    return sum(weight(s) for s in stems)
+
+
+def _overlap(a: frozenset, b: frozenset, a_skeletons: frozenset, weight, skeleton_of=None, total=_total) -> float:
     """Shared stems weighted by rarity: a blend of their cosine and of the share of the shorter side
     they cover (a long question that repeats a short one in more words is still the same question).
     A skeleton or typo match counts for part of a word."""
@@ -199,21 +209,21 @@ def _overlap(a: frozenset, b: frozenset, a_skeletons: frozenset, weight, skeleto
             matched += w * TYPO_WEIGHT
     if not matched:
         return 0.0
-    total_a, total_b = sum(weight(s) for s in a), sum(weight(s) for s in b)
+    total_a, total_b = total(a, weight), total(b, weight)
     cosine = matched / math.sqrt(total_a * total_b)
     covered = matched / min(total_a, total_b)
     return min(1.0, (1 - COVERAGE_WEIGHT) * cosine + COVERAGE_WEIGHT * covered)
 
 
-def score(a: Fingerprint, b: Fingerprint, weight=lambda stem: 1.0) -> float:
+def score(a: Fingerprint, b: Fingerprint, weight=lambda stem: 1.0, total=_total) -> float:
     """How likely two questions are the same question, from 0 to 1: the same topic (in any of the
     three languages), the same place and details in the same words, and no disagreeing number.
     Two topics apart make two questions even where the place is the same."""
-    words = _overlap(a.stems, b.stems, b.skeletons, weight, a.skeleton_of)
+    words = _overlap(a.stems, b.stems, b.skeletons, weight, a.skeleton_of, total)
     if a.topics and b.topics:
         shared = len(a.topics & b.topics)
         topic = shared / math.sqrt(len(a.topics) * len(b.topics))
-        places = _overlap(a.places, b.places, b.skeletons, weight, a.skeleton_of) if a.places and b.places \
+        places = _overlap(a.places, b.places, b.skeletons, weight, a.skeleton_of, total) if a.places and b.places \
             else PLACES_UNKNOWN
         if a.addresses & b.addresses:
             places = max(places, SAME_ADDRESS)
@@ -238,6 +248,8 @@ class Index:
     groups: dict = field(default_factory=dict)       # id -> id of its group's first question
     postings: dict = field(default_factory=dict)     # key -> {id: None}, an ordered set (oldest first)
     seen_until: object = None                        # the newest updated_at read
+    newest: int = 0                                  # the highest id indexed
+    window: dict = field(default_factory=dict)       # id -> (version, updated_at) read within LATE_COMMIT of it
     rules: tuple = ((), [])                          # (the categories' keywords, their fingerprints)
 
     def _keys(self, fp: Fingerprint):
@@ -256,6 +268,7 @@ class Index:
         best = self.similar(fp, exclude=qid, limit=1, before=qid)
         self.groups[qid] = self.groups.get(best[0][0], best[0][0]) if best else qid
         self.prints[qid], self.languages[qid] = fp, language
+        self.newest = max(self.newest, qid)
         for key in self._keys(fp):
             self.postings.setdefault(key, {})[qid] = None
 
@@ -291,7 +304,7 @@ class Index:
             for qid in itertools.islice(reversed(ids), RECENT_PER_KEY):
                 votes[qid] = votes.get(qid, 0.0) + w
         votes.pop(exclude, None)
-        if before is not None or language is not None:
+        if (before is not None and before <= self.newest) or language is not None:
             votes = {qid: v for qid, v in votes.items()
                      if (before is None or qid < before) and (language is None or self.languages[qid] == language)}
         memo: dict[str, float] = {}
@@ -301,75 +314,114 @@ class Index:
             if value is None:
                 value = memo[stem] = self.weight(stem)
             return value
+        totals: dict[int, float] = {}
+
+        def total(stems: frozenset, weight) -> float:  # and each set's sum of weights
+            value = totals.get(id(stems))
+            if value is None:
+                value = totals[id(stems)] = _total(stems, weight)
+            return value
         candidates = heapq.nlargest(CANDIDATES, votes, key=votes.get)
-        scored = [(qid, score(fp, self.prints[qid], weight)) for qid in candidates]
+        scored = [(qid, score(fp, self.prints[qid], weight, total)) for qid in candidates]
         scored = [pair for pair in scored if pair[1] >= threshold]
         scored.sort(key=lambda pair: (-pair[1], pair[0]))
         return scored[:limit]
 
 
-def _pause_every(pause, n: int = 50):
-    count = 0
-
-    def tick():
-        nonlocal count
-        count += 1
-        if pause is not None and count % n == 0:
-            pause()
-    return tick
+def similarity_turn():
+    """One index update or scoring at a time in this process (they run in the pool's thread)."""
+    extensions = current_app.extensions
+    if "companion.similarity_turn" not in extensions:  # made in the app, after the server patched threading
+        extensions["companion.similarity_turn"] = threading.BoundedSemaphore(1)
+    return extensions["companion.similarity_turn"]
 
 
-def broadcast_index(broadcast, pause=None) -> Index:
-    """This process's index of the broadcast's open questions, brought up to date with what changed
-    since it was last read: one query, then the new and changed questions (a new process builds it
-    on first use). `pause()` is called every few dozen questions, so a first build of a large
-    broadcast lets the event loop run between them."""
-    indexes = current_app.extensions.setdefault("companion.similarity", {})
-    index = indexes.get(broadcast.id)
-    if index is None:
-        index = indexes[broadcast.id] = Index()
-    # first the ids and versions of what changed, then the texts of those the index lacks. The
-    # last few seconds are read again: a transaction stamped earlier may have committed later.
-    stmt = select(Question.id, Question.version, Question.status, Question.updated_at).where(
+def _read_changes(index: Index, broadcast) -> tuple[list, dict]:
+    """The broadcast's questions changed since the index last read (ids, versions, statuses) and the
+    texts of the open ones. Rows stamped before the newest one read may commit late: the last few
+    seconds are counted again (a count and a sum of versions), and read again only if they differ."""
+    base = select(Question.id, Question.version, Question.status, Question.updated_at).where(
         Question.broadcast_id == broadcast.id)
-    if index.seen_until is not None:
-        stmt = stmt.where(Question.updated_at >= index.seen_until - LATE_COMMIT)
-    rows = db.session.execute(stmt).all()
+    if index.seen_until is None:
+        rows = db.session.execute(base).all()
+    else:
+        rows = db.session.execute(base.where(Question.updated_at > index.seen_until)).all()
+        low = index.seen_until - LATE_COMMIT
+        count, versions = db.session.execute(
+            select(func.count(Question.id), func.coalesce(func.sum(Question.version), 0)).where(
+                Question.broadcast_id == broadcast.id, Question.updated_at >= low,
+                Question.updated_at <= index.seen_until)).one()
+        known = [v for v, stamp in index.window.values() if low <= stamp <= index.seen_until]
+        if count != len(known) or versions != sum(known):
+            rows += db.session.execute(base.where(Question.updated_at >= low,
+                                                  Question.updated_at <= index.seen_until)).all()
     changed = sorted((r for r in rows if r.version > index.versions.get(r.id, -1)), key=lambda r: r.id)
     wanted = [r.id for r in changed if S(r.status) in OPEN]
     texts = {}
     for start in range(0, len(wanted), 500):
         texts.update((qid, (text, language)) for qid, text, language in db.session.execute(
             select(Question.id, Question.text, Question.language).where(Question.id.in_(wanted[start:start + 500]))))
-    tick = _pause_every(pause)
-    for r in changed:
-        text, language = texts.get(r.id, ("", ""))
-        index.apply(r.id, r.version, r.id in texts, language, text)
-        tick()
+    return rows, texts
+
+
+def _apply_changes(index: Index, rows: list, texts: dict) -> Index:
+    """Apply what `_read_changes` read: pure computation, no database (it runs in the pool's thread)."""
+    for r in sorted(rows, key=lambda r: r.id):
+        if r.version > index.versions.get(r.id, -1):
+            text, language = texts.get(r.id, ("", ""))
+            index.apply(r.id, r.version, r.id in texts, language, text)
     newest = max((r.updated_at for r in rows), default=None)
     if newest is not None and (index.seen_until is None or newest > index.seen_until):
         index.seen_until = newest
+    if index.seen_until is not None:
+        low = index.seen_until - LATE_COMMIT
+        for r in rows:
+            if r.updated_at >= low and r.version >= index.window.get(r.id, (-1,))[0]:
+                index.window[r.id] = (r.version, r.updated_at)
+        index.window = {qid: seen for qid, seen in index.window.items() if seen[1] >= low}
     return index
+
+
+def _with_index(broadcast, work):
+    """Bring this process's index of the broadcast up to date and return `work(index)`: the reading
+    here, the fingerprinting and scoring in a real thread under eventlet (`durability.run_blocking`),
+    so a first build of 10,000 questions or a flood of arrivals does not hold the event loop."""
+    indexes = current_app.extensions.setdefault("companion.similarity", {})
+    index = indexes.get(broadcast.id)
+    if index is None:
+        index = indexes[broadcast.id] = Index()
+    with similarity_turn():
+        rows, texts = _read_changes(index, broadcast)
+        return run_blocking(lambda: work(_apply_changes(index, rows, texts)))
+
+
+def broadcast_index(broadcast) -> Index:
+    """This process's index of the broadcast's open questions, brought up to date with what changed
+    since it was last read (a new process builds it on first use)."""
+    return _with_index(broadcast, lambda index: index)
 
 
 def similar_questions(broadcast, question: Question, limit: int = 5) -> list[tuple[int, float]]:
     """The questions of the broadcast most like this one (any language), best first."""
-    index = broadcast_index(broadcast)
-    return index.similar(index.prints.get(question.id) or fingerprint(question.text, question.language), exclude=question.id,
-                         limit=limit, threshold=SUGGEST_THRESHOLD)
+    qid, text, language = question.id, question.text, question.language
+    return _with_index(broadcast, lambda index: index.similar(
+        index.prints.get(qid) or fingerprint(text, language), exclude=qid, limit=limit, threshold=SUGGEST_THRESHOLD))
 
 
-def desk_insights(broadcast, ids, categories: list[Category], pause=None) -> dict:
+def desk_insights(broadcast, ids, categories: list[Category]) -> dict:
     """For these questions of the broadcast (None: all its open ones): the group of likely duplicates
     each belongs to (only groups of two or more), and the category its words suggest."""
-    index = broadcast_index(broadcast, pause)
+    keywords = tuple((c.id, c.keywords) for c in categories)
+    return _with_index(broadcast, lambda index: _insights(index, ids, keywords))
+
+
+def _insights(index: Index, ids, keywords: tuple) -> dict:
     wanted = list(index.prints) if ids is None else [qid for qid in ids if qid in index.prints]
     sizes: dict[int, int] = {}
     for group in index.groups.values():
         sizes[group] = sizes.get(group, 0) + 1
-    keywords = tuple((c.id, c.keywords) for c in categories)
     if index.rules[0] != keywords:
-        index.rules = (keywords, category_rules(categories))
+        index.rules = (keywords, _rules(keywords))
     rules = index.rules[1]
     suggestions = {}
     for qid in wanted:
@@ -384,12 +436,16 @@ def desk_insights(broadcast, ids, categories: list[Category], pause=None) -> dic
 
 def category_rules(categories: list[Category]) -> list[tuple[int, list[Fingerprint]]]:
     """Each category's keywords (one word or phrase a line, any language) as fingerprints."""
+    return _rules(tuple((c.id, c.keywords) for c in categories))
+
+
+def _rules(keywords: tuple) -> list[tuple[int, list[Fingerprint]]]:
     rules = []
-    for category in categories:
-        phrases = [fingerprint(line) for line in (category.keywords or "").splitlines() if line.strip()]
+    for category_id, lines in keywords:
+        phrases = [fingerprint(line) for line in (lines or "").splitlines() if line.strip()]
         phrases = [p for p in phrases if p.stems]
         if phrases:
-            rules.append((category.id, phrases))
+            rules.append((category_id, phrases))
     return rules
 
 
