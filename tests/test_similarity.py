@@ -129,9 +129,11 @@ def test_an_inflected_kazakh_word_still_names_its_topic():
     assert "yard" not in sim.fingerprint("Жубанов 5 ауласында шам жок", "ru").topics  # no Kazakh letter, not kk
 
 
-def test_a_time_of_day_is_no_number_and_an_address_pairs_a_place_with_its_number():
+def test_a_time_of_day_or_an_amount_is_no_number():
     assert sim.fingerprint("21 автобус не ходит после 22:00").numbers == {"21"}
-    assert sim.fingerprint("дом 40 по Кенесары").addresses == sim.fingerprint("Кенесары көшесі 40 үйде").addresses
+    assert sim.fingerprint("Кенесары 40: нет отопления уже 2 недели, платим 38 тысяч").numbers == {"40"}
+    assert sim.fingerprint("Балабақшаға кезекте 3 жыл тұрмыз", "kk").numbers == set()
+    assert sim.fingerprint("12 автобусты 40 минут күтеміз", "kk").numbers == {"12"}
 
 
 def test_the_same_topic_and_number_in_other_words_is_a_duplicate_and_another_topic_is_not():

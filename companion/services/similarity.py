@@ -36,6 +36,11 @@ S = QuestionStatus
 WORD = re.compile(r"[a-zа-я]+|\d+")
 KAZAKH_WORD = re.compile(r"[a-zа-яёқөүұәіғңһ]+|\d+")
 KAZAKH_LETTERS = frozenset("қөүұәіғңһ")
+# words after a number that make it an amount, not a house, bus or school (folded beginnings)
+AMOUNT_UNITS = tuple("""
+лет год жыл месяц недел апта ден дне дня кун сагат час минут мин секунд тысяч мын млн тенге тг процент
+раз рет км метр человек адам year month week day hour minute min second percent times people thousand
+""".split())
 TIME_OF_DAY = re.compile(r"\b\d{1,2}[:.]\d{2}\b")
 STEM_LENGTH = 5
 # Words that carry no topic: question words, greetings, pronouns, particles, address words (the
@@ -91,8 +96,6 @@ NUMBERS_ONE_SIDED = 0.85
 TOPIC_ALONE = 0.35       # the same topic, nothing else alike
 TOPIC_WITH_NUMBER = 0.5  # the same topic and the same number ("32 автобус", "поликлиника 4")
 TOPICS_DISAGREE = 0.7    # both name a topic, and none is shared
-COVERAGE_WEIGHT = 0.0
-SAME_ADDRESS = 0.0        # the places' likeness when both name the same address
 PLACES_UNKNOWN = 0.3     # one side names no place
 # a pair at or above this score is shown as a likely duplicate (tests/test_similarity.py measures it)
 THRESHOLD = 0.45
@@ -118,7 +121,6 @@ class Fingerprint:
     topics: frozenset = frozenset()
     places: frozenset = frozenset()   # stems that name no topic: streets, districts, details
     skeleton_of: dict = field(default_factory=dict, compare=False, hash=False)  # stem -> its skeleton
-    addresses: frozenset = frozenset()   # "stem@number": a place and its house, block or school number
 
 
 def _stem(word: str, kazakh: str | None = None) -> str:
@@ -144,23 +146,23 @@ def kazakh_stem(word: str) -> str:
 
 
 def fingerprint(text: str, language: str | None = None) -> Fingerprint:
-    """The stems, skeletons and numbers of a question's text, and its addresses (a place named next
-    to a number: "Кенесары 40", "д. 40 по Кенесары"). Words are cut as Kazakh in a Kazakh question,
-    and wherever a word has a Kazakh letter. A time of day ("после 22:00") is no number."""
-    stems, numbers, topics, places, addresses = set(), set(), set(), set(), set()
-    previous = None          # the last word that was neither a stop word nor a number
-    waiting = []             # numbers that no place preceded yet
+    """The stems, skeletons and numbers of a question's text. Words are cut as Kazakh in a Kazakh
+    question, and wherever a word has a Kazakh letter. A time of day ("после 22:00") and an amount ("3 года",
+    "40 минут", "38 тысяч") are no numbers: they do not tell one house or bus from another."""
+    stems, topics, places = set(), set(), set()
+    numbers: list[str] = []
+    after_number = False
     for raw in KAZAKH_WORD.findall(TIME_OF_DAY.sub(" ", (text or "").lower())):
         kazakh = language == "kk" or not KAZAKH_LETTERS.isdisjoint(raw)
         word = raw.translate(FOLD)
         if word.isdigit():
             number = word.lstrip("0") or "0"
-            numbers.add(number)
-            if previous is not None and previous[1]:
-                addresses.add(previous[0] + "@" + number)
-            else:
-                waiting.append(number)
+            numbers.append(number)
+            after_number = True
             continue
+        if after_number and word.startswith(AMOUNT_UNITS):
+            numbers.pop()
+        after_number = False
         root = kazakh_stem(word) if kazakh else None
         found = topics_of(word) or (topics_of(root) if root else set())
         topics |= found
@@ -172,12 +174,9 @@ def fingerprint(text: str, language: str | None = None) -> Fingerprint:
         stems.add(stem)
         if not found:
             places.add(stem)
-            addresses.update(stem + "@" + number for number in waiting)
-        waiting = []
-        previous = (stem, not found)
     skeleton_of = {s: s.translate(SKELETON_VOWELS) for s in stems}
     return Fingerprint(frozenset(stems), frozenset(k for k in skeleton_of.values() if len(k) >= 2),
-                       frozenset(numbers), frozenset(topics), frozenset(places), skeleton_of, frozenset(addresses))
+                       frozenset(numbers), frozenset(topics), frozenset(places), skeleton_of)
 
 
 def _numbers_factor(a: Fingerprint, b: Fingerprint) -> float:
@@ -191,9 +190,7 @@ def _total(stems: frozenset, weight) -> float:
 
 
 def _overlap(a: frozenset, b: frozenset, a_skeletons: frozenset, weight, skeleton_of=None, total=_total) -> float:
-    """Shared stems weighted by rarity: a blend of their cosine and of the share of the shorter side
-    they cover (a long question that repeats a short one in more words is still the same question).
-    A skeleton or typo match counts for part of a word."""
+    """A cosine over stems, each weighted by its rarity; a skeleton or typo match counts for part of a word."""
     if not a or not b:
         return 0.0
     matched = 0.0
@@ -209,10 +206,7 @@ def _overlap(a: frozenset, b: frozenset, a_skeletons: frozenset, weight, skeleto
             matched += w * TYPO_WEIGHT
     if not matched:
         return 0.0
-    total_a, total_b = total(a, weight), total(b, weight)
-    cosine = matched / math.sqrt(total_a * total_b)
-    covered = matched / min(total_a, total_b)
-    return min(1.0, (1 - COVERAGE_WEIGHT) * cosine + COVERAGE_WEIGHT * covered)
+    return min(1.0, matched / math.sqrt(total(a, weight) * total(b, weight)))
 
 
 def score(a: Fingerprint, b: Fingerprint, weight=lambda stem: 1.0, total=_total) -> float:
@@ -225,8 +219,6 @@ def score(a: Fingerprint, b: Fingerprint, weight=lambda stem: 1.0, total=_total)
         topic = shared / math.sqrt(len(a.topics) * len(b.topics))
         places = _overlap(a.places, b.places, b.skeletons, weight, a.skeleton_of, total) if a.places and b.places \
             else PLACES_UNKNOWN
-        if a.addresses & b.addresses:
-            places = max(places, SAME_ADDRESS)
         alone = TOPIC_WITH_NUMBER if a.numbers & b.numbers else TOPIC_ALONE
         value = max(words, topic * (alone + (1 - alone) * places))
         if not shared:
