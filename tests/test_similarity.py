@@ -171,3 +171,24 @@ def test_the_desk_index_follows_new_edited_and_late_committed_questions(app):
         assert [qid for qid, _ in sim.similar_questions(broadcast, third)] == [second.id]
         groups = sim.desk_insights(broadcast, None, [])["groups"]
         assert groups[third.id] == groups[second.id]
+
+
+def test_a_large_catch_up_is_scored_in_the_pool_and_a_new_question_in_place(app, monkeypatch):
+    from companion import durability
+    from companion.services import intake
+    pooled = []
+    monkeypatch.setattr(sim, "IN_POOL_ABOVE", 1)
+    run = durability._runner["run"]
+
+    def runner(function):  # the database's log syncs go through the pool too: count only the index's work
+        if function.__qualname__.startswith("_with_index"):
+            pooled.append(1)
+        return run(function)
+    monkeypatch.setitem(durability._runner, "run", runner)
+    with app.app_context():
+        broadcast = intake.get_broadcast("demo")
+        _ask(broadcast, "Когда починят лифт на Сығанақ 15?", 1)
+        second = _ask(broadcast, "Сыганак 15 лифт стоит неделю", 2)
+        assert sim.similar_questions(broadcast, second) and pooled == [1]  # two to index: the pool
+        third = _ask(broadcast, "Лифт на Сыганак 15 не работает", 3)
+        assert sim.similar_questions(broadcast, third) and pooled == [1]  # one: here

@@ -104,6 +104,7 @@ SUGGEST_THRESHOLD = 0.3
 CANDIDATES = 15
 RECENT_PER_KEY = 400
 LATE_COMMIT = timedelta(seconds=5)
+IN_POOL_ABOVE = 50       # questions to fingerprint at once that go to the pool's thread (about 1 ms each)
 # questions that may still be merged or merged into (answered ones gather late askers too)
 OPEN = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.ON_AIR, S.DEFERRED, S.ANSWERED})
 
@@ -375,16 +376,20 @@ def _apply_changes(index: Index, rows: list, texts: dict) -> Index:
 
 
 def _with_index(broadcast, work):
-    """Bring this process's index of the broadcast up to date and return `work(index)`: the reading
-    here, the fingerprinting and scoring in a real thread under eventlet (`durability.run_blocking`),
-    so a first build of 10,000 questions or a flood of arrivals does not hold the event loop."""
+    """Bring this process's index of the broadcast up to date and return `work(index)`. The reading
+    is done here; a large catch-up (a first build of 10,000 questions takes seconds) is fingerprinted
+    and scored in a real thread under eventlet (`durability.run_blocking`), so it does not hold the
+    event loop; a few new questions (a few milliseconds) are done here, where the hand-over to a
+    thread would cost more than the work."""
     indexes = current_app.extensions.setdefault("companion.similarity", {})
     index = indexes.get(broadcast.id)
     if index is None:
         index = indexes[broadcast.id] = Index()
     with similarity_turn():
         rows, texts = _read_changes(index, broadcast)
-        return run_blocking(lambda: work(_apply_changes(index, rows, texts)))
+        if len(texts) > IN_POOL_ABOVE:
+            return run_blocking(lambda: work(_apply_changes(index, rows, texts)))
+        return work(_apply_changes(index, rows, texts))
 
 
 def broadcast_index(broadcast) -> Index:
