@@ -17,6 +17,7 @@ import itertools
 import math
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -104,6 +105,7 @@ SUGGEST_THRESHOLD = 0.3
 CANDIDATES = 15
 RECENT_PER_KEY = 400
 LATE_COMMIT = timedelta(seconds=5)
+WINDOW_CHECK_SECONDS = 1.0
 IN_POOL_ABOVE = 50       # questions to fingerprint at once that go to the pool's thread (about 1 ms each)
 # questions that may still be merged or merged into (answered ones gather late askers too)
 OPEN = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.ON_AIR, S.DEFERRED, S.ANSWERED})
@@ -242,7 +244,11 @@ class Index:
     postings: dict = field(default_factory=dict)     # key -> {id: None}, an ordered set (oldest first)
     seen_until: object = None                        # the newest updated_at read
     newest: int = 0                                  # the highest id indexed
+    changes: int = 0                                 # questions indexed or dropped so far
+    nearest: tuple = ()                              # (id, changes, its likenesses) of the newest question
+    pruned_at: float = float("-inf")                 # when `window` last dropped what fell out of it
     window: dict = field(default_factory=dict)       # id -> (version, updated_at) read within LATE_COMMIT of it
+    window_checked: float = float("-inf")            # when the late-commit window was last counted (monotonic)
     rules: tuple = ((), [])                          # (the categories' keywords, their fingerprints)
 
     def _keys(self, fp: Fingerprint):
@@ -258,14 +264,26 @@ class Index:
         if not is_open:
             return
         fp = fingerprint(text, language)
-        best = self.similar(fp, exclude=qid, limit=1, before=qid)
-        self.groups[qid] = self.groups.get(best[0][0], best[0][0]) if best else qid
         self.prints[qid], self.languages[qid] = fp, language
         self.newest = max(self.newest, qid)
+        self.changes += 1
         for key in self._keys(fp):
             self.postings.setdefault(key, {})[qid] = None
+        found = self.similar(fp, exclude=qid, limit=CANDIDATES, before=qid, threshold=min(THRESHOLD, SUGGEST_THRESHOLD))
+        best = found[0][0] if found and found[0][1] >= THRESHOLD else None
+        self.groups[qid] = self.groups.get(best, best) if best is not None else qid
+        # the newest question's likenesses, as the desk asks for them right after it arrives
+        self.nearest = (qid, self.changes, found) if qid == self.newest else ()
+
+    def suggestions(self, qid: int, fp: Fingerprint, limit: int, threshold: float) -> list[tuple[int, float]]:
+        """`similar` for a question of the index: what was found when the newest question was indexed,
+        if nothing changed since, else scored now."""
+        if self.nearest and self.nearest[:2] == (qid, self.changes) and limit <= CANDIDATES:
+            return [pair for pair in self.nearest[2] if pair[1] >= threshold][:limit]
+        return self.similar(fp, exclude=qid, limit=limit, threshold=threshold)
 
     def _remove(self, qid: int) -> None:
+        self.changes += 1
         fp = self.prints.pop(qid, None)
         self.languages.pop(qid, None)
         self.groups.pop(qid, None)
@@ -297,7 +315,10 @@ class Index:
             for qid in itertools.islice(reversed(ids), RECENT_PER_KEY):
                 votes[qid] = votes.get(qid, 0.0) + w
         votes.pop(exclude, None)
-        if (before is not None and before <= self.newest) or language is not None:
+        if before is not None and before >= self.newest:  # nothing later is indexed: no filter to run
+            votes.pop(before, None)
+            before = None
+        if before is not None or language is not None:
             votes = {qid: v for qid, v in votes.items()
                      if (before is None or qid < before) and (language is None or self.languages[qid] == language)}
         memo: dict[str, float] = {}
@@ -331,26 +352,27 @@ def similarity_turn():
 
 def _read_changes(index: Index, broadcast) -> tuple[list, dict]:
     """The broadcast's questions changed since the index last read (ids, versions, statuses) and the
-    texts of the open ones. Rows stamped before the newest one read may commit late: the last few
-    seconds are counted again (a count and a sum of versions), and read again only if they differ."""
-    base = select(Question.id, Question.version, Question.status, Question.updated_at).where(
-        Question.broadcast_id == broadcast.id)
+    texts of the open ones. Rows stamped before the newest one read may commit late: about once a
+    second the last few seconds are counted again (a count and a sum of versions), and read again
+    only if the count differs from what the index read."""
+    columns = (Question.id, Question.version, Question.status, Question.updated_at, Question.text, Question.language)
+    mine = Question.broadcast_id == broadcast.id
     if index.seen_until is None:
-        rows = db.session.execute(base).all()
+        rows = db.session.execute(select(*columns[:4]).where(mine)).all()
     else:
-        rows = db.session.execute(base.where(Question.updated_at > index.seen_until)).all()
-        low = index.seen_until - LATE_COMMIT
-        count, versions = db.session.execute(
-            select(func.count(Question.id), func.coalesce(func.sum(Question.version), 0)).where(
-                Question.broadcast_id == broadcast.id, Question.updated_at >= low,
-                Question.updated_at <= index.seen_until)).one()
-        known = [v for v, stamp in index.window.values() if low <= stamp <= index.seen_until]
-        if count != len(known) or versions != sum(known):
-            rows += db.session.execute(base.where(Question.updated_at >= low,
-                                                  Question.updated_at <= index.seen_until)).all()
-    changed = sorted((r for r in rows if r.version > index.versions.get(r.id, -1)), key=lambda r: r.id)
-    wanted = [r.id for r in changed if S(r.status) in OPEN]
-    texts = {}
+        rows = db.session.execute(select(*columns).where(mine, Question.updated_at > index.seen_until)).all()
+        if time.monotonic() - index.window_checked >= WINDOW_CHECK_SECONDS:
+            index.window_checked = time.monotonic()
+            low, high = index.seen_until - LATE_COMMIT, index.seen_until
+            window = (mine, Question.updated_at >= low, Question.updated_at <= high)
+            count, versions = db.session.execute(
+                select(func.count(Question.id), func.coalesce(func.sum(Question.version), 0)).where(*window)).one()
+            known = [v for v, stamp in index.window.values() if low <= stamp <= high]
+            if count != len(known) or versions != sum(known):
+                rows += db.session.execute(select(*columns[:4]).where(*window)).all()
+    changed = [r for r in rows if r.version > index.versions.get(r.id, -1)]
+    texts = {r.id: (r.text, r.language) for r in changed if len(r) > 4 and S(r.status) in OPEN}
+    wanted = [r.id for r in changed if S(r.status) in OPEN and r.id not in texts]
     for start in range(0, len(wanted), 500):
         texts.update((qid, (text, language)) for qid, text, language in db.session.execute(
             select(Question.id, Question.text, Question.language).where(Question.id.in_(wanted[start:start + 500]))))
@@ -371,7 +393,9 @@ def _apply_changes(index: Index, rows: list, texts: dict) -> Index:
         for r in rows:
             if r.updated_at >= low and r.version >= index.window.get(r.id, (-1,))[0]:
                 index.window[r.id] = (r.version, r.updated_at)
-        index.window = {qid: seen for qid, seen in index.window.items() if seen[1] >= low}
+        if time.monotonic() - index.pruned_at >= WINDOW_CHECK_SECONDS:
+            index.pruned_at = time.monotonic()
+            index.window = {qid: seen for qid, seen in index.window.items() if seen[1] >= low}
     return index
 
 
@@ -401,8 +425,8 @@ def broadcast_index(broadcast) -> Index:
 def similar_questions(broadcast, question: Question, limit: int = 5) -> list[tuple[int, float]]:
     """The questions of the broadcast most like this one (any language), best first."""
     qid, text, language = question.id, question.text, question.language
-    return _with_index(broadcast, lambda index: index.similar(
-        index.prints.get(qid) or fingerprint(text, language), exclude=qid, limit=limit, threshold=SUGGEST_THRESHOLD))
+    return _with_index(broadcast, lambda index: index.suggestions(
+        qid, index.prints.get(qid) or fingerprint(text, language), limit, SUGGEST_THRESHOLD))
 
 
 def desk_insights(broadcast, ids, categories: list[Category]) -> dict:
