@@ -231,6 +231,8 @@ class Question(db.Model):
         # rate limits count one sender's questions of the last minute: a range, not every row it ever sent
         Index("ix_question_viewer_recent", "viewer_token", "created_at"),
         Index("ix_question_source_recent", "source_hash", "created_at"),
+        # the duplicate index reads what changed since it last looked (services/similarity.py)
+        Index("ix_question_broadcast_updated", "broadcast_id", "updated_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcast.id"))

@@ -60,13 +60,14 @@ def _sync_in_threads(mode: str) -> None:
     from .durability import run_blocking_with
     # The sync's thread needs the GIL for a moment before and after the system call. A busy event
     # loop gives it up only when asked and after the switch interval: 5 ms by default, which a
-    # sync then waited two or three times under load. Nothing else runs in threads here.
+    # sync then waited two or three times under load.
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     if mode == "eventlet":
         from eventlet import tpool
-        # one thread each for the log's syncs (they take turns), a password hash and an export (each one
-        # at a time per process: `passwords.turn`, `appeal_list.export_slot`); eventlet's default: 20
-        tpool.set_num_threads(3)
+        # one thread each for the log's syncs (they take turns), a password hash, an export and the
+        # duplicate index (each one at a time per process: `passwords.turn`, `appeal_list.export_slot`,
+        # `similarity.similarity_turn`); eventlet's default: 20
+        tpool.set_num_threads(4)
         run_blocking_with(tpool.execute)
     else:
         import gevent

@@ -38,12 +38,12 @@ def evaluate(name: str, same_language: bool) -> tuple[float, float]:
     return correct / made, found / wanted
 
 
-# Measured on 2026-12-01 (threshold 0.45): tuning set same-language 0.74 / 0.51, any language 0.83 / 0.34;
-# held-out same-language 0.83 / 0.58, any language 0.87 / 0.44. The floors sit a little below, so a
-# change that makes the suggestions worse fails here. (The desk issue's aim, 0.9 / 0.8 in one
-# language, is not reached by words alone; see docs/performance.md.)
-FLOORS = {("duplicates.json", True): (0.70, 0.47), ("duplicates.json", False): (0.78, 0.30),
-          ("duplicates_holdout.json", True): (0.78, 0.52), ("duplicates_holdout.json", False): (0.82, 0.38)}
+# Measured on 2026-12-01, after the Kazakh endings, topic-and-number pairs and amounts (threshold 0.45):
+# tuning set same-language 0.81 / 0.68, any language 0.88 / 0.51; held-out same-language 0.80 / 0.74,
+# any language 0.86 / 0.65. The floors sit a little below, so a change that makes the suggestions worse
+# fails here. (The desk issue's aim, 0.9 / 0.8 in one language, is not reached; see docs/performance.md.)
+FLOORS = {("duplicates.json", True): (0.79, 0.65), ("duplicates.json", False): (0.85, 0.49),
+          ("duplicates_holdout.json", True): (0.78, 0.71), ("duplicates_holdout.json", False): (0.83, 0.62)}
 
 
 @pytest.mark.parametrize("name,same_language", list(FLOORS))
@@ -109,3 +109,89 @@ def test_keywords_suggest_a_category_in_any_of_the_three_languages():
     assert sim.suggest_category(sim.fingerprint("Кенесары көшесі 40 үйде жылу әлі жоқ"), rules) == 2
     assert sim.suggest_category(sim.fingerprint("Автобус 21 не ходит после 22:00"), rules) == 1
     assert sim.suggest_category(sim.fingerprint("Спасибо за эфир!"), rules) is None
+
+
+@pytest.mark.parametrize("word,stem", [
+    ("ауласындағы", "аула"), ("шамдар", "шам"), ("істемейді", "исте"), ("көшесінде", "коше"),
+    ("балабақшаға", "балабакша"), ("автобустың", "автобус"), ("аялдамада", "аялдама"), ("жылу", "жылу"),
+])
+def test_kazakh_endings_are_cut_to_the_root(word, stem):
+    assert sim.kazakh_stem(word.translate(sim.FOLD)) == stem
+
+
+def test_kazakh_cutting_leaves_three_letters_and_stops_on_garbage():
+    assert sim.kazakh_stem("ыды") == "ыды" and sim.kazakh_stem("") == ""
+    assert len(sim.kazakh_stem("лар" * 50)) >= 3
+
+
+def test_an_inflected_kazakh_word_still_names_its_topic():
+    assert "yard" in sim.fingerprint("Жұбанов 5 үйдің ауласында шам жоқ", "kk").topics
+    assert "yard" not in sim.fingerprint("Жубанов 5 ауласында шам жок", "ru").topics  # no Kazakh letter, not kk
+
+
+def test_a_time_of_day_or_an_amount_is_no_number():
+    assert sim.fingerprint("21 автобус не ходит после 22:00").numbers == {"21"}
+    assert sim.fingerprint("Кенесары 40: нет отопления уже 2 недели, платим 38 тысяч").numbers == {"40"}
+    assert sim.fingerprint("Балабақшаға кезекте 3 жыл тұрмыз", "kk").numbers == set()
+    assert sim.fingerprint("12 автобусты 40 минут күтеміз", "kk").numbers == {"12"}
+
+
+def test_the_same_topic_and_number_in_other_words_is_a_duplicate_and_another_topic_is_not():
+    a, b = sim.fingerprint("32 автобусты қайтарыңыздаршы", "kk"), sim.fingerprint("32 автобусты неге алып тастадыңыздар?", "kk")
+    assert sim.score(a, b) >= sim.THRESHOLD
+    lift, heat = sim.fingerprint("Өндіріс 7 блокта лифт істемейді", "kk"), sim.fingerprint("Өндіріс 7 блокта жылу жоқ", "kk")
+    assert sim.score(lift, heat) < sim.THRESHOLD
+
+
+def _ask(broadcast, text, n, language="ru"):
+    from companion.services import intake
+    question, _ = intake.submit_question(broadcast, {"text": text, "language": language, "client_id": f"sim-client-{n:04d}"})
+    return question
+
+
+def test_the_desk_index_follows_new_edited_and_late_committed_questions(app, monkeypatch):
+    from sqlalchemy import update
+
+    from companion.extensions import db
+    from companion.models import Question
+    from companion.services import intake
+    with app.app_context():
+        broadcast = intake.get_broadcast("demo")
+        first = _ask(broadcast, "Когда починят лифт на Сығанақ 15?", 1)
+        second = _ask(broadcast, "Сыганак 15 лифт стоит неделю", 2)
+        assert [qid for qid, _ in sim.similar_questions(broadcast, second)] == [first.id]
+        index = sim.broadcast_index(broadcast)
+        # an edit stamped a second before the newest row read, committed only now: read all the same
+        db.session.execute(update(Question).where(Question.id == first.id).values(
+            text="Когда уберут снег в Нуре?", version=Question.version + 1,
+            updated_at=index.seen_until - sim.timedelta(seconds=1)))
+        db.session.commit()
+        index.window_checked = float("-inf")  # the window is counted again about once a second
+        assert sim.similar_questions(broadcast, second) == []
+        third = _ask(broadcast, "Лифт на Сыганак 15 не работает", 3)
+        assert [qid for qid, _ in sim.similar_questions(broadcast, third)] == [second.id]
+        assert sim.similar_questions(broadcast, third) == index.similar(index.prints[third.id], exclude=third.id,
+                                                                        limit=5, threshold=sim.SUGGEST_THRESHOLD)
+        groups = sim.desk_insights(broadcast, None, [])["groups"]
+        assert groups[third.id] == groups[second.id]
+
+
+def test_a_large_catch_up_is_scored_in_the_pool_and_a_new_question_in_place(app, monkeypatch):
+    from companion import durability
+    from companion.services import intake
+    pooled = []
+    monkeypatch.setattr(sim, "IN_POOL_ABOVE", 1)
+    run = durability._runner["run"]
+
+    def runner(function):  # the database's log syncs go through the pool too: count only the index's work
+        if function.__qualname__.startswith("_with_index"):
+            pooled.append(1)
+        return run(function)
+    monkeypatch.setitem(durability._runner, "run", runner)
+    with app.app_context():
+        broadcast = intake.get_broadcast("demo")
+        _ask(broadcast, "Когда починят лифт на Сығанақ 15?", 1)
+        second = _ask(broadcast, "Сыганак 15 лифт стоит неделю", 2)
+        assert sim.similar_questions(broadcast, second) and pooled == [1]  # two to index: the pool
+        third = _ask(broadcast, "Лифт на Сыганак 15 не работает", 3)
+        assert sim.similar_questions(broadcast, third) and pooled == [1]  # one: here

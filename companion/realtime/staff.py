@@ -68,7 +68,7 @@ def staff_desk_insights(data=None):
     broadcast = current_broadcast()
     data = payload(data)
     insights = similarity.desk_insights(broadcast, None if data.get("all") is True else _ids(data.get("ids")),
-                                        desk.categories(), pause=lambda: socketio.sleep(0))
+                                        desk.categories())
     return {"groups": {str(k): v for k, v in insights["groups"].items()},
             "suggestions": {str(k): v for k, v in insights["suggestions"].items()}}
 

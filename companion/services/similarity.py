@@ -16,6 +16,8 @@ import heapq
 import itertools
 import math
 import re
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -23,8 +25,9 @@ import snowballstemmer
 from flask import current_app
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from ..durability import run_blocking
 from ..extensions import db
 from ..models import Category, Question, QuestionStatus
 from .lexicon import FOLD, topics_of
@@ -32,6 +35,14 @@ from .lexicon import FOLD, topics_of
 S = QuestionStatus
 
 WORD = re.compile(r"[a-zа-я]+|\d+")
+KAZAKH_WORD = re.compile(r"[a-zа-яёқөүұәіғңһ]+|\d+")
+KAZAKH_LETTERS = frozenset("қөүұәіғңһ")
+# words after a number that make it an amount, not a house, bus or school (folded beginnings)
+AMOUNT_UNITS = tuple("""
+лет год жыл месяц недел апта ден дне дня кун сагат час минут мин секунд тысяч мын млн тенге тг процент
+раз рет км метр человек адам year month week day hour minute min second percent times people thousand
+""".split())
+TIME_OF_DAY = re.compile(r"\b\d{1,2}[:.]\d{2}\b")
 STEM_LENGTH = 5
 # Words that carry no topic: question words, greetings, pronouns, particles, address words (the
 # street name and the number carry the place). In folded spelling (қашан → кашан).
@@ -57,6 +68,25 @@ STOP_STEMS = frozenset("""
 час месяц эт кеиин журги бо ве distri аудан year дела возл ал дом can тунд беред журед больш кетт минут коп
 лет чем год дадут жанын ем ка алуг деид so get still again month week day
 """.split())
+# Kazakh endings in folded spelling (ғ→г, қ→к, ң→н, і→и, ұ/ү→у, ө→о, ә→а), longest first
+KAZAKH_SUFFIXES = tuple(sorted(set("""
+лар лер дар дер тар тер
+ымыз имиз ыныз иниз нымыз ниниз лары лери дары дери тары тери
+ым им ын ин сы си ы и
+нын нин дын дин тын тин
+нда нде да де та те ндагы ндеги дагы деги тагы теги
+нан нен дан ден тан тен
+га ге ка ке на не
+ны ни ды ди ты ти
+мен бен пен
+майды мейди байды бейди пайды пейди маиды меиди баиды беиди паиды пеиди
+маи меи баи беи паи пеи
+ады еди иди ыды
+ган ген кан кен
+уге уга
+""".split()), key=lambda s: (-len(s), s)))
+_SUFFIXES_BY_LENGTH = {n: frozenset(x for x in KAZAKH_SUFFIXES if len(x) == n) for n in {len(x) for x in KAZAKH_SUFFIXES}}
+_SUFFIX_LENGTHS = sorted(_SUFFIXES_BY_LENGTH, reverse=True)
 SKELETON_VOWELS = str.maketrans("", "", "аеиоуыэюяьъaeiouy")
 # a stem this close to another (Levenshtein similarity) counts as the same word, misspelt
 TYPO_SIMILARITY = 0.8
@@ -65,6 +95,8 @@ TYPO_WEIGHT = 0.7
 NUMBERS_DISAGREE = 0.35   # "Кенесары 40" and "Кенесары 42" are two questions
 NUMBERS_ONE_SIDED = 0.85
 TOPIC_ALONE = 0.35       # the same topic, nothing else alike
+TOPIC_WITH_NUMBER = 0.5  # the same topic and the same number ("32 автобус", "поликлиника 4")
+TOPICS_DISAGREE = 0.7    # both name a topic, and none is shared
 PLACES_UNKNOWN = 0.3     # one side names no place
 # a pair at or above this score is shown as a likely duplicate (tests/test_similarity.py measures it)
 THRESHOLD = 0.45
@@ -73,6 +105,8 @@ SUGGEST_THRESHOLD = 0.3
 CANDIDATES = 15
 RECENT_PER_KEY = 400
 LATE_COMMIT = timedelta(seconds=5)
+WINDOW_CHECK_SECONDS = 1.0
+IN_POOL_ABOVE = 50       # questions to fingerprint at once that go to the pool's thread (about 1 ms each)
 # questions that may still be merged or merged into (answered ones gather late askers too)
 OPEN = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.ON_AIR, S.DEFERRED, S.ANSWERED})
 
@@ -92,28 +126,57 @@ class Fingerprint:
     skeleton_of: dict = field(default_factory=dict, compare=False, hash=False)  # stem -> its skeleton
 
 
-def _stem(word: str) -> str:
+def _stem(word: str, kazakh: str | None = None) -> str:
+    """The word's stem: English or Russian Snowball, or `kazakh` (the word without its Kazakh endings)."""
     if word.isascii():
         return _english.stemWord(word)[:STEM_LENGTH + 1]
+    if kazakh is not None:
+        return kazakh[:STEM_LENGTH]
     return _russian.stemWord(word)[:STEM_LENGTH]
 
 
-def fingerprint(text: str) -> Fingerprint:
-    """The stems, skeletons and numbers of a question's text."""
-    stems, numbers, topics, places = set(), set(), set(), set()
-    for word in WORD.findall((text or "").lower().translate(FOLD)):
+def kazakh_stem(word: str) -> str:
+    """A folded Kazakh word without its case, possessive, plural and common verb endings, outermost
+    first ("ауласындагы" → "аула", "шамдар" → "шам", "истемейди" → "исте"); at least three letters stay."""
+    for _ in range(4):
+        for length in _SUFFIX_LENGTHS:
+            if len(word) - length >= max(3, 5 - length) and word[-length:] in _SUFFIXES_BY_LENGTH[length]:
+                word = word[:-length]
+                break
+        else:
+            break
+    return word
+
+
+def fingerprint(text: str, language: str | None = None) -> Fingerprint:
+    """The stems, skeletons and numbers of a question's text. Words are cut as Kazakh in a Kazakh
+    question, and wherever a word has a Kazakh letter. A time of day ("после 22:00") and an amount ("3 года",
+    "40 минут", "38 тысяч") are no numbers: they do not tell one house or bus from another."""
+    stems, topics, places = set(), set(), set()
+    numbers: list[str] = []
+    after_number = False
+    for raw in KAZAKH_WORD.findall(TIME_OF_DAY.sub(" ", (text or "").lower())):
+        kazakh = language == "kk" or not KAZAKH_LETTERS.isdisjoint(raw)
+        word = raw.translate(FOLD)
         if word.isdigit():
-            numbers.add(word.lstrip("0") or "0")
+            number = word.lstrip("0") or "0"
+            numbers.append(number)
+            after_number = True
             continue
-        found = topics_of(word)
+        if after_number and word.startswith(AMOUNT_UNITS):
+            numbers.pop()
+        after_number = False
+        root = kazakh_stem(word) if kazakh else None
+        found = topics_of(word) or (topics_of(root) if root else set())
         topics |= found
-        if len(word) > 1 and word not in STOP:
-            stem = _stem(word)
-            if stem in STOP_STEMS:
-                continue
-            stems.add(stem)
-            if not found:
-                places.add(stem)
+        if len(word) < 2 or word in STOP:
+            continue
+        stem = _stem(word, root)
+        if stem in STOP_STEMS:
+            continue
+        stems.add(stem)
+        if not found:
+            places.add(stem)
     skeleton_of = {s: s.translate(SKELETON_VOWELS) for s in stems}
     return Fingerprint(frozenset(stems), frozenset(k for k in skeleton_of.values() if len(k) >= 2),
                        frozenset(numbers), frozenset(topics), frozenset(places), skeleton_of)
@@ -125,7 +188,11 @@ def _numbers_factor(a: Fingerprint, b: Fingerprint) -> float:
     return NUMBERS_ONE_SIDED if (a.numbers or b.numbers) else 1.0
 
 
-def _overlap(a: frozenset, b: frozenset, a_skeletons: frozenset, weight, skeleton_of=None) -> float:
+def _total(stems: frozenset, weight) -> float:
+    return sum(weight(s) for s in stems)
+
+
+def _overlap(a: frozenset, b: frozenset, a_skeletons: frozenset, weight, skeleton_of=None, total=_total) -> float:
     """A cosine over stems, each weighted by its rarity; a skeleton or typo match counts for part of a word."""
     if not a or not b:
         return 0.0
@@ -140,19 +207,25 @@ def _overlap(a: frozenset, b: frozenset, a_skeletons: frozenset, weight, skeleto
         elif rest and len(stem) >= 4 and process.extractOne(
                 stem, rest, scorer=Levenshtein.normalized_similarity, score_cutoff=TYPO_SIMILARITY) is not None:
             matched += w * TYPO_WEIGHT
-    total = math.sqrt(sum(weight(s) for s in a) * sum(weight(s) for s in b))
-    return min(1.0, matched / total) if total else 0.0
+    if not matched:
+        return 0.0
+    return min(1.0, matched / math.sqrt(total(a, weight) * total(b, weight)))
 
 
-def score(a: Fingerprint, b: Fingerprint, weight=lambda stem: 1.0) -> float:
+def score(a: Fingerprint, b: Fingerprint, weight=lambda stem: 1.0, total=_total) -> float:
     """How likely two questions are the same question, from 0 to 1: the same topic (in any of the
-    three languages), the same place and details in the same words, and no disagreeing number."""
-    words = _overlap(a.stems, b.stems, b.skeletons, weight, a.skeleton_of)
+    three languages), the same place and details in the same words, and no disagreeing number.
+    Two topics apart make two questions even where the place is the same."""
+    words = _overlap(a.stems, b.stems, b.skeletons, weight, a.skeleton_of, total)
     if a.topics and b.topics:
-        topic = len(a.topics & b.topics) / math.sqrt(len(a.topics) * len(b.topics))
-        places = _overlap(a.places, b.places, b.skeletons, weight, a.skeleton_of) if a.places and b.places \
+        shared = len(a.topics & b.topics)
+        topic = shared / math.sqrt(len(a.topics) * len(b.topics))
+        places = _overlap(a.places, b.places, b.skeletons, weight, a.skeleton_of, total) if a.places and b.places \
             else PLACES_UNKNOWN
-        value = max(words, topic * (TOPIC_ALONE + (1 - TOPIC_ALONE) * places))
+        alone = TOPIC_WITH_NUMBER if a.numbers & b.numbers else TOPIC_ALONE
+        value = max(words, topic * (alone + (1 - alone) * places))
+        if not shared:
+            value *= TOPICS_DISAGREE
     else:
         value = words
     return round(min(1.0, value) * _numbers_factor(a, b), 4)
@@ -170,6 +243,12 @@ class Index:
     groups: dict = field(default_factory=dict)       # id -> id of its group's first question
     postings: dict = field(default_factory=dict)     # key -> {id: None}, an ordered set (oldest first)
     seen_until: object = None                        # the newest updated_at read
+    newest: int = 0                                  # the highest id indexed
+    changes: int = 0                                 # questions indexed or dropped so far
+    nearest: tuple = ()                              # (id, changes, its likenesses) of the newest question
+    pruned_at: float = float("-inf")                 # when `window` last dropped what fell out of it
+    window: dict = field(default_factory=dict)       # id -> (version, updated_at) read within LATE_COMMIT of it
+    window_checked: float = float("-inf")            # when the late-commit window was last counted (monotonic)
     rules: tuple = ((), [])                          # (the categories' keywords, their fingerprints)
 
     def _keys(self, fp: Fingerprint):
@@ -184,14 +263,27 @@ class Index:
         self._remove(qid)
         if not is_open:
             return
-        fp = fingerprint(text)
-        best = self.similar(fp, exclude=qid, limit=1, before=qid)
-        self.groups[qid] = self.groups.get(best[0][0], best[0][0]) if best else qid
+        fp = fingerprint(text, language)
         self.prints[qid], self.languages[qid] = fp, language
+        self.newest = max(self.newest, qid)
+        self.changes += 1
         for key in self._keys(fp):
             self.postings.setdefault(key, {})[qid] = None
+        found = self.similar(fp, exclude=qid, limit=CANDIDATES, before=qid, threshold=min(THRESHOLD, SUGGEST_THRESHOLD))
+        best = found[0][0] if found and found[0][1] >= THRESHOLD else None
+        self.groups[qid] = self.groups.get(best, best) if best is not None else qid
+        # the newest question's likenesses, as the desk asks for them right after it arrives
+        self.nearest = (qid, self.changes, found) if qid == self.newest else ()
+
+    def suggestions(self, qid: int, fp: Fingerprint, limit: int, threshold: float) -> list[tuple[int, float]]:
+        """`similar` for a question of the index: what was found when the newest question was indexed,
+        if nothing changed since, else scored now."""
+        if self.nearest and self.nearest[:2] == (qid, self.changes) and limit <= CANDIDATES:
+            return [pair for pair in self.nearest[2] if pair[1] >= threshold][:limit]
+        return self.similar(fp, exclude=qid, limit=limit, threshold=threshold)
 
     def _remove(self, qid: int) -> None:
+        self.changes += 1
         fp = self.prints.pop(qid, None)
         self.languages.pop(qid, None)
         self.groups.pop(qid, None)
@@ -209,8 +301,9 @@ class Index:
         return math.log(1 + (len(self.prints) + 1) / (df + 1))
 
     def similar(self, fp: Fingerprint, *, exclude: int | None = None, limit: int = 5, before: int | None = None,
-                language: str | None = None, threshold: float = THRESHOLD) -> list[tuple[int, float]]:
-        """The questions most like `fp`, best first, as (id, score) at or above `threshold`."""
+                language: str | None = None, threshold: float | None = None) -> list[tuple[int, float]]:
+        """The questions most like `fp`, best first, as (id, score) at or above `threshold` (THRESHOLD)."""
+        threshold = THRESHOLD if threshold is None else threshold
         votes: dict[int, float] = {}
         crowded = max(50, len(self.prints) // 3)
         for key in self._keys(fp):
@@ -222,6 +315,9 @@ class Index:
             for qid in itertools.islice(reversed(ids), RECENT_PER_KEY):
                 votes[qid] = votes.get(qid, 0.0) + w
         votes.pop(exclude, None)
+        if before is not None and before >= self.newest:  # nothing later is indexed: no filter to run
+            votes.pop(before, None)
+            before = None
         if before is not None or language is not None:
             votes = {qid: v for qid, v in votes.items()
                      if (before is None or qid < before) and (language is None or self.languages[qid] == language)}
@@ -232,75 +328,121 @@ class Index:
             if value is None:
                 value = memo[stem] = self.weight(stem)
             return value
+        totals: dict[int, float] = {}
+
+        def total(stems: frozenset, weight) -> float:  # and each set's sum of weights
+            value = totals.get(id(stems))
+            if value is None:
+                value = totals[id(stems)] = _total(stems, weight)
+            return value
         candidates = heapq.nlargest(CANDIDATES, votes, key=votes.get)
-        scored = [(qid, score(fp, self.prints[qid], weight)) for qid in candidates]
+        scored = [(qid, score(fp, self.prints[qid], weight, total)) for qid in candidates]
         scored = [pair for pair in scored if pair[1] >= threshold]
         scored.sort(key=lambda pair: (-pair[1], pair[0]))
         return scored[:limit]
 
 
-def _pause_every(pause, n: int = 50):
-    count = 0
-
-    def tick():
-        nonlocal count
-        count += 1
-        if pause is not None and count % n == 0:
-            pause()
-    return tick
+def similarity_turn():
+    """One index update or scoring at a time in this process (they run in the pool's thread)."""
+    extensions = current_app.extensions
+    if "companion.similarity_turn" not in extensions:  # made in the app, after the server patched threading
+        extensions["companion.similarity_turn"] = threading.BoundedSemaphore(1)
+    return extensions["companion.similarity_turn"]
 
 
-def broadcast_index(broadcast, pause=None) -> Index:
-    """This process's index of the broadcast's open questions, brought up to date with what changed
-    since it was last read: one query, then the new and changed questions (a new process builds it
-    on first use). `pause()` is called every few dozen questions, so a first build of a large
-    broadcast lets the event loop run between them."""
+def _read_changes(index: Index, broadcast) -> tuple[list, dict]:
+    """The broadcast's questions changed since the index last read (ids, versions, statuses) and the
+    texts of the open ones. Rows stamped before the newest one read may commit late: about once a
+    second the last few seconds are counted again (a count and a sum of versions), and read again
+    only if the count differs from what the index read."""
+    columns = (Question.id, Question.version, Question.status, Question.updated_at, Question.text, Question.language)
+    mine = Question.broadcast_id == broadcast.id
+    if index.seen_until is None:
+        rows = db.session.execute(select(*columns[:4]).where(mine)).all()
+    else:
+        rows = db.session.execute(select(*columns).where(mine, Question.updated_at > index.seen_until)).all()
+        if time.monotonic() - index.window_checked >= WINDOW_CHECK_SECONDS:
+            index.window_checked = time.monotonic()
+            low, high = index.seen_until - LATE_COMMIT, index.seen_until
+            window = (mine, Question.updated_at >= low, Question.updated_at <= high)
+            count, versions = db.session.execute(
+                select(func.count(Question.id), func.coalesce(func.sum(Question.version), 0)).where(*window)).one()
+            known = [v for v, stamp in index.window.values() if low <= stamp <= high]
+            if count != len(known) or versions != sum(known):
+                rows += db.session.execute(select(*columns[:4]).where(*window)).all()
+    changed = [r for r in rows if r.version > index.versions.get(r.id, -1)]
+    texts = {r.id: (r.text, r.language) for r in changed if len(r) > 4 and S(r.status) in OPEN}
+    wanted = [r.id for r in changed if S(r.status) in OPEN and r.id not in texts]
+    for start in range(0, len(wanted), 500):
+        texts.update((qid, (text, language)) for qid, text, language in db.session.execute(
+            select(Question.id, Question.text, Question.language).where(Question.id.in_(wanted[start:start + 500]))))
+    return rows, texts
+
+
+def _apply_changes(index: Index, rows: list, texts: dict) -> Index:
+    """Apply what `_read_changes` read: pure computation, no database (it runs in the pool's thread)."""
+    for r in sorted(rows, key=lambda r: r.id):
+        if r.version > index.versions.get(r.id, -1):
+            text, language = texts.get(r.id, ("", ""))
+            index.apply(r.id, r.version, r.id in texts, language, text)
+    newest = max((r.updated_at for r in rows), default=None)
+    if newest is not None and (index.seen_until is None or newest > index.seen_until):
+        index.seen_until = newest
+    if index.seen_until is not None:
+        low = index.seen_until - LATE_COMMIT
+        for r in rows:
+            if r.updated_at >= low and r.version >= index.window.get(r.id, (-1,))[0]:
+                index.window[r.id] = (r.version, r.updated_at)
+        if time.monotonic() - index.pruned_at >= WINDOW_CHECK_SECONDS:
+            index.pruned_at = time.monotonic()
+            index.window = {qid: seen for qid, seen in index.window.items() if seen[1] >= low}
+    return index
+
+
+def _with_index(broadcast, work):
+    """Bring this process's index of the broadcast up to date and return `work(index)`. The reading
+    is done here; a large catch-up (a first build of 10,000 questions takes seconds) is fingerprinted
+    and scored in a real thread under eventlet (`durability.run_blocking`), so it does not hold the
+    event loop; a few new questions (a few milliseconds) are done here, where the hand-over to a
+    thread would cost more than the work."""
     indexes = current_app.extensions.setdefault("companion.similarity", {})
     index = indexes.get(broadcast.id)
     if index is None:
         index = indexes[broadcast.id] = Index()
-    # first the ids and versions of what changed, then the texts of those the index lacks. The
-    # last few seconds are read again: a transaction stamped earlier may have committed later.
-    stmt = select(Question.id, Question.version, Question.status, Question.updated_at).where(
-        Question.broadcast_id == broadcast.id)
-    if index.seen_until is not None:
-        stmt = stmt.where(Question.updated_at >= index.seen_until - LATE_COMMIT)
-    rows = db.session.execute(stmt).all()
-    changed = sorted((r for r in rows if r.version > index.versions.get(r.id, -1)), key=lambda r: r.id)
-    wanted = [r.id for r in changed if S(r.status) in OPEN]
-    texts = {}
-    for start in range(0, len(wanted), 500):
-        texts.update((qid, (text, language)) for qid, text, language in db.session.execute(
-            select(Question.id, Question.text, Question.language).where(Question.id.in_(wanted[start:start + 500]))))
-    tick = _pause_every(pause)
-    for r in changed:
-        text, language = texts.get(r.id, ("", ""))
-        index.apply(r.id, r.version, r.id in texts, language, text)
-        tick()
-    newest = max((r.updated_at for r in rows), default=None)
-    if newest is not None and (index.seen_until is None or newest > index.seen_until):
-        index.seen_until = newest
-    return index
+    with similarity_turn():
+        rows, texts = _read_changes(index, broadcast)
+        if len(texts) > IN_POOL_ABOVE:
+            return run_blocking(lambda: work(_apply_changes(index, rows, texts)))
+        return work(_apply_changes(index, rows, texts))
+
+
+def broadcast_index(broadcast) -> Index:
+    """This process's index of the broadcast's open questions, brought up to date with what changed
+    since it was last read (a new process builds it on first use)."""
+    return _with_index(broadcast, lambda index: index)
 
 
 def similar_questions(broadcast, question: Question, limit: int = 5) -> list[tuple[int, float]]:
     """The questions of the broadcast most like this one (any language), best first."""
-    index = broadcast_index(broadcast)
-    return index.similar(index.prints.get(question.id) or fingerprint(question.text), exclude=question.id,
-                         limit=limit, threshold=SUGGEST_THRESHOLD)
+    qid, text, language = question.id, question.text, question.language
+    return _with_index(broadcast, lambda index: index.suggestions(
+        qid, index.prints.get(qid) or fingerprint(text, language), limit, SUGGEST_THRESHOLD))
 
 
-def desk_insights(broadcast, ids, categories: list[Category], pause=None) -> dict:
+def desk_insights(broadcast, ids, categories: list[Category]) -> dict:
     """For these questions of the broadcast (None: all its open ones): the group of likely duplicates
     each belongs to (only groups of two or more), and the category its words suggest."""
-    index = broadcast_index(broadcast, pause)
+    keywords = tuple((c.id, c.keywords) for c in categories)
+    return _with_index(broadcast, lambda index: _insights(index, ids, keywords))
+
+
+def _insights(index: Index, ids, keywords: tuple) -> dict:
     wanted = list(index.prints) if ids is None else [qid for qid in ids if qid in index.prints]
     sizes: dict[int, int] = {}
     for group in index.groups.values():
         sizes[group] = sizes.get(group, 0) + 1
-    keywords = tuple((c.id, c.keywords) for c in categories)
     if index.rules[0] != keywords:
-        index.rules = (keywords, category_rules(categories))
+        index.rules = (keywords, _rules(keywords))
     rules = index.rules[1]
     suggestions = {}
     for qid in wanted:
@@ -315,12 +457,16 @@ def desk_insights(broadcast, ids, categories: list[Category], pause=None) -> dic
 
 def category_rules(categories: list[Category]) -> list[tuple[int, list[Fingerprint]]]:
     """Each category's keywords (one word or phrase a line, any language) as fingerprints."""
+    return _rules(tuple((c.id, c.keywords) for c in categories))
+
+
+def _rules(keywords: tuple) -> list[tuple[int, list[Fingerprint]]]:
     rules = []
-    for category in categories:
-        phrases = [fingerprint(line) for line in (category.keywords or "").splitlines() if line.strip()]
+    for category_id, lines in keywords:
+        phrases = [fingerprint(line) for line in (lines or "").splitlines() if line.strip()]
         phrases = [p for p in phrases if p.stems]
         if phrases:
-            rules.append((category.id, phrases))
+            rules.append((category_id, phrases))
     return rules
 
 
