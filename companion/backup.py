@@ -58,7 +58,8 @@ def _stamp() -> str:
 def backup(database_url: str, folder: Path, keep: int) -> Path:
     """Write a consistent backup of `database_url` into `folder`, check it, and keep the newest `keep`."""
     url = make_url(database_url)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.umask(0o077)  # a backup holds residents' personal data: readable by the office's account only
     if url.get_backend_name() == "sqlite":
         target = folder / f"companion-{_stamp()}{SQLITE_SUFFIX}"
         partial = target.with_suffix(".partial")

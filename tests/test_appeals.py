@@ -277,7 +277,7 @@ def test_the_merge_steps_show_on_track_and_in_the_back_office(app):
 
 @pytest.mark.parametrize("ground", ["spam", "abuse", "no_essence"])
 def test_a_statutory_ground_leaves_the_appeal_without_consideration_and_restore_undoes_it(ground):
-    q = submit("buy cheap watches")
+    q = submit("buy cheap watches", **NAMED)
     moderation.categorize_question(demo(), q.id, 1, actor=user("mod"))  # routed: assigned to the department
     change = moderation.transition(demo(), q.id, "reject", actor=user("mod"), ground=ground, note="Реклама часов")
     appeal = q.appeal
@@ -294,7 +294,7 @@ def test_a_statutory_ground_leaves_the_appeal_without_consideration_and_restore_
 
 
 def test_not_for_this_broadcast_only_leaves_the_desk_and_the_appeal_goes_on():
-    q = submit("When will the clinic on Abay get a lift?")
+    q = submit("When will the clinic on Abay get a lift?", **NAMED)
     moderation.categorize_question(demo(), q.id, 1, actor=user("mod"))
     routed = db.session.get(Category, 1).department_id
     change = moderation.transition(demo(), q.id, "reject", actor=user("mod"), ground="not_for_broadcast",
@@ -312,7 +312,7 @@ def test_not_for_this_broadcast_only_leaves_the_desk_and_the_appeal_goes_on():
 
 
 def test_not_for_this_broadcast_without_a_category_stays_registered_for_the_back_office():
-    q = submit("Can the akimat help with my pension?")
+    q = submit("Can the akimat help with my pension?", **NAMED)
     moderation.transition(demo(), q.id, "reject", actor=user("mod"), ground="not_for_broadcast")
     assert q.appeal.status == A.REGISTERED and q.appeal.clock_running
     appeals.forward(q.appeal, "Государственная корпорация", actor=user("admin"))  # outside competence: forwarded
@@ -578,7 +578,7 @@ def test_appeal_from_another_channel_is_idempotent_per_key_and_routed():
 
 def test_the_roadmap_counts_a_question_not_for_the_broadcast_and_not_one_left_on_a_ground():
     from companion.services import reports
-    off_topic, spam = submit("About pensions, not roads"), submit("Buy cheap windows")
+    off_topic, spam = submit("About pensions, not roads", **NAMED), submit("Buy cheap windows", **NAMED)
     for q in (off_topic, spam):
         moderation.transition(demo(), q.id, "approve", actor=user("mod"))
     moderation.transition(demo(), off_topic.id, "reject", actor=user("mod"), ground="not_for_broadcast")
@@ -658,7 +658,7 @@ def test_questions_only_are_left_out_of_the_statistics_and_the_overdue_lists():
 def test_a_question_only_has_no_term_to_extend():
     appeal = submit("Anonymous: the park lights").appeal
     with pytest.raises(InvalidTransition) as refused:
-        appeals.extend(appeal, deadlines.local_date() + timedelta(days=20), "Site survey", actor=user("admin"))
+        appeals.extend(appeal, deadlines.local_date() + timedelta(days=20), "Site survey", actor=user("head"))
     assert refused.value.message == appeals.NO_TERM
 
 

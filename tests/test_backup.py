@@ -71,6 +71,7 @@ def test_sqlite_backup_while_serving_restores_every_appeal(tmp_path):
         server.stop()
     assert len(before) >= 5
     assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert path.stat().st_mode & 0o077 == 0  # personal data: not readable by other accounts
     fresh = f"sqlite:///{tmp_path / 'restored.db'}"
     env = {**server.env, "COMPANION_DATABASE_URL": fresh}
     done = cli(env, "restore", str(path))

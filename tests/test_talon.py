@@ -257,7 +257,7 @@ def test_the_head_declines_a_proposal_with_a_note_and_the_due_date_stays(app, st
 @SQLITE
 @pytest.mark.usefixtures("ctx")
 def test_a_proposal_beyond_two_months_or_without_a_reason_is_refused():
-    question, _ = intake.submit_question(intake.get_broadcast("demo"), {"text": "Too far"})
+    question, _ = intake.submit_question(intake.get_broadcast("demo"), {"text": "Too far", "author_name": "Aigerim", "contact": "+77011234567", "consent": True})
     appeal = question.appeal
     limit = deadlines.extension_limit(deadlines.local_date(appeal.received_at))
     with pytest.raises(ValidationError) as exc:

@@ -34,7 +34,7 @@ def test_resident_opens_the_appeal_from_my_questions_and_the_bare_number_shows_o
     page.goto(f"{server.url}/track/{code}")
     page.wait_for_selector("#appeal-title")
     bare = page.inner_text("main")
-    assert code in bare and "Registered" in bare and "registered" in bare  # the status and the dates
+    assert code in bare and "Received" in bare and "registered" in bare  # the status and the dates
     assert "lift" not in bare.lower() and "900101300123" not in bare and "History" not in bare
     assert "enter its access code" in bare
     page.screenshot(path=str(SCREENSHOTS / "track-number-only-phone.png"), full_page=True)
