@@ -10,7 +10,10 @@ export function connectLive({ namespace = "/", slug, snapshotEvent = "get_snapsh
   // eslint-disable-next-line no-undef
   // Reconnection waits 0.1-1.9 s at first (1 s, randomised by 90 %), doubling up to 5 s: when a
   // process restarts, its thousands of viewers come back spread over two seconds, not in one instant.
-  const socket = io(namespace, { auth: { slug }, transports: ["websocket", "polling"], reconnectionDelay: 1000,
+  // The page's language goes with the handshake, so what the server says (errors, names) matches the
+  // page even when it came from `?lang=` (a studio screen, a shared link) and not the cookie.
+  const socket = io(namespace, { auth: { slug }, query: { lang: document.documentElement.lang },
+                                 transports: ["websocket", "polling"], reconnectionDelay: 1000,
                                  randomizationFactor: 0.9, reconnectionDelayMax: 5000 });
   let version = -1;
   let loading = false;
