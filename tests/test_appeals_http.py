@@ -173,7 +173,7 @@ def test_exports_read_back_with_headers_in_the_interface_language(app, staff_cli
     response = admin.get("/appeals/export.csv?language=ru")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[0][:3] == ["Номер", "Зарегистрирован", "Статус"]
+    assert rows[0][:3] == ["Номер", "Зарегистрировано", "Статус"]
     assert rows[1][0] == code and rows[1][10] == "Экспорт: «кавычки», запятые, и перевод\nстроки"
     admin.get("/lang/kk")
     xlsx = admin.get("/appeals/export.xlsx")
