@@ -30,8 +30,9 @@ run: deps translations
 	$(PY) -m companion seed-demo
 	$(PY) -m companion serve
 
-# Everything but the timing tests on $(WORKERS) parallel workers, then the timing tests alone.
-WORKERS ?= 2
+# Everything but the timing tests on $(WORKERS) parallel workers, then the timing tests alone. The
+# workers mostly wait (servers starting, browsers, sockets): two used one core of two, so four.
+WORKERS ?= 4
 test: test-deps translations
 	$(PY) -m pytest -n $(WORKERS) -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: none selected
 	$(PY) -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]

@@ -222,8 +222,8 @@ def any_server(request, tmp_path):
 # Files whose tests measure time, or load the machine on purpose: `make test` runs them alone,
 # after the rest has run on parallel workers (pytest-xdist), so no other test's load skews them.
 SERIAL = frozenset({"test_transport.py", "test_security_live.py", "test_durability.py", "test_production.py",
-                    "test_bench_viewer.py", "test_desk_scale.py", "test_http_hardening_live.py", "test_readiness.py",
-                    "test_server.py", "test_signin.py", "test_fanout.py", "test_frames.py", "test_backup.py"})
+                    "test_desk_scale.py", "test_http_hardening_live.py", "test_server.py", "test_signin.py",
+                    "test_frames.py"})
 
 
 def pytest_collection_modifyitems(config, items):
