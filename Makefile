@@ -30,9 +30,9 @@ run: deps translations
 	$(PY) -m companion seed-demo
 	$(PY) -m companion serve
 
-# Everything but the timing tests on $(WORKERS) parallel workers, then the timing tests alone. The
-# workers mostly wait (servers starting, browsers, sockets): two used one core of two, so four.
-WORKERS ?= 4
+# Everything but the timing tests on $(WORKERS) parallel workers, then the timing tests alone
+# (measured on this 2-core machine: 2 workers 12.0 min for the parallel part, 4 workers about 15).
+WORKERS ?= 2
 test: test-deps translations
 	$(PY) -m pytest -n $(WORKERS) -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: none selected
 	$(PY) -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
