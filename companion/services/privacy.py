@@ -19,6 +19,7 @@ from ..extensions import db
 from ..models import (FINISHED_APPEAL_STATUSES, Appeal, AppealEvent, AppealStatus, AuditEvent, Channel, Question,
                       Vote, utcnow)
 from .changes import Change, ChangeBuilder
+from .office import office_name
 from .reports import OTHER_DISTRICT, known_districts
 
 log = logging.getLogger(__name__)
@@ -43,12 +44,6 @@ def given(value) -> bool:
     return value in TRUTHY
 
 
-def operator_name(locale: str) -> str:
-    """The office's name in `locale` (OFFICE_NAME_KK/RU/EN), else OFFICE_NAME."""
-    cfg = current_app.config
-    return cfg.get(f"OFFICE_NAME_{locale.upper()}") or cfg["OFFICE_NAME"]
-
-
 def retention_term(locale: str) -> str:
     """RETENTION_DAYS in words: "3 года", "3 жыл", "3 years"; in days when not whole years."""
     days = current_app.config["RETENTION_DAYS"]
@@ -60,7 +55,7 @@ def retention_term(locale: str) -> str:
 def consent_points(locale: str) -> list[str]:
     """The consent's elements in the current language, in the order the law lists them."""
     return [
-        str(_l("Operator: %(office)s.", office=operator_name(locale))),
+        str(_l("Operator: %(office)s.", office=office_name(locale))),
         str(_l("Data collected: your name, district, phone or e-mail, and the text of your question.")),
         str(_l("Purpose: to consider your appeal and to answer it.")),
         str(_l("Term of storage: %(term)s after the consideration of the appeal is finished. Then your name, "
