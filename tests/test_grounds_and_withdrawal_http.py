@@ -231,3 +231,107 @@ def test_staff_record_a_withdrawal_by_phone(app, staff_client):
         officer_id = db.session.execute(select(User.id).where(User.username == "officer")).scalar_one()
         assert appeal.events[-2].detail == {"means": "phone"} and appeal.events[-2].actor_id == officer_id
         assert db.session.get(Appeal, appeal.id).closed_at is not None
+
+
+# --- a withdrawn appeal's question leaves the live desk -------------------------------------------
+
+def _desk(mod, action: str, app, code: str, **extra) -> dict:
+    with app.app_context():
+        question = appeals.by_code(code).question
+        data = {"id": question.id, "version": question.version, **extra}
+    return mod.emit(action, data, namespace="/staff", callback=True)
+
+
+def _withdraw(app, receipt: dict):
+    client = app.test_client()
+    token = _withdraw_token(client, receipt)
+    return client.post(f"/track/{receipt['tracking_code']}/{receipt['access_code']}/withdraw", data={"csrf_token": token})
+
+
+def _events(client, name: str, namespace: str) -> list[dict]:
+    return [e["args"][0] for e in client.get_received(namespace) if e["name"] == name]
+
+
+@pytest.mark.parametrize("before", [[], ["approve"], ["queue"], ["approve", "defer"]])
+def test_a_withdrawn_appeal_takes_its_question_off_the_desk_the_feed_and_the_prompter(app, staff_socket, viewer_socket,
+                                                                                     before):
+    receipt = ask(app, "Уже не нужно: отзываю, пока не взяли в эфир")
+    code = receipt["tracking_code"]
+    mod, other = staff_socket("mod"), staff_socket("mod")
+    for action in before:
+        if action == "defer":
+            assert _desk(mod, "queue", app, code)["ok"]
+        assert _desk(mod, action, app, code)["ok"]
+    viewer = viewer_socket()
+    for client, namespace in ((mod, "/staff"), (other, "/staff"), (viewer, "/")):
+        client.get_received(namespace)
+    assert _withdraw(app, receipt).status_code == 303
+    # every moderator's screen is told at once, without a reload
+    for client in (mod, other):
+        seen = [q for e in _events(client, "desk_changed", "/staff") for q in e["questions"] if q["tracking_code"] == code]
+        assert seen and seen[-1]["status"] == "rejected" and seen[-1]["reject_ground"] == "withdrawn"
+        assert seen[-1]["appeal"]["status"] == "withdrawn"
+        assert not {"approve", "queue", "send_to_air", "restore", "edit", "merge"} & set(seen[-1]["actions"])
+    if before and before != ["approve", "defer"]:  # it was public: the audience's screens drop it
+        dropped = [q for e in _events(viewer, "feed_changed", "/") for q in e["questions"]]
+        assert {"id": seen[-1]["id"], "visible": False} in dropped
+    # nothing sends it on air any more, by any event, even one that names the current version
+    for action, extra in (("send_to_air", {"confirmed": True}), ("approve", {}), ("queue", {}), ("restore", {})):
+        refused = _desk(mod, action, app, code, **extra)
+        assert refused["ok"] is False, (action, refused)
+    prompter = mod.emit("get_snapshot", {}, namespace="/staff", callback=True)
+    assert all(q["tracking_code"] != code or q["status"] == "rejected" for q in prompter["questions"])
+    with app.app_context():
+        question = appeals.by_code(code).question
+        assert (question.status, question.position, question.aired_at) == ("rejected", None, None)
+        assert appeals.by_code(code).status == "withdrawn"
+    # the resident reads it in their own words under "my questions" and on the status page
+    api = app.test_client().get(f"/api/v1/appeals/{code}/{receipt['access_code']}").json
+    assert api["question_status_label"] == "withdrawn by you"
+
+
+def test_a_question_on_air_stays_for_the_speaker_and_answering_it_leaves_the_withdrawal(app, staff_socket):
+    receipt = ask(app, "Отзываю прямо во время ответа")
+    code = receipt["tracking_code"]
+    mod = staff_socket("mod")
+    sent = _desk(mod, "send_to_air", app, code, confirm=True)
+    assert sent["ok"], sent
+    mod.get_received("/staff")
+    assert _withdraw(app, receipt).status_code == 303
+    seen = [q for e in _events(mod, "desk_changed", "/staff") for q in e["questions"] if q["tracking_code"] == code]
+    assert seen[-1]["status"] == "on_air" and seen[-1]["appeal"]["status"] == "withdrawn"
+    assert _desk(mod, "mark_answered", app, code)["ok"]
+    with app.app_context():
+        appeal = appeals.by_code(code)
+        assert appeal.question.status == "answered" and appeal.status == "withdrawn"
+        assert [e.action for e in appeal.events][-1] == "withdraw"
+
+
+def test_a_withdrawal_recorded_by_staff_takes_the_question_off_the_desk_too(app, staff_client, staff_socket):
+    receipt = ask(app, "Отзову по телефону")
+    code = receipt["tracking_code"]
+    mod = staff_socket("mod")
+    assert _desk(mod, "queue", app, code)["ok"]
+    mod.get_received("/staff")
+    officer = staff_client("admin")
+    assert act(officer, app, code, "withdraw", means="phone").status_code == 302
+    seen = [q for e in _events(mod, "desk_changed", "/staff") for q in e["questions"] if q["tracking_code"] == code]
+    assert seen[-1]["status"] == "rejected" and seen[-1]["reject_ground"] == "withdrawn"
+    # a refused withdrawal (already withdrawn) changes nothing on the desk
+    mod.get_received("/staff")
+    assert act(officer, app, code, "withdraw", means="phone").status_code == 409
+    assert _events(mod, "desk_changed", "/staff") == []
+
+
+def test_a_question_others_were_merged_into_stays_on_the_desk_when_its_asker_withdraws(app, staff_socket):
+    first = ask(app, "Когда починят дорогу на Абая?")
+    second = ask(app, "Дорога на Абая вся в ямах, когда ремонт?")
+    mod = staff_socket("mod")
+    with app.app_context():
+        target_id = appeals.by_code(first["tracking_code"]).question.id
+    assert _desk(mod, "merge_question", app, second["tracking_code"], target_id=target_id)["ok"]
+    assert _withdraw(app, first).status_code == 303
+    with app.app_context():
+        question = appeals.by_code(first["tracking_code"]).question
+        assert question.status == "pending" and appeals.by_code(second["tracking_code"]).status == "registered"
+        assert appeals.by_code(first["tracking_code"]).status == "withdrawn"

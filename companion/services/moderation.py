@@ -56,6 +56,12 @@ SETTINGS = ("pre_moderation", "public_feed", "anonymous_allowed", "questions_ope
 REJECT_GROUNDS = (*appeals.LEAVE_GROUNDS, appeals.NOT_FOR_BROADCAST)
 REJECT_GROUND_NAMES = {**appeals.GROUND_NAMES, appeals.NOT_FOR_BROADCAST: _l("Not for this broadcast")}
 NOTE_LIMIT = 300
+# The ground recorded when the applicant withdrew the appeal while its question waited on the desk: no
+# moderator chooses it, and no moderator can restore the question (the resident took it back).
+WITHDRAWN = "withdrawn"
+WITHDRAWN_LABEL = _l("Withdrawn by the applicant")
+# A withdrawn appeal's question leaves the desk from these statuses (on air it stays for the speaker to finish).
+LEAVES_DESK_ON_WITHDRAWAL = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.DEFERRED})
 
 
 def reject_grounds() -> list[dict]:
@@ -93,6 +99,8 @@ def resident_status_label(question: Question) -> str:
     on air", since its appeal goes on; every other status as the desk names it."""
     if question.status == S.REJECTED and question.reject_ground == appeals.NOT_FOR_BROADCAST:
         return str(_l("not taken on air"))
+    if question.status == S.REJECTED and question.reject_ground == WITHDRAWN:
+        return str(_l("withdrawn by you"))
     return str(STATUS_LABELS[S(question.status)])
 
 
@@ -101,6 +109,8 @@ def allowed_actions(question: Question) -> list[str]:
     these and keeps no state machine of its own)."""
     status = S(question.status)
     actions = [name for name, (allowed, _target, _event) in TRANSITIONS.items() if status in allowed]
+    if status == S.REJECTED and question.reject_ground == WITHDRAWN:
+        actions.remove("restore")
     if status in EDITABLE:
         actions.append("edit")
     if status in MERGEABLE_SOURCE:
@@ -212,6 +222,8 @@ def transition(broadcast: Broadcast, question_id, action: str, *, actor: User | 
                                    on_air_id=current.id)
             _apply(builder, current, finish_current, actor)
     detail = {}
+    if action == "restore" and question.reject_ground == WITHDRAWN:
+        raise InvalidTransition(_l("Cannot do this: the applicant withdrew this question."), status=question.status)
     if action == "reject":
         ground, note = _reject_ground(ground), _desk_note(note)
         question.reject_ground, question.reject_reason = ground, note
@@ -428,6 +440,30 @@ def forward_immediately(broadcast: Broadcast, question_id, body, *, actor: User 
     builder.touch(question)
     appeals.forward_immediately(question.appeal, body if isinstance(body, str) else "", actor=actor)
     return builder.commit()
+
+
+def withdraw_appeal(appeal, *, actor: User | None, means: str = "web", note: str = "") -> Change | None:
+    """The applicant withdraws the appeal (services.appeals.withdraw) and, in the same transaction, its
+    question leaves the live desk when it still waits there: nobody can approve it, queue it or send it to
+    air any more, and the public feed and the teleprompter drop it. A question that others' questions were
+    merged into stays (it asks for them too), and one on air stays for the speaker to finish; the desk sees
+    its appeal withdrawn either way. Returns the Change to publish, or None when the appeal has no question."""
+    question = appeal.question
+    change = None
+    if question is not None and appeals.withdrawable(appeal):  # otherwise appeals.withdraw refuses below
+        builder = ChangeBuilder("question_withdrawn", question.broadcast)
+        builder.touch(question)
+        shared = db.session.execute(select(func.count()).select_from(Question).where(
+            Question.merged_into_id == question.id)).scalar()
+        if question.status in LEAVES_DESK_ON_WITHDRAWAL and not shared:
+            if question.status == S.QUEUED:
+                question.position = None
+            question.status = S.REJECTED.value
+            question.reject_ground, question.reject_reason = WITHDRAWN, ""
+            audit(actor, "withdrawn", question.broadcast, question, means=means)
+        change = builder.finish()
+    appeals.withdraw(appeal, actor=actor, means=means, note=note)  # validates, moves the appeal, commits
+    return change
 
 
 def queued_questions(broadcast: Broadcast) -> list[Question]:

@@ -10,7 +10,9 @@ from flask_login import current_user
 from ..extensions import db
 from ..permissions import can, permission_required
 from ..presenters import talon as talon_view
-from ..services import appeal_list, appeals, deadlines, desk, notices, privacy
+from ..realtime.emit import publish
+from ..services import appeal_list, appeals, deadlines, desk, moderation, notices, privacy
+from ..services.changes import Change
 from ..services import broadcasts as broadcast_service
 from ..services.errors import ServiceError, ValidationError
 from .safety import local_target
@@ -31,7 +33,9 @@ ACTIONS = {
     "forward": (lambda a, f, u: appeals.forward(a, f.get("forwarded_to", ""), f.get("note", ""), actor=u), "forward"),
     "leave": (lambda a, f, u: appeals.leave_without_consideration(a, f.get("ground"), f.get("note", ""), actor=u),
               "leave"),
-    "withdraw": (lambda a, f, u: appeals.withdraw(a, actor=u, means=f.get("means", ""), note=f.get("note", "")), None),
+    # the question leaves the live desk too (the route publishes the change)
+    "withdraw": (lambda a, f, u: moderation.withdraw_appeal(a, actor=u, means=f.get("means", ""), note=f.get("note", "")),
+                 None),
     "record": (lambda a, f, u: appeals.set_record(a, f, actor=u), None),
     "forward_immediately": (lambda a, f, u: (appeals.forward_immediately(a, f.get("forwarded_to", ""), f.get("note", ""),
                                                                          actor=u), db.session.commit()), None),
@@ -148,12 +152,14 @@ def act(appeal_id: int, action: str):
     call, notice = ACTIONS[action]
     try:
         appeal = appeals.get_appeal(appeal_id, user=current_user, version=request.form.get("version"))
-        call(appeal, request.form, current_user)
+        result = call(appeal, request.form, current_user)
     except ServiceError as exc:
         db.session.rollback()
         db.session.expire_all()
         flash(str(exc.message) + "".join(f" {v}" for v in exc.fields.values()), "error")
         return _detail(appeals.get_appeal(appeal_id, user=current_user), exc.status)
+    if isinstance(result, Change):
+        publish(result)
     flash(_("Saved."), "ok")
     if notice:
         event = notices.notify(appeal, notice)

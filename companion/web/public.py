@@ -16,7 +16,7 @@ from ..links import absolute_url
 from ..presenters import appeal_status, public_appeal
 from ..presenters import talon as talon_view
 from ..realtime.emit import publish
-from ..services import appeals, broadcasts, desk, intake, limits, privacy, reports
+from ..services import appeals, broadcasts, desk, intake, limits, moderation, privacy, reports
 from ..services.database import resilient
 from ..services.errors import InvalidTransition, NotFound
 from .safety import local_target, same_site_referrer
@@ -189,11 +189,12 @@ def withdraw(code: str, access: str):
     appeal = _private_appeal_or_404(code, access)
     access = appeals.format_access_code(appeal.access_code)
     try:
-        appeals.withdraw(appeal, actor=None, means="web")
+        change = moderation.withdraw_appeal(appeal, actor=None, means="web")
     except InvalidTransition as exc:
         db.session.rollback()
         return _private_headers(make_response(render_template(
             "withdraw.html", appeal=appeal, access=access, allowed=False, error=exc.message), 409))
+    publish(change)  # the desk, the teleprompter and the public feed drop the question
     return redirect(url_for("public.track_private", code=appeal.tracking_code, access=access), 303)
 
 

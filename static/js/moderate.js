@@ -274,7 +274,8 @@ function renderInspector(modeChanged = false) {
   $("insp-into").replaceChildren(...(into ? [`${t.merged_into} `, h("button", { type: "button", class: "link",
     onclick: () => select(into.id) }, `#${into.id}`), ` ${into.text.slice(0, 120)}`] : []));
   // the ground and the moderator's internal note (staff only: the resident reads the ground in the law's words)
-  const ground = q.status === "rejected" && data.grounds.find((g) => g.ground === q.reject_ground);
+  const ground = q.status === "rejected" && (q.reject_ground === "withdrawn" ? { label: t.withdrawn }
+    : data.grounds.find((g) => g.ground === q.reject_ground));
   const reason = [ground ? ground.label : "", q.reject_reason || ""].filter(Boolean).join(" — ");
   $("insp-reason").hidden = !reason;
   $("insp-reason").textContent = reason;
@@ -285,7 +286,8 @@ function renderInspector(modeChanged = false) {
     `${t.votes}: ${q.votes}`, `${t.askers}: ${q.asker_count}`, time(q.created_at, data.locale),
   ].filter(Boolean).join(" · "), a && a.due_date ? h("span", { class: `due ${a.urgency || ""}` }, ` ${a.urgency ? t[a.urgency] : t.due} ${a.due_date}`)
     : a ? h("span", { class: "due none" }, ` ${t.question_only}`) : null,
-  a && a.urgent ? h("span", { class: "badge urgent" }, ` ${t.forwarded_immediately}`) : null);
+  a && a.urgent ? h("span", { class: "badge urgent" }, ` ${t.forwarded_immediately}`) : null,
+  a && a.status === "withdrawn" ? h("span", { class: "badge urgent withdrawn" }, ` ${t.withdrawn}`) : null);
   const shown = renderInspector.shown;  // the same question in another status: new buttons under the pointer
   if (shown && shown.id === q.id && shown.status !== q.status) settle();
   renderInspector.shown = { id: q.id, status: q.status };

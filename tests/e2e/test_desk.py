@@ -644,3 +644,35 @@ def test_the_selected_card_stays_put_while_50_questions_arrive_above_it(browser,
     page.wait_for_selector("#incoming-new", state="hidden")
     assert page.evaluate("document.getElementById('list-incoming').scrollTop") == 0
     assert page.errors == []
+
+
+def test_a_question_withdrawn_by_its_resident_leaves_the_desk_and_no_key_brings_it_back(browser, server, key):  # noqa: F811
+    r = requests.post(f"{server.url}/api/v1/broadcasts/demo/questions", timeout=10,
+                      headers={"Authorization": f"Bearer {key}"},
+                      json={"text": "Отзываю: двор уже убрали", "language": "ru", "author_name": "Асель",
+                            "contact": "+77015550101", "consent": True})
+    assert r.status_code == 201, r.text
+    receipt = r.json()
+    qid = receipt["id"]
+    page = desk(browser, server)
+    pick(page, qid)
+    page.keyboard.press("q")  # into the speaker's queue
+    wait_status(page, qid, "queued")
+    # the resident, on a 360 px phone, withdraws from the page of the appeal
+    phone = browser.new_context(locale="ru-RU", viewport={"width": 360, "height": 740}).new_page()
+    phone.goto(f"{server.url}/track/{receipt['tracking_code']}/{receipt['access_code']}")
+    phone.click("#withdraw-link")
+    phone.click("#withdraw-confirm")
+    phone.wait_for_url(f"**/track/{receipt['tracking_code']}/{receipt['access_code']}")
+    # the moderator's screen moves the card out of the queue at once, and says why
+    wait_status(page, qid, "rejected")
+    page.wait_for_function("() => document.getElementById('insp-reason').textContent.includes('Withdrawn by the applicant')")
+    assert page.locator("#insp-actions [data-action=restore]").count() == 0
+    assert page.locator("#insp-actions [data-action=send_to_air]").count() == 0
+    for shortcut in ("a", "q", "r", "Enter"):
+        page.keyboard.press(shortcut)
+    page.wait_for_timeout(300)
+    r = row(server, qid)
+    assert (r["status"], r["reject_ground"], r["aired_at"]) == ("rejected", "withdrawn", None)
+    assert page.errors == []
+    phone.context.close()
