@@ -150,8 +150,9 @@ def test_answer_extend_forward_and_refusals_from_the_detail_page(app, staff_clie
     with app.app_context():
         appeal = appeals.by_code(code)
         assert appeal.status == "answered" and appeal.answer == "Lamps will be installed in May."
-        assert [e.action for e in appeal.events] == ["register", "assign", "extension_proposed", "extend", "answer"]
-        assert appeal.events[-1].actor.username == "officer"
+        assert [e.action for e in appeal.events] == ["register", "assign", "extension_proposed", "extend", "notice_due",
+                                                     "answer", "notice_due"]  # a phone only: staff tell it
+        assert appeal.events[-2].actor.username == "officer"
 
 
 def test_bulk_assign_from_the_list(app, staff_client):
@@ -470,14 +471,50 @@ def test_a_mail_server_that_is_down_keeps_the_answer_and_records_the_failure(app
         assert failed.detail["error"] == "ConnectionRefusedError" and not failed.public
 
 
-def test_no_notice_without_an_e_mail_address(app, staff_client):
-    code = ask(app, "Phone only", contact="+77012345678", consent=True)["tracking_code"]
+def test_a_phone_only_applicant_is_owed_a_notice_that_staff_give_and_record(app, staff_client):
+    receipt = ask(app, "Phone only", contact="+77012345678", consent=True)
+    code = receipt["tracking_code"]
+    other = ask(app, "Has an address", contact="resident@example.kz", consent=True)["tracking_code"]
     assign(app, code)
+    assign(app, other)
+    officer = staff_client("officer")
     with Inbox() as inbox:
         app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=inbox.port)
-        act(staff_client("officer"), app, code, "answer", answer="Answered.")
+        answered = act(officer, app, code, "answer", answer="Answered.")
+        assert answered.status_code == 302
+        flashed = officer.get(f"/appeals/{appeal_id(app, code)}").get_data(as_text=True)
+        assert "tell them by phone or in writing" in flashed  # said at once, after the answer
+        assert act(officer, app, other, "answer", answer="Answered by mail.").status_code == 302
+        inbox.wait(1)
         time.sleep(0.2)
-        assert inbox.messages == []
+        assert [m.rcpt_tos for m in inbox.messages] == [["resident@example.kz"]]  # no mail to a phone number
+    page = officer.get(f"/appeals/{appeal_id(app, code)}").get_data(as_text=True)
+    assert 'id="notice-due"' in page and "+77012345678" in page
+    # the list finds every appeal owed a notice, and only those
+    listed = officer.get("/appeals?to_tell=1").get_data(as_text=True)
+    assert code in listed and other not in listed
+    # recording it: a means is required, then a public step, and the appeal leaves the list
+    assert act(officer, app, code, "told", means="carrier pigeon").status_code == 400
+    assert act(officer, app, code, "told", means="phone", note="Звонок 10:40, дочь передаст").status_code == 302
+    assert code not in officer.get("/appeals?to_tell=1").get_data(as_text=True)
+    assert 'id="notice-due"' not in officer.get(f"/appeals/{appeal_id(app, code)}").get_data(as_text=True)
+    history = app.test_client().get(f"/api/v1/appeals/{code}/{receipt['access_code']}").json["history"]
+    told = [h for h in history if h["action"] == "notice_given"]
+    assert len(told) == 1 and "by phone" in told[0]["label"] and "10:40" not in str(history)
+    assert not [h for h in history if h["action"] == "notice_due"]  # the reminder is staff's own
+    assert act(officer, app, code, "told", means="phone").status_code == 409  # nothing owed any more
+
+
+def test_a_notice_with_no_mail_server_is_owed_too_and_a_later_one_covers_it(app, staff_client):
+    code = ask(app, "E-mail, but no mail server set", contact="resident@example.kz", consent=True)["tracking_code"]
+    assign(app, code)
+    app.config.update(SMTP_HOST="")
+    officer = staff_client("officer")
+    act(officer, app, code, "forward", forwarded_to="Акимат района Алматы")
+    assert code in officer.get("/appeals?to_tell=1").get_data(as_text=True)
+    with app.app_context():
+        appeal = appeals.by_code(code)
+        assert [e.detail for e in appeal.events if e.action == "notice_due"] == [{"kind": "forward"}]
 
 
 # --- questions only and appeals; forward immediately --------------------------------------------

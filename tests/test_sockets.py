@@ -487,3 +487,21 @@ def test_the_desk_starts_follow_up_on_for_an_appeal_with_a_contact(viewer_socket
     ask(viewer_socket(), "Named: the heating is off", author_name="Aigerim", contact="+77011234567", consent=True)
     q = latest(mod).popitem()[1]
     assert q["appeal"]["statutory"] is True and q["appeal"]["follow_up"] is True and q["appeal"]["due_date"]
+
+
+def test_forwarding_immediately_on_the_desk_tells_an_applicant_with_an_address(app, viewer_socket, staff_socket):
+    from .test_appeals_http import Inbox
+    mod = staff_socket("mod")
+    ask(viewer_socket(), "Named: a man threatens neighbours with a knife", author_name="Aigerim",
+        contact="resident@example.kz", consent=True, language="ru")
+    q = latest(mod).popitem()[1]
+    with Inbox() as inbox:
+        app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=inbox.port, MAIL_FROM="akimat@example.kz")
+        assert act(mod, "forward_immediately", q, forwarded_to="УП района")["ok"]
+        messages = inbox.wait(1)
+    assert len(messages) == 1 and messages[0].rcpt_tos == ["resident@example.kz"]
+    body = messages[0].content.decode("utf-8", "replace")
+    import email
+    import email.policy
+    body = email.message_from_bytes(messages[0].content, policy=email.policy.default).get_content()
+    assert "незамедлительно направлено: УП района" in body

@@ -23,6 +23,7 @@ from . import deadlines
 from .appeals import FORM_LABELS, TYPE_LABELS, channel_label, status_label
 from .errors import ValidationError
 from .fields import parse_id
+from .notices import pending_condition
 
 A = AppealStatus
 STATUSES = [s.value for s in A]
@@ -81,6 +82,7 @@ class AppealFilter:
     received_to: date | None = None
     q: str = ""
     kind: str = ""  # "appeal" (statutory), "question" (question only) or "" (both)
+    to_tell: bool = False  # a notice is due that could not be e-mailed (services.notices.pending)
     after: tuple[date, int] | None = None
 
     @classmethod
@@ -108,6 +110,7 @@ class AppealFilter:
                 broadcast_id=_int(args.get("broadcast_id"), "broadcast_id", errors),
                 overdue=args.get("overdue") in ("1", "on", "true"),
                 due_soon=args.get("due_soon") in ("1", "on", "true"),
+                to_tell=args.get("to_tell") in ("1", "on", "true"),
                 received_from=_day(args.get("received_from"), "received_from", errors),
                 received_to=_day(args.get("received_to"), "received_to", errors),
                 q=(args.get("q") or "").strip()[:200])
@@ -134,6 +137,7 @@ class AppealFilter:
                   "broadcast_id": self.broadcast_id, "channel": self.channel, "language": self.language,
                   "appeal_type": self.appeal_type,
                   "overdue": "1" if self.overdue else None, "due_soon": "1" if self.due_soon else None,
+                  "to_tell": "1" if self.to_tell else None,
                   "received_from": self.received_from.isoformat() if self.received_from else None,
                   "received_to": self.received_to.isoformat() if self.received_to else None, "q": self.q,
                   "kind": self.kind}
@@ -165,6 +169,8 @@ def filtered(user: User, f: AppealFilter) -> Select:
         query = query.where(Appeal.appeal_type == f.appeal_type)
     if f.kind:
         query = query.where(Appeal.statutory.is_(f.kind == "appeal"))
+    if f.to_tell:
+        query = query.where(pending_condition())
     today = deadlines.local_date()
     if f.overdue or f.due_soon:
         query = query.where(open_condition())

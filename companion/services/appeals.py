@@ -81,6 +81,9 @@ CHANNEL_FORMS = {Channel.PHONE: AppealForm.ORAL}
 REPEAT_WINDOW = relativedelta(months=12)
 # how a withdrawal reached the office
 WITHDRAWAL_MEANS = ("web", "phone", "paper")
+# how an officer gave the applicant a notice that could not be e-mailed (services.notices.record_told)
+NOTICE_MEANS = {"phone": _l("by phone"), "sms": _l("by text message"), "letter": _l("by letter"),
+                "in_person": _l("in person"), "email": _l("by e-mail from the office's mailbox")}
 ACTION_LABELS = {
     "register": _l("Registered"), "assign": _l("Assigned"), "reassign": _l("Reassigned"), "route": _l("Routed by category"),
     "start": _l("Work started"), "answer": _l("Answered"), "answer_on_air": _l("Answered on air"),
@@ -89,7 +92,8 @@ ACTION_LABELS = {
     "forward_immediately": _l("Forwarded immediately (crime or threat to security)"),
     "close": _l("Closed"), "reopen": _l("Reopened"), "follow_up": _l("Follow-up flagged"),
     "follow_up_off": _l("Follow-up cleared"), "notice_sent": _l("Notice e-mailed to the applicant"),
-    "notice_failed": _l("E-mail notice failed"), "comment": _l("Internal note"),
+    "notice_failed": _l("E-mail notice failed"), "notice_due": _l("Notice to give the applicant by phone or in writing"),
+    "comment": _l("Internal note"),
     "withdraw": _l("Withdrawn by the applicant"), "record": _l("Record details changed"),
     "not_for_broadcast": _l("Not taken on air: considered in the usual way"),
     "desk_restored": _l("Back on the live desk"),
@@ -114,6 +118,9 @@ def event_label(event: AppealEvent) -> str:
     codes = event.detail.get("codes") or ([event.detail["code"]] if event.detail.get("code") else [])
     if event.action in CODED_LABELS and codes:
         return str(CODED_LABELS[event.action]) % {"code": ", ".join(codes)}
+    if event.action == "notice_given":
+        means = NOTICE_MEANS.get(event.detail.get("means"))
+        return str(_l("The applicant was told %(means)s", means=means) if means else _l("The applicant was told"))
     return str(ACTION_LABELS.get(event.action, event.action))
 
 

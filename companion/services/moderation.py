@@ -439,6 +439,7 @@ def forward_immediately(broadcast: Broadcast, question_id, body, *, actor: User 
     builder = ChangeBuilder("question_forwarded", broadcast)
     builder.touch(question)
     appeals.forward_immediately(question.appeal, body if isinstance(body, str) else "", actor=actor)
+    builder.change.notices.append((question.appeal, "urgent"))  # the applicant is told, when there is a contact
     return builder.commit()
 
 

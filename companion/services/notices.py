@@ -1,4 +1,6 @@
-"""E-mail notices to applicants (answer, extension, forwarding, leaving without consideration), in the appeal's language, recorded in its history."""
+"""Notices to applicants (answer, extension, forwarding, leaving without consideration): e-mailed in the
+appeal's language when the applicant left an address, otherwise recorded as due for an officer to give by
+phone or in writing; every notice is recorded in the appeal's history."""
 from __future__ import annotations
 
 import logging
@@ -8,15 +10,26 @@ from email.message import EmailMessage
 from flask import current_app
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, exists, not_, select
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..links import absolute_url
-from ..models import Appeal, AppealEvent, utcnow
-from .appeals import format_access_code, ground_label
+from ..models import Appeal, AppealEvent, User, utcnow
+from .appeals import ACTION_LABELS, NOTICE_MEANS, _note, format_access_code, ground_label
+from .errors import InvalidTransition, ValidationError
 from .office import office_name
 
 log = logging.getLogger(__name__)
-KINDS = ("answer", "extend", "forward", "leave")
+KINDS = ("answer", "extend", "forward", "leave", "urgent")
+# A notice the applicant still has to be given: no e-mail address (a phone only), no mail server, or the
+# e-mail failed. Any later notice (sent or given) tells the applicant where the appeal stands now.
+DUE, FAILED, SENT, GIVEN = "notice_due", "notice_failed", "notice_sent", "notice_given"
+MEANS = NOTICE_MEANS  # how an officer told the applicant
+# what a notice tells, as the history names the step it follows
+KIND_LABELS = {"answer": ACTION_LABELS["answer"], "extend": ACTION_LABELS["extend"], "forward": ACTION_LABELS["forward"],
+               "leave": ACTION_LABELS["leave"], "urgent": ACTION_LABELS["forward_immediately"]}
 
 
 def _body(appeal: Appeal, kind: str, link: str) -> tuple[str, str]:
@@ -31,6 +44,9 @@ def _body(appeal: Appeal, kind: str, link: str) -> tuple[str, str]:
     elif kind == "leave":
         lines += [_("Your appeal %(code)s has been left without consideration.", code=appeal.tracking_code),
                   _("Ground: %(ground)s", ground=ground_label(appeal.leave_ground))]
+    elif kind == "urgent":
+        lines += [_("Your appeal %(code)s has been forwarded at once to: %(body)s, as the law requires for a "
+                    "report of a crime or of a threat to security.", code=appeal.tracking_code, body=appeal.forwarded_to)]
     else:
         lines += [_("Your appeal %(code)s is outside our competence and has been forwarded to: %(body)s.",
                     code=appeal.tracking_code, body=appeal.forwarded_to)]
@@ -49,8 +65,11 @@ def notify(appeal: Appeal, kind: str) -> AppealEvent | None:
     Runs after the action is committed: a mail server that is down never undoes an answer; the
     failure is recorded in the history so an officer can tell the applicant another way."""
     cfg = current_app.config
-    if kind not in KINDS or "@" not in (appeal.contact or "") or not cfg["SMTP_HOST"]:
+    if kind not in KINDS or not appeal.contact:
         return None
+    if "@" not in appeal.contact or not cfg["SMTP_HOST"]:
+        # a phone number only, or no mail server: an officer must tell the applicant (the list's "to tell")
+        return _event(appeal, DUE, {"kind": kind}, public=False)
     with force_locale(appeal.language):
         subject, body = _body(appeal, kind, track_link(appeal))
     message = EmailMessage()
@@ -70,8 +89,47 @@ def notify(appeal: Appeal, kind: str) -> AppealEvent | None:
         # the address is personal data: log the appeal number and the error class only
         log.warning("notice for %s failed: %s", appeal.tracking_code, type(exc).__name__)
         action, detail = "notice_failed", {"kind": kind, "error": type(exc).__name__}
+    return _event(appeal, action, detail, public=action == SENT)
+
+
+def _event(appeal: Appeal, action: str, detail: dict, *, public: bool, actor: User | None = None) -> AppealEvent:
     event = AppealEvent(appeal=appeal, action=action, from_status=appeal.status, to_status=appeal.status,
-                        public=action == "notice_sent", detail=detail, at=utcnow())
+                        public=public, detail=detail, at=utcnow(), actor_id=actor.id if actor else None)
     db.session.add(event)
     db.session.commit()
     return event
+
+
+def pending(appeal: Appeal) -> list[AppealEvent]:
+    """The notices still to give the applicant, oldest first: those due or failed since the last one given
+    or sent (telling the applicant where the appeal stands covers every earlier notice)."""
+    due: list[AppealEvent] = []
+    for event in appeal.events:
+        if event.action in (DUE, FAILED):
+            due.append(event)
+        elif event.action in (SENT, GIVEN):
+            due = []
+    return due
+
+
+def pending_condition():
+    """SQL twin of `pending`: the appeal has a notice due or failed with no notice sent or given after it."""
+    due, told = aliased(AppealEvent), aliased(AppealEvent)
+    return exists(select(due.id).where(due.appeal_id == Appeal.id, due.action.in_((DUE, FAILED)), not_(
+        exists(select(told.id).where(and_(told.appeal_id == due.appeal_id, told.action.in_((SENT, GIVEN)),
+                                          told.id > due.id))))))
+
+
+def record_told(appeal: Appeal, means, note: str = "", *, actor: User) -> AppealEvent:
+    """An officer told the applicant a due notice (by phone, text, letter, in person or from a mailbox):
+    a public step in the history; the officer's note stays internal."""
+    if means not in MEANS:
+        raise ValidationError(fields={"means": _l("Say how the applicant was told.")})
+    note = _note(note, "note", required=False, limit=500)
+    if not pending(appeal):
+        raise InvalidTransition(_l("No notice is due to this applicant."), status=appeal.status)
+    if note:
+        db.session.add(AppealEvent(appeal=appeal, action="comment", from_status=appeal.status,
+                                   to_status=appeal.status, public=False, note=note, at=utcnow(),
+                                   actor_id=actor.id, detail={}))
+    return _event(appeal, GIVEN, {"means": means}, public=True, actor=actor)

@@ -38,11 +38,13 @@ ACTIONS = {
                  None),
     "record": (lambda a, f, u: appeals.set_record(a, f, actor=u), None),
     "forward_immediately": (lambda a, f, u: (appeals.forward_immediately(a, f.get("forwarded_to", ""), f.get("note", ""),
-                                                                         actor=u), db.session.commit()), None),
+                                                                         actor=u), db.session.commit()), "urgent"),
     "close": (lambda a, f, u: appeals.close(a, actor=u), None),
     "follow_up": (lambda a, f, u: (appeals.set_follow_up(a, f.get("on") == "1", actor=u), db.session.commit()), None),
     "categorize": (lambda a, f, u: appeals.categorize(a, f.get("category_id"), actor=u), None),
     "comment": (lambda a, f, u: appeals.add_comment(a, f.get("note", ""), actor=u), None),
+    # a notice that could not be e-mailed, given by phone, text, letter or in person
+    "told": (lambda a, f, u: notices.record_told(a, f.get("means"), f.get("note", ""), actor=u), None),
 }
 
 
@@ -132,7 +134,8 @@ def _detail(appeal, status: int = 200):
                            transitions=appeals.TRANSITIONS, action_labels=appeals.ACTION_LABELS,
                            smtp=bool(current_app.config["SMTP_HOST"]), talon=talon_view(appeal),
                            decides_extensions=can(current_user, "decide_extension"),
-                           consent_forms=privacy.CONSENT_FORM_LABELS,
+                           consent_forms=privacy.CONSENT_FORM_LABELS, pending_notices=notices.pending(appeal),
+                           notice_means=notices.MEANS, notice_kinds=notices.KIND_LABELS,
                            **_choices()), status
 
 
@@ -163,8 +166,11 @@ def act(appeal_id: int, action: str):
     flash(_("Saved."), "ok")
     if notice:
         event = notices.notify(appeal, notice)
-        if event is not None and event.action == "notice_failed":
+        if event is not None and event.action == notices.FAILED:
             flash(_("The e-mail notice could not be sent; please tell the applicant another way."), "error")
+        elif event is not None and event.action == notices.DUE:
+            flash(_("The applicant left no e-mail address: tell them by phone or in writing, then record it "
+                    "under “Notice to give”."), "error")
     return redirect(url_for("appeals.detail", appeal_id=appeal.id))
 
 
