@@ -591,7 +591,7 @@ def test_the_roadmap_counts_a_question_not_for_the_broadcast_and_not_one_left_on
 
 @pytest.mark.parametrize("fields, statutory", [
     ({}, False),
-    ({"author_name": "Aigerim"}, False),
+    ({"author_name": "Aigerim", "consent": True}, False),
     ({"contact": "+77011234567", "consent": True}, False),
     ({"author_name": "   ", "contact": "aigerim@example.kz", "consent": True}, False),
     ({"author_name": "Aigerim", "contact": "aigerim@example.kz", "consent": True}, True),

@@ -255,7 +255,8 @@ def test_track_page_shows_status_without_personal_data(app):
 
 def test_user_text_is_escaped_in_server_rendered_pages(app, staff_client):
     client = app.test_client()
-    client.post(API, json={"text": "<script>alert(1)</script>", "author_name": "<img src=x onerror=alert(1)>"})
+    client.post(API, json={"text": "<script>alert(1)</script>", "author_name": "<img src=x onerror=alert(1)>",
+                           "consent": True})
     admin = staff_client("admin")
     with app.app_context():
         bid = db.session.execute(select(Broadcast.id)).scalar_one()

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from companion.extensions import db
 from companion.models import Appeal, AppealEvent, AuditEvent, Question, User, Vote, utcnow
 from companion.services import appeals, intake, moderation, privacy, reports
+from companion.services.errors import ValidationError
 
 from .test_cli import run
 from .test_sockets import act, ask, drain, latest, received
@@ -123,7 +124,7 @@ def test_with_the_opt_in_public_screens_show_the_name_and_district(app, viewer_s
     mod = staff_socket("mod")
     audience = viewer_socket()
     drain(audience, "/")
-    ask(viewer_socket(), author_name=NAME, district=DISTRICT, show_name=True)
+    ask(viewer_socket(), author_name=NAME, district=DISTRICT, show_name=True, consent=True)
     approve_one(mod)
     [event] = received(audience, "feed_changed", "/")
     public = event["questions"][0]
@@ -135,7 +136,7 @@ def test_the_broadcast_setting_can_still_hide_the_names_of_those_who_agreed(app,
     mod.emit("update_settings", {"settings": {"show_asker": False}}, namespace="/staff", callback=True)
     audience = viewer_socket()
     drain(audience, "/")
-    ask(viewer_socket(), author_name=NAME, district=DISTRICT, show_name=True)
+    ask(viewer_socket(), author_name=NAME, district=DISTRICT, show_name=True, consent=True)
     approve_one(mod)
     assert not names_in(received(audience, "feed_changed", "/"))
 
@@ -143,8 +144,8 @@ def test_the_broadcast_setting_can_still_hide_the_names_of_those_who_agreed(app,
 def test_the_teleprompter_sees_the_name_and_whether_it_may_be_said_on_air(ctx):
     from companion.presenters import prompter_question, public_question
     broadcast = intake.get_broadcast("demo")
-    quiet, _ = intake.submit_question(broadcast, {"text": "One", "author_name": NAME, "client_id": "prompt-0001"})
-    loud, _ = intake.submit_question(broadcast, {"text": "Two", "author_name": NAME, "show_name": "on",
+    quiet, _ = intake.submit_question(broadcast, {"text": "One", "author_name": NAME, "consent": True, "client_id": "prompt-0001"})
+    loud, _ = intake.submit_question(broadcast, {"text": "Two", "author_name": NAME, "consent": True, "show_name": "on",
                                                  "client_id": "prompt-0002"})
     assert prompter_question(quiet, broadcast)["author_name"] == NAME
     assert prompter_question(quiet, broadcast)["name_on_air"] is False
@@ -155,7 +156,7 @@ def test_the_teleprompter_sees_the_name_and_whether_it_may_be_said_on_air(ctx):
 
 def test_the_opt_in_is_off_by_default_and_needs_a_name_or_district(ctx):
     broadcast = intake.get_broadcast("demo")
-    assert intake.validate_submission(broadcast, {"text": "Q", "author_name": NAME}, "ru")["show_name"] is False
+    assert intake.validate_submission(broadcast, {"text": "Q", "author_name": NAME, "consent": True}, "ru")["show_name"] is False
     assert intake.validate_submission(broadcast, {"text": "Q", "show_name": True}, "ru")["show_name"] is False
     assert intake.validate_submission(broadcast, {"text": "Q", "district": DISTRICT, "show_name": "false"},
                                       "ru")["show_name"] is False
@@ -363,3 +364,14 @@ def test_a_changed_consent_text_comes_with_a_new_version(ctx):
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     assert CONSENT_TEXT_SHA256.get(privacy.CONSENT_VERSION) == digest, (
         f"the consent text changed: bump privacy.CONSENT_VERSION and record {digest} for it here")
+
+
+@pytest.mark.parametrize("fields", [{"author_name": NAME}, {"author_name": NAME, "district": DISTRICT},
+                                    {"contact": "+77011234567"}, {"author_name": NAME, "consent": "no"}])
+def test_a_name_or_a_contact_is_kept_only_with_consent(ctx, fields):
+    broadcast = intake.get_broadcast("demo")
+    with pytest.raises(ValidationError) as refused:
+        intake.validate_submission(broadcast, {"text": "Q", **fields}, "ru")
+    assert "consent" in refused.value.fields and "name and contact" in str(refused.value.fields["consent"])
+    # a district alone names no one: no consent needed
+    assert intake.validate_submission(broadcast, {"text": "Q", "district": DISTRICT}, "ru")["district"] == DISTRICT

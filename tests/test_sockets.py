@@ -101,7 +101,7 @@ def test_pending_questions_are_not_sent_to_viewers(viewer_socket, staff_socket):
 def test_whole_loop_reaches_speaker_and_viewers(viewer_socket, staff_socket):
     mod, speaker = staff_socket("mod"), staff_socket("speaker")
     viewer = viewer_socket()
-    ask(viewer, text="Will the school on Satpayev be repaired?", author_name="Aigul", district="Samal")
+    ask(viewer, text="Will the school on Satpayev be repaired?", author_name="Aigul", district="Samal", consent=True)
     q = latest(mod).popitem()[1]
     assert act(mod, "approve", q)["ok"]
     q = latest(mod)[q["id"]]

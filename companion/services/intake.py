@@ -176,8 +176,9 @@ def validate_submission(broadcast: Broadcast, data: dict, default_language: str)
         else:
             if len(contact) > CONTACT_MAX_LENGTH:  # an e-mail address may be longer than the column
                 errors["contact"] = at_most_characters(CONTACT_MAX_LENGTH)
-            elif not consent:
-                errors["consent"] = _l("Please agree to the processing of your personal data, or leave the contact empty.")
+    # a name is personal data too (Law on personal data, art. 7-8): kept only with consent; a district alone is not
+    if (name or contact) and not consent and "contact" not in errors:
+        errors["consent"] = _l("Please agree to the processing of your personal data, or leave your name and contact empty.")
     for key in ("text", "author_name", "district", "contact"):
         if data.get(key) and not storable(data.get(key)):
             errors[key] = _l("This text contains characters that cannot be stored. Please remove them.")

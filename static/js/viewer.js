@@ -75,7 +75,7 @@ function validate(item) {
   const errors = {};
   if (!item.text) errors.text = t.empty;
   else if (item.text.length > data.maxLength) errors.text = t.too_long;
-  if (item.contact && !item.consent) errors.consent = t.consent;
+  if ((item.contact || item.author_name) && !item.consent) errors.consent = t.consent;  // a name is personal data too
   if (!item.author_name && state.settings.anonymous_allowed === false) errors.author_name = t.name_required;
   return errors;
 }

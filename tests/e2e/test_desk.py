@@ -460,7 +460,7 @@ def test_long_names_and_a_filter_keep_the_layout_and_the_queue_order(browser, se
     long = "Сейткалиева Айгерим Нурлановна " * 3
     r = requests.post(f"{server.url}/api/v1/broadcasts/demo/questions", timeout=10, headers={"Authorization": f"Bearer {key}"},
                       json={"text": "Когда отремонтируют дорогу?", "author_name": long[:80], "district": "мкр. Шугыла, ЖК «Алматы Сити», 5 блок",
-                            "client_id": "l" * 32})
+                            "consent": True, "client_id": "l" * 32})
     assert r.status_code == 201
     ids = ask(server, key, "Автобус 12 в Нуре", "Автобус 32 вернут?", "Лифт на Сығанақ 15")
     page = desk(browser, server)

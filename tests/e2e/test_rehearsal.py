@@ -74,6 +74,9 @@ def test_rehearsal_broadcast_end_to_end(browser, server):
     viewer.fill("#q-text", "When will the playground in Samal-2 be repaired?")
     viewer.fill("#q-name", "Aigerim")
     viewer.fill("#q-district", "Samal-2")
+    viewer.click("#q-submit")  # a name is personal data: not sent without consent
+    viewer.wait_for_selector("#q-consent-error:not(:empty)")
+    viewer.check("#q-consent")
     viewer.click("#q-submit")
     viewer.wait_for_selector("#form-status[data-kind=ok]")
     receipt = viewer.inner_text("#form-status")
