@@ -15,7 +15,7 @@ from ..services.appeals import ACTION_LABELS, channel_label, event_label, format
 from ..services.appeals import status_label as appeal_status_label
 from ..services.moderation import STATUS_LABELS
 from ..permissions import can
-from ..presenters import long_date, moment_text
+from ..presenters import html_datetime, long_date, moment_text
 from ..services import accounts
 from .plurals import plural_forms
 
@@ -84,6 +84,8 @@ def register_web(app: Flask) -> None:
     def isodate(value: str) -> date:
         """A date stored as ISO text (in an event's details), for Babel's dateformat."""
         return date.fromisoformat(value)
+
+    app.add_template_filter(html_datetime, "html_datetime")
 
     @app.template_global()
     def csp_nonce() -> str:
