@@ -69,13 +69,15 @@ def register_web(app: Flask) -> None:
     def error_page(exc):
         code = getattr(exc, "code", 500) or 500
         message = ERROR_TEXT.get(code, ERROR_TEXT[500])
+        # a 405 names the methods the address does take (RFC 9110, 15.5.6), on every kind of page
+        headers = {"Allow": ", ".join(sorted(exc.valid_methods))} if getattr(exc, "valid_methods", None) else {}
         if request.path.startswith("/open311/"):  # GeoReport v2's own error format
-            return jsonify([{"code": code, "description": str(message)}]), code
+            return jsonify([{"code": code, "description": str(message)}]), code, headers
         if request.path.startswith("/api/"):
             name = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                     405: "method_not_allowed", 413: "too_large"}.get(code, "server_error")
-            return jsonify(error={"code": name, "message": str(message)}), code
-        return render_template("error.html", code=code, message=message), code
+            return jsonify(error={"code": name, "message": str(message)}), code, headers
+        return render_template("error.html", code=code, message=message), code, headers
 
     for code in ERROR_TEXT:
         app.register_error_handler(code, error_page)
