@@ -15,6 +15,16 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def html_datetime(value: datetime | str | None) -> str:
+    """A moment for HTML's `<time datetime>`: ISO 8601 with at most milliseconds (HTML allows three
+    digits of a second; Python writes six)."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")
+
+
 def mask_contact(contact: str) -> str:
     """Hide the middle of a phone number or e-mail address: +7701*****67, a***@mail.kz."""
     if not contact:

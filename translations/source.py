@@ -810,6 +810,11 @@ T = {
     'text version %(version)s': ('версия текста: %(version)s', 'мәтін нұсқасы: %(version)s'),
     'not given': ('не дано', 'берілмеген'),
     'This appeal holds no name and no contact.': ('В этом обращении нет ни имени, ни контакта.', 'Бұл өтініште аты да, байланыс деректері де жоқ.'),
+    'Latitude': ('Широта', 'Ендік'),
+    'Longitude': ('Долгота', 'Бойлық'),
+    'Unknown separator: use semicolon or comma.': ('Неизвестный разделитель: укажите semicolon (точка с запятой) или comma (запятая).', 'Белгісіз бөлгіш: semicolon (нүктелі үтір) немесе comma (үтір) көрсетіңіз.'),
+    'For Excel with Russian or Kazakh regional settings': ('Для Excel с русскими или казахскими региональными настройками', 'Орысша немесе қазақша аймақтық баптаулары бар Excel үшін'),
+    'For Excel with English regional settings and other programs': ('Для Excel с английскими региональными настройками и других программ', 'Ағылшынша аймақтық баптаулары бар Excel және басқа бағдарламалар үшін'),
 }
 
 

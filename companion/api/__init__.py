@@ -13,9 +13,10 @@ from ..realtime.emit import publish
 from ..services import apikeys, appeals, desk, intake, limits, readiness
 from ..services.database import resilient
 from ..services.errors import NotFound, ServiceError, ValidationError
-from .openapi import OPENAPI
+from . import openapi as openapi_document
 
 bp = Blueprint("api", __name__)
+UNAVAILABLE_RETRY_SECONDS = 5
 
 
 @bp.errorhandler(ServiceError)
@@ -25,6 +26,8 @@ def service_error(exc: ServiceError):
     response = jsonify(error=exc.to_dict())
     if "retry_after" in exc.detail:
         response.headers["Retry-After"] = str(exc.detail["retry_after"])
+    elif exc.status == 503:  # the database did not answer: a client's retry a few seconds later is welcome
+        response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
     return response, exc.status
 
 
@@ -55,8 +58,8 @@ def readyz():
 
 @bp.get("/api/v1/openapi.json")
 def openapi():
-    """The OpenAPI 3.1 description of this API."""
-    return jsonify(OPENAPI)
+    """The OpenAPI 3.1 description of this API, from this app's routes and settings."""
+    return jsonify(openapi_document.document(current_app))
 
 
 @bp.post("/api/v1/broadcasts/<slug>/questions")

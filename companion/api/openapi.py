@@ -1,4 +1,10 @@
-"""The OpenAPI 3.1 document served at /api/v1/openapi.json."""
+"""The OpenAPI 3.1 document served at /api/v1/openapi.json: the paths written here, completed from the
+app itself (`document`): field limits from the settings and rules the services validate with, an
+operationId per route from the URL map, servers from PUBLIC_URL, and the security schemes."""
+from __future__ import annotations
+
+import copy
+import re
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -9,7 +15,7 @@ _ORIGIN = {
         "(2026-03-19T10:00:00+05:00 or ...Z). The statutory clock starts here, not at the import. Refused (400) "
         "when malformed or without a zone, in the future (2 minutes of clock skew allowed), or older than "
         "RECEIVED_AT_MAX_AGE_DAYS (30). Only with an API key.")},
-    "external_id": {"type": "string", "maxLength": 64, "description": (
+    "external_id": {"type": "string", "description": (  # maxLength: appeals.EXTERNAL_ID_MAX_LENGTH (document)
         "The appeal's own number in the sending system, kept and shown to staff. Only with an API key. The "
         "sending system itself is recorded from the API key's name.")},
 }
@@ -26,6 +32,22 @@ def _georeport_errors(*codes):
 
 def _errors(*codes):
     return {str(c): {"description": "Error", "content": {"application/json": {"schema": _ERROR}}} for c in codes}
+
+
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}}
+
+
+def _limited():
+    """429: too many requests from this address; Retry-After says when to try again."""
+    return {"429": {"description": "Too many requests from this address", "headers": _RETRY_AFTER,
+                    "content": {"application/json": {"schema": _ERROR}}}}
+
+
+def _unavailable():
+    """503: the database did not answer; nothing was stored and the same request may be sent again."""
+    return {"503": {"description": "Briefly unavailable: nothing was stored, the same request may be sent again "
+                                   "(with the same client_id)", "headers": _RETRY_AFTER,
+                    "content": {"application/json": {"schema": _ERROR}}}}
 
 
 # the rule of services/appeals.is_statutory, told to integrators
@@ -52,14 +74,16 @@ OPENAPI = {
                         "$ref": "#/components/schemas/Receipt"}}}},
                     "200": {"description": "Already stored for this client_id: the same receipt",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Receipt"}}}},
-                    **_errors(400, 404, 409, 413),
+                    **_errors(400, 404, 409, 413), **_limited(), **_unavailable(),
                 },
             }
         },
         "/api/v1/broadcasts/{slug}": {
             "get": {"summary": "Public state of a broadcast",
                     "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
-                    "responses": {"200": {"description": "Settings and audience questions"}, **_errors(404)}}
+                    "responses": {"200": {"description": "Settings and audience questions", "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/BroadcastFeed"}}}},
+                        **_errors(404), **_unavailable()}}
         },
         "/api/v1/appeals/{tracking_code}": {
             "get": {"summary": "An appeal by its number alone: the status and dates, no text or answer "
@@ -67,7 +91,8 @@ OPENAPI = {
                     "parameters": [{"name": "tracking_code", "in": "path", "required": True,
                                     "schema": {"type": "string"}}],
                     "responses": {"200": {"description": "Status", "content": {"application/json": {"schema": {
-                        "$ref": "#/components/schemas/AppealStatus"}}}}, **_errors(404, 429)}}
+                        "$ref": "#/components/schemas/AppealStatus"}}}}, **_errors(404), **_limited(),
+                        **_unavailable()}}
         },
         "/api/v1/appeals/{tracking_code}/{access_code}": {
             "get": {"summary": "The applicant's view of an appeal: dates, public history, answer (no personal data)",
@@ -79,7 +104,7 @@ OPENAPI = {
                         "$ref": "#/components/schemas/Appeal"}}}},
                         "404": {"description": "No appeal has this number and access code (a wrong code counts "
                                                "against the address's lookup limit)",
-                                "content": {"application/json": {"schema": _ERROR}}}, **_errors(429)}}
+                                "content": {"application/json": {"schema": _ERROR}}}, **_limited(), **_unavailable()}}
         },
         "/open311/v2/services.json": {
             "get": {"summary": "Open311 GeoReport v2: the categories as services", "tags": ["Open311"],
@@ -130,14 +155,19 @@ OPENAPI = {
                         **_georeport_errors(401, 403, 404, 429)}}
         },
         "/healthz": {"get": {"summary": "Liveness: the process answers", "responses": {
-            "200": {"description": "Alive"}}}},
+            "200": {"description": "Alive", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["status"], "properties": {
+                    "status": {"const": "ok"}, "async_mode": {"type": "string"},
+                    "connections": {"type": "integer", "description": "Open Socket.IO connections"}}}}}}}}},
         "/readyz": {"get": {"summary": "Readiness: the process can store questions", "responses": {
-            "200": {"description": "Ready (a message queue that does not answer is listed under degraded)"},
-            "503": {"description": "The database takes no write, or the disk is full; see reasons"}}}},
+            "200": {"description": "Ready (a message queue that does not answer is listed under degraded)",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}}},
+            "503": {"description": "The database takes no write, or the disk is full; see reasons",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}}}}}},
     },
     "components": {"schemas": {
         "NewQuestion": {"type": "object", "required": ["text"], "properties": {
-            "text": {"type": "string", "maxLength": 1000},
+            "text": {"type": "string", "minLength": 1},  # maxLength: the setting (document)
             "author_name": {"type": "string"}, "district": {"type": "string"},
             "contact": {"type": "string", "description": "Phone (Kazakhstan by default) or e-mail"},
             "consent": {"type": "boolean", "description": "The applicant consented to the collection and processing "
@@ -214,7 +244,76 @@ OPENAPI = {
             "account_id": {"type": ["string", "null"]},
             "access_code": {"type": "string", "description": "Not in GeoReport: hand it to the applicant, who reads "
                                                                "the appeal at /track/{service_request_id}/{access_code}"}}},
+        "BroadcastFeed": {"type": "object", "properties": {
+            "version": {"type": "integer", "description": "Grows with every change the audience sees"},
+            "settings": {"type": "object", "properties": {
+                "slug": {"type": "string"}, "status": {"type": "string"}, "pre_moderation": {"type": "boolean"},
+                "public_feed": {"type": "boolean"}, "anonymous_allowed": {"type": "boolean"},
+                "questions_open": {"type": "boolean"}, "show_asker": {"type": "boolean"},
+                "overlay_cleared": {"type": "boolean"}, "accepting_questions": {"type": "boolean"}}},
+            "questions": {"type": "array", "items": {"type": "object", "required": ["id", "visible"], "properties": {
+                "id": {"type": "integer"}, "visible": {"type": "boolean"}, "text": {"type": "string"},
+                "status": {"type": "string"}, "votes": {"type": "integer"}, "asker_count": {"type": "integer"},
+                "author_name": {"type": "string"}, "district": {"type": "string"},
+                "created_at": {"type": ["string", "null"], "format": "date-time"}}}}}},
+        "Readiness": {"type": "object", "required": ["status"], "properties": {
+            "status": {"enum": ["ok", "error"]}, "database": {"enum": ["ok", "error"]}, "disk": {"enum": ["ok", "error"]},
+            "message_queue": {"enum": ["ok", "error"]},
+            "reasons": {"type": "object", "additionalProperties": {"type": "string"}},
+            "degraded": {"type": "array", "items": {"type": "string"}}}},
         "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
             "code": {"type": "string"}, "message": {"type": "string"}, "fields": {"type": "object"}}}}},
     }},
 }
+
+
+# who may call what: an operationId (the view's name) -> its security requirement ({} is "no key")
+_OPTIONAL_KEY = [{}, {"bearerKey": []}]
+_KEY = [{"bearerKey": []}, {"apiKeyQuery": []}]
+SECURITY = {"submit_question": _OPTIONAL_KEY, "requests_list": _KEY, "create_request": _KEY,
+            "request_detail": [{}, {"bearerKey": []}, {"apiKeyQuery": []}]}
+SECURITY_SCHEMES = {
+    "bearerKey": {"type": "http", "scheme": "bearer", "description": "An integrator's API key (Administration, "
+                  "API keys): `Authorization: Bearer <key>`"},
+    "apiKeyQuery": {"type": "apiKey", "in": "query", "name": "api_key",
+                    "description": "The same key as Open311's api_key parameter"},
+}
+LICENSE = {"name": "Proprietary: the district office's own software, no licence granted to others"}
+
+
+def _shape(path: str) -> str:
+    """A path with its parameters blanked: /appeals/<code> and /appeals/{tracking_code} are the same route."""
+    return re.sub(r"<[^>]+>|\{[^}]+\}", "{}", path)
+
+
+def document(app) -> dict:
+    """The OpenAPI document for `app`: OPENAPI completed from the settings the services validate with
+    (the question's and the name's length), the URL map (an operationId per operation: the view's name)
+    and PUBLIC_URL (the server)."""
+    from ..services.appeals import EXTERNAL_ID_MAX_LENGTH
+    from ..services.intake import CONTACT_MAX_LENGTH
+
+    cfg = app.config
+    doc = copy.deepcopy(OPENAPI)
+    doc["info"]["license"] = LICENSE
+    doc["servers"] = [{"url": cfg["PUBLIC_URL"].rstrip("/") or "/", "description": "This office's server"}]
+    doc["components"]["securitySchemes"] = SECURITY_SCHEMES
+    question = doc["components"]["schemas"]["NewQuestion"]["properties"]
+    question["text"]["maxLength"] = cfg["QUESTION_MAX_LENGTH"]
+    question["author_name"]["maxLength"] = question["district"]["maxLength"] = cfg["NAME_MAX_LENGTH"]
+    question["contact"]["maxLength"] = CONTACT_MAX_LENGTH
+    for schema in ("NewQuestion", "NewServiceRequest"):
+        doc["components"]["schemas"][schema]["properties"]["external_id"]["maxLength"] = EXTERNAL_ID_MAX_LENGTH
+    views = {}
+    for rule in app.url_map.iter_rules():
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            views[(_shape(rule.rule), method.lower())] = rule.endpoint.rpartition(".")[2]
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            name = views.get((_shape(path), method))
+            if name is None:
+                raise LookupError(f"the OpenAPI document describes {method.upper()} {path}, which no route serves")
+            operation.setdefault("operationId", name)
+            if name in SECURITY:
+                operation.setdefault("security", SECURITY[name])
+    return doc

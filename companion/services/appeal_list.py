@@ -233,7 +233,20 @@ COLUMNS = [
     ("category", _l("Category")), ("channel", _l("Channel")), ("language", _l("Language")),
     ("district", _l("District")), ("text", _l("Appeal")), ("answer", _l("Answer")), ("answered", _l("Answered")),
     ("appeal_type", _l("Type of appeal")), ("form", _l("Form")), ("repeat", _l("Repeat")), ("collective", _l("Collective")),
+    ("lat", _l("Latitude")), ("long", _l("Longitude")),
 ]
+# CSV's list separator: Excel reads a CSV with the regional settings' list separator, which is ";" in
+# Russian and Kazakh (where "," is the decimal mark) and "," in English.
+CSV_SEPARATORS = {"semicolon": ";", "comma": ","}
+
+
+def csv_separator(name: str | None, locale: str) -> str:
+    """The CSV separator the export asked for (`sep=semicolon|comma`), by default the page language's."""
+    if not name:
+        return "," if locale == "en" else ";"
+    if name not in CSV_SEPARATORS:
+        raise ValidationError(fields={"sep": _l("Unknown separator: use semicolon or comma.")})
+    return CSV_SEPARATORS[name]
 URGENCY = {"overdue": _l("overdue"), "due_soon": _l("due soon")}
 EXPORT_BATCH = 100  # rows read and formatted between two yields to the event loop (a few ms)
 XLSX_MAX_ROWS = 1_048_576  # a sheet's rows, the header included
@@ -268,10 +281,14 @@ def clock_runs(row) -> bool:
 
 
 def export_batches(user: User, f: AppealFilter, locale: str, batch: int = EXPORT_BATCH):
-    """The header row, then the matching appeals as rows of strings, a batch (a list of rows) at a time;
-    between batches the other connections run."""
+    """The header row, then the matching appeals as rows, a batch (a list of rows) at a time; between
+    batches the other connections run. Values keep their types for the spreadsheet: text, a date, a moment
+    in the office's time (naive: spreadsheets have no time zones), a number, or None for an empty cell."""
     yield [[str(label) for _key, label in COLUMNS]]
     zone = ZoneInfo(current_app.config["TIMEZONE"])
+
+    def local(moment: datetime | None) -> datetime | None:
+        return moment.astimezone(zone).replace(tzinfo=None, second=0, microsecond=0) if moment else None
     today = deadlines.local_date()
     statuses = {s: status_label(s) for s in STATUSES}
     channels = {c: channel_label(c) for c in CHANNELS}
@@ -285,21 +302,22 @@ def export_batches(user: User, f: AppealFilter, locale: str, batch: int = EXPORT
     query = filtered(user, f).with_only_columns(
         Appeal.tracking_code, Appeal.received_at, Appeal.status, Appeal.follow_up, Appeal.statutory, Appeal.due_date,
         Appeal.department_id, Appeal.category_id, Appeal.channel, Appeal.language, Appeal.district, Appeal.text,
-        Appeal.answer, Appeal.answered_at, Appeal.appeal_type, Appeal.form, Appeal.repeat, Appeal.collective)
+        Appeal.answer, Appeal.answered_at, Appeal.appeal_type, Appeal.form, Appeal.repeat, Appeal.collective,
+        Appeal.lat, Appeal.long)
     result = db.session.execute(query.execution_options(yield_per=batch))
     for part in result.partitions():
         _yield_to_others()
         # Appeal.clock_runs reads only .statutory, .status and .follow_up: the rule applied to a plain row
-        yield [[a.tracking_code, a.received_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        yield [[a.tracking_code, local(a.received_at),
                 statuses[a.status] if a.statutory else f"{statuses[a.status]} ({question_only})",
-                a.due_date.isoformat() if a.statutory else "",
+                a.due_date if a.statutory else None,
                 urgency.get(deadlines.urgency(a.due_date, clock_runs(a), today), ""),
                 departments.get(a.department_id, ""), categories.get(a.category_id, ""),
                 channels.get(a.channel, a.channel), a.language,
                 a.district or "", a.text or "", a.answer or "",
-                a.answered_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if a.answered_at else "",
+                local(a.answered_at),
                 types.get(a.appeal_type, a.appeal_type), forms.get(a.form, a.form), yes if a.repeat else no,
-                yes if a.collective else no]
+                yes if a.collective else no, a.lat, a.long]
                for a in part]
 
 
@@ -329,14 +347,29 @@ def export_slot():
         slot.release()
 
 
-def export_csv(user: User, f: AppealFilter, locale: str):
+def csv_text(value, separator: str) -> str:
+    """A typed export value as CSV text: moments to the minute, ISO dates, and numbers with the decimal
+    mark that goes with the separator (a comma with ";", as Excel in Russian and Kazakh reads them)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (int, float)):
+        text = repr(value)
+        return text.replace(".", ",") if separator == ";" else text
+    return csv_cell(value)
+
+
+def export_csv(user: User, f: AppealFilter, locale: str, separator: str = ","):
     """The filtered list as CSV text chunks (UTF-8 with a BOM so spreadsheet programs read Cyrillic),
     written and sent a batch at a time."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, delimiter=separator)
     yield "\ufeff"
     for rows in export_batches(user, f, locale):
-        writer.writerows([[csv_cell(value) for value in row] for row in rows])
+        writer.writerows([[csv_text(value, separator) for value in row] for row in rows])
         if buffer.tell() > 64_000:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -344,16 +377,34 @@ def export_csv(user: User, f: AppealFilter, locale: str):
     yield buffer.getvalue()
 
 
-def build_xlsx(rows: list[list[str]], sheet_name: str) -> bytes:
-    """A workbook of `rows` (the first in bold, and frozen), every value a string. Pure: safe in another thread."""
+def build_xlsx(rows: list[list], sheet_name: str) -> bytes:
+    """A workbook of `rows` (the first in bold, and frozen): text as text (never a formula or a link),
+    dates and moments as date cells with a date format, numbers as numbers. Pure: safe in another thread."""
     import xlsxwriter
 
     output = io.BytesIO()
     workbook = xlsxwriter.Workbook(output, WORKBOOK_OPTIONS)
     sheet = workbook.add_worksheet(sheet_name[:31])
     bold = workbook.add_format({"bold": True})
+    day = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    moment = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
     for r, row in enumerate(rows[:XLSX_MAX_ROWS]):
-        sheet.write_row(r, 0, row, bold if r == 0 else None)
+        for c, value in enumerate(row):
+            if value is None:
+                continue
+            if r == 0:
+                sheet.write_string(r, c, value, bold)
+            elif isinstance(value, datetime):
+                sheet.write_datetime(r, c, value, moment)
+            elif isinstance(value, date):
+                sheet.write_datetime(r, c, value, day)
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                sheet.write_number(r, c, value)
+            else:
+                sheet.write_string(r, c, str(value))
+    sheet.set_column(1, 1, 16)  # the moments and dates fit their cells
+    sheet.set_column(3, 3, 11)
+    sheet.set_column(12, 12, 16)
     sheet.freeze_panes(1, 0)
     workbook.close()
     return output.getvalue()
@@ -362,7 +413,7 @@ def build_xlsx(rows: list[list[str]], sheet_name: str) -> bytes:
 def export_xlsx(user: User, f: AppealFilter, locale: str) -> bytes:
     """The filtered list as an XLSX workbook: rows read here, the workbook built in a real thread."""
     with export_slot():
-        rows: list[list[str]] = []
+        rows: list[list] = []
         for batch in export_batches(user, f, locale):
             rows.extend(batch)
             if len(rows) >= XLSX_MAX_ROWS:

