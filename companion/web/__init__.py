@@ -69,8 +69,9 @@ def register_web(app: Flask) -> None:
     def error_page(exc):
         code = getattr(exc, "code", 500) or 500
         message = ERROR_TEXT.get(code, ERROR_TEXT[500])
-        if request.path.startswith("/open311/"):  # GeoReport v2's own error format
-            return jsonify([{"code": code, "description": str(message)}]), code
+        if request.path.startswith("/open311/"):  # GeoReport v2's own error format, in the URL's format
+            from ..api import georeport
+            return georeport.errors(code, str(message), georeport.format_of(request.path))
         if request.path.startswith("/api/"):
             name = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                     405: "method_not_allowed", 413: "too_large"}.get(code, "server_error")
