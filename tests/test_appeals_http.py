@@ -391,6 +391,11 @@ def test_openapi_lists_the_appeal_and_open311_operations(app):
                  "/open311/v2/requests/{service_request_id}.json"):
         assert path in paths
     assert "post" in paths["/open311/v2/requests.json"] and "get" in paths["/open311/v2/requests.json"]
+    for path in ("/open311/v2/discovery", "/open311/v2/services", "/open311/v2/services/{service_code}",
+                 "/open311/v2/requests", "/open311/v2/requests/{service_request_id}"):
+        twin = paths[f"{path}.xml"]
+        assert set(twin) == set(paths[f"{path}.json"])
+        assert "text/xml" in twin["get"]["responses"]["200"]["content"]
 
 
 # --- e-mail notices ---------------------------------------------------------------------------
