@@ -18,6 +18,10 @@ def select_locale() -> str:
     from flask import current_app, has_request_context, request
     if not has_request_context():  # services called from the CLI or tests
         return current_app.config["DEFAULT_LOCALE"]
+    if request.path.startswith("/open311/"):  # an integrator's program: its Accept-Language, else its own default
+        chosen = request.args.get("lang")
+        return (chosen if chosen in LOCALES else None) or request.accept_languages.best_match(LOCALES) \
+            or current_app.config["OPEN311_LOCALE"]
     for chosen in (request.args.get("lang"), request.cookies.get("lang")):
         if chosen in LOCALES:
             return chosen

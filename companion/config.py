@@ -50,6 +50,12 @@ class Config:
     BACKUP_KEEP: int = 30
     NAME_MAX_LENGTH: int = 80
     DEFAULT_LOCALE: str = "kk"
+    OPEN311_LOCALE: str = "en"
+    OPEN311_DESCRIPTION_MAX_LENGTH: int = 4000
+    OPEN311_RETRY_WINDOW_SECONDS: int = 600
+    OPEN311_CONTACT: str = ""
+    OPEN311_KEY_SERVICE: str = ""
+    OPEN311_CHANGESET: str = "2026-12-02T00:00:00+05:00"
     TIMEZONE: str = "Asia/Almaty"
     PHONE_REGION: str = "KZ"
     OFFICE_NAME: str = "District akimat"
@@ -201,6 +207,12 @@ SETTINGS_DOC = {
     "DIAGNOSTICS": "Add the number of live green threads (and, under eventlet, of pending hub timers) to /healthz (for soak runs; costs a heap walk). Default false.",
     "NAME_MAX_LENGTH": "Longest asker name and district. Default 80.",
     "DEFAULT_LOCALE": "Interface language when the browser asks for none we have: kk, ru or en. Default kk.",
+    "OPEN311_LOCALE": "Language of Open311 answers (service names, notices, errors) when the client sends no Accept-Language we have: kk, ru or en. Default en.",
+    "OPEN311_DESCRIPTION_MAX_LENGTH": "Longest Open311 description in characters (GeoReport v2 allows 4,000). Default 4000.",
+    "OPEN311_RETRY_WINDOW_SECONDS": "An Open311 POST without client_id that repeats one from the same api_key (same service, description, name and contact) registered this many seconds ago or less returns that request instead of a duplicate; 0 turns this off. Default 600.",
+    "OPEN311_CONTACT": "Open311 discovery's contact: how integrators reach the office about the API. Default: a sentence pointing to the office's administrator.",
+    "OPEN311_KEY_SERVICE": "Open311 discovery's key_service: how an integrator gets an api_key. Default: a sentence pointing to the office's administrator.",
+    "OPEN311_CHANGESET": "Open311 discovery's changeset: when the API or its service definitions last changed (sortable text). Default: the date of this release's Open311 change.",
     "TIMEZONE": "Time zone for dates shown and typed in (IANA name). Default Asia/Almaty.",
     "PHONE_REGION": "Default region for phone numbers without a country code. Default KZ.",
     "OFFICE_NAME": "Name of the receiving office where no name is set for the page's language (below). Default District akimat.",

@@ -473,6 +473,9 @@ class Appeal(db.Model):
     # an appeal from another system: that system (its API key's name) and its own number there
     source_system: Mapped[str] = mapped_column(String(120), default="", server_default="")
     external_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # what an Open311 client sent beyond the appeal's own fields (media_url, attribute[...], device_id,
+    # account_id, address_id): kept as sent for staff, never interpreted; None when it sent none
+    open311_extra: Mapped[dict | None] = mapped_column(JSON)
     # an officer's proposed extension, waiting for the head's decision
     proposed_due_date: Mapped[date | None] = mapped_column(Date)
     proposed_reason: Mapped[str] = mapped_column(String(500), default="", server_default="")

@@ -344,8 +344,9 @@ def test_open311_post_creates_a_routed_appeal_and_retries_are_one(app):
     assert set(receipt) == {"service_request_id", "service_notice", "account_id", "access_code"}
     again = client.post("/open311/v2/requests.json", data=form)
     assert again.status_code == 200 and again.json[0]["service_request_id"] == receipt["service_request_id"]
-    bad = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "x", "lat": "north"})
+    bad = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "1", "lat": "north"})
     assert bad.status_code == 400 and "description" in bad.json[0]["description"]
+    assert "lat:" in bad.json[0]["description"] and "long:" in bad.json[0]["description"]
     [item] = client.get(f"/open311/v2/requests/{receipt['service_request_id']}.json?api_key={key}").json
     assert set(item) == GEOREPORT_FIELDS
     assert item["service_request_id"] == receipt["service_request_id"] and item["status"] == "open"
@@ -362,7 +363,7 @@ def test_open311_post_creates_a_routed_appeal_and_retries_are_one(app):
 
 def test_open311_requests_filters(app, staff_client):
     key, client = api_key(app), app.test_client()
-    ids = [client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": code,
+    ids = [client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": code, "address_string": "Abay 10",
                                                           "description": f"Request {code}"}).json[0]["service_request_id"]
            for code in ("1", "2")]
     live = ask(app, "From the broadcast")["tracking_code"]
@@ -392,6 +393,11 @@ def test_openapi_lists_the_appeal_and_open311_operations(app):
                  "/open311/v2/requests/{service_request_id}.json"):
         assert path in paths
     assert "post" in paths["/open311/v2/requests.json"] and "get" in paths["/open311/v2/requests.json"]
+    for path in ("/open311/v2/discovery", "/open311/v2/services", "/open311/v2/services/{service_code}",
+                 "/open311/v2/requests", "/open311/v2/requests/{service_request_id}"):
+        twin = paths[f"{path}.xml"]
+        assert set(twin) == set(paths[f"{path}.json"])
+        assert "text/xml" in twin["get"]["responses"]["200"]["content"]
 
 
 # --- e-mail notices ---------------------------------------------------------------------------
@@ -552,10 +558,10 @@ def test_the_receipt_and_the_track_page_of_a_question_only_show_no_due_date(app)
 
 def test_open311_without_a_name_is_a_question_only_with_no_expected_time(app):
     key, client = api_key(app), app.test_client()
-    anonymous = client.post("/open311/v2/requests.json", data={"api_key": key, "description": "Pothole",
-                                                               "email": "resident@example.kz"}).json[0]
-    named = client.post("/open311/v2/requests.json", data={"api_key": key, "description": "Pothole",
-                                                           "first_name": "Dana", "phone": "+77012345678"}).json[0]
+    where = {"api_key": key, "service_code": "1", "address_string": "Abay 10", "description": "Pothole"}
+    anonymous = client.post("/open311/v2/requests.json", data={**where, "email": "resident@example.kz"}).json[0]
+    named = client.post("/open311/v2/requests.json", data={**where, "first_name": "Dana",
+                                                           "phone": "+77012345678"}).json[0]
     assert "not an official appeal" in anonymous["service_notice"] and "due by" in named["service_notice"]
     [item] = client.get(f"/open311/v2/requests/{anonymous['service_request_id']}.json?api_key={key}").json
     assert item["expected_datetime"] is None and item["status"] == "open"

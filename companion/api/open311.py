@@ -1,7 +1,9 @@
 """Open311 GeoReport v2 under /open311/v2/: categories as services, appeals as service requests.
 
 Field names follow the GeoReport v2 specification; appeal statuses map to open/closed and the
-full status goes into status_notes. Errors are GeoReport's list of {code, description}.
+full status goes into status_notes. Errors are GeoReport's list of {code, description}. Every endpoint
+answers in XML (`.xml`, the spec's required format) and JSON (`.json`), both rendered by `georeport`
+from one representation; services are `realtime` (POST returns the service_request_id).
 
 Appeals are private to their applicants. An integrator's key (the `api_key` parameter, as GeoReport
 clients such as FixMyStreet send it, or `Authorization: Bearer`) reads in full the requests it filed
@@ -11,15 +13,17 @@ address), never the description, the answer, the address or the coordinates."""
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, request
 from flask_babel import format_date, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from .. import links
 from ..extensions import db
 from ..models import Appeal, Category, Channel
 from ..services import apikeys, appeals, desk, limits
@@ -27,8 +31,11 @@ from ..services.appeal_list import unfinished_condition
 from ..services.database import resilient
 from ..services.errors import Forbidden, NotFound, ServiceError, ValidationError
 from ..services.fields import parse_id, storable
+from . import georeport
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
+FMT = "<any(json, xml):fmt>"
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 MAX_RESULTS = 1000
 QUESTION_ONLY_NOTICE = _l("Registered as a question only: without a name and a contact it is not an official appeal, "
                           "and no answer is due by a date.")
@@ -37,15 +44,21 @@ DEFAULT_DAYS = 90
 
 @bp.errorhandler(ServiceError)
 def georeport_error(exc: ServiceError):
-    """GeoReport v2 errors: a list of {code, description}."""
+    """GeoReport v2 errors: a list of {code, description}, in the format the URL asks for."""
     db.session.rollback()
     description = str(exc.message)
     if exc.fields:
         description += " " + "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
-    response = jsonify([{"code": exc.status, "description": description}])
-    if "retry_after" in exc.detail:
-        response.headers["Retry-After"] = str(exc.detail["retry_after"])
-    return response, exc.status
+    headers = {"Retry-After": str(exc.detail["retry_after"])} if "retry_after" in exc.detail else {}
+    return georeport.errors(exc.status, description, _fmt(), headers)
+
+
+def _fmt() -> str:
+    return (request.view_args or {}).get("fmt") or georeport.format_of(request.path)
+
+
+def _answer(body, root: str, status: int = 200):
+    return georeport.render(body, root, _fmt(), status)
 
 
 def _locale() -> str:
@@ -62,7 +75,7 @@ def service(category: Category) -> dict:
     """A category as a GeoReport service."""
     locale = _locale()
     return {"service_code": str(category.id), "service_name": category.name(locale),
-            "description": category.name(locale), "metadata": False, "type": "batch", "keywords": "",
+            "description": category.name(locale), "metadata": False, "type": "realtime", "keywords": "",
             "group": category.department.name(locale) if category.department else ""}
 
 
@@ -97,6 +110,7 @@ def service_request(appeal: Appeal) -> dict:
     """An appeal as a GeoReport service request, for the integrator that filed it (no name or contact)."""
     locale = _locale()
     zone = ZoneInfo(current_app.config["TIMEZONE"])
+    extra = appeal.open311_extra or {}
     notes = appeals.status_label(appeal.status, appeal.follow_up)
     if appeal.forwarded_to:
         notes += f": {appeal.forwarded_to}"
@@ -112,8 +126,8 @@ def service_request(appeal: Appeal) -> dict:
             "agency_responsible": appeal.department.name(locale) if appeal.department else None,
             "service_notice": appeal.answer or None, "requested_datetime": _local_iso(appeal.received_at),
             "updated_datetime": _local_iso(appeal.updated_at), "expected_datetime": due.isoformat(timespec="seconds") if due else None,
-            "address": appeal.address or None, "address_id": None, "zipcode": None,
-            "lat": _finite(appeal.lat), "long": _finite(appeal.long), "media_url": None}
+            "address": appeal.address or None, "address_id": extra.get("address_id"), "zipcode": None,
+            "lat": _finite(appeal.lat), "long": _finite(appeal.long), "media_url": (extra.get("media_url") or [None])[0]}
 
 
 def _finite(value: float | None) -> float | None:
@@ -134,24 +148,39 @@ def _when(name: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(current_app.config["TIMEZONE"]))
 
 
-@bp.get("/services.json")
-def services():
+@bp.get(f"/discovery.{FMT}")
+def discovery(fmt: str):
+    """Service Discovery: where the GeoReport v2 endpoint is, its formats and how to get a key."""
+    changeset = current_app.config["OPEN311_CHANGESET"]
+    return _answer({
+        "changeset": changeset,
+        "contact": current_app.config["OPEN311_CONTACT"] or str(_l(
+            "Write to the office's administrator for help with this interface.")),
+        "key_service": current_app.config["OPEN311_KEY_SERVICE"] or str(_l(
+            "The office's administrator issues api_key values to the systems that file requests.")),
+        "endpoints": [{"specification": SPECIFICATION, "url": links.base_url() + bp.url_prefix, "changeset": changeset, "type": "production",
+                       "formats": [georeport.CONTENT_TYPES["xml"].split(";")[0],
+                                   georeport.CONTENT_TYPES["json"].split(";")[0]]}]}, "discovery")
+
+
+@bp.get(f"/services.{FMT}")
+def services(fmt: str):
     """The categories residents and integrators can file requests under."""
-    return jsonify([service(c) for c in desk.categories()])
+    return _answer([service(c) for c in desk.categories()], "services")
 
 
-@bp.get("/services/<code>.json")
-def service_definition(code: str):
+@bp.get(f"/services/<code>.{FMT}")
+def service_definition(code: str, fmt: str):
     """A service's extra attributes: none (metadata is false for every service)."""
     category_id = parse_id(code)
     category = db.session.get(Category, category_id) if category_id else None
     if category is None:
         raise NotFound(_l("This category does not exist."))
-    return jsonify({"service_code": str(category.id), "attributes": []})
+    return _answer({"service_code": str(category.id), "attributes": []}, "service_definition")
 
 
-@bp.get("/requests.json")
-def requests_list():
+@bp.get(f"/requests.{FMT}")
+def requests_list(fmt: str):
     """The key's own service requests filtered by id, service_code, start/end date and status (newest
     first, at most 1000); 403 without a key."""
     key = _request_key()
@@ -187,12 +216,12 @@ def requests_list():
         elif wanted == {"closed"}:
             query = query.where(~unfinished_condition())
     rows = db.session.execute(query.order_by(Appeal.received_at.desc(), Appeal.id.desc()).limit(MAX_RESULTS)).scalars()
-    return _no_store(jsonify([service_request(a) for a in rows]))
+    return _no_store(_answer([service_request(a) for a in rows], "service_requests"))
 
 
-@bp.get("/requests/<code>.json")
+@bp.get(f"/requests/<code>.{FMT}")
 @resilient
-def request_detail(code: str):
+def request_detail(code: str, fmt: str):
     """One service request by its id (the tracking code): in full for the key that filed it, else the minimum."""
     key = _request_key()
     if key is None:
@@ -201,25 +230,59 @@ def request_detail(code: str):
     if appeal is None:
         raise NotFound(_l("No appeal has this tracking number."))
     if key is not None and appeal.api_key_id == key.id:
-        return _no_store(jsonify([service_request(appeal)]))
-    return jsonify([service_request_minimum(appeal)])
+        return _no_store(_answer([service_request(appeal)], "service_requests"))
+    return _answer([service_request_minimum(appeal)], "service_requests")
 
 
-@bp.post("/requests.json")
+ATTRIBUTE_KEY = re.compile(r"attribute\[([^\[\]]*)\](\[\])?")
+EXTRA_KEYS = ("device_id", "account_id", "address_id")
+
+
+def _posted() -> tuple[dict, dict]:
+    """The POST's fields (form-encoded, as the spec and FixMyStreet send them, or a JSON object) and
+    its extras for validate_extra: media_url (repeatable), attribute[code]=value and
+    attribute[code][]=value (a multivaluelist), device_id (FixMyStreet may say deviceid), account_id,
+    address_id."""
+    if request.is_json:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise ValidationError(fields={"body": _l("Expected form fields or a JSON object.")})
+        attributes = data.get("attribute") if data.get("attribute") is not None else data.get("attributes")
+        extra = {"media_url": data.get("media_url"), "attributes": attributes}
+    else:
+        form = request.form
+        data = {k: form.get(k) for k in form if not k.startswith("attribute[")}
+        attributes: dict = {}
+        for name in form:
+            match = ATTRIBUTE_KEY.fullmatch(name)
+            if match is None:
+                if name.startswith("attribute["):
+                    raise ValidationError(fields={name[:80]: _l("Expected attribute[code]=value.")})
+                continue
+            values = form.getlist(name)
+            attributes[match.group(1)] = values if match.group(2) or len(values) > 1 else values[0]
+        extra = {"media_url": form.getlist("media_url"), "attributes": attributes}
+    extra.update({k: data.get(k) for k in EXTRA_KEYS})
+    if extra["device_id"] in (None, ""):
+        extra["device_id"] = data.get("deviceid")
+    return data, extra
+
+
+@bp.post(f"/requests.{FMT}")
 @resilient
-def create_request():
-    """Create an appeal from another system (city 109 centre, e-Otinish); needs a valid api_key.
+def create_request(fmt: str):
+    """Create an appeal from another system (city 109 centre, e-Otinish, FixMyStreet); needs a valid api_key.
 
-    An optional `client_id` (or Idempotency-Key header) makes a retried POST return the same request."""
-    data = request.get_json(silent=True) if request.is_json else request.form.to_dict()
-    if not isinstance(data, dict):
-        raise ValidationError(fields={"body": _l("Expected form fields or a JSON object.")})
+    An optional `client_id` (or Idempotency-Key header) makes a retried POST return the same request;
+    without one, the same key's same request within OPEN311_RETRY_WINDOW_SECONDS returns the first."""
+    data, extra = _posted()
     key = apikeys.key_by_value(data.get("api_key"))
     if key is None:
         raise Forbidden(_l("A valid api_key is required."))
     name = " ".join(str(data.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
     fields = {"description": data.get("description"), "service_code": data.get("service_code"),
-              "address": data.get("address_string") or "", "lat": data.get("lat"), "long": data.get("long"),
+              "address": data.get("address_string") or "", "address_id": data.get("address_id"),
+              "lat": data.get("lat"), "long": data.get("long"),
               "author_name": name, "language": data.get("language") or None,
               "contact": data.get("email") or data.get("phone") or "",
               "received_at": data.get("received_at"), "external_id": data.get("external_id")}
@@ -227,11 +290,14 @@ def create_request():
     if client_id is not None and (not isinstance(client_id, str) or not 8 <= len(client_id) <= 64
                                   or not storable(client_id)):
         raise ValidationError(fields={"client_id": _l("Invalid client id.")})
-    appeal, new = appeals.create_appeal(fields, api_key=key, channel=Channel.OPEN311, client_id=client_id)
+    window = current_app.config["OPEN311_RETRY_WINDOW_SECONDS"]
+    appeal, new = appeals.create_appeal(fields, api_key=key, channel=Channel.OPEN311, client_id=client_id,
+                                        extra=extra, retry_window=timedelta(seconds=window) if window > 0 else None)
     # access_code (not in GeoReport): what the integrator hands the applicant to read the appeal at
     # /track/<id>/<access_code>
     notice = (_l("Registered. The answer is due by %(date)s.", date=format_date(appeal.due_date, "long"))
               if appeal.statutory else QUESTION_ONLY_NOTICE)
-    body = [{"service_request_id": appeal.tracking_code, "service_notice": str(notice), "account_id": None,
-        "access_code": appeals.format_access_code(appeal.access_code)}]
-    return _no_store(jsonify(body)), (201 if new else 200)
+    body = [{"service_request_id": appeal.tracking_code, "service_notice": str(notice),
+             "account_id": (appeal.open311_extra or {}).get("account_id"),
+             "access_code": appeals.format_access_code(appeal.access_code)}]
+    return _no_store(_answer(body, "service_requests", 201 if new else 200))

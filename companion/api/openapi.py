@@ -112,9 +112,12 @@ OPENAPI = {
                         "type": "array", "items": {"$ref": "#/components/schemas/Service"}}}}}}}
         },
         "/open311/v2/services/{service_code}.json": {
-            "get": {"summary": "Open311: a service's attributes (none)", "tags": ["Open311"],
+            "get": {"summary": "Open311: a service's attributes (none: every service has metadata false)", "tags": ["Open311"],
                     "parameters": [{"name": "service_code", "in": "path", "required": True, "schema": {"type": "string"}}],
-                    "responses": {"200": {"description": "Definition"}, **_georeport_errors(404)}}
+                    "responses": {"200": {"description": "Definition", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"service_code": {"type": "string"},
+                                                         "attributes": {"type": "array", "maxItems": 0}}}}}},
+                        **_georeport_errors(404)}}
         },
         "/open311/v2/requests.json": {
             "get": {"summary": "Open311: the service requests this api_key filed, newest first, at most 1000; "
@@ -140,9 +143,16 @@ OPENAPI = {
                      "responses": {
                          "201": {"description": "Registered", "content": {"application/json": {"schema": {
                              "type": "array", "items": {"$ref": "#/components/schemas/ServiceRequestReceipt"}}}}},
-                         "200": {"description": "Already registered for this client_id by this api_key: the same "
-                                                "receipt (another key's client_id is another request)"},
-                         **_georeport_errors(400, 403)}},
+                         "200": {"description": "Already registered for this client_id by this api_key (another "
+                                                "key's client_id is another request), or, without a client_id, the "
+                                                "same api_key's same service_code, description, name and contact "
+                                                "registered within OPEN311_RETRY_WINDOW_SECONDS (600): the first "
+                                                "request's receipt", "content": {"application/json": {"schema": {
+                                                    "type": "array", "items": {
+                                                        "$ref": "#/components/schemas/ServiceRequestReceipt"}}}}},
+                         **_georeport_errors(400, 403),
+                         "404": {"description": "No service has this service_code",
+                                 "content": {"application/json": {"schema": _GEOREPORT_ERROR}}}}},
         },
         "/open311/v2/requests/{service_request_id}.json": {
             "get": {"summary": "Open311: one service request; in full for the api_key that filed it, otherwise only "
@@ -153,6 +163,12 @@ OPENAPI = {
                     "responses": {"200": {"description": "A list with the request", "content": {"application/json": {
                         "schema": {"type": "array", "items": {"$ref": "#/components/schemas/ServiceRequest"}}}}},
                         **_georeport_errors(401, 403, 404, 429)}}
+        },
+        "/open311/v2/discovery.json": {
+            "get": {"summary": "Open311 Service Discovery: the GeoReport v2 endpoint, its formats, how to get a key",
+                    "tags": ["Open311"],
+                    "responses": {"200": {"description": "Discovery", "content": {"application/json": {"schema": {
+                        "$ref": "#/components/schemas/Discovery"}}}}}}
         },
         "/healthz": {"get": {"summary": "Liveness: the process answers", "responses": {
             "200": {"description": "Alive", "content": {"application/json": {"schema": {
@@ -231,10 +247,28 @@ OPENAPI = {
             "requested_datetime": {"type": "string", "format": "date-time"},
             "updated_datetime": {"type": "string", "format": "date-time"},
             "expected_datetime": {"type": ["string", "null"], "format": "date-time"}, "address": {"type": ["string", "null"]},
-            "lat": {"type": ["number", "null"]}, "long": {"type": ["number", "null"]}}},
-        "NewServiceRequest": {"type": "object", "required": ["api_key", "description"], "properties": {
-            "api_key": {"type": "string"}, "service_code": {"type": "string"}, "description": {"type": "string"},
-            "address_string": {"type": "string"}, "lat": {"type": "number"}, "long": {"type": "number"},
+            "address_id": {"type": ["string", "null"]}, "zipcode": {"type": "null"},
+            "lat": {"type": ["number", "null"]}, "long": {"type": ["number", "null"]},
+            "media_url": {"type": ["string", "null"], "description": "The first media_url sent"}}},
+        "NewServiceRequest": {"type": "object", "required": ["api_key", "service_code", "description"],
+                              "description": "A location is required: lat and long together, or address_string, or "
+                                             "address_id. GeoReport v2 makes description optional; this office "
+                                             "registers appeals by their text and refuses one without (400).",
+                              "properties": {
+            "api_key": {"type": "string"}, "jurisdiction_id": {"type": "string", "description": "Ignored: one office"},
+            "service_code": {"type": "string", "description": "Unknown: 404"},
+            "description": {"type": "string", "minLength": 1, "maxLength": 4000,
+                            "description": "At most OPEN311_DESCRIPTION_MAX_LENGTH characters (4000)"},
+            "address_string": {"type": "string", "maxLength": 300}, "address_id": {"type": "string", "maxLength": 200},
+            "lat": {"type": "number", "minimum": -90, "maximum": 90},
+            "long": {"type": "number", "minimum": -180, "maximum": 180},
+            "media_url": {"oneOf": [{"type": "string"}, {"type": "array", "maxItems": 10, "items": {"type": "string"}}],
+                          "description": "http or https addresses (repeat the field for several); kept for staff"},
+            "attribute": {"type": "object", "additionalProperties": {"oneOf": [
+                {"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+                "description": "Form-encoded as attribute[code]=value and attribute[code][]=value; at most 50, "
+                               "kept as sent and shown to staff"},
+            "device_id": {"type": "string", "maxLength": 200}, "account_id": {"type": "string", "maxLength": 200},
             "email": {"type": "string"}, "phone": {"type": "string"}, "first_name": {"type": "string"},
             "last_name": {"type": "string"}, "language": {"enum": ["kk", "ru", "en"]},
             "client_id": {"type": "string", "description": "Makes a retried POST with the same api_key return the "
@@ -261,10 +295,36 @@ OPENAPI = {
             "message_queue": {"enum": ["ok", "error"]},
             "reasons": {"type": "object", "additionalProperties": {"type": "string"}},
             "degraded": {"type": "array", "items": {"type": "string"}}}},
+        "Discovery": {"type": "object", "properties": {
+            "changeset": {"type": "string"}, "contact": {"type": "string"}, "key_service": {"type": "string"},
+            "endpoints": {"type": "array", "items": {"type": "object", "properties": {
+                "specification": {"type": "string"}, "url": {"type": "string"}, "changeset": {"type": "string"},
+                "type": {"enum": ["production", "test"]},
+                "formats": {"type": "array", "items": {"type": "string"}}}}}}},
         "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
             "code": {"type": "string"}, "message": {"type": "string"}, "fields": {"type": "object"}}}}},
     }},
 }
+
+
+def _as_xml(node):
+    """The same operation answering GeoReport's XML: every application/json response as text/xml."""
+    if isinstance(node, dict):
+        return {("text/xml" if key == "application/json" else key): _as_xml(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_as_xml(item) for item in node]
+    return node
+
+
+# every Open311 operation answers in XML too (the spec's required format): its .xml twin, generated so the
+# two cannot drift; a request body stays as it is (form-encoded, or JSON)
+for _path in [p for p in OPENAPI["paths"] if p.startswith("/open311/") and p.endswith(".json")]:
+    _twin = {}
+    for _method, _operation in OPENAPI["paths"][_path].items():
+        _twin[_method] = {**_as_xml({k: v for k, v in _operation.items() if k != "requestBody"}),
+                          **({"requestBody": _operation["requestBody"]} if "requestBody" in _operation else {}),
+                          "summary": _operation["summary"] + " (XML)"}
+    OPENAPI["paths"][_path[:-len(".json")] + ".xml"] = _twin
 
 
 # who may call what: an operationId (the view's name) -> its security requirement ({} is "no key")
@@ -283,7 +343,8 @@ LICENSE = {"name": "Proprietary: the district office's own software, no licence 
 
 def _shape(path: str) -> str:
     """A path with its parameters blanked: /appeals/<code> and /appeals/{tracking_code} are the same route."""
-    return re.sub(r"<[^>]+>|\{[^}]+\}", "{}", path)
+    # (and Open311's /requests.json and /requests.xml are the one route /requests.<fmt>)
+    return re.sub(r"\.(json|xml)$", ".{}", re.sub(r"<[^>]+>|\{[^}]+\}", "{}", path))
 
 
 def document(app) -> dict:
@@ -313,7 +374,8 @@ def document(app) -> dict:
             name = views.get((_shape(path), method))
             if name is None:
                 raise LookupError(f"the OpenAPI document describes {method.upper()} {path}, which no route serves")
-            operation.setdefault("operationId", name)
+            # an Open311 operation's XML twin is the same view: its id says the format (ids are unique)
+            operation.setdefault("operationId", name + ("_xml" if path.endswith(".xml") else ""))
             if name in SECURITY:
                 operation.setdefault("security", SECURITY[name])
     return doc

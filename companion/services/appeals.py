@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from datetime import date
+from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 
@@ -254,18 +254,24 @@ def coordinate(value, bound: float) -> float | None:
 
 
 def validate_appeal(data: dict) -> dict:
-    """Clean the fields of an appeal from another channel (Open311) or raise ValidationError naming each."""
+    """Clean the fields of an appeal from another channel (Open311) or raise ValidationError naming each
+    (NotFound for a service_code no category has, as GeoReport v2 asks).
+
+    GeoReport v2's rules: a service_code; a location (lat and long together, or address_string, or
+    address_id); a description of at most OPEN311_DESCRIPTION_MAX_LENGTH characters. The spec makes the
+    description optional, but an appeal is registered and answered by its text: one without is refused."""
     from .intake import normalise_contact  # intake imports this module
 
     errors: dict = {}
     fields: dict = {}
     text = (data.get("description") or "").strip() if isinstance(data.get("description"), str) else ""
+    limit = current_app.config["OPEN311_DESCRIPTION_MAX_LENGTH"]
     if text and not storable(data["description"]):
         errors["description"] = UNSTORABLE
     elif not text:
         errors["description"] = _l("Please describe the request.")
-    elif len(text) > current_app.config["QUESTION_MAX_LENGTH"]:
-        errors["description"] = question_too_long(current_app.config["QUESTION_MAX_LENGTH"])
+    elif len(text) > limit:
+        errors["description"] = at_most_characters(limit)
     fields["text"] = text
     for key, limit in (("author_name", 120), ("district", 120), ("address", 300)):
         value = data.get(key) or ""
@@ -287,28 +293,97 @@ def validate_appeal(data: dict) -> dict:
     if language not in LANGUAGES:
         errors["language"] = _l("Unknown language.")
     fields["language"] = language
+    given = {key: data.get(key) not in (None, "") for key in ("lat", "long")}
     for key, bound in (("lat", 90), ("long", 180)):
         value = data.get(key)
-        if value not in (None, ""):
+        if given[key]:
             number = coordinate(value, bound)
             if number is None:  # "inf" and "nan" included: they would make the Open311 listing invalid JSON
                 errors[key] = _l("Enter a number from %(low)s to %(high)s.", low=-bound, high=bound)
             else:
                 fields[key] = number
+    if given["lat"] != given["long"]:  # a point needs both: one alone is no location
+        missing = "long" if given["lat"] else "lat"
+        errors.setdefault(missing, _l("Send lat and long together."))
+    elif not given["lat"] and not fields.get("address") and data.get("address_id") in (None, "") \
+            and "address" not in errors:
+        errors["location"] = _l("Send a location: lat and long, address_string or address_id.")
     code = data.get("service_code")
-    if code not in (None, ""):
+    if code in (None, ""):
+        errors["service_code"] = _l("Choose a service: service_code is required.")
+    else:
         category_id = parse_id(code)
         category = db.session.get(Category, category_id) if category_id else None
         if category is None:
-            errors["service_code"] = _l("This category does not exist.")
-        else:
-            fields["category"] = category
+            raise NotFound(fields={"service_code": _l("This category does not exist.")})
+        fields["category"] = category
     if errors:
         raise ValidationError(fields=errors)
     return fields
 
 
 EXTERNAL_ID_MAX_LENGTH = 64  # Appeal.external_id's column
+EXTRA_ID_MAX_LENGTH = 200  # device_id, account_id, address_id
+MEDIA_URL_MAX_LENGTH = 2000
+MEDIA_URLS_MAX = 10
+ATTRIBUTES_MAX = 50
+ATTRIBUTE_CODE = re.compile(r"[A-Za-z0-9_.:-]{1,64}", re.ASCII)
+ATTRIBUTE_VALUE_MAX_LENGTH = 1000
+WEB_ADDRESS = re.compile(r"https?://[^\s/]+\S*", re.IGNORECASE | re.ASCII)
+
+
+def validate_extra(extra: dict) -> dict | None:
+    """Clean what an Open311 client sent beyond the appeal's fields, kept as sent for staff: media_url
+    (http or https addresses), attributes ({code: value or [values]}), device_id, account_id, address_id.
+    Raises ValidationError naming each bad field; None when nothing was sent."""
+    errors: dict = {}
+    clean: dict = {}
+    for key in ("device_id", "account_id", "address_id"):
+        value = extra.get(key)
+        if value in (None, ""):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or not storable(str(value)):
+            errors[key] = UNSTORABLE
+        elif len(str(value).strip()) > EXTRA_ID_MAX_LENGTH:
+            errors[key] = at_most_characters(EXTRA_ID_MAX_LENGTH)
+        else:
+            clean[key] = str(value).strip()
+    urls = extra.get("media_url") or []
+    urls = [urls] if isinstance(urls, str) else urls
+    if not isinstance(urls, list) or len(urls) > MEDIA_URLS_MAX:
+        errors["media_url"] = _l("At most %(n)s web addresses.", n=MEDIA_URLS_MAX)
+    else:
+        urls = [u.strip() for u in urls if isinstance(u, str) and u.strip()] if all(
+            isinstance(u, str) for u in urls) else None
+        if urls is None or any(len(u) > MEDIA_URL_MAX_LENGTH or not storable(u) or not WEB_ADDRESS.fullmatch(u)
+                               for u in urls):
+            errors["media_url"] = _l("Enter a web address starting with http:// or https://.")
+        elif urls:
+            clean["media_url"] = urls
+    attributes = extra.get("attributes") or {}
+    if not isinstance(attributes, dict) or len(attributes) > ATTRIBUTES_MAX:
+        errors["attribute"] = _l("At most %(n)s attributes.", n=ATTRIBUTES_MAX)
+    else:
+        kept = {}
+        for code, value in attributes.items():
+            name = f"attribute[{code}]"
+            values = value if isinstance(value, list) else [value]
+            if not isinstance(code, str) or not ATTRIBUTE_CODE.fullmatch(code):
+                errors[name[:80]] = _l("An attribute's code: Latin letters, digits and _ . : -, at most 64.")
+            elif len(values) > ATTRIBUTES_MAX or not all(
+                    isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in values):
+                errors[name] = _l("Expected a text value or a list of them.")
+            elif any(not storable(str(v)) for v in values):
+                errors[name] = UNSTORABLE
+            elif any(len(str(v)) > ATTRIBUTE_VALUE_MAX_LENGTH for v in values):
+                errors[name] = at_most_characters(ATTRIBUTE_VALUE_MAX_LENGTH)
+            else:
+                kept[code] = [str(v) for v in value] if isinstance(value, list) else str(value)
+        if kept:
+            clean["attributes"] = kept
+    if errors:
+        raise ValidationError(fields=errors)
+    return clean or None
 
 
 def origin_fields(data: dict, api_key: ApiKey | None) -> dict:
@@ -342,16 +417,21 @@ def origin_fields(data: dict, api_key: ApiKey | None) -> dict:
 
 
 def create_appeal(data: dict, *, api_key: ApiKey, channel: str = Channel.OPEN311, client_id: str | None = None,
-                  actor: User | None = None) -> tuple[Appeal, bool]:
+                  actor: User | None = None, extra: dict | None = None,
+                  retry_window: timedelta | None = None) -> tuple[Appeal, bool]:
     """Register an appeal an integrator filed with its key; returns it and whether it is new (a client_id
-    this key used before is not; another key's copy of it is another appeal)."""
+    this key used before is not; another key's copy of it is another appeal). `extra` is what the client
+    sent beyond the appeal's fields (validate_extra). Without a client_id, a request from the same key with
+    the same service, description, name and contact registered within `retry_window` is taken for a
+    retry of it: clients such as FixMyStreet send no id and retry when they cannot read the receipt."""
     if client_id:
         existing = _by_client_id(channel, api_key, client_id)
         if existing is not None:
             return existing, False
     errors: dict = {}
-    fields, origin = {}, {}
-    for check, into in ((lambda: validate_appeal(data), fields), (lambda: origin_fields(data, api_key), origin)):
+    fields, origin, kept = {}, {}, {}
+    for check, into in ((lambda: validate_appeal(data), fields), (lambda: origin_fields(data, api_key), origin),
+                        (lambda: {"extra": validate_extra(extra or {})}, kept)):
         try:
             into.update(check())
         except ValidationError as exc:
@@ -359,10 +439,14 @@ def create_appeal(data: dict, *, api_key: ApiKey, channel: str = Channel.OPEN311
     if errors:
         raise ValidationError(fields=errors)
     category = fields.pop("category", None)
+    if not client_id and retry_window:
+        existing = _recent_twin(channel, api_key, category, fields, retry_window)
+        if existing is not None:
+            return existing, False
     received = origin.pop("received_at", None) or utcnow()
     try:
         appeal = _new_appeal(received, channel=str(channel), client_id=client_id or None, api_key_id=api_key.id,
-                             **fields, **origin)
+                             open311_extra=kept["extra"], **fields, **origin)
         if category is not None:
             _route(appeal, category, actor)
         db.session.commit()
@@ -373,6 +457,21 @@ def create_appeal(data: dict, *, api_key: ApiKey, channel: str = Channel.OPEN311
             raise
         return existing, False
     return appeal, True
+
+
+def _recent_twin(channel: str, api_key: ApiKey, category: Category | None, fields: dict,
+                 window: timedelta) -> Appeal | None:
+    """The first appeal this key filed without a client_id within `window` (by its registration, not an
+    import's own time of receipt) with the same service, text, name and contact, or None."""
+    registered = (select(AppealEvent.appeal_id).where(AppealEvent.action == "register",
+                                                      AppealEvent.at >= utcnow() - window))
+    return db.session.execute(
+        select(Appeal).where(Appeal.channel == str(channel), Appeal.api_key_id == api_key.id,
+                             Appeal.client_id.is_(None),
+                             Appeal.category_id == (category.id if category is not None else None),
+                             Appeal.text == fields["text"], Appeal.contact == fields.get("contact", ""),
+                             Appeal.author_name == fields.get("author_name", ""), Appeal.id.in_(registered))
+        .order_by(Appeal.id).limit(1)).scalar_one_or_none()
 
 
 def _by_client_id(channel: str, api_key: ApiKey, client_id: str) -> Appeal | None:

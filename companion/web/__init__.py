@@ -71,8 +71,9 @@ def register_web(app: Flask) -> None:
         message = ERROR_TEXT.get(code, ERROR_TEXT[500])
         # a 405 names the methods the address does take (RFC 9110, 15.5.6), on every kind of page
         headers = {"Allow": ", ".join(sorted(exc.valid_methods))} if getattr(exc, "valid_methods", None) else {}
-        if request.path.startswith("/open311/"):  # GeoReport v2's own error format
-            return jsonify([{"code": code, "description": str(message)}]), code, headers
+        if request.path.startswith("/open311/"):  # GeoReport v2's own error format, in the URL's format
+            from ..api import georeport
+            return georeport.errors(code, str(message), georeport.format_of(request.path), headers)
         if request.path.startswith("/api/"):
             name = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                     405: "method_not_allowed", 413: "too_large"}.get(code, "server_error")
