@@ -11,7 +11,7 @@ from companion.extensions import db
 from companion.models import Appeal, AppealEvent, AppealStatus, Category, Department, QuestionStatus, User
 from companion.services import appeals, deadlines, intake, moderation
 from companion.services.deadlines import DAY_OFF, WORKING_DAY, WorkCalendar
-from companion.services.errors import Forbidden, InvalidTransition, StaleVersion, ValidationError
+from companion.services.errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
 
 from .test_services import demo, submit
 
@@ -561,16 +561,20 @@ def test_appeal_from_another_channel_is_idempotent_per_key_and_routed():
     appeal, new = appeals.create_appeal({"description": "Broken street light", "service_code": "1",
                                          "address": "Abay 10", "lat": "43.2", "long": "76.9"}, client_id="ext-1",
                                         api_key=key)
-    again, new_again = appeals.create_appeal({"description": "Broken street light"}, client_id="ext-1", api_key=key)
+    again, new_again = appeals.create_appeal({"description": "Broken street light", "service_code": "1", "address": "Abay 10"}, client_id="ext-1",
+                                             api_key=key)
     assert new and not new_again and again.id == appeal.id
     # another integrator's copy of the client_id is its own appeal, never the first one
-    theirs, theirs_new = appeals.create_appeal({"description": "Pothole"}, client_id="ext-1", api_key=other)
+    theirs, theirs_new = appeals.create_appeal({"description": "Pothole", "service_code": "1", "address": "Abay 10"}, client_id="ext-1",
+                                                api_key=other)
     assert theirs_new and theirs.id != appeal.id and theirs.text == "Pothole"
     assert appeal.department_id == db.session.get(Category, 1).department_id
     assert (appeal.lat, appeal.long, appeal.address) == (43.2, 76.9, "Abay 10")
     with pytest.raises(ValidationError) as refused:
-        appeals.create_appeal({"description": "", "service_code": "999", "lat": "north"}, api_key=key)
-    assert set(refused.value.fields) == {"description", "service_code", "lat"}
+        appeals.create_appeal({"description": "", "lat": "north"}, api_key=key)
+    assert set(refused.value.fields) == {"description", "service_code", "lat", "long"}  # lat without long names the other
+    with pytest.raises(NotFound):  # GeoReport v2: an unknown service is 404
+        appeals.create_appeal({"description": "Bench", "service_code": "999", "address": "Abay 10"}, api_key=key)
     assert db.session.execute(select(func.count()).select_from(Department)).scalar_one() == 6
     assert db.session.execute(select(func.count()).select_from(AppealEvent)
                               .where(AppealEvent.appeal_id == appeal.id)).scalar_one() == 2
@@ -614,9 +618,9 @@ def test_every_channel_follows_the_same_rule():
                                                 actor=mod, approved=True, rate_limited=False)
     api_named, _ = intake.submit_question(demo(), {"text": "From the API", **NAMED}, channel=Channel.API)
     key, _ = apikeys.create_key("109 centre", actor=None)
-    open311_named, _ = appeals.create_appeal({"description": "Pothole", "author_name": "Serik Abenov",
+    open311_named, _ = appeals.create_appeal({"description": "Pothole", "author_name": "Serik Abenov", "service_code": "1", "address": "Abay 10",
                                               "contact": "serik@example.kz"}, api_key=key)
-    open311_anonymous, _ = appeals.create_appeal({"description": "Pothole", "contact": "serik@example.kz"},
+    open311_anonymous, _ = appeals.create_appeal({"description": "Pothole", "contact": "serik@example.kz", "service_code": "1", "address": "Abay 10"},
                                                  api_key=key)
     assert phone_named.appeal.statutory and api_named.appeal.statutory and open311_named.statutory
     assert not phone_anonymous.appeal.statutory and not open311_anonymous.statutory

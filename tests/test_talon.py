@@ -284,6 +284,7 @@ def test_an_imported_appeal_keeps_its_system_number_and_original_receipt_and_its
     received = (utcnow() - timedelta(days=6)).replace(microsecond=0)
     created = app.test_client().post("/open311/v2/requests.json", data={
         "api_key": key, "description": "Broken bench in the park", "external_id": "EO-2026-77731",
+        "service_code": "1", "address_string": "Abay 10",
         "received_at": _iso(received)})
     assert created.status_code == 201, created.json
     api = app.test_client().post("/api/v1/broadcasts/demo/questions", headers={"Authorization": f"Bearer {key}"},
@@ -317,7 +318,7 @@ def test_a_malformed_future_or_too_old_received_at_is_a_clear_400_on_both_apis(a
     elif value == "OLD":
         value = _iso(utcnow() - timedelta(days=31))
     client = app.test_client()
-    open311 = client.post("/open311/v2/requests.json", json={"api_key": key, "description": "Bench",
+    open311 = client.post("/open311/v2/requests.json", json={"api_key": key, "description": "Bench", "service_code": "1", "address_string": "Abay 10",
                                                              "received_at": value})
     assert open311.status_code == 400 and "received_at" in open311.json[0]["description"]
     assert message in open311.json[0]["description"]
@@ -335,10 +336,10 @@ def test_received_at_and_external_id_need_an_api_key_and_a_sane_number(app):
                             json={"text": "Snow", "received_at": _iso(utcnow()), "external_id": "1"})
     assert anonymous.status_code == 400 and set(anonymous.json["error"]["fields"]) == {"received_at", "external_id"}
     key = _key(app)
-    long_number = client.post("/open311/v2/requests.json", json={"api_key": key, "description": "Bench",
+    long_number = client.post("/open311/v2/requests.json", json={"api_key": key, "description": "Bench", "service_code": "1", "address_string": "Abay 10",
                                                                  "external_id": "9" * 65})
     assert long_number.status_code == 400 and "external_id" in long_number.json[0]["description"]
-    recent = client.post("/open311/v2/requests.json", json={"api_key": key, "description": "Bench",
+    recent = client.post("/open311/v2/requests.json", json={"api_key": key, "description": "Bench", "service_code": "1", "address_string": "Abay 10",
                                                             "received_at": _iso(utcnow() + timedelta(seconds=30))})
     assert recent.status_code == 201  # a sending clock a little ahead of ours is not "the future"
 

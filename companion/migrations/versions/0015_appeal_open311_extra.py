@@ -15,10 +15,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('appeal', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('open311_extra', sa.JSON(), nullable=True))
+    # plain ADD COLUMN: SQLite adds it without rebuilding the table (a rebuild trips the foreign keys
+    # that refer to appeal)
+    op.add_column('appeal', sa.Column('open311_extra', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('appeal', schema=None) as batch_op:
-        batch_op.drop_column('open311_extra')
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+ does it in place; the column has no index or key)
+    op.drop_column('appeal', 'open311_extra')
