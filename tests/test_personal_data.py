@@ -375,3 +375,26 @@ def test_a_name_or_a_contact_is_kept_only_with_consent(ctx, fields):
     assert "consent" in refused.value.fields and "name and contact" in str(refused.value.fields["consent"])
     # a district alone names no one: no consent needed
     assert intake.validate_submission(broadcast, {"text": "Q", "district": DISTRICT}, "ru")["district"] == DISTRICT
+
+
+def test_an_open311_appeal_with_a_name_records_the_consent_its_sending_system_declared(app):
+    from companion.services import apikeys
+    with app.app_context():
+        _, key = apikeys.create_key("e-Otinish", actor=None)
+    client = app.test_client()
+    named = client.post("/open311/v2/requests.json", data={
+        "api_key": key, "service_code": "1", "address_string": "Abay 10", "description": "Bench is broken",
+        "first_name": "Serik", "last_name": "Abenov", "email": "serik@example.kz"})
+    bare = client.post("/open311/v2/requests.json", data={
+        "api_key": key, "service_code": "1", "address_string": "Abay 12", "description": "Another bench"})
+    assert named.status_code == bare.status_code == 201
+    with app.app_context():
+        with_name = appeals.by_code(named.json[0]["service_request_id"])
+        without = appeals.by_code(bare.json[0]["service_request_id"])
+        assert (with_name.consent_form, with_name.consent_version) == ("api", privacy.CONSENT_VERSION)
+        assert with_name.consent_at is not None
+        assert (without.consent_form, without.consent_version, without.consent_at) == ("", "", None)
+    page = app.test_client()
+    from .conftest import login
+    login(page, "admin")
+    assert "declared by the sending system" in page.get(f"/appeals/{with_name.id}").get_data(as_text=True)

@@ -444,9 +444,13 @@ def create_appeal(data: dict, *, api_key: ApiKey, channel: str = Channel.OPEN311
         if existing is not None:
             return existing, False
     received = origin.pop("received_at", None) or utcnow()
+    from .privacy import consent_fields  # (privacy reads reports, which read this module)
+    # GeoReport v2 has no consent field: the integrator's key is issued on its undertaking to collect the
+    # applicant's consent, so a name or a contact it sends is recorded as consent declared by that system
+    consent = consent_fields(True, bool(fields.get("author_name") or fields.get("contact")), str(channel))
     try:
         appeal = _new_appeal(received, channel=str(channel), client_id=client_id or None, api_key_id=api_key.id,
-                             open311_extra=kept["extra"], **fields, **origin)
+                             open311_extra=kept["extra"], **consent, **fields, **origin)
         if category is not None:
             _route(appeal, category, actor)
         db.session.commit()
