@@ -140,6 +140,25 @@ def registration_date(appeal):
     return appeal.registered_on or registration_day(appeal.received_at, office_calendar())
 
 
+# Kazakhstan's zones in the tz database: one time, UTC+5, since 1 March 2024, which people call Astana time
+KAZAKHSTAN_ZONES = frozenset({"Asia/Almaty", "Asia/Qostanay", "Asia/Aqtobe", "Asia/Aqtau", "Asia/Atyrau", "Asia/Oral",
+                              "Asia/Qyzylorda"})
+
+
+def time_with_zone(value) -> str:
+    """A time without seconds and its zone as people say it: "19:05 (Astana time)" for an office in
+    Kazakhstan; elsewhere (another TIMEZONE) the zone's name from the CLDR, as it is at that moment."""
+    from babel.dates import format_time, get_timezone, get_timezone_name
+    from flask import current_app
+    from flask_babel import get_locale, gettext
+    name, locale = current_app.config["TIMEZONE"], str(get_locale() or "en")
+    zone = get_timezone(name)
+    time = format_time(value, "HH:mm", tzinfo=zone, locale=locale)
+    if name in KAZAKHSTAN_ZONES:
+        return gettext("%(time)s (Astana time)", time=time)
+    return gettext("%(time)s (%(zone)s)", time=time, zone=get_timezone_name(value.astimezone(zone), locale=locale))
+
+
 def talon(appeal) -> dict:
     """What the talon prints besides the numbers (APPK art. 64): the time and date received, the legal
     registration date, the receiving office and who accepted the appeal, in the current language."""
@@ -147,7 +166,7 @@ def talon(appeal) -> dict:
     from .services.office import accepted_by, office_name
     locale = str(get_locale() or "kk")
     return {"received_date": long_date(appeal.received_at),
-            "received_time": gettext("%(time)s (Astana time)", time=format_time(appeal.received_at, "HH:mm")),
+            "received_time": time_with_zone(appeal.received_at),
             "registration_date": long_date(registration_date(appeal)),
             "office": office_name(locale), "accepted_by": accepted_by(appeal, locale),
             "due_date": long_date(appeal.original_due_date)}

@@ -349,3 +349,17 @@ def test_openapi_documents_received_at_and_external_id_on_both_apis(app):
     for name in ("NewQuestion", "NewServiceRequest"):
         assert {"received_at", "external_id"} <= set(schemas[name]["properties"])
     assert "registration_date" in schemas["Appeal"]["properties"]
+
+
+@SQLITE
+@pytest.mark.parametrize("zone, lang, expected", [("Asia/Almaty", "ru", "19:05 (время Астаны)"),
+                                                  ("Asia/Qostanay", "kk", "19:05 (Астана уақыты)"),
+                                                  ("Europe/Moscow", "ru", "17:05 (Москва, стандартное время)"),
+                                                  ("Europe/Moscow", "en", "17:05 (Moscow Standard Time)")])
+def test_the_talons_time_names_the_offices_own_zone(app, zone, lang, expected):
+    from flask_babel import force_locale
+
+    from companion.presenters import time_with_zone
+    app.config.update(TIMEZONE=zone)
+    with app.test_request_context(), force_locale(lang):
+        assert time_with_zone(local(2026, 11, 27, 19, 5, 42).astimezone(timezone.utc)) == expected
