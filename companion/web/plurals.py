@@ -23,6 +23,8 @@ PLURALS = {
     "votes": lambda n: ngettext("%(num)s vote", "%(num)s votes", n),
     "askers": lambda n: ngettext("%(num)s asker", "%(num)s askers", n),
     "asked_by": lambda n: ngettext("asked by %(num)s person", "asked by %(num)s people", n),
+    "merged_here": lambda n: ngettext("%(num)s question merged into this one", "%(num)s questions merged into this one", n),
+    "new_above": lambda n: ngettext("%(num)s new question above ↑", "%(num)s new questions above ↑", n),
 }
 
 

@@ -50,7 +50,7 @@ export function createBoard(view) {
     const out = [h("span", { class: "badge votes", title: plural(t.votes_n, q.votes) }, `▲ ${q.votes}`)];
     if (q.asker_count > 1) out.push(h("span", { class: "badge askers", title: plural(t.askers_n, q.asker_count) }, `👥 ${q.asker_count}`));
     const merged = view.mergedCount(q);
-    if (merged > 0) out.push(h("span", { class: "badge merged-here", title: fmt(t.merged_here, { n: merged }) }, `⊕ ${merged}`));
+    if (merged > 0) out.push(h("span", { class: "badge merged-here", title: plural(t.merged_here, merged) }, `⊕ ${merged}`));
     const size = view.groupSize(q);
     if (size > 1) out.push(h("span", { class: "badge group", title: fmt(t.group_of, { n: size }) }, `≈ ${size}`));
     const cat = view.categoryName(q.category_id);

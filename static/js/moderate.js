@@ -3,7 +3,7 @@
 // status allows; this screen shows those and keeps no state machine of its own.
 import { connectLive, request } from "./live.js";
 import { createBoard } from "./desk-board.js";
-import { fmt, h, pageData, time } from "./dom.js";
+import { fmt, h, pageData, plural, time } from "./dom.js";
 
 const data = pageData();
 const t = data.t;
@@ -79,7 +79,7 @@ function mergedHere(id) {
 function showNewAbove(name, n) {
   if (name !== "incoming") return;
   $("incoming-new").hidden = n <= 0;
-  $("incoming-new").textContent = fmt(t.new_above, { n });
+  $("incoming-new").textContent = plural(t.new_above, n);
 }
 
 const board = createBoard({
@@ -312,7 +312,7 @@ function renderMerged(q) {
   const box = $("insp-merged");
   box.hidden = !items.length;
   if (!items.length) { $("merged-list").replaceChildren(); return; }
-  $("merged-title").textContent = fmt(t.merged_here, { n: items.length });
+  $("merged-title").textContent = plural(t.merged_here, items.length);
   $("merged-list").replaceChildren(...items.sort((a, b) => a.id - b.id).map((x) => h("li", { dataset: { id: x.id } },
     h("button", { type: "button", class: "link", onclick: () => select(x.id) }, `#${x.id}`), " ",
     h("span", { class: "text" }, x.text.slice(0, 160)), " ",

@@ -639,7 +639,7 @@ def test_the_selected_card_stays_put_while_50_questions_arrive_above_it(browser,
     assert column["y"] <= after["y"] and after["y"] + after["height"] <= column["y"] + column["height"]
     assert page.input_value("#edit-text") == typed and page.evaluate("document.activeElement.id") == "edit-text"
     # what arrived is announced above, and one click shows it
-    assert page.inner_text("#incoming-new").startswith("New questions above: 50")
+    assert page.inner_text("#incoming-new").startswith("50 new questions above")
     page.click("#incoming-new")
     page.wait_for_selector("#incoming-new", state="hidden")
     assert page.evaluate("document.getElementById('list-incoming').scrollTop") == 0
