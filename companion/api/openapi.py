@@ -138,6 +138,9 @@ OPENAPI = {
             "post": {"summary": "Open311: create an appeal from another system (api_key required)", "tags": ["Open311"],
                      "description": QUESTION_RULE.replace("author_name", "first_name or last_name")
                      + " A question only has expected_datetime null.",
+                     "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {
+                         "type": "string", "minLength": 8, "maxLength": 64},
+                         "description": "The client_id, as a header (the body's client_id wins)"}],
                      "requestBody": {"required": True, "content": {
                          "application/x-www-form-urlencoded": {"schema": {
                              "$ref": "#/components/schemas/NewServiceRequestForm"}},
@@ -245,8 +248,9 @@ OPENAPI = {
             "group": {"type": "string"}}},
         "ServiceRequest": {"type": "object", "properties": {
             "service_request_id": {"type": "string"}, "status": {"enum": ["open", "closed"]},
-            "status_notes": {"type": "string"}, "service_name": {"type": ["string", "null"]},
-            "service_code": {"type": ["string", "null"]}, "description": {"type": "string"},
+            # null, as every field but the id, the status and the dates, for anyone but the key that filed it
+            "status_notes": {"type": ["string", "null"]}, "service_name": {"type": ["string", "null"]},
+            "service_code": {"type": ["string", "null"]}, "description": {"type": ["string", "null"]},
             "agency_responsible": {"type": ["string", "null"]}, "service_notice": {"type": ["string", "null"]},
             "requested_datetime": {"type": "string", "format": "date-time"},
             "updated_datetime": {"type": "string", "format": "date-time"},
@@ -275,8 +279,9 @@ OPENAPI = {
             "device_id": {"type": "string", "maxLength": 200}, "account_id": {"type": "string", "maxLength": 200},
             "email": {"type": "string"}, "phone": {"type": "string"}, "first_name": {"type": "string"},
             "last_name": {"type": "string"}, "language": {"enum": ["kk", "ru", "en"]},
-            "client_id": {"type": "string", "description": "Makes a retried POST with the same api_key return the "
-                                                           "same request"}, **_ORIGIN}},
+            "client_id": {"type": "string", "minLength": 8, "maxLength": 64,
+                          "description": "Makes a retried POST with the same api_key return the same request"},
+            **_ORIGIN}},
         "ServiceDefinition": {"type": "object", "required": ["service_code", "attributes"], "properties": {
             "service_code": {"type": "string"},
             "attributes": {"type": "array", "maxItems": 0, "items": {"$ref": "#/components/schemas/ServiceAttribute"},
@@ -321,6 +326,13 @@ OPENAPI = {
             "code": {"type": "string"}, "message": {"type": "string"}, "fields": {"type": "object"}}}}},
     }},
 }
+
+
+# presenters.appeal_status and public_appeal write every key of these (null when empty): all required, which
+# also spares generated clients a check of the optional const `full` (openapi-python-client 0.29 writes
+# `if full != Trueand ...` for an optional boolean const, a syntax error)
+for _schema in ("AppealStatus", "Appeal"):
+    OPENAPI["components"]["schemas"][_schema]["required"] = list(OPENAPI["components"]["schemas"][_schema]["properties"])
 
 
 def _as_xml(node):
