@@ -263,7 +263,9 @@ OPENAPI = {
                                              "address_id. GeoReport v2 makes description optional; this office "
                                              "registers appeals by their text and refuses one without (400).",
                               "properties": {
-            "api_key": {"type": "string"}, "jurisdiction_id": {"type": "string", "description": "Ignored: one office"},
+            "api_key": {"type": "string", "description": "The integrator's key, in the body (an Authorization "
+                                                         "header or a query api_key is not read here)"},
+            "jurisdiction_id": {"type": "string", "description": "Ignored: one office"},
             "service_code": {"type": "string", "description": "Unknown: 404"},
             "description": {"type": "string", "minLength": 1,  # maxLength: the setting (document)
                             "description": "At most OPEN311_DESCRIPTION_MAX_LENGTH characters"},
@@ -358,7 +360,8 @@ for _path in [p for p in OPENAPI["paths"] if p.startswith("/open311/") and p.end
 # who may call what: an operationId (the view's name) -> its security requirement ({} is "no key")
 _OPTIONAL_KEY = [{}, {"bearerKey": []}]
 _KEY = [{"bearerKey": []}, {"apiKeyQuery": []}]
-SECURITY = {"submit_question": _OPTIONAL_KEY, "requests_list": _KEY, "create_request": _KEY,
+# (create_request has none: its api_key is a field of the body, as GeoReport v2 sends it; no scheme says that)
+SECURITY = {"submit_question": _OPTIONAL_KEY, "requests_list": _KEY,
             "request_detail": [{}, {"bearerKey": []}, {"apiKeyQuery": []}]}
 SECURITY_SCHEMES = {
     "bearerKey": {"type": "http", "scheme": "bearer", "description": "An integrator's API key (Administration, "
