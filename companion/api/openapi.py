@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import re
 
+from ..models import AppealStatus
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 # where an appeal from another system comes from (services.appeals.origin_fields); one text for both APIs
@@ -115,8 +117,7 @@ OPENAPI = {
             "get": {"summary": "Open311: a service's attributes (none: every service has metadata false)", "tags": ["Open311"],
                     "parameters": [{"name": "service_code", "in": "path", "required": True, "schema": {"type": "string"}}],
                     "responses": {"200": {"description": "Definition", "content": {"application/json": {"schema": {
-                        "type": "object", "properties": {"service_code": {"type": "string"},
-                                                         "attributes": {"type": "array", "maxItems": 0}}}}}},
+                        "$ref": "#/components/schemas/ServiceDefinition"}}}},
                         **_georeport_errors(404)}}
         },
         "/open311/v2/requests.json": {
@@ -137,8 +138,12 @@ OPENAPI = {
             "post": {"summary": "Open311: create an appeal from another system (api_key required)", "tags": ["Open311"],
                      "description": QUESTION_RULE.replace("author_name", "first_name or last_name")
                      + " A question only has expected_datetime null.",
+                     "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {
+                         "type": "string", "minLength": 8, "maxLength": 64},
+                         "description": "The client_id, as a header (the body's client_id wins)"}],
                      "requestBody": {"required": True, "content": {
-                         "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/NewServiceRequest"}},
+                         "application/x-www-form-urlencoded": {"schema": {
+                             "$ref": "#/components/schemas/NewServiceRequestForm"}},
                          "application/json": {"schema": {"$ref": "#/components/schemas/NewServiceRequest"}}}},
                      "responses": {
                          "201": {"description": "Registered", "content": {"application/json": {"schema": {
@@ -202,8 +207,12 @@ OPENAPI = {
             "status_label": {"type": "string"}, "text": {"type": "string"},
             "registered_at": {"type": "string", "format": "date-time"},
             "merged_into_code": {"type": ["string", "null"]}}},
+        # the appeal's status as a schema of its own: an enum inline in Appeal would be named AppealStatus
+        # by generated clients (openapi-python-client), the name of the next schema
+        "AppealState": {"type": "string", "enum": [s.value for s in AppealStatus]},
         "AppealStatus": {"type": "object", "properties": {
-            "tracking_code": {"type": "string"}, "status": {"type": "string"}, "status_label": {"type": "string"},
+            "tracking_code": {"type": "string"}, "status": {"$ref": "#/components/schemas/AppealState"},
+            "status_label": {"type": "string"},
             "registered_at": {"type": "string", "format": "date-time", "description": "The time of receipt"},
             "registration_date": {"type": "string", "format": "date", "description": "The legal registration date"},
             "statutory": {"type": "boolean"},
@@ -212,9 +221,7 @@ OPENAPI = {
             "answered_at": {"type": ["string", "null"]}, "closed_at": {"type": ["string", "null"]},
             "full": {"const": False}}},
         "Appeal": {"type": "object", "properties": {
-            "tracking_code": {"type": "string"}, "status": {"type": "string", "enum": [
-                "registered", "assigned", "in_progress", "extended", "answered", "answered_on_air", "closed",
-                "forwarded", "left_without_consideration", "withdrawn"]},
+            "tracking_code": {"type": "string"}, "status": {"$ref": "#/components/schemas/AppealState"},
             "status_label": {"type": "string"},
             "registered_at": {"type": "string", "format": "date-time", "description": "The time of receipt"},
             "registration_date": {"type": "string", "format": "date", "description": (
@@ -241,8 +248,9 @@ OPENAPI = {
             "group": {"type": "string"}}},
         "ServiceRequest": {"type": "object", "properties": {
             "service_request_id": {"type": "string"}, "status": {"enum": ["open", "closed"]},
-            "status_notes": {"type": "string"}, "service_name": {"type": ["string", "null"]},
-            "service_code": {"type": ["string", "null"]}, "description": {"type": "string"},
+            # null, as every field but the id, the status and the dates, for anyone but the key that filed it
+            "status_notes": {"type": ["string", "null"]}, "service_name": {"type": ["string", "null"]},
+            "service_code": {"type": ["string", "null"]}, "description": {"type": ["string", "null"]},
             "agency_responsible": {"type": ["string", "null"]}, "service_notice": {"type": ["string", "null"]},
             "requested_datetime": {"type": "string", "format": "date-time"},
             "updated_datetime": {"type": "string", "format": "date-time"},
@@ -255,10 +263,12 @@ OPENAPI = {
                                              "address_id. GeoReport v2 makes description optional; this office "
                                              "registers appeals by their text and refuses one without (400).",
                               "properties": {
-            "api_key": {"type": "string"}, "jurisdiction_id": {"type": "string", "description": "Ignored: one office"},
+            "api_key": {"type": "string", "description": "The integrator's key, in the body (an Authorization "
+                                                         "header or a query api_key is not read here)"},
+            "jurisdiction_id": {"type": "string", "description": "Ignored: one office"},
             "service_code": {"type": "string", "description": "Unknown: 404"},
-            "description": {"type": "string", "minLength": 1, "maxLength": 4000,
-                            "description": "At most OPEN311_DESCRIPTION_MAX_LENGTH characters (4000)"},
+            "description": {"type": "string", "minLength": 1,  # maxLength: the setting (document)
+                            "description": "At most OPEN311_DESCRIPTION_MAX_LENGTH characters"},
             "address_string": {"type": "string", "maxLength": 300}, "address_id": {"type": "string", "maxLength": 200},
             "lat": {"type": "number", "minimum": -90, "maximum": 90},
             "long": {"type": "number", "minimum": -180, "maximum": 180},
@@ -271,8 +281,21 @@ OPENAPI = {
             "device_id": {"type": "string", "maxLength": 200}, "account_id": {"type": "string", "maxLength": 200},
             "email": {"type": "string"}, "phone": {"type": "string"}, "first_name": {"type": "string"},
             "last_name": {"type": "string"}, "language": {"enum": ["kk", "ru", "en"]},
-            "client_id": {"type": "string", "description": "Makes a retried POST with the same api_key return the "
-                                                           "same request"}, **_ORIGIN}},
+            "client_id": {"type": "string", "minLength": 8, "maxLength": 64,
+                          "description": "Makes a retried POST with the same api_key return the same request"},
+            **_ORIGIN}},
+        "ServiceDefinition": {"type": "object", "required": ["service_code", "attributes"], "properties": {
+            "service_code": {"type": "string"},
+            "attributes": {"type": "array", "maxItems": 0, "items": {"$ref": "#/components/schemas/ServiceAttribute"},
+                           "description": "Always empty here: no service asks for attributes"}}},
+        "ServiceAttribute": {"type": "object", "description": "GeoReport v2's attribute of a service definition",
+                             "properties": {
+            "variable": {"type": "boolean"}, "code": {"type": "string"},
+            "datatype": {"enum": ["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]},
+            "required": {"type": "boolean"}, "datatype_description": {"type": "string"},
+            "order": {"type": "integer"}, "description": {"type": "string"},
+            "values": {"type": "array", "items": {"type": "object", "properties": {
+                "key": {"type": "string"}, "name": {"type": "string"}}}}}},
         "ServiceRequestReceipt": {"type": "object", "properties": {
             "service_request_id": {"type": "string"}, "service_notice": {"type": "string"},
             "account_id": {"type": ["string", "null"]},
@@ -307,6 +330,13 @@ OPENAPI = {
 }
 
 
+# presenters.appeal_status and public_appeal write every key of these (null when empty): all required, which
+# also spares generated clients a check of the optional const `full` (openapi-python-client 0.29 writes
+# `if full != Trueand ...` for an optional boolean const, a syntax error)
+for _schema in ("AppealStatus", "Appeal"):
+    OPENAPI["components"]["schemas"][_schema]["required"] = list(OPENAPI["components"]["schemas"][_schema]["properties"])
+
+
 def _as_xml(node):
     """The same operation answering GeoReport's XML: every application/json response as text/xml."""
     if isinstance(node, dict):
@@ -330,7 +360,8 @@ for _path in [p for p in OPENAPI["paths"] if p.startswith("/open311/") and p.end
 # who may call what: an operationId (the view's name) -> its security requirement ({} is "no key")
 _OPTIONAL_KEY = [{}, {"bearerKey": []}]
 _KEY = [{"bearerKey": []}, {"apiKeyQuery": []}]
-SECURITY = {"submit_question": _OPTIONAL_KEY, "requests_list": _KEY, "create_request": _KEY,
+# (create_request has none: its api_key is a field of the body, as GeoReport v2 sends it; no scheme says that)
+SECURITY = {"submit_question": _OPTIONAL_KEY, "requests_list": _KEY,
             "request_detail": [{}, {"bearerKey": []}, {"apiKeyQuery": []}]}
 SECURITY_SCHEMES = {
     "bearerKey": {"type": "http", "scheme": "bearer", "description": "An integrator's API key (Administration, "
@@ -341,6 +372,26 @@ SECURITY_SCHEMES = {
 LICENSE = {"name": "Proprietary: the district office's own software, no licence granted to others"}
 
 
+def _as_form(schema: dict, attribute_field: str) -> dict:
+    """The form-encoded twin of a JSON body's schema (NewServiceRequest): the same fields, each a flat
+    string as a form sends it (numbers as text, one media_url per field), and the attributes as
+    attribute[code] fields, not one object; made from the JSON schema so the two cannot drift."""
+    fields = {}
+    for name, field in schema["properties"].items():
+        if name == "attribute":
+            continue
+        if "oneOf" in field:  # media_url: one text, or several: the field repeated
+            field = {**next(f for f in field["oneOf"] if f.get("type") == "string"), "description": field["description"]}
+        elif field.get("type") == "number":
+            field = {"type": "string", "description": f"A number from {field['minimum']} to {field['maximum']}"}
+        fields[name] = copy.deepcopy(field)
+    attribute = schema["properties"]["attribute"]["description"]
+    return {"type": "object", "required": list(schema["required"]), "description": schema["description"],
+            "properties": fields, "patternProperties": {attribute_field: {"type": "string", "description": attribute}},
+            # other fields are ignored; a generated client sends its attribute[code] fields as these
+            "additionalProperties": {"type": "string"}}
+
+
 def _shape(path: str) -> str:
     """A path with its parameters blanked: /appeals/<code> and /appeals/{tracking_code} are the same route."""
     # (and Open311's /requests.json and /requests.xml are the one route /requests.<fmt>)
@@ -349,10 +400,11 @@ def _shape(path: str) -> str:
 
 def document(app) -> dict:
     """The OpenAPI document for `app`: OPENAPI completed from the settings the services validate with
-    (the question's and the name's length), the URL map (an operationId per operation: the view's name)
+    (the question's, the name's and the Open311 description's length; the form body from the JSON one), the URL map (an operationId per operation: the view's name)
     and PUBLIC_URL (the server)."""
     from ..services.appeals import EXTERNAL_ID_MAX_LENGTH
     from ..services.intake import CONTACT_MAX_LENGTH
+    from .open311 import ATTRIBUTE_KEY
 
     cfg = app.config
     doc = copy.deepcopy(OPENAPI)
@@ -363,8 +415,12 @@ def document(app) -> dict:
     question["text"]["maxLength"] = cfg["QUESTION_MAX_LENGTH"]
     question["author_name"]["maxLength"] = question["district"]["maxLength"] = cfg["NAME_MAX_LENGTH"]
     question["contact"]["maxLength"] = CONTACT_MAX_LENGTH
-    for schema in ("NewQuestion", "NewServiceRequest"):
-        doc["components"]["schemas"][schema]["properties"]["external_id"]["maxLength"] = EXTERNAL_ID_MAX_LENGTH
+    request = doc["components"]["schemas"]["NewServiceRequest"]
+    request["properties"]["description"]["maxLength"] = cfg["OPEN311_DESCRIPTION_MAX_LENGTH"]
+    for schema in (question, request["properties"]):
+        schema["external_id"]["maxLength"] = EXTERNAL_ID_MAX_LENGTH
+    # attribute[code]=value and attribute[code][]=value (a multivaluelist), the pattern the view reads them with
+    doc["components"]["schemas"]["NewServiceRequestForm"] = _as_form(request, f"^{ATTRIBUTE_KEY.pattern}$")
     views = {}
     for rule in app.url_map.iter_rules():
         for method in rule.methods - {"HEAD", "OPTIONS"}:
