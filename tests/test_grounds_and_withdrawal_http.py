@@ -300,11 +300,38 @@ def test_a_question_on_air_stays_for_the_speaker_and_answering_it_leaves_the_wit
     assert _withdraw(app, receipt).status_code == 303
     seen = [q for e in _events(mod, "desk_changed", "/staff") for q in e["questions"] if q["tracking_code"] == code]
     assert seen[-1]["status"] == "on_air" and seen[-1]["appeal"]["status"] == "withdrawn"
+    assert seen[-1]["appeal"]["follow_up"] is False  # it ended: no written answer is due
+    assert set(seen[-1]["actions"]) == {"mark_answered", "defer"}  # the desk may only finish it
+    for action in ("take_off_air", "edit_question", "flag_follow_up", "categorize_question"):
+        assert _desk(mod, action, app, code, text="x", on=True, category_id=1)["ok"] is False, action
     assert _desk(mod, "mark_answered", app, code)["ok"]
+    for action in ("reopen", "queue", "send_to_air"):  # never back on air
+        assert _desk(mod, action, app, code, confirm=True)["ok"] is False, action
     with app.app_context():
         appeal = appeals.by_code(code)
         assert appeal.question.status == "answered" and appeal.status == "withdrawn"
         assert [e.action for e in appeal.events][-1] == "withdraw"
+
+
+def test_a_withdrawn_question_on_air_cannot_be_put_back_by_taking_it_off_for_another(app, staff_socket):
+    receipt = ask(app, "Отзываю, пока говорят")
+    other = ask(app, "Следующий вопрос про парк")
+    mod = staff_socket("mod")
+    assert _desk(mod, "send_to_air", app, receipt["tracking_code"], confirm=True)["ok"]
+    assert _withdraw(app, receipt).status_code == 303
+    with app.app_context():
+        current = appeals.by_code(receipt["tracking_code"]).question.id
+    # sending the next one while taking the withdrawn one off air to the queue is refused ...
+    refused = _desk(mod, "send_to_air", app, other["tracking_code"], confirm=True, finish_current="take_off_air",
+                    current_id=current)
+    assert refused["ok"] is False
+    # ... finishing it as not reached is allowed, and then nothing brings it back
+    assert _desk(mod, "send_to_air", app, other["tracking_code"], confirm=True, finish_current="defer",
+                 current_id=current)["ok"]
+    for action in ("approve", "queue", "send_to_air", "reject"):
+        assert _desk(mod, action, app, receipt["tracking_code"], confirm=True, ground="spam")["ok"] is False, action
+    with app.app_context():
+        assert appeals.by_code(receipt["tracking_code"]).question.status == "deferred"
 
 
 def test_a_withdrawal_recorded_by_staff_takes_the_question_off_the_desk_too(app, staff_client, staff_socket):

@@ -285,6 +285,7 @@ def test_withdrawing_consent_erases_the_name_and_contact_at_once(app, viewer_soc
         assert [e.action for e in appeal.events][-1] == "consent_withdrawn"
         # without a name and a contact it goes on as a question only: no term runs any more
         assert appeal.statutory is False and appeal.clock_running is False
+        assert appeal.follow_up is False  # no contact is left for a written answer
         assert q.viewer_token  # the resident still follows it under "my questions"
     assert "You withdrew your consent" in client.get(f"{address}/withdraw-consent").get_data(as_text=True)
     again = client.post(f"{address}/withdraw-consent", data={"csrf_token": token, "confirm": "yes"})

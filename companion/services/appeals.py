@@ -910,6 +910,7 @@ def withdraw(appeal: Appeal, *, actor: User | None, means: str = "web", note: st
         raise InvalidTransition(_l("Cannot do this: the appeal is %(status)s.", status=status_label(appeal.status)),
                                 status=appeal.status)
     _move(appeal, "withdraw", actor, means=means)
+    appeal.follow_up = False  # it has ended: no written answer is due
     if note:
         _record(appeal, "comment", actor, note=note, from_status=appeal.status, public=False)
     db.session.commit()

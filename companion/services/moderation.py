@@ -104,6 +104,17 @@ def resident_status_label(question: Question) -> str:
     return str(STATUS_LABELS[S(question.status)])
 
 
+# What the desk may still do with a question whose asker withdrew the appeal while it was on air: finish it.
+AFTER_WITHDRAWAL = frozenset({"mark_answered", "defer"})
+
+
+def withdrawn_by_asker(question: Question) -> bool:
+    """The question's own appeal was withdrawn and no other asker's question is merged into it: the
+    question is the withdrawn resident's alone, so the desk may only finish it (never air it again)."""
+    appeal = question.appeal
+    return appeal is not None and appeal.status == appeals.A.WITHDRAWN and question.asker_count <= 1
+
+
 def allowed_actions(question: Question) -> list[str]:
     """The moderator's actions this question's status allows, from the tables above (the desk shows
     these and keeps no state machine of its own)."""
@@ -124,6 +135,8 @@ def allowed_actions(question: Question) -> list[str]:
         actions.append("follow_up")
     if appeal is not None and appeal.status in appeals.TRANSITIONS["forward_immediately"][0]:
         actions.append("forward_immediately")
+    if withdrawn_by_asker(question):
+        actions = [a for a in actions if a in AFTER_WITHDRAWAL]
     return actions
 
 
@@ -164,8 +177,14 @@ def _top_position(broadcast: Broadcast) -> int:
     return (first or 1) - 1
 
 
+def _refuse_if_withdrawn(question: Question, action: str) -> None:
+    if withdrawn_by_asker(question) and action not in AFTER_WITHDRAWAL:
+        raise InvalidTransition(_l("Cannot do this: the applicant withdrew this question."), status=question.status)
+
+
 def _apply(builder: ChangeBuilder, question: Question, action: str, actor: User | None = None) -> None:
     allowed, target, _event = TRANSITIONS[action]
+    _refuse_if_withdrawn(question, action)
     if question.status not in allowed:
         raise InvalidTransition(
             _l("Cannot do this: the question is %(status)s.", status=STATUS_LABELS[S(question.status)]),
@@ -237,6 +256,7 @@ def edit_question(broadcast: Broadcast, question_id, text: str, *, actor: User |
                   max_length: int = 1000) -> Change:
     """Change the wording of a question, keeping what the resident first wrote."""
     question = get_question(broadcast, question_id, version)
+    _refuse_if_withdrawn(question, "edit")
     if text is not None and (not isinstance(text, str) or not storable(text)):
         raise ValidationError(fields={"text": _l("This text contains characters that cannot be stored. Please remove them.")})
     text = (text or "").strip()
@@ -291,6 +311,8 @@ def merge_question(broadcast: Broadcast, question_id, target_id, *, actor: User 
     target = get_question(broadcast, target_id)
     if source.id == target.id:
         raise ValidationError(_l("A question cannot be merged into itself."))
+    _refuse_if_withdrawn(source, "merge")
+    _refuse_if_withdrawn(target, "merge")
     if source.status not in MERGEABLE_SOURCE or target.status not in MERGEABLE_TARGET:
         raise InvalidTransition(_l("These questions cannot be merged."))
     builder = ChangeBuilder("question_merged", broadcast)
@@ -317,6 +339,7 @@ def merge_group(broadcast: Broadcast, target_id, sources: list, *, actor: User |
     merged, is skipped (and returned), and the others are merged all the same. The statements it
     runs do not grow with the group: one read of all the sources, bulk writes for the rest."""
     target = get_question(broadcast, target_id)
+    _refuse_if_withdrawn(target, "merge")
     if target.status not in MERGEABLE_TARGET:
         raise InvalidTransition(_l("These questions cannot be merged."))
     if not isinstance(sources, list) or not sources or len(sources) > MAX_GROUP:
@@ -331,7 +354,8 @@ def merge_group(broadcast: Broadcast, target_id, sources: list, *, actor: User |
         source = found.get(parse_id(item.get("id")))
         if source is None or not _seen_version(source, item.get("version")):
             skipped.append(source.id if source is not None else item.get("id"))
-        elif source.id == target.id or source.id in merging or source.status not in MERGEABLE_SOURCE:
+        elif (source.id == target.id or source.id in merging or source.status not in MERGEABLE_SOURCE
+              or withdrawn_by_asker(source)):
             skipped.append(source.id)
         else:
             merging[source.id] = source
@@ -402,6 +426,7 @@ def categorize_question(broadcast: Broadcast, question_id, category_id, *, actor
                         version=None) -> Change:
     """Set (or clear, with None) a question's staff-only category."""
     question = get_question(broadcast, question_id, version)
+    _refuse_if_withdrawn(question, "categorize")
     if category_id in (None, ""):
         category = None
     else:
@@ -421,6 +446,7 @@ def categorize_question(broadcast: Broadcast, question_id, category_id, *, actor
 def flag_follow_up(broadcast: Broadcast, question_id, on: bool, *, actor: User | None, version=None) -> Change:
     """Mark that a question answered on air still needs a written answer (its appeal stays open)."""
     question = get_question(broadcast, question_id, version)
+    _refuse_if_withdrawn(question, "follow_up")
     if question.appeal is None:
         raise NotFound(_l("This appeal does not exist."))
     builder = ChangeBuilder("question_follow_up", broadcast)
@@ -434,6 +460,7 @@ def forward_immediately(broadcast: Broadcast, question_id, body, *, actor: User 
     """Forward a question's appeal at once to the body named: it reports a crime being prepared or committed,
     or a threat to state or public security (a question only too). The question stays where it is on the desk."""
     question = get_question(broadcast, question_id, version)
+    _refuse_if_withdrawn(question, "forward_immediately")
     if question.appeal is None:
         raise NotFound(_l("This appeal does not exist."))
     builder = ChangeBuilder("question_forwarded", broadcast)

@@ -185,6 +185,7 @@ def withdraw_consent(appeal: Appeal) -> Change | None:
     appeal.consent_withdrawn_at = now
     # without a name and a contact it is a question only (services.appeals.is_statutory): no term runs
     appeal.statutory = False
+    appeal.follow_up = False  # no contact is left to send a written answer to
     appeal.clock_running = appeal.clock_runs
     appeal.updated_at = now
     appeal.version += 1
