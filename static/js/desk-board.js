@@ -1,7 +1,7 @@
 // The desk's columns: compact cards in sort order, re-rendered only where an event touched them.
 // Cards carry no buttons: a click or a key selects a card, and the selected question's actions
 // live in one place (the inspector), so nothing inside a card can be clicked by accident.
-import { fmt, h, plural, time } from "./dom.js";
+import { day, fmt, h, plural, time } from "./dom.js";
 
 // Long columns show their first WINDOW cards and a "show more" button (search and filters reach
 // the rest): a desk with 10,000 questions renders a few hundred cards, not ten thousand.
@@ -60,7 +60,7 @@ export function createBoard(view) {
       if (suggested) out.push(h("span", { class: "badge cat suggested", title: fmt(t.suggested, { name: suggested }) }, `${suggested}?`));
     }
     const a = q.appeal;
-    if (a && a.urgency) out.push(h("span", { class: `due ${a.urgency}` }, `${t[a.urgency]} ${a.due_date}`));
+    if (a && a.urgency) out.push(h("span", { class: `due ${a.urgency}` }, `${t[a.urgency]} ${day(a.due_date, view.locale)}`));
     if (a && a.follow_up) out.push(h("span", { class: "badge follow-up" }, t.follow_up_flagged));
     return out;
   }

@@ -36,6 +36,13 @@ export function plural(forms, n, values = {}) {
 }
 
 /** Format an ISO timestamp as local time, per locale. */
+/** Format a calendar date ("2026-12-24") as people read it, per locale: "24 декабря". */
+export function day(iso, locale) {
+  if (!iso) return "";
+  const [y, m, d] = iso.split("-").map(Number);
+  return new Date(y, m - 1, d).toLocaleDateString(locale, { day: "numeric", month: "long" });
+}
+
 export function time(iso, locale) {
   if (!iso) return "";
   return new Date(iso).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });

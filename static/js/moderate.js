@@ -3,7 +3,7 @@
 // status allows; this screen shows those and keeps no state machine of its own.
 import { connectLive, request } from "./live.js";
 import { createBoard } from "./desk-board.js";
-import { fmt, h, pageData, plural, time } from "./dom.js";
+import { day, fmt, h, pageData, plural, time } from "./dom.js";
 
 const data = pageData();
 const t = data.t;
@@ -280,14 +280,16 @@ function renderInspector(modeChanged = false) {
   $("insp-reason").hidden = !reason;
   $("insp-reason").textContent = reason;
   const a = q.appeal;
-  $("insp-meta").replaceChildren([
+  $("insp-meta").replaceChildren(...[[
     q.author_name, q.district, (q.author_name || q.district) && !q.show_name ? t.name_not_for_air : "",
     q.language.toUpperCase(), t[q.channel] || q.channel, q.contact,
     `${t.votes}: ${q.votes}`, `${t.askers}: ${q.asker_count}`, time(q.created_at, data.locale),
-  ].filter(Boolean).join(" · "), a && a.due_date ? h("span", { class: `due ${a.urgency || ""}` }, ` ${a.urgency ? t[a.urgency] : t.due} ${a.due_date}`)
+  ].filter(Boolean).join(" · "), a && a.due_date ? h("span", { class: `due ${a.urgency || ""}` },
+    ` ${a.urgency ? t[a.urgency] : t.due} ${day(a.due_date, data.locale)}`)
     : a ? h("span", { class: "due none" }, ` ${t.question_only}`) : null,
   a && a.urgent ? h("span", { class: "badge urgent" }, ` ${t.forwarded_immediately}`) : null,
-  a && a.status === "withdrawn" ? h("span", { class: "badge urgent withdrawn" }, ` ${t.withdrawn}`) : null);
+  a && a.status === "withdrawn" ? h("span", { class: "badge urgent withdrawn" }, ` ${t.withdrawn}`) : null,
+  ].filter(Boolean));
   const shown = renderInspector.shown;  // the same question in another status: new buttons under the pointer
   if (shown && shown.id === q.id && shown.status !== q.status) settle();
   renderInspector.shown = { id: q.id, status: q.status };

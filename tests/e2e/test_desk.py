@@ -676,3 +676,20 @@ def test_a_question_withdrawn_by_its_resident_leaves_the_desk_and_no_key_brings_
     assert (r["status"], r["reject_ground"], r["aired_at"]) == ("rejected", "withdrawn", None)
     assert page.errors == []
     phone.context.close()
+
+
+def test_the_panel_shows_a_readable_due_date_and_no_stray_text(browser, server, key):  # noqa: F811
+    r = requests.post(f"{server.url}/api/v1/broadcasts/demo/questions", timeout=10,
+                      headers={"Authorization": f"Bearer {key}"},
+                      json={"text": "Когда заменят трубы в доме 12?", "language": "ru", "author_name": "Асель",
+                            "contact": "+77015550102", "consent": True})
+    (plain,) = ask(server, key, "Анонимно: когда откроют каток?")
+    page = desk(browser, server)
+    for qid in (r.json()["id"], plain):
+        pick(page, qid)
+        meta = page.inner_text("#insp-meta")
+        assert "null" not in meta and "undefined" not in meta, meta
+    pick(page, r.json()["id"])
+    import re
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", page.inner_text("#insp-meta"))  # a date people read, not ISO
+    assert page.errors == []
