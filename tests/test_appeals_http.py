@@ -516,12 +516,22 @@ def test_a_notice_with_no_mail_server_is_owed_too_and_a_later_one_covers_it(app,
     code = ask(app, "E-mail, but no mail server set", contact="resident@example.kz", consent=True)["tracking_code"]
     assign(app, code)
     app.config.update(SMTP_HOST="")
-    officer = staff_client("officer")
-    act(officer, app, code, "forward", forwarded_to="Акимат района Алматы")
-    assert code in officer.get("/appeals?to_tell=1").get_data(as_text=True)
+    act(staff_client("admin"), app, code, "forward", forwarded_to="Акимат района Алматы")
+    page = staff_client("admin").get(f"/appeals/{appeal_id(app, code)}").get_data(as_text=True)
+    assert "no mail server is set" in page and "left no e-mail address" not in page
+    admin = staff_client("admin")
+    assert code in admin.get("/appeals?to_tell=1").get_data(as_text=True)
     with app.app_context():
         appeal = appeals.by_code(code)
-        assert [e.detail for e in appeal.events if e.action == "notice_due"] == [{"kind": "forward"}]
+        assert [e.detail for e in appeal.events if e.action == "notice_due"] == [
+            {"kind": "forward", "reason": "no_mail_server"}]
+    # a later notice that does reach the applicant tells where the appeal stands: nothing is owed any more
+    with Inbox() as inbox, app.test_request_context():
+        app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=inbox.port)
+        from companion.services import notices
+        assert notices.notify(appeals.by_code(code), "forward").action == "notice_sent"
+        assert notices.pending(appeals.by_code(code)) == []
+    assert code not in admin.get("/appeals?to_tell=1").get_data(as_text=True)
 
 
 # --- questions only and appeals; forward immediately --------------------------------------------

@@ -69,7 +69,8 @@ def notify(appeal: Appeal, kind: str) -> AppealEvent | None:
         return None
     if "@" not in appeal.contact or not cfg["SMTP_HOST"]:
         # a phone number only, or no mail server: an officer must tell the applicant (the list's "to tell")
-        return _event(appeal, DUE, {"kind": kind}, public=False)
+        reason = "no_address" if "@" not in appeal.contact else "no_mail_server"
+        return _event(appeal, DUE, {"kind": kind, "reason": reason}, public=False)
     with force_locale(appeal.language):
         subject, body = _body(appeal, kind, track_link(appeal))
     message = EmailMessage()

@@ -169,6 +169,9 @@ def act(appeal_id: int, action: str):
         event = notices.notify(appeal, notice)
         if event is not None and event.action == notices.FAILED:
             flash(_("The e-mail notice could not be sent; please tell the applicant another way."), "error")
+        elif event is not None and event.action == notices.DUE and event.detail.get("reason") == "no_mail_server":
+            flash(_("No mail server is set, so no e-mail was sent: tell the applicant by phone or in writing, "
+                    "then record it under “Notice to give”."), "error")
         elif event is not None and event.action == notices.DUE:
             flash(_("The applicant left no e-mail address: tell them by phone or in writing, then record it "
                     "under “Notice to give”."), "error")
