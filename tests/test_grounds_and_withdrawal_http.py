@@ -77,6 +77,16 @@ def test_not_for_this_broadcast_keeps_the_appeal_open_and_says_so_without_the_no
     assert NOTE not in page and NOTE not in str(api)
 
 
+def test_not_for_this_broadcast_promises_no_consideration_to_a_question_only(app, staff_socket):
+    receipt = ask(app, "Анонимно: когда починят лифт?", author_name="", contact="", consent=False)
+    mod = staff_socket("mod")
+    assert desk_reject(mod, app, receipt["tracking_code"], "not_for_broadcast")["ok"]
+    page, api, _bare_page, _bare_api = resident_views(app, receipt)
+    label = [h["label"] for h in api["history"] if h["action"] == "not_for_broadcast"]
+    assert label == ["Not taken on air: kept on record; a question only, so no official answer is due"]
+    assert "considered in the usual way" not in page
+
+
 @pytest.mark.parametrize("ground", ["offtopic", "Спам", "", None, 7, "duplicate"])
 def test_the_desk_refuses_an_unknown_ground_and_nothing_changes(app, staff_socket, ground):
     receipt = ask(app, "Просто вопрос")
@@ -362,3 +372,23 @@ def test_a_question_others_were_merged_into_stays_on_the_desk_when_its_asker_wit
         question = appeals.by_code(first["tracking_code"]).question
         assert question.status == "pending" and appeals.by_code(second["tracking_code"]).status == "registered"
         assert appeals.by_code(first["tracking_code"]).status == "withdrawn"
+
+
+def test_withdrawal_keeps_the_residents_language_and_a_stale_form_says_what_to_do(app):
+    receipt = ask(app, "Отзову по-русски")
+    code, access = receipt["tracking_code"], receipt["access_code"]
+    client = app.test_client()
+    form = client.get(f"/track/{code}/{access}/withdraw?lang=ru").get_data(as_text=True)
+    assert f'action="/track/{code}/{access}/withdraw?lang=ru"' in form
+    stale = client.post(f"/track/{code}/{access}/withdraw?lang=ru", data={"csrf_token": "expired"})
+    assert stale.status_code == 400 and "обновите страницу" in stale.get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    done = client.post(f"/track/{code}/{access}/withdraw?lang=ru", data={"csrf_token": token})
+    assert done.status_code == 303 and done.headers["Location"].endswith(f"/track/{code}/{access}?lang=ru")
+    assert client.get(f"/track/{code}/{access}/withdraw?lang=<x>").status_code == 200  # an odd lang is dropped
+
+
+def test_a_question_only_is_withdrawn_as_a_question(app):
+    receipt = ask(app, "Анонимно", author_name="", contact="", consent=False)
+    page = app.test_client().get(f"/track/{receipt['tracking_code']}/{receipt['access_code']}").get_data(as_text=True)
+    assert "Withdraw my question" in page and "Withdraw my appeal" not in page

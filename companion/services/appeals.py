@@ -118,6 +118,8 @@ def event_label(event: AppealEvent) -> str:
     codes = event.detail.get("codes") or ([event.detail["code"]] if event.detail.get("code") else [])
     if event.action in CODED_LABELS and codes:
         return str(CODED_LABELS[event.action]) % {"code": ", ".join(codes)}
+    if event.action == "not_for_broadcast" and event.appeal is not None and event.appeal.statutory is False:
+        return str(_l("Not taken on air: kept on record; a question only, so no official answer is due"))
     if event.action == "notice_given":
         means = NOTICE_MEANS.get(event.detail.get("means"))
         return str(_l("The applicant was told %(means)s", means=means) if means else _l("The applicant was told"))

@@ -8,6 +8,7 @@ from flask import Flask, g, jsonify, render_template, request, session
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 
 from ..extensions import login_manager
 from ..models import QuestionStatus
@@ -69,6 +70,9 @@ def register_web(app: Flask) -> None:
     def error_page(exc):
         code = getattr(exc, "code", 500) or 500
         message = ERROR_TEXT.get(code, ERROR_TEXT[500])
+        if isinstance(exc, CSRFError):  # a form's token expired or came from another session: say what to do
+            message = _l("The form has expired (the page was open too long, or the site was opened in another "
+                         "tab). Go back, reload the page and try again.")
         # a 405 names the methods the address does take (RFC 9110, 15.5.6), on every kind of page
         headers = {"Allow": ", ".join(sorted(exc.valid_methods))} if getattr(exc, "valid_methods", None) else {}
         if request.path.startswith("/open311/"):  # GeoReport v2's own error format, in the URL's format

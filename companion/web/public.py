@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 
 from ..extensions import db
 from ..links import absolute_url
+from ..models import LANGUAGES
 from ..presenters import appeal_status, public_appeal
 from ..presenters import talon as talon_view
 from ..realtime.emit import publish
@@ -174,13 +175,19 @@ def track_private(code: str, access: str):
         t=talon_view(appeal), code=appeal.tracking_code, access=appeals.format_access_code(appeal.access_code))))
 
 
+def _chosen_lang() -> str | None:
+    """The page's `?lang=`, when it names one of ours: kept on the forms and redirects of the resident's pages."""
+    lang = request.args.get("lang")
+    return lang if lang in LANGUAGES else None
+
+
 @bp.get("/track/<code>/<access>/withdraw")
 def withdraw_form(code: str, access: str):
     """The confirm step of withdrawing an appeal: what it means, and the button (a POST with CSRF)."""
     appeal = _private_appeal_or_404(code, access)
     return _private_headers(make_response(render_template(
         "withdraw.html", appeal=appeal, access=appeals.format_access_code(appeal.access_code),
-        allowed=appeals.withdrawable(appeal))))
+        allowed=appeals.withdrawable(appeal), lang=_chosen_lang())))
 
 
 @bp.post("/track/<code>/<access>/withdraw")
@@ -193,9 +200,10 @@ def withdraw(code: str, access: str):
     except InvalidTransition as exc:
         db.session.rollback()
         return _private_headers(make_response(render_template(
-            "withdraw.html", appeal=appeal, access=access, allowed=False, error=exc.message), 409))
+            "withdraw.html", appeal=appeal, access=access, allowed=False, error=exc.message, lang=_chosen_lang()), 409))
     publish(change)  # the desk, the teleprompter and the public feed drop the question
-    return redirect(url_for("public.track_private", code=appeal.tracking_code, access=access), 303)
+    return redirect(url_for("public.track_private", code=appeal.tracking_code, access=access,
+                            lang=_chosen_lang()), 303)  # the language the resident chose
 
 
 @bp.route("/track/<code>/<access>/withdraw-consent", methods=["GET", "POST"])
@@ -208,8 +216,10 @@ def withdraw_consent(code: str, access: str):
             abort(400)
         publish(privacy.withdraw_consent(appeal))
         flash(_("Your consent is withdrawn: your name and contact have been erased."), "ok")
-        return _private_headers(redirect(url_for("public.track_private", code=appeal.tracking_code, access=access)))
-    return _private_headers(make_response(render_template("withdraw_consent.html", appeal=appeal, access=access)))
+        return _private_headers(redirect(url_for("public.track_private", code=appeal.tracking_code, access=access,
+                                                 lang=_chosen_lang())))
+    return _private_headers(make_response(render_template("withdraw_consent.html", appeal=appeal, access=access,
+                                                          lang=_chosen_lang())))
 
 
 def track_url(appeal) -> str:
