@@ -25,6 +25,14 @@ test-deps: $(VENV)/.test-deps
 translations: $(VENV)/.deps
 	$(VENV)/bin/pybabel compile -d translations >/dev/null 2>&1
 
+# The demo's office and the official who accepts its appeals (an office sets its own: README, Configuration)
+run: export COMPANION_OFFICE_NAME_KK ?= Астана қаласы «Сарыарқа» ауданы әкімінің аппараты
+run: export COMPANION_OFFICE_NAME_RU ?= Аппарат акима района «Сарыарка» города Астаны
+run: export COMPANION_OFFICE_NAME_EN ?= Office of the Akim of Saryarka District, Astana
+run: export COMPANION_ACCEPTING_OFFICIAL_KK ?= Ахметова А. С.
+run: export COMPANION_ACCEPTING_POSITION_KK ?= жолданымдармен жұмыс бөлімінің бас маманы
+run: export COMPANION_ACCEPTING_POSITION_RU ?= главный специалист отдела по работе с обращениями
+run: export COMPANION_ACCEPTING_POSITION_EN ?= chief specialist, appeals department
 run: deps translations
 	$(PY) -m companion init-db
 	$(PY) -m companion seed-demo

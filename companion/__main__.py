@@ -156,6 +156,10 @@ def _print_urls(app, host, port) -> None:
     print(f"  Administration:       {base}/admin/broadcasts")
     print(f"  Appeals:              {base}/appeals")
     print(f"  Roadmap (public):     {base}/roadmap")
+    missing = [name for name in ("OFFICE_NAME_KK", "OFFICE_NAME_RU", "ACCEPTING_OFFICIAL_KK", "ACCEPTING_POSITION_KK")
+               if not app.config.get(name)]
+    if missing:  # the talon must name the office and who accepted the appeal (APPK art. 64(2))
+        print(f"  Warning: the talon is incomplete until these are set: {', '.join('COMPANION_' + m for m in missing)}")
     sys.stdout.flush()
 
 
