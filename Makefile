@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export COMPANION_ASYNC_MODE ?= eventlet
 
-.PHONY: bench-desk screenshots run test venv deps test-deps translations extract-messages update-translations vendor clean bench bench-smoke bench-appeals
+.PHONY: bench-desk screenshots run test test-fast venv deps test-deps translations extract-messages update-translations vendor clean bench bench-smoke bench-appeals
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,15 @@ WORKERS ?= 2
 test: test-deps translations
 	$(PY) -m pytest -n $(WORKERS) -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: none selected
 	$(PY) -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+# The edit-test loop (about a minute): services, sockets, HTTP, Open311, wording and the layers, on SQLite only;
+# `make test` still runs everything (PostgreSQL, Redis, Chromium, the live servers) and CI runs `make test`.
+FAST = tests/test_services.py tests/test_sockets.py tests/test_http.py tests/test_appeals.py tests/test_appeals_http.py \
+	tests/test_grounds_and_withdrawal_http.py tests/test_personal_data.py tests/test_talon.py tests/test_translations.py \
+	tests/test_wording.py tests/test_open311.py tests/test_openapi.py tests/test_security.py tests/test_http_hardening.py \
+	tests/test_architecture.py
+test-fast: test-deps translations
+	$(PY) -m pytest -n $(WORKERS) -q -k "not postgresql" $(FAST) $(PYTEST_ARGS)
 
 # Refresh the README's pictures (docs/screenshots/) from the browser tests; `make test` writes them to test-artifacts/.
 screenshots: test-deps translations

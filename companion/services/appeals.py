@@ -23,8 +23,9 @@ from ..models import (ACCESS_CODE_ALPHABET, FINISHED_APPEAL_STATUSES, LANGUAGES,
 from . import deadlines
 from .audit import audit
 from .recent import recent_calendar
+from .consent import consent_fields
 from .errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
-from .fields import at_most_characters, parse_id, question_too_long, storable
+from .fields import at_most_characters, normalise_contact, parse_id, question_too_long, storable
 
 A = AppealStatus
 OPEN = frozenset({A.REGISTERED, A.ASSIGNED, A.IN_PROGRESS, A.EXTENDED})
@@ -262,7 +263,6 @@ def validate_appeal(data: dict) -> dict:
     GeoReport v2's rules: a service_code; a location (lat and long together, or address_string, or
     address_id); a description of at most OPEN311_DESCRIPTION_MAX_LENGTH characters. The spec makes the
     description optional, but an appeal is registered and answered by its text: one without is refused."""
-    from .intake import normalise_contact  # intake imports this module
 
     errors: dict = {}
     fields: dict = {}
@@ -446,7 +446,6 @@ def create_appeal(data: dict, *, api_key: ApiKey, channel: str = Channel.OPEN311
         if existing is not None:
             return existing, False
     received = origin.pop("received_at", None) or utcnow()
-    from .privacy import consent_fields  # (privacy reads reports, which read this module)
     # GeoReport v2 has no consent field: the integrator's key is issued on its undertaking to collect the
     # applicant's consent, so a name or a contact it sends is recorded as consent declared by that system
     consent = consent_fields(True, bool(fields.get("author_name") or fields.get("contact")), str(channel))

@@ -1,8 +1,11 @@
-"""Field rules shared by sockets, the API and forms: what an id from a screen or a client may be."""
+"""Field rules shared by sockets, the API and forms: what an id from a screen or a client may be, and a contact."""
 from __future__ import annotations
 
 import re
 
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 MAX_ID = 2 ** 63 - 1  # the databases' BIGINT
@@ -39,3 +42,20 @@ def question_too_long(limit: int) -> str:
     """"The question is too long: at most N characters." with the noun agreeing with N."""
     return ngettext("The question is too long: at most %(num)s character.",
                     "The question is too long: at most %(num)s characters.", limit)
+
+
+def normalise_contact(contact: str, region: str) -> str:
+    """An e-mail address or a phone number in E.164, or ValueError with a message."""
+    contact = contact.strip()
+    if "@" in contact:
+        try:
+            return validate_email(contact, check_deliverability=False).normalized
+        except EmailNotValidError:
+            raise ValueError(_l("This e-mail address is not valid.")) from None
+    try:
+        number = phonenumbers.parse(contact, region)
+    except phonenumbers.NumberParseException:
+        raise ValueError(_l("This phone number is not valid.")) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(_l("This phone number is not valid."))
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

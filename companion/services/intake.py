@@ -6,8 +6,6 @@ import uuid
 from dataclasses import dataclass
 from functools import cache
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, delete, func, insert, select, update
@@ -21,7 +19,7 @@ from . import appeals, limits, privacy
 from .audit import audit
 from .changes import Change, ChangeBuilder, audience_visible
 from .errors import InvalidTransition, NotFound, QuestionsClosed, ServiceError, ValidationError
-from .fields import at_most_characters, parse_id, question_too_long, storable
+from .fields import at_most_characters, normalise_contact, parse_id, question_too_long, storable
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}\Z")  # with .match: the whole string (`$` takes a final newline)
 VOTABLE = frozenset({QuestionStatus.APPROVED, QuestionStatus.QUEUED, QuestionStatus.ON_AIR})
@@ -52,23 +50,6 @@ def sender_scope(*, api_key=None, actor=None, viewer_token: str | None = None, s
     if viewer_token:
         return f"v:{viewer_token}"
     return f"a:{source}" if source else ""
-
-
-def normalise_contact(contact: str, region: str) -> str:
-    """An e-mail address or a phone number in E.164, or ValueError with a message."""
-    contact = contact.strip()
-    if "@" in contact:
-        try:
-            return validate_email(contact, check_deliverability=False).normalized
-        except EmailNotValidError:
-            raise ValueError(_l("This e-mail address is not valid.")) from None
-    try:
-        number = phonenumbers.parse(contact, region)
-    except phonenumbers.NumberParseException:
-        raise ValueError(_l("This phone number is not valid.")) from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError(_l("This phone number is not valid."))
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 KAZAKH_LETTERS = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")

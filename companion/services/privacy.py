@@ -19,18 +19,14 @@ from ..extensions import db
 from ..models import (FINISHED_APPEAL_STATUSES, Appeal, AppealEvent, AppealStatus, AuditEvent, Channel, Question,
                       Vote, utcnow)
 from .changes import Change, ChangeBuilder
+from .consent import CONSENT_FORMS, CONSENT_VERSION, consent_fields  # noqa: F401 - the rules' home is consent
 from .office import office_name
 from .reports import OTHER_DISTRICT, known_districts
 
 log = logging.getLogger(__name__)
 
-# Bump when the consent text below changes in substance: each appeal records the version agreed to.
-CONSENT_VERSION = "2026-12-01"
 TRUTHY = (True, "true", "on", "1", 1)
 
-# how the resident gave consent, by the channel the question came through
-CONSENT_FORMS = {Channel.WEB.value: "web", Channel.PHONE.value: "oral", Channel.API.value: "api",
-                 Channel.OPEN311.value: "api"}
 CONSENT_FORM_LABELS = {"web": _l("ticked on the question form"), "oral": _l("given orally to the phone operator"),
                        "api": _l("declared by the sending system")}
 
@@ -68,14 +64,6 @@ def consent_points(locale: str) -> list[str]:
         str(_l("You can withdraw your consent at any time on the page of your appeal (its number and access "
                "code): your name and contact are then erased at once.")),
     ]
-
-
-def consent_fields(consented: bool, personal: bool, channel: str) -> dict:
-    """What a new question records of its consent: the text's version, when, and how it was given."""
-    if not (consented and personal):
-        return {"consent_version": "", "consent_at": None, "consent_form": ""}
-    return {"consent_version": CONSENT_VERSION, "consent_at": utcnow(),
-            "consent_form": CONSENT_FORMS.get(str(channel), "web")}
 
 
 def shows_asker(question: Question, broadcast) -> bool:
