@@ -30,9 +30,10 @@ TRUTHY = (True, "true", "on", "1", 1)
 
 # how the resident gave consent, by the channel the question came through
 CONSENT_FORMS = {Channel.WEB.value: "web", Channel.PHONE.value: "oral", Channel.API.value: "api",
-                 Channel.OPEN311.value: "api"}
+                 Channel.OPEN311.value: "api", Channel.TELEGRAM.value: "telegram"}
 CONSENT_FORM_LABELS = {"web": _l("ticked on the question form"), "oral": _l("given orally to the phone operator"),
-                       "api": _l("declared by the sending system")}
+                       "api": _l("declared by the sending system"),
+                       "telegram": _l("given with the button in the Telegram chat")}
 
 CONSENT_SENTENCE = _l("I consent to the collection and processing of my personal data for considering my "
                       "appeal and answering it.")
