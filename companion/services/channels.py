@@ -308,8 +308,7 @@ def status_text(channel: str, chat: str, lang: str, code: str = "") -> str:
             return _("No appeal of yours with this number.") if code else _("You have no appeals yet.")
         lines = []
         for appeal in own:
-            lines.append(_("%(code)s: %(status)s", code=appeal.tracking_code,
-                           status=appeals.status_label(appeal.status, appeal.follow_up)))
+            lines.append(f"{appeal.tracking_code}: {appeals.status_label(appeal.status, appeal.follow_up)}")
             if appeal.statutory and appeal.is_open:
                 from flask_babel import format_date
                 lines.append(_("Answer due by %(date)s.", date=format_date(appeal.due_date, "long")))
