@@ -36,7 +36,11 @@ run: export COMPANION_ACCEPTING_POSITION_EN ?= chief specialist, appeals departm
 run: deps translations
 	$(PY) -m companion init-db
 	$(PY) -m companion seed-demo
-	$(PY) -m companion serve
+	@# the Telegram bot beside the server only when its token is set (docs/channels.md); it stops with make
+	@if [ -n "$$COMPANION_TELEGRAM_TOKEN" ]; then \
+	  $(PY) -m companion channels & CHANNELS=$$!; trap "kill $$CHANNELS" EXIT INT TERM; \
+	  $(PY) -m companion serve; \
+	else $(PY) -m companion serve; fi
 
 # Everything but the timing tests on $(WORKERS) parallel workers, then the timing tests alone
 # (measured on this 2-core machine: 2 workers 12.0 min for the parallel part, 4 workers about 15).

@@ -1,4 +1,4 @@
-"""The command line: python -m companion serve | init-db | db | create-user | reset-password | unlock | seed-demo |
+"""The command line: python -m companion serve | channels | init-db | db | create-user | reset-password | unlock | seed-demo |
 backup | restore | erase-expired."""
 from __future__ import annotations
 
@@ -173,6 +173,21 @@ def cmd_serve(args) -> None:
         sys.exit(f"companion: cannot serve: {e}")
 
 
+def cmd_channels(args) -> None:
+    """Run the messaging channels (the Telegram bot) in this process: asyncio, beside the server."""
+    import logging
+
+    from .channels import ChannelsNotConfigured, run
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app = _app()
+    try:
+        run(app)
+    except ChannelsNotConfigured as exc:
+        sys.exit(f"companion channels: {exc}")
+    except KeyboardInterrupt:
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="python -m companion", description=__doc__)
@@ -181,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.set_defaults(func=cmd_serve)
+    sub.add_parser("channels", help="run the Telegram bot (its own process)").set_defaults(func=cmd_channels)
     sub.add_parser("init-db", help="create or upgrade the database schema").set_defaults(func=cmd_init_db)
     p = sub.add_parser("db", help="database migrations (Alembic)")
     p.add_argument("action", choices=["upgrade", "downgrade", "revision", "current"])

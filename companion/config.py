@@ -89,6 +89,15 @@ class Config:
     MAIL_FROM: str = "companion@localhost"
     ALLOWED_ORIGINS: str = ""
     SESSION_COOKIE_SECURE: bool = False
+    TELEGRAM_TOKEN: str = ""
+    TELEGRAM_MODE: str = "polling"
+    TELEGRAM_WEBHOOK_SECRET: str = ""
+    TELEGRAM_WEBHOOK_HOST: str = "127.0.0.1"
+    TELEGRAM_WEBHOOK_PORT: int = 8443
+    TELEGRAM_WEBHOOK_URL: str = ""
+    TELEGRAM_API_URL: str = "https://api.telegram.org/bot"
+    OUTBOX_MAX_ATTEMPTS: int = 8
+    OUTBOX_BACKOFF_SECONDS: int = 5
     TESTING: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -246,4 +255,13 @@ SETTINGS_DOC = {
     "MAIL_FROM": "Sender address of notices. Default companion@localhost.",
     "ALLOWED_ORIGINS": "Comma-separated origins allowed to open Socket.IO connections. Default: same origin only.",
     "SESSION_COOKIE_SECURE": "Send cookies over HTTPS only (set to true in production). Default false.",
+    "TELEGRAM_TOKEN": "The office bot's token from BotFather; empty turns the Telegram channel off (docs/channels.md). Default: none.",
+    "TELEGRAM_MODE": "How `python -m companion channels` receives the bot's messages: polling (getUpdates, works behind NAT) or webhook (needs a public HTTPS address). Default polling.",
+    "TELEGRAM_WEBHOOK_SECRET": "The webhook's secret_token, which Telegram sends back in X-Telegram-Bot-Api-Secret-Token (1-256 of A-Z a-z 0-9 _ -); required in webhook mode. Default: none.",
+    "TELEGRAM_WEBHOOK_HOST": "Address the channels process's webhook listens on (behind the TLS proxy). Default 127.0.0.1.",
+    "TELEGRAM_WEBHOOK_PORT": "Port of that webhook. Default 8443.",
+    "TELEGRAM_WEBHOOK_URL": "The public HTTPS address given to Telegram with setWebhook (the proxy forwards it to the webhook's port, path /telegram). Default: PUBLIC_URL + /telegram.",
+    "TELEGRAM_API_URL": "Base URL of the Bot API, the token appended (a local Bot API server, or a test's stand-in). Default https://api.telegram.org/bot.",
+    "OUTBOX_MAX_ATTEMPTS": "Attempts to send a notice through a messaging channel before it is dead-lettered for staff. Default 8.",
+    "OUTBOX_BACKOFF_SECONDS": "Wait before the first retry of a failed notice; doubled after each further failure (at most an hour). Default 5.",
 }

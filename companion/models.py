@@ -80,6 +80,7 @@ class Channel(StrEnum):
     PHONE = "phone"
     API = "api"
     OPEN311 = "open311"
+    TELEGRAM = "telegram"
 
 
 class AppealStatus(StrEnum):
@@ -476,6 +477,8 @@ class Appeal(db.Model):
     # what an Open311 client sent beyond the appeal's own fields (media_url, attribute[...], device_id,
     # account_id, address_id): kept as sent for staff, never interpreted; None when it sent none
     open311_extra: Mapped[dict | None] = mapped_column(JSON)
+    # what a messaging channel's message carried besides its text (a Telegram photo's file_id), for staff
+    attachments: Mapped[dict | None] = mapped_column(JSON)
     # an officer's proposed extension, waiting for the head's decision
     proposed_due_date: Mapped[date | None] = mapped_column(Date)
     proposed_reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
@@ -564,3 +567,57 @@ class BackstageMessage(db.Model):
     sent_by: Mapped[str] = mapped_column(String(80), default="")
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OutboxMessage(db.Model):
+    """One notice to send back through a messaging channel (Telegram): written in the transaction of the
+    change that caused it, sent by the channels process with retries; "dead" after the last attempt."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeal.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    chat: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # register, answer, extend, forward, urgent, leave, reply
+    text: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(8), default="pending")  # pending, sent, failed (will retry), dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_error: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    appeal: Mapped[Appeal | None] = relationship()
+
+
+class ChannelChat(db.Model):
+    """A resident's chat with the office's bot: the language chosen and the consent given (or refused) there."""
+
+    __tablename__ = "channel_chat"
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    chat: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str] = mapped_column(String(2), default="")
+    # "given" (the name is kept and the chat is the contact), "refused" (anonymous), "" not asked yet
+    consent: Mapped[str] = mapped_column(String(8), default="")
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ChannelUpdate(db.Model):
+    """One update a platform delivered, once: its update_id and its message's id are unique, so a
+    redelivery finds this row (and its question or appeal) instead of making a second one."""
+
+    __tablename__ = "channel_update"
+    __table_args__ = (UniqueConstraint("channel", "update_id", name="uq_channel_update"),
+                      UniqueConstraint("channel", "chat", "message_id", name="uq_channel_message"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    update_id: Mapped[int] = mapped_column(Integer)
+    chat: Mapped[str] = mapped_column(String(64), default="")
+    message_id: Mapped[int | None] = mapped_column(Integer)
+    # a message kept until the resident answers the consent question ("held"), then "done"
+    state: Mapped[str] = mapped_column(String(8), default="done")
+    held: Mapped[dict | None] = mapped_column(JSON)
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeal.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

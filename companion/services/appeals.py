@@ -20,7 +20,7 @@ from ..extensions import db
 from ..models import (ACCESS_CODE_ALPHABET, FINISHED_APPEAL_STATUSES, LANGUAGES, SEES_EVERY_APPEAL, Appeal, ApiKey,
                       AppealEvent, AppealForm, AppealStatus, AppealType, Category, Channel, Department, Question, Role,
                       User, new_access_code, utcnow)
-from . import deadlines
+from . import deadlines, outbox
 from .audit import audit
 from .recent import recent_calendar
 from .consent import consent_fields
@@ -101,11 +101,13 @@ ACTION_LABELS = {
     "consent_withdrawn": _l("Consent to personal data withdrawn: name and contact erased"),
     "merged": _l("Merged into a similar question"), "merged_in": _l("Similar questions merged into this one"),
     "unmerged": _l("Merge undone"), "unmerged_out": _l("A merged question was separated again"),
+    "channel_notice_sent": _l("Notice sent to the applicant's chat"),
+    "channel_notice_dead": _l("Notice to the applicant's chat could not be sent"),
 }
 
 CHANNEL_LABELS = {
     Channel.WEB: _l("website"), Channel.PHONE: _l("phone"), Channel.API: _l("API"),
-    Channel.OPEN311: _l("Open311 integration"),
+    Channel.OPEN311: _l("Open311 integration"), Channel.TELEGRAM: _l("Telegram"),
 }
 # the same steps with the other appeal's tracking code (detail "code", or "codes" for a group)
 CODED_LABELS = {
@@ -730,6 +732,7 @@ def answer(appeal: Appeal, text: str, *, actor: User) -> Appeal:
     text = _note(text, "answer", required=True, limit=10_000)
     _move(appeal, "answer", actor, language=appeal.language)
     appeal.answer = text
+    outbox.enqueue_notice(appeal, "answer")
     db.session.commit()
     return appeal
 
@@ -762,6 +765,7 @@ def _decide_extension(appeal: Appeal, new_due: date, reason: str, actor: User, p
           decided_by=actor.id, decided_by_name=actor.display_name or actor.username,
           proposed_by=proposed_by.id if proposed_by else None,
           proposed_by_name=(proposed_by.display_name or proposed_by.username) if proposed_by else None)
+    outbox.enqueue_notice(appeal, "extend")
 
 
 def extend(appeal: Appeal, new_due, reason: str, *, actor: User) -> Appeal:
@@ -827,6 +831,7 @@ def forward(appeal: Appeal, body: str, note: str = "", *, actor: User) -> Appeal
     late = deadlines.local_date() > appeal.forward_due_date
     _move(appeal, "forward", actor, note=note, forwarded_to=body, late=late)
     appeal.forwarded_to = body
+    outbox.enqueue_notice(appeal, "forward")
     db.session.commit()
     return appeal
 
@@ -840,6 +845,7 @@ def forward_immediately(appeal: Appeal, body: str, note: str = "", *, actor: Use
     _move(appeal, "forward_immediately", actor, note=note, forwarded_to=body, immediate=True)
     appeal.forwarded_to = body
     appeal.urgent = True
+    outbox.enqueue_notice(appeal, "urgent")
     audit(actor, "forward_immediately", appeal.broadcast, appeal.question, appeal=appeal.tracking_code,
           forwarded_to=body)
     return appeal
@@ -858,6 +864,7 @@ def _leave(appeal: Appeal, ground: str, note: str, actor: User | None) -> None:
     """Leave the appeal without consideration on `ground` (public); staff's own wording stays internal."""
     _move(appeal, "leave", actor, ground=ground)
     appeal.leave_ground = ground
+    outbox.enqueue_notice(appeal, "leave")
     if note:
         _record(appeal, "comment", actor, note=note, from_status=appeal.status, public=False)
 

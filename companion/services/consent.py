@@ -9,7 +9,7 @@ CONSENT_VERSION = "2026-12-01"
 
 # how the resident gave consent, by the channel the question came through
 CONSENT_FORMS = {Channel.WEB.value: "web", Channel.PHONE.value: "oral", Channel.API.value: "api",
-                 Channel.OPEN311.value: "api"}
+                 Channel.OPEN311.value: "api", Channel.TELEGRAM.value: "telegram"}
 
 
 def consent_fields(consented: bool, personal: bool, channel: str) -> dict:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -191,6 +192,9 @@ class Submission:
     rate_limited: bool = True
     client_scope: str = ""
     origin: dict | None = None  # an import's system, number and time of receipt (appeals.origin_fields)
+    # called with the new question (its appeal registered) before the batch commits: what a channel
+    # stores with it (its update's record, the reply in the outbox) is in the same transaction
+    on_stored: Callable[[Question], None] | None = None
 
     def appeal_origin(self) -> dict:
         """What the appeal keeps of where it came from, and who accepted it (the staff member who typed it in)."""
@@ -202,10 +206,12 @@ class Submission:
 
 def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Channel.WEB,
                        viewer_token: str | None = None, default_language: str = "kk", approved: bool = False,
-                       actor=None, source: str = "", rate_limited: bool = True, api_key=None) -> Submission | Question:
+                       actor=None, source: str = "", rate_limited: bool = True, api_key=None,
+                       channel_contact: str = "") -> Submission | Question:
     """Check a submitted question: the Question this sender already stored under its client_id (a retry),
     or a Submission to store; ValidationError naming every bad field, QuestionsClosed when the broadcast
-    takes no questions."""
+    takes no questions. `channel_contact` is a contact the channel itself vouches for (a Telegram chat
+    whose owner gave consent), kept as the answer's address instead of a typed phone or e-mail."""
     client_id = data.get("client_id") or uuid.uuid4().hex
     if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
         raise ValidationError(fields={"client_id": _l("Invalid client id.")})
@@ -216,6 +222,8 @@ def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Chann
         fields, origin = _checked(broadcast, data, default_language, channel, api_key)
         if fields["consent_form"]:
             fields["consent_form"] = privacy.CONSENT_FORMS.get(str(channel), fields["consent_form"])
+        if channel_contact and fields["consent_form"]:
+            fields["contact"], fields["contact_consent"] = channel_contact, True
     except (QuestionsClosed, ValidationError):
         # a retry of a stored question is answered with it, even once questions are closed; a new
         # question's client_id is looked up in the batch it is stored with (one query per batch)
@@ -306,6 +314,9 @@ def store_submissions(submissions: list[Submission]) -> tuple[list[tuple[Questio
     questions = [stored[(submissions[i].broadcast.id, submissions[i].client_scope, submissions[i].client_id)]
                  for i in new]
     appeals.register_questions(questions, [submissions[i].appeal_origin() for i in new])
+    for i, question in zip(new, questions):
+        if submissions[i].on_stored is not None:
+            submissions[i].on_stored(question)
     builders: dict[int, ChangeBuilder] = {}
     for i, question in zip(new, questions):
         sub = submissions[i]

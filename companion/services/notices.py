@@ -18,6 +18,7 @@ from ..extensions import db
 from ..links import absolute_url
 from ..models import Appeal, AppealEvent, User, utcnow
 from .appeals import ACTION_LABELS, NOTICE_MEANS, _note, format_access_code, ground_label
+from . import outbox
 from .errors import InvalidTransition, ValidationError
 from .office import office_name
 
@@ -65,8 +66,8 @@ def notify(appeal: Appeal, kind: str) -> AppealEvent | None:
     Runs after the action is committed: a mail server that is down never undoes an answer; the
     failure is recorded in the history so an officer can tell the applicant another way."""
     cfg = current_app.config
-    if kind not in KINDS or not appeal.contact:
-        return None
+    if kind not in KINDS or not appeal.contact or outbox.chat_of(appeal) is not None:
+        return None  # a chat's notices went into the outbox with the change (services/outbox.py)
     if "@" not in appeal.contact or not cfg["SMTP_HOST"]:
         # a phone number only, or no mail server: an officer must tell the applicant (the list's "to tell")
         reason = "no_address" if "@" not in appeal.contact else "no_mail_server"

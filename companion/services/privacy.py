@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 TRUTHY = (True, "true", "on", "1", 1)
 
 CONSENT_FORM_LABELS = {"web": _l("ticked on the question form"), "oral": _l("given orally to the phone operator"),
-                       "api": _l("declared by the sending system")}
+                       "api": _l("declared by the sending system"),
+                       "telegram": _l("given with the button in the Telegram chat")}
 
 CONSENT_SENTENCE = _l("I consent to the collection and processing of my personal data for considering my "
                       "appeal and answering it.")

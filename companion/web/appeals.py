@@ -5,13 +5,14 @@ from flask import (Blueprint, Response, abort, current_app, flash, make_response
                    stream_with_context, url_for)
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..extensions import db
 from ..permissions import can, permission_required
 from ..presenters import talon as talon_view
 from ..realtime.emit import publish
-from ..services import appeal_list, appeals, deadlines, desk, moderation, notices, privacy
+from ..services import appeal_list, appeals, deadlines, desk, moderation, notices, outbox, privacy
 from ..services.changes import Change
 from ..services import broadcasts as broadcast_service
 from ..services.errors import ServiceError, ValidationError
@@ -136,8 +137,25 @@ def _detail(appeal, status: int = 200):
                            smtp=bool(current_app.config["SMTP_HOST"]), talon=talon_view(appeal),
                            decides_extensions=can(current_user, "decide_extension"),
                            consent_forms=privacy.CONSENT_FORM_LABELS, pending_notices=notices.pending(appeal),
-                           notice_means=notices.MEANS, notice_kinds=notices.KIND_LABELS,
+                           notice_means=notices.MEANS, notice_kinds=_notice_kinds(),
+                           chat_notices=outbox.of_appeal(appeal), outbox_states=OUTBOX_STATES,
                            **_choices()), status
+
+
+OUTBOX_STATES = {"pending": _l("waiting"), "sent": _l("sent"), "failed": _l("will retry"), "dead": _l("not delivered")}
+
+
+def _notice_kinds() -> dict:
+    return {**notices.KIND_LABELS, "register": appeals.ACTION_LABELS["register"]}
+
+
+@bp.get("/undelivered")
+@permission_required("appeals")
+def undelivered():
+    """Notices a messaging channel would not take (dead letters): staff tell those applicants another way."""
+    visible = [m for m in outbox.dead_letters() if m.appeal is None or appeals.may_see(current_user, m.appeal)]
+    return render_template("appeals/undelivered.html", chat_notices=visible, with_appeal=True,
+                           notice_kinds=_notice_kinds(), outbox_states=OUTBOX_STATES)
 
 
 @bp.get("/<int:appeal_id>")

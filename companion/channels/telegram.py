@@ -1,0 +1,207 @@
+"""The Telegram bot (python-telegram-bot's Bot and Update: the Bot API's calls and payloads), run by
+`python -m companion channels` in its own asyncio process, never in the eventlet server.
+
+Updates arrive by long polling (getUpdates) or by webhook (setWebhook with a secret_token, checked in
+constant time), as TELEGRAM_MODE says. Each update is handed to services/channels.py in a worker thread
+with an app context (the same service layer and database as the web intake); the outbox's notices are sent
+from here with retries (services/outbox.py)."""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+
+from aiohttp import web
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from ..models import Channel
+from ..services import channels, outbox
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+WEBHOOK_PATH = "/telegram"
+POLL_TIMEOUT = 25  # seconds getUpdates waits for a message (long polling)
+LANGUAGE_BUTTONS = InlineKeyboardMarkup([[InlineKeyboardButton("Қазақша", callback_data="lang:kk"),
+                                          InlineKeyboardButton("Русский", callback_data="lang:ru"),
+                                          InlineKeyboardButton("English", callback_data="lang:en")]])
+
+
+def incoming(update: Update) -> channels.Incoming | None:
+    """What services/channels.py needs of a Telegram update (None for kinds the bot does not take)."""
+    if update.callback_query is not None:
+        query = update.callback_query
+        chat = query.message.chat.id if query.message is not None else query.from_user.id
+        return channels.Incoming(Channel.TELEGRAM.value, update.update_id, str(chat), button=query.data or "",
+                                 language_hint=(query.from_user.language_code or "")[:2])
+    message = update.message
+    if message is None:
+        return None
+    user = message.from_user
+    name = " ".join(part for part in (user.first_name, user.last_name) if part) if user else ""
+    photo = message.photo[-1].file_id if message.photo else ""  # the sizes come smallest first
+    location = message.location
+    return channels.Incoming(Channel.TELEGRAM.value, update.update_id, str(message.chat.id), message.message_id,
+                             text=message.text or message.caption or "", name=name, photo=photo,
+                             lat=location.latitude if location else None, long=location.longitude if location else None,
+                             language_hint=((user.language_code or "") if user else "")[:2])
+
+
+class TelegramChannel:
+    """One bot: takes updates (polling or webhook), replies, and sends the outbox."""
+
+    def __init__(self, app, bot: Bot | None = None):
+        cfg = app.config
+        self.app = app
+        self.bot = bot or Bot(cfg["TELEGRAM_TOKEN"], base_url=cfg["TELEGRAM_API_URL"])
+        self.wake = asyncio.Event()
+
+    def _in_app(self, call, *args):
+        """Run a service call in a request context of the app (links need one); the session ends with it."""
+        with self.app.test_request_context("/"):
+            return call(*args)
+
+    def _receive(self, message: channels.Incoming) -> channels.Outcome:
+        from ..realtime.emit import publish  # the desk's event (through the message queue when set)
+        outcome = channels.receive(message)
+        if outcome.change is not None:
+            publish(outcome.change)
+        return outcome
+
+    async def handle(self, update: Update) -> None:
+        """Take one update: store it (once), answer a button, send the replies, wake the outbox."""
+        message = incoming(update)
+        if message is None:
+            return
+        if update.callback_query is not None:
+            try:
+                await self.bot.answer_callback_query(update.callback_query.id)
+            except TelegramError as exc:  # the button's spinner only: the press is still taken
+                log.warning("answerCallbackQuery failed: %s", type(exc).__name__)
+        outcome = await asyncio.to_thread(self._in_app, self._receive, message)
+        for reply in outcome.replies:
+            markup = LANGUAGE_BUTTONS if reply.buttons == "lang" else (
+                self._consent_buttons(message) if reply.buttons == "consent" else None)
+            try:
+                await self.bot.send_message(int(message.chat), reply.text, reply_markup=markup)
+            except TelegramError as exc:
+                log.warning("reply failed: %s", type(exc).__name__)
+        if outcome.queued:
+            self.wake.set()
+
+    def _consent_buttons(self, message: channels.Incoming) -> InlineKeyboardMarkup:
+        labels = self._in_app(channels.consent_buttons, message.channel, message.chat, message.language_hint)
+        return InlineKeyboardMarkup([[InlineKeyboardButton(labels[0], callback_data="consent:yes")],
+                                     [InlineKeyboardButton(labels[1], callback_data="consent:no")]])
+
+    async def handle_json(self, data: dict) -> None:
+        """A webhook's body: one Update as JSON."""
+        await self.handle(Update.de_json(data, self.bot))
+
+    async def poll_once(self, offset: int | None, timeout: int = POLL_TIMEOUT) -> int | None:
+        """One getUpdates round: take each update, then return the offset that confirms them."""
+        for update in await self.bot.get_updates(offset=offset, timeout=timeout):
+            await self.handle(update)
+            offset = update.update_id + 1
+        return offset
+
+    async def poll(self) -> None:
+        """Long polling: getUpdates from the last offset; an update is confirmed by asking past it, so
+        one taken but not confirmed (a crash between) comes again and is recognised by its update_id."""
+        await self.bot.delete_webhook()
+        offset = None
+        while True:
+            try:
+                offset = await self.poll_once(offset)
+            except TelegramError as exc:
+                log.warning("getUpdates failed: %s", type(exc).__name__)
+                await asyncio.sleep(2)
+
+    async def webhook_app(self) -> web.Application:
+        """The webhook endpoint: POST /telegram with the secret in its header (compared in constant time)."""
+        secret = self.app.config["TELEGRAM_WEBHOOK_SECRET"].encode()
+
+        async def receive(request: web.Request) -> web.Response:
+            given = request.headers.get(SECRET_HEADER, "").encode()
+            if not secret or not hmac.compare_digest(given, secret):
+                return web.json_response({"error": "bad secret token"}, status=403)
+            try:
+                data = await request.json()
+            except ValueError:
+                return web.json_response({"error": "the body is not JSON"}, status=400)
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                return web.json_response({"error": "not a Telegram update"}, status=400)
+            await self.handle_json(data)
+            return web.json_response({"ok": True})
+
+        application = web.Application(client_max_size=1024 * 1024)
+        application.router.add_post(WEBHOOK_PATH, receive)
+        return application
+
+    async def register_webhook(self) -> None:
+        """setWebhook with the public URL and the secret_token Telegram will send back."""
+        cfg = self.app.config
+        url = cfg["TELEGRAM_WEBHOOK_URL"] or cfg["PUBLIC_URL"].rstrip("/") + WEBHOOK_PATH
+        await self.bot.set_webhook(url, secret_token=cfg["TELEGRAM_WEBHOOK_SECRET"],
+                                   allowed_updates=["message", "callback_query"])
+
+    def _due(self) -> list[tuple[int, str, str]]:
+        return [(m.id, m.chat, m.text) for m in outbox.due(Channel.TELEGRAM.value)]
+
+    def _mark(self, message_id: int, error: str | None, permanent: bool) -> None:
+        from ..extensions import db
+        from ..models import OutboxMessage
+        message = db.session.get(OutboxMessage, message_id)
+        if error is None:
+            outbox.record_sent(message)
+        else:
+            outbox.record_failure(message, error, permanent=permanent)
+
+    async def send_outbox_once(self) -> int:
+        """Send every notice now due; returns how many were tried."""
+        due = await asyncio.to_thread(self._in_app, self._due)
+        for message_id, chat, text in due:
+            error, permanent = None, False
+            try:
+                await self.bot.send_message(int(chat), text)
+            except Forbidden as exc:  # the resident blocked the bot: no retry will reach them
+                error, permanent = f"{type(exc).__name__}: {exc.message}", True
+            except BadRequest as exc:
+                error, permanent = f"{type(exc).__name__}: {exc.message}", "chat not found" in exc.message.lower()
+            except TelegramError as exc:
+                error = f"{type(exc).__name__}: {exc.message}"
+            await asyncio.to_thread(self._in_app, self._mark, message_id, error, permanent)
+        return len(due)
+
+    async def send_outbox(self, idle_seconds: float = 1.0) -> None:
+        """The outbox sender: due notices at once when woken, else every `idle_seconds` (retries come due)."""
+        while True:
+            try:
+                await self.send_outbox_once()
+            except Exception:  # a database hiccup: the rows stay due and are tried again
+                log.exception("outbox round failed")
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), idle_seconds)
+            except asyncio.TimeoutError:
+                pass
+
+    async def run(self) -> None:
+        """Run the bot in the configured mode until cancelled."""
+        cfg = self.app.config
+        async with self.bot:
+            sender = asyncio.create_task(self.send_outbox())
+            try:
+                if cfg["TELEGRAM_MODE"] == "webhook":
+                    runner = web.AppRunner(await self.webhook_app())
+                    await runner.setup()
+                    await web.TCPSite(runner, cfg["TELEGRAM_WEBHOOK_HOST"], cfg["TELEGRAM_WEBHOOK_PORT"]).start()
+                    await self.register_webhook()
+                    try:
+                        await asyncio.Event().wait()
+                    finally:
+                        await runner.cleanup()
+                else:
+                    await self.poll()
+            finally:
+                sender.cancel()

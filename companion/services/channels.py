@@ -1,0 +1,327 @@
+"""Messages from residents on a messaging channel (Telegram): the live broadcast's queue while one is live,
+otherwise an appeal for the back office; each delivery once (by update id and by message id); the chat's
+language and consent; status by number, for the chat's own appeals only.
+
+Plain data in and out: the platform's library lives in companion/channels/, this module only decides."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import (LANGUAGES, Appeal, Broadcast, BroadcastStatus, ChannelChat, ChannelUpdate, Channel, Question,
+                      utcnow)
+from . import appeals, intake, outbox, privacy
+from .changes import Change
+from .errors import QuestionsClosed, ServiceError, ValidationError
+from .fields import question_too_long, storable
+
+STATUS_WORDS = frozenset({"status", "/status", "статус", "мәртебе", "күйі"})
+CODE = re.compile(r"[A-Za-z]{2,10}-\d{4}-\d{3,12}")
+GIVEN, REFUSED = "given", "refused"
+
+
+@dataclass
+class Incoming:
+    """One message or button press from a chat, as the platform delivered it."""
+
+    channel: str
+    update_id: int
+    chat: str
+    message_id: int | None = None
+    text: str = ""
+    name: str = ""
+    language_hint: str = ""  # the app's language on the resident's phone, when the platform says
+    photo: str = ""  # the platform's file id of the largest size
+    lat: float | None = None
+    long: float | None = None
+    button: str = ""  # a pressed button's data: "lang:kk", "consent:yes", "consent:no"
+
+
+@dataclass
+class Reply:
+    """What to send back now: a text, with buttons ("lang" or "consent") when asked."""
+
+    text: str
+    buttons: str = ""
+
+
+@dataclass
+class Outcome:
+    """What one delivery did: replies to send at once, the change to publish, whether the outbox has new rows."""
+
+    replies: list[Reply] = field(default_factory=list)
+    change: Change | None = None
+    queued: bool = False
+    repeat: bool = False
+
+
+def _chat(channel: str, chat: str) -> ChannelChat:
+    row = db.session.get(ChannelChat, (channel, chat))
+    if row is None:
+        row = ChannelChat(channel=channel, chat=chat, language="", consent="", updated_at=utcnow())
+        db.session.add(row)
+    return row
+
+
+def _language(row: ChannelChat, hint: str = "") -> str:
+    if row.language in LANGUAGES:
+        return row.language
+    return hint if hint in LANGUAGES else current_app.config["DEFAULT_LOCALE"]
+
+
+def live_broadcast() -> Broadcast | None:
+    """The broadcast now live and taking questions (the latest started, if several)."""
+    return db.session.execute(select(Broadcast).where(Broadcast.status == BroadcastStatus.LIVE.value,
+                                                      Broadcast.questions_open.is_(True))
+                              .order_by(Broadcast.started_at.desc().nulls_last(), Broadcast.id.desc())
+                              .limit(1)).scalar_one_or_none()
+
+
+def _seen(message: Incoming) -> bool:
+    """True when this update, or this chat's message, was taken before."""
+    clauses = [ChannelUpdate.update_id == message.update_id]
+    found = db.session.execute(select(ChannelUpdate.id).where(ChannelUpdate.channel == message.channel, *clauses)).first()
+    if found is None and message.message_id is not None:
+        found = db.session.execute(select(ChannelUpdate.id).where(
+            ChannelUpdate.channel == message.channel, ChannelUpdate.chat == message.chat,
+            ChannelUpdate.message_id == message.message_id)).first()
+    return found is not None
+
+
+def _record(message: Incoming, state: str = "done", held: dict | None = None, appeal: Appeal | None = None,
+            message_id: bool = True) -> ChannelUpdate:
+    row = ChannelUpdate(channel=message.channel, update_id=message.update_id, chat=message.chat,
+                        message_id=message.message_id if message_id else None, state=state, held=held,
+                        appeal_id=appeal.id if appeal is not None else None, created_at=utcnow())
+    db.session.add(row)
+    return row
+
+
+def receive(message: Incoming) -> Outcome:
+    """Take one delivery: idempotent by update id and message id (a repeat does nothing and says so)."""
+    if _seen(message):
+        return Outcome(repeat=True)
+    try:
+        outcome = _receive(message)
+    except IntegrityError:  # the same update taken meanwhile by another delivery
+        db.session.rollback()
+        return Outcome(repeat=True)
+    return outcome
+
+
+def _receive(message: Incoming) -> Outcome:
+    chat = _chat(message.channel, message.chat)
+    lang = _language(chat, message.language_hint)
+    if message.button:
+        return _button(message, chat, lang)
+    text = message.text.strip()
+    if text.lower() in ("/start", "/language", "/lang"):
+        _record(message)
+        db.session.commit()
+        with force_locale(lang):
+            reply = Reply(_("Hello! Write your question or describe your problem, and the office will answer. "
+                            "Send “status” to see where your appeals stand. Choose your language:"), "lang")
+        return Outcome([reply])
+    if text.lower() in STATUS_WORDS or CODE.fullmatch(text):
+        _record(message)
+        db.session.commit()
+        return Outcome([Reply(status_text(message.channel, message.chat, lang, text if CODE.fullmatch(text) else ""))])
+    held = {"text": text, "name": message.name, "photo": message.photo, "lat": message.lat, "long": message.long,
+            "hint": message.language_hint}
+    if not text:  # a location or a photo alone: kept for the next text message of this chat
+        _record(message, state="attach", held=held)
+        db.session.commit()
+        with force_locale(lang):
+            return Outcome([Reply(_("Attached. Now write your question in a message."))])
+    if not chat.consent:
+        _record(message, state="held", held=held)
+        db.session.commit()
+        with force_locale(lang):
+            return Outcome([Reply(consent_question(lang), "consent")])
+    row = _record(message)
+    return _take(message.channel, message.chat, chat, lang, row, held)
+
+
+def consent_question(lang: str) -> str:
+    """The consent asked in the chat before a name is kept: the same points as the web form's."""
+    points = "\n".join(f"• {p}" for p in privacy.consent_points(lang))
+    return "\n".join([str(privacy.CONSENT_SENTENCE), points, "",
+                      _("With your consent we keep your name from Telegram and answer you in this chat: your "
+                        "message is then an appeal the office must answer within the legal term. Without it, "
+                        "your question is taken without your name.")])
+
+
+def _button(message: Incoming, chat: ChannelChat, lang: str) -> Outcome:
+    kind, _sep, value = message.button.partition(":")
+    _record(message, message_id=False)
+    chat.updated_at = utcnow()
+    if kind == "lang" and value in LANGUAGES:
+        chat.language = value
+        db.session.commit()
+        with force_locale(value):
+            return Outcome([Reply(_("Language: English. Write your question."))])
+    if kind == "consent" and value in ("yes", "no"):
+        chat.consent = GIVEN if value == "yes" else REFUSED
+        chat.consent_at = utcnow()
+        db.session.commit()
+        held = list(db.session.scalars(select(ChannelUpdate).where(
+            ChannelUpdate.channel == message.channel, ChannelUpdate.chat == message.chat,
+            ChannelUpdate.state == "held").order_by(ChannelUpdate.id)))
+        if not held:
+            with force_locale(lang):
+                return Outcome([Reply(_("Thank you. Write your question."))])
+        outcome = Outcome()
+        for row in held:  # each in its own transaction, as if it had just arrived
+            row.state = "done"
+            result = _take(message.channel, message.chat, chat, lang, row, dict(row.held or {}))
+            outcome.replies += result.replies
+            outcome.queued = outcome.queued or result.queued
+            outcome.change = outcome.change or result.change
+        return outcome
+    db.session.commit()
+    return Outcome()
+
+
+def _attachments(channel: str, chat: str, held: dict) -> tuple[dict, dict]:
+    """The location and photos of this message and of those sent alone just before it (then taken)."""
+    photos = [held["photo"]] if held.get("photo") else []
+    lat, long = held.get("lat"), held.get("long")
+    for row in db.session.scalars(select(ChannelUpdate).where(
+            ChannelUpdate.channel == channel, ChannelUpdate.chat == chat, ChannelUpdate.state == "attach")):
+        data = row.held or {}
+        if data.get("photo"):
+            photos.append(data["photo"])
+        if data.get("lat") is not None and lat is None:
+            lat, long = data["lat"], data["long"]
+        row.state = "done"
+    location = {"lat": appeals.coordinate(lat, 90), "long": appeals.coordinate(long, 180)} if lat is not None else {}
+    if None in location.values():
+        location = {}
+    extra = {"channel": channel, "photos": photos} if photos else None
+    return location, {"attachments": extra} if extra else {}
+
+
+def _take(channel: str, chat_id: str, chat: ChannelChat, lang: str, row: ChannelUpdate, held: dict) -> Outcome:
+    """A question into the live broadcast's queue, or an appeal for the back office; the reply with its
+    number goes into the outbox in the same transaction."""
+    consented = chat.consent == GIVEN
+    name = (held.get("name") or "")[:current_app.config["NAME_MAX_LENGTH"]].strip() if consented else ""
+    contact = outbox.chat_contact(channel, chat_id) if consented else ""
+    location, extra = _attachments(channel, chat_id, held)
+    language = chat.language if chat.language in LANGUAGES else None
+    broadcast = live_broadcast()
+    try:
+        if broadcast is not None:
+            return _to_broadcast(broadcast, channel, chat_id, lang, row, held, name, contact, language,
+                                 {**location, **extra})
+        return _to_back_office(channel, chat_id, row, held, name, contact, language, location, extra)
+    except QuestionsClosed:  # closed since we looked: the back office takes it
+        db.session.rollback()
+        return _to_back_office(channel, chat_id, _again(row), held, name, contact, language, location, extra)
+    except ServiceError as exc:
+        db.session.rollback()
+        _again(row)
+        db.session.commit()  # the update is taken: a redelivery is not refused twice
+        with force_locale(lang):
+            reasons = " ".join(str(v) for v in (exc.fields or {}).values()) or str(exc.message)
+            return Outcome([Reply(_("Your message was not taken: %(reason)s", reason=reasons))])
+
+
+def _again(row: ChannelUpdate) -> ChannelUpdate:
+    """The update's record again after a rollback (a new row, or the held one reloaded)."""
+    if row.id is not None:
+        again = db.session.get(ChannelUpdate, row.id) or row
+        again.state = "done"
+        return again
+    fresh = ChannelUpdate(channel=row.channel, update_id=row.update_id, chat=row.chat, message_id=row.message_id,
+                          state="done", held=None, created_at=utcnow())
+    db.session.add(fresh)
+    return fresh
+
+
+def _to_broadcast(broadcast, channel, chat_id, lang, row, held, name, contact, language, origin) -> Outcome:
+    data = {"text": held.get("text", ""), "author_name": name, "consent": bool(name or contact),
+            "client_id": f"tg-{chat_id}-{row.message_id or row.update_id}"}
+    if language:
+        data["language"] = language
+    prepared = intake.prepare_submission(broadcast, data, channel=Channel(channel), viewer_token=f"tg:{chat_id}",
+                                         default_language=lang, channel_contact=contact)
+    if isinstance(prepared, Question):  # stored before under this message's id
+        db.session.rollback()
+        return Outcome(repeat=True)
+    prepared.origin = origin
+
+    def stored(question: Question) -> None:
+        row.appeal_id = question.appeal.id
+        row.state = "done"
+        outbox.enqueue(channel, chat_id, "register", outbox.registered_text(question.appeal), question.appeal)
+
+    prepared.on_stored = stored
+    question, change = intake.store_one(prepared)
+    return Outcome(change=change, queued=change is not None, repeat=change is None)
+
+
+def _to_back_office(channel, chat_id, row, held, name, contact, language, location, extra) -> Outcome:
+    cfg = current_app.config
+    text = (held.get("text") or "").strip()
+    errors = {}
+    if len(text) > cfg["QUESTION_MAX_LENGTH"]:
+        errors["text"] = question_too_long(cfg["QUESTION_MAX_LENGTH"])
+    elif not storable(text) or not storable(name):
+        errors["text"] = _l("This text contains characters that cannot be stored. Please remove them.")
+    if errors:
+        raise ValidationError(fields=errors)
+    language = language or intake.detect_language(text) or (held.get("hint") if held.get("hint") in LANGUAGES
+                                                             else cfg["DEFAULT_LOCALE"])
+    consent = privacy.consent_fields(bool(contact), bool(name or contact), channel)
+    appeal = appeals._new_appeal(utcnow(), channel=channel, client_id=f"tg-{chat_id}-{row.message_id or row.update_id}",
+                                 text=text, author_name=name, contact=contact, language=language,
+                                 **consent, **location, **extra)
+    row.appeal_id, row.state = appeal.id, "done"
+    outbox.enqueue(channel, chat_id, "register", outbox.registered_text(appeal), appeal)
+    db.session.commit()
+    return Outcome(queued=True)
+
+
+def _own_appeals(channel: str, chat: str) -> list[Appeal]:
+    """The appeals this chat sent (by the updates that made them), newest first."""
+    ids = select(ChannelUpdate.appeal_id).where(ChannelUpdate.channel == channel, ChannelUpdate.chat == chat,
+                                                ChannelUpdate.appeal_id.is_not(None))
+    return list(db.session.scalars(select(Appeal).where(Appeal.id.in_(ids)).order_by(Appeal.id.desc()).limit(10)))
+
+
+def status_text(channel: str, chat: str, lang: str, code: str = "") -> str:
+    """Where this chat's appeals stand (or the one numbered `code`, only if this chat sent it)."""
+    own = _own_appeals(channel, chat)
+    if code:
+        own = [a for a in own if a.tracking_code == code.upper()]
+    with force_locale(lang):
+        if not own:
+            return _("No appeal of yours with this number.") if code else _("You have no appeals yet.")
+        lines = []
+        for appeal in own:
+            lines.append(f"{appeal.tracking_code}: {appeals.status_label(appeal.status, appeal.follow_up)}")
+            if appeal.statutory and appeal.is_open:
+                from flask_babel import format_date
+                lines.append(_("Answer due by %(date)s.", date=format_date(appeal.due_date, "long")))
+        lines.append(_("Your talon and the appeal's status: %(link)s", link=outbox.talon_link(own[0])))
+        return "\n".join(lines)
+
+
+
+
+def consent_buttons(channel: str, chat: str, hint: str = "") -> tuple[str, str]:
+    """The two answers to the consent question, in the chat's language."""
+    row = db.session.get(ChannelChat, (channel, chat))
+    lang = row.language if row is not None and row.language in LANGUAGES else (hint if hint in LANGUAGES else
+                                                                               current_app.config["DEFAULT_LOCALE"])
+    with force_locale(lang):
+        return _("I agree: keep my name and answer me here"), _("Send without my name")

@@ -1,0 +1,126 @@
+"""The outbox of notices sent back through a messaging channel (Telegram): one row per notice, written in the
+transaction of the change that caused it; the channels process sends the rows that are due, retries a failed
+send with exponential backoff, and dead-letters one that failed OUTBOX_MAX_ATTEMPTS times for staff to see.
+Each sent or dead notice is a step in the appeal's history. A failed send never touches the change itself."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..extensions import db
+from ..links import absolute_url
+from ..models import Appeal, AppealEvent, Channel, OutboxMessage, utcnow
+
+PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
+CONTACT_PREFIX = {Channel.TELEGRAM.value: "telegram:"}
+TEXT_LIMIT = 4000  # Telegram takes 4,096 characters a message: a longer answer goes as a link
+BACKOFF_CAP_SECONDS = 3600
+
+
+def chat_contact(channel: str, chat) -> str:
+    """The contact an appeal keeps for a chat on a messaging channel ("telegram:12345")."""
+    return f"{CONTACT_PREFIX[channel]}{chat}"
+
+
+def chat_of(appeal: Appeal) -> tuple[str, str] | None:
+    """(channel, chat) when the appeal's contact is a chat on a messaging channel, else None."""
+    for channel, prefix in CONTACT_PREFIX.items():
+        if (appeal.contact or "").startswith(prefix):
+            return channel, appeal.contact[len(prefix):]
+    return None
+
+
+def talon_link(appeal: Appeal) -> str:
+    """The resident's talon of the appeal (number and access code), as an absolute address."""
+    from .appeals import format_access_code  # appeals imports this module
+    return absolute_url("public.talon", code=appeal.tracking_code, access=format_access_code(appeal.access_code))
+
+
+def registered_text(appeal: Appeal) -> str:
+    """The reply to a new question or appeal: its number and the talon's link, in the appeal's language."""
+    with force_locale(appeal.language):
+        return "\n".join([_("Received. Your number is %(code)s.", code=appeal.tracking_code),
+                          _("Your talon and the appeal's status: %(link)s", link=talon_link(appeal))])
+
+
+def notice_text(appeal: Appeal, kind: str) -> str:
+    """A notice of a step (answer, extend, forward, urgent, leave) in the appeal's language; a long answer as a link."""
+    from .notices import _body, track_link  # notices imports appeals, which imports this module
+    with force_locale(appeal.language):
+        link = track_link(appeal)
+        _subject, body = _body(appeal, kind, link)
+        if len(body) > TEXT_LIMIT:
+            body = "\n".join([_("Your appeal %(code)s has been answered:", code=appeal.tracking_code),
+                              _("Follow your appeal here: %(link)s", link=link)])
+    return body
+
+
+def enqueue(channel: str, chat, kind: str, text: str, appeal: Appeal | None = None) -> OutboxMessage:
+    """Add one notice to the outbox in the caller's transaction (the caller commits)."""
+    message = OutboxMessage(appeal=appeal, channel=channel, chat=str(chat), kind=kind, text=text, state=PENDING,
+                            attempts=0, next_attempt_at=utcnow(), last_error="", created_at=utcnow())
+    db.session.add(message)
+    return message
+
+
+def enqueue_notice(appeal: Appeal, kind: str) -> OutboxMessage | None:
+    """The notice of a step, when the applicant's contact is a chat (else None: e-mail goes as before)."""
+    target = chat_of(appeal)
+    if target is None:
+        return None
+    return enqueue(target[0], target[1], kind, notice_text(appeal, kind), appeal)
+
+
+def due(channel: str, limit: int = 50, now: datetime | None = None) -> list[OutboxMessage]:
+    """The notices of a channel to send now (new, or failed and past their backoff), oldest first."""
+    now = now or utcnow()
+    return list(db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.channel == channel, OutboxMessage.state.in_((PENDING, FAILED)),
+        OutboxMessage.next_attempt_at <= now).order_by(OutboxMessage.id).limit(limit)))
+
+
+def _history(message: OutboxMessage, action: str, public: bool, **detail) -> None:
+    appeal = message.appeal
+    if appeal is not None:
+        db.session.add(AppealEvent(appeal=appeal, action=action, from_status=appeal.status, to_status=appeal.status,
+                                   public=public, detail={"kind": message.kind, **detail}, at=utcnow()))
+
+
+def record_sent(message: OutboxMessage) -> None:
+    """The platform took the notice: sent, and a public step in the appeal's history."""
+    message.attempts += 1
+    message.state, message.sent_at, message.last_error = SENT, utcnow(), ""
+    _history(message, "channel_notice_sent", True, channel=message.channel)
+    db.session.commit()
+
+
+def record_failure(message: OutboxMessage, error: str, *, permanent: bool = False) -> None:
+    """A send failed: retry after a backoff doubling each time, or dead-letter after the last attempt
+    (or at once when the platform says it never will: a blocked bot, a chat that is gone)."""
+    cfg = current_app.config
+    message.attempts += 1
+    message.last_error = error[:300]
+    if permanent or message.attempts >= cfg["OUTBOX_MAX_ATTEMPTS"]:
+        message.state = DEAD
+        _history(message, "channel_notice_dead", False, channel=message.channel, error=message.last_error)
+    else:
+        message.state = FAILED
+        wait = min(cfg["OUTBOX_BACKOFF_SECONDS"] * 2 ** (message.attempts - 1), BACKOFF_CAP_SECONDS)
+        message.next_attempt_at = utcnow() + timedelta(seconds=wait)
+    db.session.commit()
+
+
+def dead_letters(limit: int = 200) -> list[OutboxMessage]:
+    """Notices that will not be sent, newest first: staff tell those applicants another way."""
+    return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.state == DEAD)
+                                   .order_by(OutboxMessage.id.desc()).limit(limit)))
+
+
+def of_appeal(appeal: Appeal) -> list[OutboxMessage]:
+    """The appeal's notices through its chat, oldest first (shown on the appeal's page)."""
+    return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.appeal_id == appeal.id)
+                                   .order_by(OutboxMessage.id)))
