@@ -93,6 +93,9 @@ def test_fixmystreet_retrying_a_send_makes_one_appeal(app):
     assert appeal_count(app) == 1
     other = fms.send_service_request({**PROBLEM, "detail": "Another pothole"}, EXTRA, "1")
     assert other and other != first and appeal_count(app) == 2
+    # the same words from the same person at another place are another report, never swallowed
+    elsewhere = fms.send_service_request({**PROBLEM, "latitude": 43.25, "longitude": 76.95}, EXTRA, "1")
+    assert elsewhere and elsewhere not in (first, other) and appeal_count(app) == 3
 
 
 def test_a_retry_after_the_window_is_a_new_request(app):
@@ -294,3 +297,17 @@ def test_the_integrators_language_is_a_setting_not_kazakh(app):
     assert russian not in (english, kazakh)
     error = client.get(f"{BASE}/requests.xml")
     assert ET.fromstring(error.data).findtext("error/description") != "A valid api_key is required."
+
+
+@pytest.mark.parametrize("description, language", [("Во дворе дома 5 на улице Кенесары нет освещения", "ru"),
+                                                   ("The streetlight on Kenesary street has been out for a week", "en"),
+                                                   ("Кенесары көшесіндегі үйдің ауласында жарық жоқ", "kk")])
+def test_an_open311_request_without_a_language_takes_its_descriptions(app, description, language):
+    from companion.services import apikeys, appeals
+    with app.app_context():
+        _, key = apikeys.create_key("109 centre", actor=None)
+    created = app.test_client().post("/open311/v2/requests.json", data={
+        "api_key": key, "service_code": "1", "address_string": "Kenesary 5", "description": description})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    with app.app_context():
+        assert appeals.by_code(created.json[0]["service_request_id"]).language == language

@@ -505,3 +505,18 @@ def test_forwarding_immediately_on_the_desk_tells_an_applicant_with_an_address(a
     import email.policy
     body = email.message_from_bytes(messages[0].content, policy=email.policy.default).get_content()
     assert "незамедлительно направлено: УП района" in body
+
+
+def test_a_viewer_without_the_pages_cookie_may_watch_but_not_ask_or_vote(app, viewer_socket):
+    """A client that never opened /b/<slug> has no viewer identity: no per-viewer limit could hold it."""
+    bare = socketio.test_client(app, namespace="/", auth={"slug": "demo"})
+    assert bare.is_connected("/")
+    snapshot = bare.emit("get_snapshot", {}, namespace="/", callback=True)
+    assert snapshot["ok"] is True and snapshot["mine"] == []
+    refused = bare.emit("submit_question", {"text": "No cookie, many questions", "client_id": "c" * 32},
+                        namespace="/", callback=True)
+    assert refused["ok"] is False and refused["error"]["code"] == "forbidden"
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(Question)).scalar_one() == 0
+    ok = ask(viewer_socket(), "With the page's cookie")
+    assert ok["ok"] is True

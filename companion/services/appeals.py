@@ -24,6 +24,7 @@ from . import deadlines, outbox
 from .audit import audit
 from .recent import recent_calendar
 from .consent import consent_fields
+from .language import detect_language
 from .errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
 from .fields import at_most_characters, normalise_contact, parse_id, question_too_long, storable
 
@@ -293,7 +294,8 @@ def validate_appeal(data: dict) -> dict:
             fields["contact"] = normalise_contact(str(contact), current_app.config["PHONE_REGION"])
         except ValueError as exc:
             errors["contact"] = exc.args[0]
-    language = data.get("language") or current_app.config["DEFAULT_LOCALE"]
+    # the sender's language, else the description's (an answer goes in the appeal's language), else the office's
+    language = data.get("language") or detect_language(str(data.get("description") or "")) or current_app.config["DEFAULT_LOCALE"]
     if language not in LANGUAGES:
         errors["language"] = _l("Unknown language.")
     fields["language"] = language
@@ -469,7 +471,7 @@ def create_appeal(data: dict, *, api_key: ApiKey, channel: str = Channel.OPEN311
 def _recent_twin(channel: str, api_key: ApiKey, category: Category | None, fields: dict,
                  window: timedelta) -> Appeal | None:
     """The first appeal this key filed without a client_id within `window` (by its registration, not an
-    import's own time of receipt) with the same service, text, name and contact, or None."""
+    import's own time of receipt) with the same service, text, name, contact and place, or None."""
     registered = (select(AppealEvent.appeal_id).where(AppealEvent.action == "register",
                                                       AppealEvent.at >= utcnow() - window))
     return db.session.execute(
@@ -477,7 +479,11 @@ def _recent_twin(channel: str, api_key: ApiKey, category: Category | None, field
                              Appeal.client_id.is_(None),
                              Appeal.category_id == (category.id if category is not None else None),
                              Appeal.text == fields["text"], Appeal.contact == fields.get("contact", ""),
-                             Appeal.author_name == fields.get("author_name", ""), Appeal.id.in_(registered))
+                             Appeal.author_name == fields.get("author_name", ""), Appeal.id.in_(registered),
+                             # the same place too: one resident's two reports with the same words are two reports
+                             Appeal.address == fields.get("address", ""),
+                             *(column.is_(None) if fields.get(key) is None else column == fields[key]
+                               for key, column in (("lat", Appeal.lat), ("long", Appeal.long))))
         .order_by(Appeal.id).limit(1)).scalar_one_or_none()
 
 
