@@ -311,3 +311,17 @@ def test_an_open311_request_without_a_language_takes_its_descriptions(app, descr
     assert created.status_code == 201, created.get_data(as_text=True)
     with app.app_context():
         assert appeals.by_code(created.json[0]["service_request_id"]).language == language
+
+
+def test_open311_errors_name_the_fields_as_the_integrator_sent_them(app):
+    from companion.services import apikeys
+    with app.app_context():
+        _, key = apikeys.create_key("109 centre", actor=None)
+    base = {"api_key": key, "service_code": "1", "address_string": "Abay 1", "description": "Bench"}
+    client = app.test_client()
+    bad_mail = client.post("/open311/v2/requests.json", data={**base, "email": "notanemail", "first_name": "Dana"})
+    assert bad_mail.status_code == 400
+    assert "email: This e-mail address is not valid." in bad_mail.json[0]["description"]
+    long_name = client.post("/open311/v2/requests.json", data={**base, "first_name": "Д" * 500})
+    assert long_name.status_code == 400 and "first_name/last_name:" in long_name.json[0]["description"]
+    assert "author_name" not in long_name.json[0]["description"]

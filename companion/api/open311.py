@@ -47,10 +47,28 @@ def georeport_error(exc: ServiceError):
     """GeoReport v2 errors: a list of {code, description}, in the format the URL asks for."""
     db.session.rollback()
     description = str(exc.message)
-    if exc.fields:
-        description += " " + "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
+    if exc.fields:  # named as the integrator sent them (GeoReport's names, not our columns)
+        description += " " + "; ".join(f"{_spec_name(k)}: {v}" for k, v in exc.fields.items())
     headers = {"Retry-After": str(exc.detail["retry_after"])} if "retry_after" in exc.detail else {}
     return georeport.errors(exc.status, description, _fmt(), headers)
+
+
+# our fields -> the GeoReport v2 parameters they come from
+SPEC_NAMES = {"text": "description", "author_name": "first_name/last_name", "address": "address_string"}
+
+
+def _spec_name(field: str) -> str:
+    if field == "contact":
+        sent = (request.get_json(silent=True) if request.is_json else request.form) or {}
+        return "email" if isinstance(sent, dict) and sent.get("email") or not request.is_json and request.form.get("email") else "phone"
+    return SPEC_NAMES.get(field, field)
+
+
+def _email(value):
+    """The `email` field as sent; one without an "@" is refused as an e-mail address (never taken for a phone)."""
+    if isinstance(value, str) and value.strip() and "@" not in value:
+        raise ValidationError(fields={"contact": _l("This e-mail address is not valid.")})
+    return value
 
 
 def _fmt() -> str:
@@ -284,7 +302,7 @@ def create_request(fmt: str):
               "address": data.get("address_string") or "", "address_id": data.get("address_id"),
               "lat": data.get("lat"), "long": data.get("long"),
               "author_name": name, "language": data.get("language") or None,
-              "contact": data.get("email") or data.get("phone") or "",
+              "contact": _email(data.get("email")) or data.get("phone") or "",
               "received_at": data.get("received_at"), "external_id": data.get("external_id")}
     client_id = data.get("client_id") or request.headers.get("Idempotency-Key") or None
     if client_id is not None and (not isinstance(client_id, str) or not 8 <= len(client_id) <= 64
