@@ -325,3 +325,11 @@ def test_open311_errors_name_the_fields_as_the_integrator_sent_them(app):
     long_name = client.post("/open311/v2/requests.json", data={**base, "first_name": "Д" * 500})
     assert long_name.status_code == 400 and "first_name/last_name:" in long_name.json[0]["description"]
     assert "author_name" not in long_name.json[0]["description"]
+
+
+def test_a_401_says_how_to_authenticate(app):
+    for url in ("/open311/v2/requests.json", "/api/v1/broadcasts/demo/questions"):
+        method = app.test_client().get if "open311" in url else app.test_client().post
+        response = method(url, headers={"Authorization": "Bearer wrong"}, json={"text": "x"})
+        assert response.status_code == 401, (url, response.status_code)
+        assert response.headers["WWW-Authenticate"].startswith("Bearer"), url

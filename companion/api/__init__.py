@@ -28,6 +28,8 @@ def service_error(exc: ServiceError):
         response.headers["Retry-After"] = str(exc.detail["retry_after"])
     elif exc.status == 503:  # the database did not answer: a client's retry a few seconds later is welcome
         response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
+    if exc.status == 401:  # RFC 9110 11.6.1: say how to authenticate
+        response.headers["WWW-Authenticate"] = 'Bearer realm="companion"'
     return response, exc.status
 
 

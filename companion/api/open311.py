@@ -50,6 +50,8 @@ def georeport_error(exc: ServiceError):
     if exc.fields:  # named as the integrator sent them (GeoReport's names, not our columns)
         description += " " + "; ".join(f"{_spec_name(k)}: {v}" for k, v in exc.fields.items())
     headers = {"Retry-After": str(exc.detail["retry_after"])} if "retry_after" in exc.detail else {}
+    if exc.status == 401:  # RFC 9110 11.6.1: say how to authenticate
+        headers["WWW-Authenticate"] = 'Bearer realm="companion"'
     return georeport.errors(exc.status, description, _fmt(), headers)
 
 
