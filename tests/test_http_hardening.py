@@ -227,8 +227,8 @@ UNSTORABLE = ["\x00", "a\x00b", "\x1b[31mred", "\x85", "\u202eevil", "\x07"]
 def test_text_no_column_can_hold_is_refused_by_field(app, staff_client, bad):
     key, client = open311_key(app), app.test_client()
     for field, body in (("description", {"description": "Broken " + bad + " light"}),
-                        ("address", {"description": "ok", "address_string": "Abay " + bad + " 10"}),
-                        ("author_name", {"description": "ok", "first_name": "Da" + bad + "na"}),
+                        ("address_string", {"description": "ok", "address_string": "Abay " + bad + " 10"}),
+                        ("first_name/last_name", {"description": "ok", "first_name": "Da" + bad + "na"}),
                         ("client_id", {"description": "ok", "client_id": "abcdefgh" + bad})):
         response = client.post("/open311/v2/requests.json", json={"api_key": key, **body})
         assert response.status_code == 400 and f"{field}:" in response.json[0]["description"], (field, response.json)
