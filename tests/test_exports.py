@@ -71,6 +71,11 @@ def test_the_list_page_offers_both_separators_its_language_first(app, staff_clie
         links = re.findall(r'href="/appeals/export\.csv\?([^"]+)"', html)
         assert [re.search(r"sep=(\w+)", link).group(1) for link in links] == [first, second]
         assert all("kind=appeal" in link for link in links)  # the filter goes along
+        assert all(f"lang={lang}" in link for link in links)  # and the page's language (a ?lang= page's too)
+    admin.get("/lang/kk")
+    html = admin.get("/appeals?lang=en").get_data(as_text=True)
+    assert re.findall(r'href="/appeals/export\.xlsx\?([^"]+)"', html) and all(
+        "lang=en" in link for link in re.findall(r'href="/appeals/export\.(?:csv|xlsx)\?([^"]+)"', html))
 
 
 def test_xlsx_has_dates_as_dates_and_numbers_as_numbers(app, staff_client):
