@@ -279,8 +279,11 @@ OPENAPI = {
                 "description": "Form-encoded as attribute[code]=value and attribute[code][]=value; at most 50, "
                                "kept as sent and shown to staff"},
             "device_id": {"type": "string", "maxLength": 200}, "account_id": {"type": "string", "maxLength": 200},
-            "email": {"type": "string"}, "phone": {"type": "string"}, "first_name": {"type": "string"},
-            "last_name": {"type": "string"}, "language": {"enum": ["kk", "ru", "en"]},
+            "email": {"type": "string", "format": "email", "maxLength": 200},
+            "phone": {"type": "string", "maxLength": 200, "description": "Checked as a phone number (E.164 when stored)"},
+            "first_name": {"type": "string", "maxLength": 120,
+                           "description": "With last_name, at most 120 characters together"},
+            "last_name": {"type": "string", "maxLength": 120}, "language": {"enum": ["kk", "ru", "en"]},
             "client_id": {"type": "string", "minLength": 8, "maxLength": 64,
                           "description": "Makes a retried POST with the same api_key return the same request"},
             **_ORIGIN}},
