@@ -23,7 +23,7 @@ def test_viewer_to_moderator_to_speaker_on_the_real_server(any_server):
     audience = Recorder(server.url, "/", server.viewer_cookie())
     try:
         ack = viewer.call("submit_question", {"text": "Когда откроют новую школу?", "client_id": "real-server-1",
-                                              "author_name": "Асель", "district": "Жетысу"})
+                                              "author_name": "Асель", "district": "Жетысу", "consent": True})
         assert ack["ok"] and ack["question"]["tracking_code"].startswith("SRK-")
         submitted = moderator.wait_for("desk_changed", lambda d: d["event"] == "question_submitted")
         q = submitted["questions"][0]
