@@ -333,3 +333,19 @@ def test_a_401_says_how_to_authenticate(app):
         response = method(url, headers={"Authorization": "Bearer wrong"}, json={"text": "x"})
         assert response.status_code == 401, (url, response.status_code)
         assert response.headers["WWW-Authenticate"].startswith("Bearer"), url
+
+
+@pytest.mark.parametrize("url, ok", [("https://fms.example.kz/photo/42.0.full.jpeg?size=full&v=2", True),
+                                     ("http://[::1]:8080/a_(b)~c", True),
+                                     ('https://ex.org/a.jpg?x=<y>&z=1"onmouseover=alert(1)', False),
+                                     ("https://ex.org/a b.jpg", False), ("javascript:alert(1)", False),
+                                     ("https://ex.org/" + "a" * 2100, False)])
+def test_media_url_takes_only_a_real_web_address(app, url, ok):
+    from companion.services import apikeys
+    with app.app_context():
+        _, key = apikeys.create_key("109 centre", actor=None)
+    response = app.test_client().post("/open311/v2/requests.json", data={
+        "api_key": key, "service_code": "1", "address_string": "Abay 1", "description": "Bench", "media_url": url})
+    assert (response.status_code == 201) is ok, response.get_data(as_text=True)
+    if len(url) > 2000:
+        assert "2000" in response.json[0]["description"] or "2,000" in response.json[0]["description"]

@@ -335,7 +335,10 @@ MEDIA_URLS_MAX = 10
 ATTRIBUTES_MAX = 50
 ATTRIBUTE_CODE = re.compile(r"[A-Za-z0-9_.:-]{1,64}", re.ASCII)
 ATTRIBUTE_VALUE_MAX_LENGTH = 1000
-WEB_ADDRESS = re.compile(r"https?://[^\s/]+\S*", re.IGNORECASE | re.ASCII)
+# an http(s) address of RFC 3986's characters only (no space, quote, <, >, backslash: the Nu checker and
+# every HTML attribute take it as it is)
+WEB_ADDRESS = re.compile(r"https?://[A-Za-z0-9\-._~%!$&'()*+,;=:@\[\]]+(?:[/?#][A-Za-z0-9\-._~%!$&'()*+,;=:@/?#\[\]]*)?",
+                         re.IGNORECASE | re.ASCII)
 
 
 def validate_extra(extra: dict) -> dict | None:
@@ -361,8 +364,9 @@ def validate_extra(extra: dict) -> dict | None:
     else:
         urls = [u.strip() for u in urls if isinstance(u, str) and u.strip()] if all(
             isinstance(u, str) for u in urls) else None
-        if urls is None or any(len(u) > MEDIA_URL_MAX_LENGTH or not storable(u) or not WEB_ADDRESS.fullmatch(u)
-                               for u in urls):
+        if urls is not None and any(len(u) > MEDIA_URL_MAX_LENGTH for u in urls):
+            errors["media_url"] = at_most_characters(MEDIA_URL_MAX_LENGTH)
+        elif urls is None or any(not storable(u) or not WEB_ADDRESS.fullmatch(u) for u in urls):
             errors["media_url"] = _l("Enter a web address starting with http:// or https://.")
         elif urls:
             clean["media_url"] = urls
