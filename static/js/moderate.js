@@ -285,8 +285,8 @@ function renderInspector(modeChanged = false) {
     q.language.toUpperCase(), t[q.channel] || q.channel, q.contact,
     `${t.votes}: ${q.votes}`, `${t.askers}: ${q.asker_count}`, time(q.created_at, data.locale),
   ].filter(Boolean).join(" · "), a && a.due_date ? h("span", { class: `due ${a.urgency || ""}` },
-    ` ${a.urgency ? t[a.urgency] : t.due} ${day(a.due_date, data.locale)}`)
-    : a ? h("span", { class: "due none" }, ` ${t.question_only}`) : null,
+    ` · ${a.urgency ? t[a.urgency] : t.due} ${day(a.due_date, data.locale)}`)
+    : a ? h("span", { class: "due none" }, ` · ${t.question_only}`) : null,
   a && a.urgent ? h("span", { class: "badge urgent" }, ` ${t.forwarded_immediately}`) : null,
   a && a.status === "withdrawn" ? h("span", { class: "badge urgent withdrawn" }, ` ${t.withdrawn}`) : null,
   ].filter(Boolean));
