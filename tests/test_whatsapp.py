@@ -15,6 +15,7 @@ import json
 import shutil
 import threading
 import time
+import uuid
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -24,7 +25,16 @@ from sqlalchemy import func, select
 from companion import create_app
 from companion.channels.whatsapp import SIGNATURE_HEADER, WEBHOOK_PATH, WhatsAppChannel
 from companion.extensions import db
-from companion.models import Appeal, Broadcast, ChannelChat, ChannelUpdate, OutboxMessage, Question, User, utcnow
+from companion.models import (
+    Appeal,
+    Broadcast,
+    ChannelChat,
+    ChannelUpdate,
+    OutboxMessage,
+    Question,
+    User,
+    utcnow,
+)
 from companion.services import appeals
 
 from .conftest import test_config
@@ -41,6 +51,7 @@ class GraphApiStandIn:
     def __init__(self):
         self.bodies: list[dict] = []
         self.failures: dict[str, int] = {}  # wa_id -> sends to refuse (-1: every one)
+        self.window_closed: set[str] = set()  # wa_ids to whom WhatsApp refuses free-form text (error 131047)
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -67,6 +78,8 @@ class GraphApiStandIn:
         if path != f"/v23.0/{PHONE_ID}/messages" or body.get("messaging_product") != "whatsapp":
             return 400, {"error": {"message": "Unsupported post request", "type": "GraphMethodException", "code": 100}}
         self.bodies.append(body)
+        if body["to"] in self.window_closed and body["type"] != "template":
+            return 400, {"error": {"message": "Re-engagement message", "type": "OAuthException", "code": 131047}}
         left = self.failures.get(body["to"], 0)
         if left:
             self.failures[body["to"]] = left - 1 if left > 0 else left
@@ -133,12 +146,21 @@ def graph():
     stand_in.close()
 
 
-@pytest.fixture
-def wa_app(tmp_path, seeded_db, graph):
-    shutil.copy(seeded_db, tmp_path / "test.db")
-    app = create_app(test_config(tmp_path, WHATSAPP_TOKEN=TOKEN, WHATSAPP_PHONE_NUMBER_ID=PHONE_ID,
-                                 WHATSAPP_VERIFY_TOKEN=VERIFY, WHATSAPP_APP_SECRET=APP_SECRET,
-                                 WHATSAPP_API_URL=graph.base_url, OUTBOX_BACKOFF_SECONDS=0, OUTBOX_MAX_ATTEMPTS=5))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def wa_app(request, tmp_path, seeded_db, graph):
+    """The app with WhatsApp set, on SQLite and on PostgreSQL (whose BIGINT keeps the 63-bit message keys)."""
+    settings = {"WHATSAPP_TOKEN": TOKEN, "WHATSAPP_PHONE_NUMBER_ID": PHONE_ID, "WHATSAPP_VERIFY_TOKEN": VERIFY,
+                "WHATSAPP_APP_SECRET": APP_SECRET, "WHATSAPP_API_URL": graph.base_url, "OUTBOX_BACKOFF_SECONDS": 0,
+                "OUTBOX_MAX_ATTEMPTS": 5}
+    if request.param == "sqlite":
+        shutil.copy(seeded_db, tmp_path / "test.db")
+        app = create_app(test_config(tmp_path, **settings))
+    else:
+        postgres = request.getfixturevalue("postgres")
+        template = request.getfixturevalue("postgres_template")
+        name = f"companion_test_{uuid.uuid4().hex[:12]}"
+        app = create_app(test_config(tmp_path, DATABASE_URL=postgres.create(name, template), **settings))
+        request.addfinalizer(lambda: postgres.drop(name))
     yield app
     with app.app_context():
         db.session.remove()
@@ -323,3 +345,59 @@ def test_a_send_that_fails_three_times_then_succeeds(wa_app, graph):
         assert message.state == "sent" and message.attempts == 4 and message.sent_as == "text"
         assert [e.action for e in message.appeal.events].count("channel_notice_sent") == 1
     assert sum("SRK-" in b.get("text", {}).get("body", "") for b in graph.bodies) == 4  # three refused, the fourth taken
+
+
+def test_a_send_that_always_fails_is_dead_lettered(wa_app, graph):
+    end_broadcast(wa_app)
+    graph.failures["77011234567"] = -1
+
+    async def retry(hook):
+        await hook.channel.send_outbox_once()
+    run(wa_app, deliver(webhook(text("wamid.G1", "Вопрос"))), deliver(webhook(button("wamid.G2", "consent:yes"))),
+        retry, retry, retry, retry)
+    with wa_app.app_context():
+        message = db.session.execute(select(OutboxMessage)).scalar_one()
+        assert message.state == "dead" and message.attempts == 5 and "temporarily unavailable" in message.last_error
+        assert [e.action for e in message.appeal.events].count("channel_notice_dead") == 1
+
+
+def test_a_text_refused_as_outside_the_window_goes_again_as_the_template_at_once(wa_app, graph):
+    end_broadcast(wa_app)
+    run(wa_app, deliver(webhook(text("wamid.H1", "Яма на дороге"))), deliver(webhook(button("wamid.H2", "consent:yes"))))
+    graph.window_closed.add("77011234567")  # our clock says inside the window, WhatsApp's says outside
+    _answer(wa_app, "77011234567", "Яму заделают.")
+
+    async def send(hook):
+        await hook.channel.send_outbox_once()
+    run(wa_app, send)
+    assert [b["type"] for b in graph.bodies[-2:]] == ["text", "template"]
+    with wa_app.app_context():
+        answer = db.session.execute(select(OutboxMessage).where(OutboxMessage.kind == "answer")).scalar_one()
+        assert answer.state == "sent" and answer.attempts == 1 and answer.sent_as == "template:appeal_answered"
+
+
+def test_a_webhook_for_another_number_or_with_delivery_receipts_only_stores_nothing(wa_app, graph):
+    other = webhook(text("wamid.I1", "Не нам"))
+    other["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = "999"
+    receipts = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"phone_number_id": PHONE_ID},
+        "statuses": [{"id": "wamid.out1", "status": "delivered", "timestamp": "1", "recipient_id": "77011234567"}]}}]}]}
+
+    async def bad_json(hook):
+        return await hook.post({}, raw=b"not json")
+    statuses = run(wa_app, deliver(other), deliver(receipts), bad_json)
+    assert statuses == [200, 200, 400]
+    with wa_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ChannelUpdate)) == 0
+
+
+def test_whatsapp_alone_is_a_channel_to_run_and_needs_its_secrets():
+    from companion.channels import ChannelsNotConfigured, check
+    from companion.config import Config
+    cfg = Config(WHATSAPP_TOKEN=TOKEN, WHATSAPP_PHONE_NUMBER_ID=PHONE_ID, WHATSAPP_VERIFY_TOKEN=VERIFY,
+                 WHATSAPP_APP_SECRET=APP_SECRET).flask_settings()
+    check(cfg)  # no Telegram token: WhatsApp alone runs
+    with pytest.raises(ChannelsNotConfigured, match="WHATSAPP_APP_SECRET"):
+        check({**cfg, "WHATSAPP_APP_SECRET": ""})
+    with pytest.raises(ChannelsNotConfigured, match="no channel"):
+        check({**cfg, "WHATSAPP_TOKEN": ""})

@@ -149,7 +149,7 @@ class WhatsAppChannel:
                     raise GraphError(f"HTTP {response.status}: {error.get('message') or response.reason}",
                                      error.get("code"))
                 return answer
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise GraphError(f"{type(exc).__name__}: the Graph API did not answer") from exc
 
     @staticmethod
@@ -187,7 +187,9 @@ class WhatsAppChannel:
     # receiving --------------------------------------------------------------------------------------------
 
     def _receive(self, message: channels.Incoming) -> channels.Outcome:
-        from ..realtime.emit import publish  # the desk's event (through the message queue when set)
+        from ..realtime.emit import (
+            publish,  # the desk's event (through the message queue when set)
+        )
         outcome = channels.receive(message)
         if outcome.change is not None:
             publish(outcome.change)
@@ -247,7 +249,7 @@ class WhatsAppChannel:
 
     # the outbox -------------------------------------------------------------------------------------------
 
-    def _due(self) -> list[tuple[int, dict, str]]:
+    def _due(self) -> list[tuple[int, dict]]:
         """The due notices with the request body each needs: a text inside the window, a template outside."""
         from ..extensions import db
         from ..models import ChannelChat, utcnow
@@ -255,11 +257,11 @@ class WhatsAppChannel:
         for message in outbox.due(Channel.WHATSAPP.value):
             chat = db.session.get(ChannelChat, (Channel.WHATSAPP.value, message.chat))
             if chat is not None and chat.updated_at is not None and utcnow() - chat.updated_at < WINDOW:
-                plans.append((message.id, self.text_body(message.chat, message.text), "text"))
+                plans.append((message.id, self.text_body(message.chat, message.text)))
             elif message.appeal is not None:
-                plans.append((message.id, self._template(message), ""))
+                plans.append((message.id, self._template(message)))
             else:
-                plans.append((message.id, {}, ""))
+                plans.append((message.id, {}))
         return plans
 
     def _template(self, message) -> dict:
@@ -299,7 +301,7 @@ class WhatsAppChannel:
     async def send_outbox_once(self) -> int:
         """Send every notice now due; returns how many were tried."""
         due = await asyncio.to_thread(self._in_app, self._due)
-        for message_id, body, _kind in due:
+        for message_id, body in due:
             error, permanent, sent_as = await self._send_one(message_id, body)
             await asyncio.to_thread(self._in_app, self._mark, message_id, error, permanent, sent_as)
         return len(due)
@@ -314,7 +316,7 @@ class WhatsAppChannel:
             self.wake.clear()
             try:
                 await asyncio.wait_for(self.wake.wait(), idle_seconds)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def run(self) -> None:
