@@ -401,3 +401,15 @@ def test_whatsapp_alone_is_a_channel_to_run_and_needs_its_secrets():
         check({**cfg, "WHATSAPP_APP_SECRET": ""})
     with pytest.raises(ChannelsNotConfigured, match="no channel"):
         check({**cfg, "WHATSAPP_TOKEN": ""})
+
+
+def test_two_messages_in_one_webhook_out_of_order_make_one_appeal_each_once(wa_app, graph):
+    end_broadcast(wa_app)
+    # Meta batches and may deliver late: the consent press first, then a payload with two texts, then that again
+    later = webhook(text("wamid.J3", "Второй вопрос: мусор не вывозят"), text("wamid.J2", "Первый вопрос: нет света"))
+    run(wa_app, deliver(webhook(button("wamid.J1", "consent:yes"))), deliver(later), deliver(later))
+    with wa_app.app_context():
+        texts = list(db.session.scalars(select(Appeal.text).where(Appeal.channel == "whatsapp").order_by(Appeal.id)))
+        assert texts == ["Второй вопрос: мусор не вывозят", "Первый вопрос: нет света"]
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
+    assert sum("SRK-" in t for t in graph.texts("77011234567")) == 2
