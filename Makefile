@@ -36,8 +36,8 @@ run: export COMPANION_ACCEPTING_POSITION_EN ?= chief specialist, appeals departm
 run: deps translations
 	$(PY) -m companion init-db
 	$(PY) -m companion seed-demo
-	@# the Telegram bot beside the server only when its token is set (docs/channels.md); it stops with make
-	@if [ -n "$$COMPANION_TELEGRAM_TOKEN" ]; then \
+	@# the channels (Telegram, WhatsApp) beside the server only when a token is set (docs/channels.md); it stops with make
+	@if [ -n "$$COMPANION_TELEGRAM_TOKEN$$COMPANION_WHATSAPP_TOKEN" ]; then \
 	  $(PY) -m companion channels & CHANNELS=$$!; trap "kill $$CHANNELS" EXIT INT TERM; \
 	  $(PY) -m companion serve; \
 	else $(PY) -m companion serve; fi

@@ -174,7 +174,7 @@ def cmd_serve(args) -> None:
 
 
 def cmd_channels(args) -> None:
-    """Run the messaging channels (the Telegram bot) in this process: asyncio, beside the server."""
+    """Run the messaging channels (the Telegram bot, the WhatsApp webhook) in this process: asyncio, beside the server."""
     import logging
 
     from .channels import ChannelsNotConfigured, run
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.set_defaults(func=cmd_serve)
-    sub.add_parser("channels", help="run the Telegram bot (its own process)").set_defaults(func=cmd_channels)
+    sub.add_parser("channels", help="run the Telegram bot and the WhatsApp webhook (their own process)").set_defaults(func=cmd_channels)
     sub.add_parser("init-db", help="create or upgrade the database schema").set_defaults(func=cmd_init_db)
     p = sub.add_parser("db", help="database migrations (Alembic)")
     p.add_argument("action", choices=["upgrade", "downgrade", "revision", "current"])

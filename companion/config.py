@@ -96,6 +96,15 @@ class Config:
     TELEGRAM_WEBHOOK_PORT: int = 8443
     TELEGRAM_WEBHOOK_URL: str = ""
     TELEGRAM_API_URL: str = "https://api.telegram.org/bot"
+    WHATSAPP_TOKEN: str = ""
+    WHATSAPP_PHONE_NUMBER_ID: str = ""
+    WHATSAPP_VERIFY_TOKEN: str = ""
+    WHATSAPP_APP_SECRET: str = ""
+    WHATSAPP_WEBHOOK_HOST: str = "127.0.0.1"
+    WHATSAPP_WEBHOOK_PORT: int = 8444
+    WHATSAPP_API_URL: str = "https://graph.facebook.com/v23.0"
+    WHATSAPP_TEMPLATE_NOTICE: str = "appeal_update"
+    WHATSAPP_TEMPLATE_ANSWER: str = "appeal_answered"
     OUTBOX_MAX_ATTEMPTS: int = 8
     OUTBOX_BACKOFF_SECONDS: int = 5
     TESTING: bool = False
@@ -262,6 +271,15 @@ SETTINGS_DOC = {
     "TELEGRAM_WEBHOOK_PORT": "Port of that webhook. Default 8443.",
     "TELEGRAM_WEBHOOK_URL": "The public HTTPS address given to Telegram with setWebhook (the proxy forwards it to the webhook's port, path /telegram). Default: PUBLIC_URL + /telegram.",
     "TELEGRAM_API_URL": "Base URL of the Bot API, the token appended (a local Bot API server, or a test's stand-in). Default https://api.telegram.org/bot.",
+    "WHATSAPP_TOKEN": "The WhatsApp Cloud API access token (a system user's permanent token in Meta Business Manager); empty turns the WhatsApp channel off (docs/channels.md). Default: none.",
+    "WHATSAPP_PHONE_NUMBER_ID": "The Phone number ID of the office's WhatsApp number (WhatsApp → API Setup in the Meta app). Default: none.",
+    "WHATSAPP_VERIFY_TOKEN": "The Verify token given to Meta with the webhook's URL; Meta sends it back once in the hub.verify_token handshake. Default: none.",
+    "WHATSAPP_APP_SECRET": "The Meta app's App secret: every webhook POST must carry X-Hub-Signature-256, its HMAC-SHA256 of the raw body. Default: none.",
+    "WHATSAPP_WEBHOOK_HOST": "Address the channels process's WhatsApp webhook listens on (behind the TLS proxy). Default 127.0.0.1.",
+    "WHATSAPP_WEBHOOK_PORT": "Port of that webhook (path /whatsapp). Default 8444.",
+    "WHATSAPP_API_URL": "Base URL of the Graph API with its version (a test's stand-in). Default https://graph.facebook.com/v23.0.",
+    "WHATSAPP_TEMPLATE_NOTICE": "Approved template for a status notice outside WhatsApp's 24-hour window; its body takes {{1}} the number and {{2}} the link. Default appeal_update.",
+    "WHATSAPP_TEMPLATE_ANSWER": "Approved template for an answer outside the 24-hour window; body {{1}} the number, {{2}} the link. Default appeal_answered.",
     "OUTBOX_MAX_ATTEMPTS": "Attempts to send a notice through a messaging channel before it is dead-lettered for staff. Default 8.",
     "OUTBOX_BACKOFF_SECONDS": "Wait before the first retry of a failed notice; doubled after each further failure (at most an hour). Default 5.",
 }

@@ -6,7 +6,7 @@ import secrets
 from datetime import date, datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.sql.expression import false as sa_false, true
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
@@ -81,6 +81,7 @@ class Channel(StrEnum):
     API = "api"
     OPEN311 = "open311"
     TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
 
 
 class AppealStatus(StrEnum):
@@ -570,7 +571,7 @@ class BackstageMessage(db.Model):
 
 
 class OutboxMessage(db.Model):
-    """One notice to send back through a messaging channel (Telegram): written in the transaction of the
+    """One notice to send back through a messaging channel (Telegram, WhatsApp): written in the transaction of the
     change that caused it, sent by the channels process with retries; "dead" after the last attempt."""
 
     __tablename__ = "outbox_message"
@@ -587,6 +588,8 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # how it went: "text", or "template:<name>" (WhatsApp outside its 24-hour customer-service window)
+    sent_as: Mapped[str] = mapped_column(String(80), default="")
 
     appeal: Mapped[Appeal | None] = relationship()
 
@@ -601,6 +604,7 @@ class ChannelChat(db.Model):
     # "given" (the name is kept and the chat is the contact), "refused" (anonymous), "" not asked yet
     consent: Mapped[str] = mapped_column(String(8), default="")
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # the resident's last message or button press: WhatsApp's 24-hour window for free-form replies counts from it
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -613,9 +617,10 @@ class ChannelUpdate(db.Model):
                       UniqueConstraint("channel", "chat", "message_id", name="uq_channel_message"))
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(8))
-    update_id: Mapped[int] = mapped_column(Integer)
+    # 64-bit: a WhatsApp message id (a "wamid." string) is kept as a 63-bit digest of it (channels/whatsapp.py)
+    update_id: Mapped[int] = mapped_column(BigInteger)
     chat: Mapped[str] = mapped_column(String(64), default="")
-    message_id: Mapped[int | None] = mapped_column(Integer)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
     # a message kept until the resident answers the consent question ("held"), then "done"
     state: Mapped[str] = mapped_column(String(8), default="done")
     held: Mapped[dict | None] = mapped_column(JSON)

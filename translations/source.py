@@ -18,6 +18,12 @@ write "Мерзімі: %(date)s". tests/test_translations.py checks both rules.
 RU_FORMS, KK_FORMS = 3, 2
 
 T = {
+    # the WhatsApp channel (channels/whatsapp.py; its reply buttons take 20 characters at most)
+    'given with the button in the WhatsApp chat': ('дано кнопкой в чате WhatsApp', 'WhatsApp чатында батырмамен берілді'),
+    'WhatsApp': ('WhatsApp', 'WhatsApp'),
+    'I agree': ('Согласен(на)', 'Келісемін'),
+    'Without my name': ('Без моего имени', 'Атымсыз'),
+    'With your consent we keep your WhatsApp name and your phone number and answer you in this chat: your message is then an appeal the office must answer within the legal term. Without it, your question is taken without your name.': ('С вашего согласия мы сохраним ваше имя в WhatsApp и номер телефона и ответим в этом чате: тогда ваше сообщение — обращение, на которое аппарат обязан ответить в установленный законом срок. Без согласия вопрос будет принят без имени.', 'Келісіміңізбен WhatsApp-тағы атыңызды және телефон нөміріңізді сақтап, осы чатта жауап береміз: сонда хабарламаңыз әкім аппараты заңда белгіленген мерзімде жауап беруге міндетті өтініш болады. Келісімсіз сұрағыңыз атыңызсыз қабылданады.'),
     # the Telegram channel (services/channels.py, services/outbox.py)
     'given with the button in the Telegram chat': ('дано кнопкой в чате Telegram', 'Telegram чатында батырмамен берілді'),
     "Notice sent to the applicant's chat": ('Уведомление отправлено в чат заявителя', 'Хабарлама өтініш берушінің чатына жіберілді'),

@@ -1,4 +1,4 @@
-"""Channel adapters (Telegram) run by `python -m companion channels`: asyncio, in their own process."""
+"""Channel adapters (Telegram, WhatsApp) run by `python -m companion channels`: asyncio, in their own process."""
 from __future__ import annotations
 
 import asyncio
@@ -8,24 +8,40 @@ SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}\Z")
 
 
 class ChannelsNotConfigured(Exception):
-    """No channel has its settings (TELEGRAM_TOKEN), or a setting is unusable."""
+    """No channel has its settings (TELEGRAM_TOKEN, WHATSAPP_TOKEN), or a setting is unusable."""
 
 
 def check(cfg: dict) -> None:
     """Refuse settings that cannot work, with the reason."""
-    if not cfg["TELEGRAM_TOKEN"]:
-        raise ChannelsNotConfigured("COMPANION_TELEGRAM_TOKEN is not set: no channel to run (docs/channels.md).")
-    if cfg["TELEGRAM_MODE"] not in ("polling", "webhook"):
-        raise ChannelsNotConfigured("COMPANION_TELEGRAM_MODE must be polling or webhook.")
-    if cfg["TELEGRAM_MODE"] == "webhook":
-        if not SECRET_TOKEN.match(cfg["TELEGRAM_WEBHOOK_SECRET"] or ""):
-            raise ChannelsNotConfigured("Webhook mode needs COMPANION_TELEGRAM_WEBHOOK_SECRET (1-256 of A-Z a-z 0-9 _ -).")
-        if not (cfg["TELEGRAM_WEBHOOK_URL"] or cfg["PUBLIC_URL"]).startswith("https://"):
-            raise ChannelsNotConfigured("Webhook mode needs an https:// COMPANION_TELEGRAM_WEBHOOK_URL or PUBLIC_URL.")
+    if not cfg["TELEGRAM_TOKEN"] and not cfg["WHATSAPP_TOKEN"]:
+        raise ChannelsNotConfigured("Neither COMPANION_TELEGRAM_TOKEN nor COMPANION_WHATSAPP_TOKEN is set: "
+                                    "no channel to run (docs/channels.md).")
+    if cfg["TELEGRAM_TOKEN"]:
+        if cfg["TELEGRAM_MODE"] not in ("polling", "webhook"):
+            raise ChannelsNotConfigured("COMPANION_TELEGRAM_MODE must be polling or webhook.")
+        if cfg["TELEGRAM_MODE"] == "webhook":
+            if not SECRET_TOKEN.match(cfg["TELEGRAM_WEBHOOK_SECRET"] or ""):
+                raise ChannelsNotConfigured("Webhook mode needs COMPANION_TELEGRAM_WEBHOOK_SECRET (1-256 of A-Z a-z 0-9 _ -).")
+            if not (cfg["TELEGRAM_WEBHOOK_URL"] or cfg["PUBLIC_URL"]).startswith("https://"):
+                raise ChannelsNotConfigured("Webhook mode needs an https:// COMPANION_TELEGRAM_WEBHOOK_URL or PUBLIC_URL.")
+    if cfg["WHATSAPP_TOKEN"]:
+        for name in ("WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_VERIFY_TOKEN", "WHATSAPP_APP_SECRET"):
+            if not cfg[name]:
+                raise ChannelsNotConfigured(f"WhatsApp needs COMPANION_{name} as well (docs/channels.md).")
+
+
+async def _run_all(app) -> None:
+    tasks = []
+    if app.config["TELEGRAM_TOKEN"]:
+        from .telegram import TelegramChannel
+        tasks.append(TelegramChannel(app).run())
+    if app.config["WHATSAPP_TOKEN"]:
+        from .whatsapp import WhatsAppChannel
+        tasks.append(WhatsAppChannel(app).run())
+    await asyncio.gather(*tasks)
 
 
 def run(app) -> None:
     """Run every configured channel until interrupted."""
-    from .telegram import TelegramChannel
     check(app.config)
-    asyncio.run(TelegramChannel(app).run())
+    asyncio.run(_run_all(app))

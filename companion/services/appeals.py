@@ -109,6 +109,7 @@ ACTION_LABELS = {
 CHANNEL_LABELS = {
     Channel.WEB: _l("website"), Channel.PHONE: _l("phone"), Channel.API: _l("API"),
     Channel.OPEN311: _l("Open311 integration"), Channel.TELEGRAM: _l("Telegram"),
+    Channel.WHATSAPP: _l("WhatsApp"),
 }
 # the same steps with the other appeal's tracking code (detail "code", or "codes" for a group)
 CODED_LABELS = {

@@ -1,4 +1,4 @@
-"""Messages from residents on a messaging channel (Telegram): the live broadcast's queue while one is live,
+"""Messages from residents on a messaging channel (Telegram, WhatsApp): the live broadcast's queue while one is live,
 otherwise an appeal for the back office; each delivery once (by update id and by message id); the chat's
 language and consent; status by number, for the chat's own appeals only.
 
@@ -24,6 +24,10 @@ from .errors import QuestionsClosed, ServiceError, ValidationError
 from .fields import question_too_long, storable
 
 STATUS_WORDS = frozenset({"status", "/status", "статус", "мәртебе", "күйі"})
+# WhatsApp has no commands: the word asks for the language buttons as /start does in Telegram
+LANGUAGE_WORDS = frozenset({"/start", "/language", "/lang", "language", "язык", "тіл"})
+# a chat's prefix in idempotency keys and rate-limit tokens (Telegram's "tg" predates the others: kept)
+KEY_PREFIX = {Channel.TELEGRAM.value: "tg", Channel.WHATSAPP.value: "wa"}
 CODE = re.compile(r"[A-Za-z]{2,10}-\d{4}-\d{3,12}")
 GIVEN, REFUSED = "given", "refused"
 
@@ -119,11 +123,12 @@ def receive(message: Incoming) -> Outcome:
 
 def _receive(message: Incoming) -> Outcome:
     chat = _chat(message.channel, message.chat)
+    chat.updated_at = utcnow()  # the resident wrote: WhatsApp's 24-hour reply window starts again
     lang = _language(chat, message.language_hint)
     if message.button:
         return _button(message, chat, lang)
     text = message.text.strip()
-    if text.lower() in ("/start", "/language", "/lang"):
+    if text.lower() in LANGUAGE_WORDS:
         _record(message)
         db.session.commit()
         with force_locale(lang):
@@ -145,18 +150,23 @@ def _receive(message: Incoming) -> Outcome:
         _record(message, state="held", held=held)
         db.session.commit()
         with force_locale(lang):
-            return Outcome([Reply(consent_question(lang), "consent")])
+            return Outcome([Reply(consent_question(lang, message.channel), "consent")])
     row = _record(message)
     return _take(message.channel, message.chat, chat, lang, row, held)
 
 
-def consent_question(lang: str) -> str:
+def consent_question(lang: str, channel: str = Channel.TELEGRAM.value) -> str:
     """The consent asked in the chat before a name is kept: the same points as the web form's."""
     points = "\n".join(f"• {p}" for p in privacy.consent_points(lang))
-    return "\n".join([str(privacy.CONSENT_SENTENCE), points, "",
-                      _("With your consent we keep your name from Telegram and answer you in this chat: your "
-                        "message is then an appeal the office must answer within the legal term. Without it, "
-                        "your question is taken without your name.")])
+    if channel == Channel.WHATSAPP.value:
+        what = _("With your consent we keep your WhatsApp name and your phone number and answer you in this chat: "
+                 "your message is then an appeal the office must answer within the legal term. Without it, "
+                 "your question is taken without your name.")
+    else:
+        what = _("With your consent we keep your name from Telegram and answer you in this chat: your "
+                 "message is then an appeal the office must answer within the legal term. Without it, "
+                 "your question is taken without your name.")
+    return "\n".join([str(privacy.CONSENT_SENTENCE), points, "", what])
 
 
 def _button(message: Incoming, chat: ChannelChat, lang: str) -> Outcome:
@@ -249,10 +259,10 @@ def _again(row: ChannelUpdate) -> ChannelUpdate:
 
 def _to_broadcast(broadcast, channel, chat_id, lang, row, held, name, contact, language, origin) -> Outcome:
     data = {"text": held.get("text", ""), "author_name": name, "consent": bool(name or contact),
-            "client_id": f"tg-{chat_id}-{row.message_id or row.update_id}"}
+            "client_id": f"{KEY_PREFIX[channel]}-{chat_id}-{row.message_id or row.update_id}"}
     if language:
         data["language"] = language
-    prepared = intake.prepare_submission(broadcast, data, channel=Channel(channel), viewer_token=f"tg:{chat_id}",
+    prepared = intake.prepare_submission(broadcast, data, channel=Channel(channel), viewer_token=f"{KEY_PREFIX[channel]}:{chat_id}",
                                          default_language=lang, channel_contact=contact)
     if isinstance(prepared, Question):  # stored before under this message's id
         db.session.rollback()
@@ -282,7 +292,7 @@ def _to_back_office(channel, chat_id, row, held, name, contact, language, locati
     language = language or intake.detect_language(text) or (held.get("hint") if held.get("hint") in LANGUAGES
                                                              else cfg["DEFAULT_LOCALE"])
     consent = privacy.consent_fields(bool(contact), bool(name or contact), channel)
-    appeal = appeals._new_appeal(utcnow(), channel=channel, client_id=f"tg-{chat_id}-{row.message_id or row.update_id}",
+    appeal = appeals._new_appeal(utcnow(), channel=channel, client_id=f"{KEY_PREFIX[channel]}-{chat_id}-{row.message_id or row.update_id}",
                                  text=text, author_name=name, contact=contact, language=language,
                                  **consent, **location, **extra)
     row.appeal_id, row.state = appeal.id, "done"
@@ -319,9 +329,11 @@ def status_text(channel: str, chat: str, lang: str, code: str = "") -> str:
 
 
 def consent_buttons(channel: str, chat: str, hint: str = "") -> tuple[str, str]:
-    """The two answers to the consent question, in the chat's language."""
+    """The two answers to the consent question, in the chat's language (WhatsApp's buttons: 20 characters at most)."""
     row = db.session.get(ChannelChat, (channel, chat))
     lang = row.language if row is not None and row.language in LANGUAGES else (hint if hint in LANGUAGES else
                                                                                current_app.config["DEFAULT_LOCALE"])
     with force_locale(lang):
+        if channel == Channel.WHATSAPP.value:
+            return _("I agree"), _("Without my name")
         return _("I agree: keep my name and answer me here"), _("Send without my name")

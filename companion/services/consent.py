@@ -9,7 +9,8 @@ CONSENT_VERSION = "2026-12-01"
 
 # how the resident gave consent, by the channel the question came through
 CONSENT_FORMS = {Channel.WEB.value: "web", Channel.PHONE.value: "oral", Channel.API.value: "api",
-                 Channel.OPEN311.value: "api", Channel.TELEGRAM.value: "telegram"}
+                 Channel.OPEN311.value: "api", Channel.TELEGRAM.value: "telegram",
+                 Channel.WHATSAPP.value: "whatsapp"}
 
 
 def consent_fields(consented: bool, personal: bool, channel: str) -> dict:

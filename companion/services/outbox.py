@@ -1,4 +1,4 @@
-"""The outbox of notices sent back through a messaging channel (Telegram): one row per notice, written in the
+"""The outbox of notices sent back through a messaging channel (Telegram, WhatsApp): one row per notice, written in the
 transaction of the change that caused it; the channels process sends the rows that are due, retries a failed
 send with exponential backoff, and dead-letters one that failed OUTBOX_MAX_ATTEMPTS times for staff to see.
 Each sent or dead notice is a step in the appeal's history. A failed send never touches the change itself."""
@@ -16,8 +16,8 @@ from ..links import absolute_url
 from ..models import Appeal, AppealEvent, Channel, OutboxMessage, utcnow
 
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
-CONTACT_PREFIX = {Channel.TELEGRAM.value: "telegram:"}
-TEXT_LIMIT = 4000  # Telegram takes 4,096 characters a message: a longer answer goes as a link
+CONTACT_PREFIX = {Channel.TELEGRAM.value: "telegram:", Channel.WHATSAPP.value: "whatsapp:"}
+TEXT_LIMIT = 4000  # Telegram takes 4,096 characters a message, WhatsApp 4,096 too: a longer answer goes as a link
 BACKOFF_CAP_SECONDS = 3600
 
 
@@ -90,11 +90,11 @@ def _history(message: OutboxMessage, action: str, public: bool, **detail) -> Non
                                    public=public, detail={"kind": message.kind, **detail}, at=utcnow()))
 
 
-def record_sent(message: OutboxMessage) -> None:
-    """The platform took the notice: sent, and a public step in the appeal's history."""
+def record_sent(message: OutboxMessage, sent_as: str = "text") -> None:
+    """The platform took the notice: sent (as a text, or as which template), and a public step in the appeal's history."""
     message.attempts += 1
-    message.state, message.sent_at, message.last_error = SENT, utcnow(), ""
-    _history(message, "channel_notice_sent", True, channel=message.channel)
+    message.state, message.sent_at, message.last_error, message.sent_as = SENT, utcnow(), "", sent_as[:80]
+    _history(message, "channel_notice_sent", True, channel=message.channel, sent_as=message.sent_as)
     db.session.commit()
 
 

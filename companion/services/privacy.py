@@ -29,7 +29,8 @@ TRUTHY = (True, "true", "on", "1", 1)
 
 CONSENT_FORM_LABELS = {"web": _l("ticked on the question form"), "oral": _l("given orally to the phone operator"),
                        "api": _l("declared by the sending system"),
-                       "telegram": _l("given with the button in the Telegram chat")}
+                       "telegram": _l("given with the button in the Telegram chat"),
+                       "whatsapp": _l("given with the button in the WhatsApp chat")}
 
 CONSENT_SENTENCE = _l("I consent to the collection and processing of my personal data for considering my "
                       "appeal and answering it.")

@@ -1,0 +1,415 @@
+"""The WhatsApp channel against a LOCAL STAND-IN of Meta's Graph API.
+
+This machine cannot reach Meta, so the test runs an HTTP server that answers the one Graph API call the channel
+makes, POST /{phone-number-id}/messages (with a bearer token), and points the channel at it with
+COMPANION_WHATSAPP_API_URL. The webhook payloads are shaped as in Meta's WhatsApp Cloud API documentation
+(entry → changes → value with metadata, contacts and messages of type text, image, location, interactive),
+signed as Meta signs them (X-Hub-Signature-256: HMAC-SHA256 of the raw body with the app secret). The channel
+(companion/channels/whatsapp.py) runs unchanged: its webhook on a real port and its outbox sender."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import shutil
+import threading
+import time
+import uuid
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import func, select
+
+from companion import create_app
+from companion.channels.whatsapp import SIGNATURE_HEADER, WEBHOOK_PATH, WhatsAppChannel
+from companion.extensions import db
+from companion.models import (
+    Appeal,
+    Broadcast,
+    ChannelChat,
+    ChannelUpdate,
+    OutboxMessage,
+    Question,
+    User,
+    utcnow,
+)
+from companion.services import appeals
+
+from .conftest import test_config
+
+TOKEN = "EAAG-test-token"
+PHONE_ID = "106540352242922"
+VERIFY = "verify-me-please"
+APP_SECRET = "0123456789abcdef0123456789abcdef"
+
+
+class GraphApiStandIn:
+    """A Graph API stand-in: records every /messages body; can be told to fail the sends to a number."""
+
+    def __init__(self):
+        self.bodies: list[dict] = []
+        self.failures: dict[str, int] = {}  # wa_id -> sends to refuse (-1: every one)
+        self.window_closed: set[str] = set()  # wa_ids to whom WhatsApp refuses free-form text (error 131047)
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                status, payload = stand_in.answer(self.path, self.headers.get("Authorization"), body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base_url = f"http://127.0.0.1:{self.server.server_port}/v23.0"
+
+    def answer(self, path: str, auth: str | None, body: dict) -> tuple[int, dict]:
+        if auth != f"Bearer {TOKEN}":
+            return 401, {"error": {"message": "Invalid OAuth access token", "type": "OAuthException", "code": 190}}
+        if path != f"/v23.0/{PHONE_ID}/messages" or body.get("messaging_product") != "whatsapp":
+            return 400, {"error": {"message": "Unsupported post request", "type": "GraphMethodException", "code": 100}}
+        self.bodies.append(body)
+        if body["to"] in self.window_closed and body["type"] != "template":
+            return 400, {"error": {"message": "Re-engagement message", "type": "OAuthException", "code": 131047}}
+        left = self.failures.get(body["to"], 0)
+        if left:
+            self.failures[body["to"]] = left - 1 if left > 0 else left
+            return 503, {"error": {"message": "Service temporarily unavailable", "code": 131000}}
+        return 200, {"messaging_product": "whatsapp", "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+                     "messages": [{"id": f"wamid.out{len(self.bodies)}"}]}
+
+    def texts(self, to: str) -> list[str]:
+        """What reached `to`: texts, the bodies of button messages, and templates as "template:<name>"."""
+        found = []
+        for b in self.bodies:
+            if b["to"] != to:
+                continue
+            if b["type"] == "text":
+                found.append(b["text"]["body"])
+            elif b["type"] == "interactive":
+                found.append(b["interactive"]["body"]["text"])
+            else:
+                found.append(f"template:{b['template']['name']}")
+        return found
+
+    def close(self):
+        self.server.shutdown()
+
+
+def webhook(*messages: dict, name: str = "Aigerim Sadykova", wa_id: str = "77011234567") -> dict:
+    """One webhook notification as Meta documents it, carrying `messages` from one resident."""
+    return {"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
+        "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "77172000000", "phone_number_id": PHONE_ID},
+            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+            "messages": list(messages)}}]}]}
+
+
+def text(wamid: str, body: str, wa_id: str = "77011234567") -> dict:
+    return {"from": wa_id, "id": wamid, "timestamp": str(int(time.time())), "type": "text", "text": {"body": body}}
+
+
+def location(wamid: str, lat: float, long: float, wa_id: str = "77011234567") -> dict:
+    return {"from": wa_id, "id": wamid, "timestamp": str(int(time.time())), "type": "location",
+            "location": {"latitude": lat, "longitude": long, "name": "Abay St", "address": "Astana"}}
+
+
+def image(wamid: str, media_id: str, caption: str, wa_id: str = "77011234567") -> dict:
+    return {"from": wa_id, "id": wamid, "timestamp": str(int(time.time())), "type": "image",
+            "image": {"caption": caption, "mime_type": "image/jpeg", "sha256": "abc=", "id": media_id}}
+
+
+def button(wamid: str, ident: str, wa_id: str = "77011234567") -> dict:
+    return {"from": wa_id, "id": wamid, "timestamp": str(int(time.time())), "type": "interactive",
+            "context": {"from": "77172000000", "id": "wamid.out1"},
+            "interactive": {"type": "button_reply", "button_reply": {"id": ident, "title": "I agree"}}}
+
+
+def sign(body: bytes, secret: str = APP_SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@pytest.fixture
+def graph():
+    stand_in = GraphApiStandIn()
+    yield stand_in
+    stand_in.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def wa_app(request, tmp_path, seeded_db, graph):
+    """The app with WhatsApp set, on SQLite and on PostgreSQL (whose BIGINT keeps the 63-bit message keys)."""
+    settings = {"WHATSAPP_TOKEN": TOKEN, "WHATSAPP_PHONE_NUMBER_ID": PHONE_ID, "WHATSAPP_VERIFY_TOKEN": VERIFY,
+                "WHATSAPP_APP_SECRET": APP_SECRET, "WHATSAPP_API_URL": graph.base_url, "OUTBOX_BACKOFF_SECONDS": 0,
+                "OUTBOX_MAX_ATTEMPTS": 5}
+    if request.param == "sqlite":
+        shutil.copy(seeded_db, tmp_path / "test.db")
+        app = create_app(test_config(tmp_path, **settings))
+    else:
+        postgres = request.getfixturevalue("postgres")
+        template = request.getfixturevalue("postgres_template")
+        name = f"companion_test_{uuid.uuid4().hex[:12]}"
+        app = create_app(test_config(tmp_path, DATABASE_URL=postgres.create(name, template), **settings))
+        request.addfinalizer(lambda: postgres.drop(name))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+class Webhook:
+    """The channel's webhook served on a real port, and an HTTP client to call it as Meta does."""
+
+    def __init__(self, channel, http, url):
+        self.channel, self.http, self.url = channel, http, url
+
+    async def post(self, payload: dict, signature: str | None = "good", raw: bytes | None = None) -> int:
+        body = raw if raw is not None else json.dumps(payload, ensure_ascii=False, indent=1).encode()
+        headers = {"Content-Type": "application/json"}
+        if signature == "good":
+            headers[SIGNATURE_HEADER] = sign(body)
+        elif signature is not None:
+            headers[SIGNATURE_HEADER] = signature
+        async with self.http.post(self.url, data=body, headers=headers) as response:
+            status = response.status
+        await self.channel.drain()
+        await self.channel.send_outbox_once()
+        return status
+
+
+def run(app, *steps):
+    """Run the channel's webhook and the steps (coroutine functions of a Webhook) in one event loop."""
+    async def main():
+        from aiohttp import ClientSession, web
+        async with WhatsAppChannel(app) as channel:
+            runner = web.AppRunner(await channel.webhook_app())
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port = site._server.sockets[0].getsockname()[1]
+            try:
+                async with ClientSession() as http:
+                    hook = Webhook(channel, http, f"http://127.0.0.1:{port}{WEBHOOK_PATH}")
+                    return [await step(hook) for step in steps]
+            finally:
+                await runner.cleanup()
+    return asyncio.run(main())
+
+
+def deliver(payload: dict, signature: str | None = "good"):
+    async def step(hook):
+        return await hook.post(payload, signature)
+    return step
+
+
+def end_broadcast(app):
+    with app.app_context():
+        broadcast = db.session.execute(select(Broadcast).where(Broadcast.slug == "demo")).scalar_one()
+        broadcast.status = "ended"
+        db.session.commit()
+
+
+def test_the_verification_handshake_echoes_the_challenge_only_for_the_right_token(wa_app, graph):
+    async def handshake(hook):
+        answers = []
+        for token in (VERIFY, "wrong", ""):
+            params = {"hub.mode": "subscribe", "hub.verify_token": token, "hub.challenge": "1158201444"}
+            async with hook.http.get(hook.url, params=params) as response:
+                answers.append((response.status, await response.text()))
+        return answers
+    (answers,) = run(wa_app, handshake)
+    assert answers[0] == (200, "1158201444")
+    assert [status for status, _body in answers[1:]] == [403, 403]
+    assert "1158201444" not in answers[1][1]
+
+
+def test_during_a_broadcast_a_signed_message_reaches_the_desk_and_the_number_comes_back(wa_app, graph):
+    statuses = run(wa_app, deliver(webhook(image("wamid.A1", "MEDIA-778", "Когда отремонтируют дорогу на Абая?"))),
+                   deliver(webhook(button("wamid.A2", "consent:yes"))))
+    assert statuses == [200, 200]
+    with wa_app.app_context():
+        question = db.session.execute(select(Question).where(Question.channel == "whatsapp")).scalar_one()
+        assert question.broadcast.slug == "demo" and question.status == "pending"
+        assert question.author_name == "Aigerim Sadykova" and question.contact == "whatsapp:77011234567"
+        assert question.consent_form == "whatsapp"
+        appeal = question.appeal
+        assert appeal.channel == "whatsapp" and appeal.statutory
+        assert appeal.attachments == {"channel": "whatsapp", "photos": ["MEDIA-778"]}
+        code = appeal.tracking_code
+    consent_ask, number = graph.bodies[0], graph.bodies[-1]
+    assert consent_ask["type"] == "interactive"  # asked with reply buttons before the name is kept
+    assert [b["reply"]["id"] for b in consent_ask["interactive"]["action"]["buttons"]] == ["consent:yes", "consent:no"]
+    assert all(len(b["reply"]["title"]) <= 20 for b in consent_ask["interactive"]["action"]["buttons"])
+    assert number["type"] == "text" and code in number["text"]["body"] and "/talon" in number["text"]["body"]
+
+
+def test_after_the_broadcast_a_message_becomes_an_appeal_with_its_location(wa_app, graph):
+    end_broadcast(wa_app)
+    run(wa_app, deliver(webhook(location("wamid.B1", 51.128, 71.43))),
+        deliver(webhook(text("wamid.B2", "Не работает уличное освещение во дворе"))),
+        deliver(webhook(button("wamid.B3", "consent:yes"))))
+    with wa_app.app_context():
+        appeal = db.session.execute(select(Appeal).where(Appeal.channel == "whatsapp")).scalar_one()
+        assert appeal.question_id is None and appeal.broadcast_id is None
+        assert (appeal.lat, appeal.long) == (51.128, 71.43)
+        assert appeal.statutory and appeal.clock_running and appeal.contact == "whatsapp:77011234567"
+        code = appeal.tracking_code
+    assert any(code in t for t in graph.texts("77011234567"))
+
+
+def test_a_bad_or_missing_signature_is_refused_and_stores_nothing(wa_app, graph):
+    end_broadcast(wa_app)
+    payload = webhook(text("wamid.C1", "Подделка"))
+    body = json.dumps(payload).encode()
+
+    async def forged(hook):
+        return [await hook.post(payload, signature=None),
+                await hook.post(payload, signature=sign(body, "not-the-app-secret")),
+                await hook.post(payload, signature="sha256=" + "0" * 64),
+                await hook.post(payload, signature="md5=abc"),
+                # signed over the re-serialised JSON, not the bytes sent: refused
+                await hook.post(payload, signature=sign(json.dumps(payload, separators=(",", ":")).encode()),
+                                raw=json.dumps(payload, indent=2).encode())]
+    (statuses,) = run(wa_app, forged)
+    assert statuses == [403] * 5
+    with wa_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ChannelUpdate)) == 0
+        assert db.session.scalar(select(func.count()).select_from(ChannelChat)) == 0
+    assert graph.bodies == []
+
+
+def test_a_webhook_delivered_twice_makes_one_question(wa_app, graph):
+    payload = webhook(text("wamid.D1", "Повторная доставка"))
+    run(wa_app, deliver(payload), deliver(webhook(button("wamid.D2", "consent:yes"))), deliver(payload),
+        deliver(payload))
+    with wa_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Question).where(Question.channel == "whatsapp")) == 1
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+    assert sum("SRK-" in t for t in graph.texts("77011234567")) == 1
+
+
+def _answer(app, wa_id: str, text_: str) -> None:
+    with app.test_request_context("/"):
+        appeal = db.session.execute(select(Appeal).where(Appeal.contact == f"whatsapp:{wa_id}")).scalar_one()
+        officer = db.session.execute(select(User).where(User.username == "admin")).scalar_one()
+        appeals.assign(appeal, 1, actor=officer)
+        appeals.answer(appeal, text_, actor=officer)
+
+
+def test_a_notice_outside_the_24_hour_window_goes_as_the_template(wa_app, graph):
+    end_broadcast(wa_app)
+    run(wa_app, deliver(webhook(text("wamid.E1", "Нет воды в доме"))), deliver(webhook(button("wamid.E2", "consent:yes"))))
+    with wa_app.app_context():  # the resident last wrote 25 hours ago
+        chat = db.session.get(ChannelChat, ("whatsapp", "77011234567"))
+        chat.updated_at = utcnow() - timedelta(hours=25)
+        db.session.commit()
+    _answer(wa_app, "77011234567", "Воду дадут завтра.")
+
+    async def send(hook):
+        await hook.channel.send_outbox_once()
+    run(wa_app, send)
+    template = graph.bodies[-1]
+    assert template["type"] == "template" and template["template"]["name"] == "appeal_answered"
+    assert template["template"]["language"] == {"code": "ru"}
+    with wa_app.app_context():
+        answer = db.session.execute(select(OutboxMessage).where(OutboxMessage.kind == "answer")).scalar_one()
+        register = db.session.execute(select(OutboxMessage).where(OutboxMessage.kind == "register")).scalar_one()
+        assert answer.state == "sent" and answer.sent_as == "template:appeal_answered"
+        assert register.sent_as == "text"  # inside the window: the text itself
+        params = [p["text"] for p in template["template"]["components"][0]["parameters"]]
+        assert params[0] == answer.appeal.tracking_code and "/talon" in params[1]
+
+
+def test_a_send_that_fails_three_times_then_succeeds(wa_app, graph):
+    end_broadcast(wa_app)
+
+    async def fail_three_times(hook):
+        graph.failures["77011234567"] = 3
+
+    async def retry(hook):
+        await hook.channel.send_outbox_once()
+    run(wa_app, deliver(webhook(text("wamid.F1", "Вопрос"))), fail_three_times,
+        deliver(webhook(button("wamid.F2", "consent:yes"))), retry, retry, retry)
+    with wa_app.app_context():
+        message = db.session.execute(select(OutboxMessage)).scalar_one()
+        assert message.state == "sent" and message.attempts == 4 and message.sent_as == "text"
+        assert [e.action for e in message.appeal.events].count("channel_notice_sent") == 1
+    assert sum("SRK-" in b.get("text", {}).get("body", "") for b in graph.bodies) == 4  # three refused, the fourth taken
+
+
+def test_a_send_that_always_fails_is_dead_lettered(wa_app, graph):
+    end_broadcast(wa_app)
+    graph.failures["77011234567"] = -1
+
+    async def retry(hook):
+        await hook.channel.send_outbox_once()
+    run(wa_app, deliver(webhook(text("wamid.G1", "Вопрос"))), deliver(webhook(button("wamid.G2", "consent:yes"))),
+        retry, retry, retry, retry)
+    with wa_app.app_context():
+        message = db.session.execute(select(OutboxMessage)).scalar_one()
+        assert message.state == "dead" and message.attempts == 5 and "temporarily unavailable" in message.last_error
+        assert [e.action for e in message.appeal.events].count("channel_notice_dead") == 1
+
+
+def test_a_text_refused_as_outside_the_window_goes_again_as_the_template_at_once(wa_app, graph):
+    end_broadcast(wa_app)
+    run(wa_app, deliver(webhook(text("wamid.H1", "Яма на дороге"))), deliver(webhook(button("wamid.H2", "consent:yes"))))
+    graph.window_closed.add("77011234567")  # our clock says inside the window, WhatsApp's says outside
+    _answer(wa_app, "77011234567", "Яму заделают.")
+
+    async def send(hook):
+        await hook.channel.send_outbox_once()
+    run(wa_app, send)
+    assert [b["type"] for b in graph.bodies[-2:]] == ["text", "template"]
+    with wa_app.app_context():
+        answer = db.session.execute(select(OutboxMessage).where(OutboxMessage.kind == "answer")).scalar_one()
+        assert answer.state == "sent" and answer.attempts == 1 and answer.sent_as == "template:appeal_answered"
+
+
+def test_a_webhook_for_another_number_or_with_delivery_receipts_only_stores_nothing(wa_app, graph):
+    other = webhook(text("wamid.I1", "Не нам"))
+    other["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = "999"
+    receipts = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"phone_number_id": PHONE_ID},
+        "statuses": [{"id": "wamid.out1", "status": "delivered", "timestamp": "1", "recipient_id": "77011234567"}]}}]}]}
+
+    async def bad_json(hook):
+        return await hook.post({}, raw=b"not json")
+    statuses = run(wa_app, deliver(other), deliver(receipts), bad_json)
+    assert statuses == [200, 200, 400]
+    with wa_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ChannelUpdate)) == 0
+
+
+def test_whatsapp_alone_is_a_channel_to_run_and_needs_its_secrets():
+    from companion.channels import ChannelsNotConfigured, check
+    from companion.config import Config
+    cfg = Config(WHATSAPP_TOKEN=TOKEN, WHATSAPP_PHONE_NUMBER_ID=PHONE_ID, WHATSAPP_VERIFY_TOKEN=VERIFY,
+                 WHATSAPP_APP_SECRET=APP_SECRET).flask_settings()
+    check(cfg)  # no Telegram token: WhatsApp alone runs
+    with pytest.raises(ChannelsNotConfigured, match="WHATSAPP_APP_SECRET"):
+        check({**cfg, "WHATSAPP_APP_SECRET": ""})
+    with pytest.raises(ChannelsNotConfigured, match="no channel"):
+        check({**cfg, "WHATSAPP_TOKEN": ""})
+
+
+def test_two_messages_in_one_webhook_out_of_order_make_one_appeal_each_once(wa_app, graph):
+    end_broadcast(wa_app)
+    # Meta batches and may deliver late: the consent press first, then a payload with two texts, then that again
+    later = webhook(text("wamid.J3", "Второй вопрос: мусор не вывозят"), text("wamid.J2", "Первый вопрос: нет света"))
+    run(wa_app, deliver(webhook(button("wamid.J1", "consent:yes"))), deliver(later), deliver(later))
+    with wa_app.app_context():
+        texts = list(db.session.scalars(select(Appeal.text).where(Appeal.channel == "whatsapp").order_by(Appeal.id)))
+        assert texts == ["Второй вопрос: мусор не вывозят", "Первый вопрос: нет света"]
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
+    assert sum("SRK-" in t for t in graph.texts("77011234567")) == 2
