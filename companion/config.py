@@ -23,6 +23,8 @@ class Config:
     DATABASE_URL: str = f"sqlite:///{INSTANCE / 'companion.db'}"
     MESSAGE_QUEUE: str = ""
     MESSAGE_QUEUE_CHANNEL: str = "companion"
+    # where the channels process tells the serving process of a change when there is no message queue
+    INTERNAL_URL: str = ""
     ASYNC_MODE: str = "eventlet"
     HOST: str = "127.0.0.1"
     PORT: int = 5000
@@ -200,6 +202,7 @@ SETTINGS_DOC = {
     "BACKUP_KEEP": "How many backups `backup` keeps (the oldest beyond are deleted). Default 30.",
     "MESSAGE_QUEUE": "Socket.IO message queue URL (redis://...) for several processes. Default: none.",
     "MESSAGE_QUEUE_CHANNEL": "Channel name on the message queue; processes of one deployment share it. Default companion.",
+    "INTERNAL_URL": "Without a message queue, the address where the channels process tells the serving process of new questions (signed with SECRET_KEY). Default http://127.0.0.1:PORT.",
     "ASYNC_MODE": "Async server for `serve`: eventlet (default), gevent, or threading (development only).",
     "HOST": "Address `serve` listens on. Default 127.0.0.1.",
     "PORT": "Port `serve` listens on. Default 5000.",

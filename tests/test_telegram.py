@@ -356,3 +356,34 @@ def test_the_written_answer_reaches_the_chat_in_the_residents_language(tg_app, a
     with tg_app.app_context():
         message = db.session.execute(select(OutboxMessage).where(OutboxMessage.kind == "answer")).scalar_one()
         assert message.state == "sent"
+
+
+def test_without_a_message_queue_the_served_desk_shows_a_telegram_question_at_once(tmp_path, api):
+    """The embedded default (SQLite, one machine, no Redis): the channels process tells the serving process
+    of the new question (web/internal.py, signed with SECRET_KEY) and every moderator's desk shows it."""
+    from .liveserver import LiveServer, Recorder
+    live = LiveServer(tmp_path).start()
+    try:
+        moderator = Recorder(live.url, "/staff", live.login("mod"))
+        from companion.config import Config
+        app = create_app(Config.from_env({
+            "COMPANION_DATABASE_URL": live.env["COMPANION_DATABASE_URL"], "COMPANION_SECRET_KEY": live.env["COMPANION_SECRET_KEY"],
+            "COMPANION_INTERNAL_URL": live.url, "COMPANION_TELEGRAM_TOKEN": TOKEN, "COMPANION_TELEGRAM_API_URL": api.base_url}))
+        run(app, send(message_update(1, 777, "Когда почистят снег во дворе Самал-2?")), consent(777, 2))
+        changed = moderator.wait_for("desk_changed", lambda d: any(
+            q["channel"] == "telegram" for q in d["questions"]), timeout=5)
+        assert [q["text"] for q in changed["questions"]] == ["Когда почистят снег во дворе Самал-2?"]
+        # the note is refused without the right signature, and with a body that is not ours
+        body = json.dumps({"broadcast": "demo", "questions": [1]}).encode()
+        assert requests.post(live.url + "/internal/changed", data=body, timeout=5,
+                             headers={"X-Companion-Signature": "0" * 64}).status_code == 403
+        from companion.web.internal import signature
+        for bad in (b"{", b'{"broadcast": "demo", "questions": "all"}', b'{"broadcast": "nope", "questions": []}'):
+            assert requests.post(live.url + "/internal/changed", data=bad, timeout=5, headers={
+                "X-Companion-Signature": signature(live.env["COMPANION_SECRET_KEY"], bad)}).status_code == 400
+        moderator.close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        live.stop()

@@ -7,6 +7,33 @@ import re
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}\Z")
 
 
+def announce(app, change) -> None:
+    """Show a stored change on the screens: through the Redis message queue when it is set, otherwise by
+    telling the serving process (web/internal.py: the question ids, signed with SECRET_KEY). A server
+    that does not answer delays nothing and loses nothing: the desk shows the question at its next
+    snapshot."""
+    if change is None:
+        return
+    if app.config["MESSAGE_QUEUE"]:
+        from ..realtime.emit import publish
+        publish(change)
+        return
+    import json
+    import logging
+    import urllib.request
+
+    from ..web.internal import SIGNATURE_HEADER, signature
+    body = json.dumps({"broadcast": change.broadcast.slug, "event": change.event,
+                       "questions": [q.id for q in change.questions]}).encode()
+    url = (app.config["INTERNAL_URL"] or f"http://127.0.0.1:{app.config['PORT']}").rstrip("/") + "/internal/changed"
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json", SIGNATURE_HEADER: signature(app.config["SECRET_KEY"], body)})
+    try:
+        urllib.request.urlopen(request, timeout=2).close()
+    except OSError as exc:  # the server is down or restarting: the desk catches up at its next snapshot
+        logging.getLogger(__name__).warning("could not tell the server of a change: %s", type(exc).__name__)
+
+
 class ChannelsNotConfigured(Exception):
     """No channel has its settings (TELEGRAM_TOKEN, WHATSAPP_TOKEN), or a setting is unusable."""
 

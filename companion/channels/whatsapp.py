@@ -187,12 +187,9 @@ class WhatsAppChannel:
     # receiving --------------------------------------------------------------------------------------------
 
     def _receive(self, message: channels.Incoming) -> channels.Outcome:
-        from ..realtime.emit import (
-            publish,  # the desk's event (through the message queue when set)
-        )
+        from . import announce  # the desk's event (the message queue, or a signed note to the server)
         outcome = channels.receive(message)
-        if outcome.change is not None:
-            publish(outcome.change)
+        announce(self.app, outcome.change)
         return outcome
 
     async def handle(self, message: channels.Incoming) -> None:

@@ -1,0 +1,55 @@
+"""What other processes of this office tell the serving process: a change to show on the screens.
+
+Without the Redis message queue (the embedded default: one machine, no other service), the channels
+process (`python -m companion channels`) cannot emit to the server's sockets; it posts the ids of the
+questions it stored here instead, signed with the app's SECRET_KEY, and the server publishes them
+as its own change. With the message queue it emits through Redis and never calls this."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from flask import Blueprint, abort, current_app, request
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Broadcast, Question
+from ..realtime.emit import publish
+from ..services.changes import Change, audience_visible
+
+bp = Blueprint("internal", __name__, url_prefix="/internal")
+SIGNATURE_HEADER = "X-Companion-Signature"
+MAX_QUESTIONS = 500
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The hex HMAC-SHA256 of the raw body with the app's secret key."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@bp.post("/changed")
+def changed():
+    """Publish questions another process stored: 204, or 403 for a wrong signature, 400 for a bad body."""
+    body = request.get_data(cache=False)
+    given = request.headers.get(SIGNATURE_HEADER, "")
+    if len(body) > 64_000 or not hmac.compare_digest(given, signature(current_app.config["SECRET_KEY"], body)):
+        abort(403)
+    try:
+        data = json.loads(body)
+        slug, ids, event = data["broadcast"], data["questions"], data.get("event") or "question_submitted"
+        assert isinstance(slug, str) and isinstance(event, str) and isinstance(ids, list) and len(ids) <= MAX_QUESTIONS
+        ids = [int(i) for i in ids]
+    except (ValueError, KeyError, TypeError, AssertionError):
+        abort(400)
+    broadcast = db.session.execute(select(Broadcast).where(Broadcast.slug == slug)).scalar_one_or_none()
+    if broadcast is None:
+        abort(400)
+    questions = list(db.session.execute(select(Question).where(
+        Question.id.in_(ids), Question.broadcast_id == broadcast.id)).scalars())
+    change = Change(event=event[:40], broadcast=broadcast)
+    change.questions.extend(questions)
+    change.public = any(audience_visible(q, broadcast) for q in questions)
+    if questions:
+        publish(change)
+    return "", 204
