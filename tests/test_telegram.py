@@ -9,6 +9,8 @@ webhook server on a real port, its polling and its outbox sender."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import shutil
 import threading
@@ -378,6 +380,11 @@ def test_without_a_message_queue_the_served_desk_shows_a_telegram_question_at_on
         assert requests.post(live.url + "/internal/changed", data=body, timeout=5,
                              headers={"X-Companion-Signature": "0" * 64}).status_code == 403
         from companion.web.internal import signature
+        assert requests.post(live.url + "/internal/changed", data=body, timeout=5,  # not ASCII: refused, no 500
+                             headers={"X-Companion-Signature": "é".encode("latin-1")}).status_code == 403
+        assert requests.post(live.url + "/internal/changed", data=body, timeout=5, headers={  # the session's key
+            "X-Companion-Signature": hmac.new(live.env["COMPANION_SECRET_KEY"].encode(), body,
+                                              hashlib.sha256).hexdigest()}).status_code == 403  # use is separate
         for bad in (b"{", b'{"broadcast": "demo", "questions": "all"}', b'{"broadcast": "nope", "questions": []}'):
             assert requests.post(live.url + "/internal/changed", data=bad, timeout=5, headers={
                 "X-Companion-Signature": signature(live.env["COMPANION_SECRET_KEY"], bad)}).status_code == 400
@@ -387,3 +394,18 @@ def test_without_a_message_queue_the_served_desk_shows_a_telegram_question_at_on
             db.engine.dispose()
     finally:
         live.stop()
+
+
+def test_a_group_chat_is_not_taken_and_nobody_consents_for_another(tg_app, api):
+    """In a group every member shares one chat id: the bot takes private chats only."""
+    group = message_update(1, -100500, "Когда починят лифт в доме 3?")
+    group["message"]["chat"] = {"id": -100500, "type": "group", "title": "Дом 3"}
+    strangers_button = button_update(2, 601, "consent:yes")
+    strangers_button["callback_query"]["from"]["id"] = 602  # another person pressing under 601's message
+    run(tg_app, send(message_update(3, 601, "Когда уберут снег во дворе?")), send(group), send(strangers_button))
+    with tg_app.app_context():
+        assert db.session.execute(select(func.count()).select_from(Question)).scalar_one() == 0
+    assert api.sent(-100500) == []
+    run(tg_app, consent(601, 4))  # the resident's own press keeps the question
+    with tg_app.app_context():
+        assert db.session.execute(select(func.count()).select_from(Question)).scalar_one() == 1

@@ -18,6 +18,7 @@ def announce(app, change) -> None:
         from ..realtime.emit import publish
         publish(change)
         return
+    import http.client
     import json
     import logging
     import urllib.request
@@ -30,7 +31,8 @@ def announce(app, change) -> None:
         "Content-Type": "application/json", SIGNATURE_HEADER: signature(app.config["SECRET_KEY"], body)})
     try:
         urllib.request.urlopen(request, timeout=2).close()
-    except OSError as exc:  # the server is down or restarting: the desk catches up at its next snapshot
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # the server is down or restarting: the
+        # desk catches up at its next snapshot
         logging.getLogger(__name__).warning("could not tell the server of a change: %s", type(exc).__name__)
 
 
@@ -57,14 +59,25 @@ def check(cfg: dict) -> None:
                 raise ChannelsNotConfigured(f"WhatsApp needs COMPANION_{name} as well (docs/channels.md).")
 
 
+async def _supervised(make) -> None:
+    """Run one channel; an error it did not expect restarts it after a pause, never stops the others."""
+    import logging
+    while True:
+        try:
+            await make().run()
+        except Exception as exc:  # noqa: BLE001 - logged by type only (no personal data), then restarted
+            logging.getLogger(__name__).error("channel stopped (%s): restarting in 5 s", type(exc).__name__)
+            await asyncio.sleep(5)
+
+
 async def _run_all(app) -> None:
     tasks = []
     if app.config["TELEGRAM_TOKEN"]:
         from .telegram import TelegramChannel
-        tasks.append(TelegramChannel(app).run())
+        tasks.append(_supervised(lambda: TelegramChannel(app)))
     if app.config["WHATSAPP_TOKEN"]:
         from .whatsapp import WhatsAppChannel
-        tasks.append(WhatsAppChannel(app).run())
+        tasks.append(_supervised(lambda: WhatsAppChannel(app)))
     await asyncio.gather(*tasks)
 
 

@@ -29,9 +29,14 @@ LANGUAGE_BUTTONS = InlineKeyboardMarkup([[InlineKeyboardButton("Қазақша",
 
 def incoming(update: Update) -> channels.Incoming | None:
     """What services/channels.py needs of a Telegram update (None for kinds the bot does not take)."""
+    chat_of_update = update.effective_chat
+    if chat_of_update is None or chat_of_update.type != "private":
+        return None  # a group shares one chat id: one member would read and consent for another
     if update.callback_query is not None:
         query = update.callback_query
         chat = query.message.chat.id if query.message is not None else query.from_user.id
+        if query.from_user is None or query.from_user.id != chat:
+            return None  # a button is the chat's own resident's
         return channels.Incoming(Channel.TELEGRAM.value, update.update_id, str(chat), button=query.data or "",
                                  language_hint=(query.from_user.language_code or "")[:2])
     message = update.message
@@ -100,7 +105,10 @@ class TelegramChannel:
     async def poll_once(self, offset: int | None, timeout: int = POLL_TIMEOUT) -> int | None:
         """One getUpdates round: take each update, then return the offset that confirms them."""
         for update in await self.bot.get_updates(offset=offset, timeout=timeout):
-            await self.handle(update)
+            try:
+                await self.handle(update)
+            except Exception:  # noqa: BLE001 - one bad update never stops the others (nor comes back forever)
+                log.error("update %s failed", update.update_id, exc_info=False)
             offset = update.update_id + 1
         return offset
 
@@ -169,6 +177,8 @@ class TelegramChannel:
                 error, permanent = f"{type(exc).__name__}: {exc.message}", "chat not found" in exc.message.lower()
             except TelegramError as exc:
                 error = f"{type(exc).__name__}: {exc.message}"
+            except Exception as exc:  # noqa: BLE001 - recorded as a failure: backoff, then the dead letter
+                error = type(exc).__name__
             await asyncio.to_thread(self._in_app, self._mark, message_id, error, permanent)
         return len(due)
 
@@ -177,8 +187,8 @@ class TelegramChannel:
         while True:
             try:
                 await self.send_outbox_once()
-            except Exception:  # a database hiccup: the rows stay due and are tried again
-                log.exception("outbox round failed")
+            except Exception as exc:  # a database hiccup: the rows stay due and are tried again
+                log.error("outbox round failed: %s", type(exc).__name__)  # no parameters: no personal data
             self.wake.clear()
             try:
                 await asyncio.wait_for(self.wake.wait(), idle_seconds)

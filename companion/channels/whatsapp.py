@@ -19,12 +19,15 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from datetime import timedelta
 
 import aiohttp
 from aiohttp import web
 
 from ..models import Channel
+
+WA_ID = re.compile(r"[0-9]{1,20}")  # a WhatsApp id: the number's digits (ASCII only)
 from ..services import channels, outbox
 
 log = logging.getLogger(__name__)
@@ -55,7 +58,7 @@ def signature_ok(app_secret: str, body: bytes, header: str | None) -> bool:
 def incoming(message: dict, names: dict[str, str]) -> channels.Incoming | None:
     """What services/channels.py needs of one webhook message (None for kinds the office does not take)."""
     wamid, sender = message.get("id"), message.get("from")
-    if not isinstance(wamid, str) or not isinstance(sender, str) or not sender.isdigit():
+    if not isinstance(wamid, str) or not isinstance(sender, str) or not WA_ID.fullmatch(sender):
         return None
     key = message_key(wamid)
     kind = message.get("type")
@@ -211,7 +214,10 @@ class WhatsAppChannel:
         """A webhook's body (already verified): every resident's message in it, in order; returns how many."""
         found = messages_of(payload, self.cfg["WHATSAPP_PHONE_NUMBER_ID"])
         for message in found:
-            await self.handle(message)
+            try:
+                await self.handle(message)
+            except Exception:  # noqa: BLE001 - one bad message never loses the others of the delivery
+                log.error("a WhatsApp message failed", exc_info=False)
         return len(found)
 
     async def webhook_app(self) -> web.Application:
@@ -299,7 +305,10 @@ class WhatsAppChannel:
         """Send every notice now due; returns how many were tried."""
         due = await asyncio.to_thread(self._in_app, self._due)
         for message_id, body in due:
-            error, permanent, sent_as = await self._send_one(message_id, body)
+            try:
+                error, permanent, sent_as = await self._send_one(message_id, body)
+            except Exception as exc:  # noqa: BLE001 - recorded as a failure: backoff, then the dead letter
+                error, permanent, sent_as = type(exc).__name__, False, ""
             await asyncio.to_thread(self._in_app, self._mark, message_id, error, permanent, sent_as)
         return len(due)
 
@@ -308,8 +317,8 @@ class WhatsAppChannel:
         while True:
             try:
                 await self.send_outbox_once()
-            except Exception:  # a database hiccup: the rows stay due and are tried again
-                log.exception("outbox round failed")
+            except Exception as exc:  # a database hiccup: the rows stay due and are tried again
+                log.error("outbox round failed: %s", type(exc).__name__)  # no parameters: no personal data
             self.wake.clear()
             try:
                 await asyncio.wait_for(self.wake.wait(), idle_seconds)

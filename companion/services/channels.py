@@ -301,18 +301,20 @@ def _to_back_office(channel, chat_id, row, held, name, contact, language, locati
     return Outcome(queued=True)
 
 
-def _own_appeals(channel: str, chat: str) -> list[Appeal]:
-    """The appeals this chat sent (by the updates that made them), newest first."""
+def _own_appeals(channel: str, chat: str, code: str = "") -> list[Appeal]:
+    """The appeals this chat sent (by the updates that made them), newest first; only the one numbered
+    `code` when given (looked up among all of them, not only the latest ten)."""
     ids = select(ChannelUpdate.appeal_id).where(ChannelUpdate.channel == channel, ChannelUpdate.chat == chat,
                                                 ChannelUpdate.appeal_id.is_not(None))
-    return list(db.session.scalars(select(Appeal).where(Appeal.id.in_(ids)).order_by(Appeal.id.desc()).limit(10)))
+    query = select(Appeal).where(Appeal.id.in_(ids))
+    if code:
+        query = query.where(Appeal.tracking_code == code.upper())
+    return list(db.session.scalars(query.order_by(Appeal.id.desc()).limit(10)))
 
 
 def status_text(channel: str, chat: str, lang: str, code: str = "") -> str:
     """Where this chat's appeals stand (or the one numbered `code`, only if this chat sent it)."""
-    own = _own_appeals(channel, chat)
-    if code:
-        own = [a for a in own if a.tracking_code == code.upper()]
+    own = _own_appeals(channel, chat, code)
     with force_locale(lang):
         if not own:
             return _("No appeal of yours with this number.") if code else _("You have no appeals yet.")

@@ -25,15 +25,16 @@ MAX_QUESTIONS = 500
 
 def signature(secret: str, body: bytes) -> str:
     """The hex HMAC-SHA256 of the raw body with the app's secret key."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.new(secret.encode(), b"internal-changed\0" + body, hashlib.sha256).hexdigest()  # this use only
 
 
 @bp.post("/changed")
 def changed():
     """Publish questions another process stored: 204, or 403 for a wrong signature, 400 for a bad body."""
     body = request.get_data(cache=False)
-    given = request.headers.get(SIGNATURE_HEADER, "")
-    if len(body) > 64_000 or not hmac.compare_digest(given, signature(current_app.config["SECRET_KEY"], body)):
+    given = request.headers.get(SIGNATURE_HEADER, "").encode("latin-1", "replace")
+    expected = signature(current_app.config["SECRET_KEY"], body).encode()
+    if len(body) > 64_000 or not hmac.compare_digest(given, expected):
         abort(403)
     try:
         data = json.loads(body)
