@@ -409,3 +409,18 @@ def test_a_group_chat_is_not_taken_and_nobody_consents_for_another(tg_app, api):
     run(tg_app, consent(601, 4))  # the resident's own press keeps the question
     with tg_app.app_context():
         assert db.session.execute(select(func.count()).select_from(Question)).scalar_one() == 1
+
+
+def test_the_outbox_loop_sends_what_comes_due_and_keeps_going(tg_app, api):
+    """The sender the process runs (channels.send_outbox_forever), not one round of it."""
+    async def step(channel):
+        await channel.handle_json(message_update(1, 909, "Когда откроют каток?"))
+        await channel.handle_json(button_update(2, 909, "consent:yes"))  # the number goes into the outbox
+        try:
+            await asyncio.wait_for(channel.send_outbox(idle_seconds=0.05), 1.0)
+        except asyncio.TimeoutError:
+            pass  # it runs until cancelled
+    run(tg_app, step)
+    with tg_app.app_context():
+        code = db.session.execute(select(Appeal.tracking_code)).scalar_one()
+    assert any(code in text for text in api.sent(909)), "the number reached the chat through the running sender"

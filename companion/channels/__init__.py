@@ -59,6 +59,22 @@ def check(cfg: dict) -> None:
                 raise ChannelsNotConfigured(f"WhatsApp needs COMPANION_{name} as well (docs/channels.md).")
 
 
+async def send_outbox_forever(channel, idle_seconds: float = 1.0) -> None:
+    """A channel's outbox sender: due notices at once when `channel.wake` is set, else every `idle_seconds`
+    (retries come due); a failed round (a database hiccup) leaves the rows due for the next one."""
+    import logging
+    while True:
+        try:
+            await channel.send_outbox_once()
+        except Exception as exc:  # noqa: BLE001 - by type only: no parameters, no personal data in the log
+            logging.getLogger(__name__).error("outbox round failed: %s", type(exc).__name__)
+        channel.wake.clear()
+        try:
+            await asyncio.wait_for(channel.wake.wait(), idle_seconds)
+        except asyncio.TimeoutError:
+            pass
+
+
 async def _supervised(make) -> None:
     """Run one channel; an error it did not expect restarts it after a pause, never stops the others."""
     import logging

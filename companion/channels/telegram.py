@@ -183,17 +183,9 @@ class TelegramChannel:
         return len(due)
 
     async def send_outbox(self, idle_seconds: float = 1.0) -> None:
-        """The outbox sender: due notices at once when woken, else every `idle_seconds` (retries come due)."""
-        while True:
-            try:
-                await self.send_outbox_once()
-            except Exception as exc:  # a database hiccup: the rows stay due and are tried again
-                log.error("outbox round failed: %s", type(exc).__name__)  # no parameters: no personal data
-            self.wake.clear()
-            try:
-                await asyncio.wait_for(self.wake.wait(), idle_seconds)
-            except asyncio.TimeoutError:
-                pass
+        """The outbox sender (channels.send_outbox_forever): due notices at once when woken."""
+        from . import send_outbox_forever
+        await send_outbox_forever(self, idle_seconds)
 
     async def run(self) -> None:
         """Run the bot in the configured mode until cancelled."""
