@@ -27,7 +27,6 @@ from companion.channels.whatsapp import SIGNATURE_HEADER, WEBHOOK_PATH, WhatsApp
 from companion.extensions import db
 from companion.models import (
     Appeal,
-    Broadcast,
     ChannelChat,
     ChannelUpdate,
     OutboxMessage,
@@ -38,6 +37,7 @@ from companion.models import (
 from companion.services import appeals
 
 from .conftest import test_config
+from .test_telegram import end_broadcast  # one way to end the demo broadcast for both channels
 
 TOKEN = "EAAG-test-token"
 PHONE_ID = "106540352242922"
@@ -210,13 +210,6 @@ def deliver(payload: dict, signature: str | None = "good"):
     async def step(hook):
         return await hook.post(payload, signature)
     return step
-
-
-def end_broadcast(app):
-    with app.app_context():
-        broadcast = db.session.execute(select(Broadcast).where(Broadcast.slug == "demo")).scalar_one()
-        broadcast.status = "ended"
-        db.session.commit()
 
 
 def test_the_verification_handshake_echoes_the_challenge_only_for_the_right_token(wa_app, graph):
