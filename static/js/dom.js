@@ -30,20 +30,32 @@ export function fmt(template, values = {}) {
 
 /** Pick the form of a count label for `n` ({one, few, many, other} from the server) and fill "{n}". */
 export function plural(forms, n, values = {}) {
-  const category = new Intl.PluralRules(document.documentElement.lang || undefined).select(n);
+  const lang = document.documentElement.lang || undefined;
+  const category = cached(`plural ${lang}`, () => new Intl.PluralRules(lang)).select(n);
   const template = forms[category] ?? forms.other ?? forms.many ?? Object.values(forms)[0];
-  return fmt(template, { n: n.toLocaleString(document.documentElement.lang || undefined), ...values });
+  return fmt(template, { n: cached(`number ${lang}`, () => new Intl.NumberFormat(lang)).format(n), ...values });
 }
 
-/** Format an ISO timestamp as local time, per locale. */
+// Intl objects are costly to make (a desk drawing a card made three): one per locale and kind, made once.
+const formatters = new Map();
+function cached(key, make) {
+  let value = formatters.get(key);
+  if (value === undefined) { value = make(); formatters.set(key, value); }
+  return value;
+}
+
 /** Format a calendar date ("2026-12-24") as people read it, per locale: "24 декабря". */
 export function day(iso, locale) {
   if (!iso) return "";
   const [y, m, d] = iso.split("-").map(Number);
-  return new Date(y, m - 1, d).toLocaleDateString(locale, { day: "numeric", month: "long" });
+  if (!(y && m && d)) return "";
+  return cached(`day ${locale}`, () => new Intl.DateTimeFormat(locale, { day: "numeric", month: "long" })).format(new Date(y, m - 1, d));
 }
 
+/** Format an ISO timestamp as local time, per locale ("14:05"). */
 export function time(iso, locale) {
   if (!iso) return "";
-  return new Date(iso).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return "";
+  return cached(`time ${locale}`, () => new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" })).format(at);
 }
