@@ -38,12 +38,12 @@ def evaluate(name: str, same_language: bool) -> tuple[float, float]:
     return correct / made, found / wanted
 
 
-# Measured on 2026-12-01, after the Kazakh endings, topic-and-number pairs and amounts (threshold 0.45):
-# tuning set same-language 0.81 / 0.68, any language 0.88 / 0.51; held-out same-language 0.80 / 0.74,
-# any language 0.86 / 0.65. The floors sit a little below, so a change that makes the suggestions worse
+# Measured on 2026-12-01, after the Kazakh endings, topic-and-number pairs, amounts and the city's
+# streets (threshold 0.45): tuning set same-language 0.85 / 0.71, any language 0.89 / 0.55; held-out
+# same-language 0.81 / 0.76, any language 0.87 / 0.65. The floors sit a little below, so a change that makes the suggestions worse
 # fails here. (The desk issue's aim, 0.9 / 0.8 in one language, is not reached; see docs/performance.md.)
-FLOORS = {("duplicates.json", True): (0.79, 0.65), ("duplicates.json", False): (0.85, 0.49),
-          ("duplicates_holdout.json", True): (0.78, 0.71), ("duplicates_holdout.json", False): (0.83, 0.62)}
+FLOORS = {("duplicates.json", True): (0.81, 0.69), ("duplicates.json", False): (0.86, 0.53),
+          ("duplicates_holdout.json", True): (0.79, 0.74), ("duplicates_holdout.json", False): (0.85, 0.62)}
 
 
 @pytest.mark.parametrize("name,same_language", list(FLOORS))
@@ -195,3 +195,19 @@ def test_a_large_catch_up_is_scored_in_the_pool_and_a_new_question_in_place(app,
         assert sim.similar_questions(broadcast, second) and pooled == [1]  # two to index: the pool
         third = _ask(broadcast, "Лифт на Сыганак 15 не работает", 3)
         assert sim.similar_questions(broadcast, third) and pooled == [1]  # one: here
+
+
+@pytest.mark.parametrize("a,b", [
+    ("На Туран возле пересечения с Сығанақ яма", "яма на пересечении Турана и Кабанбай батыра"),  # two crossings
+    ("Сарайшық көшесінде жарық жоқ", "Кенесары көшесінде жарық жоқ"),  # two streets, the same problem
+])
+def test_two_streets_of_the_city_make_two_questions(a, b):
+    index = sim.Index()
+    index.apply(1, 1, True, "ru", a)
+    assert not index.similar(sim.fingerprint(b), threshold=sim.THRESHOLD)
+
+
+def test_the_same_street_and_topic_in_two_languages_meet():
+    index = sim.Index()
+    index.apply(1, 1, True, "ru", "На Сарайшық нет освещения")
+    assert index.similar(sim.fingerprint("Сарайшық көшесінде шамдар жанбайды", "kk"), threshold=sim.THRESHOLD)

@@ -101,3 +101,38 @@ def topics_of(word: str) -> set[str]:
             found.add(topic)
             best = len(prefix)
     return found
+
+
+# The city's streets, avenues, micro-districts and districts, as residents name them (beginnings of
+# words in folded spelling, as TOPICS). Two questions that each name a street and share none are about
+# two places. A default for Astana; an office elsewhere would list its own.
+STREETS: tuple[str, ...] = tuple("""
+кенесар сейфулл богенба кабанба туран сыгана бейбитш жубанов сарайш самал жастар =нура ондирис есил =есиль алматы сарыарк
+байконыр республ =абая =абай мангилик конаев =кунаев достык кошкарба иманов пушкин ауэзов мауэзов тауелсиз отырар
+иманбаев момышул туркист орынбор акмешит керей жанибек бокейхан хусейн сауран =дина калдаяк молдагул =кабанб =жибек
+=маметов маметова петров =ташенов =бирж абылай =абылайхан =валиханов уалиханов =женис =желтоксан
+акжол =акжол =байтурсын =шокан =шокана =сатпаев =кравцов =циолков =косшыгул =брусиловск =московск
+=кордай =кайым =мухамедхан =бараев =чубары =коктал =тельмана =пригородн 
+=нурсат =оркен =акбулак =энергетик =коктем =жилгородок =мичурино =кызылжар =шубар 
+""".split())
+
+
+def _streets():
+    exact, prefixes = set(), set()
+    for entry in STREETS:
+        entry = entry.translate(FOLD)
+        (exact if entry.startswith("=") else prefixes).add(entry.lstrip("="))
+    return exact, prefixes
+
+
+_STREET_EXACT, _STREET_PREFIXES = _streets()
+
+
+def street_of(word: str) -> str | None:
+    """The street or district a folded, lower-case word names (its listed beginning), or None."""
+    if word in _STREET_EXACT:
+        return word
+    for length in range(7, 3, -1):
+        if word[:length] in _STREET_PREFIXES:
+            return word[:length]
+    return None

@@ -4,7 +4,8 @@ Residents ask the same thing in other words, in Kazakh and Russian, with Kazakh 
 Russian look-alikes, typos and addresses written four ways. A question becomes a set of word stems
 (letters folded, Russian/English Snowball stems cut to a few letters, stop and address words
 dropped), a set of consonant skeletons (so "атопление" meets "отопление") and its numbers (house,
-bus, kindergarten: a different number is a different question). Two questions score by their
+bus, kindergarten: a different number is a different question) and the city's streets it names
+(two streets, two places: lexicon.STREETS). Two questions score by their
 shared stems weighted by rarity in the broadcast (IDF), with a lighter weight for a skeleton or
 a typo-close stem (rapidfuzz), times a penalty when their numbers disagree. An inverted index
 finds the candidates, so a new question is scored against the few that share a word with it,
@@ -30,7 +31,7 @@ from sqlalchemy import func, select
 from ..durability import run_blocking
 from ..extensions import db
 from ..models import Category, Question, QuestionStatus
-from .lexicon import FOLD, topics_of
+from .lexicon import FOLD, street_of, topics_of
 
 S = QuestionStatus
 
@@ -98,6 +99,8 @@ TOPIC_ALONE = 0.35       # the same topic, nothing else alike
 TOPIC_WITH_NUMBER = 0.5  # the same topic and the same number ("32 автобус", "поликлиника 4")
 TOPICS_DISAGREE = 0.7    # both name a topic, and none is shared
 PLACES_UNKNOWN = 0.3     # one side names no place
+STREETS_DISAGREE = 0.5   # both name a street of the city, and none is the same
+STREETS_PARTLY = 0.5     # one street the same, and each names another
 # a pair at or above this score is shown as a likely duplicate (tests/test_similarity.py measures it)
 THRESHOLD = 0.45
 # the selected question's panel lists weaker likenesses too: the moderator decides
@@ -124,6 +127,7 @@ class Fingerprint:
     topics: frozenset = frozenset()
     places: frozenset = frozenset()   # stems that name no topic: streets, districts, details
     skeleton_of: dict = field(default_factory=dict, compare=False, hash=False)  # stem -> its skeleton
+    streets: frozenset = frozenset()  # the city's streets and districts it names (lexicon.STREETS)
 
 
 def _stem(word: str, kazakh: str | None = None) -> str:
@@ -152,7 +156,7 @@ def fingerprint(text: str, language: str | None = None) -> Fingerprint:
     """The stems, skeletons and numbers of a question's text. Words are cut as Kazakh in a Kazakh
     question, and wherever a word has a Kazakh letter. A time of day ("после 22:00") and an amount ("3 года",
     "40 минут", "38 тысяч") are no numbers: they do not tell one house or bus from another."""
-    stems, topics, places = set(), set(), set()
+    stems, topics, places, streets = set(), set(), set(), set()
     numbers: list[str] = []
     after_number = False
     for raw in KAZAKH_WORD.findall(TIME_OF_DAY.sub(" ", (text or "").lower())):
@@ -167,6 +171,9 @@ def fingerprint(text: str, language: str | None = None) -> Fingerprint:
             numbers.pop()
         after_number = False
         root = kazakh_stem(word) if kazakh else None
+        street = street_of(word)
+        if street is not None:
+            streets.add(street)
         found = topics_of(word) or (topics_of(root) if root else set())
         topics |= found
         if len(word) < 2 or word in STOP:
@@ -179,7 +186,7 @@ def fingerprint(text: str, language: str | None = None) -> Fingerprint:
             places.add(stem)
     skeleton_of = {s: s.translate(SKELETON_VOWELS) for s in stems}
     return Fingerprint(frozenset(stems), frozenset(k for k in skeleton_of.values() if len(k) >= 2),
-                       frozenset(numbers), frozenset(topics), frozenset(places), skeleton_of)
+                       frozenset(numbers), frozenset(topics), frozenset(places), skeleton_of, frozenset(streets))
 
 
 def _numbers_factor(a: Fingerprint, b: Fingerprint) -> float:
@@ -222,12 +229,17 @@ def score(a: Fingerprint, b: Fingerprint, weight=lambda stem: 1.0, total=_total)
         topic = shared / math.sqrt(len(a.topics) * len(b.topics))
         places = _overlap(a.places, b.places, b.skeletons, weight, a.skeleton_of, total) if a.places and b.places \
             else PLACES_UNKNOWN
-        alone = TOPIC_WITH_NUMBER if a.numbers & b.numbers else TOPIC_ALONE
+        alone = TOPIC_WITH_NUMBER if a.numbers & b.numbers or a.streets & b.streets else TOPIC_ALONE
         value = max(words, topic * (alone + (1 - alone) * places))
         if not shared:
             value *= TOPICS_DISAGREE
     else:
         value = words
+    if a.streets and b.streets:
+        if not a.streets & b.streets:
+            value *= STREETS_DISAGREE
+        elif a.streets - b.streets and b.streets - a.streets:  # "Тұран–Сығанақ" and "Тұран–Қабанбай": two crossings
+            value *= STREETS_PARTLY
     return round(min(1.0, value) * _numbers_factor(a, b), 4)
 
 
