@@ -517,3 +517,25 @@ def test_a_viewer_without_the_pages_cookie_may_ask_under_the_address_limit_but_n
     assert bare.emit("get_snapshot", {}, namespace="/", callback=True)["mine"] == []
     vote = bare.emit("vote", {"question_id": asked["question"]["id"]}, namespace="/", callback=True)
     assert vote["ok"] is False and vote["error"]["code"] == "forbidden"
+
+
+def test_a_viewer_that_missed_nothing_gets_the_vote_counts_not_every_question(viewer_socket, staff_socket):
+    mod = staff_socket("mod")
+    mod.emit("update_settings", {"settings": {"pre_moderation": False}}, namespace="/staff", callback=True)
+    viewer, voter = viewer_socket(), viewer_socket()
+    q = ask(viewer)["question"]
+    full = viewer.emit("get_snapshot", {}, namespace="/", callback=True)
+    assert [x["id"] for x in full["questions"]] == [q["id"]] and "unchanged" not in full
+    voter.emit("vote", {"question_id": q["id"]}, namespace="/", callback=True)  # votes do not move the version
+    resumed = viewer.emit("get_snapshot", {"since": full["version"]}, namespace="/", callback=True)
+    assert resumed["unchanged"] is True and "questions" not in resumed
+    assert resumed["votes"] == {str(q["id"]): 1} and resumed["version"] == full["version"]
+    assert resumed["mine"][0]["id"] == q["id"] and resumed["settings"] == full["settings"]
+    # behind, or a version that is not a number: every question again
+    for since in (full["version"] - 1, str(full["version"]), True, None, [full["version"]]):
+        again = viewer.emit("get_snapshot", {"since": since}, namespace="/", callback=True)
+        assert again["ok"] and "unchanged" not in again and [x["id"] for x in again["questions"]] == [q["id"]]
+    # something public changed since: the new state, not the counts
+    act(mod, "send_to_air", latest(mod)[q["id"]], confirm=True)
+    after = viewer.emit("get_snapshot", {"since": full["version"]}, namespace="/", callback=True)
+    assert "unchanged" not in after and after["questions"][0]["status"] == "on_air"

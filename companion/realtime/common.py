@@ -13,7 +13,7 @@ from ..extensions import db, socketio
 from ..permissions import require
 from ..services.errors import Forbidden, NotFound, ServiceError, Unauthorized, ValidationError
 from ..services.intake import get_broadcast
-from ..services.recent import recent_broadcast
+from ..services.recent import recent_broadcast, recent_copy
 from ..services.audit import audit
 from ..services.database import resilient
 from .emit import STAFF_NS
@@ -103,12 +103,15 @@ def current_broadcast(*, recent: bool = False):
 
 
 def connect_broadcast(auth):
-    """The broadcast named in the connect `auth` payload, or refuse the connection."""
+    """The broadcast named in the connect `auth` payload (a copy to read, in no session), or refuse the
+    connection. A copy up to a
+    second old (`services.recent`): a reconnect storm after a restart is thousands of connects a
+    second, and a connect decides nothing but the rooms (every event reads what it decides on)."""
     slug = auth.get("slug") if isinstance(auth, dict) else None
     if not isinstance(slug, str):
         raise Refused("unknown_broadcast", {"code": "unknown_broadcast"})
     try:
-        broadcast = get_broadcast(slug)
+        broadcast = recent_copy(slug, get_broadcast)
     except NotFound:
         raise Refused("unknown_broadcast", {"code": "unknown_broadcast"}) from None
     session["slug"] = slug

@@ -27,14 +27,21 @@ def reload_changed(questions: list[Question]) -> None:
                            .execution_options(populate_existing=True)).scalars().all()
 
 
+def _audience(stmt, broadcast: Broadcast):
+    stmt = stmt.where(Question.broadcast_id == broadcast.id)
+    if broadcast.public_feed:
+        return stmt.where(Question.status.in_([s.value for s in PUBLIC_STATUSES]))
+    return stmt.where(Question.status == S.ON_AIR)
+
+
 def audience_questions(broadcast: Broadcast) -> list[Question]:
     """The questions viewers may see now."""
-    stmt = select(Question).where(Question.broadcast_id == broadcast.id)
-    if broadcast.public_feed:
-        stmt = stmt.where(Question.status.in_([s.value for s in PUBLIC_STATUSES]))
-    else:
-        stmt = stmt.where(Question.status == S.ON_AIR)
-    return list(db.session.execute(stmt.order_by(Question.id)).scalars())
+    return list(db.session.execute(_audience(select(Question), broadcast).order_by(Question.id)).scalars())
+
+
+def audience_votes(broadcast: Broadcast) -> list[tuple[int, int]]:
+    """(id, votes) of the questions viewers may see now: what a screen that missed nothing else needs."""
+    return [tuple(row) for row in db.session.execute(_audience(select(Question.id, Question.votes), broadcast))]
 
 
 def viewer_questions(broadcast: Broadcast, viewer_token: str | None) -> list[Question]:

@@ -43,8 +43,13 @@ def _recent(key: tuple, read):
 
 def recent_broadcast(slug: str, read) -> Broadcast:
     """The broadcast `slug` in this session, from a copy at most RECENT_SECONDS old, else `read(slug)`."""
-    copy = _recent(("broadcast", slug), lambda: _detached_copy(read(slug)))
-    return db.session.merge(copy, load=False)  # this session's own instance, no SQL
+    return db.session.merge(recent_copy(slug, read), load=False)  # this session's own instance, no SQL
+
+
+def recent_copy(slug: str, read) -> Broadcast:
+    """The copy itself, in no session: to read, never to change (a connect needs only to know the
+    broadcast is there; merging it into the session cost a tenth of a handshake)."""
+    return _recent(("broadcast", slug), lambda: _detached_copy(read(slug)))
 
 
 def _detached_copy(broadcast: Broadcast) -> Broadcast:

@@ -5,6 +5,14 @@ import { connectLive } from "./live.js";
  * Follow broadcast `slug` on the viewer namespace. `onChange(state)` runs after every change;
  * state = {questions: Map(id -> public question), settings, onAir()}.
  */
+/** Take absolute vote counts ({id: n}) for the questions a screen holds. */
+export function applyVotes(questions, votes) {
+  for (const [id, n] of Object.entries(votes || {})) {
+    const q = questions.get(Number(id));
+    if (q) q.votes = n;
+  }
+}
+
 export function followFeed(slug, onChange, onStatus) {
   const state = {
     questions: new Map(),
@@ -15,11 +23,11 @@ export function followFeed(slug, onChange, onStatus) {
     for (const q of list) { if (q.visible) state.questions.set(q.id, q); else state.questions.delete(q.id); }
   };
   const live = connectLive({
-    namespace: "/", slug, onStatus,
+    namespace: "/", slug, onStatus, resumable: true,
     onSnapshot(snapshot) {
       state.settings = snapshot.settings;
-      state.questions.clear();
-      apply(snapshot.questions);
+      if (snapshot.unchanged) applyVotes(state.questions, snapshot.votes);
+      else { state.questions.clear(); apply(snapshot.questions); }
       onChange(state);
     },
   });
@@ -29,10 +37,7 @@ export function followFeed(slug, onChange, onStatus) {
     onChange(state);
   }));
   live.socket.on("votes_changed", (event) => {
-    for (const [id, votes] of Object.entries(event.votes)) {
-      const q = state.questions.get(Number(id));
-      if (q) q.votes = votes;
-    }
+    applyVotes(state.questions, event.votes);
     onChange(state);
   });
   return live;

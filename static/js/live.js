@@ -3,10 +3,12 @@
 /**
  * Connect to `namespace` for broadcast `slug`.
  * `snapshotEvent` names the event that returns {version, ...}; `onSnapshot(data)` replaces state.
+ * `resumable`: `onSnapshot` also takes {unchanged: true, votes: {id: n}} (the viewer namespace's
+ * answer to a screen that is not behind), keeping its questions and taking the counts.
  * Returns {socket, versioned(handler), resync()}. `versioned` wraps an event handler so that
  * stale events are dropped and a gap triggers a resync.
  */
-export function connectLive({ namespace = "/", slug, snapshotEvent = "get_snapshot", onSnapshot, onStatus }) {
+export function connectLive({ namespace = "/", slug, snapshotEvent = "get_snapshot", onSnapshot, onStatus, resumable = false }) {
   // eslint-disable-next-line no-undef
   // Reconnection waits 0.1-1.9 s at first (1 s, randomised by 90 %), doubling up to 5 s: when a
   // process restarts, its thousands of viewers come back spread over two seconds, not in one instant.
@@ -21,7 +23,9 @@ export function connectLive({ namespace = "/", slug, snapshotEvent = "get_snapsh
   function resync() {
     if (loading) return;
     loading = true;
-    socket.timeout(10000).emit(snapshotEvent, {}, (err, ack) => {
+    // a screen that can resume says which version it holds: if nothing public changed, the server
+    // answers with the vote counts only ({unchanged: true, votes}), not every question again
+    socket.timeout(10000).emit(snapshotEvent, resumable && version >= 0 ? { since: version } : {}, (err, ack) => {
       loading = false;
       if (err || !ack || !ack.ok) { setTimeout(resync, 1000); return; }
       version = ack.version;

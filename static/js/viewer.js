@@ -1,4 +1,5 @@
 // The viewer page: ask (with an offline outbox), see what is on air, upvote, follow my questions.
+import { applyVotes } from "./feed.js";
 import { connectLive, request } from "./live.js";
 import { fmt, h, pageData, plural } from "./dom.js";
 
@@ -250,10 +251,11 @@ function applyQuestions(list) {
 const live = connectLive({
   namespace: "/",
   slug: data.slug,
+  resumable: true,
   onSnapshot(snapshot) {
     applySettings(snapshot.settings);
-    state.questions.clear();
-    applyQuestions(snapshot.questions);
+    if (snapshot.unchanged) applyVotes(state.questions, snapshot.votes);
+    else { state.questions.clear(); applyQuestions(snapshot.questions); }
     state.mine = new Map(snapshot.mine.map((q) => [q.id, q]));
     state.voted = new Set(snapshot.voted);
     renderFeed();

@@ -211,3 +211,48 @@ def test_screens_cut_off_for_a_minute_come_back_to_the_servers_state(browser, se
     assert column_ids(away) == column_ids(working)
     assert "Caller question number 2" in prompter.inner_text("#now-text")
     assert "number 1" in prompter.inner_text("#next")
+
+
+def test_a_viewer_back_from_a_dropped_network_resumes_without_every_question_again(browser, server):
+    """The viewer page says which version it holds when it reconnects: with nothing public missed the
+    server sends only the vote counts (a restart's reconnect storm stays cheap); behind, the full state."""
+    import socketio
+    staff = socketio.Client(reconnection=False)
+    staff.connect(server.url, namespaces=["/staff"], auth={"slug": "demo"}, transports=["websocket"],
+                  headers={"Cookie": server.login("mod")}, wait_timeout=10)
+    assert staff.call("update_settings", {"settings": {"pre_moderation": False}}, namespace="/staff")["ok"]
+    voter = socketio.Client(reconnection=False)
+    voter.connect(server.url, namespaces=["/"], auth={"slug": "demo"}, transports=["websocket"],
+                  headers={"Cookie": server.viewer_cookie()}, wait_timeout=10)
+    context = browser.new_context(locale="en-US", viewport={"width": 360, "height": 640})
+    page = context.new_page()
+    frames = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda data: frames.append(data)))
+    page.goto(server.url + "/b/demo")
+    page.wait_for_selector("#conn[data-state=online]")
+    page.fill("#q-text", "Will the skating rink in Samal park open in December?")
+    page.click("#q-submit")
+    feed_item = page.locator("#feed li", has_text="skating rink")
+    feed_item.wait_for()
+    qid = int(page.get_attribute("#mine li[data-id]", "data-id"))
+    context.set_offline(True)
+    page.wait_for_selector("#conn[data-state=offline]", timeout=60_000)
+    assert voter.call("vote", {"question_id": qid}, namespace="/")["votes"] == 1  # missed by the page
+    frames.clear()
+    context.set_offline(False)
+    page.wait_for_selector("#conn[data-state=online]", timeout=30_000)
+    page.wait_for_function("() => document.querySelector('#feed li .vote .count')?.textContent === '1'")
+    assert any('"unchanged":true' in str(f) for f in frames)
+    # a question asked while the page was away moves the version: the full state comes back
+    context.set_offline(True)
+    page.wait_for_selector("#conn[data-state=offline]", timeout=60_000)
+    assert voter.call("submit_question", {"text": "When will the lift at Turan 37 be repaired?",
+                                          "client_id": "resume-test-0001"}, namespace="/")["ok"]
+    frames.clear()
+    context.set_offline(False)
+    page.locator("#feed li", has_text="lift at Turan 37").wait_for(timeout=30_000)
+    assert not any('"unchanged":true' in str(f) for f in frames)
+    assert page.locator("#feed li", has_text="skating rink").count() == 1
+    staff.disconnect()
+    voter.disconnect()
+    context.close()
