@@ -126,6 +126,24 @@ class Counter:
             self.done.set()
 
 
+# What a phone's browser sends with the WebSocket handshake besides its cookie (the server checks the Origin).
+USER_AGENT = "Mozilla/5.0 (Linux; Android 14; SM-A145F) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36"
+
+
+def browser_headers(url: str) -> dict:
+    return {"Origin": url, "User-Agent": USER_AGENT}
+
+
+async def viewer_cookies(http, url: str, n: int) -> list[str | None]:
+    """`n` viewer cookies as the viewer page sets them (`/b/demo`); None where the server sets none (the peer)."""
+    cookies = []
+    for _ in range(n):
+        async with http.get(url + "/b/demo", headers=browser_headers(url)) as response:
+            cookie = response.cookies.get("session")
+            cookies.append(f"session={cookie.value}" if cookie else None)
+    return cookies
+
+
 class Client:
     """A Socket.IO client over one Engine.IO WebSocket: connects a namespace, answers pings,
     calls events with acknowledgements, and hands chosen events to callbacks by prefix (no JSON
@@ -145,7 +163,7 @@ class Client:
         self.task = None
 
     async def connect(self) -> "Client":
-        headers = {"Cookie": self.cookie} if self.cookie else {}
+        headers = {**browser_headers(self.url), **({"Cookie": self.cookie} if self.cookie else {})}
         self.ws = await self.http.ws_connect(self.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket",
                                              headers=headers, heartbeat=None, compress=15, max_msg_size=0)
         await self.ws.receive()  # Engine.IO open
@@ -464,6 +482,43 @@ async def fanout(targets: list[Target], viewers: int, rounds: int, processes: in
         return [await rig.result(stolen) for rig in rigs]
 
 
+async def connect_storm(target: Target, n: int, concurrency: int = 500) -> dict:
+    """A reconnect storm: `n` viewers (browser-like: a viewer cookie, Origin, User-Agent) connect as fast
+    as the generator can, `concurrency` at a time. Handshakes a second (WebSocket upgrade, Engine.IO
+    open, the namespace's connect), the server's CPU per handshake, then each screen asks for its state
+    as the page does after a reconnect (`get_snapshot` with the version it held: ours only)."""
+    async with session() as http:
+        cookies = await viewer_cookies(http, target.url, 200)  # tabs of 200 viewers: the cookie is checked each time
+        sem, failed = asyncio.Semaphore(concurrency), 0
+
+        async def one(i: int):
+            nonlocal failed
+            async with sem:
+                try:
+                    return await Client(http, target.url, cookie=cookies[i % len(cookies)]).connect()
+                except (aiohttp.ClientError, ConnectionError, OSError, asyncio.TimeoutError):
+                    failed += 1
+                    return None
+        gc.collect()
+        cpu0, started = server_cpu_seconds(target.pid), time.perf_counter()
+        clients = [c for c in await asyncio.gather(*(one(i) for i in range(n))) if c is not None]
+        elapsed = time.perf_counter() - started
+        cpu = server_cpu_seconds(target.pid) - cpu0
+        result = {"viewers": n, "connected": len(clients), "failed": failed, "seconds": round(elapsed, 2),
+                  "handshakes_per_s": round(len(clients) / elapsed), "server_cpu_ms_per_handshake":
+                  round(cpu * 1000 / max(1, len(clients)), 3)}
+        if target.kind == "companion" and clients:
+            version = (await clients[0].call("get_snapshot", {}))["version"]
+            resumed = time.perf_counter()
+            acks = await asyncio.gather(*(c.call("get_snapshot", {"since": version}, timeout=60) for c in clients),
+                                        return_exceptions=True)
+            result["resumed_s"] = round(time.perf_counter() - resumed, 2)
+            result["resumed_unchanged"] = sum(1 for a in acks if isinstance(a, dict) and a.get("unchanged"))
+            result["back_with_state_s"] = round(elapsed + result["resumed_s"], 2)
+        await asyncio.gather(*(c.close() for c in clients))
+    return result
+
+
 async def steady_asking(askers: list, rate: float, seconds: float, tag: str) -> list[float]:
     """Open loop: one question every 1/rate s, whatever the acks do; each ack's latency (ms), or inf if refused
     or lost. The latency at an offered rate, which a closed loop cannot show (its latency is its own
@@ -652,7 +707,7 @@ def moderator_desk(target: Target, n: int) -> dict:
     return {"render_ms": render, "update_ms": round(statistics.median(updates), 2)}
 
 
-NETWORK = ("held", "f1", "f3", "ingest", "prompter", "votes")  # in the order a run measures them
+NETWORK = ("held", "f1", "f3", "ingest", "prompter", "votes", "storm")  # in the order a run measures them
 PAIRED = ("f1", "f3")  # on both servers at once, rounds alternating (see `fanout`)
 
 
@@ -678,6 +733,8 @@ async def measure(name: str, targets: dict[str, Target], size: dict, tag: str) -
         if name in PAIRED:
             return dict(zip(targets, await fanout(list(targets.values()), n, rounds, processes)))
         return {kind: (await fanout([target], n, rounds, processes))[0] for kind, target in targets.items()}
+    if name == "storm":
+        return {kind: await connect_storm(target, size["storm"]) for kind, target in targets.items()}
     ours = targets.get("companion")
     if ours is None:
         return {}
@@ -718,7 +775,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=None)
     parser.add_argument("--out", default=None)
     parser.add_argument("--only", default=None,
-                        help="comma-separated subset of held,f1,f3,ingest,prompter,votes,desk (ours, unless --peer "
+                        help="comma-separated subset of held,f1,f3,ingest,prompter,votes,storm,desk (ours, unless --peer "
                              "or --with-peer; a quick re-run while working, printed, not written to latest.json)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per timed metric (default 20; smoke 3)")
     parser.add_argument("--peer", action="store_true", help="with --only: measure the Node peer instead (fan-out "
@@ -743,7 +800,7 @@ def main() -> None:
             "ingest_rate": 50 if smoke else 500,
             "prompter_viewers": 100 if smoke else 2000, "prompter_qps": 10 if smoke else 100,
             "vote_viewers": 50 if smoke else 1000, "vote_rate": 100 if smoke else 1000, "vote_s": 1 if smoke else 5,
-            "desk": 500 if smoke else 10_000, "appeals_rows": 1000 if smoke else 1_000_000,
+            "desk": 500 if smoke else 10_000, "storm": 300 if smoke else 10_000, "appeals_rows": 1000 if smoke else 1_000_000,
             "generators": args.generators}
     if args.rounds:
         size["rounds"] = args.rounds
@@ -778,6 +835,9 @@ def main() -> None:
         # not a target key: ack latency at the prompter metric's steady offer (sizes.prompter_qps), open loop
         "ingest_ack_p99_ms_open_loop": summarise([p["question_ack_p99_ms"] for p in ours["prompter"]]),
         "vote_broadcasts_per_s_at_1000_votes_per_s": summarise([v["broadcasts_per_s"] for v in ours["votes"]]),
+        "storm_handshakes_per_s": summarise([x["handshakes_per_s"] for x in ours["storm"]]),
+        "storm_server_cpu_ms_per_handshake": summarise([x["server_cpu_ms_per_handshake"] for x in ours["storm"]]),
+        "storm_back_with_state_s": summarise([x["back_with_state_s"] for x in ours["storm"]]),
         "moderator_render_ms_10k": summarise([d["render_ms"] for d in ours["desk"]]),
         "moderator_update_ms_10k": summarise([d["update_ms"] for d in ours["desk"]]),
     }
@@ -795,7 +855,10 @@ def main() -> None:
                                                        for h in node["held"]]),
                             "rss_kb_per_viewer": summarise([h["rss_kb_per_viewer"] for h in node["held"]]),
                             "fanout_p99_ms_1000": summarise([f["p99_ms"] for f in node["f1"]]),
-                            "fanout_p99_ms_3000": summarise([f["p99_ms"] for f in node["f3"]])}
+                            "fanout_p99_ms_3000": summarise([f["p99_ms"] for f in node["f3"]]),
+                            "storm_handshakes_per_s": summarise([x["handshakes_per_s"] for x in node["storm"]]),
+                            "storm_server_cpu_ms_per_handshake": summarise([x["server_cpu_ms_per_handshake"]
+                                                                           for x in node["storm"]])}
     results["raw"] = raw
     for key in KEYS:
         results[key] = metrics[key]["median"]

@@ -1,7 +1,9 @@
 """Read models of the live desk: what each screen loads as its snapshot."""
 from __future__ import annotations
 
-from sqlalchemy import case, inspect, select
+import functools
+
+from sqlalchemy import bindparam, case, inspect, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
@@ -27,30 +29,43 @@ def reload_changed(questions: list[Question]) -> None:
                            .execution_options(populate_existing=True)).scalars().all()
 
 
-def _audience(stmt, broadcast: Broadcast):
-    stmt = stmt.where(Question.broadcast_id == broadcast.id)
-    if broadcast.public_feed:
+def _audience(stmt, public_feed: bool):
+    stmt = stmt.where(Question.broadcast_id == bindparam("broadcast_id"))
+    if public_feed:
         return stmt.where(Question.status.in_([s.value for s in PUBLIC_STATUSES]))
     return stmt.where(Question.status == S.ON_AIR)
 
 
+# The viewers' statements, built once (a reconnect storm runs them thousands of times a second; building
+# a statement and its cache key cost more than running it). Keyed by the broadcast's public_feed setting.
+_AUDIENCE_QUESTIONS = {feed: _audience(select(Question), feed).order_by(Question.id) for feed in (True, False)}
+_AUDIENCE_VOTES = {feed: _audience(select(Question.id, Question.votes), feed) for feed in (True, False)}
+
+
+@functools.cache
+def _viewer_questions():  # built on first use: Question.appeal exists once every model is imported
+    return (select(Question).where(Question.broadcast_id == bindparam("broadcast_id"),
+                                   Question.viewer_token == bindparam("token"))
+            .options(joinedload(Question.appeal)).order_by(Question.id.desc()))
+
+
 def audience_questions(broadcast: Broadcast) -> list[Question]:
     """The questions viewers may see now."""
-    return list(db.session.execute(_audience(select(Question), broadcast).order_by(Question.id)).scalars())
+    return list(db.session.execute(_AUDIENCE_QUESTIONS[bool(broadcast.public_feed)],
+                                   {"broadcast_id": broadcast.id}).scalars())
 
 
 def audience_votes(broadcast: Broadcast) -> list[tuple[int, int]]:
     """(id, votes) of the questions viewers may see now: what a screen that missed nothing else needs."""
-    return [tuple(row) for row in db.session.execute(_audience(select(Question.id, Question.votes), broadcast))]
+    return [tuple(row) for row in db.session.execute(_AUDIENCE_VOTES[bool(broadcast.public_feed)],
+                                                     {"broadcast_id": broadcast.id})]
 
 
 def viewer_questions(broadcast: Broadcast, viewer_token: str | None) -> list[Question]:
     """The questions this viewer asked, newest first."""
     if not viewer_token:
         return []
-    return list(db.session.execute(select(Question).where(
-        Question.broadcast_id == broadcast.id, Question.viewer_token == viewer_token)
-        .options(joinedload(Question.appeal)).order_by(Question.id.desc())).scalars())
+    return list(db.session.execute(_viewer_questions(), {"broadcast_id": broadcast.id, "token": viewer_token}).scalars())
 
 
 def prompter_questions(broadcast: Broadcast, upcoming: int = 2) -> tuple[Question | None, list[Question]]:

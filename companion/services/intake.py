@@ -27,9 +27,16 @@ CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}\Z")  # with .match: the whole strin
 VOTABLE = frozenset({QuestionStatus.APPROVED, QuestionStatus.QUEUED, QuestionStatus.ON_AIR})
 
 
+# Statements of the hot paths (every socket event reads its broadcast), built once: building one
+# and its cache key cost more than running it (a reconnecting viewer's state took four).
+_BROADCAST_BY_SLUG = select(Broadcast).where(Broadcast.slug == bindparam("slug"))
+_VOTED_IDS = (select(Vote.question_id).join(Question, Question.id == Vote.question_id)
+              .where(Question.broadcast_id == bindparam("broadcast_id"), Vote.voter == bindparam("voter")))
+
+
 def get_broadcast(slug: str) -> Broadcast:
     """The broadcast with this slug, or NotFound."""
-    broadcast = db.session.execute(select(Broadcast).where(Broadcast.slug == slug)).scalar_one_or_none()
+    broadcast = db.session.execute(_BROADCAST_BY_SLUG, {"slug": slug}).scalar_one_or_none()
     if broadcast is None:
         raise NotFound(_l("There is no broadcast at this address."))
     return broadcast
@@ -382,9 +389,7 @@ def voted_ids(broadcast: Broadcast, voter: str | None) -> list[int]:
     """Ids of this broadcast's questions the viewer has voted for."""
     if not voter:
         return []
-    rows = db.session.execute(select(Vote.question_id).join(Question, Question.id == Vote.question_id)
-                              .where(Question.broadcast_id == broadcast.id, Vote.voter == voter))
-    return [r[0] for r in rows]
+    return list(db.session.execute(_VOTED_IDS, {"broadcast_id": broadcast.id, "voter": voter}).scalars())
 
 
 def recount_votes(question: Question) -> int:
