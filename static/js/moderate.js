@@ -487,7 +487,7 @@ function renderMode(q) {
       }
       conflict.hidden = false;
       conflict.textContent = Object.values(ack.error.fields || {}).join(" ") || ack.error.message || ack.error.code;
-    } }, field(t.promise_what, what), h("div", { class: "two" }, field(t.promise_who, who), field(t.promise_who_text, whoText)),
+    } }, field(t.promise_what, what), field(t.promise_who, who), field(t.promise_who_text, whoText),
     field(t.promise_when, when), h("p", { class: "field check" }, linked, h("label", { for: "promise-question" }, `${t.promise_question} #${q.id}`)),
     conflict, h("p", { class: "row" }, h("button", { class: "button small primary", type: "submit" }, t.mark_promise), cancel)));
     return;
