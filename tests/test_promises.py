@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from companion.extensions import db, socketio
-from companion.models import Broadcast, Promise, PromiseNote, Question, User, utcnow
+from companion.models import AuditEvent, Broadcast, Promise, User, utcnow
 from companion.services import deadlines, intake, promises
 
 API = "/api/v1/broadcasts/demo/questions"
@@ -143,6 +143,9 @@ def test_a_promise_cannot_answer_another_broadcasts_question(app, staff_socket):
 def test_only_moderators_mark_promises_on_the_socket(app, staff_socket, viewer_socket):
     ack = mark(staff_socket("speaker"))
     assert not ack["ok"] and ack["error"]["code"] == "forbidden"
+    with app.app_context():
+        refused = db.session.execute(select(AuditEvent).where(AuditEvent.action == "refused")).scalars().all()
+        assert [(e.actor, e.detail["event"]) for e in refused] == [("speaker", "mark_promise")]
     viewer = viewer_socket()
     ack = viewer.emit("mark_promise", {"text": "x", "department_id": 1, "due_date": in_days(5)}, namespace="/",
                       callback=True)
@@ -195,7 +198,7 @@ def test_an_open_promise_past_its_due_date_is_late_in_red_and_in_words(app):
     kept = make_promise(app, due=date.today() - timedelta(days=3), status="done", text="Bench repaired")
     head = _client(app, "head")
     page = head.get("/promises").get_data(as_text=True)
-    row = re.search(r'<tr class="promise-row state-late urgency-overdue" data-id="%s">.*?</tr>' % late, page, re.S)
+    row = re.search(r'<tr class="promise-row state-late urgency-overdue" data-id="%s">.*?</tr>' % late, page, re.DOTALL)
     assert row and "overdue" in row.group(0) and "late" in row.group(0)  # the word, not only the colour
     assert f'class="promise-row state-done" data-id="{kept}"' in page
     assert page.index("Lights on Abay street") < page.index("Bench repaired")  # late first, done last
@@ -310,7 +313,7 @@ def test_the_roadmap_shows_each_promise_state_in_words(app):
     for text, state, word in (("Bench repaired", "done", "done"), ("Playground being built", "in_progress",
                                                                     "being carried out"),
                               ("Lights on Abay street", "late", "late")):
-        item = re.search(r'<li class="promise state-%s">.*?</li>' % state, page, re.S).group(0)
+        item = re.search(r'<li class="promise state-%s">.*?</li>' % state, page, re.DOTALL).group(0)
         assert text in item and word in item
     assert "Done: 1" in page and "In progress: 1" in page and "Late: 1" in page
 

@@ -11,8 +11,22 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 
 from ..extensions import db
-from ..models import Broadcast, BroadcastStatus, Department, Promise, PromiseNote, PromiseStatus, Question, User, utcnow
-from ..permissions import may_manage_department_promises, may_manage_promise, promises_visible_to
+from ..models import (
+    Broadcast,
+    BroadcastStatus,
+    Department,
+    Promise,
+    PromiseNote,
+    PromiseStatus,
+    Question,
+    User,
+    utcnow,
+)
+from ..permissions import (
+    may_manage_department_promises,
+    may_manage_promise,
+    promises_visible_to,
+)
 from . import deadlines
 from .audit import audit
 from .errors import Conflict, Forbidden, NotFound, ValidationError
