@@ -626,3 +626,61 @@ class ChannelUpdate(db.Model):
     held: Mapped[dict | None] = mapped_column(JSON)
     appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeal.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PromiseStatus(StrEnum):
+    """Where a promise made on air stands; "late" is not stored: it is an open promise past its due date."""
+
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+
+class Promise(db.Model):
+    """A commitment the akim made on air: what, who is responsible, by when, the question it answers and
+    the moment in the stream; tracked by the office like an appeal, public once published."""
+
+    __tablename__ = "promise"
+    __table_args__ = (Index("ix_promise_department_due", "department_id", "due_date", "id"),
+                      Index("ix_promise_published_due", "published", "due_date", "id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcast.id"), index=True)
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("question.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)  # staff-written: what was promised
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    responsible: Mapped[str] = mapped_column(String(200), default="")  # free text, staff only
+    due_date: Mapped[date] = mapped_column(Date)
+    # seconds from the broadcast's start to the moment it was said (None: not known)
+    stream_offset: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=PromiseStatus.PLANNED.value)
+    evidence_url: Mapped[str] = mapped_column(String(500), default="")
+    evidence_note: Mapped[str] = mapped_column(Text, default="")
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    broadcast: Mapped[Broadcast] = relationship()
+    question: Mapped[Question | None] = relationship()
+    department: Mapped[Department | None] = relationship()
+    created_by: Mapped[User | None] = relationship()
+    notes: Mapped[list["PromiseNote"]] = relationship(back_populates="promise", order_by="PromiseNote.id")
+
+
+class PromiseNote(db.Model):
+    """One entry of a promise's history: a progress note, a status change, evidence, publishing; who and when."""
+
+    __tablename__ = "promise_note"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    promise_id: Mapped[int] = mapped_column(ForeignKey("promise.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # marked, note, status, evidence, published, unpublished, edited
+    text: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    promise: Mapped[Promise] = relationship(back_populates="notes")
+    author: Mapped[User | None] = relationship()

@@ -6,7 +6,7 @@ from functools import wraps
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
 
-from .models import Role
+from .models import SEES_EVERY_APPEAL, Promise, Role
 from .services.errors import Forbidden, Unauthorized
 
 # permission -> roles that hold it
@@ -18,6 +18,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "appeals": frozenset({Role.ADMIN, Role.OFFICER, Role.HEAD}),
     # the reasoned decision to extend an appeal's term (APPK art. 76(2)): the head or a deputy, not an admin
     "decide_extension": frozenset({Role.HEAD}),
+    # the back office of promises made on air; officers are further limited to their department (may_manage_promise)
+    "promises": frozenset({Role.ADMIN, Role.HEAD, Role.OFFICER}),
 }
 
 
@@ -47,3 +49,29 @@ def permission_required(permission: str):
             return view(*args, **kwargs)
         return wrapped
     return decorator
+
+
+def may_manage_promise(user, promise: Promise) -> bool:
+    """Admins and the head manage every promise; an officer, the promises of their own department."""
+    return may_manage_department_promises(user, promise.department_id)
+
+
+def may_manage_department_promises(user, department_id: int | None) -> bool:
+    """True when `user` may manage (or hand over to) the promises of this department (None: no department)."""
+    if not can(user, "promises"):
+        return False
+    if user.role in SEES_EVERY_APPEAL:
+        return True
+    return user.department_id is not None and department_id == user.department_id
+
+
+def promises_visible_to(user):
+    """The SQL twin of may_manage_promise: a WHERE condition on Promise for the staff list."""
+    from sqlalchemy import false, true
+    if not can(user, "promises"):
+        return false()
+    if user.role in SEES_EVERY_APPEAL:
+        return true()
+    if user.department_id is None:
+        return false()
+    return Promise.department_id == user.department_id

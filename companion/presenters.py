@@ -222,3 +222,33 @@ def public_appeal(appeal) -> dict:
             "question_status_label": resident_status_label(question) if question else None,
             "merged_into_code": question.merged_into.tracking_code if question and question.merged_into else None,
             "history": history, "full": True}
+
+
+def public_promise(promise, today=None) -> dict:
+    """A published promise as residents see it: what, the department, by when, the state and the moment in
+    the stream. Never the question's text or its asker, nor the staff's free-text notes."""
+    from flask_babel import get_locale
+
+    from .services.promises import STATE_LABELS, format_offset, state_of
+    locale = str(get_locale() or "kk")
+    state = state_of(promise, today)
+    return {"id": promise.id, "text": promise.text, "state": state, "state_label": str(STATE_LABELS[state]),
+            "department": promise.department.name(locale) if promise.department else None,
+            "due_date": promise.due_date, "done_at": promise.done_at,
+            "broadcast": promise.broadcast.title(locale), "broadcast_date": (
+                promise.broadcast.started_at or promise.broadcast.starts_at or promise.broadcast.created_at),
+            "moment": format_offset(promise.stream_offset)}
+
+
+def _locale() -> str:
+    from flask_babel import get_locale
+    return str(get_locale() or "kk")
+
+
+def last_promises(summary: dict | None) -> dict | None:
+    """"Last week's promises" for a broadcast's present view and overlay: counts by state and a few items."""
+    if summary is None:
+        return None
+    return {"counts": summary["counts"], "total": summary["total"],
+            "broadcast": summary["broadcast"].title(_locale()),
+            "items": [public_promise(p, summary["today"]) for p in summary["items"]]}

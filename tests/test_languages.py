@@ -16,7 +16,8 @@ PUBLIC = ["/", "/b/demo", "/track", "/roadmap", "/present/demo", "/login", "TRAC
 STAFF = [("mod", "/moderate/demo"), ("speaker", "/prompter/demo"), ("admin", "/admin/broadcasts"),
          ("admin", "/admin/broadcasts/1"), ("admin", "/admin/broadcasts/new"), ("admin", "/admin/users"),
          ("admin", "/admin/organisation"), ("admin", "/admin/audit"), ("admin", "/admin/api-keys"),
-         ("admin", "/appeals"), ("admin", "APPEAL"), ("officer", "/appeals")]
+         ("admin", "/appeals"), ("admin", "APPEAL"), ("officer", "/appeals"), ("head", "/promises"),
+         ("officer", "/promises")]
 
 
 def strings(value) -> list[str]:

@@ -10,7 +10,7 @@ from ..extensions import socketio
 from ..models import Channel
 from ..permissions import can
 from ..presenters import backstage_state, broadcast_settings, prompter_state, staff_question
-from ..services import backstage, desk, intake, moderation, notices, similarity
+from ..services import backstage, desk, intake, moderation, notices, promises, similarity
 from ..services.errors import NotFound
 from ..services.fields import parse_id
 from .common import acknowledged, authorised, connect_broadcast, current_broadcast, payload
@@ -161,6 +161,17 @@ def staff_phone_question(data=None):
                                               default_language=str(get_locale() or "kk"), actor=current_user)
     publish(change)
     return {"created": change is not None, "question": staff_question(question)}
+
+
+@socketio.on("mark_promise", namespace=STAFF_NS)
+@acknowledged
+@authorised("moderate")
+def staff_mark_promise(data=None):
+    """A moderator marks a promise the akim made on air (what, who, by when; the moment is recorded)."""
+    promise = promises.mark_promise(current_broadcast(), payload(data), actor=current_user)
+    return {"promise": {"id": promise.id, "text": promise.text, "due_date": promise.due_date.isoformat(),
+                        "stream_offset": promise.stream_offset,
+                        "moment": promises.format_offset(promise.stream_offset)}}
 
 
 @socketio.on("*", namespace=STAFF_NS)

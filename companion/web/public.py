@@ -14,10 +14,10 @@ from flask_babel import gettext as _
 from ..extensions import db
 from ..links import absolute_url
 from ..models import LANGUAGES
-from ..presenters import appeal_status, public_appeal
+from ..presenters import appeal_status, last_promises, public_appeal, public_promise
 from ..presenters import talon as talon_view
 from ..realtime.emit import publish
-from ..services import appeals, broadcasts, desk, intake, limits, moderation, privacy, reports
+from ..services import appeals, broadcasts, desk, intake, limits, moderation, privacy, promises, reports
 from ..services.database import resilient
 from ..services.errors import InvalidTransition, NotFound
 from .safety import local_target, same_site_referrer
@@ -72,6 +72,8 @@ def privacy_page():
 
 OVERLAY_POSITIONS = ("bottom", "top")
 OVERLAY_THEMES = ("dark", "light", "brand")
+# the question on air (lower third), "ask your question" with the QR code, or last week's promises
+OVERLAY_MODES = ("question", "ask", "promises")
 
 
 @bp.get("/overlay/<slug>")
@@ -86,10 +88,12 @@ def overlay(slug: str):
         scale = 1.0
     if not math.isfinite(scale):  # "nan" passes min() and max() unchanged
         scale = 1.0
+    mode = request.args.get("mode")
     options = {"position": request.args.get("position") if request.args.get("position") in OVERLAY_POSITIONS else "bottom",
                "theme": request.args.get("theme") if request.args.get("theme") in OVERLAY_THEMES else "dark",
-               "mode": "ask" if request.args.get("mode") == "ask" else "question", "scale": scale}
-    response = make_response(render_template("overlay.html", broadcast=broadcast, options=options,
+               "mode": mode if mode in OVERLAY_MODES else "question", "scale": scale}
+    last = last_promises(promises.last_broadcast_promises(broadcast)) if options["mode"] == "promises" else None
+    response = make_response(render_template("overlay.html", broadcast=broadcast, options=options, last=last,
                                              page_url=public_url("public.viewer", slug=slug)))
     response.headers["Referrer-Policy"] = "no-referrer"  # the key stays out of other sites' logs
     response.headers["Cache-Control"] = "no-store"
@@ -100,7 +104,8 @@ def overlay(slug: str):
 def present(slug: str):
     """The projector/stream view: how to join, the question on air, the top questions, live counters."""
     broadcast = broadcast_or_404(slug)
-    return render_template("present.html", broadcast=broadcast, page_url=public_url("public.viewer", slug=slug))
+    return render_template("present.html", broadcast=broadcast, page_url=public_url("public.viewer", slug=slug),
+                           last=last_promises(promises.last_broadcast_promises(broadcast)))
 
 
 @bp.get("/b/<slug>/qr.svg")
@@ -256,7 +261,8 @@ def roadmap():
     """The public roadmap of requests: what residents ask about and how the office answers. No personal data."""
     figures = reports.roadmap()
     categories = {str(c.id): c for c in desk.categories()}
-    return render_template("roadmap.html", r=figures, categories=categories, status_labels=appeals.STATUS_LABELS)
+    return render_template("roadmap.html", r=figures, categories=categories, status_labels=appeals.STATUS_LABELS,
+                           promises=[public_promise(p) for p in promises.published_promises()])
 
 
 @bp.get("/lang/<code>")

@@ -168,8 +168,10 @@ async function sendToAir(q) {
 }
 
 async function act(q, action) {
-  if (!q.actions.includes(action) && action !== "merge_group" && action !== "accept_category") return;
-  if (action === "edit" || action === "merge" || action === "reject" || action === "forward_immediately") { openMode(q, action); return; }
+  // a promise may answer any question of the broadcast: the desk offers it on every one
+  if (!q.actions.includes(action) && action !== "merge_group" && action !== "accept_category" && action !== "mark_promise") return;
+  if (action === "edit" || action === "merge" || action === "reject" || action === "forward_immediately"
+    || action === "mark_promise") { openMode(q, action); return; }
   if (action === "unmerge") { await send("unmerge_question", { id: q.id, version: q.version }); return; }
   if (action === "follow_up") { await send("flag_follow_up", { id: q.id, version: q.version, on: !q.appeal?.follow_up }); return; }
   if (action === "send_to_air") { await sendToAir(q); return; }
@@ -300,6 +302,9 @@ function renderInspector(modeChanged = false) {
       "aria-keyshortcuts": "g", onclick: async () => { if (guarded()) return; await mergeGroup(q); restoreFocus(); } },
     fmt(t.merge_group, { n: size - 1 }), h("kbd", {}, "g")));
   }
+  actions.push(h("button", { type: "button", class: "button small act-mark_promise", dataset: { action: "mark_promise" },
+    "aria-keyshortcuts": "p", onclick: () => { if (!guarded()) act(state.questions.get(q.id) || q, "mark_promise"); } },
+  t.mark_promise, h("kbd", {}, "p")));
   $("insp-actions").replaceChildren(...actions);
   renderCategory(q);
   renderMerged(q);
@@ -370,7 +375,7 @@ function leaveMode() {
 function noteConflict(q) {
   // another screen changed the question while this form is open: say so now; the first Save is
   // then refused as stale, and a second Save is the moderator's deliberate choice
-  if (state.mode.saving) return;  // our own save coming back
+  if (state.mode.saving || state.mode.kind === "mark_promise") return;  // our own save; a promise is not the question
   const note = $("insp-mode").querySelector(".conflict");
   if (note) {
     note.hidden = false;
@@ -455,6 +460,36 @@ function renderMode(q) {
       state.mode.version = state.questions.get(q.id)?.version ?? state.mode.version;
     } }, h("p", { class: "note" }, t.forward_hint), input, conflict,
     h("p", { class: "row" }, h("button", { class: "button small danger", type: "submit" }, t.forward_immediately), cancel)));
+    return;
+  }
+  if (mode.kind === "mark_promise") {
+    // what, who, by when; Enter in any field submits this form only (the desk's keys stay out of fields)
+    const today = new Date();
+    const min = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, "0")}-${String(today.getDate()).padStart(2, "0")}`;
+    const what = h("input", { id: "promise-text", name: "text", maxlength: 500, autocomplete: "off", required: true });
+    const who = h("select", { id: "promise-department", name: "department_id" }, h("option", { value: "" }, t.no_department),
+      ...data.departments.map((d) => h("option", { value: d.id }, d.name)));
+    const whoText = h("input", { id: "promise-responsible", name: "responsible", maxlength: 200, autocomplete: "off" });
+    const when = h("input", { id: "promise-due", name: "due_date", type: "date", min, required: true });
+    const linked = h("input", { id: "promise-question", name: "question", type: "checkbox", checked: true });
+    const field = (label, input) => h("p", { class: "field" }, h("label", { for: input.id }, label), input);
+    box.replaceChildren(h("form", { class: "mode promise-form", id: "promise-form", novalidate: true, onsubmit: async (e) => {
+      e.preventDefault();
+      if (state.mode?.sending) return;  // Enter pressed twice marks one promise
+      state.mode.sending = true;
+      const ack = await send("mark_promise", { text: what.value, department_id: who.value ? Number(who.value) : null,
+        responsible: whoText.value, due_date: when.value, question_id: linked.checked ? q.id : null });
+      if (state.mode) state.mode.sending = false;
+      if (ack.ok) {
+        leaveMode();
+        toast(ack.promise.moment ? fmt(t.promise_marked, { moment: ack.promise.moment }) : t.promise_marked_no_moment);
+        return;
+      }
+      conflict.hidden = false;
+      conflict.textContent = Object.values(ack.error.fields || {}).join(" ") || ack.error.message || ack.error.code;
+    } }, field(t.promise_what, what), field(t.promise_who, who), field(t.promise_who_text, whoText),
+    field(t.promise_when, when), h("p", { class: "field check" }, linked, h("label", { for: "promise-question" }, `${t.promise_question} #${q.id}`)),
+    conflict, h("p", { class: "row" }, h("button", { class: "button small primary", type: "submit" }, t.mark_promise), cancel)));
     return;
   }
   if (mode.kind === "merge") {
@@ -776,6 +811,7 @@ document.addEventListener("keydown", (e) => {
   if (e.altKey || e.shiftKey) return;
   if (e.key === "g") { e.preventDefault(); if (!busy.has(q.id)) act(q, "merge_group"); return; }
   if (e.key === "c") { e.preventDefault(); if (!busy.has(q.id)) act(q, "accept_category"); return; }
+  if (e.key === "p") { e.preventDefault(); act(q, "mark_promise"); return; }
   const action = KEYS[e.key];
   if (action && q.actions.includes(action)) {
     e.preventDefault();

@@ -18,6 +18,7 @@ function fill(q) {
 }
 
 function update(state) {
+  if (data.options.mode === "promises") return;  // last broadcast's promises: drawn by the server
   if (data.options.mode === "ask") {
     document.getElementById("ask").dataset.state = state.settings.accepting_questions ? "in" : "out";
     return;

@@ -1,0 +1,357 @@
+"""Promises made on air: marked from the desk during the broadcast, tracked by the office like an appeal
+(status, progress notes, evidence, due date), and public on the roadmap and the next broadcast's screens
+once the office publishes them. "Late" is never stored: it is an open promise past its due date."""
+from __future__ import annotations
+
+import re
+from datetime import date
+from urllib.parse import urlsplit
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case, func, select
+
+from ..extensions import db
+from ..models import (
+    Broadcast,
+    BroadcastStatus,
+    Department,
+    Promise,
+    PromiseNote,
+    PromiseStatus,
+    Question,
+    User,
+    utcnow,
+)
+from ..permissions import (
+    may_manage_department_promises,
+    may_manage_promise,
+    promises_visible_to,
+)
+from . import deadlines
+from .audit import audit
+from .errors import Conflict, Forbidden, NotFound, ValidationError
+from .fields import at_most_characters, parse_id, storable
+
+TEXT_MAX = 500
+RESPONSIBLE_MAX = 200
+URL_MAX = 500
+NOTE_MAX = 2000
+OFFSET_MAX = 24 * 3600  # a broadcast is not a day long
+LAST_ITEMS = 5  # items of "last week's promises" on the present view and the overlay
+
+LATE = "late"
+STATES = ("planned", "in_progress", LATE, "done")
+STATE_LABELS = {"planned": _l("planned"), "in_progress": _l("being carried out"), LATE: _l("late"), "done": _l("done")}
+STATUS_CHOICES = {PromiseStatus.PLANNED.value: _l("planned"), PromiseStatus.IN_PROGRESS.value: _l("being carried out"),
+                  PromiseStatus.DONE.value: _l("done")}
+NOTE_LABELS = {"marked": _l("Marked on air"), "note": _l("Progress note"), "status": _l("Status changed"),
+               "evidence": _l("Evidence"), "published": _l("Published"), "unpublished": _l("Unpublished"),
+               "edited": _l("Details changed")}
+UNSTORABLE = _l("This text contains characters that cannot be stored. Please remove them.")
+
+
+# --- what a promise is now ---------------------------------------------------------------------
+
+def state_of(promise: Promise, today: date | None = None) -> str:
+    """"done", "late" (not done past its due date), "in_progress" or "planned"."""
+    if promise.status == PromiseStatus.DONE:
+        return "done"
+    if promise.due_date < (today or deadlines.local_date()):
+        return LATE
+    return promise.status
+
+
+def format_offset(seconds: int | None) -> str:
+    """The moment in the stream as a player shows it: "12:34" or "1:02:03"; "" when not known."""
+    if seconds is None:
+        return ""
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+OFFSET = re.compile(r"^(?:(\d{1,2}):)?(\d{1,2}):(\d{2})$|^(\d{1,5})$")
+
+
+def parse_offset(value) -> int | None:
+    """"1:02:03", "12:34" or seconds -> seconds; "" -> None; anything else a ValidationError."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    else:
+        match = OFFSET.match(str(value).strip()) if isinstance(value, str) else None
+        if not match:
+            raise ValidationError(fields={"stream_offset": _l("Write the moment as h:mm:ss or mm:ss.")})
+        hours, minutes, secs, plain = match.groups()
+        if plain is not None:
+            seconds = int(plain)
+        else:
+            if int(minutes) > 59 and hours is not None or int(secs) > 59:
+                raise ValidationError(fields={"stream_offset": _l("Write the moment as h:mm:ss or mm:ss.")})
+            seconds = int(hours or 0) * 3600 + int(minutes) * 60 + int(secs)
+    if not 0 <= seconds <= OFFSET_MAX:
+        raise ValidationError(fields={"stream_offset": _l("Write the moment as h:mm:ss or mm:ss.")})
+    return seconds
+
+
+# --- field rules --------------------------------------------------------------------------------
+
+def _text(value, field: str, limit: int, *, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValidationError(fields={field: _l("This field is required.")})
+    value = value.strip()
+    if not storable(value):
+        raise ValidationError(fields={field: UNSTORABLE})
+    if required and not value:
+        raise ValidationError(fields={field: _l("This field is required.")})
+    if len(value) > limit:
+        raise ValidationError(fields={field: at_most_characters(limit)})
+    return value
+
+
+def _due_date(value, *, not_past: bool) -> date:
+    if isinstance(value, date):
+        due = value
+    else:
+        try:
+            due = date.fromisoformat(value.strip()) if isinstance(value, str) and len(value.strip()) == 10 else None
+        except ValueError:
+            due = None
+    if due is None:
+        raise ValidationError(fields={"due_date": _l("Choose the date by which it is promised.")})
+    today = deadlines.local_date()
+    if not_past and due < today:
+        raise ValidationError(fields={"due_date": _l("The date is in the past.")})
+    if not date(2000, 1, 1) <= due <= date(today.year + 10, 12, 31):
+        raise ValidationError(fields={"due_date": _l("Choose the date by which it is promised.")})
+    return due
+
+
+def _department(value) -> Department | None:
+    if value in (None, ""):
+        return None
+    department_id = parse_id(value)
+    department = db.session.get(Department, department_id) if department_id else None
+    if department is None:
+        raise ValidationError(fields={"department_id": _l("This department does not exist.")})
+    return department
+
+
+def _evidence_url(value) -> str:
+    url = _text(value, "evidence_url", URL_MAX)
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+            raise ValidationError(fields={"evidence_url": _l("Give a link that starts with https:// or http://.")})
+    return url
+
+
+def _note(promise: Promise, kind: str, actor: User | None, text: str = "", **detail) -> PromiseNote:
+    note = PromiseNote(promise=promise, kind=kind, author_id=actor.id if actor else None, text=text, detail=detail,
+                       at=utcnow())
+    db.session.add(note)
+    return note
+
+
+def _touch(promise: Promise) -> None:
+    promise.version += 1
+    promise.updated_at = utcnow()
+
+
+# --- the desk -----------------------------------------------------------------------------------
+
+def stream_offset_now(broadcast: Broadcast) -> int | None:
+    """Seconds since the live broadcast started; None when it is not live or its start was not recorded."""
+    if broadcast.status != BroadcastStatus.LIVE or broadcast.started_at is None:
+        return None
+    return max(0, min(OFFSET_MAX, int((utcnow() - broadcast.started_at).total_seconds())))
+
+
+def mark_promise(broadcast: Broadcast, values: dict, *, actor: User | None) -> Promise:
+    """A moderator marks a promise the akim just made: what, who (a department and/or free text), by when,
+    and the question it answers (of this broadcast); the moment in the stream is recorded now."""
+    if not isinstance(values, dict):
+        raise ValidationError()
+    text = _text(values.get("text"), "text", TEXT_MAX, required=True)
+    department = _department(values.get("department_id"))
+    responsible = _text(values.get("responsible"), "responsible", RESPONSIBLE_MAX)
+    if department is None and not responsible:
+        raise ValidationError(fields={"responsible": _l("Say who is responsible: a department or a name of a body.")})
+    due = _due_date(values.get("due_date"), not_past=True)
+    question = None
+    if values.get("question_id") not in (None, ""):
+        qid = parse_id(values.get("question_id"))
+        question = db.session.get(Question, qid) if qid else None
+        if question is None or question.broadcast_id != broadcast.id:
+            raise NotFound(_l("This question does not exist."))
+    promise = Promise(broadcast_id=broadcast.id, question_id=question.id if question else None, text=text,
+                      department_id=department.id if department else None, responsible=responsible, due_date=due,
+                      stream_offset=stream_offset_now(broadcast), status=PromiseStatus.PLANNED.value,
+                      created_by_id=actor.id if actor else None, created_at=utcnow(), updated_at=utcnow(),
+                      evidence_url="", evidence_note="", published=False, version=1)
+    db.session.add(promise)
+    db.session.flush()
+    _note(promise, "marked", actor, offset=promise.stream_offset)
+    audit(actor, "promise_marked", broadcast, question, promise=promise.id)
+    db.session.commit()
+    return promise
+
+
+# --- the back office ----------------------------------------------------------------------------
+
+def get_promise(promise_id, *, user: User, version=None) -> Promise:
+    """The promise by id, if `user` may manage it, checked against the version the page saw."""
+    pid = parse_id(promise_id)
+    promise = db.session.get(Promise, pid) if pid else None
+    if promise is None:
+        raise NotFound(_l("This promise does not exist."))
+    if not may_manage_promise(user, promise):
+        raise Forbidden(_l("This promise belongs to another department."))
+    if version not in (None, ""):
+        seen = parse_id(version)
+        if seen is None:
+            raise ValidationError(fields={"version": _l("Invalid version.")})
+        if seen != promise.version:
+            raise Conflict(_l("This promise was changed by someone else. The page shows it as it is now; "
+                              "please check and try again."))
+    return promise
+
+
+def set_status(promise: Promise, status, *, actor: User, note: str = "") -> Promise:
+    """Planned, in progress or done (with an optional note); done records when."""
+    if status not in STATUS_CHOICES:
+        raise ValidationError(fields={"status": _l("Choose a status.")})
+    note = _text(note, "note", NOTE_MAX)
+    if status == promise.status and not note:
+        return promise
+    before = promise.status
+    promise.status = status
+    promise.done_at = utcnow() if status == PromiseStatus.DONE else None
+    _note(promise, "status", actor, note, from_status=before, to_status=status)
+    _touch(promise)
+    audit(actor, "promise_status", promise.broadcast, None, promise=promise.id, status=status)
+    db.session.commit()
+    return promise
+
+
+def add_note(promise: Promise, text, *, actor: User) -> PromiseNote:
+    """A progress note in the promise's history (staff only)."""
+    text = _text(text, "note", NOTE_MAX, required=True)
+    entry = _note(promise, "note", actor, text)
+    _touch(promise)
+    db.session.commit()
+    return entry
+
+
+def set_evidence(promise: Promise, url, note, *, actor: User) -> Promise:
+    """The evidence that it was kept: a link (https) and/or a text note."""
+    url = _evidence_url(url)
+    note = _text(note, "evidence_note", NOTE_MAX)
+    if not url and not note:
+        raise ValidationError(fields={"evidence_url": _l("Give a link or a note.")})
+    promise.evidence_url, promise.evidence_note = url, note
+    _note(promise, "evidence", actor, note, url=url)
+    _touch(promise)
+    db.session.commit()
+    return promise
+
+
+def set_published(promise: Promise, on: bool, *, actor: User) -> Promise:
+    """Show the promise on the public roadmap and the next broadcast's screens, or take it off them."""
+    if promise.published == on:
+        return promise
+    promise.published = on
+    promise.published_at = utcnow() if on else None
+    _note(promise, "published" if on else "unpublished", actor)
+    _touch(promise)
+    audit(actor, "promise_published" if on else "promise_unpublished", promise.broadcast, None, promise=promise.id)
+    db.session.commit()
+    return promise
+
+
+def edit_promise(promise: Promise, values: dict, *, actor: User) -> Promise:
+    """Correct what, who, by when, and the moment in the stream; an officer may not hand it to another department."""
+    text = _text(values.get("text"), "text", TEXT_MAX, required=True)
+    department = _department(values.get("department_id"))
+    responsible = _text(values.get("responsible"), "responsible", RESPONSIBLE_MAX)
+    if department is None and not responsible:
+        raise ValidationError(fields={"responsible": _l("Say who is responsible: a department or a name of a body.")})
+    due = _due_date(values.get("due_date"), not_past=False)
+    offset = parse_offset(values.get("stream_offset"))
+    new_department_id = department.id if department else None
+    if new_department_id != promise.department_id and not may_manage_department_promises(actor, new_department_id):
+        raise Forbidden(_l("Only the head or an admin may hand a promise to another department."))
+    changed = {k: v for k, v in (("text", text), ("department_id", new_department_id), ("responsible", responsible),
+                                 ("due_date", due), ("stream_offset", offset)) if getattr(promise, k) != v}
+    if not changed:
+        return promise
+    for key, value in changed.items():
+        setattr(promise, key, value)
+    _note(promise, "edited", actor, fields=sorted(changed))
+    _touch(promise)
+    db.session.commit()
+    return promise
+
+
+def list_promises(user: User, state: str | None = None) -> list[Promise]:
+    """The promises `user` may manage, open ones first by due date (late at the top), done ones last."""
+    if state not in (None, "", *STATES):
+        raise ValidationError(fields={"state": _l("Choose a status.")})
+    today = deadlines.local_date()
+    query = select(Promise).where(promises_visible_to(user))
+    if state == "done":
+        query = query.where(Promise.status == PromiseStatus.DONE.value)
+    elif state == LATE:
+        query = query.where(Promise.status != PromiseStatus.DONE.value, Promise.due_date < today)
+    elif state:
+        query = query.where(Promise.status == state, Promise.due_date >= today)
+    query = query.order_by(case((Promise.status == PromiseStatus.DONE.value, 1), else_=0), Promise.due_date, Promise.id)
+    return list(db.session.execute(query.limit(1000)).scalars())
+
+
+def promises_of_broadcast(broadcast: Broadcast) -> list[Promise]:
+    """Every promise marked in this broadcast (published or not), in the order they were made on air:
+    for the broadcast report. Each has .text, .department, .responsible, .due_date, .stream_offset
+    (format_offset), .question, .published; state_of(p) gives done / late / in_progress / planned."""
+    return list(db.session.execute(
+        select(Promise).where(Promise.broadcast_id == broadcast.id)
+        .order_by(Promise.stream_offset.is_(None), Promise.stream_offset, Promise.id)).scalars())
+
+
+# --- the public pages ---------------------------------------------------------------------------
+
+def published_promises(limit: int = 500) -> list[Promise]:
+    """Published promises, the newest broadcast's first, for the roadmap."""
+    return list(db.session.execute(
+        select(Promise).where(Promise.published.is_(True)).join(Broadcast, Broadcast.id == Promise.broadcast_id)
+        .order_by(func.coalesce(Broadcast.started_at, Broadcast.starts_at, Broadcast.created_at).desc(),
+                  Promise.due_date, Promise.id).limit(limit)).scalars())
+
+
+def _broadcast_moment(broadcast: Broadcast):
+    return broadcast.started_at or broadcast.starts_at or broadcast.created_at
+
+
+def last_broadcast_promises(broadcast: Broadcast, today: date | None = None) -> dict | None:
+    """"Last week's promises" for this broadcast's screens: the published promises of the latest earlier
+    broadcast that has any, counted by state, with a few of them (late first, then in progress, then done)."""
+    moment = func.coalesce(Broadcast.started_at, Broadcast.starts_at, Broadcast.created_at)
+    previous = db.session.execute(
+        select(Broadcast).where(Broadcast.id != broadcast.id, moment < _broadcast_moment(broadcast))
+        .where(select(Promise.id).where(Promise.broadcast_id == Broadcast.id, Promise.published.is_(True)).exists())
+        .order_by(moment.desc(), Broadcast.id.desc()).limit(1)).scalar_one_or_none()
+    if previous is None:
+        return None
+    today = today or deadlines.local_date()
+    promises = list(db.session.execute(select(Promise).where(Promise.broadcast_id == previous.id,
+                                                             Promise.published.is_(True))
+                                       .order_by(Promise.due_date, Promise.id)).scalars())
+    counts = {state: 0 for state in STATES}
+    for p in promises:
+        counts[state_of(p, today)] += 1
+    rank = {LATE: 0, "in_progress": 1, "planned": 2, "done": 3}
+    items = sorted(promises, key=lambda p: (rank[state_of(p, today)], p.due_date, p.id))[:LAST_ITEMS]
+    return {"broadcast": previous, "counts": counts, "items": items, "total": len(promises), "today": today}

@@ -1,0 +1,148 @@
+"""Promises in real Chromium: a moderator marks one on the desk by mouse and by keyboard during the live
+broadcast (the database is checked after each), the head publishes it, and a resident reads it on the
+roadmap on a 360 px phone."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from .test_desk import LAPTOP, api_key, ask, database, desk, pick, row
+from .test_rehearsal import SCREENSHOTS, browser, signed_in  # noqa: F401 - fixtures
+
+PHONE = {"width": 360, "height": 740}
+
+
+def promises(server) -> list[dict]:
+    with database(server) as db:
+        return [dict(r) for r in db.execute("SELECT * FROM promise ORDER BY id")]
+
+
+def went_live(server, seconds_ago: int) -> None:
+    """The demo broadcast started `seconds_ago` (it is seeded live with no start recorded)."""
+    start = datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)
+    with database(server) as db:
+        db.execute("UPDATE broadcast SET started_at = ? WHERE slug = 'demo'", (start.strftime("%Y-%m-%d %H:%M:%S.%f"),))
+
+
+def test_a_promise_marked_on_the_desk_by_mouse_and_by_keyboard_is_published_on_the_roadmap(browser, server):  # noqa: F811
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    key = api_key(server)
+    first, second = ask(server, key, "Когда заасфальтируют двор на Кенесары, 40?",
+                        "Когда починят освещение на улице Абая?")
+    went_live(server, 15 * 60)
+    page = desk(browser, server)
+
+    # by mouse: the selected question's panel, "Mark a promise", the small form, the button
+    pick(page, first)
+    page.click("#insp-actions [data-action=mark_promise]")
+    page.wait_for_selector("#promise-form")
+    page.fill("#promise-text", "Двор на Кенесары, 40 заасфальтируют к июню")
+    page.select_option("#promise-department", index=1)
+    page.fill("#promise-due", "2027-06-01")
+    page.screenshot(path=str(SCREENSHOTS / "promise-desk-form.png"))
+    page.click("#promise-form button[type=submit]")
+    page.wait_for_selector("#promise-form", state="detached")
+    page.wait_for_selector("#toast:not([hidden])")
+    assert "15:" in page.text_content("#toast-text")  # the moment in the stream, 15 minutes in
+    [marked] = promises(server)
+    assert marked["text"] == "Двор на Кенесары, 40 заасфальтируют к июню" and marked["question_id"] == first
+    assert marked["department_id"] == 1 and marked["due_date"] == "2027-06-01" and marked["published"] == 0
+    assert 15 * 60 <= marked["stream_offset"] <= 15 * 60 + 30
+    assert row(server, first)["status"] == "pending"
+
+    # by keyboard: p opens the form; the desk's single keys (a approves, q queues, r rejects) stay out of it;
+    # Tab goes through the fields; Enter submits this form once, and nothing else
+    pick(page, second)
+    page.keyboard.press("p")
+    page.wait_for_selector("#promise-text:focus")
+    page.keyboard.type("Освещение на Абая восстановят: a q r x d")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "promise-department"
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Tab")
+    page.keyboard.type("ГКП «Астана Жарық»")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "promise-due"
+    page.keyboard.type("03152027")  # the en-US date field: mm dd yyyy
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#promise-form", state="detached")
+    page.wait_for_timeout(300)
+    marked, by_keys = promises(server)
+    assert by_keys["text"] == "Освещение на Абая восстановят: a q r x d" and by_keys["question_id"] == second
+    assert by_keys["department_id"] == 1 and by_keys["responsible"] == "ГКП «Астана Жарық»"
+    assert by_keys["due_date"] == "2027-03-15" and by_keys["stream_offset"] >= 15 * 60
+    assert row(server, second)["status"] == "pending"  # no shortcut fired while typing
+    # Escape leaves an open form without marking anything
+    page.keyboard.press("p")
+    page.wait_for_selector("#promise-text:focus")
+    page.keyboard.type("not said")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#promise-form", state="detached")
+    assert len(promises(server)) == 2
+    assert not page.errors, page.errors
+
+    # an empty form is refused with the field's reason, on the form
+    page.keyboard.press("p")
+    page.wait_for_selector("#promise-text:focus")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#promise-form .conflict:not([hidden])")
+    assert "required" in page.text_content("#promise-form .conflict")
+    assert len(promises(server)) == 2
+    page.keyboard.press("Escape")
+
+    # the officer of its department publishes the first one in the back office; a resident reads it on a phone
+    head = signed_in(browser, server, "officer", f"/promises/{marked['id']}", viewport=LAPTOP)
+    head.screenshot(path=str(SCREENSHOTS / "promise-back-office.png"), full_page=True)
+    head.click("#form-publish button[type=submit]")
+    head.wait_for_selector("#form-unpublish")
+    assert promises(server)[0]["published"] == 1
+    phone = browser.new_context(locale="ru-RU", viewport=PHONE).new_page()
+    phone.goto(server.url + "/lang/ru")
+    phone.goto(server.url + "/roadmap")
+    item = phone.locator("#promises .promise", has_text="Кенесары, 40")
+    item.wait_for()
+    assert phone.locator("#promises .promise").count() == 1  # the unpublished one is not there
+    assert "запланировано" in item.text_content()
+    assert "Когда заасфальтируют" not in phone.content()  # the resident's question never
+    item.scroll_into_view_if_needed()
+    phone.screenshot(path=str(SCREENSHOTS / "promise-roadmap-360.png"), full_page=True)
+    # legible on the phone: nothing wider than the screen, no text under 12 px in the promises
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    smallest = phone.evaluate("""() => Math.min(...[...document.querySelectorAll('#promises *')]
+        .filter((el) => el.textContent.trim()).map((el) => parseFloat(getComputedStyle(el).fontSize)))""")
+    assert smallest >= 12
+    box = item.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+
+    # the next broadcast's present view and overlay: last broadcast's promises
+    next_key = next_broadcast(server)
+    screen = browser.new_context(locale="en-US", viewport=LAPTOP).new_page()
+    screen.goto(server.url + "/present/next")
+    section = screen.locator("#last-promises")
+    section.wait_for()
+    assert "Planned: 1" in section.text_content() and "Кенесары, 40" in section.text_content()
+    assert "Освещение на Абая" not in section.text_content()  # not published
+    screen.screenshot(path=str(SCREENSHOTS / "promise-present-1366.png"))
+    box = section.bounding_box()
+    assert box["y"] + box["height"] <= LAPTOP["height"] + 200  # on the projector's screen, not far below
+    screen.goto(server.url + f"/overlay/next?mode=promises&key={next_key}")
+    screen.locator(".promises-card[data-state=in]").wait_for()
+    screen.screenshot(path=str(SCREENSHOTS / "promise-overlay-1366.png"))
+
+
+def next_broadcast(server) -> str:
+    """A broadcast a week later (made through the model, as an admin's form would); its overlay key."""
+    from companion import create_app
+    from companion.config import Config
+    from companion.extensions import db
+    from companion.models import Broadcast
+    app = create_app(Config.from_env({"COMPANION_DATABASE_URL": server.env["COMPANION_DATABASE_URL"],
+                                      "COMPANION_SECRET_KEY": "x"}))
+    with app.app_context():
+        broadcast = Broadcast(slug="next", title_en="Next week's Q&A", status="scheduled",
+                              starts_at=datetime.now(timezone.utc) + timedelta(days=7))
+        db.session.add(broadcast)
+        db.session.commit()
+        key = broadcast.overlay_key
+        db.session.remove()
+        db.engine.dispose()
+    return key
