@@ -17,6 +17,12 @@ given as ratios against the peer measured in the same run. Each run starts both 
 fan-out to 1,000 and to 3,000 viewers is measured on both at once, rounds alternating
 (`fanout`). The generator's own CPU time is reported per metric so a reader can tell when the
 generator, not the server, was the bottleneck.
+
+Clients carry what a browser carries: `Origin` and a phone's `User-Agent` on every handshake, and
+askers are viewers with their own viewer cookie from `/b/demo`, each asking at most the per-viewer
+limit as served (`Askers`); only the per-address limit is raised (one generator address stands for
+a carrier's many users). `storm` connects 10,000 such viewers at once and has each ask for its state
+as a reconnecting page does.
 """
 from __future__ import annotations
 
@@ -47,7 +53,7 @@ from tests.liveserver import LiveServer, free_port  # noqa: E402  (the harness t
 KEYS = ["viewers_held", "rss_kb_per_viewer", "fanout_p99_ms_1000", "fanout_p99_ms_3000", "fanout_ratio_vs_node_3000",
         "ingest_qps", "ingest_ack_p99_ms", "ingest_lost", "prompter_p99_ms_under_load",
         "vote_broadcasts_per_s_at_1000_votes_per_s", "moderator_render_ms_10k", "moderator_update_ms_10k",
-        "appeals_page_p95_ms_1m_pg"]
+        "appeals_page_p95_ms_1m_pg", "storm_handshakes_per_s", "storm_back_with_state_s"]
 
 
 def cpu_seconds() -> float:
@@ -220,9 +226,12 @@ class Target:
 
     def start(self) -> "Target":
         if self.kind == "companion":
+            # Raised for the generator: the per-address limit (one generator address stands for the many
+            # carriers' users behind one address), votes per viewer and events per connection (the vote
+            # metric's 100 voters stand for thousands). Questions per viewer stay as served: askers are
+            # browser-like viewers, each asking at most that many a minute (`Askers`).
             limits = {"MAX_CONNECTIONS": 30000, "QUESTIONS_PER_MINUTE_PER_ADDRESS": 10**9,
-                      "QUESTIONS_PER_MINUTE_PER_VIEWER": 10**9, "VOTES_PER_MINUTE_PER_VIEWER": 10**9,
-                      "EVENTS_PER_SECOND_PER_CONNECTION": 10**6}
+                      "VOTES_PER_MINUTE_PER_VIEWER": 10**9, "EVENTS_PER_SECOND_PER_CONNECTION": 10**6}
             self.server = LiveServer(self.tmp, **limits).start()
             self.url, self.pid = self.server.url, self.server.proc.pid
         else:
@@ -519,7 +528,32 @@ async def connect_storm(target: Target, n: int, concurrency: int = 500) -> dict:
     return result
 
 
-async def steady_asking(askers: list, rate: float, seconds: float, tag: str) -> list[float]:
+QUESTIONS_PER_VIEWER = 5  # a minute, as served (config QUESTIONS_PER_MINUTE_PER_VIEWER's default)
+
+
+class Askers:
+    """Browser-like askers: viewers with their own viewer cookie from `/b/demo`, asking in turn, each at
+    most QUESTIONS_PER_VIEWER questions (the per-viewer limit as served; a run lasts under a minute), as
+    a real audience's many askers do."""
+
+    def __init__(self, clients: list):
+        self.clients, self.asked = clients, 0
+
+    @classmethod
+    async def connect(cls, http, url: str, n: int) -> "Askers":
+        cookies = await viewer_cookies(http, url, n)
+        return cls(await gathered(lambda c=iter(cookies): Client(http, url, cookie=next(c)).connect(), n))
+
+    def take(self) -> "Client | None":
+        """The asker for the next question (in turn, so no two questions in flight share one), or None
+        when every one has asked its share."""
+        if not self.clients or self.asked >= len(self.clients) * QUESTIONS_PER_VIEWER:
+            return None
+        self.asked += 1
+        return self.clients[(self.asked - 1) % len(self.clients)]
+
+
+async def steady_asking(askers: Askers, rate: float, seconds: float, tag: str) -> list[float]:
     """Open loop: one question every 1/rate s, whatever the acks do; each ack's latency (ms), or inf if refused
     or lost. The latency at an offered rate, which a closed loop cannot show (its latency is its own
     concurrency divided by the throughput)."""
@@ -527,9 +561,11 @@ async def steady_asking(askers: list, rate: float, seconds: float, tag: str) -> 
 
     async def ask(n: int) -> None:
         t0 = time.perf_counter()
+        asker = askers.take()
+        if asker is None:
+            raise RuntimeError("the steady offer ran out of askers: connect more")
         try:
-            ack = await askers[n % len(askers)].call("submit_question", {"text": f"Steady {n}",
-                                                                         "client_id": f"steady-{tag}-{n:08d}"})
+            ack = await asker.call("submit_question", {"text": f"Steady {n}", "client_id": f"steady-{tag}-{n:08d}"})
         except asyncio.TimeoutError:
             ack = {}
         latencies.append((time.perf_counter() - t0) * 1000 if ack.get("ok") else math.inf)
@@ -543,21 +579,32 @@ async def steady_asking(askers: list, rate: float, seconds: float, tag: str) -> 
     return latencies
 
 
-async def ingest(target: Target, viewers: int, seconds: float, concurrency: int, tag: str, rate: float) -> dict:
+async def ingest(target: Target, viewers: int, seconds: float, concurrency: int, tag: str, rate: float,
+                 askers_n: int) -> dict:
     """Questions submitted, committed and acknowledged per second while `viewers` are connected
-    (closed loop: `concurrency` askers, each sending its next question on its ack), then the ack
-    latency at a steady offer of `rate` questions a second (open loop) for half as long."""
+    (closed loop: `concurrency` at a time, each sending the next question on its ack), then the ack
+    latency at a steady offer of `rate` questions a second (open loop) for half as long. The askers are
+    `askers_n` browser-like viewers (`Askers`), each asking its share and no more."""
     async with session() as http:
         audience = await connect_many(http, target.url, viewers)
-        askers = await connect_many(http, target.url, concurrency)
+        pool = await Askers.connect(http, target.url, askers_n)
+        # the steady offer's askers are set apart first, so the closed loop cannot use them up
+        steady_n = int(rate * seconds / 2 / QUESTIONS_PER_VIEWER) + 2
+        steady_askers, askers = Askers(pool.clients[:steady_n]), Askers(pool.clients[steady_n:])
         latencies, acks, failures = [], 0, 0
         counter = itertools.count()
         stop = time.perf_counter() + seconds
         cpu0, server0 = cpu_seconds(), server_cpu_seconds(target.pid)
 
-        async def loop(client: Client):
-            nonlocal acks, failures
+        exhausted = False
+
+        async def loop():
+            nonlocal acks, failures, exhausted
             while time.perf_counter() < stop:
+                client = askers.take()
+                if client is None:
+                    exhausted = True
+                    return
                 n = next(counter)
                 t0 = time.perf_counter()
                 try:
@@ -571,13 +618,15 @@ async def ingest(target: Target, viewers: int, seconds: float, concurrency: int,
                 else:
                     failures += 1
         started, stolen0 = time.perf_counter(), stolen_seconds()
-        await asyncio.gather(*(loop(c) for c in askers))
+        await asyncio.gather(*(loop() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
         cpu, server_cpu = cpu_seconds() - cpu0, server_cpu_seconds(target.pid) - server0
         # then the steady offer, on the same connections (the viewers' connect burst is behind us)
-        steady = await steady_asking(askers, rate, seconds / 2, tag)
+        steady = await steady_asking(steady_askers, rate, seconds / 2, tag)
         stolen = (stolen_seconds() - stolen0) / (time.perf_counter() - started) / (os.cpu_count() or 1)
-        await asyncio.gather(*(c.close() for c in audience + askers))
+        await asyncio.gather(*(c.close() for c in audience + pool.clients))
+    if exhausted:
+        raise RuntimeError(f"the closed loop ran out of askers after {acks} acks: raise ingest_askers")
     rows = target.rows()
     steady_acks = sum(1 for v in steady if v != math.inf)
     return {"qps": round(acks / elapsed, 1), "saturated_ack_p50_ms": round(statistics.median(latencies), 1),
@@ -585,6 +634,7 @@ async def ingest(target: Target, viewers: int, seconds: float, concurrency: int,
             "ack_p50_ms": round(statistics.median(steady), 1), "ack_p99_ms": round(pct(steady, 0.99), 1),
             "acks": acks + steady_acks, "refused": failures + len(steady) - steady_acks,
             "rows": rows, "lost": (acks + steady_acks - rows) if rows >= 0 else None,
+            "askers": askers_n, "questions_per_asker": QUESTIONS_PER_VIEWER,
             "generator_cpu_s": round(cpu, 2), "server_cpu_share": round(server_cpu / elapsed, 2),
             "stolen_share": round(stolen, 3)}
 
@@ -598,16 +648,19 @@ async def prompter_under_load(target: Target, viewers: int, qps: float, rounds: 
         moderator = await staff(http, target)
         speaker = await staff(http, target, "speaker")
         ids = await approved_questions(http, target, moderator, 2, "prompt")
-        askers = await connect_many(http, target.url, 20)
+        # browser-like askers for the run's length (about 0.5 s a round), each asking its share
+        askers = await Askers.connect(http, target.url, int(qps * (rounds * 0.5 + 3) / QUESTIONS_PER_VIEWER) + 10)
         arrived = asyncio.Event()
         speaker.on("prompter_changed", lambda _body: arrived.set())
         running = True
         acks: list[float] = []
 
         async def ask(n: int):
+            asker = askers.take()
+            if asker is None:
+                return  # the run outlasted its askers: the offer stops (questions_acked says so)
             t0 = time.perf_counter()
-            await askers[n % len(askers)].call("submit_question", {"text": f"Load {n}", "client_id": f"load-{n:08d}"},
-                                               timeout=30)
+            await asker.call("submit_question", {"text": f"Load {n}", "client_id": f"load-{n:08d}"}, timeout=30)
             acks.append((time.perf_counter() - t0) * 1000)
 
         async def background():
@@ -630,7 +683,7 @@ async def prompter_under_load(target: Target, viewers: int, qps: float, rounds: 
         running = False
         feeder.cancel()
         cpu = cpu_seconds() + await audience.cpu_seconds() - cpu0
-        await asyncio.gather(*(c.close() for c in askers + [moderator, speaker]))
+        await asyncio.gather(*(c.close() for c in askers.clients + [moderator, speaker]))
     # the background questions' acks: ingest latency at a steady offer (open loop), not at saturation
     return {"p50_ms": round(statistics.median(latencies), 1), "p99_ms": round(pct(latencies, 0.99), 1),
             "rounds": rounds, "question_ack_p50_ms": round(statistics.median(acks), 1) if acks else None,
@@ -739,7 +792,8 @@ async def measure(name: str, targets: dict[str, Target], size: dict, tag: str) -
     if ours is None:
         return {}
     if name == "ingest":
-        return {"companion": await ingest(ours, size["ingest_viewers"], size["ingest_s"], 50, tag, size["ingest_rate"])}
+        return {"companion": await ingest(ours, size["ingest_viewers"], size["ingest_s"], 50, tag, size["ingest_rate"],
+                                          size["ingest_askers"])}
     if name == "prompter":
         return {"companion": await prompter_under_load(ours, size["prompter_viewers"], size["prompter_qps"],
                                                        size["rounds"], size["generators"])}
@@ -797,7 +851,7 @@ def main() -> None:
     runs = args.runs or (1 if smoke else 3)
     size = {"held": 200 if smoke else 10_000, "f1": 100 if smoke else 1000, "f3": 200 if smoke else 3000,
             "rounds": 3 if smoke else 20, "ingest_viewers": 50 if smoke else 1000, "ingest_s": 2 if smoke else 10,
-            "ingest_rate": 50 if smoke else 500,
+            "ingest_rate": 50 if smoke else 500, "ingest_askers": 400 if smoke else 4000,
             "prompter_viewers": 100 if smoke else 2000, "prompter_qps": 10 if smoke else 100,
             "vote_viewers": 50 if smoke else 1000, "vote_rate": 100 if smoke else 1000, "vote_s": 1 if smoke else 5,
             "desk": 500 if smoke else 10_000, "storm": 300 if smoke else 10_000, "appeals_rows": 1000 if smoke else 1_000_000,
