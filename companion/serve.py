@@ -294,8 +294,8 @@ def serve(host: str | None = None, port: int | None = None, banner=None) -> None
     from .realtime.writer import group_committer
     socketio.start_background_task(watch_sessions, app)
     socketio.start_background_task(group_committer, app)
-    socketio.start_background_task(vote_flusher)
-    socketio.start_background_task(audience_sender)
+    socketio.start_background_task(vote_flusher, app)
+    socketio.start_background_task(audience_sender, app)
     _warm_up()
     if os.environ.get("COMPANION_GC_DEFAULTS") != "1":  # the benchmarks' before/after switch
         _tune_gc()

@@ -9,6 +9,7 @@ from ..presenters import (backstage_state, broadcast_settings, own_question, pro
                           staff_question)
 from ..services import backstage, desk
 from ..services.changes import Change
+from .runtime import runtime
 
 VIEWER_NS = "/"
 STAFF_NS = "/staff"
@@ -43,10 +44,6 @@ def publish(change: Change | None) -> None:
             to_audience("my_question_changed", own_question(q), room("viewer", q.viewer_token))
 
 
-# The serving process's audience outbox (None: emit at once, as in tests and the CLI).
-_audience: dict[str, queue.Queue | None] = {"queue": None}
-
-
 def to_audience(event: str, payload: dict, to: str) -> None:
     """Send an event to viewers (namespace "/"): through the outbox when the sender task runs.
 
@@ -54,17 +51,17 @@ def to_audience(event: str, payload: dict, to: str) -> None:
     viewers get events in commit order while the handler that queued them returns at once: a
     moderator's action reaches the teleprompter and the moderators without waiting for the
     fan-out to thousands of viewers (as it does across processes through the message queue)."""
-    outbox = _audience["queue"]
+    outbox = runtime().audience  # None: emit at once, as in tests and the CLI
     if outbox is None:
         socketio.emit(event, payload, to=to, namespace=VIEWER_NS)
     else:
         outbox.put((event, payload, to))
 
 
-def audience_sender() -> None:
+def audience_sender(app) -> None:
     """Background task of a serving process: send the audience outbox, in order."""
     outbox: queue.Queue = queue.Queue()
-    _audience["queue"] = outbox
+    runtime(app).audience = outbox
     while True:
         event, payload, to = outbox.get()
         socketio.emit(event, payload, to=to, namespace=VIEWER_NS)
@@ -81,14 +78,13 @@ VOTE_FLUSH_SECONDS = 0.25
 # Vote counts waiting for the next flush: {slug: {question id: votes}}. This is an outbox of the
 # emitter, not screen state (the counts live in the database); a serving process empties it four
 # times a second, so a thousand votes a second become at most four broadcasts per broadcast.
-_pending_votes: dict[str, dict[int, int]] = {}
-_coalescing = {"on": False}
 
 
 def publish_votes(broadcast: Broadcast, question: Question) -> None:
     """Send a question's new vote count: at once, or coalesced when the flusher runs."""
-    if _coalescing["on"]:
-        _pending_votes.setdefault(broadcast.slug, {})[question.id] = question.votes
+    state = runtime()
+    if state.coalescing_votes:
+        state.pending_votes.setdefault(broadcast.slug, {})[question.id] = question.votes
     else:
         _emit_votes(broadcast.slug, {question.id: question.votes})
 
@@ -101,16 +97,17 @@ def _emit_votes(slug: str, counts: dict[int, int]) -> None:
 
 def flush_votes() -> int:
     """Send every pending count, one event per broadcast; returns how many events went out."""
-    pending = dict(_pending_votes)
-    _pending_votes.clear()
+    state = runtime()
+    pending, state.pending_votes = state.pending_votes, {}
     for slug, counts in pending.items():
         _emit_votes(slug, counts)
     return len(pending)
 
 
-def vote_flusher() -> None:
+def vote_flusher(app) -> None:
     """Background task of a serving process: coalesce vote updates (at most 4 a second)."""
-    _coalescing["on"] = True
+    runtime(app).coalescing_votes = True
     while True:
         socketio.sleep(VOTE_FLUSH_SECONDS)
-        flush_votes()
+        with app.app_context():  # the counts go through the audience outbox, this app's
+            flush_votes()

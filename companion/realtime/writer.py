@@ -31,13 +31,13 @@ from ..services import intake
 from ..services.database import Unavailable, kept_on_commit, resilient
 from ..services.errors import ServiceError, ValidationError
 from .emit import publish, publish_votes
+from .runtime import runtime
 
 BATCH_MAX = 200
 WAIT_SECONDS = 30.0  # beyond the database's own lock retries: then the sender is told to retry
 log = logging.getLogger(__name__)
 
 # The serving process's queue of waiting submissions (None: write in the caller's transaction).
-_writer: dict[str, queue.Queue | None] = {"queue": None}
 
 
 class _Job:
@@ -90,7 +90,7 @@ _KINDS = ((intake.Submission, _store, _publish_changes), (intake.Ballot, _store_
 
 def _run(item: intake.Submission | intake.Ballot):
     """Store one item: in the writer's next batch when it runs, else in the caller's own transaction."""
-    jobs = _writer["queue"]
+    jobs = runtime().writer
     if jobs is None:  # errors propagate to the caller, as for any other write
         store_all, publish_all = next((store_all, publish_all) for kind, store_all, publish_all in _KINDS
                                       if isinstance(item, kind))
@@ -178,7 +178,7 @@ def _refusal(exc: Exception) -> ServiceError:
 def group_committer(app) -> None:
     """Background task of a serving process: write the queued questions, a batch at a time."""
     jobs: queue.Queue = queue.Queue()
-    _writer["queue"] = jobs
+    runtime(app).writer = jobs
     while True:
         batch = [jobs.get()]
         # One turn of the loop before taking the batch: the events already read from the network
