@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=cmd_db)
     p = sub.add_parser("create-user", help="create a staff account")
     p.add_argument("username")
-    p.add_argument("--role", default="moderator", choices=["admin", "moderator", "speaker", "officer", "head"])
+    p.add_argument("--role", default="moderator", choices=["admin", "moderator", "speaker", "officer", "head", "operator"])
     p.add_argument("--password", help="default: a random password, printed once")
     p.add_argument("--department", type=int, help="department id of an appeals officer")
     p.add_argument("--name", help="full name (a head or a moderator: as the talon prints it, surname and initials)")

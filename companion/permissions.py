@@ -18,6 +18,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "appeals": frozenset({Role.ADMIN, Role.OFFICER, Role.HEAD}),
     # the reasoned decision to extend an appeal's term (APPK art. 76(2)): the head or a deputy, not an admin
     "decide_extension": frozenset({Role.HEAD}),
+    # the phone operator's screen: lookups by the caller's number or a tracking number, never the appeals list
+    # (services.appeals.may_see and appeal_list.filtered refuse the role every appeal)
+    "operate": frozenset({Role.OPERATOR}),
+    # block a question's sender on every channel, and lift blocks (services/blocking.py)
+    "block": frozenset({Role.ADMIN, Role.MODERATOR}),
 }
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import Select, and_, false, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from .. import durability
@@ -153,7 +153,9 @@ def _local_midnight_utc(day: date) -> datetime:
 def filtered(user: User, f: AppealFilter) -> Select:
     """SELECT of the appeals `user` may see that match `f`, by due date then id."""
     query = select(Appeal)
-    if user.role not in SEES_EVERY_APPEAL:  # an officer sees their department only (appeals.may_see)
+    if user.role == Role.OPERATOR:  # appeals.may_see's twin: an operator finds by number, never lists
+        query = query.where(false())
+    elif user.role not in SEES_EVERY_APPEAL:  # an officer sees their department only (appeals.may_see)
         query = query.where(Appeal.department_id == (user.department_id or -1))
     if f.status:
         query = query.where(Appeal.status.in_(f.status))

@@ -552,6 +552,8 @@ def may_see(user: User, appeal: Appeal) -> bool:
     """Admins and the head see every appeal; an officer sees the appeals of their own department."""
     if user.role in SEES_EVERY_APPEAL:
         return True
+    if user.role == Role.OPERATOR:  # finds a caller's appeals by number only (services.operator), lists none
+        return False
     return user.role == Role.OFFICER and user.department_id is not None and appeal.department_id == user.department_id
 
 
