@@ -21,7 +21,7 @@ from ..extensions import db
 from ..models import Appeal, BlockedSender, ChannelUpdate, Channel, Question, User, utcnow
 from .audit import audit
 from .errors import NotFound, ServiceError, ValidationError
-from .fields import normalise_contact, storable
+from .fields import at_most_characters, normalise_contact, storable
 
 KINDS = ("viewer", "telegram", "phone", "email")
 KIND_LABELS = {"viewer": _l("web viewer"), "telegram": _l("Telegram chat"), "phone": _l("phone number"),
@@ -161,7 +161,7 @@ def _label(identity: Identity) -> str:
 def _reason(reason) -> str:
     reason = reason.strip() if isinstance(reason, str) else ""
     if len(reason) > REASON_MAX_LENGTH:
-        raise ValidationError(fields={"reason": _l("At most %(n)s characters.", n=REASON_MAX_LENGTH)})
+        raise ValidationError(fields={"reason": at_most_characters(REASON_MAX_LENGTH)})
     if reason and not storable(reason):
         raise ValidationError(fields={"reason": _l("This text contains characters that cannot be stored. Please remove them.")})
     return reason

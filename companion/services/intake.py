@@ -140,7 +140,7 @@ class Submission:
 def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Channel.WEB,
                        viewer_token: str | None = None, default_language: str = "kk", approved: bool = False,
                        actor=None, source: str = "", rate_limited: bool = True, api_key=None,
-                       channel_contact: str = "") -> Submission | Question:
+                       channel_contact: str = "", caller: str = "") -> Submission | Question:
     """Check a submitted question: the Question this sender already stored under its client_id (a retry),
     or a Submission to store; ValidationError naming every bad field, QuestionsClosed when the broadcast
     takes no questions. `channel_contact` is a contact the channel itself vouches for (a Telegram chat
