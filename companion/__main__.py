@@ -155,6 +155,7 @@ def _print_urls(app, host, port) -> None:
     print(f"  Teleprompter:         {base}/prompter/demo")
     print(f"  Administration:       {base}/admin/broadcasts")
     print(f"  Appeals:              {base}/appeals")
+    print(f"  Phone operator:       {base}/operator")
     print(f"  Roadmap (public):     {base}/roadmap")
     missing = [name for name in ("OFFICE_NAME_KK", "OFFICE_NAME_RU", "ACCEPTING_OFFICIAL_KK", "ACCEPTING_POSITION_KK")
                if not app.config.get(name)]
