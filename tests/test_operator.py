@@ -239,3 +239,35 @@ def test_the_screen_offers_districts_and_categories_in_a_keyboard_order(app, sta
                      "o-broadcast", "o-submit"]
     assert 'autofocus' in html.split('id="o-name"', 1)[1][:300]  # after a lookup, the name is next
     assert "tabindex" not in form  # the document's order is the Tab order
+
+
+def test_where_each_appeal_came_from_is_counted_filtered_and_exported(app, staff_client):
+    """Item 5: the channel and, for an integrator, its API key; the list's counts by channel; the export's columns."""
+    from companion.services import apikeys
+    with app.app_context():
+        _row, key = apikeys.create_key("City 109 centre", actor=None)
+        key_id = _row.id
+    keyed = app.test_client().post(API, headers={"Authorization": f"Bearer {key}"},
+                                   json={"text": "Из колл-центра", "author_name": "A", "contact": "+77011112233",
+                                         "consent": True, "external_id": "109-77"})
+    assert keyed.status_code == 201
+    ask(app, "+77011234567")
+    end_broadcast(app)
+    operator = staff_client("operator")
+    operator.post("/operator/calls", data={**call_form(operator), "phone": "+77015556677", "text": "По телефону"})
+    with app.app_context():
+        appeal = appeals.by_code(keyed.json["tracking_code"])
+        assert appeal.channel == "api" and appeal.api_key_id == key_id and appeal.source_system == "City 109 centre"
+    admin = staff_client("admin")
+    html = admin.get("/appeals").get_data(as_text=True)
+    counts = dict(re.findall(r'data-channel="(\w+)"[^>]*>[^<:]+: (\d+)</a>', html))
+    assert counts == {"phone": "1", "api": "2"}, counts
+    filtered = admin.get("/appeals?channel=phone").get_data(as_text=True)
+    assert "Matching appeals: 1" in filtered
+    assert dict(re.findall(r'data-channel="(\w+)"[^>]*>[^<:]+: (\d+)</a>', filtered)) == counts  # every channel still shows
+    assert admin.get("/appeals?channel=fax").status_code == 400
+    text = admin.get("/appeals/export.csv?sep=comma").get_data(as_text=True)
+    header, *lines = [line.split(",") for line in text.lstrip("\ufeff").strip().splitlines()]
+    assert header[7] == "Channel" and header[19] == "Sending system"
+    assert sorted(line[7] for line in lines) == ["API", "API", "phone"]
+    assert sorted(line[19] for line in lines) == ["", "", "City 109 centre"]

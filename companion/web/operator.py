@@ -68,10 +68,11 @@ def take_call():
                      phone=form.get("phone", ""), focus="o-text")
     publish(change)
     if question is not None:
-        where = (_("It waits for the moderators, then may be put to the akim on air.")
-                 if question.status == QuestionStatus.PENDING else _("It is in the broadcast's questions for the moderators to put on air."))
+        where = (_("The question waits for the moderators, then may be put to the akim on air.")
+                 if question.status == QuestionStatus.PENDING else
+                 _("The question is among the broadcast's questions: the moderators decide whether it is put on air."))
     else:
-        where = _("It goes to the back office.")
+        where = _("The appeal goes to the back office.")
     flash(_("Registered: %(code)s. Read the number to the caller.", code=appeal.tracking_code) + " " + where, "ok")
     return redirect(url_for("operator.index", phone=form.get("phone") or None))
 

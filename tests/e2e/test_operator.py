@@ -128,3 +128,30 @@ def test_a_second_enter_while_registering_makes_one_appeal(browser, live):  # no
     after = rows(live, "SELECT count(*) AS n FROM appeal WHERE channel = 'phone'")[0]["n"]
     assert after == before + 1
     page.context.close()
+
+
+def test_a_moderator_blocks_a_sender_from_the_desk_and_every_channel_refuses_them(browser, live):  # noqa: F811
+    import requests
+    api = f"{live.url}/api/v1/broadcasts/demo/questions"
+    body = {"text": "Купите пластиковые окна недорого", "author_name": "Реклама", "contact": "+77015550099",
+            "consent": True, "language": "ru"}
+    qid = requests.post(api, json=body, timeout=10).json()["id"]
+    page = signed_in(browser, live, "mod", "/moderate/demo", viewport=LAPTOP)
+    page.wait_for_selector("#conn[data-state=online]")
+    page.click(f".qcard[data-id='{qid}']")
+    page.wait_for_function(f"() => document.getElementById('insp-head').textContent.startsWith('#{qid}')")
+    page.click("#insp-actions [data-action=block_sender]")
+    page.wait_for_selector("#confirm[open]")
+    page.screenshot(path=str(SCREENSHOTS / "desk-block-confirm.png"))
+    page.click("#confirm-buttons button.danger")
+    page.wait_for_function("() => !document.querySelector('#confirm[open]')")
+    for _ in range(50):
+        if rows(live, "SELECT count(*) AS n FROM blocked_sender WHERE unblocked_at IS NULL")[0]["n"]:
+            break
+        page.wait_for_timeout(100)
+    blocked = rows(live, "SELECT kind, label, question_id FROM blocked_sender")
+    assert [(r["kind"], r["question_id"]) for r in blocked] == [("phone", qid)]  # an API question: its number
+    assert "+77015550099" not in blocked[0]["label"]
+    refused = requests.post(api, json={**body, "contact": "8 701 555 00 99", "text": "Снова реклама"}, timeout=10)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "blocked"
+    page.context.close()
