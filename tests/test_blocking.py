@@ -208,3 +208,18 @@ def test_a_redelivered_update_of_a_blocked_chat_is_answered_once(tg_app, api):  
     update = message_update(20, 604, "Реклама")
     tg_run(tg_app, send(update), send(update))
     assert sum(refused_text(t) for t in api.sent(604)) == 1
+
+
+def test_an_open311_request_from_a_blocked_contact_is_refused_in_georeports_format(app):
+    from .test_open311 import BASE, key_of
+    import xml.etree.ElementTree as ET
+    block_number(app, "dana@example.kz")
+    key, client = key_of(app), app.test_client()
+    form = {"api_key": key, "service_code": "1", "lat": "43.2", "long": "76.9", "description": "Broken light",
+            "email": "Dana@Example.kz"}
+    response = client.post(f"{BASE}/requests.xml", data=form)
+    assert response.status_code == 403
+    assert ET.fromstring(response.data).tag == "errors"
+    assert client.post(f"{BASE}/requests.xml", data={**form, "email": "other@example.kz"}).status_code == 201
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Appeal).where(Appeal.channel == "open311")) == 1
