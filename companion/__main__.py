@@ -155,6 +155,7 @@ def _print_urls(app, host, port) -> None:
     print(f"  Teleprompter:         {base}/prompter/demo")
     print(f"  Administration:       {base}/admin/broadcasts")
     print(f"  Appeals:              {base}/appeals")
+    print(f"  Phone operator:       {base}/operator")
     print(f"  Roadmap (public):     {base}/roadmap")
     missing = [name for name in ("OFFICE_NAME_KK", "OFFICE_NAME_RU", "ACCEPTING_OFFICIAL_KK", "ACCEPTING_POSITION_KK")
                if not app.config.get(name)]
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=cmd_db)
     p = sub.add_parser("create-user", help="create a staff account")
     p.add_argument("username")
-    p.add_argument("--role", default="moderator", choices=["admin", "moderator", "speaker", "officer", "head"])
+    p.add_argument("--role", default="moderator", choices=["admin", "moderator", "speaker", "officer", "head", "operator"])
     p.add_argument("--password", help="default: a random password, printed once")
     p.add_argument("--department", type=int, help="department id of an appeals officer")
     p.add_argument("--name", help="full name (a head or a moderator: as the talon prints it, surname and initials)")

@@ -40,6 +40,7 @@ class Config:
     LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS: int = 5
     LOGIN_DELAY_MAX_MINUTES: int = 15
     TRACKING_LOOKUPS_PER_MINUTE_PER_ADDRESS: int = 30
+    OPERATOR_LOOKUPS_PER_MINUTE: int = 20
     EVENTS_PER_SECOND_PER_CONNECTION: int = 20
     MAX_MESSAGE_BYTES: int = 65536
     PING_INTERVAL_SECONDS: int = 20
@@ -217,6 +218,7 @@ SETTINGS_DOC = {
     "LOGIN_FAILURES_PER_MINUTE_PER_ADDRESS": "Failed staff logins per minute from one address, across usernames, before it must wait. Default 20.",
     "LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS": "Wrong passwords in a row for one username from one address before that address waits to try it again (other addresses never wait for it): a minute, doubling with each further one. Default 5.",
     "LOGIN_DELAY_MAX_MINUTES": "Longest such wait, in minutes. Default 15.",
+    "OPERATOR_LOOKUPS_PER_MINUTE": "Lookups one phone operator may make per minute, by the caller's number or by a tracking number (each is in the audit log). Default 20.",
     "TRACKING_LOOKUPS_PER_MINUTE_PER_ADDRESS": "Appeal lookups by number alone (or with a wrong access code) per minute from one address (an IPv6 /64). Default 30.",
     "EVENTS_PER_SECOND_PER_CONNECTION": "Socket events one connection may send per second (bursts of twice that); a flood is disconnected. Default 20.",
     "MAX_MESSAGE_BYTES": "Largest Socket.IO message accepted; a larger one closes the connection. Default 65536.",

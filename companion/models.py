@@ -127,6 +127,9 @@ class Role(StrEnum):
     OFFICER = "officer"
     # the head of the office or a deputy: decides extensions (APPK art. 76(2)), sees every appeal
     HEAD = "head"
+    # a phone operator on the akim's published number (city 109 style): takes calls, reads statuses back;
+    # sees only the appeals found by the caller's number or by a tracking number, never the back office's list
+    OPERATOR = "operator"
 
 
 # who sees every appeal in the back office (services.appeals.may_see and its SQL twin in appeal_list)
@@ -684,3 +687,23 @@ class PromiseNote(db.Model):
 
     promise: Mapped[Promise] = relationship(back_populates="notes")
     author: Mapped[User | None] = relationship()
+class BlockedSender(db.Model):
+    """A sender whose messages no channel takes (spam, abuse), by identity: a web viewer's token, a Telegram
+    chat, a phone number (WhatsApp's, or one an operator typed), an e-mail address. The identity is kept as a
+    keyed hash (services/blocking.py), with a masked label for staff; an unblock keeps the row, dated."""
+
+    __tablename__ = "blocked_sender"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), index=True)  # keyed hash of "<kind>:<normalised identity>"
+    kind: Mapped[str] = mapped_column(String(16))  # viewer, telegram, phone, email
+    label: Mapped[str] = mapped_column(String(80), default="")  # masked, for the admin list
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("question.id"))
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeal.id"))
+    blocked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    blocked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    unblocked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    unblocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    blocked_by: Mapped[User | None] = relationship(foreign_keys=[blocked_by_id])
+    unblocked_by: Mapped[User | None] = relationship(foreign_keys=[unblocked_by_id])

@@ -20,6 +20,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "decide_extension": frozenset({Role.HEAD}),
     # the back office of promises made on air; officers are further limited to their department (may_manage_promise)
     "promises": frozenset({Role.ADMIN, Role.HEAD, Role.OFFICER}),
+    # the phone operator's screen: lookups by the caller's number or a tracking number, never the appeals list
+    # (services.appeals.may_see and appeal_list.filtered refuse the role every appeal)
+    "operate": frozenset({Role.OPERATOR}),
+    # block a question's sender on every channel, and lift blocks (services/blocking.py)
+    "block": frozenset({Role.ADMIN, Role.MODERATOR}),
 }
 
 

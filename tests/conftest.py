@@ -43,7 +43,7 @@ test_config.__test__ = False  # not a test itself
 
 
 STAFF = (("admin", "admin"), ("mod", "moderator"), ("mod2", "moderator"), ("speaker", "speaker"),
-         ("officer", "officer"), ("head", "head"))
+         ("officer", "officer"), ("head", "head"), ("operator", "operator"))
 
 
 def seed(app) -> None:

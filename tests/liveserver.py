@@ -61,7 +61,7 @@ class LiveServer:
     def _seed(self) -> None:
         self.cli("init-db")
         self.cli("seed-demo")
-        for name, role in (("mod", "moderator"), ("speaker", "speaker")):
+        for name, role in (("mod", "moderator"), ("speaker", "speaker"), ("operator", "operator")):
             self.cli("create-user", name, "--role", role, "--password", PASSWORD)
         self.cli("create-user", "officer", "--role", "officer", "--department", "1", "--password", PASSWORD)
 

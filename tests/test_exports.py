@@ -42,11 +42,12 @@ def test_csv_uses_the_separator_of_excel_in_the_page_language(app, staff_client)
         assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
         assert response.headers["Content-Type"].count("charset") == 1
         rows = read_csv(response, delimiter)
-        assert len(rows[0]) == len(rows[1]) == 19, rows[0]
+        assert len(rows[0]) == len(rows[1]) == 20, rows[0]
         row = dict(zip(rows[0], rows[1]))
         assert rows[1][0] == code and rows[1][10] == "Остановка; без навеса, на Абая" and rows[1][9] == "Алмалы"
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", rows[1][1]) and re.fullmatch(r"\d{4}-\d\d-\d\d", rows[1][3])
-        assert rows[1][17:] == [str(ALMATY_LAT).replace(".", decimal), str(ALMATY_LONG).replace(".", decimal)], row
+        assert rows[1][17:19] == [str(ALMATY_LAT).replace(".", decimal), str(ALMATY_LONG).replace(".", decimal)], row
+        assert rows[0][7] in ("Channel", "Канал", "Арна") and rows[1][19] == ""  # no sending system: the website
 
 
 def test_csv_separator_is_a_choice_and_a_wrong_one_is_a_400(app, staff_client):

@@ -19,7 +19,7 @@ LANGUAGES = ("kk", "ru", "en")
 PUBLIC = ["/", "/b/demo", "/privacy", "/login", "/track", "/roadmap", "/present/demo", "/no-such-page"]
 STAFF = ["/moderate/demo", "/prompter/demo", "/appeals", "/admin/broadcasts", "/admin/broadcasts/1",
          "/admin/broadcasts/1/edit", "/admin/broadcasts/new", "/admin/users", "/admin/audit", "/admin/api-keys",
-         "/admin/organisation"]
+         "/admin/organisation", "/admin/blocked"]
 
 
 def vnu_jar() -> Path | None:
@@ -84,10 +84,13 @@ def test_every_page_passes_the_nu_html_checker(site, tmp_path):
     pages = tmp_path / "pages"
     pages.mkdir()
     names = {}
-    admin, officer = site.test_client(), site.test_client()
+    admin, officer, operator = site.test_client(), site.test_client(), site.test_client()
     assert login(admin, "admin").status_code == 302 and login(officer, "officer").status_code == 302
+    assert login(operator, "operator").status_code == 302
     for lang in LANGUAGES:
-        for who, paths in ((client, public), (admin, staff), (officer, ["/appeals", "/admin/users"])):
+        for who, paths in ((client, public), (admin, staff), (officer, ["/appeals", "/admin/users"]),
+                           (operator, ["/operator", "/operator?phone=87011234567", f"/operator?code={code}",
+                                       "/operator?phone=12"])):
             who.set_cookie("lang", lang)
             for path in paths + (["POST /privacy"] if who is client else []):
                 method, _, path = path.rpartition(" ")

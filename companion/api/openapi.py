@@ -77,6 +77,8 @@ OPENAPI = {
                     "200": {"description": "Already stored for this client_id: the same receipt",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Receipt"}}}},
                     **_errors(400, 404, 409, 413), **_limited(), **_unavailable(),
+                    "403": {"description": "The sender (its contact) is blocked on every channel: code `blocked`",
+                            "content": {"application/json": {"schema": _ERROR}}},
                 },
             }
         },

@@ -10,7 +10,7 @@ from ..extensions import socketio
 from ..models import Channel
 from ..permissions import can
 from ..presenters import backstage_state, broadcast_settings, prompter_state, staff_question
-from ..services import backstage, desk, intake, moderation, notices, promises, similarity
+from ..services import backstage, blocking, desk, intake, moderation, notices, promises, similarity
 from ..services.errors import NotFound
 from ..services.fields import parse_id
 from .common import acknowledged, authorised, connect_broadcast, current_broadcast, payload
@@ -172,6 +172,18 @@ def staff_mark_promise(data=None):
     return {"promise": {"id": promise.id, "text": promise.text, "due_date": promise.due_date.isoformat(),
                         "stream_offset": promise.stream_offset,
                         "moment": promises.format_offset(promise.stream_offset)}}
+@socketio.on("block_sender", namespace=STAFF_NS)
+@acknowledged
+@authorised("block")
+def staff_block_sender(data=None):
+    """Block the sender of a question of this broadcast on every channel (audited)."""
+    data = payload(data)
+    broadcast = current_broadcast()
+    qid = parse_id(data.get("id"))
+    if qid is None or not desk.belongs(broadcast, qid):
+        raise NotFound()
+    rows = blocking.block_question_sender(qid, actor=current_user, reason=data.get("reason") or "")
+    return {"blocked": len(rows)}
 
 
 @socketio.on("*", namespace=STAFF_NS)

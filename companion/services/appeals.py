@@ -20,7 +20,7 @@ from ..extensions import db
 from ..models import (ACCESS_CODE_ALPHABET, FINISHED_APPEAL_STATUSES, LANGUAGES, SEES_EVERY_APPEAL, Appeal, ApiKey,
                       AppealEvent, AppealForm, AppealStatus, AppealType, Category, Channel, Department, Question, Role,
                       User, new_access_code, utcnow)
-from . import deadlines, outbox
+from . import blocking, deadlines, outbox
 from .audit import audit
 from .recent import recent_calendar
 from .consent import consent_fields
@@ -449,6 +449,7 @@ def create_appeal(data: dict, *, api_key: ApiKey, channel: str = Channel.OPEN311
             errors.update(exc.fields)
     if errors:
         raise ValidationError(fields=errors)
+    blocking.refuse_blocked([blocking.contact_identity(fields.get("contact", ""))])  # the integrator's contact field
     category = fields.pop("category", None)
     if not client_id and retry_window:
         existing = _recent_twin(channel, api_key, category, fields, retry_window)
@@ -552,6 +553,8 @@ def may_see(user: User, appeal: Appeal) -> bool:
     """Admins and the head see every appeal; an officer sees the appeals of their own department."""
     if user.role in SEES_EVERY_APPEAL:
         return True
+    if user.role == Role.OPERATOR:  # finds a caller's appeals by number only (services.operator), lists none
+        return False
     return user.role == Role.OFFICER and user.department_id is not None and appeal.department_id == user.department_id
 
 

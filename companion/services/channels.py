@@ -12,13 +12,13 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import (LANGUAGES, Appeal, Broadcast, BroadcastStatus, ChannelChat, ChannelUpdate, Channel, Question,
                       utcnow)
-from . import appeals, intake, outbox, privacy
+from . import appeals, blocking, intake, limits, outbox, privacy
 from .changes import Change
 from .errors import QuestionsClosed, ServiceError, ValidationError
 from .fields import question_too_long, storable
@@ -125,6 +125,12 @@ def _receive(message: Incoming) -> Outcome:
     chat = _chat(message.channel, message.chat)
     chat.updated_at = utcnow()  # the resident wrote: WhatsApp's 24-hour reply window starts again
     lang = _language(chat, message.language_hint)
+    if blocking.is_blocked([blocking.chat_identity(message.channel, message.chat)]):
+        # taken once (a redelivery is not answered twice), kept nowhere else; the reply says no more than needed
+        _record(message, message_id=not message.button)
+        db.session.commit()
+        with force_locale(lang):
+            return Outcome([Reply(str(blocking.Blocked.default_message))])
     if message.button:
         return _button(message, chat, lang)
     text = message.text.strip()
@@ -282,6 +288,7 @@ def _to_broadcast(broadcast, channel, chat_id, lang, row, held, name, contact, l
 def _to_back_office(channel, chat_id, row, held, name, contact, language, location, extra) -> Outcome:
     cfg = current_app.config
     text = (held.get("text") or "").strip()
+    _count_chat_appeals(channel, chat_id)
     errors = {}
     if len(text) > cfg["QUESTION_MAX_LENGTH"]:
         errors["text"] = question_too_long(cfg["QUESTION_MAX_LENGTH"])
@@ -299,6 +306,16 @@ def _to_back_office(channel, chat_id, row, held, name, contact, language, locati
     outbox.enqueue(channel, chat_id, "register", outbox.registered_text(appeal), appeal)
     db.session.commit()
     return Outcome(queued=True)
+
+
+def _count_chat_appeals(channel: str, chat: str) -> None:
+    """The per-sender limit outside a broadcast (in one, the queue's per-viewer limit counts the chat's token):
+    RateLimited once this chat made QUESTIONS_PER_MINUTE_PER_VIEWER appeals in the last minute."""
+    recent = db.session.execute(select(func.count()).select_from(ChannelUpdate).where(
+        ChannelUpdate.channel == channel, ChannelUpdate.chat == chat, ChannelUpdate.appeal_id.is_not(None),
+        ChannelUpdate.created_at > utcnow() - limits.WINDOW)).scalar_one()
+    if recent >= current_app.config["QUESTIONS_PER_MINUTE_PER_VIEWER"]:
+        raise limits.RateLimited(retry_after=60)
 
 
 def _own_appeals(channel: str, chat: str, code: str = "") -> list[Appeal]:

@@ -88,3 +88,9 @@ def categories() -> list[Category]:
 def tracked_question(code: str) -> Question | None:
     """The question with this tracking code (case-insensitive)."""
     return db.session.execute(select(Question).where(Question.tracking_code == code.strip().upper())).scalar_one_or_none()
+
+
+def belongs(broadcast: Broadcast, question_id: int) -> bool:
+    """True when the question is one of this broadcast's."""
+    return db.session.execute(select(Question.id).where(Question.id == question_id,
+                                                        Question.broadcast_id == broadcast.id)).first() is not None

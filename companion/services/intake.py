@@ -16,7 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import LANGUAGES, Broadcast, Channel, Question, QuestionStatus, Vote, utcnow
-from . import appeals, limits, privacy
+from . import appeals, blocking, limits, privacy
 from .audit import audit
 from .changes import Change, ChangeBuilder, audience_visible
 from .errors import InvalidTransition, NotFound, QuestionsClosed, ServiceError, ValidationError
@@ -71,8 +71,9 @@ def _text(data: dict, key: str) -> str:
 CONTACT_MAX_LENGTH = 200  # Question.contact's column
 
 
-def validate_submission(broadcast: Broadcast, data: dict, default_language: str) -> dict:
-    """Clean the submitted fields or raise ValidationError naming every bad field."""
+def validate_submission(broadcast: Broadcast | None, data: dict, default_language: str) -> dict:
+    """Clean the submitted fields or raise ValidationError naming every bad field (without a broadcast,
+    a call an operator takes for the back office, a question may be anonymous)."""
     cfg = current_app.config
     errors: dict = {}
     text = _text(data, "text")
@@ -85,7 +86,7 @@ def validate_submission(broadcast: Broadcast, data: dict, default_language: str)
     for key, value in (("author_name", name), ("district", district)):
         if len(value) > cfg["NAME_MAX_LENGTH"]:
             errors[key] = at_most_characters(cfg["NAME_MAX_LENGTH"])
-    if not name and not broadcast.anonymous_allowed:
+    if not name and broadcast is not None and not broadcast.anonymous_allowed:
         errors["author_name"] = _l("Please give your name: this broadcast does not take anonymous questions.")
     contact = _text(data, "contact")
     consent = privacy.given(data.get("consent"))
@@ -146,14 +147,19 @@ class Submission:
 def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Channel.WEB,
                        viewer_token: str | None = None, default_language: str = "kk", approved: bool = False,
                        actor=None, source: str = "", rate_limited: bool = True, api_key=None,
-                       channel_contact: str = "") -> Submission | Question:
+                       channel_contact: str = "", caller: str = "") -> Submission | Question:
     """Check a submitted question: the Question this sender already stored under its client_id (a retry),
     or a Submission to store; ValidationError naming every bad field, QuestionsClosed when the broadcast
     takes no questions. `channel_contact` is a contact the channel itself vouches for (a Telegram chat
-    whose owner gave consent), kept as the answer's address instead of a typed phone or e-mail."""
+    whose owner gave consent), kept as the answer's address instead of a typed phone or e-mail. `caller`: the
+    number a phone operator typed (checked against the blocked senders even when it is not kept).
+    Blocking.Blocked when the sender is blocked, on whichever identity."""
     client_id = data.get("client_id") or uuid.uuid4().hex
     if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
         raise ValidationError(fields={"client_id": _l("Invalid client id.")})
+    typed = data.get("contact") if isinstance(data.get("contact"), str) else ""
+    blocking.refuse_blocked([blocking.token_identity(viewer_token), blocking.contact_identity(typed),
+                             blocking.contact_identity(channel_contact), blocking.contact_identity(caller)])
     scope = sender_scope(api_key=api_key, actor=actor, viewer_token=viewer_token, source=source)
     try:
         if not broadcast.accepting_questions:
@@ -182,6 +188,8 @@ def _checked(broadcast: Broadcast, data: dict, default_language: str, channel: s
     checks = [(lambda: validate_submission(broadcast, data, default_language), fields)]
     if str(channel) in (Channel.API, Channel.OPEN311):
         checks.append((lambda: appeals.origin_fields(data, api_key), origin))
+        if api_key is not None:  # which integrator sent it: the 109 centre and e-Otinish are told apart
+            origin["api_key_id"] = api_key.id
     for check, into in checks:
         try:
             into.update(check())

@@ -200,3 +200,30 @@ def count_lookup(address: str | None) -> None:
         db.session.execute(delete(RateCount).where(RateCount.window < window - 1))
     _insert_hit(f"lookup:{key}", window)
     db.session.commit()
+
+
+def _count_minute(key: str, limit: int) -> None:
+    """Count one hit of `key` this minute in `rate_count` (shared by every process), or raise RateLimited;
+    past the limit nothing more is written. Commits the hit (a refused request still counts)."""
+    now = utcnow()
+    window = int(now.timestamp() // 60)
+    hits = db.session.execute(select(RateCount.hits).where(RateCount.key == key, RateCount.window == window)
+                              ).scalar_one_or_none()
+    if hits is not None and hits >= limit:
+        db.session.rollback()
+        raise RateLimited(retry_after=60 - int(now.timestamp()) % 60)
+    _insert_hit(key, window)
+    db.session.commit()
+
+
+def count_operator_lookup(user_id: int) -> None:
+    """Count one lookup by a phone operator (by the caller's number or by a tracking number), or raise
+    RateLimited past OPERATOR_LOOKUPS_PER_MINUTE: an operator's account cannot walk the numbers."""
+    _count_minute(f"operator:{user_id}", current_app.config["OPERATOR_LOOKUPS_PER_MINUTE"])
+
+
+def count_caller(phone: str) -> None:
+    """Count one question taken by phone from this caller's number (keyed hash), or raise RateLimited past
+    QUESTIONS_PER_MINUTE_PER_VIEWER: the per-sender limit of the web and the chats, on the phone too."""
+    if phone:
+        _count_minute(f"caller:{source_hash('tel:' + phone)}", current_app.config["QUESTIONS_PER_MINUTE_PER_VIEWER"])

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import Broadcast
 from ..permissions import permission_required
 from ..realtime.emit import publish
-from ..services import accounts, apikeys, appeals, auditlog, deadlines, desk, moderation, organisation
+from ..services import accounts, apikeys, appeals, auditlog, blocking, deadlines, desk, moderation, organisation
 from ..services import broadcasts as broadcast_service
 from ..services.errors import ServiceError
 from ..services.fields import parse_id
@@ -268,3 +268,35 @@ def calendar_save():
         db.session.rollback()
         flash(str(exc.message) + "".join(f" {v}" for v in exc.fields.values()), "error")
     return redirect(url_for("admin.organisation") + "#calendar")
+
+
+@bp.route("/blocked", methods=["GET", "POST"])
+@permission_required("administer")
+def blocked_senders():
+    """The senders blocked on every channel: lift a block, or block a number or an address typed here."""
+    form = EmptyForm()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            blocking.block_contact(request.form.get("contact", ""), actor=current_user, reason=request.form.get("reason", ""))
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(str(exc.message) + "".join(f" {v}" for v in exc.fields.values()), "error")
+        else:
+            flash(_("The sender is blocked."), "ok")
+        return redirect(url_for("admin.blocked_senders"))
+    return render_template("admin/blocked.html", rows=blocking.active_blocks(), form=form, kinds=blocking.KIND_LABELS)
+
+
+@bp.post("/blocked/<int:block_id>/unblock")
+@permission_required("administer")
+def unblock_sender(block_id: int):
+    """Lift a block (audited)."""
+    if EmptyForm().validate_on_submit():
+        try:
+            blocking.unblock(block_id, actor=current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        else:
+            flash(_("The block is lifted."), "ok")
+    return redirect(url_for("admin.blocked_senders"))

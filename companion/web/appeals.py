@@ -12,7 +12,7 @@ from ..extensions import db
 from ..permissions import can, permission_required
 from ..presenters import talon as talon_view
 from ..realtime.emit import publish
-from ..services import appeal_list, appeals, deadlines, desk, moderation, notices, outbox, privacy
+from ..services import appeal_list, appeals, blocking, deadlines, desk, moderation, notices, outbox, privacy
 from ..services.changes import Change
 from ..services import broadcasts as broadcast_service
 from ..services.errors import ServiceError, ValidationError
@@ -59,8 +59,9 @@ def _choices() -> dict:
 def _list_context(f: appeal_list.AppealFilter) -> dict:
     rows, marker = appeal_list.page(current_user, f)
     total, more = appeal_list.count(current_user, f)
+    by_channel, by_channel_more = appeal_list.count_by_channel(current_user, f)
     return {"rows": rows, "next_args": f.args(after=marker) if marker else None, "f": f, "total": total,
-            "more": more, "today": deadlines.local_date(), "urgency": deadlines.urgency, **_choices()}
+            "more": more, "by_channel": by_channel, "by_channel_more": by_channel_more, "today": deadlines.local_date(), "urgency": deadlines.urgency, **_choices()}
 
 
 @bp.get("")
@@ -71,7 +72,7 @@ def index():
         f = appeal_list.AppealFilter.from_args(request.args)
     except ValidationError as exc:
         return render_template("appeals/list.html", errors=exc.fields, rows=[], f=appeal_list.AppealFilter(),
-                               next_args=None, total=0, more=False, today=deadlines.local_date(),
+                               next_args=None, total=0, more=False, by_channel={}, by_channel_more=False, today=deadlines.local_date(),
                                urgency=deadlines.urgency, **_choices()), 400
     return render_template("appeals/list.html", errors={}, **_list_context(f))
 
@@ -139,6 +140,7 @@ def _detail(appeal, status: int = 200):
                            consent_forms=privacy.CONSENT_FORM_LABELS, pending_notices=notices.pending(appeal),
                            notice_means=notices.MEANS, notice_kinds=_notice_kinds(),
                            chat_notices=outbox.of_appeal(appeal), outbox_states=OUTBOX_STATES,
+                           sender_blocked=can(current_user, "block") and blocking.sender_blocked(appeal=appeal),
                            **_choices()), status
 
 
@@ -163,6 +165,23 @@ def undelivered():
 def detail(appeal_id: int):
     """One appeal: its text, the applicant's contact (staff only), the history, and the actions its status allows."""
     return _detail(appeals.get_appeal(appeal_id, user=current_user))
+
+
+@bp.post("/<int:appeal_id>/block")
+@permission_required("appeals")
+def block_sender(appeal_id: int):
+    """Block the appeal's sender on every channel (an admin; audited)."""
+    if not can(current_user, "block"):
+        abort(403)
+    appeal = appeals.get_appeal(appeal_id, user=current_user)
+    try:
+        blocking.block_appeal_sender(appeal, actor=current_user, reason=request.form.get("reason", ""))
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc.message) + "".join(f" {v}" for v in exc.fields.values()), "error")
+    else:
+        flash(_("The sender is blocked."), "ok")
+    return redirect(url_for("appeals.detail", appeal_id=appeal_id))
 
 
 @bp.post("/<int:appeal_id>/<action>")

@@ -40,7 +40,8 @@ def login():
                 session["viewer"] = viewer
             session["login_id"] = accounts.start_session(user).id
             login_user(user)
-            default = url_for("admin.broadcasts") if can(user, "moderate") else url_for("public.index")
+            default = (url_for("admin.broadcasts") if can(user, "moderate") else
+                       url_for("operator.index") if can(user, "operate") else url_for("public.index"))
             return redirect(local_target(request.args.get("next")) or default)
     return render_template("login.html", form=form), (200 if request.method == "GET" else 400)
 

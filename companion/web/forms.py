@@ -12,6 +12,7 @@ from ..services.fields import storable
 ROLE_CHOICES = [SelectChoice("moderator", _l("Moderator")), SelectChoice("speaker", _l("Speaker")),
                 SelectChoice("officer", _l("Appeals officer")),
                 SelectChoice("head", _l("Head of the office or deputy (decides extensions)")),
+                SelectChoice("operator", _l("Phone operator")),
                 SelectChoice("admin", _l("Administrator"))]
 
 

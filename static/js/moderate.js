@@ -305,6 +305,18 @@ function renderInspector(modeChanged = false) {
   actions.push(h("button", { type: "button", class: "button small act-mark_promise", dataset: { action: "mark_promise" },
     "aria-keyshortcuts": "p", onclick: () => { if (!guarded()) act(state.questions.get(q.id) || q, "mark_promise"); } },
   t.mark_promise, h("kbd", {}, "p")));
+  // blocks the sender on every channel (web, chats, phone); the server finds who the sender is
+  actions.push(h("button", { type: "button", class: "button small act-block", dataset: { action: "block_sender" },
+    onclick: async () => {
+      if (guarded()) return;
+      const ok = await confirmChoice({ title: t.block_confirm, text: q.text, note: t.block_note,
+        choices: [{ value: "yes", label: t.block_sender, kind: "danger" }] });
+      if (ok === "yes") {
+        const ack = await send("block_sender", { id: q.id });
+        if (ack.ok) toast(t.blocked);
+      }
+      restoreFocus();
+    } }, t.block_sender));
   $("insp-actions").replaceChildren(...actions);
   renderCategory(q);
   renderMerged(q);

@@ -1,0 +1,273 @@
+"""The phone operator's screen (/operator): only the operator reaches it; a caller's appeals are found by the number
+in any format; a status is read back with the residents' wording; lookups are limited and audited; the operator
+lists no appeal it has not found; a call goes through intake (the broadcast's moderation, or the back office)."""
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from companion.extensions import db
+from companion.models import Appeal, AuditEvent, Broadcast, Question, User
+from companion.services import appeal_list, appeals
+
+from .conftest import csrf_token
+
+API = "/api/v1/broadcasts/demo/questions"
+OTHER_ROLES = ("admin", "mod", "mod2", "speaker", "officer", "head")
+
+
+def ask(app, contact: str, text: str = "Не горит фонарь во дворе", **extra) -> str:
+    response = app.test_client().post(API, json={"text": text, "author_name": "Aigerim", "contact": contact,
+                                                 "consent": True, "language": "ru", **extra})
+    assert response.status_code == 201, response.json
+    return response.json["tracking_code"]
+
+
+def end_broadcast(app) -> None:
+    with app.app_context():
+        db.session.execute(select(Broadcast).where(Broadcast.slug == "demo")).scalar_one().status = "ended"
+        db.session.commit()
+
+
+def codes_on(html: str) -> set[str]:
+    found = html.split('id="found"', 1)[1].split("</section>", 1)[0] if 'id="found"' in html else ""
+    return set(re.findall(r"[A-Z]{3}-\d{4}-\d{6}", found))
+
+
+def call_form(client) -> dict:
+    html = client.get("/operator").get_data(as_text=True)
+    return {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', html).group(1),
+            "client_id": re.search(r'name="client_id" value="([^"]+)"', html).group(1)}
+
+
+@pytest.mark.parametrize("path", ["/operator", "/operator/queue"])
+def test_anonymous_is_sent_to_sign_in_and_every_other_role_refused(app, staff_client, path):
+    response = app.test_client().get(path)
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    for name in OTHER_ROLES:
+        assert staff_client(name).get(path).status_code == 403, name
+    assert staff_client("operator").get(path).status_code == 200
+
+
+def test_posts_are_refused_to_other_roles_and_without_the_form_token(app, staff_client):
+    for name in OTHER_ROLES:
+        client = staff_client(name)
+        token = csrf_token(client, "/track")  # any page's token: the role is refused first
+        for path in ("/operator/calls", "/operator/suggest"):
+            assert client.post(path, data={"csrf_token": token, "text": "x"}).status_code == 403, (name, path)
+    operator = staff_client("operator")
+    assert operator.post("/operator/calls", data={"text": "Без токена"}).status_code == 400
+    assert operator.post("/operator/queue").status_code == 405  # the queue is read-only
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Appeal).where(Appeal.channel == "phone")) == 0
+
+
+def test_the_operator_signs_in_to_the_screen_and_reaches_nothing_else(app, staff_client):
+    client = app.test_client()
+    token = csrf_token(client, "/login")
+    response = client.post("/login", data={"username": "operator", "password": "correct-horse-battery",
+                                           "csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/operator")
+    code = ask(app, "+77011234567")
+    with app.app_context():
+        appeal_id = appeals.by_code(code).id
+    for path in ("/appeals", f"/appeals/{appeal_id}", "/appeals/export.csv", "/appeals/export.xlsx",
+                 "/moderate/demo", "/admin/broadcasts", "/admin/blocked", "/appeals/undelivered"):
+        assert client.get(path).status_code == 403, path
+
+
+def test_the_operator_cannot_list_appeals_it_has_not_found(app, ctx):
+    ask(app, "+77011234567")
+    operator = db.session.execute(select(User).where(User.username == "operator")).scalar_one()
+    f = appeal_list.AppealFilter()
+    assert appeal_list.page(operator, f)[0] == [] and appeal_list.count(operator, f) == (0, False)
+    assert appeal_list.count_by_channel(operator, f) == ({}, False)
+    assert list(appeal_list.export_rows(operator, f, "en"))[1:] == []  # the header only
+    appeal = db.session.scalars(select(Appeal)).first()
+    assert appeals.may_see(operator, appeal) is False
+    with pytest.raises(Exception) as refused:
+        appeals.get_appeal(appeal.id, user=operator)
+    assert getattr(refused.value, "status", None) == 403
+
+
+def test_a_callers_appeals_are_found_by_the_number_in_any_format(app, staff_client):
+    mine = {ask(app, "+77011234567"), ask(app, "8 701 123 45 67", text="Яма на дороге у школы")}
+    other = ask(app, "+77017654321", text="Чужое обращение")
+    with app.app_context():  # the same number's WhatsApp appeal (its contact is the chat)
+        whatsapp = appeals.by_code(ask(app, "+77019990000", text="Через WhatsApp"))
+        whatsapp.contact = "whatsapp:77011234567"
+        db.session.commit()
+        mine.add(whatsapp.tracking_code)
+    operator = staff_client("operator")
+    for typed in ("+77011234567", "8 701 123 45 67", "+7 (701) 123-45-67", "87011234567", "7011234567",
+                  " 8-701-123-45-67 "):
+        html = operator.get("/operator", query_string={"phone": typed}).get_data(as_text=True)
+        assert codes_on(html) == mine, typed
+        assert other not in html and "Чужое обращение" not in html
+    html = operator.get("/operator", query_string={"phone": "+77015550000"}).get_data(as_text=True)
+    assert codes_on(html) == set() and "No appeals from this number." in html
+
+
+@pytest.mark.parametrize("typed", ["12", "abc", "a@b.kz", "+7" + "1" * 60, "8 701 123\u202e45 67"])
+def test_a_number_that_is_not_one_is_a_400_and_finds_nothing(app, staff_client, typed):
+    code = ask(app, "+77011234567")
+    response = staff_client("operator").get("/operator", query_string={"phone": typed})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and 'id="lookup-error"' in html
+    assert codes_on(html) == set() and code not in html
+
+
+def test_a_status_is_read_with_the_residents_wording_and_without_the_text(app, staff_client):
+    code = ask(app, "+77011234567", text="Секретный текст обращения")
+    operator = staff_client("operator")
+    operator.get("/lang/ru")
+    html = operator.get("/operator", query_string={"code": code.lower()}).get_data(as_text=True)
+    block = html.split('id="by-number"', 1)[1].split("</section>", 1)[0]
+    assert code.upper() in block
+    with app.app_context():
+        track = app.test_client()
+        track.get("/lang/ru")
+        public = track.get(f"/track/{code}").get_data(as_text=True)
+    label = re.search(r'class="status status-registered"><strong>([^<]+)</strong>', public).group(1)
+    assert label in block  # the very words of the resident's track page
+    assert "Секретный текст" not in block and "+7701" not in block
+    missing = operator.get("/operator", query_string={"code": "SRK-2026-999999"}).get_data(as_text=True)
+    assert 'id="number-none"' in missing
+    assert operator.get("/operator", query_string={"code": "x" * 41}).status_code == 400
+
+
+def test_lookups_are_limited_per_operator_and_every_one_audited(app, staff_client):
+    app.config["OPERATOR_LOOKUPS_PER_MINUTE"] = 5
+    operator = staff_client("operator")
+    statuses = [operator.get("/operator", query_string={"code": f"SRK-2026-{n:06d}"}).status_code for n in range(1, 8)]
+    assert statuses[:5] == [200] * 5 and statuses[5:] == [429, 429]  # walking the numbers stops
+    assert operator.get("/operator", query_string={"phone": "+77011234567"}).status_code == 429  # one allowance
+    with app.app_context():
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "operator_lookup")).all()
+        assert len(events) == 5 and all(e.actor == "operator" for e in events)
+        assert [e.detail["code"] for e in events] == [f"SRK-2026-{n:06d}" for n in range(1, 6)]
+    operator.get("/operator", query_string={"phone": "+77011234567"})
+    with app.app_context():
+        phone_events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "operator_lookup",
+                                                                   AuditEvent.detail["by"].as_string() == "phone")).all()
+        assert all("+77011234567" not in str(e.detail) for e in phone_events)  # masked in the log
+
+
+def test_a_call_outside_a_broadcast_is_an_oral_appeal_accepted_by_the_operator_once(app, staff_client):
+    end_broadcast(app)
+    operator = staff_client("operator")
+    form = {**call_form(operator), "phone": "8 701 123 45 67", "author_name": "Айгерим Садыкова",
+            "district": "Самал", "text": "Не работает лифт в доме 12, третий день", "category_id": "2", "consent": "1"}
+    first = operator.post("/operator/calls", data=form)
+    assert first.status_code == 302
+    again = operator.post("/operator/calls", data=form)  # a double Enter: the same client_id
+    assert again.status_code == 302
+    with app.app_context():
+        rows = db.session.scalars(select(Appeal).where(Appeal.channel == "phone")).all()
+        assert len(rows) == 1
+        appeal = rows[0]
+        assert appeal.question_id is None and appeal.contact == "+77011234567" and appeal.form == "oral"
+        assert appeal.consent_form == "oral" and appeal.statutory and appeal.accepted_by.username == "operator"
+        assert appeal.category_id == 2 and appeal.department_id is not None  # routed by its category
+        code = appeal.tracking_code
+    page = operator.get(first.headers["Location"]).get_data(as_text=True)
+    assert code in page and code in codes_on(page)  # read out, and found under the caller's number
+
+
+def test_a_call_during_the_broadcast_waits_for_the_moderators(app, staff_client):
+    operator = staff_client("operator")
+    operator.post("/operator/calls", data={**call_form(operator), "phone": "+77011234567", "text": "Когда откроют школу?",
+                                           "to_broadcast": "1"})
+    with app.app_context():
+        question = db.session.execute(select(Question).where(Question.channel == "phone")).scalar_one()
+        assert question.status == "pending" and question.broadcast.slug == "demo"  # the broadcast's pre-moderation
+        assert question.contact == "" and question.author_name == ""  # no consent: the number is not kept
+        assert question.appeal.channel == "phone" and question.appeal.accepted_by.username == "operator"
+        assert not question.appeal.statutory
+    queue = operator.get("/operator/queue").json
+    assert queue["live"] is True and queue["pending"] == 1 and queue["queued"] == []
+
+
+@pytest.mark.parametrize("field, value, error_field", [
+    ("text", "", "text"), ("text", "я" * 5000, "text"), ("author_name", "Имя без согласия", "consent"),
+    ("phone", "123", "phone"), ("category_id", "999", "category_id"), ("category_id", "abc", "category_id"),
+    ("district", "Самал\u202e", "district"),
+])
+def test_a_bad_call_is_refused_with_the_field_named_and_nothing_stored(app, staff_client, field, value, error_field):
+    end_broadcast(app)
+    operator = staff_client("operator")
+    data = {**call_form(operator), "phone": "+77011234567", "text": "Вопрос оператору", field: value}
+    response = operator.post("/operator/calls", data=data)
+    assert response.status_code == 400, response.status_code
+    assert 'role="alert"' in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Appeal).where(Appeal.channel == "phone")) == 0
+
+
+def test_one_callers_calls_are_limited_per_minute(app, staff_client):
+    end_broadcast(app)
+    operator = staff_client("operator")
+    limit = app.config["QUESTIONS_PER_MINUTE_PER_VIEWER"]
+    statuses = [operator.post("/operator/calls", data={**call_form(operator), "phone": "+77011234567",
+                                                       "text": f"Вопрос {i}"}).status_code for i in range(limit + 1)]
+    assert statuses == [302] * limit + [429]
+    other = operator.post("/operator/calls", data={**call_form(operator), "phone": "+77017654321", "text": "Другой"})
+    assert other.status_code == 302
+
+
+def test_the_category_is_suggested_by_the_questions_words(app, staff_client):
+    operator = staff_client("operator")
+    token = call_form(operator)["csrf_token"]
+    headers = {"X-CSRFToken": token}
+    assert operator.post("/operator/suggest", json={"text": "Во дворе нет освещения, фонари не горят"},
+                         headers=headers).json["category_id"] == 3
+    assert operator.post("/operator/suggest", json={"text": "zzz"}, headers=headers).json["category_id"] is None
+    assert operator.post("/operator/suggest", json=["not", "an", "object"], headers=headers).json["category_id"] is None
+    assert operator.post("/operator/suggest", json={"text": "яма " * 100_000}, headers=headers).status_code in (200, 413)
+
+
+def test_the_screen_offers_districts_and_categories_in_a_keyboard_order(app, staff_client):
+    ask(app, "+77011234567", district="Нурсат")
+    html = staff_client("operator").get("/operator", query_string={"phone": "+77011234567"}).get_data(as_text=True)
+    assert '<option value="Нурсат">' in html
+    form = html.split('id="call-form"', 1)[1].split("</form>", 1)[0]
+    order = re.findall(r'<(?:input|select|textarea|button) [^>]*id="(o-[a-z-]+)"', form)
+    assert order == ["o-call-phone", "o-name", "o-text", "o-district", "o-category", "o-consent", "o-show-name",
+                     "o-broadcast", "o-submit"]
+    assert 'autofocus' in html.split('id="o-name"', 1)[1][:300]  # after a lookup, the name is next
+    assert "tabindex" not in form  # the document's order is the Tab order
+
+
+def test_where_each_appeal_came_from_is_counted_filtered_and_exported(app, staff_client):
+    """Item 5: the channel and, for an integrator, its API key; the list's counts by channel; the export's columns."""
+    from companion.services import apikeys
+    with app.app_context():
+        _row, key = apikeys.create_key("City 109 centre", actor=None)
+        key_id = _row.id
+    keyed = app.test_client().post(API, headers={"Authorization": f"Bearer {key}"},
+                                   json={"text": "Из колл-центра", "author_name": "A", "contact": "+77011112233",
+                                         "consent": True, "external_id": "109-77"})
+    assert keyed.status_code == 201
+    ask(app, "+77011234567")
+    end_broadcast(app)
+    operator = staff_client("operator")
+    operator.post("/operator/calls", data={**call_form(operator), "phone": "+77015556677", "text": "По телефону"})
+    with app.app_context():
+        appeal = appeals.by_code(keyed.json["tracking_code"])
+        assert appeal.channel == "api" and appeal.api_key_id == key_id and appeal.source_system == "City 109 centre"
+    admin = staff_client("admin")
+    html = admin.get("/appeals").get_data(as_text=True)
+    counts = dict(re.findall(r'data-channel="(\w+)"[^>]*>[^<:]+: (\d+)</a>', html))
+    assert counts == {"phone": "1", "api": "2"}, counts
+    filtered = admin.get("/appeals?channel=phone").get_data(as_text=True)
+    assert "Matching appeals: 1" in filtered
+    assert dict(re.findall(r'data-channel="(\w+)"[^>]*>[^<:]+: (\d+)</a>', filtered)) == counts  # every channel still shows
+    assert admin.get("/appeals?channel=fax").status_code == 400
+    text = admin.get("/appeals/export.csv?sep=comma").get_data(as_text=True)
+    header, *lines = [line.split(",") for line in text.lstrip("\ufeff").strip().splitlines()]
+    assert header[7] == "Channel" and header[19] == "Sending system"
+    assert sorted(line[7] for line in lines) == ["API", "API", "phone"]
+    assert sorted(line[19] for line in lines) == ["", "", "City 109 centre"]
