@@ -377,10 +377,13 @@ function openMode(q, kind) {
   if (field) { field.focus(); if (field.tagName === "TEXTAREA") field.setSelectionRange(field.value.length, field.value.length); }
 }
 
-function leaveMode() {
+function leaveMode({ submitted = true } = {}) {
   if (state.mode) drafts.delete(state.mode.id);
   state.mode = null;
   renderInspector(true);
+  // a form submitted is gone and the card has the focus: an Enter pressed twice to submit must not
+  // reach the card's keys (Enter sends to air), so single keys wait a moment, as buttons just redrawn do
+  if (submitted) settle();
   restoreFocus();
 }
 
@@ -399,7 +402,7 @@ function renderMode(q) {
   const box = $("insp-mode");
   const mode = state.mode && state.mode.id === q.id ? state.mode : null;
   if (!mode) { box.replaceChildren(); return; }
-  const cancel = h("button", { class: "button small", type: "button", onclick: leaveMode }, t.cancel);
+  const cancel = h("button", { class: "button small", type: "button", onclick: () => leaveMode({ submitted: false }) }, t.cancel);
   const conflict = h("p", { class: "conflict", role: "alert", hidden: true });
   if (mode.kind === "edit") {
     const area = h("textarea", { rows: 4, "aria-label": t.edit, id: "edit-text", maxlength: 4000 });
@@ -804,7 +807,7 @@ function shortcutTarget(target) {
 
 document.addEventListener("keydown", (e) => {
   if (e.key === "Escape" && !$("help").hidden) { toggleHelp(false); return; }
-  if (e.key === "Escape" && state.mode && !$("confirm").open) { e.preventDefault(); leaveMode(); return; }
+  if (e.key === "Escape" && state.mode && !$("confirm").open) { e.preventDefault(); leaveMode({ submitted: false }); return; }
   if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.isComposing || $("confirm").open) return;
   if (!shortcutTarget(e.target)) return;
   if (e.key === "?") { toggleHelp(); return; }
@@ -821,13 +824,15 @@ document.addEventListener("keydown", (e) => {
     return;
   }
   if (e.altKey || e.shiftKey) return;
-  if (e.key === "g") { e.preventDefault(); if (!busy.has(q.id)) act(q, "merge_group"); return; }
-  if (e.key === "c") { e.preventDefault(); if (!busy.has(q.id)) act(q, "accept_category"); return; }
-  if (e.key === "p") { e.preventDefault(); act(q, "mark_promise"); return; }
+  if (e.key === "g") { e.preventDefault(); if (!guarded()) act(q, "merge_group"); return; }
+  if (e.key === "c") { e.preventDefault(); if (!guarded()) act(q, "accept_category"); return; }
+  if (e.key === "p") { e.preventDefault(); if (!guarded()) act(q, "mark_promise"); return; }
   const action = KEYS[e.key];
   if (action && q.actions.includes(action)) {
     e.preventDefault();
-    if (!busy.has(q.id)) act(q, action);  // one action at a time on a question: a key pressed twice does it once
+    // one action at a time on a question (a key pressed twice does it once), and none in the moment
+    // after a form closed or the actions were redrawn
+    if (!guarded()) act(q, action);
   }
 });
 

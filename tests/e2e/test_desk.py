@@ -123,7 +123,8 @@ def test_an_edit_typed_and_saved_by_mouse_and_by_keyboard_keeps_the_original(bro
     with database(server) as db:
         assert db.execute("SELECT follow_up FROM appeal WHERE question_id = ?", (second,)).fetchone()[0] == 0
     assert aired(server) == []
-    # Esc closes a form without saving
+    # Esc closes a form without saving (single keys wait a moment after a form was submitted)
+    ready(page)
     page.keyboard.press("e")
     page.wait_for_selector("#edit-text:focus")
     page.keyboard.type(" lost")

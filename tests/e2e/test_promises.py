@@ -72,6 +72,7 @@ def test_a_promise_marked_on_the_desk_by_mouse_and_by_keyboard_is_published_on_t
     assert by_keys["due_date"] == "2027-03-15" and by_keys["stream_offset"] >= 15 * 60
     assert row(server, second)["status"] == "pending"  # no shortcut fired while typing
     # Escape leaves an open form without marking anything
+    page.wait_for_selector("#insp-actions:not(.settling)", state="attached")  # keys wait a moment after a form
     page.keyboard.press("p")
     page.wait_for_selector("#promise-text:focus")
     page.keyboard.type("not said")
@@ -146,3 +147,30 @@ def next_broadcast(server) -> str:
         db.session.remove()
         db.engine.dispose()
     return key
+
+
+def test_enter_pressed_twice_to_mark_a_promise_never_sends_the_question_to_air(browser, server):  # noqa: F811
+    """The form closes on the first Enter and the card gets the focus back; the second Enter, a
+    moment later, is the card's "send to air" key. It must do nothing."""
+    key = api_key(server)
+    [qid] = ask(server, key, "Когда отремонтируют лифт в доме Сарайшық, 5?")
+    page = desk(browser, server)
+    pick(page, qid)
+    page.click("#insp-actions [data-action=approve]")
+    page.wait_for_function(f"() => document.querySelector(\".qcard[data-id='{qid}']\")?.dataset.status === 'approved'")
+    page.wait_for_selector("#insp-actions:not(.settling)", state="attached")
+    page.keyboard.press("p")
+    page.wait_for_selector("#promise-text:focus")
+    page.keyboard.type("Лифт на Сарайшық, 5 заменят")
+    page.keyboard.press("Tab")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.type("06012027")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(150)
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(1000)
+    assert len(promises(server)) == 1
+    assert row(server, qid)["status"] == "approved" and row(server, qid)["aired_at"] is None
+    assert not page.locator("#confirm[open]").count()
