@@ -61,6 +61,12 @@ def may_manage_promise(user, promise: Promise) -> bool:
     return may_manage_department_promises(user, promise.department_id)
 
 
+def may_rewrite_published_promise(user) -> bool:
+    """True when `user` may change the words or the date of a promise already published (the office's
+    public word): the head or an admin, not the department's officer."""
+    return can(user, "promises") and user.role in SEES_EVERY_APPEAL
+
+
 def may_manage_department_promises(user, department_id: int | None) -> bool:
     """True when `user` may manage (or hand over to) the promises of this department (None: no department)."""
     if not can(user, "promises"):

@@ -395,3 +395,48 @@ def test_the_pages_read_in_kazakh_and_russian(app):
     head = _client(app, "head")
     head.get("/lang/kk")
     assert "Уәделер" in head.get("/promises").get_data(as_text=True)
+
+
+def test_a_published_promise_keeps_its_word_an_officer_cannot_rewrite_it(app):
+    """Found by a fresh-eyes review: an officer moved a late, published promise's date two years on and
+    it showed as planned, with no trace of what had been promised."""
+    pid = make_promise(app, department_id=1, due=date.today() - timedelta(days=5), published=True,
+                       text="Paved by June")
+    officer = _client(app, "officer")
+    response = act(officer, app, pid, "edit", text="A survey will be made", department_id="1", due_date="2028-12-31")
+    assert response.status_code == 403 and "only by the head or an admin" in response.get_data(as_text=True)
+    assert load(app, pid).text == "Paved by June"
+    # its department's officer may still correct who is responsible or the moment in the stream
+    assert act(officer, app, pid, "edit", text="Paved by June", department_id="1", responsible="ГКП",
+               due_date=(date.today() - timedelta(days=5)).isoformat()).status_code == 302
+    # the head may change the words; the history keeps what they were, and the audit log says who
+    assert act(_client(app, "head"), app, pid, "edit", text="Paved by September", department_id="1",
+               due_date="2027-09-01").status_code == 302
+    edited = [n for n in load(app, pid).notes if n.kind == "edited"][-1]
+    assert edited.detail["changes"]["text"] == ["Paved by June", "Paved by September"]
+    assert edited.detail["changes"]["due_date"][1] == "2027-09-01"
+    with app.app_context():
+        actions = db.session.execute(select(AuditEvent.action).where(AuditEvent.action.like("promise_%"))).scalars().all()
+    assert actions.count("promise_edited") == 2
+
+
+def test_notes_and_evidence_are_audited_and_a_change_must_name_its_version(app):
+    pid = make_promise(app)
+    head = _client(app, "head")
+    assert act(head, app, pid, "note", note="Contractor chosen").status_code == 302
+    assert act(head, app, pid, "evidence", evidence_url="https://astana.gov.kz/x", evidence_note="").status_code == 302
+    with app.app_context():
+        actions = set(db.session.execute(select(AuditEvent.action)).scalars())
+    assert {"promise_note", "promise_evidence"} <= actions
+    response = head.post(f"/promises/{pid}/note", data={"csrf_token": token(head, f"/promises/{pid}"), "note": "x"})
+    assert response.status_code == 400
+    assert [n.text for n in load(app, pid).notes if n.kind == "note"] == ["Contractor chosen"]
+
+
+def test_done_again_with_a_note_keeps_when_it_was_done(app):
+    pid = make_promise(app)
+    head = _client(app, "head")
+    assert act(head, app, pid, "status", status="done").status_code == 302
+    done_at = load(app, pid).done_at
+    assert act(head, app, pid, "status", status="done", note="Photos added").status_code == 302
+    assert load(app, pid).done_at == done_at

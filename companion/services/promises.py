@@ -25,6 +25,7 @@ from ..models import (
 from ..permissions import (
     may_manage_department_promises,
     may_manage_promise,
+    may_rewrite_published_promise,
     promises_visible_to,
 )
 from . import deadlines
@@ -202,14 +203,17 @@ def mark_promise(broadcast: Broadcast, values: dict, *, actor: User | None) -> P
 
 # --- the back office ----------------------------------------------------------------------------
 
-def get_promise(promise_id, *, user: User, version=None) -> Promise:
-    """The promise by id, if `user` may manage it, checked against the version the page saw."""
+def get_promise(promise_id, *, user: User, version=None, changing: bool = False) -> Promise:
+    """The promise by id, if `user` may manage it, checked against the version the page saw (a change
+    must name the version it was made on)."""
     pid = parse_id(promise_id)
     promise = db.session.get(Promise, pid) if pid else None
     if promise is None:
         raise NotFound(_l("This promise does not exist."))
     if not may_manage_promise(user, promise):
         raise Forbidden(_l("This promise belongs to another department."))
+    if changing and version in (None, ""):
+        raise ValidationError(fields={"version": _l("Invalid version.")})
     if version not in (None, ""):
         seen = parse_id(version)
         if seen is None:
@@ -229,7 +233,8 @@ def set_status(promise: Promise, status, *, actor: User, note: str = "") -> Prom
         return promise
     before = promise.status
     promise.status = status
-    promise.done_at = utcnow() if status == PromiseStatus.DONE else None
+    if status != before:  # done again with a note keeps when it was done
+        promise.done_at = utcnow() if status == PromiseStatus.DONE else None
     _note(promise, "status", actor, note, from_status=before, to_status=status)
     _touch(promise)
     audit(actor, "promise_status", promise.broadcast, None, promise=promise.id, status=status)
@@ -242,6 +247,7 @@ def add_note(promise: Promise, text, *, actor: User) -> PromiseNote:
     text = _text(text, "note", NOTE_MAX, required=True)
     entry = _note(promise, "note", actor, text)
     _touch(promise)
+    audit(actor, "promise_note", promise.broadcast, None, promise=promise.id)
     db.session.commit()
     return entry
 
@@ -255,6 +261,7 @@ def set_evidence(promise: Promise, url, note, *, actor: User) -> Promise:
     promise.evidence_url, promise.evidence_note = url, note
     _note(promise, "evidence", actor, note, url=url)
     _touch(promise)
+    audit(actor, "promise_evidence", promise.broadcast, None, promise=promise.id)
     db.session.commit()
     return promise
 
@@ -288,12 +295,25 @@ def edit_promise(promise: Promise, values: dict, *, actor: User) -> Promise:
                                  ("due_date", due), ("stream_offset", offset)) if getattr(promise, k) != v}
     if not changed:
         return promise
+    # once published, what was promised and by when are the office's public word: only the head or an
+    # admin may change them, and the history keeps what they were
+    if promise.published and {"text", "due_date"} & set(changed) and not may_rewrite_published_promise(actor):
+        raise Forbidden(_l("A published promise's words and date may be changed only by the head or an admin."))
+    before = {key: _plain(getattr(promise, key)) for key in changed}
     for key, value in changed.items():
         setattr(promise, key, value)
-    _note(promise, "edited", actor, fields=sorted(changed))
+    _note(promise, "edited", actor, fields=sorted(changed),
+          changes={key: [before[key], _plain(value)] for key, value in changed.items()})
     _touch(promise)
+    audit(actor, "promise_edited", promise.broadcast, None, promise=promise.id, fields=sorted(changed),
+          published=bool(promise.published))
     db.session.commit()
     return promise
+
+
+def _plain(value):
+    """A value as the history keeps it (JSON): dates as ISO text."""
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def list_promises(user: User, state: str | None = None) -> list[Promise]:

@@ -60,7 +60,7 @@ def act(promise_id: int, action: str):
     if action not in ACTIONS:
         abort(404)
     try:
-        promise = promises.get_promise(promise_id, user=current_user, version=request.form.get("version"))
+        promise = promises.get_promise(promise_id, user=current_user, version=request.form.get("version"), changing=True)
         ACTIONS[action](promise, request.form, current_user)
     except ServiceError as exc:
         db.session.rollback()
