@@ -600,6 +600,8 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # how it went: "text", or "template:<name>" (WhatsApp outside its 24-hour customer-service window)
     sent_as: Mapped[str] = mapped_column(String(80), default="")
+    # the language of what is sent with it (a report's PDF); "" for a chat's notice, written in its text
+    language: Mapped[str] = mapped_column(String(2), default="", server_default="")
 
     appeal: Mapped[Appeal | None] = relationship()
 

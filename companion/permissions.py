@@ -18,6 +18,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "appeals": frozenset({Role.ADMIN, Role.OFFICER, Role.HEAD}),
     # the reasoned decision to extend an appeal's term (APPK art. 76(2)): the head or a deputy, not an admin
     "decide_extension": frozenset({Role.HEAD}),
+    # a broadcast's results: its report, PDF, spreadsheet of questions, and the report e-mailed now
+    "broadcast_report": frozenset({Role.ADMIN, Role.MODERATOR, Role.HEAD}),
 }
 
 

@@ -27,6 +27,7 @@ def upgrade() -> None:
     op.add_column('broadcast', sa.Column('report_recipients', sa.Text(), nullable=False, server_default=''))
     with op.batch_alter_table('outbox_message') as batch:
         batch.add_column(sa.Column('broadcast_id', sa.Integer(), nullable=True))
+        batch.add_column(sa.Column('language', sa.String(2), nullable=False, server_default=''))
         batch.create_foreign_key('fk_outbox_message_broadcast_id_broadcast', 'broadcast', ['broadcast_id'], ['id'])
         batch.create_index('ix_outbox_message_broadcast_id', ['broadcast_id'])
         batch.alter_column('chat', existing_type=sa.String(64), type_=sa.String(254), existing_nullable=False)
@@ -37,6 +38,7 @@ def downgrade() -> None:
         batch.alter_column('chat', existing_type=sa.String(254), type_=sa.String(64), existing_nullable=False)
         batch.drop_index('ix_outbox_message_broadcast_id')
         batch.drop_constraint('fk_outbox_message_broadcast_id_broadcast', type_='foreignkey')
+        batch.drop_column('language')
         batch.drop_column('broadcast_id')
     op.drop_column('broadcast', 'report_recipients')
     op.drop_column('broadcast', 'peak_viewers_at')
