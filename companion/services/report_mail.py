@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from typing import Callable
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
+from flask import current_app, has_request_context
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -85,6 +85,14 @@ def save_recipients(broadcast: Broadcast, text, *, actor: User | None) -> list[t
     return recipients
 
 
+def _report_link(broadcast: Broadcast, language: str) -> str:
+    """The report page's absolute address (on COMPANION_PUBLIC_URL), from a request or from the CLI."""
+    if has_request_context():
+        return absolute_url("reports.report", slug=broadcast.slug, lang=language)
+    with current_app.test_request_context("/"):
+        return absolute_url("reports.report", slug=broadcast.slug, lang=language)
+
+
 def _body(broadcast: Broadcast, language: str) -> str:
     with force_locale(language):
         moment = broadcast.started_at or broadcast.starts_at
@@ -92,7 +100,7 @@ def _body(broadcast: Broadcast, language: str) -> str:
         if moment:
             lines.append(_("Broadcast date: %(date)s", date=format_date(moment, "long")))
         lines += ["", _("The report, its charts and the table of questions online: %(link)s",
-                        link=absolute_url("reports.report", slug=broadcast.slug, lang=language)), "",
+                        link=_report_link(broadcast, language)), "",
                   office_name(language)]
     return "\n".join(lines)
 
