@@ -123,9 +123,26 @@ def _appeal_open(row) -> bool:
     return row.appeal_status is not None and row.appeal_status not in FINISHED_APPEAL_STATUSES
 
 
+class Labels(dict):
+    """Labels in the current language, each looked up once (a translation lookup costs more than a row's figures)."""
+
+    def __init__(self, make):
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key):
+        value = self[key] = self.make(*key) if isinstance(key, tuple) else self.make(key)
+        return value
+
+
+def _appeal_labels() -> Labels:
+    return Labels(lambda status, follow_up: status_label(status, follow_up) if status else "")
+
+
 def compute(broadcast: Broadcast, locale: str) -> dict:
     """Every figure of the broadcast's report, with its labels in the current language."""
     rows = _rows(broadcast)
+    appeal_labels, desk_labels = _appeal_labels(), Labels(lambda status: str(STATUS_LABELS[S(status)]))
     categories = {c.id: c.name(locale) for c in db.session.execute(select(Category)).scalars()}
     departments = {d.id: d.name(locale) for d in db.session.execute(select(Department)).scalars()}
     officer_ids = {r.officer_id for r in rows if r.officer_id}
@@ -162,13 +179,13 @@ def compute(broadcast: Broadcast, locale: str) -> dict:
         wait = (r.aired_at - r.created_at).total_seconds() if r.aired_at and status != S.MERGED else None
         if wait is not None:
             waits.append(max(0.0, wait))
-        appeal = {"status": status_label(r.appeal_status, r.follow_up) if r.appeal_status else "",
+        appeal = {"status": appeal_labels[r.appeal_status, bool(r.follow_up)],
                   "status_key": r.appeal_status or "", "department": departments.get(r.department_id, ""),
                   "officer": officers.get(r.officer_id, ""), "due_date": r.due_date if r.statutory else None,
                   "overdue": bool(r.statutory and _appeal_open(r) and r.due_date and r.due_date < today),
                   "statutory": bool(r.statutory)}
         item = {"id": r.id, "code": r.tracking_code or "", "text": r.text, "askers": r.asker_count or 1,
-                "votes": r.votes or 0, "status": str(STATUS_LABELS[S(status)]), "wait": wait, "appeal": appeal}
+                "votes": r.votes or 0, "status": desk_labels[status], "wait": wait, "appeal": appeal}
         if status == S.ANSWERED:
             answered.append(item)
             askers_answered += item["askers"]
@@ -190,7 +207,7 @@ def compute(broadcast: Broadcast, locale: str) -> dict:
         districts += [(OTHER_DISTRICT, rest)] + ([(NO_DISTRICT, unnamed)] if unnamed else [])
     district_labels = {OTHER_DISTRICT: str(_l("other districts")), NO_DISTRICT: str(_l("no district given"))}
     answered.sort(key=lambda item: (-item["askers"], -item["votes"], item["id"]))
-    follow_ups.sort(key=lambda item: (item["appeal"]["due_date"] or date.max, item["id"]))
+    follow_ups.sort(key=lambda item: (-item["askers"], -item["votes"], item["id"]))
     return {
         "broadcast": broadcast, "generated_at": utcnow(),
         "audience": {"peak": broadcast.peak_viewers or 0, "at": broadcast.peak_viewers_at},
@@ -209,6 +226,8 @@ def compute(broadcast: Broadcast, locale: str) -> dict:
                        for k, n in sorted(by_fate.items(), key=lambda i: -i[1])]),
         "time_to_air": {"count": len(waits), "median": median(waits), "p90": percentile(waits, 0.9)},
         "answered": answered, "follow_ups": follow_ups, "not_reached": not_reached,
+        # for a list that shows only some (the PDF): the most asked first
+        "most_wanted_not_reached": sorted(not_reached, key=lambda item: (-item["askers"], -item["votes"], item["id"])),
         "promises": promises(broadcast),
     }
 
@@ -247,15 +266,16 @@ def question_rows(broadcast: Broadcast, locale: str) -> list[list]:
     outcomes = {s.value: str(OUTCOME_LABELS[s]) for s in OUTCOMES}
     outcomes[S.SUBMITTED.value] = outcomes[S.PENDING.value]
     rows: list[list] = [[str(label) for label in COLUMNS]]
+    appeal_labels, channels = _appeal_labels(), Labels(channel_label)
     for r in _rows(broadcast):
         wait = (r.aired_at - r.created_at).total_seconds() if r.aired_at and r.status != S.MERGED else None
         rows.append([
             r.tracking_code or "", local(r.created_at), r.text or "", r.votes or 0, r.asker_count or 1,
             outcomes.get(r.status, r.status), grounds.get(r.reject_ground, r.reject_ground or "") if r.status == S.REJECTED else "",
             r.merged_into or "", categories.get(r.category_id or r.appeal_category_id, ""), (r.district or "").strip(),
-            channel_label(r.channel), r.language, local(r.aired_at),
+            channels[r.channel], r.language, local(r.aired_at),
             round(max(0.0, wait) / 60, 1) if wait is not None else None,
-            status_label(r.appeal_status, r.follow_up) if r.appeal_status else "",
+            appeal_labels[r.appeal_status, bool(r.follow_up)],
             departments.get(r.department_id, ""), officers.get(r.officer_id, ""),
             r.due_date if r.statutory and r.due_date else None])
     return rows

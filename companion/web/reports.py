@@ -3,7 +3,8 @@ questions, and the report e-mailed to its recipients (services/broadcast_report.
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import force_locale, get_locale
+from babel import numbers
+from flask_babel import force_locale, format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -24,8 +25,30 @@ bp = Blueprint("reports", __name__)
 PRINT_CSS = ROOT / "static" / "css" / "report-print.css"
 
 
+PDF_LIST_LIMIT = 150  # rows of each list in the PDF: WeasyPrint lays out some 100 table rows a second here
+
+
+class Formats:
+    """Numbers and dates for thousands of rows: Babel's format per cell cost more than the rest of the page."""
+
+    def __init__(self, locale: str):
+        self.group = numbers.get_group_symbol(locale)
+        self.days: dict = {}
+
+    def n(self, value: int) -> str:
+        """An integer with the locale's thousands separator."""
+        return f"{value:,}".replace(",", self.group)
+
+    def day(self, value) -> str:
+        """A date in the locale's medium format, formatted once per distinct date."""
+        if value not in self.days:
+            self.days[value] = format_date(value, "medium")
+        return self.days[value]
+
+
 def _context(broadcast: Broadcast, locale: str) -> dict:
-    return {"report": broadcast_report.compute(broadcast, locale), "minutes": broadcast_report.minutes}
+    return {"report": broadcast_report.compute(broadcast, locale), "minutes": broadcast_report.minutes,
+            "fmt": Formats(locale)}
 
 
 def render_pdf(broadcast: Broadcast, locale: str) -> tuple[bytes, str]:
@@ -34,7 +57,7 @@ def render_pdf(broadcast: Broadcast, locale: str) -> tuple[bytes, str]:
     The HTML is made here, with the database; the PDF is laid out in a real thread (`durability.run_blocking`),
     so a long report never holds the event loop that serves everyone else."""
     with force_locale(locale):
-        html = render_template("reports/report_pdf.html", locale=locale, office_name=office_name(locale),
+        html = render_template("reports/report_pdf.html", locale=locale, office_name=office_name(locale), limit=PDF_LIST_LIMIT,
                                **_context(broadcast, locale))
     db.session.rollback()  # the read is over: no transaction stays open while the PDF is laid out
 
