@@ -9,7 +9,7 @@ answer due), 2% deferred, 5% merged, 8% rejected, 10% never reviewed, the rest a
 reached; their appeals spread over departments and officers. Every question is stored through the intake
 service (its appeal registered as in production); the desk's outcomes are then written in bulk.
 
-Times whole HTTP requests through the app (Flask test client: routing, sign-in check, queries, template,
+Times whole HTTP requests (the page as opened, with 500 rows of each list, and with ?all=1 every row) through the app (Flask test client: routing, sign-in check, queries, template,
 and for the PDF WeasyPrint's layout): `--rounds` of each after a warm-up; prints the median and the
 slowest, and writes bench/results/report.json."""
 from __future__ import annotations
@@ -139,6 +139,7 @@ def run(db_kind: str, questions: int, rounds: int) -> dict:
         assert client.post("/login", data={"username": "mod", "password": PASSWORD, "csrf_token": token}).status_code == 302
         result = {"db": db_kind, "questions": questions, "stored_s": round(stored, 1),
                   "page": timed(client, "/broadcasts/rehearsal/report?lang=ru", rounds),
+                  "page_all": timed(client, "/broadcasts/rehearsal/report?lang=ru&all=1", rounds),
                   "pdf": timed(client, "/broadcasts/rehearsal/report.pdf?lang=kk", rounds),
                   "xlsx": timed(client, "/broadcasts/rehearsal/report.xlsx?lang=ru", rounds)}
         with app.app_context():

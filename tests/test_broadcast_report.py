@@ -480,3 +480,28 @@ def test_a_broadcast_called_off_before_it_started_sends_no_report(app, ctx):
     report_mail.save_recipients(b, "head@akimat.kz", actor=None)
     moderation.set_broadcast_status(b, "ended", actor=None)
     assert db.session.execute(select(OutboxMessage)).scalars().all() == []
+
+
+def test_the_pdf_lists_the_most_asked_and_says_how_many_more_the_page_has(app, town_hall, staff_client, monkeypatch):
+    from companion.web import reports
+    monkeypatch.setattr(reports, "PDF_LIST_LIMIT", 1)
+    client = staff_client("mod")
+    text = pdf_text(client.get(f"/broadcasts/{SLUG}/report.pdf?lang=en").data)
+    codes = town_hall["codes"]
+    assert codes[8] in text and codes[7] not in text and codes[10] not in text  # the most voted of the four
+    assert "Listed here: 1 of 4, the most asked first." in text and "Listed here: 1 of 3" in text
+    page = client.get(f"/broadcasts/{SLUG}/report?lang=en").get_data(as_text=True)
+    assert all(codes[n] in page for n in (7, 8, 9, 10)) and "Listed here" not in page  # the page has 500 a list
+
+
+def test_the_page_lists_the_first_rows_and_links_to_every_one(app, town_hall, staff_client, monkeypatch):
+    from companion.web import reports
+    monkeypatch.setattr(reports, "PAGE_LIST_LIMIT", 2)
+    client = staff_client("mod")
+    codes = town_hall["codes"]
+    page = client.get(f"/broadcasts/{SLUG}/report?lang=en").get_data(as_text=True)
+    listed = re.search(r'id="not-reached".*?</section>', page, re.S).group(0)
+    assert codes[8] in listed and "Listed here: 2 of 4, the most asked first." in listed
+    assert f'href="/broadcasts/{SLUG}/report?all=1&amp;lang=en#not-reached"' in listed
+    every = client.get(f"/broadcasts/{SLUG}/report?all=1&lang=en").get_data(as_text=True)
+    assert all(codes[n] in every for n in (7, 8, 9, 10)) and "Listed here" not in every

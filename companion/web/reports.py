@@ -2,12 +2,13 @@
 questions, and the report e-mailed to its recipients (services/broadcast_report.py, services/report_mail.py)."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
 from babel import numbers
+from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import force_locale, format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
+from markupsafe import escape
 
 from .. import durability
 from ..config import ROOT
@@ -25,7 +26,8 @@ bp = Blueprint("reports", __name__)
 PRINT_CSS = ROOT / "static" / "css" / "report-print.css"
 
 
-PDF_LIST_LIMIT = 150  # rows of each list in the PDF: WeasyPrint lays out some 100 table rows a second here
+PAGE_LIST_LIMIT = 500  # rows of each list on the page, unless ?all=1: the rest is one link (or the XLSX) away
+PDF_LIST_LIMIT = 100  # rows of each list in the PDF: WeasyPrint lays out some 50-100 table rows a second here
 
 
 class Formats:
@@ -68,6 +70,12 @@ def render_pdf(broadcast: Broadcast, locale: str) -> tuple[bytes, str]:
     return durability.run_blocking(lay_out), broadcast_report.file_name(broadcast, "pdf")
 
 
+@bp.app_template_filter("escape_values")
+def escape_values(labels: dict) -> dict:
+    """The labels escaped once (Markup), for a template that writes each in thousands of rows."""
+    return {key: escape(value) for key, value in labels.items()}
+
+
 @bp.get("/reports")
 @permission_required("broadcast_report")
 def index():
@@ -83,7 +91,10 @@ def report(slug: str):
     """The report of one broadcast (any status: a live one's figures so far)."""
     broadcast = broadcast_or_404(slug)
     locale = str(get_locale())
+    every = request.args.get("all") == "1"
     return render_template("reports/report.html", form=EmptyForm(), waiting=report_mail.waiting(broadcast),
+                           limit=None if every else PAGE_LIST_LIMIT,
+                           all_url=url_for("reports.report", slug=slug, all=1, lang=locale) + "#not-reached",
                            recipients=report_mail.recipients_of(broadcast), **_context(broadcast, locale))
 
 
