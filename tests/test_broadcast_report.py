@@ -484,12 +484,12 @@ def test_a_broadcast_called_off_before_it_started_sends_no_report(app, ctx):
 
 def test_the_pdf_lists_the_most_asked_and_says_how_many_more_the_page_has(app, town_hall, staff_client, monkeypatch):
     from companion.web import reports
-    monkeypatch.setattr(reports, "PDF_LIST_LIMIT", 1)
+    monkeypatch.setattr(reports, "PDF_LIST_LIMITS", {"answered": 1, "follow_ups": 1, "not_reached": 1})
     client = staff_client("mod")
     text = pdf_text(client.get(f"/broadcasts/{SLUG}/report.pdf?lang=en").data)
     codes = town_hall["codes"]
     assert codes[8] in text and codes[7] not in text and codes[10] not in text  # the most voted of the four
-    assert "Listed here: 1 of 4, the most asked first." in text and "Listed here: 1 of 3" in text
+    assert "Listed here: 1 of 4, the most asked first." in text and "Listed here: 1 of 3" in text  # not reached, answered
     page = client.get(f"/broadcasts/{SLUG}/report?lang=en").get_data(as_text=True)
     assert all(codes[n] in page for n in (7, 8, 9, 10)) and "Listed here" not in page  # the page has 500 a list
 

@@ -27,7 +27,9 @@ PRINT_CSS = ROOT / "static" / "css" / "report-print.css"
 
 
 PAGE_LIST_LIMIT = 500  # rows of each list on the page, unless ?all=1: the rest is one link (or the XLSX) away
-PDF_LIST_LIMIT = 100  # rows of each list in the PDF: WeasyPrint lays out some 50-100 table rows a second here
+# rows of each list in the PDF, the most asked first: WeasyPrint lays out some 50-100 table rows a second here
+# (docs/performance.md), and who owes a written answer matters most the morning after
+PDF_LIST_LIMITS = {"answered": 50, "follow_ups": 100, "not_reached": 100}
 
 
 class Formats:
@@ -53,19 +55,24 @@ def _context(broadcast: Broadcast, locale: str) -> dict:
             "fmt": Formats(locale)}
 
 
+def _fetch_nothing(url: str, *args, **kwargs):
+    raise ValueError("the report fetches nothing")
+
+
 def render_pdf(broadcast: Broadcast, locale: str) -> tuple[bytes, str]:
     """The report as a PDF in `locale` (WeasyPrint, DejaVu Sans: every Kazakh letter) and its file name.
 
     The HTML is made here, with the database; the PDF is laid out in a real thread (`durability.run_blocking`),
     so a long report never holds the event loop that serves everyone else."""
     with force_locale(locale):
-        html = render_template("reports/report_pdf.html", locale=locale, office_name=office_name(locale), limit=PDF_LIST_LIMIT,
+        html = render_template("reports/report_pdf.html", locale=locale, office_name=office_name(locale), limits=PDF_LIST_LIMITS,
                                **_context(broadcast, locale))
     db.session.rollback()  # the read is over: no transaction stays open while the PDF is laid out
 
     def lay_out() -> bytes:
         import weasyprint
-        return weasyprint.HTML(string=html, base_url=str(ROOT)).write_pdf(
+        # nothing is fetched while laying out: the report is made of its own HTML and stylesheet only
+        return weasyprint.HTML(string=html, url_fetcher=_fetch_nothing).write_pdf(
             stylesheets=[weasyprint.CSS(filename=str(PRINT_CSS))])
     return durability.run_blocking(lay_out), broadcast_report.file_name(broadcast, "pdf")
 
@@ -93,7 +100,7 @@ def report(slug: str):
     locale = str(get_locale())
     every = request.args.get("all") == "1"
     return render_template("reports/report.html", form=EmptyForm(), waiting=report_mail.waiting(broadcast),
-                           limit=None if every else PAGE_LIST_LIMIT,
+                           limits=None if every else dict.fromkeys(PDF_LIST_LIMITS, PAGE_LIST_LIMIT),
                            all_url=url_for("reports.report", slug=slug, all=1, lang=locale) + "#not-reached",
                            recipients=report_mail.recipients_of(broadcast), **_context(broadcast, locale))
 
