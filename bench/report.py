@@ -33,7 +33,7 @@ from sqlalchemy import select, update  # noqa: E402
 from companion import create_app, migrate  # noqa: E402
 from companion.config import Config  # noqa: E402
 from companion.extensions import db  # noqa: E402
-from companion.models import Appeal, Broadcast, Channel, Question, QuestionStatus, User  # noqa: E402
+from companion.models import Appeal, Channel, Question, QuestionStatus  # noqa: E402
 from companion.services import accounts, broadcasts, intake, moderation  # noqa: E402
 
 PASSWORD = "correct-horse-battery"

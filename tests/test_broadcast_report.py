@@ -8,18 +8,17 @@ import email
 import email.policy
 import io
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from companion.extensions import db, socketio
-from companion.models import AudienceCount, Broadcast, OutboxMessage, Question, User
-from companion.services import (appeals, audience, broadcast_report, broadcasts, intake, moderation, outbox,
-                                report_mail)
-from companion.services.errors import Conflict, ValidationError
+from companion.extensions import db
+from companion.models import AudienceCount, Broadcast, OutboxMessage, User
+from companion.services import (appeals, audience, broadcast_report, broadcasts, intake, moderation, report_mail)
+from companion.services.errors import ValidationError
 
 from .conftest import csrf_token
 from .test_appeals_http import Inbox

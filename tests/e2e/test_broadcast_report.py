@@ -90,7 +90,7 @@ def test_the_report_is_recorded_live_mailed_at_the_end_and_legible_on_a_phone(br
             admin.screenshot(path=str(SCREENSHOTS / "report-1366.png"))
             admin.screenshot(path=str(SCREENSHOTS / "report-1366-full.png"), full_page=True)
             _no_sideways_scroll(admin)
-            assert admin.inner_text("#by-channel tbody tr:first-child") .split() [-2:] == ["5", "50%"]
+            assert admin.inner_text("#by-channel tbody tr:first-child").split()[-2:] == ["5", "50%"]
 
             # the head has no broadcasts list: the nav's report list, then the report on a phone, in Kazakh and Russian
             head = signed_in(browser, server, "head", "/appeals", viewport={"width": 360, "height": 740},
