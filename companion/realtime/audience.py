@@ -33,12 +33,24 @@ def sample_audience(process: str) -> dict[int, int]:
 
 
 def audience_sampler(app) -> None:
-    """Background task of a serving process: count the audience every AUDIENCE_SAMPLE_SECONDS, forever."""
+    """Background task of a serving process: count the audience every AUDIENCE_SAMPLE_SECONDS, forever.
+
+    It writes only when its counts changed, or to keep them fresh (every half of AUDIENCE_STALE_SECONDS):
+    on SQLite every write takes the one write lock the requests need too, and a process with no viewers
+    writes nothing at all."""
+    import time
     process = process_name()
+    last: dict[str, int] = {}
+    written = 0.0
     while True:
         socketio.sleep(app.config["AUDIENCE_SAMPLE_SECONDS"])
+        counts = local_counts()
+        fresh = time.monotonic() - written < app.config["AUDIENCE_STALE_SECONDS"] / 2
+        if counts == last and (fresh or not counts):
+            continue
         with app.app_context():
             try:
                 sample_audience(process)
-            except Exception:  # noqa: BLE001 - a database hiccup must not end the sampler
+                last, written = counts, time.monotonic()
+            except Exception:  # noqa: BLE001 - a database hiccup must not end the sampler; the next round writes
                 app.logger.exception("audience sample failed")

@@ -72,6 +72,7 @@ def test_the_report_is_recorded_live_mailed_at_the_end_and_legible_on_a_phone(br
 
             # a moderator types the recipients on the broadcast's page, as a person does
             mod = signed_in(browser, server, "mod", "/admin/broadcasts/2", viewport={"width": 1366, "height": 768})
+            assert mod.locator("#report_recipients").count() == 1, mod.inner_text("main")[:2000]
             mod.fill("#report_recipients", "head@akimat.kz kk\ndeputy@akimat.kz ru")
             mod.click("#report button[type=submit]:has-text('Save')")
             mod.wait_for_selector(".flash.ok")
