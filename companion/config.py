@@ -82,6 +82,9 @@ class Config:
     DUE_SOON_DAYS: int = 3
     APPEALS_PAGE_SIZE: int = 50
     ROADMAP_CACHE_SECONDS: int = 60
+    AUDIENCE_SAMPLE_SECONDS: int = 5
+    AUDIENCE_STALE_SECONDS: int = 20
+    REPORT_MAIL_SECONDS: int = 5
     DISTRICTS: str = ""
     SMTP_HOST: str = ""
     SMTP_PORT: int = 25
@@ -258,6 +261,9 @@ SETTINGS_DOC = {
     "EXTENSION_MAX_MONTHS": "Longest term of an extended appeal, in months from receipt. Default 2.",
     "DUE_SOON_DAYS": "An open appeal due within this many days is shown amber. Default 3.",
     "APPEALS_PAGE_SIZE": "Appeals per back-office page. Default 50.",
+    "AUDIENCE_SAMPLE_SECONDS": "How often each serving process writes how many viewers it holds per live broadcast (the report's peak audience). Default 5.",
+    "AUDIENCE_STALE_SECONDS": "A process's viewer count older than this is left out of the audience (the process stopped). Default 20.",
+    "REPORT_MAIL_SECONDS": "How often a serving process looks for broadcast reports to e-mail. Default 5.",
     "ROADMAP_CACHE_SECONDS": "How long the public roadmap's figures are reused before they are counted again. Default 60.",
     "DISTRICTS": "The office's districts for the public roadmap, separated by ';', each with its spellings separated by '|' (the first is shown): Samal|Самал;Nursat|Нурсат. Other districts residents type are counted as other. Default: none.",
     "SMTP_HOST": "Mail server for notices to applicants; empty turns e-mail notices off. Default: none.",

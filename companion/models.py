@@ -169,6 +169,13 @@ class Broadcast(db.Model):
     # the secret in the OBS/vMix overlay's address; a moderator can rotate it
     overlay_key: Mapped[str] = mapped_column(String(43), default=lambda: secrets.token_urlsafe(24),
                                              server_default="")
+    # the most viewers connected at once while live, summed over every serving process, and when
+    # (services/audience.py records it from each process's count)
+    peak_viewers: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    peak_viewers_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # who gets the broadcast's report by e-mail when it ends: one address a line, optionally followed by
+    # the report's language ("head@akimat.kz ru"); services/report_mail.py parses and checks it
+    report_recipients: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     def title(self, locale: str) -> str:
         """The title in `locale`, falling back to the other languages."""
@@ -581,9 +588,12 @@ class OutboxMessage(db.Model):
     __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeal.id"), index=True)
+    # a broadcast's report e-mailed to a staff recipient (channel "email", kind "report"; services/report_mail.py)
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast.id"), index=True)
     channel: Mapped[str] = mapped_column(String(8))
-    chat: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16))  # register, answer, extend, forward, urgent, leave, reply
+    # a chat id, or an e-mail address (up to 254 characters, RFC 5321) for the "email" channel
+    chat: Mapped[str] = mapped_column(String(254))
+    kind: Mapped[str] = mapped_column(String(16))  # register, answer, extend, forward, urgent, leave, reply, report
     text: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(8), default="pending")  # pending, sent, failed (will retry), dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -593,8 +603,21 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # how it went: "text", or "template:<name>" (WhatsApp outside its 24-hour customer-service window)
     sent_as: Mapped[str] = mapped_column(String(80), default="")
+    # the language of what is sent with it (a report's PDF); "" for a chat's notice, written in its text
+    language: Mapped[str] = mapped_column(String(2), default="", server_default="")
 
     appeal: Mapped[Appeal | None] = relationship()
+
+
+class AudienceCount(db.Model):
+    """How many viewers one serving process holds connected to a live broadcast, as it last counted them:
+    the audience is the sum over the processes whose count is fresh (services/audience.py)."""
+
+    __tablename__ = "audience_count"
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcast.id"), primary_key=True)
+    process: Mapped[str] = mapped_column(String(64), primary_key=True)
+    viewers: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ChannelChat(db.Model):

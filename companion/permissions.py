@@ -25,6 +25,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "operate": frozenset({Role.OPERATOR}),
     # block a question's sender on every channel, and lift blocks (services/blocking.py)
     "block": frozenset({Role.ADMIN, Role.MODERATOR}),
+    # a broadcast's results: its report, PDF, spreadsheet of questions, and the report e-mailed now
+    "broadcast_report": frozenset({Role.ADMIN, Role.MODERATOR, Role.HEAD}),
 }
 
 

@@ -296,6 +296,11 @@ def serve(host: str | None = None, port: int | None = None, banner=None) -> None
     socketio.start_background_task(group_committer, app)
     socketio.start_background_task(vote_flusher, app)
     socketio.start_background_task(audience_sender, app)
+    from .realtime.audience import audience_sampler
+    from .services.report_mail import mail_reports_forever
+    from .web.reports import render_pdf
+    socketio.start_background_task(audience_sampler, app)
+    socketio.start_background_task(mail_reports_forever, app, socketio.sleep, render_pdf)
     _warm_up()
     if os.environ.get("COMPANION_GC_DEFAULTS") != "1":  # the benchmarks' before/after switch
         _tune_gc()

@@ -390,7 +390,10 @@ def export_csv(user: User, f: AppealFilter, locale: str, separator: str = ","):
     yield buffer.getvalue()
 
 
-def build_xlsx(rows: list[list], sheet_name: str) -> bytes:
+APPEAL_WIDTHS = {1: 16, 3: 11, 12: 16}  # the appeals' export: its moments and dates fit their cells
+
+
+def build_xlsx(rows: list[list], sheet_name: str, widths: dict[int, int] | None = None) -> bytes:
     """A workbook of `rows` (the first in bold, and frozen): text as text (never a formula or a link),
     dates and moments as date cells with a date format, numbers as numbers. Pure: safe in another thread."""
     import xlsxwriter
@@ -415,9 +418,8 @@ def build_xlsx(rows: list[list], sheet_name: str) -> bytes:
                 sheet.write_number(r, c, value)
             else:
                 sheet.write_string(r, c, str(value))
-    sheet.set_column(1, 1, 16)  # the moments and dates fit their cells
-    sheet.set_column(3, 3, 11)
-    sheet.set_column(12, 12, 16)
+    for column, width in (APPEAL_WIDTHS if widths is None else widths).items():
+        sheet.set_column(column, column, width)
     sheet.freeze_panes(1, 0)
     workbook.close()
     return output.getvalue()

@@ -8,7 +8,7 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..models import (Broadcast, BroadcastStatus, Category, Channel, Question, QuestionMerge, QuestionStatus, User,
                       Vote, utcnow)
-from . import appeals
+from . import appeals, audience, report_mail
 from .audit import audit
 from .changes import Change, ChangeBuilder
 from .errors import ConfirmationRequired, Conflict, InvalidTransition, NotFound, StaleVersion, ValidationError
@@ -546,5 +546,8 @@ def set_broadcast_status(broadcast: Broadcast, status: str, *, actor: User | Non
         broadcast.started_at = utcnow()
     elif target == BroadcastStatus.ENDED:
         broadcast.ended_at = utcnow()
+        audience.forget(broadcast)
+        if broadcast.started_at is not None:  # a broadcast called off before it started has no report to send
+            report_mail.enqueue_report(broadcast)  # sent by the serving process's mailer, after this commits
     audit(actor, "broadcast_" + target.value, broadcast)
     return builder.commit(settings=True)

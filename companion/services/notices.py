@@ -80,18 +80,24 @@ def notify(appeal: Appeal, kind: str) -> AppealEvent | None:
     message["Subject"] = subject
     message.set_content(body)
     try:
-        with smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=cfg["SMTP_TIMEOUT"]) as smtp:
-            if cfg["SMTP_STARTTLS"]:
-                smtp.starttls()
-            if cfg["SMTP_USERNAME"]:
-                smtp.login(cfg["SMTP_USERNAME"], cfg["SMTP_PASSWORD"])
-            smtp.send_message(message)
+        send_email(message)
         action, detail = "notice_sent", {"kind": kind}
     except (OSError, smtplib.SMTPException) as exc:
         # the address is personal data: log the appeal number and the error class only
         log.warning("notice for %s failed: %s", appeal.tracking_code, type(exc).__name__)
         action, detail = "notice_failed", {"kind": kind, "error": type(exc).__name__}
     return _event(appeal, action, detail, public=action == SENT)
+
+
+def send_email(message: EmailMessage) -> None:
+    """Hand one message to the office's mail server (COMPANION_SMTP_*); raises OSError or SMTPException."""
+    cfg = current_app.config
+    with smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=cfg["SMTP_TIMEOUT"]) as smtp:
+        if cfg["SMTP_STARTTLS"]:
+            smtp.starttls()
+        if cfg["SMTP_USERNAME"]:
+            smtp.login(cfg["SMTP_USERNAME"], cfg["SMTP_PASSWORD"])
+        smtp.send_message(message)
 
 
 def _event(appeal: Appeal, action: str, detail: dict, *, public: bool, actor: User | None = None) -> AppealEvent:

@@ -148,7 +148,7 @@ OUTBOX_STATES = {"pending": _l("waiting"), "sent": _l("sent"), "failed": _l("wil
 
 
 def _notice_kinds() -> dict:
-    return {**notices.KIND_LABELS, "register": appeals.ACTION_LABELS["register"]}
+    return {**notices.KIND_LABELS, "register": appeals.ACTION_LABELS["register"], "report": _l("broadcast report (e-mail)")}
 
 
 @bp.get("/undelivered")

@@ -1,7 +1,7 @@
 """promises: commitments made on air, tracked and published (issue 22), and their history
 
 Revision ID: 0019
-Revises: 0017 (becomes 0018 when merged after the broadcast report's migration)
+Revises: 0018 (becomes 0018 when merged after the broadcast report's migration)
 Create Date: 2026-12-01 23:30:00.000000
 """
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 
 
 revision = '0019'
-down_revision = '0017'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
