@@ -81,6 +81,7 @@ class Config:
     DUE_SOON_DAYS: int = 3
     APPEALS_PAGE_SIZE: int = 50
     ROADMAP_CACHE_SECONDS: int = 60
+    ANALYTICS_CACHE_SECONDS: int = 300
     DISTRICTS: str = ""
     SMTP_HOST: str = ""
     SMTP_PORT: int = 25
@@ -256,7 +257,8 @@ SETTINGS_DOC = {
     "EXTENSION_MAX_MONTHS": "Longest term of an extended appeal, in months from receipt. Default 2.",
     "DUE_SOON_DAYS": "An open appeal due within this many days is shown amber. Default 3.",
     "APPEALS_PAGE_SIZE": "Appeals per back-office page. Default 50.",
-    "ROADMAP_CACHE_SECONDS": "How long the public roadmap's figures are reused before they are counted again. Default 60.",
+    "ROADMAP_CACHE_SECONDS": "How long the public roadmap's figures are reused before they are counted again (in the background: visitors get the stored figures meanwhile). Default 60.",
+    "ANALYTICS_CACHE_SECONDS": "How long the staff analytics' figures (per department) are reused before they are counted again in the background. Default 300.",
     "DISTRICTS": "The office's districts for the public roadmap, separated by ';', each with its spellings separated by '|' (the first is shown): Samal|Самал;Nursat|Нурсат. Other districts residents type are counted as other. Default: none.",
     "SMTP_HOST": "Mail server for notices to applicants; empty turns e-mail notices off. Default: none.",
     "SMTP_PORT": "Mail server port. Default 25.",

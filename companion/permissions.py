@@ -20,6 +20,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "decide_extension": frozenset({Role.HEAD}),
     # the back office of promises made on air; officers are further limited to their department (may_manage_promise)
     "promises": frozenset({Role.ADMIN, Role.HEAD, Role.OFFICER}),
+    # staff analytics of appeals; an officer's figures are limited to their department (services.analytics)
+    "analytics": frozenset({Role.ADMIN, Role.HEAD, Role.OFFICER}),
 }
 
 
