@@ -254,3 +254,33 @@ def test_the_pages_are_translated(app, staff_client):
     for code, words in (("ru", "Аналитика"), ("kk", "Талдау")):
         client.get(f"/lang/{code}")
         assert words in client.get("/analytics").get_data(as_text=True)
+
+
+def test_of_two_processes_that_find_the_figures_stale_one_recounts(app, tmp_path, monkeypatch):
+    """Two apps on one database (two serving processes): both serve the stored figures, one claims the recount."""
+    from companion import create_app
+
+    from .conftest import test_config
+    other = create_app(test_config(tmp_path / "other", DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"]))
+    (tmp_path / "other").mkdir(exist_ok=True)
+    for each in (app, other):
+        each.config.update(ROADMAP_CACHE_SECONDS=60)
+    assert app.test_client().get("/roadmap").status_code == 200
+    with app.app_context():
+        _make_stale("roadmap")
+    release, calls = threading.Event(), []
+    real = reports.compute_roadmap
+
+    def slow_count():
+        calls.append(1)
+        release.wait(10)
+        return real()
+    monkeypatch.setattr(reports, "compute_roadmap", slow_count)
+    assert other.test_client().get("/roadmap").status_code == 200
+    assert app.test_client().get("/roadmap").status_code == 200
+    assert len(calls) == 1 and ("companion.last_recount" in other.extensions) != ("companion.last_recount" in app.extensions)
+    release.set()
+    _join_recount(other if "companion.last_recount" in other.extensions else app)
+    with other.app_context():
+        db.session.remove()
+        db.engine.dispose()
