@@ -85,6 +85,7 @@ class Config:
     AUDIENCE_SAMPLE_SECONDS: int = 5
     AUDIENCE_STALE_SECONDS: int = 20
     REPORT_MAIL_SECONDS: int = 5
+    ANALYTICS_CACHE_SECONDS: int = 300
     DISTRICTS: str = ""
     SMTP_HOST: str = ""
     SMTP_PORT: int = 25
@@ -264,7 +265,8 @@ SETTINGS_DOC = {
     "AUDIENCE_SAMPLE_SECONDS": "How often each serving process writes how many viewers it holds per live broadcast (the report's peak audience). Default 5.",
     "AUDIENCE_STALE_SECONDS": "A process's viewer count older than this is left out of the audience (the process stopped). Default 20.",
     "REPORT_MAIL_SECONDS": "How often a serving process looks for broadcast reports to e-mail. Default 5.",
-    "ROADMAP_CACHE_SECONDS": "How long the public roadmap's figures are reused before they are counted again. Default 60.",
+    "ROADMAP_CACHE_SECONDS": "How long the public roadmap's figures are reused before they are counted again (in the background: visitors get the stored figures meanwhile). Default 60.",
+    "ANALYTICS_CACHE_SECONDS": "How long the staff analytics' figures (per department) are reused before they are counted again in the background. Default 300.",
     "DISTRICTS": "The office's districts for the public roadmap, separated by ';', each with its spellings separated by '|' (the first is shown): Samal|Самал;Nursat|Нурсат. Other districts residents type are counted as other. Default: none.",
     "SMTP_HOST": "Mail server for notices to applicants; empty turns e-mail notices off. Default: none.",
     "SMTP_PORT": "Mail server port. Default 25.",

@@ -27,6 +27,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "block": frozenset({Role.ADMIN, Role.MODERATOR}),
     # a broadcast's results: its report, PDF, spreadsheet of questions, and the report e-mailed now
     "broadcast_report": frozenset({Role.ADMIN, Role.MODERATOR, Role.HEAD}),
+    # staff analytics of appeals; an officer's figures are limited to their department (services.analytics)
+    "analytics": frozenset({Role.ADMIN, Role.HEAD, Role.OFFICER}),
 }
 
 

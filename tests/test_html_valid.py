@@ -19,7 +19,7 @@ LANGUAGES = ("kk", "ru", "en")
 PUBLIC = ["/", "/b/demo", "/privacy", "/login", "/track", "/roadmap", "/present/demo", "/no-such-page"]
 STAFF = ["/moderate/demo", "/prompter/demo", "/appeals", "/admin/broadcasts", "/admin/broadcasts/1",
          "/admin/broadcasts/1/edit", "/admin/broadcasts/new", "/admin/users", "/admin/audit", "/admin/api-keys",
-         "/admin/organisation", "/admin/blocked", "/broadcasts/demo/report", "/reports"]
+         "/admin/organisation", "/admin/blocked", "/broadcasts/demo/report", "/reports", "/analytics"]
 
 
 def vnu_jar() -> Path | None:

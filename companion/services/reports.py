@@ -1,24 +1,28 @@
 """The public roadmap of requests: counts by category, district and status, answers on time, median days.
 
+On time as city 311 services count it: answered on time / (answered + open and overdue).
+
 Only statutory appeals under consideration count: not questions only (no name or no contact:
 they have no term to be answered on time), not those of questions rejected on the desk (spam, abuse),
 nor of questions still waiting for a moderator that nobody in the office has acted on yet. No free text is published: districts are the office's own list
 (COMPANION_DISTRICTS), whatever else residents typed is counted as "other".
 
 Counting a million appeals takes a moment, so the figures are kept in `report_cache` for
-ROADMAP_CACHE_SECONDS (in the database, so every process shares them) and recounted after that."""
+ROADMAP_CACHE_SECONDS (in the database, so every process shares them). After that a visitor still gets
+the stored figures at once, and one process recounts them in a background task (cached_report)."""
 from __future__ import annotations
 
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
+from ..extensions import db, socketio
 from ..models import Appeal, AppealStatus, Question, QuestionStatus, ReportCache, utcnow
 from .appeal_list import open_condition
 from .appeals import NOT_FOR_BROADCAST
+from .deadlines import local_date
 
 A = AppealStatus
 ANSWERED = (A.ANSWERED.value, A.ANSWERED_ON_AIR.value, A.CLOSED.value)
@@ -98,25 +102,65 @@ def compute_roadmap() -> dict:
         else:
             late += n
     total = sum(by_status.values())
+    # as city 311 services count it: an open appeal past its due date counts against the share at once
+    open_overdue = db.session.execute(_considered(select(func.count()).select_from(Appeal))
+                                      .where(open_condition()).where(Appeal.due_date < local_date())).scalar_one()
+    answered = on_time + late
     return {"total": total, "open": open_count, "by_status": by_status, "by_category": by_category,
-            "by_district": districts, "answered": on_time + late,
-            "on_time_share": round(on_time / (on_time + late), 4) if on_time + late else None,
+            "by_district": districts, "answered": answered, "answered_on_time": on_time, "open_overdue": open_overdue,
+            "on_time_share": round(on_time / (answered + open_overdue), 4) if answered + open_overdue else None,
             "median_days_to_answer": _median(histogram), "computed_at": utcnow().isoformat()}
 
 
-def roadmap() -> dict:
-    """The roadmap's figures, recounted at most every ROADMAP_CACHE_SECONDS."""
-    ttl = current_app.config["ROADMAP_CACHE_SECONDS"]
-    row = db.session.get(ReportCache, "roadmap")
-    if row is not None and ttl > 0 and row.computed_at > utcnow() - timedelta(seconds=ttl):
-        return row.payload
-    payload = compute_roadmap()
+def _store(key: str, payload: dict) -> None:
+    """Keep `payload` as the figures of `key`, counted now."""
     try:
+        row = db.session.get(ReportCache, key)
         if row is None:
-            db.session.add(ReportCache(key="roadmap", payload=payload, computed_at=utcnow()))
+            db.session.add(ReportCache(key=key, payload=payload, computed_at=utcnow()))
         else:
             row.payload, row.computed_at = payload, utcnow()
         db.session.commit()
     except IntegrityError:  # another process stored it first: theirs is as fresh
         db.session.rollback()
+
+
+def _recount(app, key: str, count) -> None:
+    """The background task: count `key` again and store it (its own app context and session)."""
+    with app.app_context():
+        try:
+            _store(key, count())
+        except Exception:  # noqa: BLE001 - the stale figures stay; the next claim after the TTL tries again
+            db.session.rollback()
+            app.logger.exception("recount of %s failed", key)
+        finally:
+            db.session.remove()
+
+
+def cached_report(key: str, count, ttl: int) -> dict:
+    """The figures of `key`: counted in the request only when none are stored yet (or ttl <= 0); fresh ones as
+    stored; stale ones as stored too, while one background task recounts them. The recount is claimed by
+    moving the row's computed_at forward where it still holds the value read (one UPDATE): of several
+    requests or processes that find it stale, exactly one wins and recounts; the others serve the old
+    figures, as the winner does. A failed recount leaves them for the next claim, a TTL later."""
+    row = db.session.get(ReportCache, key)
+    if row is None or ttl <= 0:
+        payload = count()
+        _store(key, payload)
+        return payload
+    payload, seen = row.payload, row.computed_at
+    if seen > utcnow() - timedelta(seconds=ttl):
+        return payload
+    claimed = db.session.execute(update(ReportCache).where(ReportCache.key == key, ReportCache.computed_at == seen)
+                                 .values(computed_at=utcnow())).rowcount == 1
+    db.session.commit()
+    if claimed:
+        app = current_app._get_current_object()
+        task = socketio.start_background_task(_recount, app, key, count)
+        app.extensions["companion.last_recount"] = task  # tests join it
     return payload
+
+
+def roadmap() -> dict:
+    """The roadmap's figures, recounted off the request path every ROADMAP_CACHE_SECONDS."""
+    return cached_report("roadmap", compute_roadmap, current_app.config["ROADMAP_CACHE_SECONDS"])

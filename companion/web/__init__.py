@@ -48,10 +48,10 @@ def load_user(user_id: str):
 
 def register_web(app: Flask) -> None:
     """Attach the HTML blueprints, error pages and template helpers."""
-    from . import admin, appeals, auth, internal, operator, promises, public, reports, safety, staff
+    from . import admin, analytics, appeals, auth, internal, operator, promises, public, reports, safety, staff
     from ..extensions import csrf
     safety.install(app)  # first: the id converter applies to the routes added after it
-    for module in (public, auth, staff, admin, appeals, promises, reports, operator, internal):
+    for module in (public, auth, staff, admin, appeals, promises, reports, analytics, operator, internal):
         app.register_blueprint(module.bp)
     csrf.exempt(internal.bp)  # signed with the app's secret key instead (web/internal.py)
 
