@@ -51,6 +51,8 @@ sys.path.insert(0, str(ROOT))
 from tests.liveserver import LiveServer, free_port  # noqa: E402  (the harness the tests use)
 
 KEYS = ["viewers_held", "rss_kb_per_viewer", "fanout_p99_ms_1000", "fanout_p99_ms_3000", "fanout_ratio_vs_node_3000",
+        "fanout_ratio_vs_uws_1000", "fanout_ratio_vs_uws_3000", "fanout_ratio_vs_ws_1000", "fanout_ratio_vs_ws_3000",
+        "first_viewer_p50_ms_1000", "first_viewer_p99_ms_1000",
         "ingest_qps", "ingest_ack_p99_ms", "ingest_lost", "prompter_p99_ms_under_load",
         "vote_broadcasts_per_s_at_1000_votes_per_s", "moderator_render_ms_10k", "moderator_update_ms_10k",
         "appeals_page_p95_ms_1m_pg", "storm_handshakes_per_s", "storm_back_with_state_s"]
@@ -115,19 +117,21 @@ def session() -> aiohttp.ClientSession:
 
 
 class Counter:
-    """Counts the viewers that received the current round's event and when the last one did."""
+    """Counts the viewers that received the current round's event, and when the first and the last one did."""
 
     def __init__(self):
-        self.expected, self.received, self.last = 0, 0, 0.0
+        self.expected, self.received, self.first, self.last = 0, 0, 0.0, 0.0
         self.done = asyncio.Event()
 
     def reset(self, expected: int) -> None:
-        self.expected, self.received, self.last = expected, 0, 0.0
+        self.expected, self.received, self.first, self.last = expected, 0, 0.0, 0.0
         self.done = asyncio.Event()
 
     def hit(self) -> None:
         self.received += 1
         self.last = time.perf_counter()
+        if self.received == 1:
+            self.first = self.last
         if self.received >= self.expected:
             self.done.set()
 
@@ -216,8 +220,14 @@ class Client:
             await self.ws.close()
 
 
+# The peers, each `node bench/peers/<script> <port>` with the same events and no database (desk.js):
+# socket.io 4.8 on Node's http server, socket.io 4.8 attached to uWebSockets.js, and a raw `ws`
+# broadcaster writing one pre-encoded frame to every viewer.
+PEERS = {"node": "server.js", "uws": "server-uws.js", "ws": "server-ws.js"}
+
+
 class Target:
-    """One server under test: ours (eventlet, SQLite) or the Node peer."""
+    """One server under test: ours (eventlet, SQLite) or one of the PEERS."""
 
     def __init__(self, kind: str, tmp: Path):
         self.kind, self.tmp = kind, tmp
@@ -237,7 +247,7 @@ class Target:
         else:
             port = free_port()
             self.url = f"http://127.0.0.1:{port}"
-            self.proc = subprocess.Popen(["node", str(ROOT / "bench" / "peers" / "server.js"), str(port)],
+            self.proc = subprocess.Popen(["node", str(ROOT / "bench" / "peers" / PEERS[self.kind]), str(port)],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
             import requests
             deadline = time.monotonic() + 20
@@ -247,6 +257,9 @@ class Target:
                         break
                 except requests.ConnectionError:
                     time.sleep(0.1)
+            else:
+                self.proc.kill()
+                raise RuntimeError(f"the {self.kind} peer did not answer /healthz within 20 s")
             self.pid = self.proc.pid
         return self
 
@@ -357,9 +370,9 @@ class Audience:
         p.stdin.write(json.dumps(command).encode() + b"\n")
         await p.stdin.drain()
 
-    async def round(self, r: int, action, timeout: float = 30) -> tuple[float, int, float]:
+    async def round(self, r: int, action, timeout: float = 30) -> tuple[float, int, float, float]:
         """Arm every process for round `r`, then run `action`; returns (when `action` started, how
-        many viewers got the round's feed_changed, when the last of them did)."""
+        many viewers got the round's feed_changed, when the first of them did, when the last did)."""
         for p in self.procs:
             await self._tell(p, do="start", round=r)
         for p in self.procs:
@@ -375,7 +388,8 @@ class Audience:
         replies = await asyncio.gather(*waits)
         for reply in replies:
             assert reply.get("done") == r, reply
-        return t0, sum(m["received"] for m in replies), max(m["last"] for m in replies)
+        firsts = [m["first"] for m in replies if m["received"]]
+        return t0, sum(m["received"] for m in replies), min(firsts, default=0.0), max(m["last"] for m in replies)
 
     async def cpu_seconds(self) -> float:
         """The generator processes' CPU time so far, all together."""
@@ -397,7 +411,7 @@ async def audience_process(url: str, n: int) -> None:
         sys.stdout.flush()
 
     def result(r: int) -> None:
-        say(done=r, received=counter.received, last=counter.last)
+        say(done=r, received=counter.received, first=counter.first, last=counter.last)
 
     async def report(r: int) -> None:
         await counter.done.wait()
@@ -430,6 +444,7 @@ class FanoutRig:
     def __init__(self, target: Target, viewers: int, processes: int):
         self.target, self.viewers, self.processes = target, viewers, processes
         self.latencies: list[float] = []
+        self.firsts: list[float] = []  # the trigger to the first viewer's copy: the server's path before the fan-out
         self.complete, self.parent_cpu, self.server_cpu = 0, 0.0, 0.0
 
     async def __aenter__(self) -> "FanoutRig":
@@ -454,30 +469,35 @@ class FanoutRig:
         await self.stack.aclose()
 
     async def round(self, r: int) -> None:
-        """Send one question to air; time it until the last viewer has it. The server's CPU time and
+        """Send one question to air; time it until the first and the last viewer have it. The server's CPU time and
         the parent generator's are counted over the rounds only, not the pauses between them."""
         cpu0, server0 = cpu_seconds(), server_cpu_seconds(self.target.pid)
-        t0, received, last = await self.audience.round(r, lambda: self.moderator.call(
+        t0, received, first, last = await self.audience.round(r, lambda: self.moderator.call(
             "send_to_air", {"id": self.ids[r % 2], "finish_current": "defer"}))
         self.parent_cpu += cpu_seconds() - cpu0
         self.server_cpu += server_cpu_seconds(self.target.pid) - server0
         self.complete += received >= self.audience.connected
         self.latencies.append((last - t0) * 1000)
+        if received:
+            self.firsts.append((first - t0) * 1000)
 
     async def result(self, stolen_share: float) -> dict:
         cpu = self.parent_cpu + await self.audience.cpu_seconds() - self.audience_cpu0
         return {"connected": self.audience.connected, "all_received_rounds": self.complete,
                 "rounds": len(self.latencies), "p50_ms": round(statistics.median(self.latencies), 1),
-                "p99_ms": round(pct(self.latencies, 0.99), 1), "rss_kb_per_viewer": round(self.rss_kb_per_viewer, 1),
+                "p99_ms": round(pct(self.latencies, 0.99), 1),
+                "first_p50_ms": round(statistics.median(self.firsts), 2) if self.firsts else None,
+                "first_p99_ms": round(pct(self.firsts, 0.99), 2) if self.firsts else None, "rss_kb_per_viewer": round(self.rss_kb_per_viewer, 1),
                 "generator_processes": self.audience.processes, "generator_cpu_s": round(cpu, 2),
                 "server_cpu_s": round(self.server_cpu, 2), "stolen_share": round(stolen_share, 3),
-                "latencies_ms": [round(v, 1) for v in self.latencies]}
+                "latencies_ms": [round(v, 1) for v in self.latencies],
+                "first_ms": [round(v, 2) for v in self.firsts]}
 
 
 async def fanout(targets: list[Target], viewers: int, rounds: int, processes: int) -> list[dict]:
     """Moderator "send to air" -> received by the last of `viewers` viewers, per round, on each of
-    `targets` (one result each). With two servers both audiences stay connected and the rounds
-    alternate between them, the order swapped every round: a slow spell of this shared machine
+    `targets` (one result each). With several servers every audience stays connected and the rounds
+    go to each server in turn, the order reversed every other round: a slow spell of this shared machine
     (another tenant, the host) falls on both alike instead of on whichever ran at the time, so
     their ratio measures the servers. A server's idle audience costs it only pings."""
     async with contextlib.AsyncExitStack() as stack:
@@ -766,7 +786,7 @@ PAIRED = ("f1", "f3")  # on both servers at once, rounds alternating (see `fanou
 
 @contextlib.contextmanager
 def servers(kinds: list[str]):
-    """Fresh servers of these kinds ("companion", "node"), each in a temporary folder: {kind: Target}."""
+    """Fresh servers of these kinds ("companion" or one of PEERS), each in a temporary folder: {kind: Target}."""
     targets: dict[str, Target] = {}
     try:
         for kind in kinds:
@@ -780,7 +800,7 @@ def servers(kinds: list[str]):
 
 async def measure(name: str, targets: dict[str, Target], size: dict, tag: str) -> dict[str, dict]:
     """One of the NETWORK metrics at this mode's sizes, on each of `targets` it applies to (the
-    peer has the fan-out only): {kind: result}. `tag` keeps each run's questions apart."""
+    peers have the fan-out and the connect storm only): {kind: result}. `tag` keeps each run's questions apart."""
     if name in ("held", "f1", "f3"):
         rounds, n, processes = 3 if name == "held" else size["rounds"], size[name], size["generators"]
         if name in PAIRED:
@@ -823,6 +843,45 @@ def summarise(values: list[float]) -> dict:
             "runs": len(values)}
 
 
+def ratio(ours: list[dict], peer: list[dict], key: str = "p99_ms") -> dict:
+    """Ours over the peer's, run by run (both measured in the same run), summarised."""
+    return summarise([a[key] / max(b[key], 0.1) for a, b in zip(ours, peer)])
+
+
+def loadavg() -> str:
+    """The machine's load average (1, 5, 15 minutes) as /proc/loadavg gives it: the figures of a shared
+    machine come with how busy it was."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def peer_figures(raw: dict, peers: list[str]) -> dict:
+    """Per kind (ours and each peer): the fan-out p99 at each size measured (10,000 from `held`), the
+    first viewer's latency, the ratio of ours to the peer run by run, the storm; whatever `raw` has."""
+    sizes = {"f1": "1000", "f3": "3000", "held": "10000"}
+    figures = {}
+    for kind in ["companion", *peers]:
+        runs, mine = raw.get(kind, {}), {}
+        for name, n in sizes.items():
+            if runs.get(name):
+                mine[f"fanout_p99_ms_{n}"] = summarise([f["p99_ms"] for f in runs[name]])
+                mine[f"fanout_p50_ms_{n}"] = summarise([f["p50_ms"] for f in runs[name]])
+                mine[f"first_viewer_p50_ms_{n}"] = summarise([f["first_p50_ms"] for f in runs[name]])
+                mine[f"first_viewer_p99_ms_{n}"] = summarise([f["first_p99_ms"] for f in runs[name]])
+                if name == "held":
+                    mine["viewers_held"] = summarise([h["connected"] if h["all_received_rounds"] == h["rounds"] else 0
+                                                      for h in runs[name]])
+                    mine["rss_kb_per_viewer"] = summarise([h["rss_kb_per_viewer"] for h in runs[name]])
+                ours = raw.get("companion", {}).get(name)
+                if kind != "companion" and ours and name in PAIRED:  # paired: the same runs, rounds alternating
+                    mine[f"fanout_ratio_vs_{kind}_{n}"] = ratio(ours, runs[name])
+                    mine[f"fanout_p50_ratio_vs_{kind}_{n}"] = ratio(ours, runs[name], "p50_ms")
+        if runs.get("storm"):
+            mine["storm_handshakes_per_s"] = summarise([x["handshakes_per_s"] for x in runs["storm"]])
+            mine["storm_server_cpu_ms_per_handshake"] = summarise([x["server_cpu_ms_per_handshake"] for x in runs["storm"]])
+        figures[kind] = mine
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a few hundred clients, one run each (CI)")
@@ -832,10 +891,12 @@ def main() -> None:
                         help="comma-separated subset of held,f1,f3,ingest,prompter,votes,storm,desk (ours, unless --peer "
                              "or --with-peer; a quick re-run while working, printed, not written to latest.json)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per timed metric (default 20; smoke 3)")
-    parser.add_argument("--peer", action="store_true", help="with --only: measure the Node peer instead (fan-out "
-                                                                "metrics; the peer has no database)")
-    parser.add_argument("--with-peer", action="store_true", help="with --only: measure ours and the Node peer "
+    parser.add_argument("--peer", action="store_true", help="with --only: measure the peers instead (fan-out "
+                                                                "metrics and the storm; the peers have no database)")
+    parser.add_argument("--with-peer", action="store_true", help="with --only: measure ours and the peers "
                                                                      "(f1 and f3 with rounds alternating, as full runs do)")
+    parser.add_argument("--peers", default=",".join(PEERS),
+                        help=f"comma-separated peers to measure beside ours (default {','.join(PEERS)})")
     parser.add_argument("--generators", type=int, default=min(os.cpu_count() or 1, 4),
                         help="processes that read the fan-out and teleprompter metrics' viewers (default: one per "
                              "core, at most 4)")
@@ -865,14 +926,23 @@ def main() -> None:
                      "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     raw: dict = {}
 
+    peers = [p for p in args.peers.split(",") if p]
+    unknown = set(peers) - set(PEERS)
+    if unknown:
+        parser.error(f"unknown peers: {', '.join(sorted(unknown))}")
     if args.only:
-        kinds = ["companion", "node"] if args.with_peer else ["node"] if args.peer else ["companion"]
+        kinds = ["companion", *peers] if args.with_peer else peers if args.peer else ["companion"]
         for r in range(runs):
-            run_network(args.only.split(","), kinds, size, f"o{r}", {})
+            run_network(args.only.split(","), kinds, size, f"o{r}", raw)
+        if args.out:  # a partial run's figures, for docs/performance.md (never latest.json unless asked)
+            results.update(raw=raw, peers=peer_figures(raw, peers), loadavg=loadavg())
+            Path(args.out).write_text(json.dumps(results, indent=2))
+            print(json.dumps(results["peers"], indent=2))
+            print(f"wrote {args.out}")
         return
     for r in range(runs):
         print(f"run {r + 1}/{runs}", flush=True)
-        run_network(NETWORK + ("desk",), ["companion", "node"], size, f"r{r}", raw)
+        run_network(NETWORK + ("desk",), ["companion", *peers], size, f"r{r}", raw)
 
     ours, node = raw["companion"], raw["node"]
     held_ok = [h["connected"] if h["all_received_rounds"] == h["rounds"] else 0 for h in ours["held"]]
@@ -881,7 +951,7 @@ def main() -> None:
         "rss_kb_per_viewer": summarise([h["rss_kb_per_viewer"] for h in ours["held"]]),
         "fanout_p99_ms_1000": summarise([f["p99_ms"] for f in ours["f1"]]),
         "fanout_p99_ms_3000": summarise([f["p99_ms"] for f in ours["f3"]]),
-        "fanout_ratio_vs_node_3000": summarise([a["p99_ms"] / max(b["p99_ms"], 0.1) for a, b in zip(ours["f3"], node["f3"])]),
+        "fanout_ratio_vs_node_3000": ratio(ours["f3"], node["f3"]),
         "ingest_qps": summarise([i["qps"] for i in ours["ingest"]]),
         "ingest_ack_p99_ms": summarise([i["ack_p99_ms"] for i in ours["ingest"]]),
         "ingest_lost": summarise([i["lost"] for i in ours["ingest"]]),
@@ -905,14 +975,12 @@ def main() -> None:
                                             "min": pg["first_page_officer_department"]["p95_min_ms"],
                                             "max": pg["first_page_officer_department"]["p95_max_ms"], "runs": runs}
     results["metrics"] = metrics
-    results["node_peer"] = {"viewers_held": summarise([h["connected"] if h["all_received_rounds"] == h["rounds"] else 0
-                                                       for h in node["held"]]),
-                            "rss_kb_per_viewer": summarise([h["rss_kb_per_viewer"] for h in node["held"]]),
-                            "fanout_p99_ms_1000": summarise([f["p99_ms"] for f in node["f1"]]),
-                            "fanout_p99_ms_3000": summarise([f["p99_ms"] for f in node["f3"]]),
-                            "storm_handshakes_per_s": summarise([x["handshakes_per_s"] for x in node["storm"]]),
-                            "storm_server_cpu_ms_per_handshake": summarise([x["server_cpu_ms_per_handshake"]
-                                                                           for x in node["storm"]])}
+    results["peers"] = peer_figures(raw, peers)
+    results["node_peer"] = results["peers"]["node"]  # as earlier results files have it
+    for kind in peers:  # the ratios to every peer and their first viewers, next to ours
+        metrics.update({k: v for k, v in results["peers"][kind].items() if k.startswith("fanout_ratio")})
+    metrics.update({k: v for k, v in results["peers"]["companion"].items() if k.startswith("first_viewer")})
+    results["loadavg"] = loadavg()
     results["raw"] = raw
     for key in KEYS:
         results[key] = metrics[key]["median"]
