@@ -52,7 +52,7 @@ from tests.liveserver import LiveServer, free_port  # noqa: E402  (the harness t
 
 KEYS = ["viewers_held", "rss_kb_per_viewer", "fanout_p99_ms_1000", "fanout_p99_ms_3000", "fanout_ratio_vs_node_3000",
         "fanout_ratio_vs_uws_1000", "fanout_ratio_vs_uws_3000", "fanout_ratio_vs_ws_1000", "fanout_ratio_vs_ws_3000",
-        "first_viewer_p50_ms_1000", "first_viewer_p99_ms_1000",
+        "first_viewer_p50_ms_1000", "first_viewer_p99_ms_1000", "fanout_p99_ms_3x3000_redis",
         "ingest_qps", "ingest_ack_p99_ms", "ingest_lost", "prompter_p99_ms_under_load",
         "vote_broadcasts_per_s_at_1000_votes_per_s", "moderator_render_ms_10k", "moderator_update_ms_10k",
         "appeals_page_p95_ms_1m_pg", "storm_handshakes_per_s", "storm_back_with_state_s"]
@@ -220,6 +220,14 @@ class Client:
             await self.ws.close()
 
 
+# Raised for the generator: the per-address limit (one generator address stands for the many
+# carriers' users behind one address), votes per viewer and events per connection (the vote
+# metric's 100 voters stand for thousands). Questions per viewer stay as served: askers are
+# browser-like viewers, each asking at most that many a minute (`Askers`).
+LIMITS = {"MAX_CONNECTIONS": 30000, "QUESTIONS_PER_MINUTE_PER_ADDRESS": 10**9,
+          "VOTES_PER_MINUTE_PER_VIEWER": 10**9, "EVENTS_PER_SECOND_PER_CONNECTION": 10**6}
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
 # The peers, each `node bench/peers/<script> <port>` with the same events and no database (desk.js):
 # socket.io 4.8 on Node's http server, socket.io 4.8 attached to uWebSockets.js, and a raw `ws`
 # broadcaster writing one pre-encoded frame to every viewer.
@@ -236,13 +244,7 @@ class Target:
 
     def start(self) -> "Target":
         if self.kind == "companion":
-            # Raised for the generator: the per-address limit (one generator address stands for the many
-            # carriers' users behind one address), votes per viewer and events per connection (the vote
-            # metric's 100 voters stand for thousands). Questions per viewer stay as served: askers are
-            # browser-like viewers, each asking at most that many a minute (`Askers`).
-            limits = {"MAX_CONNECTIONS": 30000, "QUESTIONS_PER_MINUTE_PER_ADDRESS": 10**9,
-                      "VOTES_PER_MINUTE_PER_VIEWER": 10**9, "EVENTS_PER_SECOND_PER_CONNECTION": 10**6}
-            self.server = LiveServer(self.tmp, **limits).start()
+            self.server = LiveServer(self.tmp, **LIMITS).start()
             self.url, self.pid = self.server.url, self.server.proc.pid
         else:
             port = free_port()
@@ -282,6 +284,72 @@ class Target:
                               "OR client_id LIKE 'steady-%'").fetchone()[0]
         finally:
             db.close()
+
+
+class Cluster:
+    """Ours across processes, as production runs it: `processes` `serve` processes on one PostgreSQL
+    database and the Redis message queue. It stands in for a Target: `url`, `pid` and `cookie` are
+    the first process's (the moderator's), `urls` and `pids` every process's (the audience's)."""
+
+    kind = "redis"
+
+    def __init__(self, tmp: Path, processes: int = 3):
+        import uuid
+        self.tmp, self.processes = tmp, processes
+        self.database, self.channel = f"companion_bench_{uuid.uuid4().hex[:10]}", f"companion-bench-{uuid.uuid4().hex[:8]}"
+        self.servers: list[LiveServer] = []
+        self.pg = None
+
+    def start(self) -> "Cluster":
+        from companion import create_app
+        from tests.conftest import Postgres, seed, test_config
+        self.pg = Postgres()
+        url = self.pg.create(self.database)
+        seed(create_app(test_config(self.tmp, DATABASE_URL=url)))  # in this process: five CLI starts took 17 s
+        settings = {**LIMITS, "DATABASE_URL": url, "MESSAGE_QUEUE": REDIS_URL, "MESSAGE_QUEUE_CHANNEL": self.channel}
+        self.servers = [LiveServer(self.tmp, seed=False, **settings) for _ in range(self.processes)]
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(self.processes) as pool:  # started side by side: each waits for its /healthz
+            list(pool.map(LiveServer.start, self.servers))
+        self.url, self.pid = self.servers[0].url, self.servers[0].proc.pid
+        self.urls, self.pids = [s.url for s in self.servers], [s.proc.pid for s in self.servers]
+        return self
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+        if self.pg:
+            self.pg.drop(self.database)
+
+    def cookie(self, username: str) -> str:
+        return self.servers[0].login(username)
+
+
+class Publishes:
+    """Counts what the processes publish on the message queue's channel, by event, while it runs: a
+    subscriber of its own gets one message per PUBLISH (python-socketio's RedisManager encodes each
+    emit into one). The audience's size must not change the count: one publish per change."""
+
+    def __init__(self, channel: str):
+        import redis
+        self.pubsub = redis.Redis.from_url(REDIS_URL).pubsub(ignore_subscribe_messages=True)
+        self.pubsub.subscribe(channel)
+        self.pubsub.get_message(timeout=1)  # the subscription's confirmation
+
+    def count(self) -> dict[str, int]:
+        """The events published since the last call: {event name: publishes}."""
+        counts: dict[str, int] = {}
+        while (message := self.pubsub.get_message(timeout=0.5)) is not None:
+            try:  # python-socketio's managers send JSON (pickle in older versions: not unpickled, counted)
+                data = json.loads(message["data"])
+            except ValueError:
+                data = {}
+            name = data.get("event") or data.get("method", "?")
+            counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    def close(self) -> None:
+        self.pubsub.close()
 
 
 async def gathered(connect, n: int) -> list:
@@ -339,16 +407,19 @@ class Audience:
     and they report over pipes (one JSON line per message). Times are compared on the machine's
     monotonic clock, which `time.perf_counter` reads in every process alike."""
 
-    def __init__(self, url: str, n: int, processes: int):
-        self.url, self.n, self.processes = url, n, max(1, min(processes, n))
+    def __init__(self, url: str | list[str], n: int, processes: int):
+        """`n` viewers on `url`, or `n` on each of several servers' `url`s (each its share of the processes)."""
+        urls = [url] if isinstance(url, str) else list(url)
+        per_url = max(1, min(processes // len(urls), n))
+        self.shares = [(u, n // per_url + (i < n % per_url)) for u in urls for i in range(per_url)]
+        self.n, self.processes = n * len(urls), len(self.shares)
         self.procs: list[asyncio.subprocess.Process] = []
         self.connected = 0
 
     async def __aenter__(self) -> "Audience":
-        shares = [self.n // self.processes + (i < self.n % self.processes) for i in range(self.processes)]
-        self.procs = [await asyncio.create_subprocess_exec(sys.executable, __file__, "--audience", self.url, str(k),
+        self.procs = [await asyncio.create_subprocess_exec(sys.executable, __file__, "--audience", url, str(k),
                                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-                      for k in shares]
+                      for url, k in self.shares]
         self.connected = sum(m["connected"] for m in await asyncio.gather(*(self._read(p) for p in self.procs)))
         return self
 
@@ -439,10 +510,12 @@ async def audience_process(url: str, n: int) -> None:
 
 class FanoutRig:
     """One server's side of a fan-out measurement: a moderator, two approved questions to send to
-    air in turn, and `viewers` viewers in generator processes (`Audience`)."""
+    air in turn, and `viewers` viewers in generator processes (`Audience`). On a `Cluster`, the
+    moderator is on the first process and `viewers` viewers on each."""
 
     def __init__(self, target: Target, viewers: int, processes: int):
         self.target, self.viewers, self.processes = target, viewers, processes
+        self.urls, self.pids = getattr(target, "urls", [target.url]), getattr(target, "pids", [target.pid])
         self.latencies: list[float] = []
         self.firsts: list[float] = []  # the trigger to the first viewer's copy: the server's path before the fan-out
         self.complete, self.parent_cpu, self.server_cpu = 0, 0.0, 0.0
@@ -454,11 +527,10 @@ class FanoutRig:
             self.moderator = await staff(http, self.target)
             self.stack.push_async_callback(self.moderator.close)
             self.ids = await approved_questions(http, self.target, self.moderator, 2, f"fan{self.viewers}")
-            before = rss_kb(self.target.pid)
-            self.audience = await self.stack.enter_async_context(
-                Audience(self.target.url, self.viewers, self.processes))
+            before = sum(map(rss_kb, self.pids))
+            self.audience = await self.stack.enter_async_context(Audience(self.urls, self.viewers, self.processes))
             await asyncio.sleep(1)
-            self.rss_kb_per_viewer = (rss_kb(self.target.pid) - before) / max(self.audience.connected, 1)
+            self.rss_kb_per_viewer = (sum(map(rss_kb, self.pids)) - before) / max(self.audience.connected, 1)
             self.audience_cpu0 = await self.audience.cpu_seconds()
         except BaseException:
             await self.stack.aclose()  # no generator process or connection outlives a failed start
@@ -471,11 +543,11 @@ class FanoutRig:
     async def round(self, r: int) -> None:
         """Send one question to air; time it until the first and the last viewer have it. The server's CPU time and
         the parent generator's are counted over the rounds only, not the pauses between them."""
-        cpu0, server0 = cpu_seconds(), server_cpu_seconds(self.target.pid)
+        cpu0, server0 = cpu_seconds(), sum(map(server_cpu_seconds, self.pids))
         t0, received, first, last = await self.audience.round(r, lambda: self.moderator.call(
             "send_to_air", {"id": self.ids[r % 2], "finish_current": "defer"}))
         self.parent_cpu += cpu_seconds() - cpu0
-        self.server_cpu += server_cpu_seconds(self.target.pid) - server0
+        self.server_cpu += sum(map(server_cpu_seconds, self.pids)) - server0
         self.complete += received >= self.audience.connected
         self.latencies.append((last - t0) * 1000)
         if received:
@@ -509,6 +581,34 @@ async def fanout(targets: list[Target], viewers: int, rounds: int, processes: in
                 await asyncio.sleep(0.3)
         stolen = (stolen_seconds() - stolen0) / (time.perf_counter() - started) / (os.cpu_count() or 1)
         return [await rig.result(stolen) for rig in rigs]
+
+
+async def redis_fanout(tmp: Path, viewers: int, rounds: int, processes: int, servers: int = 3) -> dict:
+    """The fan-out across processes: `servers` `serve` processes on PostgreSQL and the Redis message
+    queue (`Cluster`), `viewers` viewers on each, the moderator on the first; each round from the
+    trigger to the last viewer on any process. Also what went over the queue per round (`Publishes`)."""
+    cluster, publishes = Cluster(tmp, servers), None
+    try:
+        cluster.start()
+        publishes = Publishes(cluster.channel)
+        async with FanoutRig(cluster, viewers, processes) as rig:
+            publishes.count()  # the set-up's (questions approved) are not the rounds'
+            per_round = []
+            stolen0, started = stolen_seconds(), time.perf_counter()
+            for r in range(rounds):
+                await rig.round(r)
+                await asyncio.sleep(0.3)
+                per_round.append(await asyncio.to_thread(publishes.count))
+            stolen = (stolen_seconds() - stolen0) / (time.perf_counter() - started) / (os.cpu_count() or 1)
+            result = await rig.result(stolen)
+    finally:
+        if publishes:
+            publishes.close()
+        cluster.stop()
+    result.update(servers=servers, viewers_per_server=viewers,
+                  publishes_per_round=statistics.median(sum(c.values()) for c in per_round),
+                  publishes_by_event=per_round[-1])
+    return result
 
 
 async def connect_storm(target: Target, n: int, concurrency: int = 500) -> dict:
@@ -781,6 +881,7 @@ def moderator_desk(target: Target, n: int) -> dict:
 
 
 NETWORK = ("held", "f1", "f3", "ingest", "prompter", "votes", "storm")  # in the order a run measures them
+# after them, on servers of their own: "redis" (ours across processes, `redis_fanout`), "desk" (Chromium)
 PAIRED = ("f1", "f3")  # on both servers at once, rounds alternating (see `fanout`)
 
 
@@ -834,6 +935,13 @@ def run_network(names, kinds: list[str], size: dict, tag: str, raw: dict) -> Non
         asyncio.run(network())
         if "desk" in names and "companion" in targets:
             raw["companion"].setdefault("desk", []).append(moderator_desk(targets["companion"], size["desk"]))
+    if "redis" in names and "companion" in kinds:  # once the single-process servers have stopped
+        tmp = Path(tempfile.mkdtemp(prefix="companion-bench-redis-"))
+        try:
+            raw.setdefault("companion", {}).setdefault("redis", []).append(
+                asyncio.run(redis_fanout(tmp, size["redis"], size["rounds"], size["generators"])))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     for kind in kinds:
         print(kind, json.dumps({k: v[-1] for k, v in raw.get(kind, {}).items()}), flush=True)
 
@@ -875,6 +983,11 @@ def peer_figures(raw: dict, peers: list[str]) -> dict:
                 if kind != "companion" and ours and name in PAIRED:  # paired: the same runs, rounds alternating
                     mine[f"fanout_ratio_vs_{kind}_{n}"] = ratio(ours, runs[name])
                     mine[f"fanout_p50_ratio_vs_{kind}_{n}"] = ratio(ours, runs[name], "p50_ms")
+        if runs.get("redis"):  # ours across processes (`redis_fanout`)
+            mine["fanout_p99_ms_3x3000_redis"] = summarise([f["p99_ms"] for f in runs["redis"]])
+            mine["fanout_p50_ms_3x3000_redis"] = summarise([f["p50_ms"] for f in runs["redis"]])
+            mine["first_viewer_p50_ms_3x3000_redis"] = summarise([f["first_p50_ms"] for f in runs["redis"]])
+            mine["redis_publishes_per_on_air"] = summarise([f["publishes_per_round"] for f in runs["redis"]])
         if runs.get("storm"):
             mine["storm_handshakes_per_s"] = summarise([x["handshakes_per_s"] for x in runs["storm"]])
             mine["storm_server_cpu_ms_per_handshake"] = summarise([x["server_cpu_ms_per_handshake"] for x in runs["storm"]])
@@ -888,7 +1001,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=None)
     parser.add_argument("--out", default=None)
     parser.add_argument("--only", default=None,
-                        help="comma-separated subset of held,f1,f3,ingest,prompter,votes,storm,desk (ours, unless --peer "
+                        help="comma-separated subset of held,f1,f3,ingest,prompter,votes,storm,desk,redis (ours, unless --peer "
                              "or --with-peer; a quick re-run while working, printed, not written to latest.json)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per timed metric (default 20; smoke 3)")
     parser.add_argument("--peer", action="store_true", help="with --only: measure the peers instead (fan-out "
@@ -915,7 +1028,7 @@ def main() -> None:
             "ingest_rate": 50 if smoke else 500, "ingest_askers": 400 if smoke else 4000,
             "prompter_viewers": 100 if smoke else 2000, "prompter_qps": 10 if smoke else 100,
             "vote_viewers": 50 if smoke else 1000, "vote_rate": 100 if smoke else 1000, "vote_s": 1 if smoke else 5,
-            "desk": 500 if smoke else 10_000, "storm": 300 if smoke else 10_000, "appeals_rows": 1000 if smoke else 1_000_000,
+            "desk": 500 if smoke else 10_000, "redis": 20 if smoke else 3000, "storm": 300 if smoke else 10_000, "appeals_rows": 1000 if smoke else 1_000_000,
             "generators": args.generators}
     if args.rounds:
         size["rounds"] = args.rounds
@@ -942,7 +1055,7 @@ def main() -> None:
         return
     for r in range(runs):
         print(f"run {r + 1}/{runs}", flush=True)
-        run_network(NETWORK + ("desk",), ["companion", *peers], size, f"r{r}", raw)
+        run_network(NETWORK + ("desk", "redis"), ["companion", *peers], size, f"r{r}", raw)
 
     ours, node = raw["companion"], raw["node"]
     held_ok = [h["connected"] if h["all_received_rounds"] == h["rounds"] else 0 for h in ours["held"]]
@@ -952,6 +1065,10 @@ def main() -> None:
         "fanout_p99_ms_1000": summarise([f["p99_ms"] for f in ours["f1"]]),
         "fanout_p99_ms_3000": summarise([f["p99_ms"] for f in ours["f3"]]),
         "fanout_ratio_vs_node_3000": ratio(ours["f3"], node["f3"]),
+        # across processes: 3 `serve` processes, the Redis message queue, `sizes.redis` viewers on each
+        "fanout_p99_ms_3x3000_redis": summarise([f["p99_ms"] for f in ours["redis"]]),
+        "fanout_p50_ms_3x3000_redis": summarise([f["p50_ms"] for f in ours["redis"]]),
+        "redis_publishes_per_on_air": summarise([f["publishes_per_round"] for f in ours["redis"]]),
         "ingest_qps": summarise([i["qps"] for i in ours["ingest"]]),
         "ingest_ack_p99_ms": summarise([i["ack_p99_ms"] for i in ours["ingest"]]),
         "ingest_lost": summarise([i["lost"] for i in ours["ingest"]]),
