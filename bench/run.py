@@ -234,6 +234,12 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 PEERS = {"node": "server.js", "uws": "server-uws.js", "ws": "server-ws.js"}
 
 
+def install_peers() -> None:
+    """The peers' packages as package-lock.json pins them (`npm ci`, from the npm registry), unless installed."""
+    if not (ROOT / "bench" / "peers" / "node_modules").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=ROOT / "bench" / "peers", check=True)
+
+
 class Target:
     """One server under test: ours (eventlet, SQLite) or one of the PEERS."""
 
@@ -1032,8 +1038,7 @@ def main() -> None:
             "generators": args.generators}
     if args.rounds:
         size["rounds"] = args.rounds
-    if not (ROOT / "bench" / "peers" / "node_modules").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=ROOT / "bench" / "peers", check=True)
+    install_peers()
     results: dict = {"mode": "smoke" if smoke else "full", "runs": runs, "sizes": size,
                      "machine": f"{os.cpu_count()} cores", "host_reference_ms": host_reference_ms(),
                      "started": time.strftime("%Y-%m-%d %H:%M:%S")}

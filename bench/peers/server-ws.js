@@ -74,7 +74,7 @@ function onPacket(ws, text) {
     rest = comma < 0 ? "" : rest.slice(comma + 1);
   }
   const prefix = namespace === "/" ? "" : namespace + ",";
-  if (!(namespace in members)) {
+  if (!Object.hasOwn(members, namespace)) {
     ws.send(`44${prefix}{"message":"Invalid namespace"}`);
     return;
   }
@@ -92,8 +92,9 @@ function onPacket(ws, text) {
     let args;
     try { args = JSON.parse(rest.slice(bracket)); } catch { return; }
     if (!Array.isArray(args)) return;
-    const handler = handlers[namespace][args[0]];
-    if (!handler) return;
+    // own properties only: an event named "__proto__" or "constructor" is not a handler
+    const handler = Object.hasOwn(handlers[namespace], args[0]) ? handlers[namespace][args[0]] : null;
+    if (typeof handler !== "function") return;
     const reply = handler(ws, args[1]);
     if (id !== null && Number.isInteger(id)) ack(ws, namespace, id, reply);
   }
@@ -110,6 +111,8 @@ wss.on("connection", (ws) => {
     else if (text[0] === "4") onPacket(ws, text.slice(1));
     else if (text === "1") ws.close();
   });
+  // a protocol error (an oversized or malformed frame) closes that connection; unheard, it would end the process
+  ws.on("error", () => {});
   ws.on("close", () => { viewers.delete(ws); staff.delete(ws); });
 });
 
