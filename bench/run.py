@@ -1,11 +1,12 @@
-"""Benchmarks of the live desk, side by side with a Node.js socket.io peer (`make bench`, `make bench-smoke`).
+"""Benchmarks of the live desk, side by side with three Node.js peers (`make bench`, `make bench-smoke`).
 
     python bench/run.py            # full: 10,000 viewers, fan-out at 1,000 and 3,000, ingest, votes, ... (~20 min)
     python bench/run.py --smoke    # a few hundred clients, one run each, under a minute (CI)
 
 Starts the real server as production does (`python -m companion serve`, eventlet, SQLite in a
-temporary folder) and the peer (`node bench/peers/server.js`, same events, no database), and
-drives both with the same load generator: asyncio clients speaking Engine.IO 4 / Socket.IO 5,
+temporary folder) and the peers (`PEERS`: socket.io 4.8 on Node's http server, socket.io 4.8 on
+uWebSockets.js, a raw `ws` broadcaster; same events, no database), and drives them all with the
+same load generator: asyncio clients speaking Engine.IO 4 / Socket.IO 5,
 written for the purpose (a full python-socketio client per viewer would make the generator the
 bottleneck): staff and askers over aiohttp WebSockets (`Client`), the fan-out and teleprompter
 metrics' viewers as lean protocol objects (`viewer.py`) on uvloop, spread over several generator
@@ -13,9 +14,11 @@ processes (`--generators`, one per core by default; see `Audience`). Writes
 bench/results/latest.json (smoke: bench/results/smoke.json).
 
 Every figure is the median of `--runs` runs (3 in full mode) with min and max; timings are also
-given as ratios against the peer measured in the same run. Each run starts both servers; the
-fan-out to 1,000 and to 3,000 viewers is measured on both at once, rounds alternating
-(`fanout`). The generator's own CPU time is reported per metric so a reader can tell when the
+given as ratios against each peer measured in the same run. Each run starts every server; the
+fan-out to 1,000 and to 3,000 viewers is measured on all of them at once, rounds alternating
+(`fanout`), and each round times the first viewer's copy as well as the last's (the server's own
+path before the fan-out). Then ours across processes: three `serve` processes on PostgreSQL and
+the Redis message queue, `sizes.redis` viewers on each (`redis_fanout`). The generator's own CPU time is reported per metric so a reader can tell when the
 generator, not the server, was the bottleneck.
 
 Clients carry what a browser carries: `Origin` and a phone's `User-Agent` on every handshake, and
