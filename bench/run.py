@@ -344,11 +344,13 @@ class Publishes:
         self.pubsub = redis.Redis.from_url(REDIS_URL).pubsub(ignore_subscribe_messages=True)
         self.pubsub.subscribe(channel)
         self.pubsub.get_message(timeout=1)  # the subscription's confirmation
+        self.bytes = 0  # what was published, all messages together
 
     def count(self) -> dict[str, int]:
         """The events published since the last call: {event name: publishes}."""
         counts: dict[str, int] = {}
         while (message := self.pubsub.get_message(timeout=0.5)) is not None:
+            self.bytes += len(message["data"])
             try:  # python-socketio's managers send JSON (pickle in older versions: not unpickled, counted)
                 data = json.loads(message["data"])
             except ValueError:
@@ -569,7 +571,7 @@ class FanoutRig:
                 "p99_ms": round(pct(self.latencies, 0.99), 1),
                 "first_p50_ms": round(statistics.median(self.firsts), 2) if self.firsts else None,
                 "first_p99_ms": round(pct(self.firsts, 0.99), 2) if self.firsts else None, "rss_kb_per_viewer": round(self.rss_kb_per_viewer, 1),
-                "generator_processes": self.audience.processes, "generator_cpu_s": round(cpu, 2),
+                "generator_processes": self.audience.processes, "generator_cpu_s": round(cpu, 2), "loadavg": loadavg(),
                 "server_cpu_s": round(self.server_cpu, 2), "stolen_share": round(stolen_share, 3),
                 "latencies_ms": [round(v, 1) for v in self.latencies],
                 "first_ms": [round(v, 2) for v in self.firsts]}
@@ -602,6 +604,7 @@ async def redis_fanout(tmp: Path, viewers: int, rounds: int, processes: int, ser
         publishes = Publishes(cluster.channel)
         async with FanoutRig(cluster, viewers, processes) as rig:
             publishes.count()  # the set-up's (questions approved) are not the rounds'
+            publishes.bytes = 0
             per_round = []
             stolen0, started = stolen_seconds(), time.perf_counter()
             for r in range(rounds):
@@ -616,7 +619,7 @@ async def redis_fanout(tmp: Path, viewers: int, rounds: int, processes: int, ser
         cluster.stop()
     result.update(servers=servers, viewers_per_server=viewers,
                   publishes_per_round=statistics.median(sum(c.values()) for c in per_round),
-                  publishes_by_event=per_round[-1])
+                  publishes_by_event=per_round[-1], published_bytes_per_round=round(publishes.bytes / max(rounds, 1)))
     return result
 
 
