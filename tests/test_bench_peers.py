@@ -9,7 +9,6 @@ import json
 import shutil
 import sys
 
-import aiohttp
 import pytest
 
 from .liveserver import ROOT, Recorder
