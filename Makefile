@@ -69,7 +69,7 @@ extract-messages: deps
 update-translations: extract-messages
 	$(PY) translations/source.py
 
-# The live desk against a Node.js socket.io peer (bench/results/latest.json; about 20 minutes).
+# The live desk against three Node.js peers (socket.io, socket.io on uWebSockets.js, raw ws) and across three processes through Redis (bench/results/latest.json; about 30 minutes).
 bench: test-deps translations
 	$(PY) bench/run.py
 

@@ -25,6 +25,10 @@ def main(path: str) -> None:
              for kind, metrics in data["raw"].items() for name in ("held", "f1", "f3")
              for i, run in enumerate(metrics[name])
              if run["connected"] != data["sizes"][name] or run["all_received_rounds"] != run["rounds"]]
+    short += [f"companion redis run {i + 1}: {run['connected']}/{run['servers'] * run['viewers_per_server']} viewers, "
+              f"{run['all_received_rounds']}/{run['rounds']} rounds complete"
+              for i, run in enumerate(data["raw"]["companion"].get("redis", []))
+              if run["connected"] != run["servers"] * run["viewers_per_server"] or run["all_received_rounds"] != run["rounds"]]
     short += [f"{kind} storm run {i + 1}: {run['connected']}/{run['viewers']} connected"
               + (f", {run['resumed_unchanged']} resumed" if "resumed_unchanged" in run else "")
               for kind, metrics in data["raw"].items() for i, run in enumerate(metrics.get("storm", []))

@@ -1,11 +1,12 @@
-"""Benchmarks of the live desk, side by side with a Node.js socket.io peer (`make bench`, `make bench-smoke`).
+"""Benchmarks of the live desk, side by side with three Node.js peers (`make bench`, `make bench-smoke`).
 
     python bench/run.py            # full: 10,000 viewers, fan-out at 1,000 and 3,000, ingest, votes, ... (~20 min)
     python bench/run.py --smoke    # a few hundred clients, one run each, under a minute (CI)
 
 Starts the real server as production does (`python -m companion serve`, eventlet, SQLite in a
-temporary folder) and the peer (`node bench/peers/server.js`, same events, no database), and
-drives both with the same load generator: asyncio clients speaking Engine.IO 4 / Socket.IO 5,
+temporary folder) and the peers (`PEERS`: socket.io 4.8 on Node's http server, socket.io 4.8 on
+uWebSockets.js, a raw `ws` broadcaster; same events, no database), and drives them all with the
+same load generator: asyncio clients speaking Engine.IO 4 / Socket.IO 5,
 written for the purpose (a full python-socketio client per viewer would make the generator the
 bottleneck): staff and askers over aiohttp WebSockets (`Client`), the fan-out and teleprompter
 metrics' viewers as lean protocol objects (`viewer.py`) on uvloop, spread over several generator
@@ -13,9 +14,11 @@ processes (`--generators`, one per core by default; see `Audience`). Writes
 bench/results/latest.json (smoke: bench/results/smoke.json).
 
 Every figure is the median of `--runs` runs (3 in full mode) with min and max; timings are also
-given as ratios against the peer measured in the same run. Each run starts both servers; the
-fan-out to 1,000 and to 3,000 viewers is measured on both at once, rounds alternating
-(`fanout`). The generator's own CPU time is reported per metric so a reader can tell when the
+given as ratios against each peer measured in the same run. Each run starts every server; the
+fan-out to 1,000 and to 3,000 viewers is measured on all of them at once, rounds alternating
+(`fanout`), and each round times the first viewer's copy as well as the last's (the server's own
+path before the fan-out). Then ours across processes: three `serve` processes on PostgreSQL and
+the Redis message queue, `sizes.redis` viewers on each (`redis_fanout`). The generator's own CPU time is reported per metric so a reader can tell when the
 generator, not the server, was the bottleneck.
 
 Clients carry what a browser carries: `Origin` and a phone's `User-Agent` on every handshake, and
@@ -51,6 +54,8 @@ sys.path.insert(0, str(ROOT))
 from tests.liveserver import LiveServer, free_port  # noqa: E402  (the harness the tests use)
 
 KEYS = ["viewers_held", "rss_kb_per_viewer", "fanout_p99_ms_1000", "fanout_p99_ms_3000", "fanout_ratio_vs_node_3000",
+        "fanout_ratio_vs_uws_1000", "fanout_ratio_vs_uws_3000", "fanout_ratio_vs_ws_1000", "fanout_ratio_vs_ws_3000",
+        "first_viewer_p50_ms_1000", "first_viewer_p99_ms_1000", "fanout_p99_ms_3x3000_redis",
         "ingest_qps", "ingest_ack_p99_ms", "ingest_lost", "prompter_p99_ms_under_load",
         "vote_broadcasts_per_s_at_1000_votes_per_s", "moderator_render_ms_10k", "moderator_update_ms_10k",
         "appeals_page_p95_ms_1m_pg", "storm_handshakes_per_s", "storm_back_with_state_s"]
@@ -115,19 +120,21 @@ def session() -> aiohttp.ClientSession:
 
 
 class Counter:
-    """Counts the viewers that received the current round's event and when the last one did."""
+    """Counts the viewers that received the current round's event, and when the first and the last one did."""
 
     def __init__(self):
-        self.expected, self.received, self.last = 0, 0, 0.0
+        self.expected, self.received, self.first, self.last = 0, 0, 0.0, 0.0
         self.done = asyncio.Event()
 
     def reset(self, expected: int) -> None:
-        self.expected, self.received, self.last = expected, 0, 0.0
+        self.expected, self.received, self.first, self.last = expected, 0, 0.0, 0.0
         self.done = asyncio.Event()
 
     def hit(self) -> None:
         self.received += 1
         self.last = time.perf_counter()
+        if self.received == 1:
+            self.first = self.last
         if self.received >= self.expected:
             self.done.set()
 
@@ -216,8 +223,28 @@ class Client:
             await self.ws.close()
 
 
+# Raised for the generator: the per-address limit (one generator address stands for the many
+# carriers' users behind one address), votes per viewer and events per connection (the vote
+# metric's 100 voters stand for thousands). Questions per viewer stay as served: askers are
+# browser-like viewers, each asking at most that many a minute (`Askers`).
+LIMITS = {"MAX_CONNECTIONS": 30000, "QUESTIONS_PER_MINUTE_PER_ADDRESS": 10**9,
+          "VOTES_PER_MINUTE_PER_VIEWER": 10**9, "EVENTS_PER_SECOND_PER_CONNECTION": 10**6}
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+# The peers, each `node bench/peers/<script> <port>` with the same events and no database (desk.js):
+# socket.io 4.8 on Node's http server, socket.io 4.8 attached to uWebSockets.js, and a raw `ws`
+# broadcaster writing one pre-encoded frame to every viewer.
+PEERS = {"node": "server.js", "uws": "server-uws.js", "ws": "server-ws.js"}
+
+
+def install_peers() -> None:
+    """The peers' packages as package-lock.json pins them (`npm ci`, from the npm registry), unless installed."""
+    if not (ROOT / "bench" / "peers" / "node_modules").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=ROOT / "bench" / "peers", check=True)
+
+
 class Target:
-    """One server under test: ours (eventlet, SQLite) or the Node peer."""
+    """One server under test: ours (eventlet, SQLite) or one of the PEERS."""
 
     def __init__(self, kind: str, tmp: Path):
         self.kind, self.tmp = kind, tmp
@@ -226,18 +253,12 @@ class Target:
 
     def start(self) -> "Target":
         if self.kind == "companion":
-            # Raised for the generator: the per-address limit (one generator address stands for the many
-            # carriers' users behind one address), votes per viewer and events per connection (the vote
-            # metric's 100 voters stand for thousands). Questions per viewer stay as served: askers are
-            # browser-like viewers, each asking at most that many a minute (`Askers`).
-            limits = {"MAX_CONNECTIONS": 30000, "QUESTIONS_PER_MINUTE_PER_ADDRESS": 10**9,
-                      "VOTES_PER_MINUTE_PER_VIEWER": 10**9, "EVENTS_PER_SECOND_PER_CONNECTION": 10**6}
-            self.server = LiveServer(self.tmp, **limits).start()
+            self.server = LiveServer(self.tmp, **LIMITS).start()
             self.url, self.pid = self.server.url, self.server.proc.pid
         else:
             port = free_port()
             self.url = f"http://127.0.0.1:{port}"
-            self.proc = subprocess.Popen(["node", str(ROOT / "bench" / "peers" / "server.js"), str(port)],
+            self.proc = subprocess.Popen(["node", str(ROOT / "bench" / "peers" / PEERS[self.kind]), str(port)],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
             import requests
             deadline = time.monotonic() + 20
@@ -247,6 +268,9 @@ class Target:
                         break
                 except requests.ConnectionError:
                     time.sleep(0.1)
+            else:
+                self.proc.kill()
+                raise RuntimeError(f"the {self.kind} peer did not answer /healthz within 20 s")
             self.pid = self.proc.pid
         return self
 
@@ -269,6 +293,74 @@ class Target:
                               "OR client_id LIKE 'steady-%'").fetchone()[0]
         finally:
             db.close()
+
+
+class Cluster:
+    """Ours across processes, as production runs it: `processes` `serve` processes on one PostgreSQL
+    database and the Redis message queue. It stands in for a Target: `url`, `pid` and `cookie` are
+    the first process's (the moderator's), `urls` and `pids` every process's (the audience's)."""
+
+    kind = "redis"
+
+    def __init__(self, tmp: Path, processes: int = 3):
+        import uuid
+        self.tmp, self.processes = tmp, processes
+        self.database, self.channel = f"companion_bench_{uuid.uuid4().hex[:10]}", f"companion-bench-{uuid.uuid4().hex[:8]}"
+        self.servers: list[LiveServer] = []
+        self.pg = None
+
+    def start(self) -> "Cluster":
+        from companion import create_app
+        from tests.conftest import Postgres, seed, test_config
+        self.pg = Postgres()
+        url = self.pg.create(self.database)
+        seed(create_app(test_config(self.tmp, DATABASE_URL=url)))  # in this process: five CLI starts took 17 s
+        settings = {**LIMITS, "DATABASE_URL": url, "MESSAGE_QUEUE": REDIS_URL, "MESSAGE_QUEUE_CHANNEL": self.channel}
+        self.servers = [LiveServer(self.tmp, seed=False, **settings) for _ in range(self.processes)]
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(self.processes) as pool:  # started side by side: each waits for its /healthz
+            list(pool.map(LiveServer.start, self.servers))
+        self.url, self.pid = self.servers[0].url, self.servers[0].proc.pid
+        self.urls, self.pids = [s.url for s in self.servers], [s.proc.pid for s in self.servers]
+        return self
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+        if self.pg:
+            self.pg.drop(self.database)
+
+    def cookie(self, username: str) -> str:
+        return self.servers[0].login(username)
+
+
+class Publishes:
+    """Counts what the processes publish on the message queue's channel, by event, while it runs: a
+    subscriber of its own gets one message per PUBLISH (python-socketio's RedisManager encodes each
+    emit into one). The audience's size must not change the count: one publish per change."""
+
+    def __init__(self, channel: str):
+        import redis
+        self.pubsub = redis.Redis.from_url(REDIS_URL).pubsub(ignore_subscribe_messages=True)
+        self.pubsub.subscribe(channel)
+        self.pubsub.get_message(timeout=1)  # the subscription's confirmation
+        self.bytes = 0  # what was published, all messages together
+
+    def count(self) -> dict[str, int]:
+        """The events published since the last call: {event name: publishes}."""
+        counts: dict[str, int] = {}
+        while (message := self.pubsub.get_message(timeout=0.5)) is not None:
+            self.bytes += len(message["data"])
+            try:  # python-socketio's managers send JSON (pickle in older versions: not unpickled, counted)
+                data = json.loads(message["data"])
+            except ValueError:
+                data = {}
+            name = data.get("event") or data.get("method", "?")
+            counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    def close(self) -> None:
+        self.pubsub.close()
 
 
 async def gathered(connect, n: int) -> list:
@@ -326,16 +418,19 @@ class Audience:
     and they report over pipes (one JSON line per message). Times are compared on the machine's
     monotonic clock, which `time.perf_counter` reads in every process alike."""
 
-    def __init__(self, url: str, n: int, processes: int):
-        self.url, self.n, self.processes = url, n, max(1, min(processes, n))
+    def __init__(self, url: str | list[str], n: int, processes: int):
+        """`n` viewers on `url`, or `n` on each of several servers' `url`s (each its share of the processes)."""
+        urls = [url] if isinstance(url, str) else list(url)
+        per_url = max(1, min(processes // len(urls), n))
+        self.shares = [(u, n // per_url + (i < n % per_url)) for u in urls for i in range(per_url)]
+        self.n, self.processes = n * len(urls), len(self.shares)
         self.procs: list[asyncio.subprocess.Process] = []
         self.connected = 0
 
     async def __aenter__(self) -> "Audience":
-        shares = [self.n // self.processes + (i < self.n % self.processes) for i in range(self.processes)]
-        self.procs = [await asyncio.create_subprocess_exec(sys.executable, __file__, "--audience", self.url, str(k),
+        self.procs = [await asyncio.create_subprocess_exec(sys.executable, __file__, "--audience", url, str(k),
                                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-                      for k in shares]
+                      for url, k in self.shares]
         self.connected = sum(m["connected"] for m in await asyncio.gather(*(self._read(p) for p in self.procs)))
         return self
 
@@ -357,9 +452,9 @@ class Audience:
         p.stdin.write(json.dumps(command).encode() + b"\n")
         await p.stdin.drain()
 
-    async def round(self, r: int, action, timeout: float = 30) -> tuple[float, int, float]:
+    async def round(self, r: int, action, timeout: float = 30) -> tuple[float, int, float, float]:
         """Arm every process for round `r`, then run `action`; returns (when `action` started, how
-        many viewers got the round's feed_changed, when the last of them did)."""
+        many viewers got the round's feed_changed, when the first of them did, when the last did)."""
         for p in self.procs:
             await self._tell(p, do="start", round=r)
         for p in self.procs:
@@ -375,7 +470,8 @@ class Audience:
         replies = await asyncio.gather(*waits)
         for reply in replies:
             assert reply.get("done") == r, reply
-        return t0, sum(m["received"] for m in replies), max(m["last"] for m in replies)
+        firsts = [m["first"] for m in replies if m["received"]]
+        return t0, sum(m["received"] for m in replies), min(firsts, default=0.0), max(m["last"] for m in replies)
 
     async def cpu_seconds(self) -> float:
         """The generator processes' CPU time so far, all together."""
@@ -397,7 +493,7 @@ async def audience_process(url: str, n: int) -> None:
         sys.stdout.flush()
 
     def result(r: int) -> None:
-        say(done=r, received=counter.received, last=counter.last)
+        say(done=r, received=counter.received, first=counter.first, last=counter.last)
 
     async def report(r: int) -> None:
         await counter.done.wait()
@@ -425,11 +521,14 @@ async def audience_process(url: str, n: int) -> None:
 
 class FanoutRig:
     """One server's side of a fan-out measurement: a moderator, two approved questions to send to
-    air in turn, and `viewers` viewers in generator processes (`Audience`)."""
+    air in turn, and `viewers` viewers in generator processes (`Audience`). On a `Cluster`, the
+    moderator is on the first process and `viewers` viewers on each."""
 
     def __init__(self, target: Target, viewers: int, processes: int):
         self.target, self.viewers, self.processes = target, viewers, processes
+        self.urls, self.pids = getattr(target, "urls", [target.url]), getattr(target, "pids", [target.pid])
         self.latencies: list[float] = []
+        self.firsts: list[float] = []  # the trigger to the first viewer's copy: the server's path before the fan-out
         self.complete, self.parent_cpu, self.server_cpu = 0, 0.0, 0.0
 
     async def __aenter__(self) -> "FanoutRig":
@@ -439,11 +538,10 @@ class FanoutRig:
             self.moderator = await staff(http, self.target)
             self.stack.push_async_callback(self.moderator.close)
             self.ids = await approved_questions(http, self.target, self.moderator, 2, f"fan{self.viewers}")
-            before = rss_kb(self.target.pid)
-            self.audience = await self.stack.enter_async_context(
-                Audience(self.target.url, self.viewers, self.processes))
+            before = sum(map(rss_kb, self.pids))
+            self.audience = await self.stack.enter_async_context(Audience(self.urls, self.viewers, self.processes))
             await asyncio.sleep(1)
-            self.rss_kb_per_viewer = (rss_kb(self.target.pid) - before) / max(self.audience.connected, 1)
+            self.rss_kb_per_viewer = (sum(map(rss_kb, self.pids)) - before) / max(self.audience.connected, 1)
             self.audience_cpu0 = await self.audience.cpu_seconds()
         except BaseException:
             await self.stack.aclose()  # no generator process or connection outlives a failed start
@@ -454,30 +552,35 @@ class FanoutRig:
         await self.stack.aclose()
 
     async def round(self, r: int) -> None:
-        """Send one question to air; time it until the last viewer has it. The server's CPU time and
+        """Send one question to air; time it until the first and the last viewer have it. The server's CPU time and
         the parent generator's are counted over the rounds only, not the pauses between them."""
-        cpu0, server0 = cpu_seconds(), server_cpu_seconds(self.target.pid)
-        t0, received, last = await self.audience.round(r, lambda: self.moderator.call(
+        cpu0, server0 = cpu_seconds(), sum(map(server_cpu_seconds, self.pids))
+        t0, received, first, last = await self.audience.round(r, lambda: self.moderator.call(
             "send_to_air", {"id": self.ids[r % 2], "finish_current": "defer"}))
         self.parent_cpu += cpu_seconds() - cpu0
-        self.server_cpu += server_cpu_seconds(self.target.pid) - server0
+        self.server_cpu += sum(map(server_cpu_seconds, self.pids)) - server0
         self.complete += received >= self.audience.connected
         self.latencies.append((last - t0) * 1000)
+        if received:
+            self.firsts.append((first - t0) * 1000)
 
     async def result(self, stolen_share: float) -> dict:
         cpu = self.parent_cpu + await self.audience.cpu_seconds() - self.audience_cpu0
         return {"connected": self.audience.connected, "all_received_rounds": self.complete,
                 "rounds": len(self.latencies), "p50_ms": round(statistics.median(self.latencies), 1),
-                "p99_ms": round(pct(self.latencies, 0.99), 1), "rss_kb_per_viewer": round(self.rss_kb_per_viewer, 1),
-                "generator_processes": self.audience.processes, "generator_cpu_s": round(cpu, 2),
+                "p99_ms": round(pct(self.latencies, 0.99), 1),
+                "first_p50_ms": round(statistics.median(self.firsts), 2) if self.firsts else None,
+                "first_p99_ms": round(pct(self.firsts, 0.99), 2) if self.firsts else None, "rss_kb_per_viewer": round(self.rss_kb_per_viewer, 1),
+                "generator_processes": self.audience.processes, "generator_cpu_s": round(cpu, 2), "loadavg": loadavg(),
                 "server_cpu_s": round(self.server_cpu, 2), "stolen_share": round(stolen_share, 3),
-                "latencies_ms": [round(v, 1) for v in self.latencies]}
+                "latencies_ms": [round(v, 1) for v in self.latencies],
+                "first_ms": [round(v, 2) for v in self.firsts]}
 
 
 async def fanout(targets: list[Target], viewers: int, rounds: int, processes: int) -> list[dict]:
     """Moderator "send to air" -> received by the last of `viewers` viewers, per round, on each of
-    `targets` (one result each). With two servers both audiences stay connected and the rounds
-    alternate between them, the order swapped every round: a slow spell of this shared machine
+    `targets` (one result each). With several servers every audience stays connected and the rounds
+    go to each server in turn, the order reversed every other round: a slow spell of this shared machine
     (another tenant, the host) falls on both alike instead of on whichever ran at the time, so
     their ratio measures the servers. A server's idle audience costs it only pings."""
     async with contextlib.AsyncExitStack() as stack:
@@ -489,6 +592,35 @@ async def fanout(targets: list[Target], viewers: int, rounds: int, processes: in
                 await asyncio.sleep(0.3)
         stolen = (stolen_seconds() - stolen0) / (time.perf_counter() - started) / (os.cpu_count() or 1)
         return [await rig.result(stolen) for rig in rigs]
+
+
+async def redis_fanout(tmp: Path, viewers: int, rounds: int, processes: int, servers: int = 3) -> dict:
+    """The fan-out across processes: `servers` `serve` processes on PostgreSQL and the Redis message
+    queue (`Cluster`), `viewers` viewers on each, the moderator on the first; each round from the
+    trigger to the last viewer on any process. Also what went over the queue per round (`Publishes`)."""
+    cluster, publishes = Cluster(tmp, servers), None
+    try:
+        cluster.start()
+        publishes = Publishes(cluster.channel)
+        async with FanoutRig(cluster, viewers, processes) as rig:
+            publishes.count()  # the set-up's (questions approved) are not the rounds'
+            publishes.bytes = 0
+            per_round = []
+            stolen0, started = stolen_seconds(), time.perf_counter()
+            for r in range(rounds):
+                await rig.round(r)
+                await asyncio.sleep(0.3)
+                per_round.append(await asyncio.to_thread(publishes.count))
+            stolen = (stolen_seconds() - stolen0) / (time.perf_counter() - started) / (os.cpu_count() or 1)
+            result = await rig.result(stolen)
+    finally:
+        if publishes:
+            publishes.close()
+        cluster.stop()
+    result.update(servers=servers, viewers_per_server=viewers,
+                  publishes_per_round=statistics.median(sum(c.values()) for c in per_round),
+                  publishes_by_event=per_round[-1], published_bytes_per_round=round(publishes.bytes / max(rounds, 1)))
+    return result
 
 
 async def connect_storm(target: Target, n: int, concurrency: int = 500) -> dict:
@@ -761,12 +893,13 @@ def moderator_desk(target: Target, n: int) -> dict:
 
 
 NETWORK = ("held", "f1", "f3", "ingest", "prompter", "votes", "storm")  # in the order a run measures them
+# after them, on servers of their own: "redis" (ours across processes, `redis_fanout`), "desk" (Chromium)
 PAIRED = ("f1", "f3")  # on both servers at once, rounds alternating (see `fanout`)
 
 
 @contextlib.contextmanager
 def servers(kinds: list[str]):
-    """Fresh servers of these kinds ("companion", "node"), each in a temporary folder: {kind: Target}."""
+    """Fresh servers of these kinds ("companion" or one of PEERS), each in a temporary folder: {kind: Target}."""
     targets: dict[str, Target] = {}
     try:
         for kind in kinds:
@@ -780,7 +913,7 @@ def servers(kinds: list[str]):
 
 async def measure(name: str, targets: dict[str, Target], size: dict, tag: str) -> dict[str, dict]:
     """One of the NETWORK metrics at this mode's sizes, on each of `targets` it applies to (the
-    peer has the fan-out only): {kind: result}. `tag` keeps each run's questions apart."""
+    peers have the fan-out and the connect storm only): {kind: result}. `tag` keeps each run's questions apart."""
     if name in ("held", "f1", "f3"):
         rounds, n, processes = 3 if name == "held" else size["rounds"], size[name], size["generators"]
         if name in PAIRED:
@@ -814,6 +947,13 @@ def run_network(names, kinds: list[str], size: dict, tag: str, raw: dict) -> Non
         asyncio.run(network())
         if "desk" in names and "companion" in targets:
             raw["companion"].setdefault("desk", []).append(moderator_desk(targets["companion"], size["desk"]))
+    if "redis" in names and "companion" in kinds:  # once the single-process servers have stopped
+        tmp = Path(tempfile.mkdtemp(prefix="companion-bench-redis-"))
+        try:
+            raw.setdefault("companion", {}).setdefault("redis", []).append(
+                asyncio.run(redis_fanout(tmp, size["redis"], size["rounds"], size["generators"])))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     for kind in kinds:
         print(kind, json.dumps({k: v[-1] for k, v in raw.get(kind, {}).items()}), flush=True)
 
@@ -823,19 +963,65 @@ def summarise(values: list[float]) -> dict:
             "runs": len(values)}
 
 
+def ratio(ours: list[dict], peer: list[dict], key: str = "p99_ms") -> dict:
+    """Ours over the peer's, run by run (both measured in the same run), summarised."""
+    return summarise([a[key] / max(b[key], 0.1) for a, b in zip(ours, peer)])
+
+
+def loadavg() -> str:
+    """The machine's load average (1, 5, 15 minutes) as /proc/loadavg gives it: the figures of a shared
+    machine come with how busy it was."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def peer_figures(raw: dict, peers: list[str]) -> dict:
+    """Per kind (ours and each peer): the fan-out p99 at each size measured (10,000 from `held`), the
+    first viewer's latency, the ratio of ours to the peer run by run, the storm; whatever `raw` has."""
+    sizes = {"f1": "1000", "f3": "3000", "held": "10000"}
+    figures = {}
+    for kind in ["companion", *peers]:
+        runs, mine = raw.get(kind, {}), {}
+        for name, n in sizes.items():
+            if runs.get(name):
+                mine[f"fanout_p99_ms_{n}"] = summarise([f["p99_ms"] for f in runs[name]])
+                mine[f"fanout_p50_ms_{n}"] = summarise([f["p50_ms"] for f in runs[name]])
+                mine[f"first_viewer_p50_ms_{n}"] = summarise([f["first_p50_ms"] for f in runs[name]])
+                mine[f"first_viewer_p99_ms_{n}"] = summarise([f["first_p99_ms"] for f in runs[name]])
+                if name == "held":
+                    mine["viewers_held"] = summarise([h["connected"] if h["all_received_rounds"] == h["rounds"] else 0
+                                                      for h in runs[name]])
+                    mine["rss_kb_per_viewer"] = summarise([h["rss_kb_per_viewer"] for h in runs[name]])
+                ours = raw.get("companion", {}).get(name)
+                if kind != "companion" and ours and name in PAIRED:  # paired: the same runs, rounds alternating
+                    mine[f"fanout_ratio_vs_{kind}_{n}"] = ratio(ours, runs[name])
+                    mine[f"fanout_p50_ratio_vs_{kind}_{n}"] = ratio(ours, runs[name], "p50_ms")
+        if runs.get("redis"):  # ours across processes (`redis_fanout`)
+            mine["fanout_p99_ms_3x3000_redis"] = summarise([f["p99_ms"] for f in runs["redis"]])
+            mine["fanout_p50_ms_3x3000_redis"] = summarise([f["p50_ms"] for f in runs["redis"]])
+            mine["first_viewer_p50_ms_3x3000_redis"] = summarise([f["first_p50_ms"] for f in runs["redis"]])
+            mine["redis_publishes_per_on_air"] = summarise([f["publishes_per_round"] for f in runs["redis"]])
+        if runs.get("storm"):
+            mine["storm_handshakes_per_s"] = summarise([x["handshakes_per_s"] for x in runs["storm"]])
+            mine["storm_server_cpu_ms_per_handshake"] = summarise([x["server_cpu_ms_per_handshake"] for x in runs["storm"]])
+        figures[kind] = mine
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a few hundred clients, one run each (CI)")
     parser.add_argument("--runs", type=int, default=None)
     parser.add_argument("--out", default=None)
     parser.add_argument("--only", default=None,
-                        help="comma-separated subset of held,f1,f3,ingest,prompter,votes,storm,desk (ours, unless --peer "
+                        help="comma-separated subset of held,f1,f3,ingest,prompter,votes,storm,desk,redis (ours, unless --peer "
                              "or --with-peer; a quick re-run while working, printed, not written to latest.json)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per timed metric (default 20; smoke 3)")
-    parser.add_argument("--peer", action="store_true", help="with --only: measure the Node peer instead (fan-out "
-                                                                "metrics; the peer has no database)")
-    parser.add_argument("--with-peer", action="store_true", help="with --only: measure ours and the Node peer "
+    parser.add_argument("--peer", action="store_true", help="with --only: measure the peers instead (fan-out "
+                                                                "metrics and the storm; the peers have no database)")
+    parser.add_argument("--with-peer", action="store_true", help="with --only: measure ours and the peers "
                                                                      "(f1 and f3 with rounds alternating, as full runs do)")
+    parser.add_argument("--peers", default=",".join(PEERS),
+                        help=f"comma-separated peers to measure beside ours (default {','.join(PEERS)})")
     parser.add_argument("--generators", type=int, default=min(os.cpu_count() or 1, 4),
                         help="processes that read the fan-out and teleprompter metrics' viewers (default: one per "
                              "core, at most 4)")
@@ -854,25 +1040,33 @@ def main() -> None:
             "ingest_rate": 50 if smoke else 500, "ingest_askers": 400 if smoke else 4000,
             "prompter_viewers": 100 if smoke else 2000, "prompter_qps": 10 if smoke else 100,
             "vote_viewers": 50 if smoke else 1000, "vote_rate": 100 if smoke else 1000, "vote_s": 1 if smoke else 5,
-            "desk": 500 if smoke else 10_000, "storm": 300 if smoke else 10_000, "appeals_rows": 1000 if smoke else 1_000_000,
+            "desk": 500 if smoke else 10_000, "redis": 20 if smoke else 3000, "storm": 300 if smoke else 10_000, "appeals_rows": 1000 if smoke else 1_000_000,
             "generators": args.generators}
     if args.rounds:
         size["rounds"] = args.rounds
-    if not (ROOT / "bench" / "peers" / "node_modules").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=ROOT / "bench" / "peers", check=True)
+    install_peers()
     results: dict = {"mode": "smoke" if smoke else "full", "runs": runs, "sizes": size,
                      "machine": f"{os.cpu_count()} cores", "host_reference_ms": host_reference_ms(),
                      "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     raw: dict = {}
 
+    peers = [p for p in args.peers.split(",") if p]
+    unknown = set(peers) - set(PEERS)
+    if unknown:
+        parser.error(f"unknown peers: {', '.join(sorted(unknown))}")
     if args.only:
-        kinds = ["companion", "node"] if args.with_peer else ["node"] if args.peer else ["companion"]
+        kinds = ["companion", *peers] if args.with_peer else peers if args.peer else ["companion"]
         for r in range(runs):
-            run_network(args.only.split(","), kinds, size, f"o{r}", {})
+            run_network(args.only.split(","), kinds, size, f"o{r}", raw)
+        if args.out:  # a partial run's figures, for docs/performance.md (never latest.json unless asked)
+            results.update(raw=raw, peers=peer_figures(raw, peers), loadavg=loadavg())
+            Path(args.out).write_text(json.dumps(results, indent=2))
+            print(json.dumps(results["peers"], indent=2))
+            print(f"wrote {args.out}")
         return
     for r in range(runs):
         print(f"run {r + 1}/{runs}", flush=True)
-        run_network(NETWORK + ("desk",), ["companion", "node"], size, f"r{r}", raw)
+        run_network(NETWORK + ("desk", "redis"), ["companion", *peers], size, f"r{r}", raw)
 
     ours, node = raw["companion"], raw["node"]
     held_ok = [h["connected"] if h["all_received_rounds"] == h["rounds"] else 0 for h in ours["held"]]
@@ -881,7 +1075,11 @@ def main() -> None:
         "rss_kb_per_viewer": summarise([h["rss_kb_per_viewer"] for h in ours["held"]]),
         "fanout_p99_ms_1000": summarise([f["p99_ms"] for f in ours["f1"]]),
         "fanout_p99_ms_3000": summarise([f["p99_ms"] for f in ours["f3"]]),
-        "fanout_ratio_vs_node_3000": summarise([a["p99_ms"] / max(b["p99_ms"], 0.1) for a, b in zip(ours["f3"], node["f3"])]),
+        "fanout_ratio_vs_node_3000": ratio(ours["f3"], node["f3"]),
+        # across processes: 3 `serve` processes, the Redis message queue, `sizes.redis` viewers on each
+        "fanout_p99_ms_3x3000_redis": summarise([f["p99_ms"] for f in ours["redis"]]),
+        "fanout_p50_ms_3x3000_redis": summarise([f["p50_ms"] for f in ours["redis"]]),
+        "redis_publishes_per_on_air": summarise([f["publishes_per_round"] for f in ours["redis"]]),
         "ingest_qps": summarise([i["qps"] for i in ours["ingest"]]),
         "ingest_ack_p99_ms": summarise([i["ack_p99_ms"] for i in ours["ingest"]]),
         "ingest_lost": summarise([i["lost"] for i in ours["ingest"]]),
@@ -905,14 +1103,12 @@ def main() -> None:
                                             "min": pg["first_page_officer_department"]["p95_min_ms"],
                                             "max": pg["first_page_officer_department"]["p95_max_ms"], "runs": runs}
     results["metrics"] = metrics
-    results["node_peer"] = {"viewers_held": summarise([h["connected"] if h["all_received_rounds"] == h["rounds"] else 0
-                                                       for h in node["held"]]),
-                            "rss_kb_per_viewer": summarise([h["rss_kb_per_viewer"] for h in node["held"]]),
-                            "fanout_p99_ms_1000": summarise([f["p99_ms"] for f in node["f1"]]),
-                            "fanout_p99_ms_3000": summarise([f["p99_ms"] for f in node["f3"]]),
-                            "storm_handshakes_per_s": summarise([x["handshakes_per_s"] for x in node["storm"]]),
-                            "storm_server_cpu_ms_per_handshake": summarise([x["server_cpu_ms_per_handshake"]
-                                                                           for x in node["storm"]])}
+    results["peers"] = peer_figures(raw, peers)
+    results["node_peer"] = results["peers"]["node"]  # as earlier results files have it
+    for kind in peers:  # the ratios to every peer and their first viewers, next to ours
+        metrics.update({k: v for k, v in results["peers"][kind].items() if k.startswith("fanout_ratio")})
+    metrics.update({k: v for k, v in results["peers"]["companion"].items() if k.startswith("first_viewer")})
+    results["loadavg"] = loadavg()
     results["raw"] = raw
     for key in KEYS:
         results[key] = metrics[key]["median"]
