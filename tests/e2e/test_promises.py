@@ -174,3 +174,16 @@ def test_enter_pressed_twice_to_mark_a_promise_never_sends_the_question_to_air(b
     assert len(promises(server)) == 1
     assert row(server, qid)["status"] == "approved" and row(server, qid)["aired_at"] is None
     assert not page.locator("#confirm[open]").count()
+
+
+def test_the_promises_list_fits_a_phone(browser, server):  # noqa: F811
+    """A fresh-eyes review found the six-column list 775 px wide on a 360 px phone: the page scrolled sideways."""
+    with database(server) as db:
+        db.execute("INSERT INTO promise (broadcast_id, text, department_id, responsible, due_date, status, evidence_url, "
+                   "evidence_note, published, created_at, updated_at, version) VALUES (1, ?, 1, 'ГКП «Астана Жарық»', "
+                   "'2027-06-01', 'planned', '', '', 0, '2026-12-01 10:00:00.000000', '2026-12-01 10:00:00.000000', 1)",
+                   ("Освещение на улице Бейбітшілік восстановят до конца месяца, все фонари заменят",))
+    page = signed_in(browser, server, "officer", "/promises", viewport=PHONE)
+    page.wait_for_selector(".promise-row")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=str(SCREENSHOTS / "promise-list-phone.png"), full_page=True)
