@@ -406,3 +406,44 @@ def test_two_messages_in_one_webhook_out_of_order_make_one_appeal_each_once(wa_a
         assert texts == ["Второй вопрос: мусор не вывозят", "Первый вопрос: нет света"]
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
     assert sum("SRK-" in t for t in graph.texts("77011234567")) == 2
+
+
+def test_a_burst_of_webhooks_at_once_stores_every_message_once(wa_app, graph):
+    """60 webhooks posted at the same instant (Meta delivers in parallel): each message stored, each
+    number answered. Storing each in its own thread at once made SQLite refuse a third of them
+    ("database is locked") while the webhook still answered 200, so Meta never sent them again."""
+    async def step(hook):
+        async def one(i: int):
+            wa_id = f"7702{i:07d}"
+            body = json.dumps(webhook(text(f"wamid.burst{i:04d}", f"Двор на Кенесары, {i}", wa_id=wa_id), wa_id=wa_id)).encode()
+            async with hook.http.post(hook.url, data=body, headers={"Content-Type": "application/json",
+                                                                     SIGNATURE_HEADER: sign(body)}) as response:
+                return response.status
+        statuses = await asyncio.gather(*(one(i) for i in range(60)))
+        await hook.channel.drain()
+        return statuses
+    [statuses] = run(wa_app, step)
+    assert statuses == [200] * 60
+    with wa_app.app_context():
+        assert db.session.execute(select(func.count()).select_from(ChannelUpdate)).scalar_one() == 60
+    assert len({b["to"] for b in graph.bodies}) == 60
+
+
+def test_a_message_that_cannot_be_stored_is_answered_503_and_stored_once_when_delivered_again(wa_app, graph):
+    """The database refuses the write (its table is away for a moment): the webhook must not say 200, or
+    Meta would never deliver it again and the message would be lost."""
+    payload = webhook(text("wamid.retry0001", "Когда уберут снег во дворе Самал 5?"))
+
+    def table(name_from: str, name_to: str):
+        with wa_app.app_context():
+            db.session.execute(db.text(f"ALTER TABLE {name_from} RENAME TO {name_to}"))
+            db.session.commit()
+    table("channel_update", "channel_update_away")
+    try:
+        [status] = run(wa_app, deliver(payload))
+    finally:
+        table("channel_update_away", "channel_update")
+    assert status == 503
+    assert run(wa_app, deliver(payload), deliver(payload)) == [200, 200]  # Meta's redelivery, twice
+    with wa_app.app_context():
+        assert db.session.execute(select(func.count()).select_from(ChannelUpdate)).scalar_one() == 1

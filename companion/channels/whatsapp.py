@@ -120,6 +120,10 @@ class WhatsAppChannel:
         self.wake = asyncio.Event()
         self.http: aiohttp.ClientSession | None = None
         self.pending: set[asyncio.Task] = set()
+        # Messages are stored one at a time: a burst of webhooks, each storing in its own thread, made
+        # SQLite refuse most of them ("database is locked": a transaction that reads, then writes, is not
+        # made to wait); one store takes a few milliseconds, so one at a time is hundreds a second.
+        self.store_turn = asyncio.Lock()
 
     async def __aenter__(self):
         self.http = aiohttp.ClientSession(headers={"Authorization": f"Bearer {self.cfg['WHATSAPP_TOKEN']}"},
@@ -197,7 +201,8 @@ class WhatsAppChannel:
 
     async def handle(self, message: channels.Incoming) -> None:
         """Take one message: store it (once) now; its replies go out in the background, the outbox is woken."""
-        outcome = await asyncio.to_thread(self._in_app, self._receive, message)
+        async with self.store_turn:
+            outcome = await asyncio.to_thread(self._in_app, self._receive, message)
         if outcome.replies:
             task = asyncio.create_task(self._send_replies(message, outcome.replies))
             self.pending.add(task)
@@ -211,14 +216,18 @@ class WhatsAppChannel:
             await asyncio.gather(*list(self.pending), return_exceptions=True)
 
     async def handle_payload(self, payload: dict) -> int:
-        """A webhook's body (already verified): every resident's message in it, in order; returns how many."""
+        """A webhook's body (already verified): every resident's message in it, in order; returns how many
+        could not be stored (the webhook then asks Meta to deliver it again: the stored ones are not
+        stored twice, by message id)."""
         found = messages_of(payload, self.cfg["WHATSAPP_PHONE_NUMBER_ID"])
+        failed = 0
         for message in found:
             try:
                 await self.handle(message)
-            except Exception:  # noqa: BLE001 - one bad message never loses the others of the delivery
-                log.error("a WhatsApp message failed", exc_info=False)
-        return len(found)
+            except Exception as exc:  # noqa: BLE001 - one bad message never loses the others of the delivery
+                failed += 1
+                log.error("a WhatsApp message failed: %s", type(exc).__name__)  # never its text: personal data
+        return failed
 
     async def webhook_app(self) -> web.Application:
         """GET /whatsapp: Meta's verification handshake; POST /whatsapp: signed messages."""
@@ -242,7 +251,9 @@ class WhatsAppChannel:
                 return web.json_response({"error": "the body is not JSON"}, status=400)
             if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
                 return web.json_response({"error": "not a WhatsApp Business Account webhook"}, status=400)
-            await self.handle_payload(payload)
+            if await self.handle_payload(payload):
+                # not stored: Meta delivers a webhook again until it is answered 200, so nothing is lost
+                return web.json_response({"error": "not stored, deliver again"}, status=503)
             return web.json_response({"ok": True})
 
         application = web.Application(client_max_size=1024 * 1024)
