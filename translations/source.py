@@ -18,6 +18,8 @@ write "Мерзімі: %(date)s". tests/test_translations.py checks both rules.
 RU_FORMS, KK_FORMS = 3, 2
 
 T = {
+    'Total': ('Итого', 'Барлығы'),
+    'Requests': ('Обращения', 'Өтініштер'),
     "A published promise's words and date may be changed only by the head or an admin.": (
         "Текст и срок опубликованного обещания может изменить только руководитель или администратор.",
         "Жарияланған уәденің мәтіні мен мерзімін тек басшы немесе әкімші өзгерте алады."),

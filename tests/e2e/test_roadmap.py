@@ -124,6 +124,15 @@ def test_roadmap_is_legible_on_a_phone_and_a_desktop(browser, server, lang, size
     assert "Шаңырақ-1" in text and "Освещение на улице Абая" in text  # a district; a published promise
     assert "resident text" not in page.content() and "somewhere typed" not in page.content()  # no free text
     assert page.locator(".hbar").count() >= 6 + 6
+    # each bar is drawn as long as its value's share of the longest (a stylesheet rule once drew every
+    # bar at full width: the chart said every figure was the largest)
+    drawn = page.evaluate("""[...document.querySelectorAll('.hbars')].map(list => [...list.querySelectorAll('.hbar')]
+        .map(li => [li.querySelector('rect.bar').getBoundingClientRect().width / li.querySelector('svg').getBoundingClientRect().width,
+                    Number(li.querySelector('rect.bar').getAttribute('width')) / 100]))""")
+    for chart in drawn:
+        for share_drawn, share_meant in chart:
+            assert abs(share_drawn - share_meant) < 0.02, drawn
+    assert any(meant < 0.9 for chart in drawn for _, meant in chart)  # the figures differ, so must the bars
     _check(page, f"roadmap-{lang}-{size}")
     page.click("details summary")  # the table behind the chart opens and stays legible
     _check(page, f"roadmap-{lang}-{size}-table")
