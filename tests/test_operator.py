@@ -174,7 +174,11 @@ def test_a_call_outside_a_broadcast_is_an_oral_appeal_accepted_by_the_operator_o
         assert appeal.category_id == 2 and appeal.department_id is not None  # routed by its category
         code = appeal.tracking_code
     page = operator.get(first.headers["Location"]).get_data(as_text=True)
-    assert code in page and code in codes_on(page)  # read out, and found under the caller's number
+    assert code in page  # read out to the caller
+    # and the screen is clean for the next call: the last caller's number and appeals are not on it (a
+    # fresh-eyes review found the next caller's appeal stored under the previous caller's number)
+    assert "+77011234567" not in page and "8 701 123 45 67" not in page and code not in codes_on(page)
+    assert first.headers["Location"].endswith("/operator")
 
 
 def test_a_call_during_the_broadcast_waits_for_the_moderators(app, staff_client):

@@ -18,6 +18,9 @@ write "Мерзімі: %(date)s". tests/test_translations.py checks both rules.
 RU_FORMS, KK_FORMS = 3, 2
 
 T = {
+    'This caller is blocked from the live broadcast. Untick "for the live broadcast": the call is registered as an appeal for the back office.': (
+        'Этот абонент заблокирован для прямого эфира. Снимите отметку «в прямой эфир»: звонок будет зарегистрирован как обращение в аппарат.',
+        'Бұл қоңырау шалушы тікелей эфирге бұғатталған. «Тікелей эфирге» белгісін алып тастаңыз: қоңырау аппаратқа жолданым ретінде тіркеледі.'),
     'Total': ('Итого', 'Барлығы'),
     'Requests': ('Обращения', 'Өтініштер'),
     "A published promise's words and date may be changed only by the head or an admin.": (

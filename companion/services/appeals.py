@@ -449,7 +449,10 @@ def create_appeal(data: dict, *, api_key: ApiKey, channel: str = Channel.OPEN311
             errors.update(exc.fields)
     if errors:
         raise ValidationError(fields=errors)
-    blocking.refuse_blocked([blocking.contact_identity(fields.get("contact", ""))])  # the integrator's contact field
+    # a block keeps a sender's messages out; an appeal with a name and a contact is registered whatever the
+    # block (refusing to accept an appeal is prohibited, APPK art. 64(1)): staff deal with abuse in it
+    if not is_statutory(fields.get("author_name"), fields.get("contact")):
+        blocking.refuse_blocked([blocking.contact_identity(fields.get("contact", ""))])
     category = fields.pop("category", None)
     if not client_id and retry_window:
         existing = _recent_twin(channel, api_key, category, fields, retry_window)

@@ -97,6 +97,11 @@ def token_identity(viewer_token: str | None) -> Identity | None:
     return ("viewer", viewer_token)
 
 
+# Channels whose contact is the sender's own line (caller ID, the WhatsApp number): a contact typed on the web
+# page or sent through the API could be anyone's, and blocking it would let a troll have a victim blocked.
+VOUCHED_CONTACT_CHANNELS = frozenset({"phone", "whatsapp", "telegram"})
+
+
 def identities_of(*, question: Question | None = None, appeal: Appeal | None = None) -> list[Identity]:
     """Every identity the sender of a question (or of an appeal) can be known by on any channel."""
     found: list[Identity | None] = []
@@ -105,8 +110,10 @@ def identities_of(*, question: Question | None = None, appeal: Appeal | None = N
     if question is None and appeal is not None and appeal.question_id:
         question = db.session.get(Question, appeal.question_id)
     if question is not None:
-        found += [token_identity(question.viewer_token), contact_identity(question.contact)]
-    if appeal is not None:
+        found.append(token_identity(question.viewer_token))
+        if question.channel in VOUCHED_CONTACT_CHANNELS:
+            found.append(contact_identity(question.contact))
+    if appeal is not None and appeal.channel in VOUCHED_CONTACT_CHANNELS:
         found.append(contact_identity(appeal.contact))
         # an appeal a chat sent outside a broadcast: the chat of the update that made it
         for channel, chat in db.session.execute(select(ChannelUpdate.channel, ChannelUpdate.chat).where(

@@ -107,9 +107,13 @@ def take_call(data: dict, *, actor: User, default_language: str = "kk") -> tuple
                "client_id": client_id}
     if data.get("language"):
         payload["language"] = data["language"]
-    blocking.refuse_blocked([blocking.contact_identity(phone)])
     broadcast = channels.live_broadcast() if privacy.given(data.get("to_broadcast")) else None
     if broadcast is not None:
+        # a blocked caller is kept off the live broadcast; the office still registers the call as an appeal
+        # for the back office (untick "for the live broadcast"): refusing to accept an appeal is prohibited
+        # (APPK art. 64(1)), so a block never stops the back-office path
+        if blocking.is_blocked([blocking.contact_identity(phone)]):
+            raise BlockedCaller()
         prepared = intake.prepare_submission(broadcast, payload, channel=Channel.PHONE, default_language=default_language,
                                              actor=actor, caller=phone)
         if isinstance(prepared, Question):
@@ -121,6 +125,13 @@ def take_call(data: dict, *, actor: User, default_language: str = "kk") -> tuple
             appeals.categorize(question.appeal, category.id, actor=actor)
         return question.appeal, question, change
     return _to_back_office(payload, phone, category, actor=actor, default_language=default_language), None, None
+
+
+class BlockedCaller(blocking.Blocked):
+    """Said to the operator, not to the caller: what to do instead."""
+
+    default_message = _l("This caller is blocked from the live broadcast. Untick \"for the live broadcast\": "
+                         "the call is registered as an appeal for the back office.")
 
 
 def _to_back_office(payload: dict, phone: str, category: Category | None, *, actor: User,

@@ -74,7 +74,7 @@ def take_call():
     else:
         where = _("The appeal goes to the back office.")
     flash(_("Registered: %(code)s. Read the number to the caller.", code=appeal.tracking_code) + " " + where, "ok")
-    return redirect(url_for("operator.index", phone=form.get("phone") or None))
+    return redirect(url_for("operator.index"))  # a clean screen for the next call: never the last caller's number
 
 
 @bp.get("/queue")
