@@ -110,7 +110,16 @@ def report(slug: str):
 def report_pdf(slug: str):
     """The report as a PDF, in the page's language."""
     broadcast = broadcast_or_404(slug)
-    data, name = render_pdf(broadcast, str(get_locale()))
+    try:
+        # one rendering at a time per process, as the exports (a second or more of CPU each: repeated
+        # clicks must not take both cores)
+        with appeal_list.export_slot():
+            data, name = render_pdf(broadcast, str(get_locale()))
+    except appeal_list.ExportBusy:
+        response = make_response(render_template("error.html", code=503, message=_(
+            "Something went wrong on our side. Please try again in a minute.")), 503)
+        response.headers["Retry-After"] = "60"
+        return response
     return Response(data, mimetype="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "no-store"})
 
