@@ -223,7 +223,7 @@ def any_server(request, tmp_path):
 # after the rest has run on parallel workers (pytest-xdist), so no other test's load skews them.
 SERIAL = frozenset({"test_transport.py", "test_security_live.py", "test_durability.py", "test_production.py",
                     "test_desk_scale.py", "test_http_hardening_live.py", "test_server.py", "test_signin.py",
-                    "test_frames.py", "test_nginx.py", "test_roadmap.py", "test_report_screens.py"})
+                    "test_frames.py", "test_nginx.py", "test_report_screens.py"})
 
 
 def pytest_collection_modifyitems(config, items):

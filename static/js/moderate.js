@@ -245,6 +245,8 @@ function settle() {
   guardTimer = setTimeout(() => { for (const id of ["insp-actions", "onair-actions", "similar-list"]) $(id).classList.remove("settling"); }, GUARD_MS);
 }
 const guarded = () => performance.now() < guardUntil || busy.has(state.selected);
+let keysWaitUntil = 0;  // set when a form is submitted (leaveMode)
+const keysWait = () => performance.now() < keysWaitUntil || busy.has(state.selected);
 
 function actionButton(q, action) {
   const keys = { approve: "a", queue: "q", send_to_air: "Enter", mark_answered: "x", take_off_air: "u", defer: "d",
@@ -382,8 +384,8 @@ function leaveMode({ submitted = true } = {}) {
   state.mode = null;
   renderInspector(true);
   // a form submitted is gone and the card has the focus: an Enter pressed twice to submit must not
-  // reach the card's keys (Enter sends to air), so single keys wait a moment, as buttons just redrawn do
-  if (submitted) settle();
+  // reach the card's keys (Enter sends to air), so single keys wait a moment after a form is submitted
+  if (submitted) { keysWaitUntil = performance.now() + GUARD_MS; settle(); }  // settle: the buttons say so too
   restoreFocus();
 }
 
@@ -824,15 +826,15 @@ document.addEventListener("keydown", (e) => {
     return;
   }
   if (e.altKey || e.shiftKey) return;
-  if (e.key === "g") { e.preventDefault(); if (!guarded()) act(q, "merge_group"); return; }
-  if (e.key === "c") { e.preventDefault(); if (!guarded()) act(q, "accept_category"); return; }
-  if (e.key === "p") { e.preventDefault(); if (!guarded()) act(q, "mark_promise"); return; }
+  if (e.key === "g") { e.preventDefault(); if (!keysWait()) act(q, "merge_group"); return; }
+  if (e.key === "c") { e.preventDefault(); if (!keysWait()) act(q, "accept_category"); return; }
+  if (e.key === "p") { e.preventDefault(); if (!keysWait()) act(q, "mark_promise"); return; }
   const action = KEYS[e.key];
   if (action && q.actions.includes(action)) {
     e.preventDefault();
     // one action at a time on a question (a key pressed twice does it once), and none in the moment
-    // after a form closed or the actions were redrawn
-    if (!guarded()) act(q, action);
+    // after a form was submitted
+    if (!keysWait()) act(q, action);
   }
 });
 

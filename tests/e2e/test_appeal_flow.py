@@ -70,7 +70,7 @@ def test_question_asked_on_air_is_answered_by_an_officer_and_read_at_track(brows
 
     roadmap = browser.new_page(viewport={"width": 1280, "height": 900})
     roadmap.goto(server.url + "/roadmap")
-    roadmap.wait_for_selector("svg.chart")
+    roadmap.wait_for_selector(".hbars")
     assert "Transport and roads" in roadmap.inner_text("main")
     roadmap.screenshot(path=str(SCREENSHOTS / "roadmap.png"), full_page=True)
     assert errors == []
