@@ -139,7 +139,7 @@ def test_a_moderator_blocks_a_sender_from_the_desk_and_every_channel_refuses_the
            "consent": True, "client_id": "block-e2e-000001"}
     qid = viewer.call("submit_question", ask, namespace="/")["question"]["id"]
     page = signed_in(browser, live, "mod", "/moderate/demo", viewport=LAPTOP)
-    page.wait_for_selector("#conn[data-state=online]")
+    page.wait_for_selector("#conn[data-state=online]", timeout=90_000)  # a loaded CI machine: Chromium and two workers
     page.click(f".qcard[data-id='{qid}']")
     page.wait_for_function(f"() => document.getElementById('insp-head').textContent.startsWith('#{qid}')")
     page.click("#insp-actions [data-action=block_sender]")
