@@ -633,7 +633,8 @@ def _note(value, field: str, *, required: bool, limit: int = 2000) -> str:
     return value
 
 
-def _department(department_id) -> Department | None:
+def department_by_id(department_id) -> Department | None:
+    """The department an id names (None for none given), or ValidationError on department_id."""
     if department_id in (None, ""):
         return None
     department_id = parse_id(department_id)
@@ -694,7 +695,7 @@ def _detect_repeat(appeal: Appeal) -> None:
 
 def assign(appeal: Appeal, department_id, officer_id=None, *, actor: User, note: str = "") -> Appeal:
     """Route an appeal to a department (and an officer); later calls change the assignment."""
-    department = _department(department_id)
+    department = department_by_id(department_id)
     if department is None:
         raise ValidationError(fields={"department_id": _l("Choose a department.")})
     _assign(appeal, department, _officer(officer_id, department), actor, note=_note(note, "note", required=False))
@@ -704,7 +705,7 @@ def assign(appeal: Appeal, department_id, officer_id=None, *, actor: User, note:
 
 def bulk_assign(appeal_ids: list, department_id, officer_id=None, *, actor: User) -> int:
     """Assign many appeals at once: all of them or none (the first refusal names the appeal)."""
-    department = _department(department_id)
+    department = department_by_id(department_id)
     if department is None:
         raise ValidationError(fields={"department_id": _l("Choose a department.")})
     officer = _officer(officer_id, department)

@@ -28,7 +28,7 @@ from ..permissions import (
     may_rewrite_published_promise,
     promises_visible_to,
 )
-from . import deadlines
+from . import appeals, deadlines
 from .audit import audit
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .fields import at_most_characters, parse_id, storable
@@ -131,14 +131,7 @@ def _due_date(value, *, not_past: bool) -> date:
     return due
 
 
-def _department(value) -> Department | None:
-    if value in (None, ""):
-        return None
-    department_id = parse_id(value)
-    department = db.session.get(Department, department_id) if department_id else None
-    if department is None:
-        raise ValidationError(fields={"department_id": _l("This department does not exist.")})
-    return department
+_department = appeals.department_by_id  # one rule for a department id, as the appeals use it
 
 
 def _evidence_url(value) -> str:
