@@ -1,15 +1,14 @@
 """Companion: the live-broadcast question desk and follow-up appeal tracker."""
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING
 
-from .config import INSTANCE, ROOT, Config
+from .config import INSTANCE, LANGUAGES, ROOT, Config
 
 if TYPE_CHECKING:  # heavy imports wait for create_app, so `serve` can monkey-patch first
     from flask import Flask
 
-LOCALES = ("kk", "ru", "en")
+LOCALES = LANGUAGES
 
 
 def select_locale() -> str:
@@ -28,64 +27,6 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LOCALES) or current_app.config["DEFAULT_LOCALE"]
 
 
-def _sqlite_pragmas(engine) -> None:
-    """WAL (readers never wait), commits durable before they return (`durability`: the log is synced
-    off the event loop), foreign keys, and a short busy wait: a lock held by another process
-    freezes an async server for at most 50 ms per try; the caller retries (services.database)."""
-    from sqlalchemy import event
-
-    from .durability import configure
-
-    @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection, _record):
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA synchronous={configure(dbapi_connection)}")
-        cursor.execute("PRAGMA busy_timeout=50")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def on_begin(conn):
-        conn.exec_driver_sql("BEGIN")
-
-
-SOCKETIO_PATH = "/socket.io/"
-
-
-@cache
-def _app_class():
-    """Flask, with the request context of Socket.IO events built without URL matching (and, after
-    the first event, without decoding the session cookie).
-
-    Flask-SocketIO runs every Socket.IO event in a request context built from its connection's
-    handshake request (/socket.io/...). Pushing it matches that path against the URL map, for no
-    use (the Socket.IO middleware answers the path before Flask), and werkzeug's matcher leaves a
-    reference cycle per match (a recursive closure) for the cyclic collector: at 500 questions a
-    second that was some 40,000 objects a second. The URL adapter is still bound, so url_for works."""
-    from flask import Flask
-    from flask.ctx import RequestContext
-
-    class SocketEventContext(RequestContext):
-        def __init__(self, app, environ: dict):
-            # Flask-SocketIO keeps the connection's own copy of the session (manage_session) and
-            # puts it in the context after pushing it: once it exists, the signed cookie need not
-            # be verified and decoded again for every event, only to be replaced.
-            super().__init__(app, environ, session=environ.get("saved_session"))
-
-        def match_request(self) -> None:
-            """No URL matching: the context serves a Socket.IO event, not a view."""
-
-    class CompanionFlask(Flask):
-        def request_context(self, environ: dict) -> RequestContext:
-            # /socket.io/ from a server; Flask-SocketIO's test client says /socket.io
-            if (environ.get("PATH_INFO", "") + "/").startswith(SOCKETIO_PATH):
-                return SocketEventContext(self, environ)
-            return super().request_context(environ)
-    return CompanionFlask
-
-
 def create_app(config: Config | dict | None = None) -> "Flask":
     """Build the application: configuration, extensions, blueprints and socket handlers."""
     from .extensions import babel, csrf, db, login_manager, socketio
@@ -99,7 +40,8 @@ def create_app(config: Config | dict | None = None) -> "Flask":
                 cfg.extra[key] = value
     else:
         cfg = config or Config.from_env()
-    app = _app_class()(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
+    from .realtime.context import app_class
+    app = app_class()(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
                        instance_path=str(INSTANCE))
     app.config.update(cfg.flask_settings())
     from .services.deadlines import check_settings
@@ -111,7 +53,8 @@ def create_app(config: Config | dict | None = None) -> "Flask":
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            _sqlite_pragmas(db.engine)
+            from .durability import sqlite_pragmas
+            sqlite_pragmas(db.engine)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     babel.init_app(app, locale_selector=select_locale)

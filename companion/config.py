@@ -10,6 +10,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
 
+# The interface's and the appeals' languages, in the order a missing text falls back to another: Kazakh
+# (the state language), Russian, English. The only list of them (translations/ holds one catalog each).
+LANGUAGES = ("kk", "ru", "en")
+
+
+def in_fallback_order(locale: str) -> tuple[str, ...]:
+    """`locale` first, then the other languages in LANGUAGES' order."""
+    return (locale, *(lang for lang in LANGUAGES if lang != locale)) if locale in LANGUAGES else LANGUAGES
+
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
@@ -48,6 +57,7 @@ class Config:
     DRAIN_GRACE_MS: int = 1000
     PROXY_HOPS: int = 0
     DIAGNOSTICS: bool = False
+    GC_DEFAULTS: bool = False
     READY_MIN_FREE_MB: int = 200
     BACKUP_DIR: str = str(INSTANCE / "backups")
     BACKUP_KEEP: int = 30
@@ -232,7 +242,8 @@ SETTINGS_DOC = {
     "PROXY_HOPS": "Number of reverse proxies in front (nginx: 1) whose X-Forwarded-For is trusted. Default 0.",
     "READY_MIN_FREE_MB": "Free disk space under a SQLite database below which /readyz answers 503. Default 200.",
     "DIAGNOSTICS": "Add the number of live green threads (and, under eventlet, of pending hub timers) to /healthz (for soak runs; costs a heap walk). Default false.",
-    "NAME_MAX_LENGTH": "Longest asker name and district. Default 80.",
+    "GC_DEFAULTS": "Keep Python's default garbage collector thresholds instead of the server's tuned ones (the benchmarks' before/after switch). Default false.",
+    "NAME_MAX_LENGTH": "Longest asker name and district (at most 120, an appeal's). Default 80.",
     "DEFAULT_LOCALE": "Interface language when the browser asks for none we have: kk, ru or en. Default kk.",
     "OPEN311_LOCALE": "Language of Open311 answers (service names, notices, errors) when the client sends no Accept-Language we have: kk, ru or en. Default en.",
     "OPEN311_DESCRIPTION_MAX_LENGTH": "Longest Open311 description in characters (GeoReport v2 allows 4,000). Default 4000.",

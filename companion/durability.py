@@ -156,3 +156,24 @@ def configure(dbapi_connection) -> str:
         return "FULL"
     dbapi_connection.log = _logs.setdefault(path, LogSync(path + "-wal"))
     return "NORMAL"
+
+
+def sqlite_pragmas(engine) -> None:
+    """WAL (readers never wait), commits durable before they return (`durability`: the log is synced
+    off the event loop), foreign keys, and a short busy wait: a lock held by another process
+    freezes an async server for at most 50 ms per try; the caller retries (services.database)."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={configure(dbapi_connection)}")
+        cursor.execute("PRAGMA busy_timeout=50")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn):
+        conn.exec_driver_sql("BEGIN")

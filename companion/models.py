@@ -11,6 +11,7 @@ from sqlalchemy.sql.expression import false as sa_false, true
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
+from . import config
 from .extensions import db
 
 
@@ -70,11 +71,6 @@ class QuestionStatus(StrEnum):
     MERGED = "merged"
 
 
-# Statuses the audience sees in the public feed (when the broadcast's public feed is on).
-PUBLIC_STATUSES = frozenset({QuestionStatus.APPROVED, QuestionStatus.QUEUED, QuestionStatus.ON_AIR,
-                             QuestionStatus.ANSWERED})
-
-
 class Channel(StrEnum):
     WEB = "web"
     PHONE = "phone"
@@ -132,10 +128,7 @@ class Role(StrEnum):
     OPERATOR = "operator"
 
 
-# who sees every appeal in the back office (services.appeals.may_see and its SQL twin in appeal_list)
-SEES_EVERY_APPEAL = frozenset({Role.ADMIN, Role.HEAD})
-
-LANGUAGES = ("kk", "ru", "en")
+LANGUAGES = config.LANGUAGES  # importers of the models find it here too
 
 
 class Broadcast(db.Model):
@@ -179,7 +172,7 @@ class Broadcast(db.Model):
 
     def title(self, locale: str) -> str:
         """The title in `locale`, falling back to the other languages."""
-        for lang in (locale, "kk", "ru", "en"):
+        for lang in config.in_fallback_order(locale):
             value = getattr(self, f"title_{lang}", "")
             if value:
                 return value
@@ -196,7 +189,7 @@ class Named:
 
     def name(self, locale: str) -> str:
         """The name in `locale`, falling back to the other languages."""
-        for lang in (locale, "kk", "ru", "en"):
+        for lang in config.in_fallback_order(locale):
             value = getattr(self, f"name_{lang}", "")
             if value:
                 return value
@@ -289,11 +282,6 @@ class Question(db.Model):
     broadcast: Mapped[Broadcast] = relationship()
     category: Mapped[Category | None] = relationship()
     merged_into: Mapped["Question | None"] = relationship(remote_side=[id])
-
-    @property
-    def is_public(self) -> bool:
-        """True when the audience may see this question."""
-        return self.status in PUBLIC_STATUSES
 
 
 class Vote(db.Model):

@@ -1,12 +1,14 @@
-"""All authorisation rules in one place, shared by HTTP views and socket handlers."""
+"""Every authorisation rule in one place, as plain functions of the user (no Flask request here):
+who holds which permission, and which appeals and promises a user sees, each rule written once in
+Python (for one row) and beside it as SQL (for a list), shared by the pages, the API, the sockets
+and the services. The pages' decorator that applies these rules is `web.guard.permission_required`."""
 from __future__ import annotations
 
-from functools import wraps
+from dataclasses import dataclass
 
-from flask import abort, redirect, request, url_for
-from flask_login import current_user
+from sqlalchemy import bindparam, false, true
 
-from .models import SEES_EVERY_APPEAL, Promise, Role
+from .models import Appeal, Broadcast, Promise, Question, QuestionStatus, Role
 from .services.errors import Forbidden, Unauthorized
 
 # permission -> roles that hold it
@@ -14,14 +16,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "moderate": frozenset({Role.ADMIN, Role.MODERATOR}),
     "prompt": frozenset({Role.ADMIN, Role.MODERATOR, Role.SPEAKER}),
     "administer": frozenset({Role.ADMIN}),
-    # the back office of appeals; officers are further limited to their department (services.appeals.may_see)
+    # the back office of appeals; officers are further limited to their department (appeal_scope below)
     "appeals": frozenset({Role.ADMIN, Role.OFFICER, Role.HEAD}),
     # the reasoned decision to extend an appeal's term (APPK art. 76(2)): the head or a deputy, not an admin
     "decide_extension": frozenset({Role.HEAD}),
     # the back office of promises made on air; officers are further limited to their department (may_manage_promise)
     "promises": frozenset({Role.ADMIN, Role.HEAD, Role.OFFICER}),
     # the phone operator's screen: lookups by the caller's number or a tracking number, never the appeals list
-    # (services.appeals.may_see and appeal_list.filtered refuse the role every appeal)
+    # (appeal_scope below gives the role no appeal)
     "operate": frozenset({Role.OPERATOR}),
     # block a question's sender on every channel, and lift blocks (services/blocking.py)
     "block": frozenset({Role.ADMIN, Role.MODERATOR}),
@@ -46,19 +48,73 @@ def require(user, permission: str) -> None:
         raise Forbidden()
 
 
-def permission_required(permission: str):
-    """View decorator: redirect to login when signed out, 403 when the role lacks `permission`."""
-    def decorator(view):
-        @wraps(view)
-        def wrapped(*args, **kwargs):
-            if not current_user.is_authenticated:
-                return redirect(url_for("auth.login", next=request.full_path))
-            if not can(current_user, permission):
-                abort(403)
-            return view(*args, **kwargs)
-        return wrapped
-    return decorator
+# ---- what the audience of a broadcast sees (the viewers' page, the big screen, the overlay) ------
 
+# the statuses the audience sees when the broadcast's public feed is on; with it off, only the question on air
+PUBLIC_STATUSES = frozenset({QuestionStatus.APPROVED, QuestionStatus.QUEUED, QuestionStatus.ON_AIR,
+                             QuestionStatus.ANSWERED})
+
+
+def audience_sees(question: Question, broadcast: Broadcast) -> bool:
+    """True when viewers of the broadcast may see this question now; its SQL twin is audience_questions."""
+    if question.status == QuestionStatus.ON_AIR:
+        return True
+    return bool(broadcast.public_feed) and question.status in PUBLIC_STATUSES
+
+
+def audience_questions(stmt, public_feed: bool):
+    """The SQL twin of audience_sees: `stmt` limited to what the audience of the broadcast bound as
+    `broadcast_id` sees, for its public_feed setting."""
+    stmt = stmt.where(Question.broadcast_id == bindparam("broadcast_id"))
+    if public_feed:
+        return stmt.where(Question.status.in_([s.value for s in PUBLIC_STATUSES]))
+    return stmt.where(Question.status == QuestionStatus.ON_AIR)
+
+
+# ---- which appeals a user sees: the back office list, one appeal, the analytics -----------------
+
+# who sees every appeal in the back office; an officer sees their department's, nobody else any
+SEES_EVERY_APPEAL = frozenset({Role.ADMIN, Role.HEAD})
+
+
+@dataclass(frozen=True)
+class AppealScope:
+    """The part of the appeals a user sees: all of them, one department's, or none."""
+    everything: bool = False
+    department_id: int | None = None  # when not everything: the officer's department; None sees nothing
+
+    @property
+    def key(self) -> str:
+        """A name for caching what this scope sees (analytics)."""
+        return "all" if self.everything else f"department:{self.department_id or 0}"
+
+
+def appeal_scope(user) -> AppealScope:
+    """Admins and the head see every appeal; an officer, their own department's; anyone else none (an
+    operator finds a caller's appeals by number in services.operator, and lists none)."""
+    if user.role in SEES_EVERY_APPEAL:
+        return AppealScope(everything=True)
+    if user.role == Role.OFFICER and user.department_id is not None:
+        return AppealScope(department_id=user.department_id)
+    return AppealScope()
+
+
+def may_see_appeal(user, appeal: Appeal) -> bool:
+    """The rule for one appeal; its SQL twin for a list is appeals_visible."""
+    scope = appeal_scope(user)
+    return scope.everything or (scope.department_id is not None and appeal.department_id == scope.department_id)
+
+
+def appeals_visible(scope: AppealScope):
+    """The SQL twin of may_see_appeal: a WHERE condition on Appeal for what `scope` sees."""
+    if scope.everything:
+        return true()
+    if scope.department_id is None:
+        return false()
+    return Appeal.department_id == scope.department_id
+
+
+# ---- promises made on air --------------------------------------------------------------------
 
 def may_manage_promise(user, promise: Promise) -> bool:
     """Admins and the head manage every promise; an officer, the promises of their own department."""
@@ -82,7 +138,6 @@ def may_manage_department_promises(user, department_id: int | None) -> bool:
 
 def promises_visible_to(user):
     """The SQL twin of may_manage_promise: a WHERE condition on Promise for the staff list."""
-    from sqlalchemy import false, true
     if not can(user, "promises"):
         return false()
     if user.role in SEES_EVERY_APPEAL:

@@ -5,8 +5,8 @@ from datetime import datetime
 
 from .models import Broadcast, Question, QuestionStatus, utcnow
 from .services.appeals import format_access_code
-from .services.changes import audience_visible
-from .services.moderation import STATUS_LABELS, allowed_actions, confirm_actions, resident_status_label
+from .permissions import audience_sees
+from .services.moderation import allowed_actions, confirm_actions, resident_status_label
 from .services.privacy import shows_asker
 
 
@@ -68,7 +68,7 @@ def appeal_clock(appeal) -> dict | None:
 
 def public_question(q: Question, broadcast: Broadcast) -> dict:
     """A question as the audience sees it; `visible: False` tells screens to drop it."""
-    if not audience_visible(q, broadcast):
+    if not audience_sees(q, broadcast):
         return {"id": q.id, "visible": False}
     asker = shows_asker(q, broadcast)
     return {"id": q.id, "visible": True, "text": q.text, "status": q.status, "votes": q.votes,
@@ -162,7 +162,7 @@ def time_with_zone(value) -> str:
 def talon(appeal) -> dict:
     """What the talon prints besides the numbers (APPK art. 64): the time and date received, the legal
     registration date, the receiving office and who accepted the appeal, in the current language."""
-    from flask_babel import format_time, get_locale, gettext
+    from flask_babel import get_locale
     from .services.office import accepted_by, office_name
     locale = str(get_locale() or "kk")
     return {"received_date": long_date(appeal.received_at),

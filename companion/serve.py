@@ -11,7 +11,6 @@ thread of its own (`companion.transport`; docs/realtime.md, The WebSocket transp
 from __future__ import annotations
 
 import gc
-import os
 import resource
 import signal
 import sys
@@ -302,7 +301,7 @@ def serve(host: str | None = None, port: int | None = None, banner=None) -> None
     socketio.start_background_task(audience_sampler, app)
     socketio.start_background_task(mail_reports_forever, app, socketio.sleep, render_pdf)
     _warm_up()
-    if os.environ.get("COMPANION_GC_DEFAULTS") != "1":  # the benchmarks' before/after switch
+    if not cfg.GC_DEFAULTS:
         _tune_gc()
     if cfg.ASYNC_MODE == "eventlet":
         _serve_eventlet(app, host, port, cfg.MAX_CONNECTIONS)

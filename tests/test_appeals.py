@@ -7,6 +7,7 @@ import pytest
 from flask_babel import format_date
 from sqlalchemy import func, select
 
+from companion import permissions
 from companion.extensions import db
 from companion.models import Appeal, AppealEvent, AppealStatus, Category, Department, QuestionStatus, User
 from companion.services import appeals, deadlines, intake, moderation
@@ -518,14 +519,14 @@ def test_urgency_marks_overdue_red_and_due_soon_amber():
 def test_officer_sees_only_their_department():
     appeal = new_appeal()
     officer = user("officer")
-    assert not appeals.may_see(officer, appeal)
+    assert not permissions.may_see_appeal(officer, appeal)
     with pytest.raises(Forbidden):
         appeals.get_appeal(appeal.id, user=officer)
     appeals.assign(appeal, 1, actor=user("admin"))
     assert appeals.get_appeal(appeal.id, user=officer) is appeal
     appeals.assign(appeal, 2, actor=user("admin"))
-    assert not appeals.may_see(officer, appeal)
-    assert not appeals.may_see(user("mod"), appeal) and appeals.may_see(user("admin"), appeal)
+    assert not permissions.may_see_appeal(officer, appeal)
+    assert not permissions.may_see_appeal(user("mod"), appeal) and permissions.may_see_appeal(user("admin"), appeal)
 
 
 def test_officer_of_another_department_cannot_be_assigned():

@@ -9,6 +9,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from companion import permissions
 from companion.extensions import db
 from companion.models import Appeal, AuditEvent, Broadcast, Question, User
 from companion.services import appeal_list, appeals
@@ -87,7 +88,7 @@ def test_the_operator_cannot_list_appeals_it_has_not_found(app, ctx):
     assert appeal_list.count_by_channel(operator, f) == ({}, False)
     assert list(appeal_list.export_rows(operator, f, "en"))[1:] == []  # the header only
     appeal = db.session.scalars(select(Appeal)).first()
-    assert appeals.may_see(operator, appeal) is False
+    assert permissions.may_see_appeal(operator, appeal) is False
     with pytest.raises(Exception) as refused:
         appeals.get_appeal(appeal.id, user=operator)
     assert getattr(refused.value, "status", None) == 403

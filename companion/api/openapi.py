@@ -6,7 +6,8 @@ from __future__ import annotations
 import copy
 import re
 
-from ..models import AppealStatus
+from ..models import LANGUAGES, AppealStatus
+from ..services.fields import Limit, name_limit
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -17,7 +18,7 @@ _ORIGIN = {
         "(2026-03-19T10:00:00+05:00 or ...Z). The statutory clock starts here, not at the import. Refused (400) "
         "when malformed or without a zone, in the future (2 minutes of clock skew allowed), or older than "
         "RECEIVED_AT_MAX_AGE_DAYS (30). Only with an API key.")},
-    "external_id": {"type": "string", "description": (  # maxLength: appeals.EXTERNAL_ID_MAX_LENGTH (document)
+    "external_id": {"type": "string", "description": (  # maxLength: Limit.EXTERNAL_ID (document)
         "The appeal's own number in the sending system, kept and shown to staff. Only with an API key. The "
         "sending system itself is recorded from the API key's name.")},
 }
@@ -141,7 +142,7 @@ OPENAPI = {
                      "description": QUESTION_RULE.replace("author_name", "first_name or last_name")
                      + " A question only has expected_datetime null.",
                      "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {
-                         "type": "string", "minLength": 8, "maxLength": 64},
+                         "type": "string", "minLength": 8, "maxLength": Limit.CLIENT_ID},
                          "description": "The client_id, as a header (the body's client_id wins)"}],
                      "requestBody": {"required": True, "content": {
                          "application/x-www-form-urlencoded": {"schema": {
@@ -197,7 +198,7 @@ OPENAPI = {
                         "of personal data (the text at /privacy); required when contact is given"},
             "show_name": {"type": "boolean", "default": False, "description": "The applicant agreed to have the name "
                           "and district shown on air and on public screens"},
-            "language": {"enum": ["kk", "ru", "en"], "description": "The language of the appeal; when absent, "
+            "language": {"enum": list(LANGUAGES), "description": "The language of the appeal; when absent, "
                          "guessed from the words of the text"},
             "client_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}, **_ORIGIN}},
         "Receipt": {"type": "object", "description": "The talon's number and access code", "properties": {
@@ -271,7 +272,8 @@ OPENAPI = {
             "service_code": {"type": "string", "description": "Unknown: 404"},
             "description": {"type": "string", "minLength": 1,  # maxLength: the setting (document)
                             "description": "At most OPEN311_DESCRIPTION_MAX_LENGTH characters"},
-            "address_string": {"type": "string", "maxLength": 300}, "address_id": {"type": "string", "maxLength": 200},
+            "address_string": {"type": "string", "maxLength": Limit.ADDRESS},
+            "address_id": {"type": "string", "maxLength": Limit.EXTRA_ID},
             "lat": {"type": "number", "minimum": -90, "maximum": 90},
             "long": {"type": "number", "minimum": -180, "maximum": 180},
             "media_url": {"oneOf": [{"type": "string"}, {"type": "array", "maxItems": 10, "items": {"type": "string"}}],
@@ -280,12 +282,13 @@ OPENAPI = {
                 {"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
                 "description": "Form-encoded as attribute[code]=value and attribute[code][]=value; at most 50, "
                                "kept as sent and shown to staff"},
-            "device_id": {"type": "string", "maxLength": 200}, "account_id": {"type": "string", "maxLength": 200},
-            "email": {"type": "string", "format": "email", "maxLength": 200},
-            "phone": {"type": "string", "maxLength": 200, "description": "Checked as a phone number (E.164 when stored)"},
-            "first_name": {"type": "string", "maxLength": 120,
+            "device_id": {"type": "string", "maxLength": Limit.EXTRA_ID},
+            "account_id": {"type": "string", "maxLength": Limit.EXTRA_ID},
+            "email": {"type": "string", "format": "email", "maxLength": Limit.CONTACT},
+            "phone": {"type": "string", "maxLength": Limit.CONTACT, "description": "Checked as a phone number (E.164 when stored)"},
+            "first_name": {"type": "string", "maxLength": Limit.AUTHOR_NAME,
                            "description": "With last_name, at most 120 characters together"},
-            "last_name": {"type": "string", "maxLength": 120}, "language": {"enum": ["kk", "ru", "en"]},
+            "last_name": {"type": "string", "maxLength": Limit.AUTHOR_NAME}, "language": {"enum": list(LANGUAGES)},
             "client_id": {"type": "string", "minLength": 8, "maxLength": 64,
                           "description": "Makes a retried POST with the same api_key return the same request"},
             **_ORIGIN}},
@@ -407,8 +410,6 @@ def document(app) -> dict:
     """The OpenAPI document for `app`: OPENAPI completed from the settings the services validate with
     (the question's, the name's and the Open311 description's length; the form body from the JSON one), the URL map (an operationId per operation: the view's name)
     and PUBLIC_URL (the server)."""
-    from ..services.appeals import EXTERNAL_ID_MAX_LENGTH
-    from ..services.intake import CONTACT_MAX_LENGTH
     from .open311 import ATTRIBUTE_KEY
 
     cfg = app.config
@@ -418,12 +419,12 @@ def document(app) -> dict:
     doc["components"]["securitySchemes"] = SECURITY_SCHEMES
     question = doc["components"]["schemas"]["NewQuestion"]["properties"]
     question["text"]["maxLength"] = cfg["QUESTION_MAX_LENGTH"]
-    question["author_name"]["maxLength"] = question["district"]["maxLength"] = cfg["NAME_MAX_LENGTH"]
-    question["contact"]["maxLength"] = CONTACT_MAX_LENGTH
+    question["author_name"]["maxLength"] = question["district"]["maxLength"] = name_limit(cfg)
+    question["contact"]["maxLength"] = Limit.CONTACT
     request = doc["components"]["schemas"]["NewServiceRequest"]
     request["properties"]["description"]["maxLength"] = cfg["OPEN311_DESCRIPTION_MAX_LENGTH"]
     for schema in (question, request["properties"]):
-        schema["external_id"]["maxLength"] = EXTERNAL_ID_MAX_LENGTH
+        schema["external_id"]["maxLength"] = Limit.EXTERNAL_ID
     # attribute[code]=value and attribute[code][]=value (a multivaluelist), the pattern the view reads them with
     doc["components"]["schemas"]["NewServiceRequestForm"] = _as_form(request, f"^{ATTRIBUTE_KEY.pattern}$")
     views = {}

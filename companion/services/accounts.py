@@ -10,10 +10,11 @@ from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import Department, LoginSession, Role, User, utcnow
+from ..permissions import can
 from . import limits, passwords
 from .audit import audit
 from .errors import Conflict, NotFound, ValidationError
-from .fields import at_most_characters, parse_id, storable
+from .fields import Limit, at_most_characters, parse_id, storable
 
 USERNAME = re.compile(r"^[a-z0-9_.-]{3,40}$")
 MIN_PASSWORD = 10
@@ -44,7 +45,8 @@ def create_user(username: str, role: str, password: str | None = None, *, displa
                                                            "At least %(num)s characters.", MIN_PASSWORD)})
     if db.session.execute(select(User).where(User.username == username)).scalar_one_or_none():
         raise Conflict(_l("This username is taken."))
-    if department_id is not None and db.session.get(Department, int(department_id)) is None:
+    if department_id is not None and (parse_id(department_id) is None
+                                      or db.session.get(Department, parse_id(department_id)) is None):
         raise ValidationError(fields={"department_id": _l("This department does not exist.")})
     user = User(username=username, role=role, display_name=display_name.strip() or username,
                 position=_position(position), department_id=department_id)
@@ -57,20 +59,17 @@ def create_user(username: str, role: str, password: str | None = None, *, displa
     return user, password
 
 
-POSITION_MAX_LENGTH = 200  # User.position's column
-
-
 def _position(value) -> str:
     """A staff member's position as typed, or ValidationError."""
     value = (value or "").strip() if isinstance(value, str) else ""
-    if len(value) > POSITION_MAX_LENGTH or not storable(value):
-        raise ValidationError(fields={"position": at_most_characters(POSITION_MAX_LENGTH)})
+    if len(value) > Limit.POSITION or not storable(value):
+        raise ValidationError(fields={"position": at_most_characters(Limit.POSITION)})
     return value
 
 
 def get_user(user_id) -> User:
     """The account with this id, or NotFound."""
-    user = db.session.get(User, int(user_id))
+    user = db.session.get(User, parse_id(user_id)) if parse_id(user_id) else None
     if user is None:
         raise NotFound()
     return user
@@ -123,7 +122,7 @@ def authenticate(username: str, password: str, address: str | None) -> User | No
     for this name from it (`limits.count_login_failure`). Guesses from one address never lock the
     account's owner out at another, and an unknown name costs what a known one does: a hash is
     checked either way, and the same rows are written. Every failure and every wait is audited."""
-    name = (username or "").strip().lower()[:80]
+    name = (username or "").strip().lower()[:Limit.USERNAME]
     with passwords.turn():
         limits.check_login_rate(address)
         wait = limits.login_wait(name, address)
@@ -161,11 +160,8 @@ def start_session(user: User) -> LoginSession:
 def signed_in_user(user_id, login_id: str | None) -> User | None:
     """The account of this sign-in while the sign-in has not been revoked, else None.
     One query: it runs on every staff request and socket event."""
-    try:
-        user_id = int(user_id)
-    except (TypeError, ValueError):
-        return None
-    if not login_id:
+    user_id = parse_id(user_id)
+    if user_id is None or not login_id:
         return None
     return db.session.execute(select(User).join(LoginSession, LoginSession.user_id == User.id).where(
         User.id == user_id, LoginSession.id == login_id, LoginSession.revoked_at.is_(None))).scalar_one_or_none()
@@ -188,7 +184,6 @@ def revoke_sessions(user: User) -> None:
 
 def revoked_logins(login_ids: list[str]) -> list[str]:
     """Those of `login_ids` that are revoked, unknown, or whose account may no longer use the live desk."""
-    from ..permissions import can
     if not login_ids:
         return []
     rows = db.session.execute(select(LoginSession, User).join(User, User.id == LoginSession.user_id)

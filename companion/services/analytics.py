@@ -20,7 +20,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 
 from ..extensions import db
-from ..models import SEES_EVERY_APPEAL, Appeal, Category, Department, User, utcnow
+from ..models import Appeal, Category, Department, User, utcnow
+from ..permissions import AppealScope, appeal_scope, appeals_visible
 from . import deadlines, reports
 from .appeal_list import csv_text, open_condition
 from .appeals import channel_label
@@ -35,16 +36,12 @@ TABLES = ("weekly", "category", "district", "channel", "language", "on_time", "d
 
 def scope_key(user: User) -> str:
     """The cache key of what `user` may see: everything, or one department's appeals."""
-    if user.role in SEES_EVERY_APPEAL:
-        return "analytics:all"
-    return f"analytics:department:{user.department_id or 0}"
+    return f"analytics:{appeal_scope(user).key}"
 
 
 def _visible(query, department_id: int | None, everything: bool):
-    """The SQL visibility rule of the back office's list (appeal_list.filtered), on analytics queries."""
-    if everything:
-        return query
-    return query.where(Appeal.department_id == (department_id or -1))
+    """The back office's visibility rule (permissions.appeals_visible), on analytics queries."""
+    return query.where(appeals_visible(AppealScope(everything, department_id)))
 
 
 def on_time_share(on_time: int, answered: int, open_overdue: int) -> float | None:
@@ -149,8 +146,8 @@ def compute(department_id: int | None = None, everything: bool = True) -> dict:
 
 def analytics_for(user: User) -> dict:
     """The analytics `user` may see, from the cache (recounted off the request path when stale)."""
-    everything = user.role in SEES_EVERY_APPEAL
-    department_id = user.department_id
+    scope = appeal_scope(user)
+    everything, department_id = scope.everything, scope.department_id
 
     def count() -> dict:
         return compute(department_id, everything)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import ApiKey, User, utcnow
+from .fields import Limit, parse_id
 from .audit import audit
 from .errors import NotFound, Unauthorized, ValidationError
 
@@ -20,7 +21,7 @@ def _digest(key: str) -> str:
 def create_key(name: str, *, actor: User | None) -> tuple[ApiKey, str]:
     """A new key named `name`; returns the row and the key itself (shown once)."""
     name = (name or "").strip()
-    if not name or len(name) > 120:
+    if not name or len(name) > Limit.API_KEY_NAME:
         raise ValidationError(fields={"name": _l("Give the integrator's name.")})
     key = "ck_" + secrets.token_urlsafe(32)
     row = ApiKey(name=name, prefix=key[:10], key_hash=_digest(key))
@@ -33,7 +34,7 @@ def create_key(name: str, *, actor: User | None) -> tuple[ApiKey, str]:
 
 def revoke_key(key_id, *, actor: User | None) -> None:
     """Stop a key from working."""
-    row = db.session.get(ApiKey, int(key_id))
+    row = db.session.get(ApiKey, parse_id(key_id)) if parse_id(key_id) else None
     if row is None:
         raise NotFound()
     row.revoked_at = row.revoked_at or utcnow()

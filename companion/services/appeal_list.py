@@ -12,13 +12,14 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, false, func, or_, select, tuple_
+from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from .. import durability
 from ..extensions import db
-from ..models import (FINISHED_APPEAL_STATUSES as FINISHED, LANGUAGES, SEES_EVERY_APPEAL, Appeal, AppealStatus,
-                      AppealType, Category, Channel, Department, Role, User)
+from ..models import (FINISHED_APPEAL_STATUSES as FINISHED, LANGUAGES, Appeal, AppealStatus,
+                      AppealType, Category, Channel, Department, User)
+from ..permissions import appeal_scope, appeals_visible
 from . import deadlines
 from .appeals import FORM_LABELS, TYPE_LABELS, channel_label, status_label
 from .errors import ValidationError
@@ -153,10 +154,7 @@ def _local_midnight_utc(day: date) -> datetime:
 def filtered(user: User, f: AppealFilter) -> Select:
     """SELECT of the appeals `user` may see that match `f`, by due date then id."""
     query = select(Appeal)
-    if user.role == Role.OPERATOR:  # appeals.may_see's twin: an operator finds by number, never lists
-        query = query.where(false())
-    elif user.role not in SEES_EVERY_APPEAL:  # an officer sees their department only (appeals.may_see)
-        query = query.where(Appeal.department_id == (user.department_id or -1))
+    query = query.where(appeals_visible(appeal_scope(user)))  # the rule in permissions.py
     if f.status:
         query = query.where(Appeal.status.in_(f.status))
     for column, value in ((Appeal.department_id, f.department_id), (Appeal.category_id, f.category_id),

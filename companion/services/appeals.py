@@ -17,16 +17,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
-from ..models import (ACCESS_CODE_ALPHABET, FINISHED_APPEAL_STATUSES, LANGUAGES, SEES_EVERY_APPEAL, Appeal, ApiKey,
+from ..models import (ACCESS_CODE_ALPHABET, FINISHED_APPEAL_STATUSES, LANGUAGES, Appeal, ApiKey,
                       AppealEvent, AppealForm, AppealStatus, AppealType, Category, Channel, Department, Question, Role,
                       User, new_access_code, utcnow)
+from ..permissions import can, may_see_appeal
 from . import blocking, deadlines, outbox
 from .audit import audit
 from .recent import recent_calendar
 from .consent import consent_fields
 from .language import detect_language
 from .errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
-from .fields import at_most_characters, normalise_contact, parse_id, question_too_long, storable
+from .fields import Limit, at_most_characters, normalise_contact, parse_id, storable
 
 A = AppealStatus
 OPEN = frozenset({A.REGISTERED, A.ASSIGNED, A.IN_PROGRESS, A.EXTENDED})
@@ -279,7 +280,7 @@ def validate_appeal(data: dict) -> dict:
     elif len(text) > limit:
         errors["description"] = at_most_characters(limit)
     fields["text"] = text
-    for key, limit in (("author_name", 120), ("district", 120), ("address", 300)):
+    for key, limit in (("author_name", Limit.AUTHOR_NAME), ("district", Limit.DISTRICT), ("address", Limit.ADDRESS)):
         value = data.get(key) or ""
         if not isinstance(value, str) or len(value.strip()) > limit:
             errors[key] = at_most_characters(limit)
@@ -329,13 +330,7 @@ def validate_appeal(data: dict) -> dict:
     return fields
 
 
-EXTERNAL_ID_MAX_LENGTH = 64  # Appeal.external_id's column
-EXTRA_ID_MAX_LENGTH = 200  # device_id, account_id, address_id
-MEDIA_URL_MAX_LENGTH = 2000
-MEDIA_URLS_MAX = 10
-ATTRIBUTES_MAX = 50
-ATTRIBUTE_CODE = re.compile(r"[A-Za-z0-9_.:-]{1,64}", re.ASCII)
-ATTRIBUTE_VALUE_MAX_LENGTH = 1000
+ATTRIBUTE_CODE = re.compile(r"[A-Za-z0-9_.:-]{1,%d}" % Limit.ATTRIBUTE_CODE, re.ASCII)
 # an http(s) address of RFC 3986's characters only (no space, quote, <, >, backslash: the Nu checker and
 # every HTML attribute take it as it is)
 WEB_ADDRESS = re.compile(r"https?://[A-Za-z0-9\-._~%!$&'()*+,;=:@\[\]]+(?:[/?#][A-Za-z0-9\-._~%!$&'()*+,;=:@/?#\[\]]*)?",
@@ -354,26 +349,26 @@ def validate_extra(extra: dict) -> dict | None:
             continue
         if isinstance(value, bool) or not isinstance(value, (str, int)) or not storable(str(value)):
             errors[key] = UNSTORABLE
-        elif len(str(value).strip()) > EXTRA_ID_MAX_LENGTH:
-            errors[key] = at_most_characters(EXTRA_ID_MAX_LENGTH)
+        elif len(str(value).strip()) > Limit.EXTRA_ID:
+            errors[key] = at_most_characters(Limit.EXTRA_ID)
         else:
             clean[key] = str(value).strip()
     urls = extra.get("media_url") or []
     urls = [urls] if isinstance(urls, str) else urls
-    if not isinstance(urls, list) or len(urls) > MEDIA_URLS_MAX:
-        errors["media_url"] = _l("At most %(n)s web addresses.", n=MEDIA_URLS_MAX)
+    if not isinstance(urls, list) or len(urls) > Limit.MEDIA_URLS:
+        errors["media_url"] = _l("At most %(n)s web addresses.", n=Limit.MEDIA_URLS)
     else:
         urls = [u.strip() for u in urls if isinstance(u, str) and u.strip()] if all(
             isinstance(u, str) for u in urls) else None
-        if urls is not None and any(len(u) > MEDIA_URL_MAX_LENGTH for u in urls):
-            errors["media_url"] = at_most_characters(MEDIA_URL_MAX_LENGTH)
+        if urls is not None and any(len(u) > Limit.MEDIA_URL for u in urls):
+            errors["media_url"] = at_most_characters(Limit.MEDIA_URL)
         elif urls is None or any(not storable(u) or not WEB_ADDRESS.fullmatch(u) for u in urls):
             errors["media_url"] = _l("Enter a web address starting with http:// or https://.")
         elif urls:
             clean["media_url"] = urls
     attributes = extra.get("attributes") or {}
-    if not isinstance(attributes, dict) or len(attributes) > ATTRIBUTES_MAX:
-        errors["attribute"] = _l("At most %(n)s attributes.", n=ATTRIBUTES_MAX)
+    if not isinstance(attributes, dict) or len(attributes) > Limit.ATTRIBUTES:
+        errors["attribute"] = _l("At most %(n)s attributes.", n=Limit.ATTRIBUTES)
     else:
         kept = {}
         for code, value in attributes.items():
@@ -381,13 +376,13 @@ def validate_extra(extra: dict) -> dict | None:
             values = value if isinstance(value, list) else [value]
             if not isinstance(code, str) or not ATTRIBUTE_CODE.fullmatch(code):
                 errors[name[:80]] = _l("An attribute's code: Latin letters, digits and _ . : -, at most 64.")
-            elif len(values) > ATTRIBUTES_MAX or not all(
+            elif len(values) > Limit.ATTRIBUTES or not all(
                     isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in values):
                 errors[name] = _l("Expected a text value or a list of them.")
             elif any(not storable(str(v)) for v in values):
                 errors[name] = UNSTORABLE
-            elif any(len(str(v)) > ATTRIBUTE_VALUE_MAX_LENGTH for v in values):
-                errors[name] = at_most_characters(ATTRIBUTE_VALUE_MAX_LENGTH)
+            elif any(len(str(v)) > Limit.ATTRIBUTE_VALUE for v in values):
+                errors[name] = at_most_characters(Limit.ATTRIBUTE_VALUE)
             else:
                 kept[code] = [str(v) for v in value] if isinstance(value, list) else str(value)
         if kept:
@@ -412,9 +407,9 @@ def origin_fields(data: dict, api_key: ApiKey | None) -> dict:
     external = data.get("external_id")
     if external not in (None, ""):
         if (not isinstance(external, (str, int)) or isinstance(external, bool) or not storable(str(external))
-                or not str(external).strip() or len(str(external).strip()) > EXTERNAL_ID_MAX_LENGTH):
+                or not str(external).strip() or len(str(external).strip()) > Limit.EXTERNAL_ID):
             errors["external_id"] = _l("The sending system's number: text of at most %(n)s characters.",
-                                       n=EXTERNAL_ID_MAX_LENGTH)
+                                       n=Limit.EXTERNAL_ID)
         else:
             fields["external_id"] = str(external).strip()
     if data.get("received_at") not in (None, ""):
@@ -541,7 +536,7 @@ def get_appeal(appeal_id, *, user: User | None = None, version=None) -> Appeal:
     appeal = db.session.get(Appeal, appeal_id) if appeal_id else None
     if appeal is None:
         raise NotFound(_l("This appeal does not exist."))
-    if user is not None and not may_see(user, appeal):
+    if user is not None and not may_see_appeal(user, appeal):
         raise Forbidden(_l("This appeal belongs to another department."))
     seen = parse_id(version) if version not in (None, "") else appeal.version
     if seen is None:
@@ -550,15 +545,6 @@ def get_appeal(appeal_id, *, user: User | None = None, version=None) -> Appeal:
         raise StaleVersion(_l("This appeal was changed by someone else. The page shows it as it is now; please check and try again."),
                            current_version=appeal.version)
     return appeal
-
-
-def may_see(user: User, appeal: Appeal) -> bool:
-    """Admins and the head see every appeal; an officer sees the appeals of their own department."""
-    if user.role in SEES_EVERY_APPEAL:
-        return True
-    if user.role == Role.OPERATOR:  # finds a caller's appeals by number only (services.operator), lists none
-        return False
-    return user.role == Role.OFFICER and user.department_id is not None and appeal.department_id == user.department_id
 
 
 def _touch(appeal: Appeal) -> None:
@@ -757,7 +743,6 @@ def answer(appeal: Appeal, text: str, *, actor: User) -> Appeal:
 
 def _require_head(actor: User | None) -> None:
     """Only the head of the office or a deputy decides an extension (APPK art. 76(2)); an admin is not the head."""
-    from ..permissions import can  # permissions imports services.errors
     if not can(actor, "decide_extension"):
         raise Forbidden(_l("Only the head of the office or a deputy decides an extension."))
 

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Broadcast, BroadcastStatus, Category, Department, Question, User
+from ..models import LANGUAGES, Broadcast, BroadcastStatus, Category, Department, Question, User
 from .audit import audit
 from .errors import Conflict, ValidationError
 
@@ -27,7 +27,7 @@ def save_broadcast(values: dict, broadcast: Broadcast | None = None, *, actor: U
             raise Conflict(_l("This address is taken."), fields={"slug": _l("This address is taken.")})
         broadcast = Broadcast(slug=slug)
         db.session.add(broadcast)
-    if not any((values.get(f"title_{lang}") or "").strip() for lang in ("kk", "ru", "en")):
+    if not any((values.get(f"title_{lang}") or "").strip() for lang in LANGUAGES):
         raise ValidationError(fields={"title_kk": _l("Give a title in at least one language.")})
     stream = (values.get("stream_url") or "").strip()
     if stream and not stream.startswith("https://"):

@@ -7,15 +7,10 @@ from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
-from ..models import Broadcast, Question, QuestionStatus, utcnow
+from ..models import Broadcast, Question, utcnow
+from ..permissions import audience_sees
 from .database import kept_on_commit
-
-
-def audience_visible(question: Question, broadcast: Broadcast) -> bool:
-    """True when viewers of the broadcast may see this question now."""
-    if question.status == QuestionStatus.ON_AIR:
-        return True
-    return broadcast.public_feed and question.is_public
+from .outbox import take_noted
 
 
 @dataclass
@@ -61,7 +56,7 @@ class ChangeBuilder:
     def touch(self, question: Question) -> Question:
         """Remember `question` as changed; call before mutating it."""
         if question not in self.change.questions:
-            if audience_visible(question, self.change.broadcast):
+            if audience_sees(question, self.change.broadcast):
                 self.change.was_visible.add(question.id)
             self.change.questions.append(question)
             question.version += 1
@@ -74,7 +69,7 @@ class ChangeBuilder:
         bookkeeping (a 200-question group merge spent most of its time there)."""
         now = utcnow()
         for question in questions:
-            if audience_visible(question, self.change.broadcast):
+            if audience_sees(question, self.change.broadcast):
                 self.change.was_visible.add(question.id)
         self.change.questions.extend(questions)
         db.session.execute(update(Question).where(Question.id.in_([q.id for q in questions]))
@@ -97,7 +92,7 @@ class ChangeBuilder:
         change.settings = settings
         change.backstage = backstage
         change.public = settings or bool(change.was_visible) or any(
-            audience_visible(q, change.broadcast) for q in change.questions)
+            audience_sees(q, change.broadcast) for q in change.questions)
         db.session.flush()
         bump_versions(change.broadcast, change.public)
         return change
@@ -112,4 +107,5 @@ class ChangeBuilder:
         change = self.finish(settings=settings, backstage=backstage)
         with kept_on_commit():
             db.session.commit()
+        change.notices = take_noted()
         return change

@@ -7,7 +7,8 @@ from sqlalchemy import bindparam, case, inspect, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
-from ..models import PUBLIC_STATUSES, Broadcast, Category, Question, QuestionStatus
+from ..permissions import audience_questions as _audience
+from ..models import Broadcast, Category, Question, QuestionStatus
 
 S = QuestionStatus
 
@@ -27,13 +28,6 @@ def reload_changed(questions: list[Question]) -> None:
         db.session.execute(select(Question).where(Question.id.in_(ids))
                            .options(joinedload(Question.appeal), joinedload(Question.broadcast))
                            .execution_options(populate_existing=True)).scalars().all()
-
-
-def _audience(stmt, public_feed: bool):
-    stmt = stmt.where(Question.broadcast_id == bindparam("broadcast_id"))
-    if public_feed:
-        return stmt.where(Question.status.in_([s.value for s in PUBLIC_STATUSES]))
-    return stmt.where(Question.status == S.ON_AIR)
 
 
 # The viewers' statements, built once (a reconnect storm runs them thousands of times a second; building

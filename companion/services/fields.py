@@ -1,4 +1,5 @@
-"""Field rules shared by sockets, the API and forms: what an id from a screen or a client may be, and a contact."""
+"""Field rules shared by sockets, the API, forms and the CLI: how long each field may be, what an id from
+a screen or a client may be, which text a column can store, and a contact."""
 from __future__ import annotations
 
 import re
@@ -8,7 +9,44 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
+from ..models import ApiKey, Appeal, Question, User
+
 MAX_ID = 2 ** 63 - 1  # the databases' BIGINT
+
+
+def _column(attribute) -> int:
+    return attribute.property.columns[0].type.length
+
+
+# ---- the longest value of each field, wherever it is typed or sent (forms, sockets, API, Open311, CLI) --
+# Where a column holds the field, its size is the limit, read from the model so the two cannot drift. The
+# live desk takes shorter names and questions than an appeal: the settings NAME_MAX_LENGTH (80, at most
+# AUTHOR_NAME) and QUESTION_MAX_LENGTH; Open311's description has OPEN311_DESCRIPTION_MAX_LENGTH.
+class Limit:
+    """The longest value of each field (one namespace, so `Limit.CONTACT` reads as what it is)."""
+
+    AUTHOR_NAME = _column(Appeal.author_name)  # 120: an appeal's applicant; Open311's first and last name together
+    DISTRICT = _column(Appeal.district)  # 120
+    ADDRESS = _column(Appeal.address)  # 300: Open311's address_string
+    CONTACT = _column(Question.contact)  # 200: a phone in E.164 or an e-mail address, once normalised
+    EXTERNAL_ID = _column(Appeal.external_id)  # 64: an integrator's own id of an appeal
+    USERNAME = _column(User.username)  # 80
+    DISPLAY_NAME = _column(User.display_name)  # 120: a staff member's full name
+    POSITION = _column(User.position)  # 200: a staff member's position, on the talon
+    API_KEY_NAME = _column(ApiKey.name)  # 120: the integrator a key is for
+    EXTRA_ID = 200  # Open311's device_id, account_id, address_id (kept in the appeal's extra data)
+    MEDIA_URL = 2000  # one of Open311's media_url
+    MEDIA_URLS = 10  # how many media_url
+    ATTRIBUTES = 50  # how many Open311 attributes
+    ATTRIBUTE_CODE = 64  # an attribute's code
+    ATTRIBUTE_VALUE = 1000  # an attribute's value
+    EMAIL_ADDRESS = 254  # RFC 5321's path limit: a report recipient's address
+    CLIENT_ID = _column(Question.client_id)  # 64: a client's id of a question, for idempotent retries
+
+
+def name_limit(config) -> int:
+    """The longest name or district a live question takes: the setting NAME_MAX_LENGTH, never beyond the column."""
+    return min(config["NAME_MAX_LENGTH"], Limit.AUTHOR_NAME, Limit.DISTRICT)
 
 
 def parse_id(value) -> int | None:

@@ -18,9 +18,10 @@ from ..extensions import db
 from ..models import LANGUAGES, Broadcast, Channel, Question, QuestionStatus, Vote, utcnow
 from . import appeals, blocking, limits, privacy
 from .audit import audit
-from .changes import Change, ChangeBuilder, audience_visible
+from ..permissions import audience_sees
+from .changes import Change, ChangeBuilder
 from .errors import InvalidTransition, NotFound, QuestionsClosed, ServiceError, ValidationError
-from .fields import at_most_characters, normalise_contact, parse_id, question_too_long, storable
+from .fields import Limit, at_most_characters, name_limit, normalise_contact, parse_id, question_too_long, storable
 from .language import detect_language  # noqa: F401 - intake.detect_language for the channels
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}\Z")  # with .match: the whole string (`$` takes a final newline)
@@ -68,9 +69,6 @@ def _text(data: dict, key: str) -> str:
     return value.strip()
 
 
-CONTACT_MAX_LENGTH = 200  # Question.contact's column
-
-
 def validate_submission(broadcast: Broadcast | None, data: dict, default_language: str) -> dict:
     """Clean the submitted fields or raise ValidationError naming every bad field (without a broadcast,
     a call an operator takes for the back office, a question may be anonymous)."""
@@ -83,9 +81,10 @@ def validate_submission(broadcast: Broadcast | None, data: dict, default_languag
         errors["text"] = question_too_long(cfg["QUESTION_MAX_LENGTH"])
     name = _text(data, "author_name")
     district = _text(data, "district")
+    longest = name_limit(cfg)
     for key, value in (("author_name", name), ("district", district)):
-        if len(value) > cfg["NAME_MAX_LENGTH"]:
-            errors[key] = at_most_characters(cfg["NAME_MAX_LENGTH"])
+        if len(value) > longest:
+            errors[key] = at_most_characters(longest)
     if not name and broadcast is not None and not broadcast.anonymous_allowed:
         errors["author_name"] = _l("Please give your name: this broadcast does not take anonymous questions.")
     contact = _text(data, "contact")
@@ -96,8 +95,8 @@ def validate_submission(broadcast: Broadcast | None, data: dict, default_languag
         except ValueError as exc:
             errors["contact"] = exc.args[0]
         else:
-            if len(contact) > CONTACT_MAX_LENGTH:  # an e-mail address may be longer than the column
-                errors["contact"] = at_most_characters(CONTACT_MAX_LENGTH)
+            if len(contact) > Limit.CONTACT:  # an e-mail address may be longer than the column
+                errors["contact"] = at_most_characters(Limit.CONTACT)
     # a name is personal data too (Law on personal data, art. 7-8): kept only with consent; a district alone is not
     if (name or contact) and not consent and "contact" not in errors:
         errors["consent"] = _l("Please agree to the processing of your personal data, or leave your name and contact empty.")
@@ -354,7 +353,7 @@ def store_votes(ballots: list[Ballot]) -> tuple[list[Question | ServiceError], l
     deltas: dict[int, int] = {}
     for ballot in ballots:
         question = questions.get(ballot.question_id) if valid(ballot.question_id) else None
-        if question is None or question.broadcast_id != ballot.broadcast.id or not audience_visible(question, ballot.broadcast):
+        if question is None or question.broadcast_id != ballot.broadcast.id or not audience_sees(question, ballot.broadcast):
             outcomes.append(NotFound(_l("This question is not available.")))
             continue
         if question.status not in VOTABLE:

@@ -207,9 +207,7 @@ def _apply(builder: ChangeBuilder, question: Question, action: str, actor: User 
     if target == S.ANSWERED:
         appeals.on_question_answered([question], actor)
     elif target == S.REJECTED:
-        told = appeals.on_question_rejected(question, question.reject_ground, question.reject_reason, actor)
-        if told is not None:
-            builder.change.notices.append((told, "leave"))
+        appeals.on_question_rejected(question, question.reject_ground, question.reject_reason, actor)  # notes its notice
     elif action == "restore":
         appeals.on_question_restored(question, question.reject_ground, actor)
         question.reject_ground = question.reject_reason = ""
@@ -465,8 +463,7 @@ def forward_immediately(broadcast: Broadcast, question_id, body, *, actor: User 
         raise NotFound(_l("This appeal does not exist."))
     builder = ChangeBuilder("question_forwarded", broadcast)
     builder.touch(question)
-    appeals.forward_immediately(question.appeal, body if isinstance(body, str) else "", actor=actor)
-    builder.change.notices.append((question.appeal, "urgent"))  # the applicant is told, when there is a contact
+    appeals.forward_immediately(question.appeal, body if isinstance(body, str) else "", actor=actor)  # notes "urgent"
     return builder.commit()
 
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from flask import current_app
 
+from ..config import in_fallback_order
 from ..models import Appeal
 
-FALLBACK = {"kk": ("kk", "ru", "en"), "ru": ("ru", "kk", "en"), "en": ("en", "ru", "kk")}
 
 
 def _setting(prefix: str, locale: str) -> str:
     """The setting `prefix`_<LANG> in `locale`, else in the other languages (Kazakh, then Russian), else ""."""
-    for lang in FALLBACK.get(locale, FALLBACK["kk"]):
+    for lang in in_fallback_order(locale):
         value = (current_app.config.get(f"{prefix}_{lang.upper()}") or "").strip()
         if value:
             return value

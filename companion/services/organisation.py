@@ -34,7 +34,8 @@ def _names(values: dict, limit: int) -> dict:
 def save_department(values: dict, department_id=None, *, actor: User | None) -> Department:
     """Create or rename a department (names in Kazakh, Russian and English); `active` hides it from choices."""
     names = _names(values, 150)
-    department = db.session.get(Department, int(department_id)) if department_id else Department()
+    department = (db.session.get(Department, parse_id(department_id)) if parse_id(department_id) else None) \
+        if department_id else Department()
     if department is None:
         raise NotFound()
     for key, value in names.items():
@@ -55,12 +56,13 @@ def save_category(values: dict, category_id=None, *, actor: User | None) -> Cate
         department_id = parse_id(department_id)
         if department_id is None or db.session.get(Department, department_id) is None:
             raise ValidationError(fields={"department_id": _l("This department does not exist.")})
-    category = db.session.get(Category, int(category_id)) if category_id else Category()
+    category = (db.session.get(Category, parse_id(category_id)) if parse_id(category_id) else None) \
+        if category_id else Category()
     if category is None:
         raise NotFound()
     for key, value in names.items():
         setattr(category, key, value)
-    category.department_id = int(department_id) if department_id else None
+    category.department_id = department_id or None  # parsed above
     if "keywords" in values:
         words = [line.strip()[:100] for line in str(values.get("keywords") or "").splitlines() if line.strip()]
         if not all(storable(word) for word in words):

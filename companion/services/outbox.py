@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..links import absolute_url
@@ -67,12 +68,29 @@ def enqueue(channel: str, chat, kind: str, text: str, appeal: Appeal | None = No
     return message
 
 
+NOTED = "companion.notices_after_commit"  # the session's (appeal, kind) pairs to e-mail once committed
+
+
 def enqueue_notice(appeal: Appeal, kind: str) -> OutboxMessage | None:
-    """The notice of a step, when the applicant's contact is a chat (else None: e-mail goes as before)."""
+    """The one call by which a step of an appeal tells its applicant, made by the service in the step's
+    transaction. A chat's notice is an outbox row, sent by the channel's worker; any other is noted for
+    after the commit (`take_noted`), when services.notices e-mails it or records that it is to be given."""
     target = chat_of(appeal)
     if target is None:
+        db.session.info.setdefault(NOTED, []).append((appeal, kind))
         return None
     return enqueue(target[0], target[1], kind, notice_text(appeal, kind), appeal)
+
+
+def take_noted() -> list[tuple[Appeal, str]]:
+    """The notices the committed steps of this session noted, once (the caller sends them)."""
+    return db.session.info.pop(NOTED, [])
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_noted(session, previous_transaction) -> None:
+    """A step rolled back tells no one."""
+    session.info.pop(NOTED, None)
 
 
 def due(channel: str, limit: int = 50, now: datetime | None = None) -> list[OutboxMessage]:

@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 
 from ..extensions import db
-from ..models import (FINISHED_APPEAL_STATUSES, Appeal, AppealEvent, AppealStatus, AuditEvent, Channel, Question,
+from ..models import (FINISHED_APPEAL_STATUSES, Appeal, AppealEvent, AppealStatus, AuditEvent, Question,
                       Vote, utcnow)
 from .changes import Change, ChangeBuilder
 from .consent import CONSENT_FORMS, CONSENT_VERSION, consent_fields  # noqa: F401 - the rules' home is consent

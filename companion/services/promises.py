@@ -14,7 +14,6 @@ from ..extensions import db
 from ..models import (
     Broadcast,
     BroadcastStatus,
-    Department,
     Promise,
     PromiseNote,
     PromiseStatus,

@@ -25,6 +25,7 @@ from ..extensions import db
 from ..links import absolute_url
 from ..models import LANGUAGES, Broadcast, OutboxMessage, User, utcnow
 from . import outbox
+from .fields import Limit
 from .audit import audit
 from .errors import Conflict, ValidationError
 from .notices import send_email
@@ -33,7 +34,6 @@ from .office import office_name
 log = logging.getLogger(__name__)
 EMAIL, REPORT = "email", "report"
 MAX_RECIPIENTS = 20
-ADDRESS_MAX_LENGTH = 254  # RFC 5321's path limit; OutboxMessage.chat holds it
 RECIPIENTS_MAX_LENGTH = 6000
 LEASE_SECONDS = 600  # a claimed e-mail is retried after this when its process died while sending it
 
@@ -54,7 +54,7 @@ def parse_recipients(text, default_language: str) -> list[tuple[str, str]]:
         problem = None
         if len(parts) > 2 or language not in LANGUAGES:
             problem = _l("Line %(n)s: an address, then optionally kk, ru or en.", n=number)
-        elif len(parts[0]) > ADDRESS_MAX_LENGTH:
+        elif len(parts[0]) > Limit.EMAIL_ADDRESS:  # OutboxMessage.chat holds it
             problem = _l("Line %(n)s: this e-mail address is not valid.", n=number)
         else:
             try:

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..models import Broadcast
-from ..permissions import permission_required
+from .guard import permission_required
 from ..realtime.emit import publish
 from ..services import accounts, apikeys, appeals, auditlog, blocking, deadlines, desk, moderation, organisation
 from ..services import broadcasts as broadcast_service

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import get_locale
 from flask_login import current_user
 
-from ..permissions import permission_required
+from .guard import permission_required
 from ..services import analytics, appeal_list
 from ..services.errors import ValidationError
 

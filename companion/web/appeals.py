@@ -9,7 +9,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..extensions import db
-from ..permissions import can, permission_required
+from ..permissions import can, may_see_appeal
+from .guard import permission_required
 from ..presenters import talon as talon_view
 from ..realtime.emit import publish
 from ..services import appeal_list, appeals, blocking, deadlines, desk, moderation, notices, outbox, privacy
@@ -20,32 +21,31 @@ from .safety import local_target
 
 bp = Blueprint("appeals", __name__, url_prefix="/appeals")
 
-# action name in the form -> (service call, notice kind or None)
+# action name in the form -> the service call (a step that tells the applicant notes its notice itself:
+# outbox.enqueue_notice; the route sends it once committed)
 ACTIONS = {
-    "assign": (lambda a, f, u: appeals.assign(a, f.get("department_id"), f.get("officer_id"), actor=u,
-                                              note=f.get("note", "")), None),
-    "start": (lambda a, f, u: appeals.start(a, actor=u), None),
-    "answer": (lambda a, f, u: appeals.answer(a, f.get("answer", ""), actor=u), "answer"),
-    "extend": (lambda a, f, u: appeals.extend(a, f.get("due_date", ""), f.get("reason", ""), actor=u), "extend"),
-    "propose_extension": (lambda a, f, u: appeals.propose_extension(a, f.get("due_date", ""), f.get("reason", ""),
-                                                                    actor=u), None),
-    "approve_extension": (lambda a, f, u: appeals.approve_extension(a, actor=u), "extend"),
-    "decline_extension": (lambda a, f, u: appeals.decline_extension(a, f.get("note", ""), actor=u), None),
-    "forward": (lambda a, f, u: appeals.forward(a, f.get("forwarded_to", ""), f.get("note", ""), actor=u), "forward"),
-    "leave": (lambda a, f, u: appeals.leave_without_consideration(a, f.get("ground"), f.get("note", ""), actor=u),
-              "leave"),
+    "assign": lambda a, f, u: appeals.assign(a, f.get("department_id"), f.get("officer_id"), actor=u,
+                                              note=f.get("note", "")),
+    "start": lambda a, f, u: appeals.start(a, actor=u),
+    "answer": lambda a, f, u: appeals.answer(a, f.get("answer", ""), actor=u),
+    "extend": lambda a, f, u: appeals.extend(a, f.get("due_date", ""), f.get("reason", ""), actor=u),
+    "propose_extension": lambda a, f, u: appeals.propose_extension(a, f.get("due_date", ""), f.get("reason", ""),
+                                                                    actor=u),
+    "approve_extension": lambda a, f, u: appeals.approve_extension(a, actor=u),
+    "decline_extension": lambda a, f, u: appeals.decline_extension(a, f.get("note", ""), actor=u),
+    "forward": lambda a, f, u: appeals.forward(a, f.get("forwarded_to", ""), f.get("note", ""), actor=u),
+    "leave": lambda a, f, u: appeals.leave_without_consideration(a, f.get("ground"), f.get("note", ""), actor=u),
     # the question leaves the live desk too (the route publishes the change)
-    "withdraw": (lambda a, f, u: moderation.withdraw_appeal(a, actor=u, means=f.get("means", ""), note=f.get("note", "")),
-                 None),
-    "record": (lambda a, f, u: appeals.set_record(a, f, actor=u), None),
-    "forward_immediately": (lambda a, f, u: (appeals.forward_immediately(a, f.get("forwarded_to", ""), f.get("note", ""),
-                                                                         actor=u), db.session.commit()), "urgent"),
-    "close": (lambda a, f, u: appeals.close(a, actor=u), None),
-    "follow_up": (lambda a, f, u: (appeals.set_follow_up(a, f.get("on") == "1", actor=u), db.session.commit()), None),
-    "categorize": (lambda a, f, u: appeals.categorize(a, f.get("category_id"), actor=u), None),
-    "comment": (lambda a, f, u: appeals.add_comment(a, f.get("note", ""), actor=u), None),
+    "withdraw": lambda a, f, u: moderation.withdraw_appeal(a, actor=u, means=f.get("means", ""), note=f.get("note", "")),
+    "record": lambda a, f, u: appeals.set_record(a, f, actor=u),
+    "forward_immediately": lambda a, f, u: (appeals.forward_immediately(a, f.get("forwarded_to", ""), f.get("note", ""),
+                                                                         actor=u), db.session.commit()),
+    "close": lambda a, f, u: appeals.close(a, actor=u),
+    "follow_up": lambda a, f, u: (appeals.set_follow_up(a, f.get("on") == "1", actor=u), db.session.commit()),
+    "categorize": lambda a, f, u: appeals.categorize(a, f.get("category_id"), actor=u),
+    "comment": lambda a, f, u: appeals.add_comment(a, f.get("note", ""), actor=u),
     # a notice that could not be e-mailed, given by phone, text, letter or in person
-    "told": (lambda a, f, u: notices.record_told(a, f.get("means"), f.get("note", ""), actor=u), None),
+    "told": lambda a, f, u: notices.record_told(a, f.get("means"), f.get("note", ""), actor=u),
 }
 
 
@@ -155,7 +155,7 @@ def _notice_kinds() -> dict:
 @permission_required("appeals")
 def undelivered():
     """Notices a messaging channel would not take (dead letters): staff tell those applicants another way."""
-    visible = [m for m in outbox.dead_letters() if m.appeal is None or appeals.may_see(current_user, m.appeal)]
+    visible = [m for m in outbox.dead_letters() if m.appeal is None or may_see_appeal(current_user, m.appeal)]
     return render_template("appeals/undelivered.html", chat_notices=visible, with_appeal=True,
                            notice_kinds=_notice_kinds(), outbox_states=OUTBOX_STATES)
 
@@ -190,7 +190,7 @@ def act(appeal_id: int, action: str):
     """Run one action on the appeal (one transaction); a refusal re-shows the page with the reason."""
     if action not in ACTIONS:
         abort(404)
-    call, notice = ACTIONS[action]
+    call = ACTIONS[action]
     try:
         appeal = appeals.get_appeal(appeal_id, user=current_user, version=request.form.get("version"))
         result = call(appeal, request.form, current_user)
@@ -202,8 +202,8 @@ def act(appeal_id: int, action: str):
     if isinstance(result, Change):
         publish(result)
     flash(_("Saved."), "ok")
-    if notice:
-        event = notices.notify(appeal, notice)
+    for told, kind in outbox.take_noted():
+        event = notices.notify(told, kind)
         if event is not None and event.action == notices.FAILED:
             flash(_("The e-mail notice could not be sent; please tell the applicant another way."), "error")
         elif event is not None and event.action == notices.DUE and event.detail.get("reason") == "no_mail_server":

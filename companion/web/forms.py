@@ -7,7 +7,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms import BooleanField, DateTimeLocalField, PasswordField, SelectField, StringField, URLField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..services.fields import storable
+from ..services.fields import Limit, storable
 
 ROLE_CHOICES = [SelectChoice("moderator", _l("Moderator")), SelectChoice("speaker", _l("Speaker")),
                 SelectChoice("officer", _l("Appeals officer")),
@@ -33,7 +33,7 @@ class Form(FlaskForm):
 
 
 class LoginForm(Form):
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80), _storable])
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=Limit.USERNAME), _storable])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
@@ -53,15 +53,15 @@ class BroadcastForm(Form):
 
 class UserForm(Form):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=40), _storable])
-    display_name = StringField(_l("Full name"), validators=[Optional(), Length(max=120), _storable])
+    display_name = StringField(_l("Full name"), validators=[Optional(), Length(max=Limit.DISPLAY_NAME), _storable])
     position = StringField(_l("Position (printed on the talon of a call this person takes)"),
-                           validators=[Optional(), Length(max=200), _storable])
+                           validators=[Optional(), Length(max=Limit.POSITION), _storable])
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
 
 
 class UserRoleForm(Form):
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
-    position = StringField(_l("Position"), validators=[Optional(), Length(max=200), _storable])
+    position = StringField(_l("Position"), validators=[Optional(), Length(max=Limit.POSITION), _storable])
     department_id = SelectField(_l("Department"), choices=[], validate_choice=False)
     active = BooleanField(_l("Active"))
 
@@ -72,7 +72,7 @@ class UserRoleForm(Form):
 
 
 class ApiKeyForm(Form):
-    name = StringField(_l("Integrator (who will use the key)"), validators=[DataRequired(), Length(max=120), _storable])
+    name = StringField(_l("Integrator (who will use the key)"), validators=[DataRequired(), Length(max=Limit.API_KEY_NAME), _storable])
 
 
 class EmptyForm(Form):

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Broadcast, Question
 from ..realtime.emit import publish
-from ..services.changes import Change, audience_visible
+from ..permissions import audience_sees
+from ..services.changes import Change
 
 bp = Blueprint("internal", __name__, url_prefix="/internal")
 SIGNATURE_HEADER = "X-Companion-Signature"
@@ -50,7 +51,7 @@ def changed():
         Question.id.in_(ids), Question.broadcast_id == broadcast.id)).scalars())
     change = Change(event=event[:40], broadcast=broadcast)
     change.questions.extend(questions)
-    change.public = any(audience_visible(q, broadcast) for q in questions)
+    change.public = any(audience_sees(q, broadcast) for q in questions)
     if questions:
         publish(change)
     return "", 204

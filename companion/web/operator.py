@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..models import QuestionStatus
-from ..permissions import permission_required
+from .guard import permission_required
 from ..presenters import appeal_status
 from ..presenters import talon as talon_view
 from ..realtime.emit import publish

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..extensions import db
-from ..permissions import permission_required
+from .guard import permission_required
 from ..services import appeals, deadlines, promises
 from ..services.errors import ServiceError
 

@@ -20,6 +20,7 @@ from ..realtime.emit import publish
 from ..services import appeals, broadcasts, desk, intake, limits, moderation, privacy, promises, reports
 from ..services.database import resilient
 from ..services.errors import InvalidTransition, NotFound
+from ..services.fields import name_limit
 from .safety import local_target, same_site_referrer
 
 bp = Blueprint("public", __name__)
@@ -54,7 +55,7 @@ def viewer(slug: str):
     session.setdefault("viewer", secrets.token_urlsafe(18))
     return render_template("viewer.html", broadcast=broadcast, page_url=public_url("public.viewer", slug=slug),
                            max_length=current_app.config["QUESTION_MAX_LENGTH"],
-                           name_max=current_app.config["NAME_MAX_LENGTH"], **_consent_texts())
+                           name_max=name_limit(current_app.config), **_consent_texts())
 
 
 def _consent_texts() -> dict:
@@ -270,7 +271,7 @@ def set_language(code: str):
     """Remember the chosen interface language in a cookie and go back."""
     target = (local_target(request.args.get("next")) if "next" in request.args else same_site_referrer())
     response = redirect(target or url_for("public.index"))
-    if code in ("kk", "ru", "en"):
+    if code in LANGUAGES:
         response.set_cookie("lang", code, max_age=LANG_COOKIE_AGE, samesite="Lax", httponly=True)
     return response
 

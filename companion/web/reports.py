@@ -14,7 +14,8 @@ from .. import durability
 from ..config import ROOT
 from ..extensions import db
 from ..models import Broadcast, BroadcastStatus
-from ..permissions import can, permission_required
+from ..permissions import can
+from .guard import permission_required
 from ..services import appeal_list, broadcast_report, report_mail
 from ..services import broadcasts as broadcast_service
 from ..services.errors import ServiceError, ValidationError

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_babel import get_locale
 
-from ..permissions import permission_required
+from .guard import permission_required
 from ..services import appeals, moderation
 from .public import broadcast_or_404, public_url
 

@@ -13,15 +13,18 @@ export function applyVotes(questions, votes) {
   }
 }
 
+/** Take questions from a snapshot or an event: a visible one is kept (or replaced), a hidden one leaves. */
+export function applyQuestions(questions, list) {
+  for (const q of list) { if (q.visible) questions.set(q.id, q); else questions.delete(q.id); }
+}
+
 export function followFeed(slug, onChange, onStatus) {
   const state = {
     questions: new Map(),
     settings: {},
     onAir() { for (const q of this.questions.values()) if (q.status === "on_air") return q; return null; },
   };
-  const apply = (list) => {
-    for (const q of list) { if (q.visible) state.questions.set(q.id, q); else state.questions.delete(q.id); }
-  };
+  const apply = (list) => applyQuestions(state.questions, list);
   const live = connectLive({
     namespace: "/", slug, onStatus, resumable: true,
     onSnapshot(snapshot) {

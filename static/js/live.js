@@ -62,3 +62,14 @@ export function request(socket, event, data, timeout = 10000) {
     });
   });
 }
+
+/**
+ * The status handler every screen shows its connection with: element `el` gets data-state
+ * "online"/"offline" and the label for it from `labels` ({online, offline}).
+ */
+export function showConnection(el, labels) {
+  return (status) => {
+    el.dataset.state = status;
+    el.textContent = status === "online" ? labels.online : labels.offline;
+  };
+}

@@ -1,7 +1,7 @@
 // The moderator's control room: the on-air strip, the columns, the selected question's panel,
 // the keyboard, and the tools drawer. The server sends, with each question, the actions its
 // status allows; this screen shows those and keeps no state machine of its own.
-import { connectLive, request } from "./live.js";
+import { connectLive, request, showConnection } from "./live.js";
 import { createBoard } from "./desk-board.js";
 import { day, fmt, h, pageData, plural, time } from "./dom.js";
 
@@ -982,10 +982,7 @@ const live = connectLive({
     refresh();
     requestInsights([]);
   },
-  onStatus(status) {
-    $("conn").dataset.state = status;
-    $("conn").textContent = status === "online" ? t.online : t.offline;
-  },
+  onStatus: showConnection($("conn"), t),
 });
 
 live.socket.on("desk_changed", live.versioned((event) => {

@@ -1,6 +1,7 @@
 // The projector / stream view: join instructions, the question on air, the top questions, counters.
 import { h, pageData, plural } from "./dom.js";
 import { firstName, followFeed } from "./feed.js";
+import { showConnection } from "./live.js";
 
 const data = pageData();
 const t = data.t;
@@ -30,8 +31,4 @@ function update(state) {
   $("p-closed").hidden = state.settings.accepting_questions !== false;
 }
 
-followFeed(data.slug, update, (status) => {
-  const el = $("conn");
-  el.dataset.state = status;
-  el.textContent = status === "online" ? t.online : t.offline;
-});
+followFeed(data.slug, update, showConnection($("conn"), t));

@@ -1,6 +1,6 @@
 // The speaker's teleprompter: the question on air in large type, timers, what comes next,
 // mirror/flip for glass prompters, auto-scroll, clicker keys, backstage notes with read receipts.
-import { connectLive, request } from "./live.js";
+import { connectLive, request, showConnection } from "./live.js";
 import { fmt, h, pageData, plural } from "./dom.js";
 
 const data = pageData();
@@ -170,11 +170,7 @@ const live = connectLive({
   slug: data.slug,
   snapshotEvent: "get_prompter",
   onSnapshot: (state) => { current.version = -1; render(state); },
-  onStatus(status) {
-    const el = $("conn");
-    el.dataset.state = status;
-    el.textContent = status === "online" ? t.online : t.offline;
-  },
+  onStatus: showConnection($("conn"), t),
 });
 live.socket.on("prompter_changed", (state) => {
   render(state);

@@ -1,6 +1,6 @@
 // The viewer page: ask (with an offline outbox), see what is on air, upvote, follow my questions.
-import { applyVotes } from "./feed.js";
-import { connectLive, request } from "./live.js";
+import { applyQuestions, applyVotes } from "./feed.js";
+import { connectLive, request, showConnection } from "./live.js";
 import { fmt, h, pageData, plural } from "./dom.js";
 
 const data = pageData();
@@ -242,12 +242,7 @@ for (const button of document.querySelectorAll("[data-sort]")) {
   });
 }
 
-function applyQuestions(list) {
-  for (const q of list) {
-    if (q.visible) state.questions.set(q.id, q); else state.questions.delete(q.id);
-  }
-}
-
+const connection = showConnection($("conn"), t);
 const live = connectLive({
   namespace: "/",
   slug: data.slug,
@@ -255,7 +250,7 @@ const live = connectLive({
   onSnapshot(snapshot) {
     applySettings(snapshot.settings);
     if (snapshot.unchanged) applyVotes(state.questions, snapshot.votes);
-    else { state.questions.clear(); applyQuestions(snapshot.questions); }
+    else { state.questions.clear(); applyQuestions(state.questions, snapshot.questions); }
     state.mine = new Map(snapshot.mine.map((q) => [q.id, q]));
     state.voted = new Set(snapshot.voted);
     renderFeed();
@@ -263,23 +258,18 @@ const live = connectLive({
     flush();
   },
   onStatus(status) {
-    const el = $("conn");
-    el.dataset.state = status;
-    el.textContent = status === "online" ? t.online : t.offline;
+    connection(status);
     if (status !== "online" && loadOutbox().length) setStatus(t.queued_offline, "offline");
   },
 });
 
 live.socket.on("feed_changed", live.versioned((event) => {
   if (event.settings) { live.resync(); return; }
-  applyQuestions(event.questions);
+  applyQuestions(state.questions, event.questions);
   renderFeed();
 }));
 live.socket.on("votes_changed", (event) => {
-  for (const [id, votes] of Object.entries(event.votes)) {
-    const q = state.questions.get(Number(id));
-    if (q) q.votes = votes;
-  }
+  applyVotes(state.questions, event.votes);
   renderFeed();
 });
 live.socket.on("my_question_changed", (q) => {
