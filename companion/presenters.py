@@ -96,7 +96,7 @@ def prompter_question(q: Question | None, broadcast: Broadcast) -> dict | None:
     asker = broadcast.show_asker
     return {"id": q.id, "text": q.text, "author_name": q.author_name if asker else "",
             "district": q.district if asker else "", "name_on_air": shows_asker(q, broadcast),
-            "votes": q.votes, "asker_count": q.asker_count, "language": q.language, "aired_at": iso(q.aired_at)}
+            "asker_count": q.asker_count, "language": q.language, "aired_at": iso(q.aired_at)}  # no votes: not shown, not kept fresh
 
 
 def backstage_state(broadcast: Broadcast, message) -> dict:
