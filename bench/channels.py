@@ -28,8 +28,8 @@ from companion import create_app  # noqa: E402
 from companion.channels.whatsapp import SIGNATURE_HEADER, WEBHOOK_PATH, WhatsAppChannel  # noqa: E402
 from companion.extensions import db  # noqa: E402
 from companion.models import ChannelUpdate  # noqa: E402
-from tests.conftest import seed, test_config  # noqa: E402
-from tests.test_whatsapp import APP_SECRET, PHONE_ID, TOKEN, VERIFY, GraphApiStandIn, sign, text, webhook  # noqa: E402
+from companion.testing.setup import seed, test_config  # noqa: E402
+from companion.testing.whatsapp import APP_SECRET, PHONE_ID, TOKEN, VERIFY, GraphApiStandIn, sign, text, webhook  # noqa: E402
 
 
 def pct(values, q):

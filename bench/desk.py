@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 import socketio  # noqa: E402
 
-from tests.e2e.test_desk import api_key  # noqa: E402
-from tests.liveserver import PASSWORD, LiveServer  # noqa: E402
+from companion.testing.liveserver import api_key  # noqa: E402
+from companion.testing.liveserver import PASSWORD, LiveServer  # noqa: E402
 
 DATA = json.loads((ROOT / "tests" / "data" / "duplicates.json").read_text())["questions"]
 

@@ -51,7 +51,7 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.liveserver import LiveServer, free_port  # noqa: E402  (the harness the tests use)
+from companion.testing.liveserver import LiveServer, free_port  # noqa: E402  (the harness the tests use)
 
 KEYS = ["viewers_held", "rss_kb_per_viewer", "fanout_p99_ms_1000", "fanout_p99_ms_3000", "fanout_ratio_vs_node_3000",
         "fanout_ratio_vs_uws_1000", "fanout_ratio_vs_uws_3000", "fanout_ratio_vs_ws_1000", "fanout_ratio_vs_ws_3000",
@@ -311,7 +311,7 @@ class Cluster:
 
     def start(self) -> "Cluster":
         from companion import create_app
-        from tests.conftest import Postgres, seed, test_config
+        from companion.testing.setup import Postgres, seed, test_config
         self.pg = Postgres()
         url = self.pg.create(self.database)
         seed(create_app(test_config(self.tmp, DATABASE_URL=url)))  # in this process: five CLI starts took 17 s
@@ -869,8 +869,8 @@ def moderator_desk(target: Target, n: int) -> dict:
     sys.path.insert(0, str(ROOT))
     from playwright.sync_api import sync_playwright
 
-    from tests.conftest import chromium_path
-    from tests.e2e.test_desk_scale import seed_questions
+    from companion.testing.setup import chromium_path
+    from companion.testing.liveserver import seed_questions
     seed_questions(target.server, n)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox", "--disable-gpu"])
@@ -1037,7 +1037,7 @@ def main() -> None:
     runs = args.runs or (1 if smoke else 3)
     size = {"held": 200 if smoke else 10_000, "f1": 100 if smoke else 1000, "f3": 200 if smoke else 3000,
             "rounds": 3 if smoke else 20, "ingest_viewers": 50 if smoke else 1000, "ingest_s": 2 if smoke else 10,
-            "ingest_rate": 50 if smoke else 500, "ingest_askers": 400 if smoke else 4000,
+            "ingest_rate": 50 if smoke else 500, "ingest_askers": 1000 if smoke else 4000,
             "prompter_viewers": 100 if smoke else 2000, "prompter_qps": 10 if smoke else 100,
             "vote_viewers": 50 if smoke else 1000, "vote_rate": 100 if smoke else 1000, "vote_s": 1 if smoke else 5,
             "desk": 500 if smoke else 10_000, "redis": 20 if smoke else 3000, "storm": 300 if smoke else 10_000, "appeals_rows": 1000 if smoke else 1_000_000,

@@ -33,7 +33,7 @@ import socketio
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.liveserver import LiveServer  # noqa: E402  (the same harness the tests use)
+from companion.testing.liveserver import LiveServer  # noqa: E402  (the same harness the tests use)
 
 
 def proc_stats(pid: int) -> dict:

@@ -1,36 +1,9 @@
-"""SQLite commits made durable without stopping the event loop.
-
-With `synchronous=FULL` SQLite syncs its write-ahead log inside every commit, and under eventlet
-or gevent that sync stops the whole process: no viewer is sent anything, no event is read, for as
-long as the disk takes. That is 0.2 ms on a quiet disk and, measured on the benchmark's shared
-host, 170-420 ms at times: two moderator actions in sixty, each holding up the fan-out, the
-teleprompter and every acknowledgement behind it.
-
-So the connections run with `synchronous=NORMAL` (a commit writes the log without syncing it) and
-`DurableConnection.commit` syncs the log itself before it returns: the same single sync of the
-same file that FULL does, in a real thread (`run_blocking`, which the server entry point sets), so
-the event loop goes on meanwhile. Callers get control back only once the log is on disk.
-
-Inside `deferred()` (a socket event's handler, a batch of the group-commit writer) a commit returns
-as soon as it is committed, and the sync is waited for when the block ends, before the
-acknowledgement: announcements go out with the commit, acknowledgements with the sync. A
-committed transaction is what every reader of the database sees, and it survives the process
-crashing (it is in the log, in the kernel's cache); only a power loss before the sync could take
-it back, and then every screen reloads its snapshot when the server is back. What a sender is
-told stored is on disk. The sync is then off the audience's path: on the benchmark's host it
-took over 50 ms in 3 moderator actions of 60 (320 ms once), each a round's latency.
-
-Commits that come while a sync runs share the next one (group commit); their callers resume in
-the order they began to wait, which is as a rule the order of their commits. (A commit that
-arrives just as a sync ends may lead the next one and resume first; the screens' version check
-then reloads, as it does with PostgreSQL.) In one process, announcements made inside `deferred()`
-keep the order of the commits exactly: nothing yields between a commit and its announcement.
-
-Only commits that changed rows sync (a read's transaction has nothing to make durable); a schema
-change is made durable when its connection closes, which checkpoints and syncs the database.
-One sync stays inside SQLite: the first commit into a fresh log (at start, and after a checkpoint
-has emptied it: every thousand pages written, some 4 MB) syncs the log's header under NORMAL too.
-"""
+"""SQLite commits made durable without stopping the event loop: connections run with synchronous=NORMAL
+and `DurableConnection.commit` syncs the write-ahead log itself in a real thread (`run_blocking`), so
+the loop goes on meanwhile; commits that come during a sync share the next one. Inside `deferred()`
+(a socket event, a writer batch) a commit returns once committed and the sync is waited for at the
+block's end, before the acknowledgement. Design and measurements: docs/realtime.md, "Durable commits
+off the event loop"."""
 from __future__ import annotations
 
 import os

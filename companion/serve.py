@@ -99,17 +99,10 @@ def _hub_websockets(max_connections: int) -> type:
 
 
 def _tune_gc() -> None:
-    """Keep the cyclic garbage collector's pauses off the fan-out path.
-
-    CPython's collector walks every tracked object of the generations it collects: with thousands
-    of connections a full collection stops the event loop for hundreds of milliseconds, and the
-    default gen-0 threshold (700 allocations) runs the young collection hundreds of times a second
-    under load. After start-up the modules, the app and the caches are frozen (moved out of the
-    collector's view: they live as long as the process), and the young generation is collected
-    less often. The middle generation is collected every second young collection, not every
-    20th: it holds what survived since, so when thousands of viewers connect their connections
-    pass through it in pieces of 10-25 ms rather than in one pause of 170-230 ms a few seconds
-    later (measured at 2,000 viewers). Reference counting still frees everything acyclic at once."""
+    """Keep the cyclic garbage collector's pauses off the fan-out path: after start-up what lives as long
+    as the process is frozen out of the collector's view, and the young and middle generations are
+    collected so that thousands of new connections pass through in small pieces, not one long pause
+    (docs/realtime.md, "The garbage collector")."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_THRESHOLDS[0], GC_THRESHOLDS[1], GC_THRESHOLDS[2])

@@ -7,15 +7,13 @@ import shutil
 import uuid
 
 import pytest
-from sqlalchemy.engine import make_url
 
-from companion import create_app, migrate
-from companion.config import Config
+from companion import create_app
 from companion.extensions import db, socketio
-from companion.services import accounts, broadcasts
+from companion.testing.setup import (PASSWORD, POSTGRES_URL, STAFF, Postgres, chromium_path,  # noqa: F401 (shared)
+                                     postgres_available, seed, test_config)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-PASSWORD = "correct-horse-battery"
 
 
 def need(condition: bool, reason: str):
@@ -26,85 +24,12 @@ def need(condition: bool, reason: str):
         pytest.skip(reason)
 
 
-def test_config(tmp_path, **overrides) -> Config:
-    """A Config for tests: SQLite in tmp_path, threading mode, fixed secret."""
-    cfg = Config.from_env({})
-    cfg.ASYNC_MODE = "threading"
-    cfg.DATABASE_URL = f"sqlite:///{tmp_path / 'test.db'}"
-    cfg.SECRET_KEY = "test-secret"
-    cfg.TESTING = True
-    cfg.DEFAULT_LOCALE = "en"  # tests read English unless they switch; the product default (kk) is tested too
-    for key, value in overrides.items():
-        setattr(cfg, key, value)
-    return cfg
-
-
-test_config.__test__ = False  # not a test itself
-
-
-STAFF = (("admin", "admin"), ("mod", "moderator"), ("mod2", "moderator"), ("speaker", "speaker"),
-         ("officer", "officer"), ("head", "head"), ("operator", "operator"))
-
-
-def seed(app) -> None:
-    """Migrate, then the demo broadcast and one account per role, all with PASSWORD."""
-    with app.app_context():
-        migrate.upgrade()
-        broadcasts.seed_demo()
-        for name, role in STAFF:
-            user, _ = accounts.create_user(name, role, PASSWORD)
-            if name == "officer":  # works in the first demo department (transport and roads)
-                accounts.update_user(user, department_id=1)
-        db.session.remove()
-        db.engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def seeded_db(tmp_path_factory):
     """A seeded SQLite file built once; each test gets its own copy (password hashing is slow on purpose)."""
     folder = tmp_path_factory.mktemp("template")
     seed(create_app(test_config(folder)))
     return folder / "test.db"
-
-
-POSTGRES_URL = os.environ.get("COMPANION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def postgres_available() -> bool:
-    try:
-        import psycopg2
-        psycopg2.connect(POSTGRES_URL, connect_timeout=3).close()
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not here"
-        return False
-
-
-class Postgres:
-    """Creates and drops throw-away databases on the PostgreSQL server the tests use."""
-
-    def __init__(self):
-        self.base = make_url(POSTGRES_URL)
-
-    def url(self, name: str) -> str:
-        return self.base.set(database=name).render_as_string(hide_password=False)
-
-    def execute(self, sql: str) -> None:
-        import psycopg2
-        conn = psycopg2.connect(POSTGRES_URL)
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql)
-        finally:
-            conn.close()
-
-    def create(self, name: str, template: str | None = None) -> str:
-        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        self.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-        return self.url(name)
-
-    def drop(self, name: str) -> None:
-        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -196,15 +121,10 @@ def viewer_socket(app):
     return make
 
 
-def chromium_path() -> str | None:
-    """Debian's Chromium, if installed."""
-    return shutil.which("chromium") or (os.path.exists("/usr/bin/chromium") and "/usr/bin/chromium") or None
-
-
 # The real server (`python -m companion serve`) in a subprocess, for the live tests.
 @pytest.fixture
 def server(tmp_path):
-    from .liveserver import LiveServer
+    from companion.testing.liveserver import LiveServer
     live = LiveServer(tmp_path).start()
     yield live
     live.stop()
@@ -213,7 +133,7 @@ def server(tmp_path):
 @pytest.fixture(params=["eventlet", "gevent"])
 def any_server(request, tmp_path):
     """The real server under each supported async mode."""
-    from .liveserver import LiveServer
+    from companion.testing.liveserver import LiveServer
     live = LiveServer(tmp_path, ASYNC_MODE=request.param).start()
     yield live
     live.stop()

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from companion.backup import _pg_command
 from sqlalchemy.engine import make_url
-from tests.liveserver import ROOT, LiveServer, Recorder
+from companion.testing.liveserver import ROOT, LiveServer, Recorder
 from tests.test_production import pg_url  # noqa: F401 - the fixture
 
 

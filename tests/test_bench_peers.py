@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from .liveserver import ROOT, Recorder
+from companion.testing.liveserver import ROOT, Recorder
 
 sys.path.insert(0, str(ROOT / "bench"))
 import run  # noqa: E402

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from .liveserver import ROOT, LiveServer, Recorder
+from companion.testing.liveserver import ROOT, LiveServer, Recorder
 
 sys.path.insert(0, str(ROOT / "bench"))
 import viewer  # noqa: E402

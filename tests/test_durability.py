@@ -14,7 +14,7 @@ import time
 import requests
 
 from .conftest import need
-from .liveserver import ROOT, LiveServer, Recorder
+from companion.testing.liveserver import ROOT, LiveServer, Recorder
 
 DELAY = 0.4  # seconds each fdatasync of the log takes
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 from openpyxl import load_workbook
 
-from .liveserver import PASSWORD, LiveServer, Recorder
+from companion.testing.liveserver import PASSWORD, LiveServer, Recorder
 
 EXPORT_ROWS = 11_000  # the size the issue measured (an XLSX of ~11,000 appeals held every ack for 1.1 s)
 

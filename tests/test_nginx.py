@@ -28,7 +28,7 @@ import requests
 import socketio
 
 from .conftest import need
-from .liveserver import PASSWORD, ROOT, LiveServer, free_port
+from companion.testing.liveserver import PASSWORD, ROOT, LiveServer, free_port
 from .test_production import RedisServer
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from tests.conftest import need
-from tests.liveserver import ROOT, LiveServer
+from companion.testing.liveserver import ROOT, LiveServer
 
 SOURCE = ROOT / "tests" / "node"
 FOLDER = ROOT / "test-artifacts" / "node-client"

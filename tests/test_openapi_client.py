@@ -14,7 +14,7 @@ from datetime import date
 import pytest
 import requests
 
-from .liveserver import LiveServer
+from companion.testing.liveserver import LiveServer
 
 PACKAGE = "companion_client"
 

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 import requests
 
-from .liveserver import LiveServer, Recorder
+from companion.testing.liveserver import LiveServer, Recorder
 
 # what a harvester came back with, word for word: an IIN, a phone number and a flat number
 PLANTED = "My IIN is 900101300123, call +77015550123, flat 47: the heating is off"

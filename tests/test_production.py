@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from .conftest import need
-from .liveserver import LiveServer, Recorder, free_port
+from companion.testing.liveserver import LiveServer, Recorder, free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

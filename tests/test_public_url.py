@@ -11,7 +11,7 @@ import requests
 
 from companion.services import appeals, notices
 
-from .liveserver import free_port
+from companion.testing.liveserver import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 FORGED = "evil.example"

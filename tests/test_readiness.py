@@ -12,7 +12,7 @@ import requests
 from companion import create_app
 
 from .conftest import test_config
-from .liveserver import _TEMPLATES, LiveServer, free_port
+from companion.testing.liveserver import _TEMPLATES, LiveServer, free_port
 
 NOBODY = 65534
 AS_NOBODY = ("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups")

@@ -12,7 +12,7 @@ import requests
 import socketio
 import websocket
 
-from .liveserver import LiveServer, Recorder
+from companion.testing.liveserver import LiveServer, Recorder
 
 
 def rss_kb(pid: int) -> int:

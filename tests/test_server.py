@@ -12,7 +12,7 @@ import pytest
 import requests
 import socketio
 
-from .liveserver import ROOT, LiveServer, Recorder
+from companion.testing.liveserver import ROOT, LiveServer, Recorder
 
 
 def test_viewer_to_moderator_to_speaker_on_the_real_server(any_server):

@@ -23,7 +23,7 @@ from companion.extensions import db
 from companion.models import AuditEvent, LoginThrottle, User, utcnow
 
 from .conftest import PASSWORD, csrf_token, login, seed, test_config
-from .liveserver import LiveServer
+from companion.testing.liveserver import LiveServer
 
 ROOT = Path(__file__).resolve().parent.parent
 ATTACKER, RESIDENT_OFFICE = "203.0.113.9", "198.51.100.20"

@@ -363,7 +363,7 @@ def test_the_written_answer_reaches_the_chat_in_the_residents_language(tg_app, a
 def test_without_a_message_queue_the_served_desk_shows_a_telegram_question_at_once(tmp_path, api):
     """The embedded default (SQLite, one machine, no Redis): the channels process tells the serving process
     of the new question (web/internal.py, signed with SECRET_KEY) and every moderator's desk shows it."""
-    from .liveserver import LiveServer, Recorder
+    from companion.testing.liveserver import LiveServer, Recorder
     live = LiveServer(tmp_path).start()
     try:
         moderator = Recorder(live.url, "/staff", live.login("mod"))

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .liveserver import ROOT, LiveServer, Recorder
+from companion.testing.liveserver import ROOT, LiveServer, Recorder
 
 BROWSER_EXTENSIONS = "permessage-deflate; client_max_window_bits"  # what Chromium offers
 

@@ -1,38 +1,15 @@
-"""Socket.IO client managers that send a broadcast to a large room in slices.
-
-python-socketio sends an event to a room in one loop: each recipient's packet is queued and its
-writer green thread woken, and only when the whole room is done does the event loop look at the
-network again. To 2,000 viewers that is over 100 ms (to 10,000, over half a second) in which no
-moderator's action, teleprompter update or question acknowledgement can be read. These managers
-yield to the loop after every `SLICE` recipients, so other work runs between slices while the
-broadcast still goes out whole.
-
-Order is kept: one event reaches its recipients in the same order as before, and the audience's
-events are sent one after another by one task (`emit.audience_sender`; across processes, by the
-message queue's one listener per process), so no later event overtakes an earlier one at any
-viewer. Rooms of `SLICE` or fewer (the staff's) go out without a yield, as before.
-
-They also know each client's rooms. python-socketio forgets a leaving client by looking for it
-in every room of the namespace, and every client has a room of its own: one departure costs a
-pass over all the others, and a whole audience leaving (the broadcast ends, the network drops)
-costs the square of its size, with the loop blocked: 8.8 s for 10,000 viewers here, 0.8 s for
-3,000. With the index a departure costs its own few rooms.
-
-A slice goes to the Engine.IO server in one call when it offers `send_packet_to_many` (the
-eventlet transport in `serve` does: it frames the message once and writes it to each viewer's
-socket, with no per-recipient lookups through python-socketio and python-engineio), and one
-recipient at a time otherwise.
-"""
+"""Socket.IO client managers that send a broadcast to a large room in slices, yielding to the event loop
+between slices so moderators, the teleprompter and acknowledgements are not held up by the audience's
+fan-out; each keeps an index of a client's rooms, so a departure costs its own rooms, not a pass over
+every client. Order is kept. Why, and what it measured: docs/realtime.md, "Fan-out in slices"."""
 from __future__ import annotations
 
 import socketio
 from engineio import packet as eio_packet
 from socketio import packet
 
-# Recipients between two yields: 500 cost 25-40 ms of the loop here (their packets and writer
-# wake-ups). Smaller slices spread one broadcast over more turns of the loop, and the writer then
-# commits smaller batches in between: at 100 a slice, one broadcast to 2,000 viewers took 330 ms
-# to send and the teleprompter's median went from 15-20 to 43-45 ms.
+# Recipients between two yields: smaller slices spread a broadcast over more turns of the loop and
+# made it slower end to end (docs/realtime.md, "Fan-out in slices")
 SLICE = 500
 
 

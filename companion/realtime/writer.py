@@ -1,20 +1,8 @@
-"""Group commit of the viewers' questions and votes: one transaction, one durable commit, for
-everything that arrived while the previous batch was being written (and in one more turn of the
-event loop).
-
-A serving process runs `group_committer` as a background task. A handler hands its validated
-Submission (or Ballot) to the queue and waits; the writer takes everything queued (at most
-BATCH_MAX), stores the questions with one multi-row insert per table, one version bump and one
-commit and the votes with one more, publishes one `desk_changed` for the batch's questions and the
-votes' new counts (coalesced by the vote flusher), and once the database's log is on disk (one
-sync on SQLite, made off the event loop: `companion.durability`) wakes each handler to
-acknowledge: every acknowledged question or vote is durable, and durability costs one sync per
-batch instead of one per event. There is no timer: an idle desk writes a lone
-question after one turn of the loop, a busy one batches by itself.
-
-Without the task (tests, the CLI) `store` writes the submission in the caller's own transaction
-through the same code.
-"""
+"""Group commit of the viewers' questions and votes: everything that arrived while the previous batch
+was written (and in one more turn of the loop) is stored in one transaction with one durable commit,
+published once, and each sender acknowledged once it is on disk. Without the task (tests, the CLI)
+`store` writes in the caller's own transaction through the same code. Design: docs/realtime.md,
+"Group commit of questions and votes"."""
 from __future__ import annotations
 
 import logging
@@ -181,10 +169,8 @@ def group_committer(app) -> None:
     runtime(app).writer = jobs
     while True:
         batch = [jobs.get()]
-        # One turn of the loop before taking the batch: the events already read from the network
-        # queue their items too. Without it a batch held what one turn had handed over (3-4
-        # questions at 500 a second), and the batch's fixed cost (about 4 ms) kept the process
-        # busy and the acks waiting: p50 37-40 ms, p99 80-110 ms; with it 10-15 ms and 43-45 ms.
+        # One turn of the loop before taking the batch, so the events already read from the network
+        # join it: batches of a few questions each kept the process busy with their fixed cost.
         socketio.sleep(0)
         while len(batch) < BATCH_MAX:
             try:

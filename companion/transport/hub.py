@@ -1,26 +1,9 @@
-"""Engine.IO's WebSocket transport under eventlet, with no green thread, queue or timer per viewer.
-
-python-engineio gives each WebSocket three green threads: the connection's, which reads it; a
-writer waiting on a queue (with a 45-second timer re-armed after every packet); and one asleep
-until the next ping. A broadcast to 3,000 viewers was 3,000 queue hand-overs, 6,000 switches
-and 6,000 timers, and the green threads' saved C stacks and Python frame stacks were half of a
-viewer's memory. Here, once the handshake is answered, the connection is handed to the hub (as
-Node.js holds its sockets) and its HTTP green thread ends:
-- reading: the hub calls back when the socket is readable; at most `READ_BYTES` are read and parsed
-  there (`frames.Reader`, on wsproto), and each Engine.IO packet goes to python-engineio as before
-  (which runs the Socket.IO handler in a green thread of its own; anything that could wait runs in
-  one too);
-- writing: whoever sends packs the frame and writes it to the non-blocking socket at once, so
-  frames leave in the order they were sent. What does not fit in the kernel's buffer (a slow
-  viewer) goes to a backlog that a green thread of that connection sends in order, and ends;
-- pinging: hub timers, the first at a random point of the interval's second half;
-- broadcasting: `send_packet_to_many` frames a room's message once for a slice of viewers and
-  writes it to each socket, without python-engineio's per-recipient lookups and encoding.
-A connection that began as long-polling and upgrades keeps python-engineio's own handling (the
-page tries WebSocket first, so these are few). Past `Link.limit` handed-over WebSockets a new one
-is closed at once (the client retries later), as eventlet's cap would hold it back.
-
-Import this module only after eventlet's monkey patch (`companion.serve` does), then `install`.
+"""Engine.IO's WebSocket transport under eventlet, with no green thread, queue or timer per viewer: once
+the handshake is answered the connection is held by the hub (as Node.js holds its sockets). The hub
+reads and parses frames (wsproto, `frames.Reader`) when the socket is readable; a sender writes its
+frame at once (a slow viewer's excess goes to a backlog sent in order); pings are hub timers; a room's
+message is framed once per slice (`send_packet_to_many`). Design: docs/realtime.md, "The WebSocket
+transport (eventlet)". Import only after eventlet's monkey patch (`companion.serve` does), then `install`.
 """
 from __future__ import annotations
 
@@ -244,10 +227,8 @@ class Socket(engineio.socket.Socket):
             delay = self.server.ping_interval
             if not self.pinged:
                 # The first ping comes at a random point of the interval's second half (early is
-                # allowed: the client only counts the time since the last one). Viewers who
-                # joined together, thousands in seconds after a restart, were all pinged in the
-                # same instant, and their answers stalled the loop: 135-238 ms of a broadcast's
-                # latency at 3,000 viewers, every interval. Later pings follow the answers.
+                # allowed: the client only counts the time since the last one), so viewers who
+                # joined together, as after a restart, do not all answer in the same instant.
                 self.pinged = True
                 delay *= random.uniform(0.5, 1.0)
             self.ping_timer = get_hub().schedule_call_global(delay, spawn_n, self._ping)

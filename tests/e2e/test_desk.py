@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from companion.testing.liveserver import api_key  # noqa: F401 (other files import it from here)
+
 from .test_rehearsal import SCREENSHOTS, browser, signed_in  # noqa: F401 - fixtures
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "duplicates.json"
@@ -29,21 +31,6 @@ def row(server, qid: int) -> sqlite3.Row:
 def aired(server) -> list[int]:
     with database(server) as db:
         return [r[0] for r in db.execute("SELECT id FROM question WHERE aired_at IS NOT NULL")]
-
-
-def api_key(server) -> str:
-    """An integrator's key (keyed requests are not limited per address), made through the service."""
-    from companion import create_app
-    from companion.config import Config
-    from companion.services import apikeys
-    app = create_app(Config.from_env({"COMPANION_DATABASE_URL": server.env["COMPANION_DATABASE_URL"],
-                                      "COMPANION_SECRET_KEY": "x"}))
-    with app.app_context():
-        from companion.extensions import db
-        _, key = apikeys.create_key("desk test", actor=None)
-        db.session.remove()
-        db.engine.dispose()
-    return key
 
 
 def ask(server, key: str, *texts: str, language: str = "ru") -> list[int]:

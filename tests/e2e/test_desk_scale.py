@@ -1,29 +1,15 @@
 """The moderator's desk in Chromium with 10,000 questions: the first render and one live update."""
 from __future__ import annotations
 
-import sqlite3
 import time
 
 import requests
 
+from companion.testing.liveserver import seed_questions
+
 from .test_rehearsal import browser, signed_in  # noqa: F401 - fixtures
 
 N = 10_000
-
-
-def seed_questions(server, n: int) -> None:
-    """Many questions written straight into the live server's SQLite file (WAL: the server keeps serving)."""
-    db = sqlite3.connect(server.env["COMPANION_DATABASE_URL"].removeprefix("sqlite:///"))
-    now = time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime())
-    statuses = ["pending"] * 5 + ["approved"] * 3 + ["answered", "rejected"]
-    db.executemany(
-        "INSERT INTO question (broadcast_id, tracking_code, text, author_name, district, contact, contact_consent, "
-        "language, channel, client_id, source_hash, status, votes, asker_count, reject_reason, created_at, "
-        "updated_at, version) VALUES (1, ?, ?, '', 'Almaly', '', 0, 'ru', 'web', ?, '', ?, ?, 1, '', ?, ?, 1)",
-        [(f"SRK-2026-9{i:06d}", f"Seeded question number {i} about the district", f"seed-{i:08d}",
-          statuses[i % len(statuses)], i % 7, now, now) for i in range(n)])
-    db.commit()
-    db.close()
 
 
 def test_desk_with_ten_thousand_questions_renders_and_updates_fast(browser, server):  # noqa: F811

@@ -1,7 +1,7 @@
 """Two languages on one broadcast in real Chromium: a Kazakh viewer's live status, a Russian projector view."""
 from __future__ import annotations
 
-from ..liveserver import Recorder
+from companion.testing.liveserver import Recorder
 from .test_rehearsal import browser  # noqa: F401 - fixture
 
 

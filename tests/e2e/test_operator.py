@@ -15,7 +15,7 @@ PHONE = {"width": 360, "height": 740}
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    from ..liveserver import LiveServer
+    from companion.testing.liveserver import LiveServer
     server = LiveServer(tmp_path_factory.mktemp("operator")).start()
     yield server
     server.stop()

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from ..conftest import chromium_path, need
-from ..liveserver import PASSWORD
+from companion.testing.liveserver import PASSWORD
 
 # the browser tests' screenshots go to an ignored folder; `make screenshots` points them at the README's
 SCREENSHOTS = Path(os.environ.get("COMPANION_SCREENSHOTS")

@@ -16,7 +16,7 @@ from companion.models import AudienceCount, Broadcast, User
 from companion.services import accounts, passwords, report_mail
 
 from ..conftest import PASSWORD, test_config
-from ..liveserver import LiveServer
+from companion.testing.liveserver import LiveServer
 from ..test_appeals_http import Inbox
 from ..test_broadcast_report import DISTRICTS, KK_TEXT, RU_TEXT, SLUG, pdf_text, seed_town_hall
 from .test_rehearsal import SCREENSHOTS, browser, signed_in  # noqa: F401 - fixtures

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.liveserver import LiveServer
+from companion.testing.liveserver import LiveServer
 
 playwright = pytest.importorskip("playwright.sync_api")
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from ..conftest import PASSWORD, test_config
-from ..liveserver import LiveServer
+from companion.testing.liveserver import LiveServer
 from .test_rehearsal import SCREENSHOTS, browser  # noqa: F401 - fixture
 
 SIZES = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1366, "height": 768}}

@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 import socketio
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct-horse-battery"
 
 
@@ -178,3 +178,34 @@ class Recorder:
 
     def close(self):
         self.client.disconnect()
+
+
+def api_key(server: LiveServer) -> str:
+    """An integrator's key for `server` (keyed requests are not limited per address), made through the service."""
+    from companion import create_app
+    from companion.config import Config
+    from companion.services import apikeys
+    app = create_app(Config.from_env({"COMPANION_DATABASE_URL": server.env["COMPANION_DATABASE_URL"],
+                                      "COMPANION_SECRET_KEY": "x"}))
+    with app.app_context():
+        from companion.extensions import db
+        _, key = apikeys.create_key("desk test", actor=None)
+        db.session.remove()
+        db.engine.dispose()
+    return key
+
+
+def seed_questions(server: LiveServer, n: int) -> None:
+    """Many questions written straight into the live server's SQLite file (WAL: the server keeps serving)."""
+    import sqlite3
+    db = sqlite3.connect(server.env["COMPANION_DATABASE_URL"].removeprefix("sqlite:///"))
+    now = time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime())
+    statuses = ["pending"] * 5 + ["approved"] * 3 + ["answered", "rejected"]
+    db.executemany(
+        "INSERT INTO question (broadcast_id, tracking_code, text, author_name, district, contact, contact_consent, "
+        "language, channel, client_id, source_hash, status, votes, asker_count, reject_reason, created_at, "
+        "updated_at, version) VALUES (1, ?, ?, '', 'Almaly', '', 0, 'ru', 'web', ?, '', ?, ?, 1, '', ?, ?, 1)",
+        [(f"SRK-2026-9{i:06d}", f"Seeded question number {i} about the district", f"seed-{i:08d}",
+          statuses[i % len(statuses)], i % 7, now, now) for i in range(n)])
+    db.commit()
+    db.close()
