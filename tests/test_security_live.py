@@ -218,7 +218,7 @@ def test_events_named_connect_or_disconnect_are_dropped_and_counted(server):
     sender.join(10)
     _, closed = flooder.messages_until(6, answer_pings=True)
     assert closed  # the flood was closed
-    assert statistics.median(during) < 0.1, during
+    assert statistics.median(during) < 1.0, during  # a server frozen by the flood answers in seconds, if at all
     assert "Traceback" not in server.log.read_text()
     calm.close()
     flooder.close()
