@@ -20,6 +20,16 @@ API = "/api/v1/broadcasts/demo/questions"
 OTHER_ROLES = ("admin", "mod", "mod2", "speaker", "officer", "head")
 
 
+def lookup(client, phone):
+    """The caller's appeals, as the screen's form posts it (never in the address)."""
+    return client.post("/operator/lookup", data={"phone": phone, "csrf_token": csrf_token(client, "/operator")})
+
+
+def status(client, code):
+    """One appeal's status by number, as the screen's form posts it."""
+    return client.post("/operator/status", data={"code": code, "csrf_token": csrf_token(client, "/operator")})
+
+
 def ask(app, contact: str, text: str = "Не горит фонарь во дворе", **extra) -> str:
     response = app.test_client().post(API, json={"text": text, "author_name": "Aigerim", "contact": contact,
                                                  "consent": True, "language": "ru", **extra})
@@ -105,17 +115,46 @@ def test_a_callers_appeals_are_found_by_the_number_in_any_format(app, staff_clie
     operator = staff_client("operator")
     for typed in ("+77011234567", "8 701 123 45 67", "+7 (701) 123-45-67", "87011234567", "7011234567",
                   " 8-701-123-45-67 "):
-        html = operator.get("/operator", query_string={"phone": typed}).get_data(as_text=True)
+        html = lookup(operator, typed).get_data(as_text=True)
         assert codes_on(html) == mine, typed
         assert other not in html and "Чужое обращение" not in html
-    html = operator.get("/operator", query_string={"phone": "+77015550000"}).get_data(as_text=True)
+    html = lookup(operator, "+77015550000").get_data(as_text=True)
     assert codes_on(html) == set() and "No appeals from this number." in html
+
+
+def test_no_lookup_puts_a_number_in_the_address_or_shows_what_an_appeal_says(app, staff_client):
+    """A caller's number or tracking number in a URL lands in nginx's and the server's access logs and in the
+    browser's history; and a number alone proves nothing about who calls, so the list of what that number sent
+    shows codes, dates, categories and statuses to tell them apart by, never the text of an appeal."""
+    code = ask(app, "+77011234567", text="Соседи шумят по ночам в квартире 12")
+    operator = staff_client("operator")
+    page = operator.get("/operator").get_data(as_text=True)
+    forms = re.findall(r'<form [^>]*id="(lookup-form|status-form)"[^>]*>', page) and re.findall(
+        r'<form method="(\w+)" action="([^"]+)"[^>]*id="(lookup-form|status-form)"', page)
+    assert sorted(forms) == [("post", "/operator/lookup", "lookup-form"), ("post", "/operator/status", "status-form")]
+    assert 'type="hidden" name="phone"' not in page
+    # an address that still carries a number looks nothing up
+    html = operator.get("/operator", query_string={"phone": "+77011234567", "code": code}).get_data(as_text=True)
+    assert 'id="found"' not in html and 'id="by-number"' not in html
+    found = lookup(operator, "+77011234567").get_data(as_text=True)
+    assert code in found and "Соседи шумят" not in found
+    checked = status(operator, code).get_data(as_text=True)
+    assert 'id="by-number"' in checked and "Соседи шумят" not in checked
+    with app.app_context():
+        kinds = [e.detail["by"] for e in db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "operator_lookup").order_by(AuditEvent.id))]
+    assert kinds == ["phone", "number"]  # a status check is one lookup, not the phone's again
+    # the lookups are forms of this site: without the CSRF token they are refused
+    assert operator.post("/operator/lookup", data={"phone": "+77011234567"}).status_code == 400
+    mod = staff_client("mod")
+    assert mod.post("/operator/lookup", data={"phone": "+77011234567",
+                                              "csrf_token": csrf_token(mod, "/moderate/demo")}).status_code == 403
 
 
 @pytest.mark.parametrize("typed", ["12", "abc", "a@b.kz", "+7" + "1" * 60, "8 701 123\u202e45 67"])
 def test_a_number_that_is_not_one_is_a_400_and_finds_nothing(app, staff_client, typed):
     code = ask(app, "+77011234567")
-    response = staff_client("operator").get("/operator", query_string={"phone": typed})
+    response = lookup(staff_client("operator"), typed)
     html = response.get_data(as_text=True)
     assert response.status_code == 400 and 'id="lookup-error"' in html
     assert codes_on(html) == set() and code not in html
@@ -125,7 +164,7 @@ def test_a_status_is_read_with_the_residents_wording_and_without_the_text(app, s
     code = ask(app, "+77011234567", text="Секретный текст обращения")
     operator = staff_client("operator")
     operator.get("/lang/ru")
-    html = operator.get("/operator", query_string={"code": code.lower()}).get_data(as_text=True)
+    html = status(operator, code.lower()).get_data(as_text=True)
     block = html.split('id="by-number"', 1)[1].split("</section>", 1)[0]
     assert code.upper() in block
     with app.app_context():
@@ -135,22 +174,22 @@ def test_a_status_is_read_with_the_residents_wording_and_without_the_text(app, s
     label = re.search(r'class="status status-registered"><strong>([^<]+)</strong>', public).group(1)
     assert label in block  # the very words of the resident's track page
     assert "Секретный текст" not in block and "+7701" not in block
-    missing = operator.get("/operator", query_string={"code": "SRK-2026-999999"}).get_data(as_text=True)
+    missing = status(operator, "SRK-2026-999999").get_data(as_text=True)
     assert 'id="number-none"' in missing
-    assert operator.get("/operator", query_string={"code": "x" * 41}).status_code == 400
+    assert status(operator, "x" * 41).status_code == 400
 
 
 def test_lookups_are_limited_per_operator_and_every_one_audited(app, staff_client):
     app.config["OPERATOR_LOOKUPS_PER_MINUTE"] = 5
     operator = staff_client("operator")
-    statuses = [operator.get("/operator", query_string={"code": f"SRK-2026-{n:06d}"}).status_code for n in range(1, 8)]
+    statuses = [status(operator, f"SRK-2026-{n:06d}").status_code for n in range(1, 8)]
     assert statuses[:5] == [200] * 5 and statuses[5:] == [429, 429]  # walking the numbers stops
-    assert operator.get("/operator", query_string={"phone": "+77011234567"}).status_code == 429  # one allowance
+    assert lookup(operator, "+77011234567").status_code == 429  # one allowance
     with app.app_context():
         events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "operator_lookup")).all()
         assert len(events) == 5 and all(e.actor == "operator" for e in events)
         assert [e.detail["code"] for e in events] == [f"SRK-2026-{n:06d}" for n in range(1, 6)]
-    operator.get("/operator", query_string={"phone": "+77011234567"})
+    lookup(operator, "+77011234567")
     with app.app_context():
         phone_events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "operator_lookup",
                                                                    AuditEvent.detail["by"].as_string() == "phone")).all()
@@ -236,7 +275,7 @@ def test_the_category_is_suggested_by_the_questions_words(app, staff_client):
 
 def test_the_screen_offers_districts_and_categories_in_a_keyboard_order(app, staff_client):
     ask(app, "+77011234567", district="Нурсат")
-    html = staff_client("operator").get("/operator", query_string={"phone": "+77011234567"}).get_data(as_text=True)
+    html = lookup(staff_client("operator"), "+77011234567").get_data(as_text=True)
     assert '<option value="Нурсат">' in html
     form = html.split('id="call-form"', 1)[1].split("</form>", 1)[0]
     order = re.findall(r'<(?:input|select|textarea|button) [^>]*id="(o-[a-z-]+)"', form)

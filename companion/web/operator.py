@@ -35,24 +35,42 @@ def _page(status: int = 200, *, errors: dict | None = None, form: dict | None = 
 @bp.get("")
 @permission_required("operate")
 def index():
-    """The screen; ?phone= finds the caller's appeals, ?code= reads one appeal's status (each counted and audited)."""
-    phone_typed = (request.args.get("phone") or "").strip()
-    code = (request.args.get("code") or "").strip()
-    found, phone, by_number = None, "", None
+    """The screen, clean for the next call."""
+    return _page()
+
+
+# The lookups are posted, never put in the address: a caller's number or tracking number in a URL would
+# land in the access logs of nginx and the server, and in the browser's history.
+def _message(exc: ServiceError) -> str:
+    return " ".join(str(v) for v in exc.fields.values()) or str(exc.message)
+
+
+@bp.post("/lookup")
+@permission_required("operate")
+def lookup():
+    """The caller's appeals by the number they call from (counted and audited)."""
+    phone_typed = (request.form.get("phone") or "").strip()
+    if not phone_typed:
+        return _page(400, lookup_error=_("Enter the caller's phone number."), focus="o-phone")
     try:
-        if phone_typed:
-            phone, found = operator.appeals_of_caller(phone_typed, actor=current_user)
-        if code:
-            by_number = operator.appeal_by_number(code, actor=current_user)
+        phone, found = operator.appeals_of_caller(phone_typed, actor=current_user)
     except ServiceError as exc:
         db.session.rollback()
-        message = " ".join(str(v) for v in exc.fields.values()) or str(exc.message)
-        return _page(exc.status, lookup_error=message if phone_typed and not code else "",
-                     number_error=message if code else "", phone=phone_typed, code=code,
-                     form={"phone": phone_typed}, focus="o-code" if code else "o-phone")
-    focus = "o-code" if code else ("o-name" if phone else "o-phone")
-    return _page(phone=phone or phone_typed, found=found, code=code.upper(), by_number=by_number,
-                 form={"phone": phone or phone_typed}, focus=focus)
+        return _page(exc.status, lookup_error=_message(exc), phone=phone_typed, form={"phone": phone_typed})
+    return _page(phone=phone, found=found, form={"phone": phone}, focus="o-name")
+
+
+@bp.post("/status")
+@permission_required("operate")
+def status():
+    """One appeal's status by its tracking number, to read to the caller (counted and audited)."""
+    code = (request.form.get("code") or "").strip()
+    try:
+        by_number = operator.appeal_by_number(code, actor=current_user)
+    except ServiceError as exc:
+        db.session.rollback()
+        return _page(exc.status, number_error=_message(exc), code=code, focus="o-code")
+    return _page(code=code.upper(), by_number=by_number, focus="o-code")
 
 
 @bp.post("/calls")
