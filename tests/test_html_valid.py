@@ -12,7 +12,7 @@ from companion import create_app
 from companion.extensions import db
 from companion.services import intake
 
-from .conftest import login, need, test_config
+from .conftest import csrf_token, login, need, test_config
 from .test_appeals_http import NAMED, appeal_id, assign
 
 LANGUAGES = ("kk", "ru", "en")
@@ -89,12 +89,15 @@ def test_every_page_passes_the_nu_html_checker(site, tmp_path):
     assert login(operator, "operator").status_code == 302
     for lang in LANGUAGES:
         for who, paths in ((client, public), (admin, staff), (officer, ["/appeals", "/admin/users"]),
-                           (operator, ["/operator", "/operator?phone=87011234567", f"/operator?code={code}",
-                                       "/operator?phone=12"])):
+                           (operator, ["/operator", ("POST /operator/lookup", {"phone": "87011234567"}),
+                                       ("POST /operator/status", {"code": code}), ("POST /operator/lookup", {"phone": "12"})])):
             who.set_cookie("lang", lang)
             for path in paths + (["POST /privacy"] if who is client else []):
+                path, data = path if isinstance(path, tuple) else (path, None)
                 method, _, path = path.rpartition(" ")
-                response = who.open(path, method=method or "GET")
+                if data is not None:
+                    data = {**data, "csrf_token": csrf_token(who, "/operator")}
+                response = who.open(path, method=method or "GET", data=data)
                 assert response.status_code in (200, 400, 403, 404, 405), (path, response.status_code)
                 assert response.mimetype == "text/html", path
                 name = pages / f"{len(names):03d}.html"
