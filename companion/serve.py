@@ -290,9 +290,9 @@ def serve(host: str | None = None, port: int | None = None, banner=None) -> None
     socketio.start_background_task(audience_sender, app)
     from .realtime.audience import audience_sampler
     from .services.report_mail import mail_reports_forever
-    from .web.reports import render_pdf
+    from .web.reports import mailed_pdf
     socketio.start_background_task(audience_sampler, app)
-    socketio.start_background_task(mail_reports_forever, app, socketio.sleep, render_pdf)
+    socketio.start_background_task(mail_reports_forever, app, socketio.sleep, mailed_pdf)
     _warm_up()
     if not cfg.GC_DEFAULTS:
         _tune_gc()

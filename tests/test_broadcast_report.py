@@ -369,9 +369,9 @@ def _end(app, slug=SLUG):
 
 
 def _send(app) -> int:
-    from companion.web.reports import render_pdf
+    from companion.web.reports import mailed_pdf  # what the serving process's mailer renders
     with app.app_context():
-        return report_mail.send_due(render_pdf)
+        return report_mail.send_due(mailed_pdf)
 
 
 def test_ending_the_broadcast_e_mails_the_pdf_to_each_recipient_in_their_language(app, town_hall):
@@ -394,11 +394,57 @@ def test_ending_the_broadcast_e_mails_the_pdf_to_each_recipient_in_their_languag
     assert f"/broadcasts/{SLUG}/report?lang=ru" in ru.get_body(("plain",)).get_content()
     attachment = next(ru.iter_attachments())
     assert attachment.get_content_type() == "application/pdf" and attachment.get_filename().startswith(f"report-{SLUG}-")
-    assert RU_TEXT in pdf_text(attachment.get_content())
-    assert KK_TEXT in pdf_text(next(kk.iter_attachments()).get_content())
+    # the copy that leaves by e-mail carries the numbers and the figures, not what residents wrote
+    ru_pdf, kk_pdf = pdf_text(attachment.get_content()), pdf_text(next(kk.iter_attachments()).get_content())
+    assert RU_TEXT not in ru_pdf and KK_TEXT not in kk_pdf and "Когда починят" not in ru_pdf
+    assert "нет текстов жителей" in ru_pdf and "тұрғындар жазған мәтіндер жоқ" in kk_pdf
+    assert town_hall["codes"][8] in ru_pdf
     with app.app_context():
         assert {m.state for m in db.session.execute(select(OutboxMessage)).scalars()} == {"sent"}
         assert _send_nothing_more(app) == 0
+
+
+def test_a_recipient_taken_off_the_list_is_sent_nothing_more(app, town_hall):
+    """A mistyped address may be somebody else's: once staff take it off, the e-mails queued for it stay unsent."""
+    with app.app_context():
+        report_mail.save_recipients(intake.get_broadcast(SLUG), "head@akimat.kz\nhaed@akimat.kz", actor=None)
+    with Inbox() as inbox:
+        app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=inbox.port)
+        _end(app)
+        with app.app_context():
+            report_mail.save_recipients(intake.get_broadcast(SLUG), "head@akimat.kz", actor=None)
+        assert _send(app) == 1
+        assert [m.rcpt_tos for m in inbox.wait(1)] == [["head@akimat.kz"]]
+    with app.app_context():
+        states = dict(db.session.execute(select(OutboxMessage.chat, OutboxMessage.state)).all())
+    assert states == {"head@akimat.kz": "sent", "haed@akimat.kz": "canceled"}
+
+
+def test_e_mail_it_now_sends_again_at_once_after_the_mail_server_failed(app, town_hall, staff_client):
+    """A mail server that was down, now fixed: staff need not wait for the backoff, nor are they refused."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=closed, SMTP_TIMEOUT=2, OUTBOX_BACKOFF_SECONDS=3600)
+    with app.app_context():
+        report_mail.save_recipients(intake.get_broadcast(SLUG), "head@akimat.kz", actor=None)
+    _end(app)
+    assert _send(app) == 1  # refused: retried in an hour
+    client = staff_client("head")
+    page = client.get(f"/broadcasts/{SLUG}/report").get_data(as_text=True)
+    assert 'id="mail-failing"' in page and "ConnectionRefusedError" in page
+    button = page.split('action="/broadcasts/town-hall/report/mail"', 1)[1].split("</form>", 1)[0]
+    assert "disabled" not in button
+    with Inbox() as inbox:
+        app.config.update(SMTP_PORT=inbox.port)
+        sent = client.post(f"/broadcasts/{SLUG}/report/mail", data={"csrf_token": csrf_token(client, f"/broadcasts/{SLUG}/report")},
+                           follow_redirects=True)
+        assert "e-mailed to 1 recipient" in sent.get_data(as_text=True)
+        assert _send(app) == 1
+        assert [m.rcpt_tos for m in inbox.wait(1)] == [["head@akimat.kz"]]
+    with app.app_context():
+        assert sorted(db.session.execute(select(OutboxMessage.state)).scalars()) == ["canceled", "sent"]
 
 
 def _send_nothing_more(app) -> int:

@@ -18,6 +18,17 @@ write "Мерзімі: %(date)s". tests/test_translations.py checks both rules.
 RU_FORMS, KK_FORMS = 3, 2
 
 T = {
+    "This e-mailed copy leaves out what residents wrote, which may hold personal data: the report in Companion shows every question.": (
+        "В этой копии, отправленной по электронной почте, нет текстов жителей: в них могут быть персональные данные. Все вопросы — в отчёте в Companion.",
+        "Электрондық поштамен жіберілген бұл көшірмеде тұрғындар жазған мәтіндер жоқ: оларда дербес деректер болуы мүмкін. Барлық сұрақ Companion-дағы есепте."),
+    ("The report could not be e-mailed to %(num)s recipient yet (%(error)s): it is tried again later, or e-mail it now.",
+     "The report could not be e-mailed to %(num)s recipients yet (%(error)s): it is tried again later, or e-mail it now."): (
+        ("Отчёт пока не удалось отправить %(num)s получателю (%(error)s): отправка будет повторена, или отправьте его сейчас.",
+         "Отчёт пока не удалось отправить %(num)s получателям (%(error)s): отправка будет повторена, или отправьте его сейчас.",
+         "Отчёт пока не удалось отправить %(num)s получателям (%(error)s): отправка будет повторена, или отправьте его сейчас."),
+        ("Есеп әзірге %(num)s алушыға жіберілмеді (%(error)s): кейін қайта жіберіледі, не оны қазір жіберіңіз.",
+         "Есеп әзірге %(num)s алушыға жіберілмеді (%(error)s): кейін қайта жіберіледі, не оны қазір жіберіңіз.")),
+    "cancelled": ("отменено", "тоқтатылды"),
     'This caller is blocked from the live broadcast. Untick "for the live broadcast": the call is registered as an appeal for the back office.': (
         'Этот абонент заблокирован для прямого эфира. Снимите отметку «в прямой эфир»: звонок будет зарегистрирован как обращение в аппарат.',
         'Бұл қоңырау шалушы тікелей эфирге бұғатталған. «Тікелей эфирге» белгісін алып тастаңыз: қоңырау аппаратқа жолданым ретінде тіркеледі.'),

@@ -17,6 +17,7 @@ from ..links import absolute_url
 from ..models import Appeal, AppealEvent, Channel, OutboxMessage, utcnow
 
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
+CANCELLED = "canceled"  # (the column holds 8 letters) staff took it back before it went (a report recipient removed, or sent again now)
 CONTACT_PREFIX = {Channel.TELEGRAM.value: "telegram:", Channel.WHATSAPP.value: "whatsapp:"}
 TEXT_LIMIT = 4000  # Telegram takes 4,096 characters a message, WhatsApp 4,096 too: a longer answer goes as a link
 BACKOFF_CAP_SECONDS = 3600

@@ -81,6 +81,8 @@ def save_recipients(broadcast: Broadcast, text, *, actor: User | None) -> list[t
     """Check and store the broadcast's report recipients (one "address [language]" a line)."""
     recipients = parse_recipients(text, current_app.config["DEFAULT_LOCALE"])
     broadcast.report_recipients = "\n".join(f"{address} {language}" for address, language in recipients)
+    # an address taken off the list gets nothing more: a mistyped address may be somebody else's
+    _cancel(broadcast, keep={address for address, _language in recipients})
     audit(actor, "report_recipients_saved", broadcast, count=len(recipients))  # the count only: addresses are personal data
     db.session.commit()
     return recipients
@@ -106,11 +108,31 @@ def _body(broadcast: Broadcast, language: str) -> str:
     return "\n".join(lines)
 
 
+def _of(broadcast: Broadcast, *states: str):
+    return (OutboxMessage.broadcast_id == broadcast.id, OutboxMessage.channel == EMAIL, OutboxMessage.kind == REPORT,
+            OutboxMessage.state.in_(states))
+
+
 def waiting(broadcast: Broadcast) -> int:
-    """How many of the broadcast's report e-mails are still to be sent (pending or retrying)."""
+    """How many of the broadcast's report e-mails are on their way (queued, not yet tried)."""
     return db.session.execute(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.broadcast_id == broadcast.id, OutboxMessage.channel == EMAIL,
-        OutboxMessage.state.in_((outbox.PENDING, outbox.FAILED)))).scalar_one()
+        *_of(broadcast, outbox.PENDING))).scalar_one()
+
+
+def retrying(broadcast: Broadcast) -> tuple[int, str]:
+    """How many of the broadcast's report e-mails failed and wait for their next try, and the last error."""
+    rows = db.session.execute(select(OutboxMessage.last_error).where(*_of(broadcast, outbox.FAILED))
+                              .order_by(OutboxMessage.id.desc())).scalars().all()
+    return len(rows), (rows[0] if rows else "")
+
+
+def _cancel(broadcast: Broadcast, *, keep: set[str] | None = None, states=(outbox.PENDING, outbox.FAILED)) -> int:
+    """Take back the report e-mails not yet sent (all of them, or those to an address not in `keep`)."""
+    where = list(_of(broadcast, *states))
+    if keep is not None:
+        where.append(OutboxMessage.chat.not_in(keep) if keep else OutboxMessage.id.isnot(None))
+    return db.session.execute(update(OutboxMessage).where(*where).values(
+        state=outbox.CANCELLED, last_error="", next_attempt_at=utcnow())).rowcount
 
 
 def enqueue_report(broadcast: Broadcast) -> int:
@@ -129,6 +151,9 @@ def send_now(broadcast: Broadcast, *, actor: User | None) -> int:
         raise ValidationError(_l("Add the report's recipients first."))
     if waiting(broadcast):
         raise Conflict(_l("The report is already on its way to the recipients."))
+    # e-mails that failed and wait for a later try (a mail server that was down, now fixed) go again now,
+    # as fresh ones to the recipients as listed now, with every attempt ahead of them
+    _cancel(broadcast, states=(outbox.FAILED,))
     rows = enqueue_report(broadcast)
     audit(actor, "report_mailed", broadcast, count=rows)
     db.session.commit()
@@ -177,6 +202,10 @@ def send_due(render: Renderer, now: datetime | None = None, limit: int = 20) -> 
         broadcast = db.session.get(Broadcast, row.broadcast_id) if row.broadcast_id else None
         if broadcast is None:
             outbox.record_failure(row, "the broadcast is gone", permanent=True)
+            continue
+        if row.chat not in {address for address, _language in recipients_of(broadcast)}:  # taken off meanwhile
+            row.state = outbox.CANCELLED
+            db.session.commit()
             continue
         if not current_app.config["SMTP_HOST"]:
             outbox.record_failure(row, "no mail server (COMPANION_SMTP_HOST)")

@@ -144,7 +144,8 @@ def _detail(appeal, status: int = 200):
                            **_choices()), status
 
 
-OUTBOX_STATES = {"pending": _l("waiting"), "sent": _l("sent"), "failed": _l("will retry"), "dead": _l("not delivered")}
+OUTBOX_STATES = {"pending": _l("waiting"), "sent": _l("sent"), "failed": _l("will retry"), "dead": _l("not delivered"),
+                 "canceled": _l("cancelled")}
 
 
 def _notice_kinds() -> dict:

@@ -60,14 +60,15 @@ def _fetch_nothing(url: str, *args, **kwargs):
     raise ValueError("the report fetches nothing")
 
 
-def render_pdf(broadcast: Broadcast, locale: str) -> tuple[bytes, str]:
-    """The report as a PDF in `locale` (WeasyPrint, DejaVu Sans: every Kazakh letter) and its file name.
+def render_pdf(broadcast: Broadcast, locale: str, for_mail: bool = False) -> tuple[bytes, str]:
+    """The report as a PDF in `locale` (WeasyPrint, DejaVu Sans: every Kazakh letter) and its file name;
+    `for_mail`: the copy that leaves by e-mail, without what residents wrote (it may hold personal data).
 
     The HTML is made here, with the database; the PDF is laid out in a real thread (`durability.run_blocking`),
     so a long report never holds the event loop that serves everyone else."""
     with force_locale(locale):
         html = render_template("reports/report_pdf.html", locale=locale, office_name=office_name(locale), limits=PDF_LIST_LIMITS,
-                               **_context(broadcast, locale))
+                               for_mail=for_mail, **_context(broadcast, locale))
     db.session.rollback()  # the read is over: no transaction stays open while the PDF is laid out
 
     def lay_out() -> bytes:
@@ -76,6 +77,11 @@ def render_pdf(broadcast: Broadcast, locale: str) -> tuple[bytes, str]:
         return weasyprint.HTML(string=html, url_fetcher=_fetch_nothing).write_pdf(
             stylesheets=[weasyprint.CSS(filename=str(PRINT_CSS))])
     return durability.run_blocking(lay_out), broadcast_report.file_name(broadcast, "pdf")
+
+
+def mailed_pdf(broadcast: Broadcast, locale: str) -> tuple[bytes, str]:
+    """The PDF the report's e-mail carries (services.report_mail renders it through this)."""
+    return render_pdf(broadcast, locale, for_mail=True)
 
 
 @bp.app_template_filter("escape_values")
@@ -100,7 +106,9 @@ def report(slug: str):
     broadcast = broadcast_or_404(slug)
     locale = str(get_locale())
     every = request.args.get("all") == "1"
+    failing, error = report_mail.retrying(broadcast)
     return render_template("reports/report.html", form=EmptyForm(), waiting=report_mail.waiting(broadcast),
+                           failing=failing, mail_error=error,
                            limits=None if every else dict.fromkeys(PDF_LIST_LIMITS, PAGE_LIST_LIMIT),
                            all_url=url_for("reports.report", slug=slug, all=1, lang=locale) + "#not-reached",
                            recipients=report_mail.recipients_of(broadcast), **_context(broadcast, locale))
