@@ -72,6 +72,19 @@ def test_the_roadmap_counts_on_time_the_same_way(app):
     assert figures["answered_on_time"] == 5 and figures["open_overdue"] == 3 and figures["on_time_share"] == 0.5556
 
 
+def test_the_roadmap_means_one_thing_by_answered_in_its_headline_and_its_bars(app):
+    """An appeal answered on air whose written answer is still due is not answered yet, in the bars as in the
+    headline and the on-time share (the bars once counted it by its status)."""
+    with app.app_context():
+        _constructed_case()
+        owed = _appeal(1, category=1)
+        owed.status, owed.follow_up, owed.answered_at = "answered_on_air", True, utcnow()
+        db.session.commit()
+        figures = reports.compute_roadmap()
+    assert sum(row["answered"] for row in figures["by_category"].values()) == figures["answered"] == 6
+    assert figures["by_category"]["1"] == {"total": 5, "answered": 4}
+
+
 def test_median_and_90th_percentile_of_days_to_answer(app):
     assert analytics.percentile({d: 1 for d in range(1, 11)}, 0.9) == 9  # nearest rank: ceil(0.9 * 10) = 9th
     assert analytics.percentile({1: 1, 2: 1, 10: 1, 20: 1}, 0.9) == 20  # ceil(3.6) = 4th

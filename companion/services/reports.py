@@ -25,7 +25,10 @@ from .appeals import NOT_FOR_BROADCAST
 from .deadlines import local_date
 
 A = AppealStatus
-ANSWERED = (A.ANSWERED.value, A.ANSWERED_ON_AIR.value, A.CLOSED.value)
+# The roadmap's one meaning of "answered", in the headline, the bars and the on-time share alike: the answer
+# concluded the appeal (appeals._settle records its days), so an appeal answered on air whose written answer
+# is still due is not answered yet.
+CONCLUDED = Appeal.days_to_answer.is_not(None)
 TOP_DISTRICTS = 12
 OTHER_DISTRICT = "other"  # the key of the bucket of districts outside the office's list
 UNMODERATED = (QuestionStatus.SUBMITTED.value, QuestionStatus.PENDING.value)
@@ -74,12 +77,14 @@ def compute_roadmap() -> dict:
     """Count the appeals now (three grouped scans)."""
     by_status: dict[str, int] = {}
     by_category: dict[str, dict] = {}
-    for status, category_id, n in db.session.execute(_considered(
-            select(Appeal.status, Appeal.category_id, func.count())).group_by(Appeal.status, Appeal.category_id)):
+    concluded = CONCLUDED.label("concluded")
+    for status, category_id, done, n in db.session.execute(_considered(
+            select(Appeal.status, Appeal.category_id, concluded, func.count()))
+            .group_by(Appeal.status, Appeal.category_id, concluded)):
         by_status[status] = by_status.get(status, 0) + n
         row = by_category.setdefault(str(category_id or ""), {"total": 0, "answered": 0})
         row["total"] += n
-        if status in ANSWERED:
+        if done:
             row["answered"] += n
     open_count = db.session.execute(_considered(select(func.count()).select_from(Appeal))
                                     .where(open_condition())).scalar_one()
@@ -95,7 +100,7 @@ def compute_roadmap() -> dict:
     on_time = late = 0
     for days, timely, n in db.session.execute(
             _considered(select(Appeal.days_to_answer, Appeal.answered_on_time, func.count()))
-            .where(Appeal.days_to_answer.is_not(None)).group_by(Appeal.days_to_answer, Appeal.answered_on_time)):
+            .where(CONCLUDED).group_by(Appeal.days_to_answer, Appeal.answered_on_time)):
         histogram[days] = histogram.get(days, 0) + n
         if timely:
             on_time += n
