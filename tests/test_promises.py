@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from companion.extensions import db, socketio
-from companion.models import AuditEvent, Broadcast, Promise, User, utcnow
-from companion.services import deadlines, intake, promises
+from companion.models import AuditEvent, Broadcast, Promise, PromiseNote, User, utcnow
+from companion.services import broadcasts, deadlines, intake, promises
 
 API = "/api/v1/broadcasts/demo/questions"
 SECRET_NAME = "Zhanar Secretname"
@@ -167,6 +167,41 @@ def _client(app, username):
     client = app.test_client()
     assert login(client, username).status_code == 302
     return client
+
+
+def test_a_promise_marked_by_mistake_is_taken_back_on_the_desk_until_the_back_office_works_on_it(app, staff_socket,
+                                                                                                  viewer_socket):
+    mod, mod2 = staff_socket("mod"), staff_socket("mod2")
+    first = mark(mod, text="Marked twice by mistake")["promise"]["id"]
+    assert mod2.emit("withdraw_promise", {"id": first}, namespace="/staff", callback=True) == {"ok": True, "withdrawn": True}
+    with app.app_context():
+        assert db.session.get(Promise, first) is None
+        assert db.session.scalars(select(PromiseNote).where(PromiseNote.promise_id == first)).all() == []
+        withdrawn = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "promise_withdrawn")).one()
+        assert withdrawn.actor == "mod2" and withdrawn.detail["text"] == "Marked twice by mistake"
+    again = mod.emit("withdraw_promise", {"id": first}, namespace="/staff", callback=True)
+    assert again["ok"] is False and again["error"]["code"] == "not_found"
+    # once the back office has worked on it (or published it), it is theirs: the desk cannot take it back
+    kept = mark(mod)["promise"]["id"]
+    officer = _client(app, "officer")
+    assert act(officer, app, kept, "note", note="Asphalt ordered").status_code == 302
+    refused = mod.emit("withdraw_promise", {"id": kept}, namespace="/staff", callback=True)
+    assert refused["ok"] is False and refused["error"]["code"] == "conflict"
+    published = make_promise(app, published=True)
+    assert mod.emit("withdraw_promise", {"id": published}, namespace="/staff", callback=True)["error"]["code"] == "conflict"
+    other = make_promise(app, broadcast="demo")
+    with app.app_context():
+        b2 = broadcasts.save_broadcast({"slug": "other-show", "title_en": "Other"})
+        db.session.get(Promise, other).broadcast_id = b2.id
+        db.session.commit()
+    assert mod.emit("withdraw_promise", {"id": other}, namespace="/staff", callback=True)["error"]["code"] == "not_found"
+    for bad in (None, "abc", -1, 2 ** 70, {"x": 1}):
+        assert mod.emit("withdraw_promise", {"id": bad}, namespace="/staff", callback=True)["ok"] is False
+    speaker = staff_socket("speaker").emit("withdraw_promise", {"id": kept}, namespace="/staff", callback=True)
+    assert speaker["error"]["code"] == "forbidden"
+    assert viewer_socket().emit("withdraw_promise", {"id": kept}, namespace="/", callback=True)["error"]["code"] == "forbidden"
+    with app.app_context():
+        assert db.session.get(Promise, kept) is not None and db.session.get(Promise, published) is not None
 
 
 def test_a_promise_through_its_lifecycle_in_the_back_office(app, staff_socket):

@@ -18,6 +18,9 @@ write "Мерзімі: %(date)s". tests/test_translations.py checks both rules.
 RU_FORMS, KK_FORMS = 3, 2
 
 T = {
+    "This promise has been worked on since it was marked: the back office can change it.": (
+        "С обещанием уже работали после того, как его отметили: изменить его может аппарат.",
+        "Уәде белгіленгеннен кейін онымен жұмыс істелді: оны аппарат өзгерте алады."),
     "This e-mailed copy leaves out what residents wrote, which may hold personal data: the report in Companion shows every question.": (
         "В этой копии, отправленной по электронной почте, нет текстов жителей: в них могут быть персональные данные. Все вопросы — в отчёте в Companion.",
         "Электрондық поштамен жіберілген бұл көшірмеде тұрғындар жазған мәтіндер жоқ: оларда дербес деректер болуы мүмкін. Барлық сұрақ Companion-дағы есепте."),

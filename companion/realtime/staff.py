@@ -172,6 +172,16 @@ def staff_mark_promise(data=None):
     return {"promise": {"id": promise.id, "text": promise.text, "due_date": promise.due_date.isoformat(),
                         "stream_offset": promise.stream_offset,
                         "moment": promises.format_offset(promise.stream_offset)}}
+
+
+@socketio.on("withdraw_promise", namespace=STAFF_NS)
+@acknowledged
+@authorised("moderate")
+def staff_withdraw_promise(data=None):
+    """Take back a promise just marked by mistake (the desk's Undo), while nobody has worked on it since."""
+    promises.withdraw_marked(current_broadcast(), payload(data).get("id"), actor=current_user)
+    return {"withdrawn": True}
+
 @socketio.on("block_sender", namespace=STAFF_NS)
 @acknowledged
 @authorised("block")

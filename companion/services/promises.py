@@ -193,6 +193,25 @@ def mark_promise(broadcast: Broadcast, values: dict, *, actor: User | None) -> P
     return promise
 
 
+def withdraw_marked(broadcast: Broadcast, promise_id, *, actor: User | None) -> str:
+    """Take back a promise marked by mistake on the desk (not a promise the akim made, or marked twice):
+    any moderator of the broadcast may, while nobody has worked on it since and it is not published; after
+    that it belongs to the back office, which records what became of it. Audited with its words; returns them."""
+    pid = parse_id(promise_id)
+    promise = db.session.get(Promise, pid) if pid else None
+    if promise is None or promise.broadcast_id != broadcast.id:
+        raise NotFound(_l("This promise does not exist."))
+    if promise.published or promise.version != 1:
+        raise Conflict(_l("This promise has been worked on since it was marked: the back office can change it."))
+    text = promise.text
+    for note in list(promise.notes):
+        db.session.delete(note)
+    db.session.delete(promise)
+    audit(actor, "promise_withdrawn", broadcast, None, promise=pid, text=text[:200])
+    db.session.commit()
+    return text
+
+
 # --- the back office ----------------------------------------------------------------------------
 
 def get_promise(promise_id, *, user: User, version=None, changing: bool = False) -> Promise:
