@@ -66,11 +66,10 @@ class TelegramChannel:
         with self.app.test_request_context("/"):
             return call(*args)
 
-    def _receive(self, message: channels.Incoming) -> channels.Outcome:
-        from . import announce  # the desk's event (the message queue, or a signed note to the server)
+    def _receive(self, message: channels.Incoming):
+        from . import prepare_announcement  # the desk's event (the message queue, or a signed note to the server)
         outcome = channels.receive(message)
-        announce(self.app, outcome.change)
-        return outcome
+        return outcome, prepare_announcement(self.app, outcome.change)
 
     async def handle(self, update: Update) -> None:
         """Take one update: store it (once), answer a button, send the replies, wake the outbox."""
@@ -82,7 +81,10 @@ class TelegramChannel:
                 await self.bot.answer_callback_query(update.callback_query.id)
             except TelegramError as exc:  # the button's spinner only: the press is still taken
                 log.warning("answerCallbackQuery failed: %s", type(exc).__name__)
-        outcome = await asyncio.to_thread(self._in_app, self._receive, message)
+        from . import store_turns, tell_server
+        async with store_turns(self.app).turn(message.channel, message.chat):
+            outcome, note = await asyncio.to_thread(self._in_app, self._receive, message)
+        await asyncio.to_thread(tell_server, note)  # the desk hears of it once stored, outside the turn
         for reply in outcome.replies:
             markup = LANGUAGE_BUTTONS if reply.buttons == "lang" else (
                 self._consent_buttons(message) if reply.buttons == "consent" else None)

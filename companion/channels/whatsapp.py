@@ -120,10 +120,6 @@ class WhatsAppChannel:
         self.wake = asyncio.Event()
         self.http: aiohttp.ClientSession | None = None
         self.pending: set[asyncio.Task] = set()
-        # Messages are stored one at a time: a burst of webhooks, each storing in its own thread, made
-        # SQLite refuse most of them ("database is locked": a transaction that reads, then writes, is not
-        # made to wait); one store takes a few milliseconds, so one at a time is hundreds a second.
-        self.store_turn = asyncio.Lock()
 
     async def __aenter__(self):
         self.http = aiohttp.ClientSession(headers={"Authorization": f"Bearer {self.cfg['WHATSAPP_TOKEN']}"},
@@ -193,16 +189,17 @@ class WhatsAppChannel:
 
     # receiving --------------------------------------------------------------------------------------------
 
-    def _receive(self, message: channels.Incoming) -> channels.Outcome:
-        from . import announce  # the desk's event (the message queue, or a signed note to the server)
+    def _receive(self, message: channels.Incoming):
+        from . import prepare_announcement  # the desk's event (the message queue, or a signed note to the server)
         outcome = channels.receive(message)
-        announce(self.app, outcome.change)
-        return outcome
+        return outcome, prepare_announcement(self.app, outcome.change)
 
     async def handle(self, message: channels.Incoming) -> None:
         """Take one message: store it (once) now; its replies go out in the background, the outbox is woken."""
-        async with self.store_turn:
-            outcome = await asyncio.to_thread(self._in_app, self._receive, message)
+        from . import store_turns, tell_server
+        async with store_turns(self.app).turn(message.channel, message.chat):
+            outcome, note = await asyncio.to_thread(self._in_app, self._receive, message)
+        await asyncio.to_thread(tell_server, note)  # the desk hears of it once stored, outside the turn
         if outcome.replies:
             task = asyncio.create_task(self._send_replies(message, outcome.replies))
             self.pending.add(task)

@@ -20,6 +20,7 @@ from ..models import (LANGUAGES, Appeal, Broadcast, BroadcastStatus, ChannelChat
                       utcnow)
 from . import appeals, blocking, intake, limits, outbox, privacy
 from .changes import Change
+from .database import resilient
 from .errors import QuestionsClosed, ServiceError, ValidationError
 from .fields import question_too_long, storable
 
@@ -109,6 +110,7 @@ def _record(message: Incoming, state: str = "done", held: dict | None = None, ap
     return row
 
 
+@resilient  # the serving process writes the same SQLite file: a lock held a moment is waited out, not a failure
 def receive(message: Incoming) -> Outcome:
     """Take one delivery: idempotent by update id and message id (a repeat does nothing and says so)."""
     if _seen(message):
