@@ -18,6 +18,7 @@ write "Мерзімі: %(date)s". tests/test_translations.py checks both rules.
 RU_FORMS, KK_FORMS = 3, 2
 
 T = {
+    "The promise was taken back.": ("Обещание отозвано.", "Уәде кері алынды."),
     "This promise has been worked on since it was marked: the back office can change it.": (
         "С обещанием уже работали после того, как его отметили: изменить его может аппарат.",
         "Уәде белгіленгеннен кейін онымен жұмыс істелді: оны аппарат өзгерте алады."),

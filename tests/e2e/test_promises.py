@@ -89,6 +89,22 @@ def test_a_promise_marked_on_the_desk_by_mouse_and_by_keyboard_is_published_on_t
     assert "required" in page.text_content("#promise-form .conflict")
     assert len(promises(server)) == 2
     page.keyboard.press("Escape")
+    page.wait_for_selector("#promise-form", state="detached")
+
+    # marked by mistake: the toast's Undo takes it back (nobody has worked on it yet)
+    page.wait_for_selector("#insp-actions:not(.settling)", state="attached")
+    page.keyboard.press("p")
+    page.wait_for_selector("#promise-text:focus")
+    page.keyboard.type("Не обещание, а ошибка модератора")
+    page.fill("#promise-due", "2027-06-01")
+    page.select_option("#promise-department", index=1)
+    page.click("#promise-form button[type=submit]")
+    page.wait_for_selector("#promise-form", state="detached")
+    assert len(promises(server)) == 3
+    page.click("#toast-undo")
+    page.wait_for_function("() => document.getElementById('toast-text').textContent.includes('taken back')")
+    assert [p["text"] for p in promises(server)] == [marked["text"], by_keys["text"]]
+    assert not page.errors, page.errors
 
     # the officer of its department publishes the first one in the back office; a resident reads it on a phone
     head = signed_in(browser, server, "officer", f"/promises/{marked['id']}", viewport=LAPTOP)

@@ -147,7 +147,13 @@ export function renderMode(q) {
       if (state.mode) state.mode.sending = false;
       if (ack.ok) {
         leaveMode();
-        toast(ack.promise.moment ? fmt(t.promise_marked, { moment: ack.promise.moment }) : t.promise_marked_no_moment);
+        const marked = ack.promise.id;
+        // Undo: a promise marked by mistake is taken back while nobody has worked on it yet
+        toast(ack.promise.moment ? fmt(t.promise_marked, { moment: ack.promise.moment }) : t.promise_marked_no_moment,
+          async () => {
+            const taken = await ask("withdraw_promise", { id: marked }).catch(() => null);
+            toast(taken && taken.ok ? t.promise_withdrawn : ((taken && taken.error && taken.error.message) || t.offline));
+          });
         return;
       }
       conflict.hidden = false;
