@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args.func(args)
     except Exception as exc:  # a clear message for the person at the terminal
-        from .services.errors import ServiceError
+        from .errors import ServiceError
         if isinstance(exc, ServiceError):
             sys.exit(f"Error: {exc.message} {exc.fields or ''}")
         raise

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, false, true
 
 from .models import Appeal, Broadcast, Promise, Question, QuestionStatus, Role
-from .services.errors import Forbidden, Unauthorized
+from .errors import Forbidden, Unauthorized
 
 # permission -> roles that hold it
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -62,6 +62,15 @@ def audience_sees(question: Question, broadcast: Broadcast) -> bool:
     return bool(broadcast.public_feed) and question.status in PUBLIC_STATUSES
 
 
+# the questions the audience may vote on: those still to be asked, and the one on air
+VOTABLE = frozenset({QuestionStatus.APPROVED, QuestionStatus.QUEUED, QuestionStatus.ON_AIR})
+
+
+def audience_may_vote(question: Question) -> bool:
+    """True while a question the audience sees may still be voted up (the viewers' page is told per question)."""
+    return question.status in VOTABLE
+
+
 def audience_questions(stmt, public_feed: bool):
     """The SQL twin of audience_sees: `stmt` limited to what the audience of the broadcast bound as
     `broadcast_id` sees, for its public_feed setting."""
@@ -112,6 +121,17 @@ def appeals_visible(scope: AppealScope):
     if scope.department_id is None:
         return false()
     return Appeal.department_id == scope.department_id
+
+
+def key_filed(key, appeal: Appeal) -> bool:
+    """An integrator's API key sees in full the appeals it filed (Open311's service requests), no others;
+    its SQL twin is filed_by."""
+    return key is not None and appeal.api_key_id == key.id
+
+
+def filed_by(key):
+    """The SQL twin of key_filed: a WHERE condition on Appeal."""
+    return false() if key is None else Appeal.api_key_id == key.id
 
 
 # ---- promises made on air --------------------------------------------------------------------

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from .models import Broadcast, Question, QuestionStatus, utcnow
 from .services.appeals import format_access_code
-from .permissions import audience_sees
+from .permissions import audience_may_vote, audience_sees
 from .services.moderation import allowed_actions, confirm_actions, resident_status_label
 from .services.privacy import shows_asker
 
@@ -72,6 +72,7 @@ def public_question(q: Question, broadcast: Broadcast) -> dict:
         return {"id": q.id, "visible": False}
     asker = shows_asker(q, broadcast)
     return {"id": q.id, "visible": True, "text": q.text, "status": q.status, "votes": q.votes,
+            "votable": audience_may_vote(q),
             "asker_count": q.asker_count, "author_name": q.author_name if asker else "",
             "district": q.district if asker else "", "created_at": iso(q.created_at)}
 

@@ -12,7 +12,7 @@ from companion.extensions import db
 from companion.models import Appeal, AppealEvent, AppealStatus, Category, Department, QuestionStatus, User
 from companion.services import appeals, deadlines, intake, moderation
 from companion.services.deadlines import DAY_OFF, WORKING_DAY, WorkCalendar
-from companion.services.errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
+from companion.errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
 
 from .test_services import demo, submit
 

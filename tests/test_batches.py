@@ -14,7 +14,7 @@ from companion.extensions import db
 from companion.models import Question
 from companion.realtime import writer
 from companion.services import intake
-from companion.services.errors import ServiceError, ValidationError
+from companion.errors import ServiceError, ValidationError
 
 # Values that passed validation once and broke a driver: a lone surrogate (both), NUL (PostgreSQL),
 # a contact longer than its column (PostgreSQL), a number no column holds.

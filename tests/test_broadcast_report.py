@@ -18,7 +18,7 @@ from sqlalchemy import select
 from companion.extensions import db
 from companion.models import AudienceCount, Broadcast, OutboxMessage, User
 from companion.services import (appeals, audience, broadcast_report, broadcasts, intake, moderation, report_mail)
-from companion.services.errors import ValidationError
+from companion.errors import ValidationError
 
 from .conftest import csrf_token
 from .test_appeals_http import Inbox

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from companion.extensions import db
 from companion.models import Appeal, AppealEvent, AuditEvent, Question, User, Vote, utcnow
 from companion.services import appeals, intake, moderation, privacy, reports
-from companion.services.errors import ValidationError
+from companion.errors import ValidationError
 
 from .test_cli import run
 from .test_sockets import act, ask, drain, latest, received

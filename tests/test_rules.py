@@ -16,7 +16,7 @@ from companion.config import LANGUAGES, in_fallback_order
 from companion.extensions import db
 from companion.models import Appeal, Department, Question, QuestionStatus, Role, User
 from companion.services import accounts, apikeys, appeal_list, intake, organisation, outbox
-from companion.services.errors import NotFound, ValidationError
+from companion.errors import NotFound, ValidationError
 from companion.services.fields import Limit
 
 from .test_services import demo, submit
@@ -84,6 +84,10 @@ def test_what_the_audience_sees_is_one_rule_in_python_and_in_sql(ctx, public_fee
         assert permissions.audience_sees(question, broadcast) == (question.id in listed), status
     assert (made[QuestionStatus.APPROVED].id in listed) is public_feed
     assert made[QuestionStatus.ON_AIR].id in listed and made[QuestionStatus.PENDING].id not in listed
+    # which of them the audience may still vote on, as the viewers' page is told (it keeps no list of its own)
+    from companion.presenters import public_question
+    votable = {status for status, q in made.items() if public_question(q, broadcast).get("votable")}
+    assert votable == (set(permissions.VOTABLE) if public_feed else {QuestionStatus.ON_AIR})
 
 
 # ---- the back office: which appeals a member of staff sees ---------------------------------------
@@ -161,3 +165,27 @@ def test_a_notice_noted_by_a_step_that_rolls_back_is_never_sent(ctx):
     db.session.commit()
     assert [(a.id, kind) for a, kind in outbox.take_noted()] == [(appeal.id, "answer")]
     assert outbox.take_noted() == []  # once
+
+
+def test_an_officers_undelivered_notices_are_chosen_before_the_list_is_cut(ctx):
+    """Dead letters of other departments, however many and however new, never push an officer's own off the list."""
+    from companion.models import OutboxMessage, utcnow
+    mine = submit("Please repair the road on my street", client_id="rule-dead-1", author_name="Aigerim",
+                  contact="+77011234567", consent=True).appeal
+    mine.department_id = 1
+    others = []
+    for n in range(3):
+        other = submit(f"Another district's appeal number {n}", client_id=f"rule-dead-o{n}", author_name="Aigerim",
+                       contact="+77011234567", consent=True).appeal
+        other.department_id = 2
+        others.append(other)
+    for appeal in [mine, *others]:  # the officer's oldest, the others' newer
+        db.session.add(OutboxMessage(appeal=appeal, channel="telegram", chat="900001", kind="answer", text="x",
+                                     state=outbox.DEAD, attempts=5, next_attempt_at=utcnow(), last_error="403",
+                                     created_at=utcnow()))
+    db.session.commit()
+    officer = db.session.scalar(select(User).where(User.username == "officer"))
+    seen = outbox.dead_letters(permissions.appeal_scope(officer), limit=1)
+    assert [m.appeal_id for m in seen] == [mine.id]
+    assert len(outbox.dead_letters(permissions.appeal_scope(db.session.scalar(
+        select(User).where(User.username == "admin"))), limit=10)) == 4

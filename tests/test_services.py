@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from companion.extensions import db
 from companion.models import AuditEvent, Question, QuestionStatus, Vote
 from companion.services import intake, moderation
-from companion.services.errors import (ConfirmationRequired, Conflict, InvalidTransition, NotFound, QuestionsClosed, StaleVersion,
+from companion.errors import (ConfirmationRequired, Conflict, InvalidTransition, NotFound, QuestionsClosed, StaleVersion,
                                        ValidationError)
 
 S = QuestionStatus

@@ -13,7 +13,7 @@ from companion.extensions import db
 from companion.models import Channel, User, utcnow
 from companion.services import apikeys, appeals, deadlines, intake
 from companion.services.deadlines import WorkCalendar
-from companion.services.errors import Forbidden, InvalidTransition, ValidationError
+from companion.errors import Forbidden, InvalidTransition, ValidationError
 
 from .test_appeals_http import act, appeal_id, ask, assign
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from companion.extensions import db, socketio
 from companion.models import Broadcast, Department
 from companion.services import deadlines
-from companion.services.errors import ValidationError
+from companion.errors import ValidationError
 
 from .test_appeals_http import appeal_id, ask, assign
 

@@ -12,7 +12,7 @@ from ..presenters import broadcast_settings, own_question, public_appeal, public
 from ..realtime.emit import publish
 from ..services import apikeys, appeals, desk, intake, limits, readiness
 from ..services.database import resilient
-from ..services.errors import NotFound, ServiceError, ValidationError
+from ..errors import NotFound, ServiceError, ValidationError
 from . import openapi as openapi_document
 
 bp = Blueprint("api", __name__)

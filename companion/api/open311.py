@@ -26,10 +26,11 @@ from sqlalchemy.orm import selectinload
 from .. import links
 from ..extensions import db
 from ..models import Appeal, Category, Channel
+from ..permissions import filed_by, key_filed
 from ..services import apikeys, appeals, desk, limits
 from ..services.appeal_list import unfinished_condition
 from ..services.database import resilient
-from ..services.errors import Forbidden, NotFound, ServiceError, ValidationError
+from ..errors import Forbidden, NotFound, ServiceError, ValidationError
 from ..services.fields import parse_id, storable
 from . import georeport
 
@@ -206,7 +207,7 @@ def requests_list(fmt: str):
     key = _request_key()
     if key is None:
         raise Forbidden(_l("A valid api_key is required."))
-    query = (select(Appeal).where(Appeal.api_key_id == key.id)
+    query = (select(Appeal).where(filed_by(key))
              .options(selectinload(Appeal.category), selectinload(Appeal.department)))
     ids = [i.strip().upper() for i in request.args.get("service_request_id", "").split(",") if i.strip()]
     if ids:
@@ -249,7 +250,7 @@ def request_detail(code: str, fmt: str):
     appeal = appeals.by_code(code)
     if appeal is None:
         raise NotFound(_l("No appeal has this tracking number."))
-    if key is not None and appeal.api_key_id == key.id:
+    if key_filed(key, appeal):
         return _no_store(_answer([service_request(appeal)], "service_requests"))
     return _answer([service_request_minimum(appeal)], "service_requests")
 

@@ -11,7 +11,7 @@ from flask_socketio import ConnectionRefusedError as Refused  # carries its reas
 from ..durability import deferred
 from ..extensions import db, socketio
 from ..permissions import require
-from ..services.errors import Forbidden, NotFound, ServiceError, Unauthorized, ValidationError
+from ..errors import Forbidden, NotFound, ServiceError, Unauthorized, ValidationError
 from ..services.intake import get_broadcast
 from ..services.recent import recent_broadcast, recent_copy
 from ..services.audit import audit

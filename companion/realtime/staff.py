@@ -11,7 +11,7 @@ from ..models import Channel
 from ..permissions import can
 from ..presenters import backstage_state, broadcast_settings, prompter_state, staff_question
 from ..services import backstage, blocking, desk, intake, moderation, notices, promises, similarity
-from ..services.errors import NotFound
+from ..errors import NotFound
 from ..services.fields import parse_id
 from .common import acknowledged, authorised, connect_broadcast, current_broadcast, payload
 from .emit import STAFF_NS, publish, room

@@ -9,7 +9,7 @@ from ..extensions import socketio
 from ..models import Channel, Question, utcnow
 from ..presenters import broadcast_settings, iso, own_question, public_question
 from ..services import desk, intake, limits
-from ..services.errors import Forbidden
+from ..errors import Forbidden
 from .common import acknowledged, connect_broadcast, current_broadcast, payload
 from . import writer
 from .emit import VIEWER_NS, room

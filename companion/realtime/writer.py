@@ -17,7 +17,7 @@ from ..extensions import db, socketio
 from ..models import Broadcast, Question
 from ..services import intake
 from ..services.database import Unavailable, kept_on_commit, resilient
-from ..services.errors import ServiceError, ValidationError
+from ..errors import ServiceError, ValidationError
 from .emit import publish, publish_votes
 from .runtime import runtime
 

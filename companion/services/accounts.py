@@ -13,7 +13,7 @@ from ..models import Department, LoginSession, Role, User, utcnow
 from ..permissions import can
 from . import limits, passwords
 from .audit import audit
-from .errors import Conflict, NotFound, ValidationError
+from ..errors import Conflict, NotFound, ValidationError
 from .fields import Limit, at_most_characters, parse_id, storable
 
 USERNAME = re.compile(r"^[a-z0-9_.-]{3,40}$")

@@ -21,7 +21,7 @@ from sqlalchemy import case, func, select
 
 from ..extensions import db
 from ..models import Appeal, Category, Department, User, utcnow
-from ..permissions import AppealScope, appeal_scope, appeals_visible
+from ..permissions import PERMISSIONS, AppealScope, appeal_scope, appeals_visible
 from . import deadlines, reports
 from .appeal_list import csv_text, open_condition
 from .appeals import channel_label
@@ -160,7 +160,7 @@ def _names(locale: str) -> tuple[dict, dict, dict]:
     categories = {str(c.id): c.name(locale) for c in db.session.execute(select(Category)).scalars()}
     departments = {str(d.id): d.name(locale) for d in db.session.execute(select(Department)).scalars()}
     users = {str(u.id): (u.display_name or u.username) for u in db.session.execute(
-        select(User).where(User.role.in_(("officer", "head", "admin")))).scalars()}
+        select(User).where(User.role.in_(PERMISSIONS["appeals"]))).scalars()}
     return categories, departments, users
 
 

@@ -11,7 +11,7 @@ from ..extensions import db
 from ..models import ApiKey, User, utcnow
 from .fields import Limit, parse_id
 from .audit import audit
-from .errors import NotFound, Unauthorized, ValidationError
+from ..errors import NotFound, Unauthorized, ValidationError
 
 
 def _digest(key: str) -> str:

@@ -22,7 +22,7 @@ from ..models import (FINISHED_APPEAL_STATUSES as FINISHED, LANGUAGES, Appeal, A
 from ..permissions import appeal_scope, appeals_visible
 from . import deadlines
 from .appeals import FORM_LABELS, TYPE_LABELS, channel_label, status_label
-from .errors import ValidationError
+from ..errors import ValidationError
 from .fields import parse_id
 from .notices import pending_condition
 

@@ -26,7 +26,7 @@ from .audit import audit
 from .recent import recent_calendar
 from .consent import consent_fields
 from .language import detect_language
-from .errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
+from ..errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
 from .fields import Limit, at_most_characters, normalise_contact, parse_id, storable
 
 A = AppealStatus

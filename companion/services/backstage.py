@@ -11,7 +11,7 @@ from ..extensions import db
 from ..models import BackstageMessage, Broadcast, User, utcnow
 from .audit import audit
 from .changes import Change, ChangeBuilder
-from .errors import NotFound, ValidationError
+from ..errors import NotFound, ValidationError
 from .fields import at_most_characters, parse_id, storable
 
 MAX_TEXT = 200

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Appeal, BlockedSender, ChannelUpdate, Channel, Question, User, utcnow
 from .audit import audit
-from .errors import NotFound, ServiceError, ValidationError
+from ..errors import NotFound, ServiceError, ValidationError
 from .fields import at_most_characters, normalise_contact, storable
 
 KINDS = ("viewer", "telegram", "phone", "email")

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import LANGUAGES, Broadcast, BroadcastStatus, Category, Department, Question, User
 from .audit import audit
-from .errors import Conflict, ValidationError
+from ..errors import Conflict, ValidationError
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 FIELDS = ("title_kk", "title_ru", "title_en", "stream_url", "starts_at", "pre_moderation", "public_feed",

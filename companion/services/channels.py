@@ -21,7 +21,7 @@ from ..models import (LANGUAGES, Appeal, Broadcast, BroadcastStatus, ChannelChat
 from . import appeals, blocking, intake, limits, outbox, privacy
 from .changes import Change
 from .database import resilient
-from .errors import QuestionsClosed, ServiceError, ValidationError
+from ..errors import QuestionsClosed, ServiceError, ValidationError
 from .fields import question_too_long, storable
 
 STATUS_WORDS = frozenset({"status", "/status", "статус", "мәртебе", "күйі"})

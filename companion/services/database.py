@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..extensions import db
-from .errors import ServiceError
+from ..errors import ServiceError
 
 LOCK_RETRY_SECONDS = 10.0
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import CalendarDay, utcnow
-from .errors import ValidationError
+from ..errors import ValidationError
 from .fields import storable
 
 DAY_OFF = "day_off"

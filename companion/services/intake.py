@@ -18,14 +18,13 @@ from ..extensions import db
 from ..models import LANGUAGES, Broadcast, Channel, Question, QuestionStatus, Vote, utcnow
 from . import appeals, blocking, limits, privacy
 from .audit import audit
-from ..permissions import audience_sees
+from ..permissions import audience_may_vote, audience_sees
 from .changes import Change, ChangeBuilder
-from .errors import InvalidTransition, NotFound, QuestionsClosed, ServiceError, ValidationError
+from ..errors import InvalidTransition, NotFound, QuestionsClosed, ServiceError, ValidationError
 from .fields import Limit, at_most_characters, name_limit, normalise_contact, parse_id, question_too_long, storable
 from .language import detect_language  # noqa: F401 - intake.detect_language for the channels
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}\Z")  # with .match: the whole string (`$` takes a final newline)
-VOTABLE = frozenset({QuestionStatus.APPROVED, QuestionStatus.QUEUED, QuestionStatus.ON_AIR})
 
 
 # Statements of the hot paths (every socket event reads its broadcast), built once: building one
@@ -356,7 +355,7 @@ def store_votes(ballots: list[Ballot]) -> tuple[list[Question | ServiceError], l
         if question is None or question.broadcast_id != ballot.broadcast.id or not audience_sees(question, ballot.broadcast):
             outcomes.append(NotFound(_l("This question is not available.")))
             continue
-        if question.status not in VOTABLE:
+        if not audience_may_vote(question):
             outcomes.append(InvalidTransition(_l("Voting on this question is closed.")))
             continue
         if ballot.up:

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
 from ..models import AuditEvent, LoginThrottle, Question, RateCount, Vote, utcnow
-from .errors import ServiceError
+from ..errors import ServiceError
 
 WINDOW = timedelta(minutes=1)
 

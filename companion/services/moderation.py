@@ -11,7 +11,7 @@ from ..models import (Broadcast, BroadcastStatus, Category, Channel, Question, Q
 from . import appeals, audience, report_mail
 from .audit import audit
 from .changes import Change, ChangeBuilder
-from .errors import ConfirmationRequired, Conflict, InvalidTransition, NotFound, StaleVersion, ValidationError
+from ..errors import ConfirmationRequired, Conflict, InvalidTransition, NotFound, StaleVersion, ValidationError
 from .fields import parse_id, question_too_long, storable
 from .intake import recount_votes
 

@@ -19,7 +19,7 @@ from ..links import absolute_url
 from ..models import Appeal, AppealEvent, User, utcnow
 from .appeals import ACTION_LABELS, NOTICE_MEANS, _note, format_access_code, ground_label
 from . import outbox
-from .errors import InvalidTransition, ValidationError
+from ..errors import InvalidTransition, ValidationError
 from .office import office_name
 
 log = logging.getLogger(__name__)

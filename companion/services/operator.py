@@ -19,7 +19,7 @@ from ..models import Appeal, Category, Channel, Question, QuestionStatus, User, 
 from . import appeals, blocking, channels, desk, intake, limits, privacy, similarity
 from .audit import audit
 from .changes import Change
-from .errors import ValidationError
+from ..errors import ValidationError
 from .fields import normalise_contact, parse_id
 
 FOUND_MAX = 20  # a caller's appeals shown, newest first

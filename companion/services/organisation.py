@@ -7,7 +7,7 @@ from flask_babel import ngettext
 from ..extensions import db
 from ..models import Category, Department, User
 from .audit import audit
-from .errors import NotFound, ValidationError
+from ..errors import NotFound, ValidationError
 from .fields import at_most_characters, parse_id, storable
 
 NAME_FIELDS = ("name_kk", "name_ru", "name_en")

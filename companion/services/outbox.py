@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import event, select
+from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..links import absolute_url
 from ..models import Appeal, AppealEvent, Channel, OutboxMessage, utcnow
+from ..permissions import AppealScope, appeals_visible
 
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
 CANCELLED = "canceled"  # (the column holds 8 letters) staff took it back before it went (a report recipient removed, or sent again now)
@@ -133,10 +134,15 @@ def record_failure(message: OutboxMessage, error: str, *, permanent: bool = Fals
     db.session.commit()
 
 
-def dead_letters(limit: int = 200) -> list[OutboxMessage]:
-    """Notices that will not be sent, newest first: staff tell those applicants another way."""
-    return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.state == DEAD)
-                                   .order_by(OutboxMessage.id.desc()).limit(limit)))
+def dead_letters(scope: AppealScope | None = None, limit: int = 200) -> list[OutboxMessage]:
+    """Notices that will not be sent, newest first: staff tell those applicants another way. With `scope`,
+    those of the appeals it sees (and those of no appeal, as the broadcast reports' e-mails), chosen in SQL
+    before the limit, so an officer's own are never cut off by other departments'."""
+    query = select(OutboxMessage).where(OutboxMessage.state == DEAD)
+    if scope is not None:
+        query = query.outerjoin(Appeal, Appeal.id == OutboxMessage.appeal_id).where(
+            or_(OutboxMessage.appeal_id.is_(None), appeals_visible(scope)))
+    return list(db.session.scalars(query.order_by(OutboxMessage.id.desc()).limit(limit)))
 
 
 def of_appeal(appeal: Appeal) -> list[OutboxMessage]:

@@ -29,7 +29,7 @@ from ..permissions import (
 )
 from . import appeals, deadlines
 from .audit import audit
-from .errors import Conflict, Forbidden, NotFound, ValidationError
+from ..errors import Conflict, Forbidden, NotFound, ValidationError
 from .fields import at_most_characters, parse_id, storable
 
 TEXT_MAX = 500

@@ -27,7 +27,7 @@ from ..models import LANGUAGES, Broadcast, OutboxMessage, User, utcnow
 from . import outbox
 from .fields import Limit
 from .audit import audit
-from .errors import Conflict, ValidationError
+from ..errors import Conflict, ValidationError
 from .notices import send_email
 from .office import office_name
 

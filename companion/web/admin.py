@@ -15,7 +15,7 @@ from .guard import permission_required
 from ..realtime.emit import publish
 from ..services import accounts, apikeys, appeals, auditlog, blocking, deadlines, desk, moderation, organisation
 from ..services import broadcasts as broadcast_service
-from ..services.errors import ServiceError
+from ..errors import ServiceError
 from ..services.fields import parse_id
 from .forms import ApiKeyForm, BroadcastForm, EmptyForm, UserForm, UserRoleForm
 

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from .guard import permission_required
 from ..services import analytics, appeal_list
-from ..services.errors import ValidationError
+from ..errors import ValidationError
 
 bp = Blueprint("analytics", __name__, url_prefix="/analytics")
 

@@ -9,14 +9,14 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..extensions import db
-from ..permissions import can, may_see_appeal
+from ..permissions import appeal_scope, can
 from .guard import permission_required
 from ..presenters import talon as talon_view
 from ..realtime.emit import publish
 from ..services import appeal_list, appeals, blocking, deadlines, desk, moderation, notices, outbox, privacy
 from ..services.changes import Change
 from ..services import broadcasts as broadcast_service
-from ..services.errors import ServiceError, ValidationError
+from ..errors import ServiceError, ValidationError
 from .safety import local_target
 
 bp = Blueprint("appeals", __name__, url_prefix="/appeals")
@@ -156,7 +156,7 @@ def _notice_kinds() -> dict:
 @permission_required("appeals")
 def undelivered():
     """Notices a messaging channel would not take (dead letters): staff tell those applicants another way."""
-    visible = [m for m in outbox.dead_letters() if m.appeal is None or may_see_appeal(current_user, m.appeal)]
+    visible = outbox.dead_letters(appeal_scope(current_user))
     return render_template("appeals/undelivered.html", chat_notices=visible, with_appeal=True,
                            notice_kinds=_notice_kinds(), outbox_states=OUTBOX_STATES)
 

@@ -15,7 +15,7 @@ from ..presenters import appeal_status
 from ..presenters import talon as talon_view
 from ..realtime.emit import publish
 from ..services import desk, operator
-from ..services.errors import ServiceError
+from ..errors import ServiceError
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 

@@ -8,7 +8,7 @@ from flask_login import current_user
 from ..extensions import db
 from .guard import permission_required
 from ..services import appeals, deadlines, promises
-from ..services.errors import ServiceError
+from ..errors import ServiceError
 
 bp = Blueprint("promises", __name__, url_prefix="/promises")
 

@@ -19,7 +19,7 @@ from ..presenters import talon as talon_view
 from ..realtime.emit import publish
 from ..services import appeals, broadcasts, desk, intake, limits, moderation, privacy, promises, reports
 from ..services.database import resilient
-from ..services.errors import InvalidTransition, NotFound
+from ..errors import InvalidTransition, NotFound
 from ..services.fields import name_limit
 from .safety import local_target, same_site_referrer
 

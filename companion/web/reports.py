@@ -18,7 +18,7 @@ from ..permissions import can
 from .guard import permission_required
 from ..services import appeal_list, broadcast_report, report_mail
 from ..services import broadcasts as broadcast_service
-from ..services.errors import ServiceError, ValidationError
+from ..errors import ServiceError, ValidationError
 from ..services.office import office_name
 from .forms import EmptyForm
 from .public import broadcast_or_404

@@ -198,7 +198,7 @@ function meta(q) {
 
 function voteButton(q) {
   const voted = state.voted.has(q.id);
-  const open = q.status !== "answered";
+  const open = q.votable !== false;  // the server says whether it may still be voted on
   return h("button", {
     type: "button", class: "vote", "aria-pressed": voted ? "true" : "false", disabled: !open,
     "aria-label": `${voted ? t.voted : t.vote}: ${plural(t.votes, q.votes)}`,
