@@ -71,6 +71,15 @@ class QuestionStatus(StrEnum):
     MERGED = "merged"
 
 
+# A question still in play on the desk: it may take a merge, and it belongs in a group of likely duplicates
+# (the desk is told per question: presenters.staff_question's "open"); merged into it may be only those
+# not yet asked (MERGEABLE).
+OPEN_QUESTION_STATUSES = frozenset({QuestionStatus.PENDING, QuestionStatus.APPROVED, QuestionStatus.QUEUED,
+                                    QuestionStatus.ON_AIR, QuestionStatus.DEFERRED, QuestionStatus.ANSWERED})
+MERGEABLE_QUESTION_STATUSES = frozenset({QuestionStatus.PENDING, QuestionStatus.APPROVED, QuestionStatus.QUEUED,
+                                         QuestionStatus.DEFERRED})
+
+
 class Channel(StrEnum):
     WEB = "web"
     PHONE = "phone"

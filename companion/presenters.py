@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .models import Broadcast, Question, QuestionStatus, utcnow
+from .models import MERGEABLE_QUESTION_STATUSES, OPEN_QUESTION_STATUSES, Broadcast, Question, QuestionStatus, utcnow
 from .services.appeals import format_access_code
 from .permissions import audience_may_vote, audience_sees
 from .services.moderation import allowed_actions, confirm_actions, resident_status_label
@@ -52,7 +52,9 @@ def staff_question(q: Question) -> dict:
             "merged_into_id": q.merged_into_id, "category_id": q.category_id,
             "reject_ground": q.reject_ground, "reject_reason": q.reject_reason,
             "created_at": iso(q.created_at), "aired_at": iso(q.aired_at), "appeal": appeal_clock(q.appeal),
-            "actions": allowed_actions(q), "confirm": confirm_actions(q)}
+            "actions": allowed_actions(q), "confirm": confirm_actions(q),
+            # still in play (may take a merge, is grouped with likely duplicates); may be merged into another
+            "open": q.status in OPEN_QUESTION_STATUSES, "mergeable": q.status in MERGEABLE_QUESTION_STATUSES}
 
 
 def appeal_clock(appeal) -> dict | None:

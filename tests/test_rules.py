@@ -189,3 +189,13 @@ def test_an_officers_undelivered_notices_are_chosen_before_the_list_is_cut(ctx):
     assert [m.appeal_id for m in seen] == [mine.id]
     assert len(outbox.dead_letters(permissions.appeal_scope(db.session.scalar(
         select(User).where(User.username == "admin"))), limit=10)) == 4
+
+
+def test_the_desk_scripts_keep_no_list_of_statuses_of_their_own():
+    """The server sends each question's actions and whether it is open or mergeable; a list of statuses in the
+    desk's JavaScript is a copy of the state machine that drifts (it did: deferred questions lost Edit)."""
+    statuses = "|".join(s.value for s in QuestionStatus)
+    listed = re.compile(rf"""["'](?:{statuses})["']\s*,\s*["'](?:{statuses})["']""")
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in [*(ROOT / "static/js/desk").glob("*.js"), ROOT / "static/js/moderate.js"]
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if listed.search(line)]
+    assert found == []

@@ -6,7 +6,7 @@ from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import (Broadcast, BroadcastStatus, Category, Channel, Question, QuestionMerge, QuestionStatus, User,
+from ..models import (MERGEABLE_QUESTION_STATUSES, OPEN_QUESTION_STATUSES, Broadcast, BroadcastStatus, Category, Channel, Question, QuestionMerge, QuestionStatus, User,
                       Vote, utcnow)
 from . import appeals, audience, report_mail
 from .audit import audit
@@ -46,8 +46,8 @@ CONFIRM = {"send_to_air": unreviewed}
 # What may happen to the question on air when another one is sent to air.
 FINISH_CURRENT = ("mark_answered", "defer", "take_off_air")
 EDITABLE = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.DEFERRED, S.ON_AIR})
-MERGEABLE_SOURCE = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.DEFERRED})
-MERGEABLE_TARGET = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.ON_AIR, S.DEFERRED, S.ANSWERED})
+MERGEABLE_SOURCE = MERGEABLE_QUESTION_STATUSES
+MERGEABLE_TARGET = OPEN_QUESTION_STATUSES
 SETTINGS = ("pre_moderation", "public_feed", "anonymous_allowed", "questions_open", "show_asker", "overlay_cleared")
 
 # The grounds of a rejection on the desk, in the desk's order (its keys 1, 2, 3, 4). The statutory ones leave

@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 
 from ..durability import run_blocking
 from ..extensions import db
-from ..models import Category, Question, QuestionStatus
+from ..models import OPEN_QUESTION_STATUSES, Category, Question, QuestionStatus
 from .lexicon import FOLD, street_of, topics_of
 
 S = QuestionStatus
@@ -111,7 +111,7 @@ LATE_COMMIT = timedelta(seconds=5)
 WINDOW_CHECK_SECONDS = 1.0
 IN_POOL_ABOVE = 50       # questions to fingerprint at once that go to the pool's thread (about 1 ms each)
 # questions that may still be merged or merged into (answered ones gather late askers too)
-OPEN = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.ON_AIR, S.DEFERRED, S.ANSWERED})
+OPEN = OPEN_QUESTION_STATUSES  # only questions still in play are grouped
 
 _russian = snowballstemmer.stemmer("russian")
 _english = snowballstemmer.stemmer("english")

@@ -3,7 +3,7 @@
 // status allows; this screen shows those and keeps no state machine of its own.
 // This file only wires the desk's modules (static/js/desk/, one job each) to the server's events.
 import { connectLive, showConnection } from "./live.js";
-import { $, data, OPEN, state, t } from "./desk/state.js";
+import { $, data, state, t } from "./desk/state.js";
 import { hub } from "./desk/hub.js";
 import { attach } from "./desk/server.js";
 import { board } from "./desk/board.js";
@@ -51,7 +51,7 @@ live.socket.on("desk_changed", live.versioned((event) => {
   const changed = [];
   for (const q of event.questions) {
     const before = state.questions.get(q.id);
-    if (!before || before.text !== q.text || OPEN.has(before.status) !== OPEN.has(q.status)) changed.push(q.id);
+    if (!before || before.text !== q.text || Boolean(before.open) !== Boolean(q.open)) changed.push(q.id);
     state.questions.set(q.id, q);
   }
   refreshSoon(ids);

@@ -73,7 +73,7 @@ export function actionButton(q, action) {
 
 export async function mergeGroup(q) {
   const group = state.groups.get(q.id);
-  const members = group === undefined ? [] : groupMembers(group).filter((x) => x.id !== q.id && ["pending", "approved", "queued", "deferred"].includes(x.status));
+  const members = group === undefined ? [] : groupMembers(group).filter((x) => x.id !== q.id && x.mergeable);
   if (!members.length) return;
   // a group is a guess: the moderator sees every question it would merge before it happens
   const ok = await confirmChoice({ title: fmt(t.merge_group_confirm, { n: members.length, id: q.id }), text: q.text,

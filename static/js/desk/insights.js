@@ -1,6 +1,6 @@
 // Likely duplicates and suggested categories, from the server: the selected question's similar ones, the groups list, a group's filter.
 import { fmt, h } from "../dom.js";
-import { $, filter, forgetGroupCounts, groupMembers, OPEN, state, t } from "./state.js";
+import { $, filter, forgetGroupCounts, groupMembers, state, t } from "./state.js";
 import { ask, send } from "./server.js";
 import { guarded, settle } from "./guard.js";
 import { board } from "./board.js";
@@ -8,7 +8,7 @@ import { hub } from "./hub.js";
 
 export async function loadSimilar(id) {
   const q = state.questions.get(id);
-  if (!q || !OPEN.has(q.status)) { state.similar.delete(id); renderSimilar(q); return; }
+  if (!q || !q.open) { state.similar.delete(id); renderSimilar(q); return; }
   const cached = state.similar.get(id);
   if (cached && cached.version === q.version) { renderSimilar(q); return; }
   const ack = await ask("similar_questions", { id });
@@ -19,7 +19,7 @@ export async function loadSimilar(id) {
 
 export function renderSimilar(q) {
   const items = (q && state.similar.get(q.id)?.items || []).map((item) => ({ item, x: state.questions.get(item.id) }))
-    .filter(({ x }) => x && OPEN.has(x.status));
+    .filter(({ x }) => x && x.open);
   $("insp-similar").hidden = !items.length;
   $("similar-list").replaceChildren(...items.map(({ item, x }) => h("li", { dataset: { id: x.id } },
     h("button", { type: "button", class: "link", onclick: () => hub.select(x.id) }, `#${x.id}`), " ",
@@ -42,7 +42,7 @@ export function requestInsights(ids) {
 
 async function loadInsights() {
   const all = state.known.size === 0;  // after a snapshot: the whole desk in one request
-  const ids = [...state.questions.values()].filter((q) => OPEN.has(q.status) && !state.known.has(q.id)).map((q) => q.id);
+  const ids = [...state.questions.values()].filter((q) => q.open && !state.known.has(q.id)).map((q) => q.id);
   if (!ids.length) return;
   for (const id of ids) state.known.add(id);
   const ack = await ask("desk_insights", all ? { all: true } : { ids: ids.slice(0, 5000) }, 60000);
@@ -64,7 +64,7 @@ function renderGroups() {
   const sizes = new Map();
   for (const [id, g] of state.groups) {
     const q = state.questions.get(id);
-    if (q && OPEN.has(q.status)) sizes.set(g, (sizes.get(g) || 0) + 1);
+    if (q && q.open) sizes.set(g, (sizes.get(g) || 0) + 1);
   }
   const groups = [...sizes].filter(([, n]) => n > 1).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
   $("groups-count").textContent = String(groups.length);

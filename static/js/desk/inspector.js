@@ -74,7 +74,7 @@ export function renderInspector(modeChanged = false) {
   renderInspector.shown = { id: q.id, status: q.status };
   const actions = q.actions.filter((x) => x !== "categorize").map((action) => actionButton(q, action));
   const size = groupSize(q);
-  if (size > 1 && q.status !== "merged" && q.status !== "rejected") {
+  if (size > 1 && q.open) {
     actions.push(h("button", { type: "button", class: "button small act-merge_group", dataset: { action: "merge_group" },
       "aria-keyshortcuts": "g", onclick: async () => { if (guarded()) return; await mergeGroup(q); restoreFocus(); } },
     fmt(t.merge_group, { n: size - 1 }), h("kbd", {}, "g")));

@@ -1,6 +1,6 @@
 // The forms in the selected question's panel ("modes"): edit, reject, forward, mark a promise, merge; Enter submits the form and nothing else.
 import { fmt, h } from "../dom.js";
-import { $, data, OPEN, state, t } from "./state.js";
+import { $, data, state, t } from "./state.js";
 import { ask, send } from "./server.js";
 import { guarded, holdKeys, settle } from "./guard.js";
 import { toast } from "./toast.js";
@@ -197,7 +197,7 @@ export function renderMode(q) {
 function mergeCandidates(q, typed) {
   const out = [];
   const seen = new Set([q.id]);
-  const mergeable = (x) => x && !seen.has(x.id) && OPEN.has(x.status);  // the server's MERGEABLE_TARGET
+  const mergeable = (x) => x && !seen.has(x.id) && x.open;  // the server says which may take a merge
   const query = typed.trim().toLowerCase().replace(/^#/, "");
   if (/^\d+$/.test(query)) {
     const exact = state.questions.get(Number(query));

@@ -14,7 +14,6 @@ export const state = {
 };
 export const prefs = JSON.parse(localStorage.getItem("companion:moderate") || "{}");
 export const savePrefs = () => localStorage.setItem("companion:moderate", JSON.stringify(prefs));
-export const OPEN = new Set(["pending", "approved", "queued", "on_air", "deferred", "answered"]);
 
 // --- filters: search, category, language, district, a group of duplicates (on the loaded desk) ---
 export const filter = { text: "", category: "", language: "", district: "", group: null };
@@ -36,7 +35,7 @@ export function groupMembers(group) {
   const out = [];
   for (const [id, g] of state.groups) {
     const q = state.questions.get(id);
-    if (g === group && q && OPEN.has(q.status)) out.push(q);
+    if (g === group && q && q.open) out.push(q);
   }
   return out;
 }
@@ -48,7 +47,7 @@ export function groupSize(q) {
     groupCounts = new Map();
     for (const [id, g] of state.groups) {
       const x = state.questions.get(id);
-      if (x && OPEN.has(x.status)) groupCounts.set(g, (groupCounts.get(g) || 0) + 1);
+      if (x && x.open) groupCounts.set(g, (groupCounts.get(g) || 0) + 1);
     }
   }
   return groupCounts.get(state.groups.get(q.id)) || 0;
