@@ -25,7 +25,7 @@ test-deps: $(VENV)/.test-deps
 translations: $(VENV)/.deps
 	$(VENV)/bin/pybabel compile -d translations >/dev/null 2>&1
 
-# The demo's office and the official who accepts its appeals (an office sets its own: README, Configuration)
+# The demo's office and the official who accepts its appeals (an office sets its own: docs/configuration.md)
 run: export COMPANION_OFFICE_NAME_KK ?= Астана қаласы «Сарыарқа» ауданы әкімінің аппараты
 run: export COMPANION_OFFICE_NAME_RU ?= Аппарат акима района «Сарыарка» города Астаны
 run: export COMPANION_OFFICE_NAME_EN ?= Office of the Akim of Saryarka District, Astana
