@@ -57,9 +57,8 @@ def _patch(mode: str, database_url: str, max_connections: int) -> None:
 def _sync_in_threads(mode: str) -> None:
     """SQLite's log is synced in a real thread, so the event loop goes on meanwhile (`durability`)."""
     from .durability import run_blocking_with
-    # The sync's thread needs the GIL for a moment before and after the system call. A busy event
-    # loop gives it up only when asked and after the switch interval: 5 ms by default, which a
-    # sync then waited two or three times under load.
+    # The sync's thread needs the GIL for a moment before and after the system call, and a busy
+    # event loop gives it up only after the switch interval: a shorter one lets the sync through.
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     if mode == "eventlet":
         from eventlet import tpool
@@ -167,9 +166,8 @@ def protocol_class():
                 super().handle_one_request()
             finally:
                 # The request's environ names this protocol (its `eventlet.set_idle` closure) and
-                # the protocol keeps the environ: a reference cycle per connection, so a closed
-                # connection waited for a full collection (some 300,000 objects, a 1 s pause, after
-                # 10,000 viewers left). Dropped once the request is answered; nothing reads it later.
+                # the protocol keeps the environ: a reference cycle per connection, left for a full
+                # collection's long pause. Dropped once the request is answered; nothing reads it later.
                 self.environ = None
     return Protocol
 

@@ -14,8 +14,8 @@ def app_class():
     Flask-SocketIO runs every Socket.IO event in a request context built from its connection's
     handshake request (/socket.io/...). Pushing it matches that path against the URL map, for no
     use (the Socket.IO middleware answers the path before Flask), and werkzeug's matcher leaves a
-    reference cycle per match (a recursive closure) for the cyclic collector: at 500 questions a
-    second that was some 40,000 objects a second. The URL adapter is still bound, so url_for works."""
+    reference cycle per match (a recursive closure) for the cyclic collector, tens of thousands of
+    objects a second under a flood of questions. The URL adapter is still bound, so url_for works."""
     from flask import Flask
     from flask.ctx import RequestContext
 

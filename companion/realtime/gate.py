@@ -7,7 +7,7 @@
   connect handler again or raised a traceback per packet: they are dropped.
 - Binary packets and attachments are refused by closing the connection: the app sends and accepts
   only JSON, and python-socketio keeps every announced attachment until the last arrives (one
-  viewer announcing a million grew the process by 800 MB in 9 s).
+  viewer announcing a million would grow the process without bound).
 - Long-polling POSTs larger than a message may be, get 413 at once, before their body is read
   (`guard_polling_posts`).
 """

@@ -226,9 +226,8 @@ def count_by_channel(user: User, f: AppealFilter, cap: int = 1_000) -> tuple[dic
 
 # --- exports ---------------------------------------------------------------------------------
 #
-# An export of 11,000 appeals took 3.2 s of the event loop (the ORM loading every appeal, Babel
-# formatting two dates per row, xlsxwriter building the sheet), and every viewer's acknowledgement
-# waited behind it. Now the rows are read as plain columns, a batch at a time with a yield to the
+# A large export held the event loop, and every viewer's acknowledgement waited behind it
+# (docs/performance.md, "Behind the code's comments"). Now the rows are read as plain columns, a batch at a time with a yield to the
 # other connections in between; the CSV is written and sent batch by batch, and the XLSX workbook is
 # built from the finished rows in a real OS thread (`durability.run_blocking`: eventlet's tpool,
 # gevent's thread pool) and sent in slices. The database session stays in the request: sessions are

@@ -212,8 +212,7 @@ class Socket(engineio.socket.Socket):
         link.close()
         if self.ping_timer is not None:
             # A departed viewer's timer would still wake the hub and start a green thread, and
-            # keep the socket until then: when 10,000 viewers left, that was 500 a second for
-            # the next 20 s, 5 % of a core with no one connected.
+            # keep the socket until then: after an audience leaves, work for no one.
             self.ping_timer.cancel()
             self.ping_timer = None
         # python-engineio forgets a socket when its handler returns; this one returned long ago
@@ -239,8 +238,8 @@ class Socket(engineio.socket.Socket):
             self.last_ping = sent = time.time()
             self.send(engineio.packet.Packet(PING))
             # The pong is due within the ping timeout. python-engineio's own sweep visits each
-            # socket once per ping timeout, so a silent client lived up to twice as long (37 s
-            # of a documented 20 were seen); the timer ends it on time.
+            # socket once per ping timeout, so a silent client lived up to twice as long; the
+            # timer ends it on time.
             if not self.closed:
                 self.ping_timer = get_hub().schedule_call_global(self.server.ping_timeout + PONG_SLACK, spawn_n,
                                                                  self._pong_overdue, sent)
