@@ -102,8 +102,7 @@ def _register(event: str, call) -> None:
     def handler(data=None):
         change = call(current_broadcast(), payload(data))
         publish(change)
-        for appeal, kind in change.notices:  # after the commit and the screens: a slow mail server delays no one
-            notices.notify(appeal, kind)
+        notices.deliver(change.notices)  # after the commit and the screens: a slow mail server delays no one
         return {"version": change.broadcast.version}
     handler.__name__ = f"staff_{event}"
     socketio.on_event(event, handler, namespace=STAFF_NS)

@@ -89,6 +89,12 @@ def notify(appeal: Appeal, kind: str) -> AppealEvent | None:
     return _event(appeal, action, detail, public=action == SENT)
 
 
+def deliver(noted: list[tuple[Appeal, str]]) -> list[AppealEvent]:
+    """The one sender of the notices steps noted (`outbox.enqueue_notice`), once they are committed: each
+    e-mailed, or recorded as due for an officer to give. Returns the events (sent, failed, due) in order."""
+    return [event for event in (notify(appeal, kind) for appeal, kind in noted) if event is not None]
+
+
 def send_email(message: EmailMessage) -> None:
     """Hand one message to the office's mail server (COMPANION_SMTP_*); raises OSError or SMTPException."""
     cfg = current_app.config

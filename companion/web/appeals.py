@@ -203,14 +203,14 @@ def act(appeal_id: int, action: str):
     if isinstance(result, Change):
         publish(result)
     flash(_("Saved."), "ok")
-    for told, kind in outbox.take_noted():
-        event = notices.notify(told, kind)
-        if event is not None and event.action == notices.FAILED:
+    noted = (result.notices if isinstance(result, Change) else []) + outbox.take_noted()
+    for event in notices.deliver(noted):
+        if event.action == notices.FAILED:
             flash(_("The e-mail notice could not be sent; please tell the applicant another way."), "error")
-        elif event is not None and event.action == notices.DUE and event.detail.get("reason") == "no_mail_server":
+        elif event.action == notices.DUE and event.detail.get("reason") == "no_mail_server":
             flash(_("No mail server is set, so no e-mail was sent: tell the applicant by phone or in writing, "
                     "then record it under “Notice to give”."), "error")
-        elif event is not None and event.action == notices.DUE:
+        elif event.action == notices.DUE:
             flash(_("The applicant left no e-mail address: tell them by phone or in writing, then record it "
                     "under “Notice to give”."), "error")
     return redirect(url_for("appeals.detail", appeal_id=appeal.id))
