@@ -1,5 +1,5 @@
 """The command line: python -m companion serve | channels | init-db | db | create-user | reset-password | unlock | seed-demo |
-backup | restore | erase-expired."""
+backup | restore | erase-expired | retag."""
 from __future__ import annotations
 
 import argparse
@@ -147,6 +147,31 @@ def cmd_erase_expired(args) -> None:
               f"(retention {app.config['RETENTION_DAYS']} days).")
 
 
+def cmd_retag(args) -> None:
+    """Apply the topics' keyword rules again to every appeal, newest first, a batch per transaction; staff's
+    confirmed and removed topics stay. A run the admin started on the topics page starts over."""
+    from .extensions import db
+    from .models import TopicRun
+    from .services import topics
+    if args.batch_size < 1:
+        sys.exit("Error: --batch-size must be at least 1.")
+    app = _app()
+    with app.app_context():
+        run = topics.request_retag(None)
+        print(f"Applying the topics' rules again to {run.top_id} appeal(s), newest first, "
+              f"{args.batch_size} a transaction.")
+
+        def progress(row) -> None:
+            if row is not None and (row.state != topics.RUNNING or row.done % (args.batch_size * 20) == 0):
+                print(f"  {row.done} appeal(s) done, {row.changed} with changed suggestions ({row.state})", flush=True)
+        while topics.retag_batch(run.id, args.batch_size):
+            progress(db.session.get(TopicRun, run.id))
+        row = db.session.get(TopicRun, run.id)
+        if row.state == topics.SUPERSEDED:
+            sys.exit("Stopped: the rules were applied again from the topics page meanwhile.")
+        print(f"Done: {row.done} appeal(s), {row.changed} with changed suggestions.")
+
+
 def _print_urls(app, host, port) -> None:
     base = app.config["PUBLIC_URL"].rstrip("/") or f"http://{host}:{port}"
     print(f"Companion is serving on {base}  (async mode: {app.config['ASYNC_MODE']})")
@@ -230,6 +255,9 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("erase-expired", help="erase names and contacts of appeals finished more than RETENTION_DAYS ago")
     p.add_argument("--batch-size", type=int, default=500, help="appeals per transaction (default 500)")
     p.set_defaults(func=cmd_erase_expired)
+    p = sub.add_parser("retag", help="apply the topics' keyword rules again to every appeal (staff's choices stay)")
+    p.add_argument("--batch-size", type=int, default=500, help="appeals per transaction (default 500)")
+    p.set_defaults(func=cmd_retag)
     args = parser.parse_args(argv)
     try:
         args.func(args)

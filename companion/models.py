@@ -232,6 +232,24 @@ class Category(Named, db.Model):
     department: Mapped[Department | None] = relationship()
 
 
+class Topic(Named, db.Model):
+    """A topic tag beyond the single category (roads, lighting, heating): named in three languages, with keyword
+    rules that suggest it for an appeal (services/topics.py); an appeal may have several. Switched off, it is
+    suggested no more, and what staff confirmed stays."""
+
+    __tablename__ = "topic"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name_kk: Mapped[str] = mapped_column(String(100))
+    name_ru: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    # one word or phrase a line, in any of the three languages; matched after the similarity's normalisation
+    keywords: Mapped[str] = mapped_column(Text, default="", server_default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # each save takes the next version: the serving processes see the rules changed by the sum of versions
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Question(db.Model):
     """A resident's question; also the seed of the follow-up appeal (tracking code)."""
 
@@ -727,3 +745,47 @@ class BlockedSender(db.Model):
 
     blocked_by: Mapped[User | None] = relationship(foreign_keys=[blocked_by_id])
     unblocked_by: Mapped[User | None] = relationship(foreign_keys=[unblocked_by_id])
+
+
+class TopicState(StrEnum):
+    """Where a topic stands on an appeal: suggested by the rules, confirmed or removed by staff (the rules,
+    applied again, change suggestions only)."""
+
+    SUGGESTED = "suggested"
+    CONFIRMED = "confirmed"
+    REMOVED = "removed"
+
+
+class AppealTopic(db.Model):
+    """One topic of one appeal, and whether the rules suggested it or staff confirmed or removed it."""
+
+    __tablename__ = "appeal_topic"
+    # the list's filter by topic reads one topic's appeals (the primary key leads with the appeal: its page)
+    __table_args__ = (Index("ix_appeal_topic_topic", "topic_id", "state", "appeal_id"),)
+    appeal_id: Mapped[int] = mapped_column(ForeignKey("appeal.id"), primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(12), default=TopicState.SUGGESTED.value)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    topic: Mapped[Topic] = relationship()
+
+
+class TopicRun(db.Model):
+    """The topics' rules applied again to every appeal on demand, newest first, a batch per transaction by
+    whichever serving process (or `python -m companion retag`) takes the next batch: `below_id` is where
+    it stands (the appeals with a lower id are still to do)."""
+
+    __tablename__ = "topic_run"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    top_id: Mapped[int] = mapped_column(Integer, default=0)  # the newest appeal when it was asked for
+    below_id: Mapped[int] = mapped_column(Integer, default=1)
+    done: Mapped[int] = mapped_column(Integer, default=0)  # appeals gone through
+    changed: Mapped[int] = mapped_column(Integer, default=0)  # appeals whose suggestions changed
+    # running, done, or superseded (asked for again before it ended: the newer rules start over)
+    state: Mapped[str] = mapped_column(String(12), default="running")
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    requested_by: Mapped[User | None] = relationship()

@@ -291,6 +291,8 @@ def serve(host: str | None = None, port: int | None = None, banner=None) -> None
     from .web.reports import mailed_pdf
     socketio.start_background_task(audience_sampler, app)
     socketio.start_background_task(mail_reports_forever, app, socketio.sleep, mailed_pdf)
+    from .services.topics import retag_forever
+    socketio.start_background_task(retag_forever, app, socketio.sleep)
     _warm_up()
     if not cfg.GC_DEFAULTS:
         _tune_gc()

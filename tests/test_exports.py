@@ -35,6 +35,8 @@ def test_csv_uses_the_separator_of_excel_in_the_page_language(app, staff_client)
     code = ask(app, "Остановка; без навеса, на Абая", district="Алмалы")["tracking_code"]
     located(app, code)
     admin = staff_client("admin")
+    topic = {"ru": "Общественный транспорт (предложена)", "kk": "Қоғамдық көлік (ұсынылды)",
+             "en": "Public transport (suggested)"}  # "остановка": the demo topic's rule (services/topics.py)
     for lang, delimiter, decimal in (("ru", ";", ","), ("kk", ";", ","), ("en", ",", ".")):
         admin.get(f"/lang/{lang}")
         response = admin.get("/appeals/export.csv")
@@ -42,12 +44,13 @@ def test_csv_uses_the_separator_of_excel_in_the_page_language(app, staff_client)
         assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
         assert response.headers["Content-Type"].count("charset") == 1
         rows = read_csv(response, delimiter)
-        assert len(rows[0]) == len(rows[1]) == 20, rows[0]
+        assert len(rows[0]) == len(rows[1]) == 21, rows[0]
         row = dict(zip(rows[0], rows[1]))
         assert rows[1][0] == code and rows[1][10] == "Остановка; без навеса, на Абая" and rows[1][9] == "Алмалы"
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", rows[1][1]) and re.fullmatch(r"\d{4}-\d\d-\d\d", rows[1][3])
         assert rows[1][17:19] == [str(ALMATY_LAT).replace(".", decimal), str(ALMATY_LONG).replace(".", decimal)], row
         assert rows[0][7] in ("Channel", "Канал", "Арна") and rows[1][19] == ""  # no sending system: the website
+        assert rows[1][20] == topic[lang]
 
 
 def test_csv_separator_is_a_choice_and_a_wrong_one_is_a_400(app, staff_client):

@@ -175,10 +175,10 @@ def test_back_office_shows_sets_filters_and_exports_the_record(app, staff_client
     rows = list(csv.reader(io.StringIO(officer.get("/appeals/export.csv").get_data(as_text=True).lstrip("\ufeff"))))
     header = rows[0]
     by_code = {r[0]: dict(zip(header, r)) for r in rows[1:]}
-    # then latitude, longitude and the sending system
-    assert header[-7:-3] == ["Type of appeal", "Form", "Repeat", "Collective"]
-    assert [by_code[complaint][k] for k in header[-7:-3]] == ["complaint", "written", "no", "yes"]
-    assert [by_code[plain][k] for k in header[-7:-3]] == ["statement", "electronic", "no", "no"]
+    # then latitude, longitude, the sending system and the topics
+    assert header[-8:-4] == ["Type of appeal", "Form", "Repeat", "Collective"]
+    assert [by_code[complaint][k] for k in header[-8:-4]] == ["complaint", "written", "no", "yes"]
+    assert [by_code[plain][k] for k in header[-8:-4]] == ["statement", "electronic", "no", "no"]
 
 
 # --- withdrawal by the applicant -------------------------------------------------------------

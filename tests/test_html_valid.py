@@ -19,7 +19,10 @@ LANGUAGES = ("kk", "ru", "en")
 PUBLIC = ["/", "/b/demo", "/privacy", "/login", "/track", "/roadmap", "/present/demo", "/no-such-page"]
 STAFF = ["/moderate/demo", "/prompter/demo", "/appeals", "/admin/broadcasts", "/admin/broadcasts/1",
          "/admin/broadcasts/1/edit", "/admin/broadcasts/new", "/admin/users", "/admin/audit", "/admin/api-keys",
-         "/admin/organisation", "/admin/blocked", "/broadcasts/demo/report", "/reports", "/analytics"]
+         "/admin/organisation", "/admin/blocked", "/admin/topics", "/broadcasts/demo/report", "/reports", "/analytics",
+         "/appeals?topic_id=1",
+         # a topic's form sent back with its errors (a 400), everything typed kept
+         ("POST /admin/topics", {"name_kk": "Қар", "name_ru": "", "name_en": '<b>"Snow"</b>', "keywords": "снег\n!!!"})]
 
 
 def vnu_jar() -> Path | None:
@@ -79,6 +82,14 @@ def test_every_page_passes_the_nu_html_checker(site, tmp_path):
     public = PUBLIC + ["/present/next", f"/overlay/next?mode=promises&key={next_key}", f"/track/{code}", f"/track/{code}/{access}", f"/track/{code}/{access}/receipt",
                        f"/track/{code}/{access}/talon", f"/track/{code}/{access}/withdraw",
                        f"/track/{code}/{access}/withdraw-consent", f"/overlay/demo?key={key}"]
+    with site.app_context():  # a topic staff confirmed and one removed, beside the suggested ones
+        from companion.models import User
+        from companion.services import appeals, topics
+        from sqlalchemy import select
+        admin_user = db.session.execute(select(User).where(User.username == "admin")).scalar_one()
+        for topic, choice in ((4, "confirm"), (1, "confirm"), (1, "remove")):  # 5, public transport: suggested
+            topics.choose(appeals.by_code(code), topic, choice, actor=admin_user)
+        topics.request_retag(admin_user)
     staff = STAFF + [f"/appeals/{appeal_id(site, code)}", "/appeals?due=soon&status=nonsense", "/promises",
                      f"/promises/{pid}", "/promises?state=lost"]
     pages = tmp_path / "pages"
@@ -96,7 +107,7 @@ def test_every_page_passes_the_nu_html_checker(site, tmp_path):
                 path, data = path if isinstance(path, tuple) else (path, None)
                 method, _, path = path.rpartition(" ")
                 if data is not None:
-                    data = {**data, "csrf_token": csrf_token(who, "/operator")}
+                    data = {**data, "csrf_token": csrf_token(who, "/operator" if who is operator else "/admin/topics")}
                 response = who.open(path, method=method or "GET", data=data)
                 assert response.status_code in (200, 400, 403, 404, 405), (path, response.status_code)
                 assert response.mimetype == "text/html", path

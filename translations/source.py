@@ -22,6 +22,71 @@ T = {
     "This promise has been worked on since it was marked: the back office can change it.": (
         "С обещанием уже работали после того, как его отметили: изменить его может аппарат.",
         "Уәде белгіленгеннен кейін онымен жұмыс істелді: оны аппарат өзгерте алады."),
+    # topic tags (services/topics.py, templates/admin/topics.html, the appeal's page)
+    'Active: suggested for new appeals': ('Активна: предлагается для новых обращений', 'Белсенді: жаңа жолданымдарға ұсынылады'),
+    'Add a topic': ('Добавить тему', 'Тақырып қосу'),
+    'Add topic': ('Добавить тему', 'Тақырып қосу'),
+    'Apply the rules again': ('Применить правила заново', 'Ережелерді қайта қолдану'),
+    ('At most %(num)s character a line.', 'At most %(num)s characters a line.'): (
+        ('Не более %(num)s символа в строке.', 'Не более %(num)s символов в строке.', 'Не более %(num)s символов в строке.'),
+        ('Әр жолда ең көбі %(num)s таңба.', 'Әр жолда ең көбі %(num)s таңба.')),
+    'By topic': ('По темам', 'Тақырыптар бойынша'),
+    'Confirm': ('Подтвердить', 'Растау'),
+    'Confirm or remove a topic.': ('Подтвердите или уберите тему.', 'Тақырыпты растаңыз не алып тастаңыз.'),
+    'Confirm the topic %(topic)s': ('Подтвердить тему «%(topic)s»', '«%(topic)s» тақырыбын растау'),
+    'Keywords: one word or phrase a line, in Kazakh, Russian or English': (
+        'Ключевые слова: по одному слову или фразе в строке, на казахском, русском или английском',
+        'Кілт сөздер: әр жолға бір сөз не тіркес, қазақша, орысша не ағылшынша'),
+    'Last applied: %(time)s (%(state)s). Appeals gone through: %(done)s; with changed suggestions: %(changed)s.': (
+        'Последнее применение: %(time)s (%(state)s). Просмотрено обращений: %(done)s; с изменёнными предложениями: %(changed)s.',
+        'Соңғы рет қолданылғаны: %(time)s (%(state)s). Қаралған жолданымдар: %(done)s; ұсыныстары өзгергендері: %(changed)s.'),
+    'Line %(n)s: %(problem)s': ('Строка %(n)s: %(problem)s', 'Жол нөмірі %(n)s: %(problem)s'),
+    'New appeals get their topics as they arrive. After changing the keywords, apply them again to the appeals already registered: suggestions are added and dropped, and what staff confirmed or removed stays.': (
+        'Новые обращения получают темы при поступлении. После изменения ключевых слов примените их заново к уже зарегистрированным обращениям: предложения добавятся или уйдут, а подтверждённое или убранное сотрудниками останется.',
+        'Жаңа жолданымдар түскен кезде тақырыптарын алады. Кілт сөздерді өзгерткен соң оларды тіркелген жолданымдарға қайта қолданыңыз: ұсыныстар қосылады не алынады, ал қызметкерлер растаған не алып тастаған тақырыптар сол күйі қалады.'),
+    'New topic': ('Новая тема', 'Жаңа тақырып'),
+    'No topic suggested.': ('Темы не предложены.', 'Тақырып ұсынылмады.'),
+    'No topics yet.': ('Тем пока нет.', 'Әзірге тақырып жоқ.'),
+    'Re-apply to all appeals': ('Применить заново ко всем обращениям', 'Барлық жолданымға қайта қолдану'),
+    'Remove the topic %(topic)s': ('Убрать тему «%(topic)s»', '«%(topic)s» тақырыбын алып тастау'),
+    'Removed by staff (not suggested again): %(topics)s': ('Убраны сотрудниками (больше не предлагаются): %(topics)s',
+                                                           'Қызметкерлер алып тастаған (енді ұсынылмайды): %(topics)s'),
+    'Saved. The rules apply to appeals from now on; apply them again to update the others.': (
+        'Сохранено. Правила действуют для новых обращений; чтобы обновить остальные, примените их заново.',
+        'Сақталды. Ережелер жаңа жолданымдарға қолданылады; қалғандарын жаңарту үшін оларды қайта қолданыңыз.'),
+    "Suggested from the topics' keywords. A confirmed or removed topic stays as staff chose when the rules are applied again.": (
+        'Предложены по ключевым словам тем. Подтверждённая или убранная тема остаётся такой, как решили сотрудники, и при повторном применении правил.',
+        'Тақырыптардың кілт сөздері бойынша ұсынылды. Расталған не алынған тақырып ережелер қайта қолданылғанда да қызметкерлер шешкендей қалады.'),
+    'The keywords changed since they were last applied to every appeal.': (
+        'Ключевые слова изменились с тех пор, как их в последний раз применяли ко всем обращениям.',
+        'Кілт сөздер барлық жолданымға соңғы рет қолданылғаннан бері өзгерді.'),
+    'The newest appeals are done at once, the rest in the background, a batch at a time. From the command line: python -m companion retag': (
+        'Самые новые обращения обрабатываются сразу, остальные — в фоне, частями. Из командной строки: python -m companion retag',
+        'Ең жаңа жолданымдар бірден өңделеді, қалғаны — фонда, бөлік-бөлікпен. Командалық жолдан: python -m companion retag'),
+    "The rules are being applied again to every appeal, newest first; staff's choices stay.": (
+        'Правила применяются заново ко всем обращениям, начиная с новых; решения сотрудников сохраняются.',
+        'Ережелер барлық жолданымға қайта қолданылуда, жаңаларынан бастап; қызметкерлердің шешімдері сақталады.'),
+    'The topics of this appeal changed meanwhile. Please try again.': ('Темы этого обращения тем временем изменились. Попробуйте ещё раз.',
+                                                                       'Бұл жолданымның тақырыптары осы арада өзгерді. Қайталап көріңіз.'),
+    'This topic does not exist.': ('Такой темы нет.', 'Мұндай тақырып жоқ.'),
+    'This topic is not on the appeal.': ('У этого обращения нет такой темы.', 'Бұл жолданымда мұндай тақырып жоқ.'),
+    'This topic is switched off.': ('Эта тема отключена.', 'Бұл тақырып өшірілген.'),
+    'Topic': ('Тема', 'Тақырып'),
+    'Topic confirmed: %(topic)s': ('Тема подтверждена: %(topic)s', 'Тақырып расталды: %(topic)s'),
+    'Topic removed: %(topic)s': ('Тема убрана: %(topic)s', 'Тақырып алынды: %(topic)s'),
+    "Topics tag appeals beyond their single category: an appeal may have several. A topic is suggested for an appeal when one of its keywords occurs in the appeal's text, in any inflected form (дорога, дороги; жол, жолдары). Staff confirm or remove the suggestions on the appeal's page.": (
+        'Темы дополняют единственную категорию обращения: у обращения их может быть несколько. Тема предлагается, когда одно из её ключевых слов встречается в тексте обращения в любой форме (дорога, дороги; жол, жолдары). Сотрудники подтверждают или убирают предложения на странице обращения.',
+        'Тақырыптар жолданымның жалғыз санатын толықтырады: бір жолданымда бірнеше тақырып болуы мүмкін. Тақырып оның кілт сөзінің бірі жолданым мәтінінде кез келген түрде кездессе ұсынылады (дорога, дороги; жол, жолдары). Қызметкерлер ұсыныстарды жолданым бетінде растайды не алып тастайды.'),
+    'Type a word or a phrase.': ('Введите слово или фразу.', 'Сөз не тіркес жазыңыз.'),
+    'Under way since %(time)s, newest first. Appeals gone through: %(done)s of about %(total)s.': (
+        'Идёт с %(time)s, начиная с новых. Просмотрено обращений: %(done)s из примерно %(total)s.',
+        'Басталған уақыты: %(time)s, жаңаларынан бастап. Қаралған жолданымдар: %(done)s, барлығы шамамен %(total)s.'),
+    'confirmed': ('подтверждена', 'расталды'),
+    'removed': ('убрана', 'алынды'),
+    'started again': ('начато заново', 'қайта басталды'),
+    'suggested': ('предложена', 'ұсынылды'),
+    'switched off': ('отключена', 'өшірілген'),
+    'under way': ('идёт', 'жүріп жатыр'),
     "This e-mailed copy leaves out what residents wrote, which may hold personal data: the report in Companion shows every question.": (
         "В этой копии, отправленной по электронной почте, нет текстов жителей: в них могут быть персональные данные. Все вопросы — в отчёте в Companion.",
         "Электрондық поштамен жіберілген бұл көшірмеде тұрғындар жазған мәтіндер жоқ: оларда дербес деректер болуы мүмкін. Барлық сұрақ Companion-дағы есепте."),

@@ -1,4 +1,4 @@
-"""Analytics of appeals for staff: over time, on time, days to answer, overdue backlog, repeat topics.
+"""Analytics of appeals for staff: over time, by topic tag, on time, days to answer, overdue backlog, repeat topics.
 
 The same appeals as the public roadmap count (statutory, under consideration: reports._considered),
 limited to what the reader may see (an officer: their department, as appeal_list.filtered). Counting a
@@ -20,9 +20,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 
 from ..extensions import db
-from ..models import Appeal, Category, Department, User, utcnow
+from ..models import Appeal, AppealTopic, Category, Department, User, utcnow
 from ..permissions import PERMISSIONS, AppealScope, appeal_scope, appeals_visible
-from . import deadlines, reports
+from . import deadlines, reports, topics
 from .appeal_list import csv_text, open_condition
 from .appeals import channel_label
 
@@ -30,7 +30,7 @@ WEEKS = 12  # weeks shown over time: this one (begun) and the eleven before
 OTHER = reports.OTHER_DISTRICT
 NONE_KEY = ""  # no category / department / officer
 
-TABLES = ("weekly", "category", "district", "channel", "language", "on_time", "days", "backlog_department",
+TABLES = ("weekly", "category", "topic", "district", "channel", "language", "on_time", "days", "backlog_department",
           "backlog_officer", "repeat")
 
 
@@ -103,6 +103,16 @@ def compute(department_id: int | None = None, everything: bool = True) -> dict:
                           ("channel", channel), ("language", language)):
             dims[name].setdefault(key, [0] * WEEKS)[w] += n
 
+    # 1b. by topic tag (suggested or confirmed; an appeal with two topics counts under each)
+    dims["topic"] = {}
+    for w, topic_id, n in db.session.execute(scoped(
+            select(week.label("w"), AppealTopic.topic_id, func.count()).select_from(Appeal)
+            .join(AppealTopic, AppealTopic.appeal_id == Appeal.id))
+            .where(Appeal.received_at >= bounds[0], AppealTopic.state.in_(topics.SHOWN))
+            .group_by(week, AppealTopic.topic_id)):
+        if w >= 0:
+            dims["topic"].setdefault(str(topic_id), [0] * WEEKS)[w] += n
+
     # 2. on time and days to answer, by department (all time)
     departments: dict[str, dict] = {}
     all_hist: dict[int, int] = {}
@@ -170,17 +180,19 @@ LANGUAGE_LABELS = {"kk": _l("Kazakh"), "ru": _l("Russian"), "en": _l("English")}
 def tables(payload: dict, locale: str) -> dict[str, dict]:
     """Every chart's table: {name: {"title", "header", "rows", "bar" (the column drawn), "format"}}."""
     categories, departments, users = _names(locale)
+    topic_names = {str(topic_id): name for topic_id, name in topics.topic_names(locale).items()}
     weeks = [date.fromisoformat(w) for w in payload["weeks"]]
     week_labels = [w.isoformat() for w in weeks]
     no_category, no_department = str(_l("Not categorised yet")), str(_l("No department"))
     labels = {
         "category": lambda k: categories.get(k, no_category) if k else no_category,
+        "topic": lambda k: topic_names.get(k, k),
         "district": lambda k: str(_l("Other districts")) if k == OTHER else (k or str(_l("No district given"))),
         "channel": lambda k: str(channel_label(k)),
         "language": lambda k: str(LANGUAGE_LABELS.get(k, k)),
     }
-    titles = {"category": _l("By category"), "district": _l("By district"), "channel": _l("By channel"),
-              "language": _l("By language")}
+    titles = {"category": _l("By category"), "topic": _l("By topic"), "district": _l("By district"),
+              "channel": _l("By channel"), "language": _l("By language")}
     out: dict[str, dict] = {}
     out["weekly"] = {"title": _l("Appeals by week"),
                      "header": [str(_l("Week from")), str(_l("Appeals")), str(_l("Repeat appeals"))],
@@ -188,7 +200,7 @@ def tables(payload: dict, locale: str) -> dict[str, dict]:
                      "bar": 1}
     for name, title in titles.items():
         rows = []
-        for key, counts in payload["dims"][name].items():
+        for key, counts in payload["dims"].get(name, {}).items():  # "topic": none in figures counted before topics
             rows.append([labels[name](key), sum(counts), counts[-2] if len(counts) > 1 else 0, counts[-1]] + counts)
         rows.sort(key=lambda r: (-r[1], r[0]))
         out[name] = {"title": title,

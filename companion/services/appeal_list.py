@@ -20,7 +20,7 @@ from ..extensions import db
 from ..models import (FINISHED_APPEAL_STATUSES as FINISHED, LANGUAGES, Appeal, AppealStatus,
                       AppealType, Category, Channel, Department, User)
 from ..permissions import appeal_scope, appeals_visible
-from . import deadlines
+from . import deadlines, topics
 from .appeals import FORM_LABELS, TYPE_LABELS, channel_label, status_label
 from ..errors import ValidationError
 from .fields import parse_id
@@ -73,6 +73,7 @@ class AppealFilter:
     status: list[str] = field(default_factory=list)
     department_id: int | None = None
     category_id: int | None = None
+    topic_id: int | None = None  # suggested or confirmed (services.topics)
     broadcast_id: int | None = None
     channel: str = ""
     language: str = ""
@@ -108,6 +109,7 @@ class AppealFilter:
         f = cls(status=statuses, channel=channel, language=language, appeal_type=appeal_type, kind=kind,
                 department_id=_int(args.get("department_id"), "department_id", errors),
                 category_id=_int(args.get("category_id"), "category_id", errors),
+                topic_id=_int(args.get("topic_id"), "topic_id", errors),
                 broadcast_id=_int(args.get("broadcast_id"), "broadcast_id", errors),
                 overdue=args.get("overdue") in ("1", "on", "true"),
                 due_soon=args.get("due_soon") in ("1", "on", "true"),
@@ -135,6 +137,7 @@ class AppealFilter:
     def args(self, **override) -> dict:
         """The filter as query arguments (for links to the next page and the exports)."""
         values = {"status": self.status, "department_id": self.department_id, "category_id": self.category_id,
+                  "topic_id": self.topic_id,
                   "broadcast_id": self.broadcast_id, "channel": self.channel, "language": self.language,
                   "appeal_type": self.appeal_type,
                   "overdue": "1" if self.overdue else None, "due_soon": "1" if self.due_soon else None,
@@ -161,6 +164,8 @@ def filtered(user: User, f: AppealFilter) -> Select:
                           (Appeal.broadcast_id, f.broadcast_id)):
         if value is not None:
             query = query.where(column == value)
+    if f.topic_id is not None:
+        query = query.where(topics.condition(f.topic_id))
     if f.channel:
         query = query.where(Appeal.channel == f.channel)
     if f.language:
@@ -244,6 +249,7 @@ COLUMNS = [
     ("district", _l("District")), ("text", _l("Appeal")), ("answer", _l("Answer")), ("answered", _l("Answered")),
     ("appeal_type", _l("Type of appeal")), ("form", _l("Form")), ("repeat", _l("Repeat")), ("collective", _l("Collective")),
     ("lat", _l("Latitude")), ("long", _l("Longitude")), ("source_system", _l("Sending system")),
+    ("topics", _l("Topics")),
 ]
 # CSV's list separator: Excel reads a CSV with the regional settings' list separator, which is ";" in
 # Russian and Kazakh (where "," is the decimal mark) and "," in English.
@@ -309,14 +315,16 @@ def export_batches(user: User, f: AppealFilter, locale: str, batch: int = EXPORT
     yes, no = str(_l("yes")), str(_l("no"))
     departments = {d.id: d.name(locale) for d in db.session.execute(select(Department)).scalars()}
     categories = {c.id: c.name(locale) for c in db.session.execute(select(Category)).scalars()}
+    topic_names = topics.topic_names(locale)
     query = filtered(user, f).with_only_columns(
         Appeal.tracking_code, Appeal.received_at, Appeal.status, Appeal.follow_up, Appeal.statutory, Appeal.due_date,
         Appeal.department_id, Appeal.category_id, Appeal.channel, Appeal.language, Appeal.district, Appeal.text,
         Appeal.answer, Appeal.answered_at, Appeal.appeal_type, Appeal.form, Appeal.repeat, Appeal.collective,
-        Appeal.lat, Appeal.long, Appeal.source_system)
+        Appeal.lat, Appeal.long, Appeal.source_system, Appeal.id)
     result = db.session.execute(query.execution_options(yield_per=batch))
     for part in result.partitions():
         _yield_to_others()
+        tags = topics.names_by_appeal([a.id for a in part], topic_names)
         # Appeal.clock_runs reads only .statutory, .status and .follow_up: the rule applied to a plain row
         yield [[a.tracking_code, local(a.received_at),
                 statuses[a.status] if a.statutory else f"{statuses[a.status]} ({question_only})",
@@ -327,7 +335,7 @@ def export_batches(user: User, f: AppealFilter, locale: str, batch: int = EXPORT
                 a.district or "", a.text or "", a.answer or "",
                 local(a.answered_at),
                 types.get(a.appeal_type, a.appeal_type), forms.get(a.form, a.form), yes if a.repeat else no,
-                yes if a.collective else no, a.lat, a.long, a.source_system or ""]
+                yes if a.collective else no, a.lat, a.long, a.source_system or "", tags.get(a.id, "")]
                for a in part]
 
 

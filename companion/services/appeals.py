@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from dateutil.relativedelta import relativedelta
 
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +22,7 @@ from ..models import (ACCESS_CODE_ALPHABET, FINISHED_APPEAL_STATUSES, LANGUAGES,
                       AppealEvent, AppealForm, AppealStatus, AppealType, Category, Channel, Department, Question, Role,
                       User, new_access_code, utcnow)
 from ..permissions import can, may_see_appeal
-from . import blocking, deadlines, outbox
+from . import blocking, deadlines, outbox, topics
 from .audit import audit
 from .recent import recent_calendar
 from .consent import consent_fields
@@ -121,6 +122,8 @@ CODED_LABELS = {
 
 def event_label(event: AppealEvent) -> str:
     """What a step of the history says, in the current language (merges name the other appeal)."""
+    if event.action in topics.EVENT_LABELS:
+        return topics.event_label(event, str(get_locale() or current_app.config["DEFAULT_LOCALE"]))
     codes = event.detail.get("codes") or ([event.detail["code"]] if event.detail.get("code") else [])
     if event.action in CODED_LABELS and codes:
         return str(CODED_LABELS[event.action]) % {"code": ", ".join(codes)}
@@ -202,6 +205,7 @@ def _new_appeals(received: list, calendar: deadlines.WorkCalendar | None, fields
     db.session.execute(insert(AppealEvent.__table__),  # plain Core: nothing to load back
                        [_event_values(appeal, "register", None) for appeal in appeals])
     _write_tracking_codes(Appeal, appeals, [make_tracking_code(appeal) for appeal in appeals])
+    topics.suggest_new(appeals)  # the topics the rules suggest, as staff will see them on the appeal's page
     return appeals
 
 

@@ -1,4 +1,4 @@
-"""Broadcasts: create, edit, list; the demo broadcast."""
+"""Broadcasts: create, edit, list; the demo broadcast, its categories, departments and topics."""
 from __future__ import annotations
 
 import re
@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import LANGUAGES, Broadcast, BroadcastStatus, Category, Department, Question, User
+from ..models import LANGUAGES, Broadcast, BroadcastStatus, Category, Department, Question, Topic, User
 from .audit import audit
 from ..errors import Conflict, ValidationError
 
@@ -91,8 +91,23 @@ DEMO_DEPARTMENTS = [
 ]
 
 
+# the demo topics (kk, ru, en) and their keyword rules in the three languages (services/topics.py)
+DEMO_TOPICS = [
+    (("Жолдар", "Дороги", "Roads"),
+     "жол\nшұңқыр\nасфальт\nдорога\nяма\nтротуар\nroad\npothole\npavement"),
+    (("Көше жарығы", "Освещение", "Street lighting"),
+     "жарық\nжарығы\nшам\nфонарь\nосвещение\nтемно\nstreetlight\nlighting\nlamp"),
+    (("Жылу", "Отопление", "Heating"),
+     "жылу\nжылыту\nбатарея\nотопление\nхолодно в квартире\nheating\nradiator"),
+    (("Аулалар", "Дворы", "Yards"),
+     "аула\nалаң\nдвор\nдетская площадка\nyard\nplayground\ncourtyard"),
+    (("Қоғамдық көлік", "Общественный транспорт", "Public transport"),
+     "автобус\nаялдама\nмаршрут\nостановка\nтранспорт\nbus\nbus stop\npublic transport"),
+]
+
+
 def seed_demo(starts_at: datetime | None = None) -> Broadcast:
-    """Create the demo broadcast `demo`, the demo categories and their departments (once)."""
+    """Create the demo broadcast `demo`, the demo categories and their departments, and the demo topics (once)."""
     broadcast = db.session.execute(select(Broadcast).where(Broadcast.slug == "demo")).scalar_one_or_none()
     if broadcast is None:
         broadcast = Broadcast(slug="demo", title_kk="Әкіммен тікелей эфир", title_ru="Прямой эфир с акимом района",
@@ -103,6 +118,9 @@ def seed_demo(starts_at: datetime | None = None) -> Broadcast:
         for (kk, ru, en), (dkk, dru, den), words in zip(DEMO_CATEGORIES, DEMO_DEPARTMENTS, DEMO_KEYWORDS):
             department = Department(name_kk=dkk, name_ru=dru, name_en=den)
             db.session.add(Category(name_kk=kk, name_ru=ru, name_en=en, department=department, keywords=words))
+    if not db.session.execute(select(Topic.id)).first():
+        for (kk, ru, en), words in DEMO_TOPICS:
+            db.session.add(Topic(name_kk=kk, name_ru=ru, name_en=en, keywords=words))
     db.session.commit()
     return broadcast
 

@@ -9,7 +9,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
-from ..models import ApiKey, Appeal, Question, User
+from ..models import ApiKey, Appeal, Question, Topic, User
 
 MAX_ID = 2 ** 63 - 1  # the databases' BIGINT
 
@@ -42,6 +42,9 @@ class Limit:
     ATTRIBUTE_VALUE = 1000  # an attribute's value
     EMAIL_ADDRESS = 254  # RFC 5321's path limit: a report recipient's address
     CLIENT_ID = _column(Question.client_id)  # 64: a client's id of a question, for idempotent retries
+    TOPIC_NAME = _column(Topic.name_kk)  # 100: a topic's name in each language
+    TOPIC_KEYWORD = 100  # one keyword line of a topic (a word or a phrase)
+    TOPIC_KEYWORDS = 200  # keyword lines of one topic
 
 
 def name_limit(config) -> int:

@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
 
 import snowballstemmer
 from flask import current_app
@@ -150,6 +151,50 @@ def kazakh_stem(word: str) -> str:
         else:
             break
     return word
+
+
+# --- words of a text, for keyword rules (the topics: services/topics.py) ---
+# A stem is tagged with how it was cut ("r:" Russian, "k:" Kazakh, "e:" English, "#" a number), so two
+# words agree only when cut the same way: the Russian stemmer takes the "у" off Kazakh "жылу" (heating),
+# and "жыл" (a year) must not match it.
+
+@lru_cache(maxsize=8192)  # the words residents use most, a few MB at most
+def word_stems(raw: str, kazakh: bool = False) -> frozenset:
+    """A lower-case word of a text as `fingerprint` cuts it: letters folded (FOLD), then a number as it is,
+    an English word its Snowball stem, a word with a Kazakh letter (or any word when `kazakh`: a Kazakh
+    text) its Kazakh stem, any other its Russian Snowball stem. A word of a Kazakh text with no Kazakh letter
+    may be Russian ("дороги"), so it gets its Russian stem too, unless it is a stop word ("жыл")."""
+    word = raw.translate(FOLD)
+    if word.isdigit():
+        return frozenset(("#" + (word.lstrip("0") or "0"),))
+    if word.isascii():
+        return frozenset(("e:" + _stem(word),))
+    plain = KAZAKH_LETTERS.isdisjoint(raw)
+    if plain and not kazakh:
+        return frozenset(("r:" + _stem(word),))
+    forms = {"k:" + _stem(word, kazakh_stem(word))}
+    if plain and word not in STOP:
+        forms.add("r:" + _stem(word))
+    return frozenset(forms)
+
+
+def text_stems(text: str, language: str | None = None) -> list[frozenset]:
+    """Each word of a text, in order, as `word_stems` (a Kazakh text's words cut as Kazakh); none dropped."""
+    kazakh = language == "kk"
+    return [word_stems(raw, kazakh) for raw in KAZAKH_WORD.findall((text or "").lower())]
+
+
+def keyword_stems(phrase: str) -> list[tuple[str, ...]]:
+    """Each word of a keyword, in order, as every stem it may have: typed in any of the three languages, a
+    Cyrillic word is cut both as Russian and as Kazakh (a text's word matches it when cut the same way)."""
+    words = []
+    for raw in KAZAKH_WORD.findall((phrase or "").lower()):
+        word = raw.translate(FOLD)
+        if word.isdigit() or word.isascii():
+            words.append(tuple(word_stems(raw)))
+        else:
+            words.append(("r:" + _stem(word), "k:" + _stem(word, kazakh_stem(word))))
+    return words
 
 
 def fingerprint(text: str, language: str | None = None) -> Fingerprint:

@@ -1,4 +1,4 @@
-"""Administration: broadcasts (create, schedule, start, end, browse) and staff accounts."""
+"""Administration: broadcasts (create, schedule, start, end, browse), staff accounts, the office's structure and topics."""
 from __future__ import annotations
 
 from datetime import timezone
@@ -8,15 +8,16 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone, to_utc
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 from ..models import Broadcast
 from .guard import permission_required
 from ..realtime.emit import publish
-from ..services import accounts, apikeys, appeals, auditlog, blocking, deadlines, desk, moderation, organisation
+from ..services import accounts, apikeys, appeals, auditlog, blocking, deadlines, desk, moderation, organisation, topics
 from ..services import broadcasts as broadcast_service
 from ..errors import ServiceError
-from ..services.fields import parse_id
+from ..services.fields import Limit, parse_id
 from .forms import ApiKeyForm, BroadcastForm, EmptyForm, UserForm, UserRoleForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -300,3 +301,58 @@ def unblock_sender(block_id: int):
         else:
             flash(_("The block is lifted."), "ok")
     return redirect(url_for("admin.blocked_senders"))
+
+
+def _topics_page(failed: dict | None = None, status: int = 200):
+    """The topics page; `failed` re-shows one form as it was sent, with its fields' errors (a 400)."""
+    run = topics.latest_run()
+    return render_template("admin/topics.html", topics=topics.all_topics(), run=run,
+                           rules_changed=topics.rules_changed_since(run), run_states=topics.RUN_STATES,
+                           failed=failed or {}, limits={"name": Limit.TOPIC_NAME, "keyword": Limit.TOPIC_KEYWORD,
+                                                        "keywords": Limit.TOPIC_KEYWORDS}), status
+
+
+@bp.get("/topics")
+@permission_required("administer")
+def topics_page():
+    """Topic tags: each with its names in kk/ru/en and its keyword rules; applying them again to every appeal."""
+    return _topics_page()
+
+
+@bp.post("/topics")
+@bp.post("/topics/<int:topic_id>")
+@permission_required("administer")
+def topic_save(topic_id: int | None = None):
+    """Create or change a topic; bad input comes back on the same form, every field as typed, with a 400."""
+    if topic_id is not None:
+        topics.get_topic(topic_id)  # 404 for a topic that does not exist (ServiceError handler below)
+    try:
+        topic = topics.save_topic(request.form, topic_id, actor=current_user)
+    except ServiceError as exc:
+        db.session.rollback()
+        return _topics_page({"id": topic_id or "new", "values": request.form, "errors": exc.fields,
+                             "message": str(exc.message)}, exc.status)
+    flash(_("Saved. The rules apply to appeals from now on; apply them again to update the others."), "ok")
+    return redirect(url_for("admin.topics_page") + f"#topic-{topic.id}")
+
+
+@bp.post("/topics/retag")
+@permission_required("administer")
+def topics_retag():
+    """Apply the rules again to every appeal: the newest batch now, the rest by the serving processes."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    run = topics.request_retag(current_user)
+    try:
+        topics.retag_batch(run.id)
+    except SQLAlchemyError:  # a database busy a moment: the serving processes do this batch too
+        db.session.rollback()
+    flash(_("The rules are being applied again to every appeal, newest first; staff's choices stay."), "ok")
+    return redirect(url_for("admin.topics_page") + "#retag")
+
+
+@bp.errorhandler(ServiceError)
+def refused(exc: ServiceError):
+    """A refusal outside a form (a topic that does not exist) as an error page with its status."""
+    db.session.rollback()
+    return render_template("error.html", code=exc.status, message=exc.message), exc.status

@@ -13,7 +13,7 @@ from ..permissions import appeal_scope, can
 from .guard import permission_required
 from ..presenters import talon as talon_view
 from ..realtime.emit import publish
-from ..services import appeal_list, appeals, blocking, deadlines, desk, moderation, notices, outbox, privacy
+from ..services import appeal_list, appeals, blocking, deadlines, desk, moderation, notices, outbox, privacy, topics
 from ..services.changes import Change
 from ..services import broadcasts as broadcast_service
 from ..errors import ServiceError, ValidationError
@@ -44,6 +44,8 @@ ACTIONS = {
     "follow_up": lambda a, f, u: (appeals.set_follow_up(a, f.get("on") == "1", actor=u), db.session.commit()),
     "categorize": lambda a, f, u: appeals.categorize(a, f.get("category_id"), actor=u),
     "comment": lambda a, f, u: appeals.add_comment(a, f.get("note", ""), actor=u),
+    # a topic the rules suggested (or staff add) confirmed, or one removed (services.topics)
+    "topic": lambda a, f, u: topics.choose(a, f.get("topic_id"), f.get("choice"), actor=u),
     # a notice that could not be e-mailed, given by phone, text, letter or in person
     "told": lambda a, f, u: notices.record_told(a, f.get("means"), f.get("note", ""), actor=u),
 }
@@ -53,7 +55,7 @@ def _choices() -> dict:
     return {"departments": appeals.departments(), "categories": desk.categories(), "officers": appeals.officers(),
             "broadcasts": [b for b, _n in broadcast_service.list_broadcasts()], "statuses": appeals.STATUS_LABELS,
             "channels": appeal_list.CHANNELS, "types": appeals.TYPE_LABELS, "forms": appeals.FORM_LABELS,
-            "grounds": appeals.GROUND_NAMES, "kinds": appeal_list.KINDS}
+            "grounds": appeals.GROUND_NAMES, "kinds": appeal_list.KINDS, "topics": topics.all_topics()}
 
 
 def _list_context(f: appeal_list.AppealFilter) -> dict:
@@ -131,7 +133,11 @@ def bulk_assign():
 
 
 def _detail(appeal, status: int = 200):
+    tagged = topics.of_appeal(appeal)
+    on_it = {row.topic_id for row in tagged if row.state != topics.REMOVED}
     return render_template("appeals/detail.html", appeal=appeal, events=appeal.events, today=deadlines.local_date(),
+                           appeal_topics=tagged, addable_topics=[t for t in topics.active_topics() if t.id not in on_it],
+                           topic_states=topics.STATE_LABELS,
                            urgency=deadlines.urgency(appeal.due_date, appeal.clock_runs),
                            limit=deadlines.extension_limit(deadlines.local_date(appeal.received_at)),
                            transitions=appeals.TRANSITIONS, action_labels=appeals.ACTION_LABELS,
