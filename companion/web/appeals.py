@@ -133,7 +133,7 @@ def bulk_assign():
 def _detail(appeal, status: int = 200):
     return render_template("appeals/detail.html", appeal=appeal, events=appeal.events, today=deadlines.local_date(),
                            urgency=deadlines.urgency(appeal.due_date, appeal.clock_runs),
-                           limit=deadlines.extension_limit(deadlines.local_date(appeal.received_at)),
+                           extension_limit=deadlines.extension_limit(deadlines.local_date(appeal.received_at)),
                            transitions=appeals.TRANSITIONS, action_labels=appeals.ACTION_LABELS,
                            smtp=bool(current_app.config["SMTP_HOST"]), talon=talon_view(appeal),
                            decides_extensions=can(current_user, "decide_extension"),
