@@ -4,6 +4,7 @@ notice goes out."""
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -15,8 +16,8 @@ from companion import permissions
 from companion.config import LANGUAGES, in_fallback_order
 from companion.extensions import db
 from companion.models import Appeal, Department, Question, QuestionStatus, Role, User
-from companion.services import accounts, apikeys, appeal_list, intake, organisation, outbox
-from companion.errors import NotFound, ValidationError
+from companion.services import accounts, apikeys, appeal_list, fields, intake, moderation, organisation, outbox
+from companion.errors import NotFound, StaleVersion, ValidationError
 from companion.services.fields import Limit
 
 from .test_services import demo, submit
@@ -149,7 +150,112 @@ def test_a_bad_id_is_not_found_never_a_crash(ctx, bad):
 def test_the_limits_are_the_columns():
     assert Limit.AUTHOR_NAME == Appeal.__table__.c.author_name.type.length == Question.__table__.c.author_name.type.length
     assert Limit.CONTACT == Question.__table__.c.contact.type.length == Appeal.__table__.c.contact.type.length
-    assert Limit.USERNAME == User.__table__.c.username.type.length
+    assert Limit.USERNAME <= User.__table__.c.username.type.length
+    assert Limit.REJECT_NOTE == Question.__table__.c.reject_reason.type.length
+
+
+# ---- each limit typed once: pages and scripts read them from services/fields.py ------------------
+
+def test_no_page_or_script_types_a_length():
+    """A maxlength on a page is `{{ limit.X }}` (or a setting the view passes), in a script `data.limits.X`:
+    a number typed there drifts from the server's (the desk's edit box once took 4000 for a 1000 limit)."""
+    typed = []
+    for folder, pattern in ((ROOT / "templates", r"""maxlength=["']?\d"""),
+                            (ROOT / "static" / "js", r"""maxlength["']?\s*[:=]\s*["']?\d""")):
+        for path in folder.rglob("*"):
+            if path.suffix not in (".html", ".js") or "vendor" in path.parts:
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if re.search(pattern, line, re.IGNORECASE):
+                    typed.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()[:100]}")
+    assert typed == []
+
+
+def test_the_cannot_be_stored_message_is_written_once():
+    copies = [f"{path.relative_to(ROOT)}:{number}" for path in PACKAGE.rglob("*.py") if path.name != "fields.py"
+              for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+              if "cannot be stored" in line]
+    assert copies == []
+
+
+def test_a_username_is_as_long_on_the_login_form_as_accounts_allow(ctx):
+    from companion.web.forms import LoginForm, UserForm
+    from wtforms.validators import Length
+    longest = [v.max for form in (LoginForm, UserForm) for v in getattr(form, "username").kwargs["validators"]
+               if isinstance(v, Length)]
+    assert longest == [Limit.USERNAME, Limit.USERNAME]
+    user, _ = accounts.create_user("u" * Limit.USERNAME, Role.OFFICER, "correct-horse-battery")
+    assert len(user.username) == Limit.USERNAME
+    with pytest.raises(ValidationError) as caught:
+        accounts.create_user("u" * (Limit.USERNAME + 1), Role.OFFICER, "correct-horse-battery")
+    assert str(Limit.USERNAME) in str(caught.value.fields["username"])  # "3 to 40 lowercase letters ..."
+
+
+def test_the_desks_forms_take_what_the_server_takes(app, staff_client):
+    """The edit box holds the QUESTION_MAX_LENGTH setting, the reject note its column: from the page data."""
+    app.config["QUESTION_MAX_LENGTH"] = 321
+    html = staff_client("mod").get("/moderate/demo").get_data(as_text=True)
+    data = json.loads(re.search(r'<script type="application/json" id="page-data">(.*?)</script>', html, re.S).group(1))
+    assert data["limits"]["QUESTION"] == 321
+    assert data["limits"]["REJECT_NOTE"] == Limit.REJECT_NOTE == 300
+    assert data["limits"]["NAME"] == fields.name_limit(app.config)
+    assert all(data["limits"][key] == value for key, value in Limit.as_dict().items())
+    script = (ROOT / "static" / "js" / "desk" / "modes.js").read_text(encoding="utf-8")
+    assert 'id: "edit-text", maxlength: data.limits.QUESTION' in script
+
+
+def test_the_pages_carry_the_limits(app, staff_client):
+    viewer = app.test_client().get("/b/demo").get_data(as_text=True)
+    assert f'name="contact" maxlength="{Limit.CONTACT}"' in viewer
+    operator = staff_client("operator").get("/operator").get_data(as_text=True)
+    assert f'maxlength="{Limit.TRACKING_CODE}"' in operator and f'maxlength="{Limit.TYPED_PHONE}"' in operator
+
+
+# ---- one routine for a text field, one for a version ---------------------------------------------
+
+@pytest.mark.parametrize("value, version", [(0, 0), (1, 1), ("7", 7), (2 ** 63 - 1, 2 ** 63 - 1), (True, None),
+                                            (False, None), (-1, None), ("-1", None), ("", None), (None, None),
+                                            (1.0, None), ("1.0", None), ("²", None), ("٣", None), (2 ** 63, None),
+                                            (" 3", None), ([1], None)])
+def test_a_version_is_a_non_negative_int(value, version):
+    assert fields.parse_version(value) == version
+
+
+def test_a_text_field_is_cleaned_and_checked(ctx):
+    assert fields.text("  Fix the lights \n", "note", 20) == "Fix the lights"
+    assert fields.text(None, "note", 20) == ""
+    assert fields.text("x" * 20, "note", 20) == "x" * 20
+    for value, limit, required, message in [
+            ("x" * 21, 20, False, "At most 20 characters."), ("bad\x00text", 20, False, "cannot be stored"),
+            ("a\u202eb", 20, False, "cannot be stored"),
+            ("note \x85", 20, False, "cannot be stored"), (5, 20, False, "cannot be stored"), (["x"], 20, True, "cannot be stored"), ("   ", 20, True, "This field is required."),
+            (None, 20, True, "This field is required.")]:
+        with pytest.raises(ValidationError) as caught:
+            fields.text(value, "note", limit, required=required)
+        assert list(caught.value.fields) == ["note"] and message in str(caught.value.fields["note"]), value
+    with pytest.raises(ValidationError) as caught:
+        fields.text("", "text", 20, required=True, required_message="Please write the message.")
+    assert str(caught.value.fields["text"]) == "Please write the message."
+
+
+def test_a_long_reject_note_is_refused_not_cut(ctx):
+    question = submit("A question to reject with a long note", client_id="rule-reject-note")
+    with pytest.raises(ValidationError) as caught:
+        moderation.transition(demo(), question.id, "reject", actor=None, ground=moderation.REJECT_GROUNDS[0],
+                              note="n" * (Limit.REJECT_NOTE + 1))
+    assert str(Limit.REJECT_NOTE) in str(caught.value.fields["note"])
+
+
+def test_a_stale_or_bad_version_on_the_desk(ctx):
+    question = submit("A question seen at some version", client_id="rule-version")
+    assert moderation.get_question(demo(), question.id, question.version).id == question.id
+    assert moderation.get_question(demo(), question.id, str(question.version)).id == question.id
+    for stale in (0, question.version + 1):  # zero is a version (a broadcast starts at 0), just not this one
+        with pytest.raises(StaleVersion):
+            moderation.get_question(demo(), question.id, stale)
+    for bad in (True, "1.0", -1, "abc"):
+        with pytest.raises(ValidationError):
+            moderation.get_question(demo(), question.id, bad)
 
 
 # ---- notices: a step tells the applicant once it is committed, and a step undone tells no one -------

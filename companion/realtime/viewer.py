@@ -10,6 +10,7 @@ from ..models import Channel, Question, utcnow
 from ..presenters import broadcast_settings, iso, own_question, public_question
 from ..services import desk, intake, limits
 from ..errors import Forbidden
+from ..services.fields import parse_version
 from .common import acknowledged, connect_broadcast, current_broadcast, payload
 from . import writer
 from .emit import VIEWER_NS, room
@@ -38,7 +39,7 @@ def viewer_snapshot(data=None):
              "server_now": iso(utcnow()),
              "mine": [own_question(q) for q in desk.viewer_questions(broadcast, token)],
              "voted": intake.voted_ids(broadcast, token)}
-    if type(since) is int and since == broadcast.public_version:
+    if isinstance(since, int) and parse_version(since) == broadcast.public_version:  # a number, not "5"
         return {**state, "unchanged": True, "votes": {str(qid): votes for qid, votes in desk.audience_votes(broadcast)}}
     return {**state, "questions": [public_question(q, broadcast) for q in desk.audience_questions(broadcast)]}
 

@@ -16,7 +16,7 @@ from .audit import audit
 from ..errors import Conflict, NotFound, ValidationError
 from .fields import Limit, at_most_characters, parse_id, storable
 
-USERNAME = re.compile(r"^[a-z0-9_.-]{3,40}$")
+USERNAME = re.compile(rf"^[a-z0-9_.-]{{3,{Limit.USERNAME}}}$")  # create_user's message says 40
 MIN_PASSWORD = 10
 
 

@@ -22,13 +22,14 @@ from ..models import (ACCESS_CODE_ALPHABET, FINISHED_APPEAL_STATUSES, LANGUAGES,
                       AppealEvent, AppealForm, AppealStatus, AppealType, Category, Channel, Department, Question, Role,
                       User, new_access_code, utcnow)
 from ..permissions import can, may_see_appeal
-from . import blocking, deadlines, outbox, topics
+from . import blocking, deadlines, fields, outbox, topics
 from .audit import audit
 from .recent import recent_calendar
 from .consent import consent_fields
 from .language import detect_language
 from ..errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
-from .fields import Limit, at_most_characters, normalise_contact, parse_id, storable
+from .fields import (UNSTORABLE_MESSAGE, Limit, at_most_characters, normalise_contact, parse_id, parse_version,
+                     storable)
 
 A = AppealStatus
 OPEN = frozenset({A.REGISTERED, A.ASSIGNED, A.IN_PROGRESS, A.EXTENDED})
@@ -246,9 +247,6 @@ def register_questions(questions: list[Question], origins: list[dict] | None = N
     return appeals
 
 
-UNSTORABLE = _l("This text contains characters that cannot be stored. Please remove them.")
-
-
 DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 
 
@@ -278,7 +276,7 @@ def validate_appeal(data: dict) -> dict:
     text = (data.get("description") or "").strip() if isinstance(data.get("description"), str) else ""
     limit = current_app.config["OPEN311_DESCRIPTION_MAX_LENGTH"]
     if text and not storable(data["description"]):
-        errors["description"] = UNSTORABLE
+        errors["description"] = UNSTORABLE_MESSAGE
     elif not text:
         errors["description"] = _l("Please describe the request.")
     elif len(text) > limit:
@@ -289,12 +287,12 @@ def validate_appeal(data: dict) -> dict:
         if not isinstance(value, str) or len(value.strip()) > limit:
             errors[key] = at_most_characters(limit)
         elif not storable(value):
-            errors[key] = UNSTORABLE
+            errors[key] = UNSTORABLE_MESSAGE
         else:
             fields[key] = value.strip()
     contact = data.get("contact") or ""
     if contact and not storable(str(contact)):
-        errors["contact"] = UNSTORABLE
+        errors["contact"] = UNSTORABLE_MESSAGE
     elif contact:
         try:
             fields["contact"] = normalise_contact(str(contact), current_app.config["PHONE_REGION"])
@@ -352,7 +350,7 @@ def validate_extra(extra: dict) -> dict | None:
         if value in (None, ""):
             continue
         if isinstance(value, bool) or not isinstance(value, (str, int)) or not storable(str(value)):
-            errors[key] = UNSTORABLE
+            errors[key] = UNSTORABLE_MESSAGE
         elif len(str(value).strip()) > Limit.EXTRA_ID:
             errors[key] = at_most_characters(Limit.EXTRA_ID)
         else:
@@ -384,7 +382,7 @@ def validate_extra(extra: dict) -> dict | None:
                     isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in values):
                 errors[name] = _l("Expected a text value or a list of them.")
             elif any(not storable(str(v)) for v in values):
-                errors[name] = UNSTORABLE
+                errors[name] = UNSTORABLE_MESSAGE
             elif any(len(str(v)) > Limit.ATTRIBUTE_VALUE for v in values):
                 errors[name] = at_most_characters(Limit.ATTRIBUTE_VALUE)
             else:
@@ -542,7 +540,7 @@ def get_appeal(appeal_id, *, user: User | None = None, version=None) -> Appeal:
         raise NotFound(_l("This appeal does not exist."))
     if user is not None and not may_see_appeal(user, appeal):
         raise Forbidden(_l("This appeal belongs to another department."))
-    seen = parse_id(version) if version not in (None, "") else appeal.version
+    seen = parse_version(version) if version not in (None, "") else appeal.version
     if seen is None:
         raise ValidationError(fields={"version": _l("Invalid version.")})
     if seen != appeal.version:
@@ -612,15 +610,8 @@ def _move(appeal: Appeal, action: str, actor: User | None, *, note: str = "", pu
     return _record(appeal, action, actor, note=note, from_status=before, public=public, **detail)
 
 
-def _note(value, field: str, *, required: bool, limit: int = 2000) -> str:
-    value = (value or "").strip() if isinstance(value, str) else ""
-    if not storable(value):
-        raise ValidationError(fields={field: UNSTORABLE})
-    if required and not value:
-        raise ValidationError(fields={field: _l("This field is required.")})
-    if len(value) > limit:
-        raise ValidationError(fields={field: at_most_characters(limit)})
-    return value
+def _note(value, field: str, *, required: bool, limit: int = Limit.NOTE) -> str:
+    return fields.text(value, field, limit, required=required)
 
 
 def department_by_id(department_id) -> Department | None:
@@ -737,7 +728,7 @@ def start(appeal: Appeal, *, actor: User) -> Appeal:
 
 def answer(appeal: Appeal, text: str, *, actor: User) -> Appeal:
     """Record the written answer (in the appeal's language) and mark the appeal answered."""
-    text = _note(text, "answer", required=True, limit=10_000)
+    text = _note(text, "answer", required=True, limit=Limit.ANSWER)
     _move(appeal, "answer", actor, language=appeal.language)
     appeal.answer = text
     outbox.enqueue_notice(appeal, "answer")
@@ -778,7 +769,7 @@ def _decide_extension(appeal: Appeal, new_due: date, reason: str, actor: User, p
 def extend(appeal: Appeal, new_due, reason: str, *, actor: User) -> Appeal:
     """The head's own decision to extend the term (never past two months from receipt)."""
     _require_head(actor)
-    reason = _note(reason, "reason", required=True, limit=500)
+    reason = _note(reason, "reason", required=True, limit=Limit.REASON)
     _decide_extension(appeal, _new_due(appeal, new_due), reason, actor, actor)
     db.session.commit()
     return appeal
@@ -786,7 +777,7 @@ def extend(appeal: Appeal, new_due, reason: str, *, actor: User) -> Appeal:
 
 def propose_extension(appeal: Appeal, new_due, reason: str, *, actor: User) -> Appeal:
     """An officer proposes an extension (a date within the cap and a reason) for the head to decide."""
-    reason = _note(reason, "reason", required=True, limit=500)
+    reason = _note(reason, "reason", required=True, limit=Limit.REASON)
     new_due = _new_due(appeal, new_due)
     if appeal.proposed_due_date is not None:
         raise InvalidTransition(_l("An extension is already proposed; the head decides it first."),
@@ -820,7 +811,7 @@ def approve_extension(appeal: Appeal, *, actor: User) -> Appeal:
 def decline_extension(appeal: Appeal, note: str, *, actor: User) -> Appeal:
     """The head declines the proposed extension with a note; the due date stays."""
     proposer = _proposal(appeal, actor)
-    note = _note(note, "note", required=True, limit=500)
+    note = _note(note, "note", required=True, limit=Limit.STEP_NOTE)
     due = appeal.proposed_due_date
     _touch(appeal)
     appeal.proposed_due_date, appeal.proposed_reason, appeal.proposed_by_id = None, "", None
@@ -833,7 +824,7 @@ def decline_extension(appeal: Appeal, note: str, *, actor: User) -> Appeal:
 
 def forward(appeal: Appeal, body: str, note: str = "", *, actor: User) -> Appeal:
     """Forward an appeal outside the office's competence to the body that handles it."""
-    body = _note(body, "forwarded_to", required=True, limit=200)
+    body = _note(body, "forwarded_to", required=True, limit=Limit.FORWARDED_TO)
     note = _note(note, "note", required=False)
     late = deadlines.local_date() > appeal.forward_due_date
     _move(appeal, "forward", actor, note=note, forwarded_to=body, late=late)
@@ -847,7 +838,7 @@ def forward_immediately(appeal: Appeal, body: str, note: str = "", *, actor: Use
     """Forward at once a report of a crime being prepared or committed, or of a threat to state or public
     security, to the body named (a question only too: the law's exception); marked urgent, and audited.
     Joins the caller's transaction; the caller commits."""
-    body = _note(body, "forwarded_to", required=True, limit=200)
+    body = _note(body, "forwarded_to", required=True, limit=Limit.FORWARDED_TO)
     note = _note(note, "note", required=False)
     _move(appeal, "forward_immediately", actor, note=note, forwarded_to=body, immediate=True)
     appeal.forwarded_to = body
@@ -879,7 +870,7 @@ def _leave(appeal: Appeal, ground: str, note: str, actor: User | None) -> None:
 def leave_without_consideration(appeal: Appeal, ground, note: str = "", *, actor: User | None) -> Appeal:
     """Close an appeal without an answer on its merits, on a ground the law allows (and an optional internal note)."""
     ground = leave_ground(ground)
-    _leave(appeal, ground, _note(note, "note", required=False, limit=500), actor)
+    _leave(appeal, ground, _note(note, "note", required=False, limit=Limit.STEP_NOTE), actor)
     db.session.commit()
     return appeal
 
@@ -920,7 +911,7 @@ def withdraw(appeal: Appeal, *, actor: User | None, means: str = "web", note: st
     the withdrawal came: from the status page ("web", no actor) or recorded by staff from a call or a letter."""
     if means not in WITHDRAWAL_MEANS or (means == "web") != (actor is None):
         raise ValidationError(fields={"means": _l("Say how the applicant withdrew the appeal.")})
-    note = _note(note, "note", required=False, limit=500)
+    note = _note(note, "note", required=False, limit=Limit.STEP_NOTE)
     if appeal.status in TRANSITIONS["withdraw"][0] and not appeal.is_open:
         raise InvalidTransition(_l("Cannot do this: the appeal is %(status)s.", status=status_label(appeal.status)),
                                 status=appeal.status)

@@ -12,9 +12,8 @@ from ..models import BackstageMessage, Broadcast, User, utcnow
 from .audit import audit
 from .changes import Change, ChangeBuilder
 from ..errors import NotFound, ValidationError
-from .fields import at_most_characters, parse_id, storable
+from .fields import Limit, parse_id, text as _text
 
-MAX_TEXT = 200
 MAX_COUNTDOWN = 3600
 
 
@@ -26,13 +25,7 @@ def latest_message(broadcast: Broadcast) -> BackstageMessage | None:
 
 def send_message(broadcast: Broadcast, text, *, actor: User | None) -> Change:
     """Show a short note on the teleprompter ("wrap up", "next is important")."""
-    if isinstance(text, str) and not storable(text):
-        raise ValidationError(fields={"text": _l("This text contains characters that cannot be stored. Please remove them.")})
-    text = (text or "").strip() if isinstance(text, str) else ""
-    if not text:
-        raise ValidationError(fields={"text": _l("Please write the message.")})
-    if len(text) > MAX_TEXT:
-        raise ValidationError(fields={"text": at_most_characters(MAX_TEXT)})
+    text = _text(text, "text", Limit.BACKSTAGE, required=True, required_message=_l("Please write the message."))
     db.session.add(BackstageMessage(broadcast_id=broadcast.id, text=text,
                                     sent_by=actor.display_name or actor.username if actor else "", sent_at=utcnow()))
     audit(actor, "backstage", broadcast)

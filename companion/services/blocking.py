@@ -21,12 +21,11 @@ from ..extensions import db
 from ..models import Appeal, BlockedSender, ChannelUpdate, Channel, Question, User, utcnow
 from .audit import audit
 from ..errors import NotFound, ServiceError, ValidationError
-from .fields import at_most_characters, normalise_contact, storable
+from .fields import Limit, normalise_contact, text
 
 KINDS = ("viewer", "telegram", "phone", "email")
 KIND_LABELS = {"viewer": _l("web viewer"), "telegram": _l("Telegram chat"), "phone": _l("phone number"),
                "email": _l("e-mail address")}
-REASON_MAX_LENGTH = 300
 # how long a process trusts its copy of the active keys: a block made in another process (the channels
 # one) applies here within this many seconds, one query per interval instead of one per message
 CACHE_SECONDS = 2.0
@@ -166,12 +165,7 @@ def _label(identity: Identity) -> str:
 
 
 def _reason(reason) -> str:
-    reason = reason.strip() if isinstance(reason, str) else ""
-    if len(reason) > REASON_MAX_LENGTH:
-        raise ValidationError(fields={"reason": at_most_characters(REASON_MAX_LENGTH)})
-    if reason and not storable(reason):
-        raise ValidationError(fields={"reason": _l("This text contains characters that cannot be stored. Please remove them.")})
-    return reason
+    return text(reason, "reason", Limit.BLOCK_REASON)
 
 
 def block(identities: list[Identity], *, actor: User, reason: str = "", question: Question | None = None,

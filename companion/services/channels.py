@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -22,7 +21,7 @@ from . import appeals, blocking, intake, limits, outbox, privacy
 from .changes import Change
 from .database import resilient
 from ..errors import QuestionsClosed, ServiceError, ValidationError
-from .fields import question_too_long, storable
+from .fields import UNSTORABLE_MESSAGE, question_too_long, storable
 
 STATUS_WORDS = frozenset({"status", "/status", "статус", "мәртебе", "күйі"})
 # WhatsApp has no commands: the word asks for the language buttons as /start does in Telegram
@@ -295,7 +294,7 @@ def _to_back_office(channel, chat_id, row, held, name, contact, language, locati
     if len(text) > cfg["QUESTION_MAX_LENGTH"]:
         errors["text"] = question_too_long(cfg["QUESTION_MAX_LENGTH"])
     elif not storable(text) or not storable(name):
-        errors["text"] = _l("This text contains characters that cannot be stored. Please remove them.")
+        errors["text"] = UNSTORABLE_MESSAGE
     if errors:
         raise ValidationError(fields=errors)
     language = language or intake.detect_language(text) or (held.get("hint") if held.get("hint") in LANGUAGES

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import CalendarDay, utcnow
 from ..errors import ValidationError
-from .fields import storable
+from .fields import Limit, text
 
 DAY_OFF = "day_off"
 WORKING_DAY = "working_day"
@@ -208,8 +208,7 @@ def parse_day(value: str, field: str) -> date:
 
 def set_calendar_day(day: date, kind: str | None, note: str = "") -> None:
     """Mark `day` as an extra day off or a working day; kind None removes the correction."""
-    if not storable(note or ""):
-        raise ValidationError(fields={"note": _l("This text contains characters that cannot be stored. Please remove them.")})
+    note = text(note, "note", Limit.CALENDAR_NOTE)  # refused beyond the column, never cut
     row = db.session.get(CalendarDay, day)
     if kind is None:
         if row is not None:
@@ -217,9 +216,9 @@ def set_calendar_day(day: date, kind: str | None, note: str = "") -> None:
     elif kind not in (DAY_OFF, WORKING_DAY):
         raise ValidationError(fields={"kind": _l("Choose a day off or a working day.")})
     elif row is None:
-        db.session.add(CalendarDay(day=day, kind=kind, note=note.strip()[:200]))
+        db.session.add(CalendarDay(day=day, kind=kind, note=note))
     else:
-        row.kind, row.note = kind, note.strip()[:200]
+        row.kind, row.note = kind, note
     db.session.commit()
 
 

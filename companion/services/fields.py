@@ -9,7 +9,9 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
-from ..models import ApiKey, Appeal, Question, Topic, User
+from ..errors import ValidationError
+from ..models import (ApiKey, Appeal, BackstageMessage, BlockedSender, Broadcast, CalendarDay, Promise, Question,
+                      Topic, User)
 
 MAX_ID = 2 ** 63 - 1  # the databases' BIGINT
 
@@ -30,7 +32,7 @@ class Limit:
     ADDRESS = _column(Appeal.address)  # 300: Open311's address_string
     CONTACT = _column(Question.contact)  # 200: a phone in E.164 or an e-mail address, once normalised
     EXTERNAL_ID = _column(Appeal.external_id)  # 64: an integrator's own id of an appeal
-    USERNAME = _column(User.username)  # 80
+    USERNAME = 40  # what accounts.create_user allows ("3 to 40 ..."), the login form too; the column has room (80)
     DISPLAY_NAME = _column(User.display_name)  # 120: a staff member's full name
     POSITION = _column(User.position)  # 200: a staff member's position, on the talon
     API_KEY_NAME = _column(ApiKey.name)  # 120: the integrator a key is for
@@ -45,6 +47,31 @@ class Limit:
     TOPIC_NAME = _column(Topic.name_kk)  # 100: a topic's name in each language
     TOPIC_KEYWORD = 100  # one keyword line of a topic (a word or a phrase)
     TOPIC_KEYWORDS = 200  # keyword lines of one topic
+    PASSWORD = 200  # what the sign-in form takes
+    SLUG = _column(Broadcast.slug) - 1  # 63: a broadcast's address (broadcasts.SLUG: "2 to 63 ...")
+    TITLE = _column(Broadcast.title_en)  # 200: a broadcast's title in each language
+    STREAM_URL = _column(Broadcast.stream_url)  # 500
+    TRACKING_CODE = _column(Appeal.tracking_code)  # 40: an appeal's number as an operator types it
+    TYPED_PHONE = 40  # a phone number as typed (spaces, brackets, dashes) before it is normalised
+    REJECT_NOTE = _column(Question.reject_reason)  # 300: the moderator's internal note on a rejection
+    BACKSTAGE = _column(BackstageMessage.text)  # 200: a note to the speaker
+    BLOCK_REASON = _column(BlockedSender.reason)  # 300: why a sender is blocked (staff only)
+    CALENDAR_NOTE = _column(CalendarDay.note)  # 200: a note on a day off or a working day
+    FORWARDED_TO = _column(Appeal.forwarded_to)  # 200: the body an appeal is forwarded to
+    REASON = _column(Appeal.extension_reason)  # 500: the reason of an extension (proposed_reason is as long)
+    STEP_NOTE = 500  # an internal note on a step: told, declined, left without consideration, withdrawn
+    NOTE = 2000  # a longer note: a comment on an appeal, a note on an assignment or a forward, a promise's note
+    ANSWER = 10_000  # an appeal's answer
+    PROMISE_TEXT = 500  # what was promised
+    RESPONSIBLE = _column(Promise.responsible)  # 200: who else is responsible for a promise (free text)
+    EVIDENCE_URL = _column(Promise.evidence_url)  # 500: a link to a promise's evidence
+    REPORT_RECIPIENTS = 6000  # a broadcast's report recipients, one address a line (report_mail.MAX_RECIPIENTS)
+    KEYWORDS = 4000  # a category's keywords as typed, one a line (organisation.MAX_KEYWORDS of them)
+
+    @classmethod
+    def as_dict(cls) -> dict[str, int]:
+        """Every limit by name, for a page's script (the desk's forms)."""
+        return {name: value for name, value in vars(cls).items() if name.isupper() and isinstance(value, int)}
 
 
 def name_limit(config) -> int:
@@ -69,6 +96,10 @@ def parse_id(value) -> int | None:
 UNSTORABLE = re.compile("[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+UNSTORABLE_MESSAGE = _l("This text contains characters that cannot be stored. Please remove them.")
+REQUIRED_MESSAGE = _l("This field is required.")
+
+
 def storable(value) -> bool:
     """True for a string every database and screen can take as it is."""
     return isinstance(value, str) and UNSTORABLE.search(value) is None
@@ -83,6 +114,37 @@ def question_too_long(limit: int) -> str:
     """"The question is too long: at most N characters." with the noun agreeing with N."""
     return ngettext("The question is too long: at most %(num)s character.",
                     "The question is too long: at most %(num)s characters.", limit)
+
+
+def text(value, field: str, limit: int, *, required: bool = False, required_message=None, too_long=None) -> str:
+    """A text field cleaned: stripped, storable, present when required, at most `limit` characters; else
+    ValidationError(fields={field: message}) (`required_message` and `too_long` replace the usual
+    "This field is required." and "At most N characters."). None counts as empty; anything else but a string
+    (a number, a list from a socket) is refused as text that cannot be stored, and so is text with a character
+    no column holds, even at its ends (checked before stripping: NEL, U+0085, is also white space)."""
+    if value is None:
+        value = ""
+    if not storable(value):
+        raise ValidationError(fields={field: UNSTORABLE_MESSAGE})
+    value = value.strip()
+    if required and not value:
+        raise ValidationError(fields={field: required_message or REQUIRED_MESSAGE})
+    if len(value) > limit:
+        raise ValidationError(fields={field: too_long or at_most_characters(limit)})
+    return value
+
+
+def parse_version(value) -> int | None:
+    """The version a screen saw: a non-negative int or a string of ASCII digits; None for anything else
+    (booleans, floats, "-1", "", "²"). Zero is a version: a broadcast's counters start at 0; a stored row
+    starts at 1, so a 0 seen for it is simply stale."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    if isinstance(value, int) and 0 <= value <= MAX_ID:
+        return value
+    return None
 
 
 def normalise_contact(contact: str, region: str) -> str:

@@ -21,7 +21,8 @@ from .audit import audit
 from ..permissions import audience_may_vote, audience_sees
 from .changes import Change, ChangeBuilder
 from ..errors import InvalidTransition, NotFound, QuestionsClosed, ServiceError, ValidationError
-from .fields import Limit, at_most_characters, name_limit, normalise_contact, parse_id, question_too_long, storable
+from .fields import (UNSTORABLE_MESSAGE, Limit, at_most_characters, name_limit, normalise_contact, parse_id,
+                     question_too_long, storable)
 from .language import detect_language  # noqa: F401 - intake.detect_language for the channels
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}\Z")  # with .match: the whole string (`$` takes a final newline)
@@ -101,7 +102,7 @@ def validate_submission(broadcast: Broadcast | None, data: dict, default_languag
         errors["consent"] = _l("Please agree to the processing of your personal data, or leave your name and contact empty.")
     for key in ("text", "author_name", "district", "contact"):
         if data.get(key) and not storable(data.get(key)):
-            errors[key] = _l("This text contains characters that cannot be stored. Please remove them.")
+            errors[key] = UNSTORABLE_MESSAGE
     # the language the sender chose (the viewer form sends its page's) is the appeal's; detection is
     # only a hint for channels that send none; else the interface language
     language = data.get("language") or detect_language(text) or default_language
@@ -344,7 +345,7 @@ def store_votes(ballots: list[Ballot]) -> tuple[list[Question | ServiceError], l
     question the voter cannot see, InvalidTransition when voting on it is closed, RateLimited), and
     the questions whose counts changed. The broadcasts must belong to this session."""
     def valid(qid) -> bool:
-        return type(qid) is int and parse_id(qid) is not None  # not a string, not True, within 63 bits
+        return not isinstance(qid, str) and parse_id(qid) is not None  # an int id (not "5", not True), within 63 bits
     ids = {b.question_id for b in ballots if valid(b.question_id)}
     questions = {q.id: q for q in db.session.execute(select(Question).where(Question.id.in_(ids))).scalars()} if ids else {}
     allowance = limits.VoteAllowance([b.voter for b in ballots if b.up])

@@ -8,11 +8,11 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..models import (MERGEABLE_QUESTION_STATUSES, OPEN_QUESTION_STATUSES, Broadcast, BroadcastStatus, Category, Channel, Question, QuestionMerge, QuestionStatus, User,
                       Vote, utcnow)
-from . import appeals, audience, report_mail
+from . import appeals, audience, fields, report_mail
 from .audit import audit
 from .changes import Change, ChangeBuilder
 from ..errors import ConfirmationRequired, Conflict, InvalidTransition, NotFound, StaleVersion, ValidationError
-from .fields import parse_id, question_too_long, storable
+from .fields import Limit, parse_id, parse_version, question_too_long
 from .intake import recount_votes
 
 S = QuestionStatus
@@ -55,7 +55,6 @@ SETTINGS = ("pre_moderation", "public_feed", "anonymous_allowed", "questions_ope
 # is merged, not rejected.
 REJECT_GROUNDS = (*appeals.LEAVE_GROUNDS, appeals.NOT_FOR_BROADCAST)
 REJECT_GROUND_NAMES = {**appeals.GROUND_NAMES, appeals.NOT_FOR_BROADCAST: _l("Not for this broadcast")}
-NOTE_LIMIT = 300
 # The ground recorded when the applicant withdrew the appeal while its question waited on the desk: no
 # moderator chooses it, and no moderator can restore the question (the resident took it back).
 WITHDRAWN = "withdrawn"
@@ -81,10 +80,8 @@ def _reject_ground(value) -> str:
 
 
 def _desk_note(value) -> str:
-    """The moderator's optional internal note on a rejection, cleaned (at most NOTE_LIMIT characters)."""
-    if value and (not isinstance(value, str) or not storable(value)):
-        raise ValidationError(fields={"note": _l("This text contains characters that cannot be stored. Please remove them.")})
-    return (value or "").strip()[:NOTE_LIMIT]
+    """The moderator's optional internal note on a rejection, cleaned (refused beyond its column, never cut)."""
+    return fields.text(value, "note", Limit.REJECT_NOTE)
 
 
 STATUS_LABELS = {
@@ -151,10 +148,12 @@ def get_question(broadcast: Broadcast, question_id, version=None) -> Question:
     question = db.session.get(Question, qid, options=[joinedload(Question.appeal)]) if qid else None
     if question is None or question.broadcast_id != broadcast.id:
         raise NotFound(_l("This question does not exist."))
-    if version is not None and parse_id(version) is None and version != 0:
-        raise ValidationError(_l("Invalid version."))
-    if version is not None and int(version) != question.version:
-        raise StaleVersion(current_version=question.version)
+    if version is not None:
+        seen = parse_version(version)
+        if seen is None:
+            raise ValidationError(_l("Invalid version."))
+        if seen != question.version:
+            raise StaleVersion(current_version=question.version)
     return question
 
 
@@ -255,13 +254,8 @@ def edit_question(broadcast: Broadcast, question_id, text: str, *, actor: User |
     """Change the wording of a question, keeping what the resident first wrote."""
     question = get_question(broadcast, question_id, version)
     _refuse_if_withdrawn(question, "edit")
-    if text is not None and (not isinstance(text, str) or not storable(text)):
-        raise ValidationError(fields={"text": _l("This text contains characters that cannot be stored. Please remove them.")})
-    text = (text or "").strip()
-    if not text:
-        raise ValidationError(fields={"text": _l("Please write your question.")})
-    if len(text) > max_length:
-        raise ValidationError(fields={"text": question_too_long(max_length)})
+    text = fields.text(text, "text", max_length, required=True, required_message=_l("Please write your question."),
+                       too_long=question_too_long(max_length))
     if question.status not in EDITABLE:
         raise InvalidTransition(_l("This question can no longer be edited."))
     builder = ChangeBuilder("question_edited", broadcast)
@@ -326,9 +320,7 @@ def _seen_version(question: Question, version) -> bool:
     """True when the screen saw this version of the question (or named none)."""
     if version is None:
         return True
-    if isinstance(version, bool) or (parse_id(version) is None and version != 0):
-        return False
-    return int(version) == question.version
+    return parse_version(version) == question.version
 
 
 def merge_group(broadcast: Broadcast, target_id, sources: list, *, actor: User | None) -> tuple[Change, list[int]]:

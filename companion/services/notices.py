@@ -20,6 +20,7 @@ from ..models import Appeal, AppealEvent, User, utcnow
 from .appeals import ACTION_LABELS, NOTICE_MEANS, _note, format_access_code, ground_label
 from . import outbox
 from ..errors import InvalidTransition, ValidationError
+from .fields import Limit
 from .office import office_name
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ def record_told(appeal: Appeal, means, note: str = "", *, actor: User) -> Appeal
     a public step in the history; the officer's note stays internal."""
     if means not in MEANS:
         raise ValidationError(fields={"means": _l("Say how the applicant was told.")})
-    note = _note(note, "note", required=False, limit=500)
+    note = _note(note, "note", required=False, limit=Limit.STEP_NOTE)
     if not pending(appeal):
         raise InvalidTransition(_l("No notice is due to this applicant."), status=appeal.status)
     if note:

@@ -20,7 +20,7 @@ from . import appeals, blocking, channels, desk, intake, limits, privacy, simila
 from .audit import audit
 from .changes import Change
 from ..errors import ValidationError
-from .fields import normalise_contact, parse_id
+from .fields import Limit, normalise_contact, parse_id
 
 FOUND_MAX = 20  # a caller's appeals shown, newest first
 QUEUE_MAX = 30
@@ -33,7 +33,7 @@ def caller_number(value) -> str:
     value = value.strip() if isinstance(value, str) else ""
     if not value:
         raise ValidationError(fields={"phone": _l("Enter the caller's phone number.")})
-    if "@" in value or len(value) > 40:
+    if "@" in value or len(value) > Limit.TYPED_PHONE:
         raise ValidationError(fields={"phone": _l("This phone number is not valid.")})
     try:
         return normalise_contact(value, current_app.config["PHONE_REGION"])
@@ -62,11 +62,11 @@ def appeal_by_number(code, *, actor: User) -> Appeal | None:
     """The appeal with this tracking number (what its status reads to anyone with the number), or None.
     Counted and audited, the number included."""
     code = code.strip().upper() if isinstance(code, str) else ""
-    if not code or len(code) > 40:
+    if not code or len(code) > Limit.TRACKING_CODE:
         raise ValidationError(fields={"code": _l("Enter a tracking number.")})
     limits.count_operator_lookup(actor.id)
     appeal = appeals.by_code(code)
-    audit(actor, "operator_lookup", None, None, by="number", code=code[:40], found=int(appeal is not None))
+    audit(actor, "operator_lookup", None, None, by="number", code=code, found=int(appeal is not None))
     db.session.commit()
     return appeal
 

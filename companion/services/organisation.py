@@ -8,11 +8,10 @@ from ..extensions import db
 from ..models import Category, Department, User
 from .audit import audit
 from ..errors import NotFound, ValidationError
-from .fields import at_most_characters, parse_id, storable
+from .fields import UNSTORABLE_MESSAGE, at_most_characters, parse_id, storable
 
 NAME_FIELDS = ("name_kk", "name_ru", "name_en")
 MAX_KEYWORDS = 200
-UNSTORABLE = _l("This text contains characters that cannot be stored. Please remove them.")
 
 
 def _names(values: dict, limit: int) -> dict:
@@ -20,7 +19,7 @@ def _names(values: dict, limit: int) -> dict:
     for key in NAME_FIELDS:
         value = (values.get(key) or "").strip()
         if not storable(value):
-            errors[key] = UNSTORABLE
+            errors[key] = UNSTORABLE_MESSAGE
         elif not value:
             errors[key] = _l("This field is required.")
         elif len(value) > limit:
@@ -66,7 +65,7 @@ def save_category(values: dict, category_id=None, *, actor: User | None) -> Cate
     if "keywords" in values:
         words = [line.strip()[:100] for line in str(values.get("keywords") or "").splitlines() if line.strip()]
         if not all(storable(word) for word in words):
-            raise ValidationError(fields={"keywords": UNSTORABLE})
+            raise ValidationError(fields={"keywords": UNSTORABLE_MESSAGE})
         if len(words) > MAX_KEYWORDS:
             raise ValidationError(fields={"keywords": ngettext("At most %(num)s keyword.",
                                                                "At most %(num)s keywords.", MAX_KEYWORDS)})

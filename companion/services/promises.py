@@ -30,12 +30,8 @@ from ..permissions import (
 from . import appeals, deadlines
 from .audit import audit
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
-from .fields import at_most_characters, parse_id, storable
+from .fields import Limit, parse_id, parse_version, text as _text
 
-TEXT_MAX = 500
-RESPONSIBLE_MAX = 200
-URL_MAX = 500
-NOTE_MAX = 2000
 OFFSET_MAX = 24 * 3600  # a broadcast is not a day long
 LAST_ITEMS = 5  # items of "last week's promises" on the present view and the overlay
 
@@ -47,7 +43,6 @@ STATUS_CHOICES = {PromiseStatus.PLANNED.value: _l("planned"), PromiseStatus.IN_P
 NOTE_LABELS = {"marked": _l("Marked on air"), "note": _l("Progress note"), "status": _l("Status changed"),
                "evidence": _l("Evidence"), "published": _l("Published"), "unpublished": _l("Unpublished"),
                "edited": _l("Details changed")}
-UNSTORABLE = _l("This text contains characters that cannot be stored. Please remove them.")
 
 
 # --- what a promise is now ---------------------------------------------------------------------
@@ -97,21 +92,6 @@ def parse_offset(value) -> int | None:
 
 # --- field rules --------------------------------------------------------------------------------
 
-def _text(value, field: str, limit: int, *, required: bool = False) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ValidationError(fields={field: _l("This field is required.")})
-    value = value.strip()
-    if not storable(value):
-        raise ValidationError(fields={field: UNSTORABLE})
-    if required and not value:
-        raise ValidationError(fields={field: _l("This field is required.")})
-    if len(value) > limit:
-        raise ValidationError(fields={field: at_most_characters(limit)})
-    return value
-
-
 def _due_date(value, *, not_past: bool) -> date:
     if isinstance(value, date):
         due = value
@@ -134,7 +114,7 @@ _department = appeals.department_by_id  # one rule for a department id, as the a
 
 
 def _evidence_url(value) -> str:
-    url = _text(value, "evidence_url", URL_MAX)
+    url = _text(value, "evidence_url", Limit.EVIDENCE_URL)
     if url:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
@@ -168,9 +148,9 @@ def mark_promise(broadcast: Broadcast, values: dict, *, actor: User | None) -> P
     and the question it answers (of this broadcast); the moment in the stream is recorded now."""
     if not isinstance(values, dict):
         raise ValidationError()
-    text = _text(values.get("text"), "text", TEXT_MAX, required=True)
+    text = _text(values.get("text"), "text", Limit.PROMISE_TEXT, required=True)
     department = _department(values.get("department_id"))
-    responsible = _text(values.get("responsible"), "responsible", RESPONSIBLE_MAX)
+    responsible = _text(values.get("responsible"), "responsible", Limit.RESPONSIBLE)
     if department is None and not responsible:
         raise ValidationError(fields={"responsible": _l("Say who is responsible: a department or a name of a body.")})
     due = _due_date(values.get("due_date"), not_past=True)
@@ -226,7 +206,7 @@ def get_promise(promise_id, *, user: User, version=None, changing: bool = False)
     if changing and version in (None, ""):
         raise ValidationError(fields={"version": _l("Invalid version.")})
     if version not in (None, ""):
-        seen = parse_id(version)
+        seen = parse_version(version)
         if seen is None:
             raise ValidationError(fields={"version": _l("Invalid version.")})
         if seen != promise.version:
@@ -239,7 +219,7 @@ def set_status(promise: Promise, status, *, actor: User, note: str = "") -> Prom
     """Planned, in progress or done (with an optional note); done records when."""
     if status not in STATUS_CHOICES:
         raise ValidationError(fields={"status": _l("Choose a status.")})
-    note = _text(note, "note", NOTE_MAX)
+    note = _text(note, "note", Limit.NOTE)
     if status == promise.status and not note:
         return promise
     before = promise.status
@@ -255,7 +235,7 @@ def set_status(promise: Promise, status, *, actor: User, note: str = "") -> Prom
 
 def add_note(promise: Promise, text, *, actor: User) -> PromiseNote:
     """A progress note in the promise's history (staff only)."""
-    text = _text(text, "note", NOTE_MAX, required=True)
+    text = _text(text, "note", Limit.NOTE, required=True)
     entry = _note(promise, "note", actor, text)
     _touch(promise)
     audit(actor, "promise_note", promise.broadcast, None, promise=promise.id)
@@ -266,7 +246,7 @@ def add_note(promise: Promise, text, *, actor: User) -> PromiseNote:
 def set_evidence(promise: Promise, url, note, *, actor: User) -> Promise:
     """The evidence that it was kept: a link (https) and/or a text note."""
     url = _evidence_url(url)
-    note = _text(note, "evidence_note", NOTE_MAX)
+    note = _text(note, "evidence_note", Limit.NOTE)
     if not url and not note:
         raise ValidationError(fields={"evidence_url": _l("Give a link or a note.")})
     promise.evidence_url, promise.evidence_note = url, note
@@ -292,9 +272,9 @@ def set_published(promise: Promise, on: bool, *, actor: User) -> Promise:
 
 def edit_promise(promise: Promise, values: dict, *, actor: User) -> Promise:
     """Correct what, who, by when, and the moment in the stream; an officer may not hand it to another department."""
-    text = _text(values.get("text"), "text", TEXT_MAX, required=True)
+    text = _text(values.get("text"), "text", Limit.PROMISE_TEXT, required=True)
     department = _department(values.get("department_id"))
-    responsible = _text(values.get("responsible"), "responsible", RESPONSIBLE_MAX)
+    responsible = _text(values.get("responsible"), "responsible", Limit.RESPONSIBLE)
     if department is None and not responsible:
         raise ValidationError(fields={"responsible": _l("Say who is responsible: a department or a name of a body.")})
     due = _due_date(values.get("due_date"), not_past=False)

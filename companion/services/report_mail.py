@@ -34,7 +34,6 @@ from .office import office_name
 log = logging.getLogger(__name__)
 EMAIL, REPORT = "email", "report"
 MAX_RECIPIENTS = 20
-RECIPIENTS_MAX_LENGTH = 6000
 LEASE_SECONDS = 600  # a claimed e-mail is retried after this when its process died while sending it
 
 
@@ -43,7 +42,7 @@ def parse_recipients(text, default_language: str) -> list[tuple[str, str]]:
     ValidationError naming the first bad line. Duplicates are kept once."""
     if text is None:
         text = ""
-    if not isinstance(text, str) or len(text) > RECIPIENTS_MAX_LENGTH:
+    if not isinstance(text, str) or len(text) > Limit.REPORT_RECIPIENTS:
         raise ValidationError(fields={"report_recipients": _l("At most %(n)s recipients.", n=MAX_RECIPIENTS)})
     recipients: dict[str, str] = {}
     for number, line in enumerate(text.replace(",", "\n").replace(";", "\n").splitlines(), start=1):

@@ -15,6 +15,7 @@ from ..models import QuestionStatus
 from ..services.appeals import ACTION_LABELS, channel_label, event_label, format_access_code, ground_label, public_note
 from ..services.appeals import status_label as appeal_status_label
 from ..services.moderation import STATUS_LABELS
+from ..services.fields import Limit
 from ..permissions import can
 from ..presenters import html_datetime, long_date, moment_text
 from ..services import accounts
@@ -67,7 +68,8 @@ def register_web(app: Flask) -> None:
                 "plural_forms": plural_forms,
                 "question_status_labels": lambda: {s.value: str(label) for s, label in STATUS_LABELS.items()},
                 "long_date": long_date, "moment_text": moment_text,
-                "locales": (("kk", "Қазақша"), ("ru", "Русский"), ("en", "English"))}
+                "locales": (("kk", "Қазақша"), ("ru", "Русский"), ("en", "English")),
+                "limit": Limit}  # every field's longest value (services/fields.py): maxlength="{{ limit.CONTACT }}"
 
     def error_page(exc):
         code = getattr(exc, "code", 500) or 500

@@ -139,7 +139,7 @@ def _detail(appeal, status: int = 200):
                            appeal_topics=tagged, addable_topics=[t for t in topics.active_topics() if t.id not in on_it],
                            topic_states=topics.STATE_LABELS,
                            urgency=deadlines.urgency(appeal.due_date, appeal.clock_runs),
-                           limit=deadlines.extension_limit(deadlines.local_date(appeal.received_at)),
+                           extension_limit=deadlines.extension_limit(deadlines.local_date(appeal.received_at)),
                            transitions=appeals.TRANSITIONS, action_labels=appeals.ACTION_LABELS,
                            smtp=bool(current_app.config["SMTP_HOST"]), talon=talon_view(appeal),
                            decides_extensions=can(current_user, "decide_extension"),

@@ -7,7 +7,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms import BooleanField, DateTimeLocalField, PasswordField, SelectField, StringField, URLField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..services.fields import Limit, storable
+from ..services.fields import UNSTORABLE_MESSAGE, Limit, storable
 
 ROLE_CHOICES = [SelectChoice("moderator", _l("Moderator")), SelectChoice("speaker", _l("Speaker")),
                 SelectChoice("officer", _l("Appeals officer")),
@@ -19,7 +19,7 @@ ROLE_CHOICES = [SelectChoice("moderator", _l("Moderator")), SelectChoice("speake
 def _storable(_form, field) -> None:
     """Refuse text no column can hold (fields.storable): NUL and other control characters, lone surrogates, bidi overrides."""
     if isinstance(field.data, str) and not storable(field.data):
-        raise ValidationError(_l("This text contains characters that cannot be stored. Please remove them."))
+        raise ValidationError(UNSTORABLE_MESSAGE)
 
 
 class Form(FlaskForm):
@@ -34,16 +34,16 @@ class Form(FlaskForm):
 
 class LoginForm(Form):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=Limit.USERNAME), _storable])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=Limit.PASSWORD)])
 
 
 class BroadcastForm(Form):
-    slug = StringField(_l("Address (slug)"), validators=[Optional(), Length(max=63), _storable])
-    title_kk = StringField(_l("Title in Kazakh"), validators=[Length(max=200), _storable])
-    title_ru = StringField(_l("Title in Russian"), validators=[Length(max=200), _storable])
-    title_en = StringField(_l("Title in English"), validators=[Length(max=200), _storable])
+    slug = StringField(_l("Address (slug)"), validators=[Optional(), Length(max=Limit.SLUG), _storable])
+    title_kk = StringField(_l("Title in Kazakh"), validators=[Length(max=Limit.TITLE), _storable])
+    title_ru = StringField(_l("Title in Russian"), validators=[Length(max=Limit.TITLE), _storable])
+    title_en = StringField(_l("Title in English"), validators=[Length(max=Limit.TITLE), _storable])
     starts_at = DateTimeLocalField(_l("Date and time"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
-    stream_url = URLField(_l("Stream embed address (https://...)"), validators=[Optional(), Length(max=500), _storable])
+    stream_url = URLField(_l("Stream embed address (https://...)"), validators=[Optional(), Length(max=Limit.STREAM_URL), _storable])
     pre_moderation = BooleanField(_l("Pre-moderation: questions wait for approval"), default=True)
     public_feed = BooleanField(_l("Public feed: viewers see approved questions"), default=True)
     anonymous_allowed = BooleanField(_l("Anonymous questions allowed"), default=True)
@@ -52,7 +52,7 @@ class BroadcastForm(Form):
 
 
 class UserForm(Form):
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=40), _storable])
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=Limit.USERNAME), _storable])
     display_name = StringField(_l("Full name"), validators=[Optional(), Length(max=Limit.DISPLAY_NAME), _storable])
     position = StringField(_l("Position (printed on the talon of a call this person takes)"),
                            validators=[Optional(), Length(max=Limit.POSITION), _storable])

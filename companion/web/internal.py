@@ -18,6 +18,7 @@ from ..models import Broadcast, Question
 from ..realtime.emit import publish
 from ..permissions import audience_sees
 from ..services.changes import Change
+from ..services.fields import parse_id
 
 bp = Blueprint("internal", __name__, url_prefix="/internal")
 SIGNATURE_HEADER = "X-Companion-Signature"
@@ -41,7 +42,8 @@ def changed():
         data = json.loads(body)
         slug, ids, event = data["broadcast"], data["questions"], data.get("event") or "question_submitted"
         assert isinstance(slug, str) and isinstance(event, str) and isinstance(ids, list) and len(ids) <= MAX_QUESTIONS
-        ids = [int(i) for i in ids]
+        ids = [parse_id(i) for i in ids]
+        assert None not in ids
     except (ValueError, KeyError, TypeError, AssertionError):
         abort(400)
     broadcast = db.session.execute(select(Broadcast).where(Broadcast.slug == slug)).scalar_one_or_none()

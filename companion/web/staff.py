@@ -1,11 +1,12 @@
 """The moderator's control screen and the speaker's teleprompter."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 from flask_babel import get_locale
 
 from .guard import permission_required
 from ..services import appeals, moderation
+from ..services.fields import Limit, name_limit
 from .public import broadcast_or_404, public_url
 
 bp = Blueprint("staff", __name__)
@@ -19,7 +20,15 @@ def moderate(slug: str):
     return render_template("moderate.html", broadcast=broadcast,
                            page_url=public_url("public.viewer", slug=slug), grounds=moderation.reject_grounds(),
                            departments=[{"id": d.id, "name": d.name(str(get_locale() or "kk"))}
-                                        for d in appeals.departments(active_only=True)])
+                                        for d in appeals.departments(active_only=True)],
+                           limits=desk_limits())
+
+
+def desk_limits() -> dict[str, int]:
+    """The longest value of each of the desk's fields, for its script: the fields' own (services/fields.py)
+    and the settings the server holds a question and a name to (QUESTION_MAX_LENGTH, NAME_MAX_LENGTH)."""
+    return {**Limit.as_dict(), "QUESTION": current_app.config["QUESTION_MAX_LENGTH"],
+            "NAME": name_limit(current_app.config)}
 
 
 @bp.get("/prompter/<slug>")

@@ -87,6 +87,8 @@ def test_an_edit_typed_and_saved_by_mouse_and_by_keyboard_keeps_the_original(bro
     page = desk(browser, server)
     pick(page, first)
     page.click("#insp-actions [data-action=edit]")
+    # the box takes what the server takes (the QUESTION_MAX_LENGTH setting, 1000 here), not a number of its own
+    assert page.get_attribute("#edit-text", "maxlength") == "1000"
     page.fill("#edit-text", "Когда отремонтируют дорогу на улице Тұран, 37?")
     page.click("#edit-form button[type=submit]")
     page.wait_for_selector("#edit-form", state="detached")

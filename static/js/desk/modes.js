@@ -55,7 +55,7 @@ export function renderMode(q) {
   const cancel = h("button", { class: "button small", type: "button", onclick: () => leaveMode({ submitted: false }) }, t.cancel);
   const conflict = h("p", { class: "conflict", role: "alert", hidden: true });
   if (mode.kind === "edit") {
-    const area = h("textarea", { rows: 4, "aria-label": t.edit, id: "edit-text", maxlength: 4000 });
+    const area = h("textarea", { rows: 4, "aria-label": t.edit, id: "edit-text", maxlength: data.limits.QUESTION });
     const draft = drafts.get(q.id);
     area.value = draft ? draft.text : q.text;
     box.replaceChildren(h("form", { class: "mode", id: "edit-form", onsubmit: async (e) => {
@@ -81,7 +81,7 @@ export function renderMode(q) {
   }
   if (mode.kind === "reject") {
     // the grounds come from the server (data.grounds), one key each; the typed text is an internal note
-    const note = h("input", { "aria-label": t.reject_note, placeholder: t.reject_note, maxlength: 300, id: "reject-note", autocomplete: "off" });
+    const note = h("input", { "aria-label": t.reject_note, placeholder: t.reject_note, maxlength: data.limits.REJECT_NOTE, id: "reject-note", autocomplete: "off" });
     const reject = async (ground) => {
       if (guarded()) return;
       const ack = await send("reject", { id: q.id, version: state.mode.version, ground, note: note.value });
@@ -112,7 +112,7 @@ export function renderMode(q) {
     return;
   }
   if (mode.kind === "forward_immediately") {
-    const input = h("input", { "aria-label": t.forward_to, placeholder: t.forward_to, maxlength: 200, id: "forward-body",
+    const input = h("input", { "aria-label": t.forward_to, placeholder: t.forward_to, maxlength: data.limits.FORWARDED_TO, id: "forward-body",
       autocomplete: "off", required: true });
     box.replaceChildren(h("form", { class: "mode", id: "forward-form", onsubmit: async (e) => {
       e.preventDefault();
@@ -131,10 +131,10 @@ export function renderMode(q) {
     // what, who, by when; Enter in any field submits this form only (the desk's keys stay out of fields)
     const today = new Date();
     const min = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, "0")}-${String(today.getDate()).padStart(2, "0")}`;
-    const what = h("input", { id: "promise-text", name: "text", maxlength: 500, autocomplete: "off", required: true });
+    const what = h("input", { id: "promise-text", name: "text", maxlength: data.limits.PROMISE_TEXT, autocomplete: "off", required: true });
     const who = h("select", { id: "promise-department", name: "department_id" }, h("option", { value: "" }, t.no_department),
       ...data.departments.map((d) => h("option", { value: d.id }, d.name)));
-    const whoText = h("input", { id: "promise-responsible", name: "responsible", maxlength: 200, autocomplete: "off" });
+    const whoText = h("input", { id: "promise-responsible", name: "responsible", maxlength: data.limits.RESPONSIBLE, autocomplete: "off" });
     const when = h("input", { id: "promise-due", name: "due_date", type: "date", min, required: true });
     const linked = h("input", { id: "promise-question", name: "question", type: "checkbox", checked: true });
     const field = (label, input) => h("p", { class: "field" }, h("label", { for: input.id }, label), input);
