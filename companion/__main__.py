@@ -203,8 +203,9 @@ def cmd_channels(args) -> None:
     """Run the messaging channels (the Telegram bot, the WhatsApp webhook) in this process: asyncio, beside the server."""
     import logging
 
-    from .channels import ChannelsNotConfigured, run
+    from .channels import ChannelsNotConfigured, quiet_loggers, run
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    quiet_loggers()
     app = _app()
     try:
         run(app)

@@ -196,6 +196,19 @@ def test_lookups_are_limited_per_operator_and_every_one_audited(app, staff_clien
         assert all("+77011234567" not in str(e.detail) for e in phone_events)  # masked in the log
 
 
+def test_a_refused_call_keeps_the_operators_choice_of_the_back_office(app, staff_client):
+    """Unticked "for the live broadcast", a refusal (no question typed) must not tick it again below the fold:
+    the next Enter would send a back-office call to the live queue."""
+    operator = staff_client("operator")
+    refused = operator.post("/operator/calls", data={"csrf_token": csrf_token(operator, "/operator"), "text": "",
+                                                      "phone": "+77011234567", "client_id": "call-refused-0001"})
+    assert refused.status_code == 400
+    box = re.search(r'<input type="checkbox" id="o-broadcast"[^>]*>', refused.get_data(as_text=True)).group(0)
+    assert "checked" not in box
+    fresh = re.search(r'<input type="checkbox" id="o-broadcast"[^>]*>', operator.get("/operator").get_data(as_text=True)).group(0)
+    assert "checked" in fresh  # a new call starts ticked, as before
+
+
 def test_a_call_outside_a_broadcast_is_an_oral_appeal_accepted_by_the_operator_once(app, staff_client):
     end_broadcast(app)
     operator = staff_client("operator")

@@ -30,7 +30,7 @@ from companion.models import (
     User,
     utcnow,
 )
-from companion.services import appeals
+from companion.services import appeals, outbox
 
 from companion.testing.whatsapp import (APP_SECRET, PHONE_ID, TOKEN, VERIFY, GraphApiStandIn,  # noqa: F401
                                        button, image, location, sign, text, webhook)
@@ -138,8 +138,14 @@ def test_during_a_broadcast_a_signed_message_reaches_the_desk_and_the_number_com
         assert appeal.channel == "whatsapp" and appeal.statutory
         assert appeal.attachments == {"channel": "whatsapp", "photos": ["MEDIA-778"]}
         code = appeal.tracking_code
-    consent_ask, number = graph.bodies[0], graph.bodies[-1]
-    assert consent_ask["type"] == "interactive"  # asked with reply buttons before the name is kept
+    consent_ask = next(b for b in graph.bodies if b["type"] == "interactive")
+    number = graph.bodies[-1]
+    # the consent question, longer than a button message's 1,024-character body, goes whole as a text first
+    # (it was cut mid-sentence, losing what "I agree" means), then the buttons under its last paragraph
+    whole = graph.bodies[0]
+    assert whole["type"] == "text" and len(whole["text"]["body"]) > 1024 and graph.bodies[1] is consent_ask
+    assert len(consent_ask["interactive"]["body"]["text"]) <= 1024
+    assert whole["text"]["body"].rstrip().endswith(consent_ask["interactive"]["body"]["text"])
     assert [b["reply"]["id"] for b in consent_ask["interactive"]["action"]["buttons"]] == ["consent:yes", "consent:no"]
     assert all(len(b["reply"]["title"]) <= 20 for b in consent_ask["interactive"]["action"]["buttons"])
     assert number["type"] == "text" and code in number["text"]["body"] and "/talon" in number["text"]["body"]
@@ -344,6 +350,37 @@ def test_a_write_lock_the_serving_process_holds_a_moment_is_waited_out_not_a_los
     assert status == 200
     with wa_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ChannelUpdate)) == 2
+
+
+def test_a_sent_notice_is_recorded_sent_even_when_the_database_is_busy_so_it_goes_once(wa_app, graph):
+    """The channel sent it; recording that met a lock the serving process held, the row stayed pending and the
+    next round sent the notice again (found by a fresh-eyes review: 80 receipts for 60 messages)."""
+    url = wa_app.config["DATABASE_URL"]
+    if not url.startswith("sqlite"):
+        pytest.skip("a lock of SQLite's file")
+    import sqlite3
+    from companion.models import utcnow
+    with wa_app.app_context():
+        row = outbox.enqueue("whatsapp", "77011234567", "answer", "Your appeal has been answered")
+        db.session.commit()
+        message_id = row.id
+    holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.6, holder.rollback).start()
+    with wa_app.app_context():
+        outbox.mark(message_id, None, sent_as="text")
+        assert db.session.get(OutboxMessage, message_id).state == "sent"
+        outbox.mark(message_id, "late failure")  # a second record of the same send changes nothing
+        assert db.session.get(OutboxMessage, message_id).state == "sent"
+        assert utcnow()
+    holder.close()
+
+
+def test_the_channels_process_keeps_tokens_out_of_its_log():
+    import logging
+    from companion.channels import NOISY_LOGGERS, quiet_loggers
+    quiet_loggers()
+    assert all(logging.getLogger(name).getEffectiveLevel() >= logging.WARNING for name in NOISY_LOGGERS)
 
 
 def test_a_message_that_cannot_be_stored_is_answered_503_and_stored_once_when_delivered_again(wa_app, graph):

@@ -84,6 +84,17 @@ def store_turns(app) -> StoreTurns:
     return per_loop[loop]
 
 
+NOISY_LOGGERS = ("httpx", "httpcore", "aiohttp.access")
+
+
+def quiet_loggers() -> None:
+    """httpx logs each Bot API address (the bot's token is in it) and aiohttp each request line (WhatsApp's
+    verify token is in the handshake's query): warnings only, so secrets and chat ids stay out of the log."""
+    import logging
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 class ChannelsNotConfigured(Exception):
     """No channel has its settings (TELEGRAM_TOKEN, WHATSAPP_TOKEN), or a setting is unusable."""
 

@@ -158,13 +158,7 @@ class TelegramChannel:
         return [(m.id, m.chat, m.text) for m in outbox.due(Channel.TELEGRAM.value)]
 
     def _mark(self, message_id: int, error: str | None, permanent: bool) -> None:
-        from ..extensions import db
-        from ..models import OutboxMessage
-        message = db.session.get(OutboxMessage, message_id)
-        if error is None:
-            outbox.record_sent(message)
-        else:
-            outbox.record_failure(message, error, permanent=permanent)
+        outbox.mark(message_id, error, permanent=permanent)
 
     async def send_outbox_once(self) -> int:
         """Send every notice now due; returns how many were tried."""
@@ -181,7 +175,9 @@ class TelegramChannel:
                 error = f"{type(exc).__name__}: {exc.message}"
             except Exception as exc:  # noqa: BLE001 - recorded as a failure: backoff, then the dead letter
                 error = type(exc).__name__
-            await asyncio.to_thread(self._in_app, self._mark, message_id, error, permanent)
+            from . import store_turns
+            async with store_turns(self.app).lane:  # the process's writes take turns on SQLite
+                await asyncio.to_thread(self._in_app, self._mark, message_id, error, permanent)
         return len(due)
 
     async def send_outbox(self, idle_seconds: float = 1.0) -> None:

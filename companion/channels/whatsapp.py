@@ -179,7 +179,14 @@ class WhatsAppChannel:
             elif reply.buttons == "consent":
                 yes, no = await asyncio.to_thread(self._in_app, channels.consent_buttons, message.channel,
                                                   message.chat, message.language_hint)
-                body = self.buttons_body(message.chat, reply.text, [("consent:yes", yes), ("consent:no", no)])
+                text = reply.text
+                if len(text) > BODY_LIMIT:  # a button message's body takes 1,024: the question goes whole, first
+                    try:
+                        await self.post(self.text_body(message.chat, text))
+                    except GraphError as exc:
+                        log.warning("reply failed: %s", exc.code)
+                    text = text.rstrip().rsplit("\n", 1)[-1][-BODY_LIMIT:]  # its last paragraph above the buttons
+                body = self.buttons_body(message.chat, text, [("consent:yes", yes), ("consent:no", no)])
             else:
                 body = self.text_body(message.chat, reply.text)
             try:
@@ -288,13 +295,7 @@ class WhatsAppChannel:
         return self._template(message) if message.appeal is not None else {}
 
     def _mark(self, message_id: int, error: str | None, permanent: bool, sent_as: str) -> None:
-        from ..extensions import db
-        from ..models import OutboxMessage
-        message = db.session.get(OutboxMessage, message_id)
-        if error is None:
-            outbox.record_sent(message, sent_as)
-        else:
-            outbox.record_failure(message, error, permanent=permanent)
+        outbox.mark(message_id, error, permanent=permanent, sent_as=sent_as)
 
     async def _send_one(self, message_id: int, body: dict) -> tuple[str | None, bool, str]:
         """(error, permanent, sent_as) of one notice; a text refused as outside the window goes again as a template."""
@@ -317,7 +318,9 @@ class WhatsAppChannel:
                 error, permanent, sent_as = await self._send_one(message_id, body)
             except Exception as exc:  # noqa: BLE001 - recorded as a failure: backoff, then the dead letter
                 error, permanent, sent_as = type(exc).__name__, False, ""
-            await asyncio.to_thread(self._in_app, self._mark, message_id, error, permanent, sent_as)
+            from . import store_turns
+            async with store_turns(self.app).lane:  # the process's writes take turns on SQLite
+                await asyncio.to_thread(self._in_app, self._mark, message_id, error, permanent, sent_as)
         return len(due)
 
     async def send_outbox(self, idle_seconds: float = 1.0) -> None:

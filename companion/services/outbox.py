@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from ..extensions import db
 from ..links import absolute_url
 from ..models import Appeal, AppealEvent, Channel, OutboxMessage, utcnow
+from .database import resilient
 from ..permissions import AppealScope, appeals_visible
 
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
@@ -132,6 +133,19 @@ def record_failure(message: OutboxMessage, error: str, *, permanent: bool = Fals
         wait = min(cfg["OUTBOX_BACKOFF_SECONDS"] * 2 ** (message.attempts - 1), BACKOFF_CAP_SECONDS)
         message.next_attempt_at = utcnow() + timedelta(seconds=wait)
     db.session.commit()
+
+
+@resilient  # the serving process writes the same SQLite file: a lock held a moment is waited out
+def mark(message_id: int, error: str | None, *, permanent: bool = False, sent_as: str = "text") -> None:
+    """Record a send the channel made (or its failure) by the row's id. Once the platform took a notice this
+    must hold, or the next round would send it again: a lock is waited out, the row read afresh each try."""
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.state not in (PENDING, FAILED):
+        return
+    if error is None:
+        record_sent(message, sent_as)
+    else:
+        record_failure(message, error, permanent=permanent)
 
 
 def dead_letters(scope: AppealScope | None = None, limit: int = 200) -> list[OutboxMessage]:
