@@ -401,3 +401,15 @@ def test_a_message_that_cannot_be_stored_is_answered_503_and_stored_once_when_de
     assert run(wa_app, deliver(payload), deliver(payload)) == [200, 200]  # Meta's redelivery, twice
     with wa_app.app_context():
         assert db.session.execute(select(func.count()).select_from(ChannelUpdate)).scalar_one() == 1
+
+
+def test_nothing_of_the_person_is_kept_before_consent(wa_app, graph):
+    """The message waiting for the resident's answer to the consent question holds its words, not the profile
+    name (found by a fresh-eyes review); the name comes with "I agree", and "Without my name" keeps none."""
+    run(wa_app, deliver(webhook(text("wamid.N1", "Когда починят свет во дворе?"), name="Aigerim Sadykova")))
+    with wa_app.app_context():
+        waiting = db.session.scalars(select(ChannelUpdate).where(ChannelUpdate.state == "held")).one()
+        assert waiting.held["name"] == "" and "Aigerim" not in json.dumps(waiting.held, ensure_ascii=False)
+    run(wa_app, deliver(webhook(button("wamid.N2", "consent:yes"), name="Aigerim Sadykova")))
+    with wa_app.app_context():
+        assert db.session.scalars(select(Appeal).where(Appeal.channel == "whatsapp")).one().author_name == "Aigerim Sadykova"

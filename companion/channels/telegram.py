@@ -37,8 +37,10 @@ def incoming(update: Update) -> channels.Incoming | None:
         chat = query.message.chat.id if query.message is not None else query.from_user.id
         if query.from_user is None or query.from_user.id != chat:
             return None  # a button is the chat's own resident's
+        user = query.from_user  # the name comes with the consent it is kept under
         return channels.Incoming(Channel.TELEGRAM.value, update.update_id, str(chat), button=query.data or "",
-                                 language_hint=(query.from_user.language_code or "")[:2])
+                                 name=" ".join(part for part in (user.first_name, user.last_name) if part),
+                                 language_hint=(user.language_code or "")[:2])
     message = update.message
     if message is None:
         return None

@@ -64,9 +64,10 @@ def incoming(message: dict, names: dict[str, str]) -> channels.Incoming | None:
     kind = message.get("type")
     if kind == "interactive":
         reply = (message.get("interactive") or {}).get("button_reply") or {}
-        return channels.Incoming(Channel.WHATSAPP.value, key, sender, button=str(reply.get("id") or ""))
+        return channels.Incoming(Channel.WHATSAPP.value, key, sender, button=str(reply.get("id") or ""),
+                                 name=names.get(sender, ""))  # the name comes with the consent it is kept under
     if kind == "button":  # a quick-reply button under a template
-        return channels.Incoming(Channel.WHATSAPP.value, key, sender,
+        return channels.Incoming(Channel.WHATSAPP.value, key, sender, name=names.get(sender, ""),
                                  button=str((message.get("button") or {}).get("payload") or ""))
     found = channels.Incoming(Channel.WHATSAPP.value, key, sender, key, name=names.get(sender, ""))
     if kind == "text":

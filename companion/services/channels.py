@@ -146,8 +146,9 @@ def _receive(message: Incoming) -> Outcome:
         _record(message)
         db.session.commit()
         return Outcome([Reply(status_text(message.channel, message.chat, lang, text if CODE.fullmatch(text) else ""))])
-    held = {"text": text, "name": message.name, "photo": message.photo, "lat": message.lat, "long": message.long,
-            "hint": message.language_hint}
+    # nothing of the person before consent (docs/channels.md): the name comes with the "I agree" press
+    held = {"text": text, "name": message.name if chat.consent == GIVEN else "", "photo": message.photo,
+            "lat": message.lat, "long": message.long, "hint": message.language_hint}
     if not text:  # a location or a photo alone: kept for the next text message of this chat
         _record(message, state="attach", held=held)
         db.session.commit()
@@ -198,7 +199,10 @@ def _button(message: Incoming, chat: ChannelChat, lang: str) -> Outcome:
         outcome = Outcome()
         for row in held:  # each in its own transaction, as if it had just arrived
             row.state = "done"
-            result = _take(message.channel, message.chat, chat, lang, row, dict(row.held or {}))
+            data = dict(row.held or {})
+            if value == "yes" and not data.get("name"):
+                data["name"] = message.name  # the profile name, given with the consent
+            result = _take(message.channel, message.chat, chat, lang, row, data)
             outcome.replies += result.replies
             outcome.queued = outcome.queued or result.queued
             outcome.change = outcome.change or result.change

@@ -106,6 +106,6 @@ def button_update(update_id: int, chat: int, data: str) -> dict:
     """An Update with a CallbackQuery from an inline button under one of the bot's messages."""
     return {"update_id": update_id, "callback_query": {
         "id": f"cb{update_id}", "chat_instance": "ci1", "data": data,
-        "from": {"id": chat, "is_bot": False, "first_name": "Aigerim", "language_code": "ru"},
+        "from": {"id": chat, "is_bot": False, "first_name": "Aigerim", "last_name": "Sadykova", "language_code": "ru"},
         "message": {"message_id": 1, "date": int(time.time()), "chat": {"id": chat, "type": "private"},
                     "from": {"id": 123456, "is_bot": True, "first_name": "Akimat"}, "text": "..."}}}
