@@ -30,7 +30,7 @@ from ..extensions import db
 from ..models import LANGUAGES, Appeal, AppealEvent, AppealTopic, Topic, TopicRun, TopicState, User, utcnow
 from .audit import audit
 from ..errors import Conflict, NotFound, ValidationError
-from .fields import Limit, at_most_characters, parse_id, storable
+from .fields import UNSTORABLE_MESSAGE, Limit, at_most_characters, parse_id, storable
 from .similarity import keyword_stems, text_stems
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ IN_THREAD_ABOVE = 50  # appeals whose texts are matched in a real thread (off th
 IDLE_SECONDS = 5.0  # how often a serving process looks for a re-application to work on
 BATCH_PAUSE_SECONDS = 0.1  # between two batches: the other connections run
 RUNNING, DONE, SUPERSEDED = "running", "done", "superseded"
-UNSTORABLE = _l("This text contains characters that cannot be stored. Please remove them.")
+UNSTORABLE = UNSTORABLE_MESSAGE
 
 # staff's choices on an appeal's page, and how its history names them (the topic's name as it was then)
 CHOICES = {"confirm": CONFIRMED, "remove": REMOVED}
