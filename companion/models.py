@@ -650,12 +650,13 @@ class ChannelChat(db.Model):
 
 
 class ChannelUpdate(db.Model):
-    """One update a platform delivered, once: its update_id and its message's id are unique, so a
-    redelivery finds this row (and its question or appeal) instead of making a second one."""
+    """One update a platform delivered, once: a chat's message id is unique, and an update_id is looked for
+    in the chat's updates of the last day (services.channels._seen: Telegram starts update_id again after a
+    week without updates), so a redelivery finds this row instead of making a second one."""
 
     __tablename__ = "channel_update"
-    __table_args__ = (UniqueConstraint("channel", "update_id", name="uq_channel_update"),
-                      UniqueConstraint("channel", "chat", "message_id", name="uq_channel_message"))
+    __table_args__ = (UniqueConstraint("channel", "chat", "message_id", name="uq_channel_message"),
+                      Index("ix_channel_update_chat_update", "channel", "chat", "update_id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(8))
     # 64-bit: a WhatsApp message id (a "wamid." string) is kept as a 63-bit digest of it (channels/whatsapp.py)

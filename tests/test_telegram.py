@@ -322,3 +322,26 @@ def test_the_outbox_loop_sends_what_comes_due_and_keeps_going(tg_app, api):
     with tg_app.app_context():
         code = db.session.execute(select(Appeal.tracking_code)).scalar_one()
     assert any(code in text for text in api.sent(909)), "the number reached the chat through the running sender"
+
+
+def test_an_update_id_telegram_counts_again_never_drops_a_new_message(tg_app, api):
+    """After a week without updates (or with a new bot token) Telegram starts update_id from a new value: an
+    old number then names a new message, from another chat or the same one (found by a fresh-eyes review: it
+    was answered ok and dropped). A redelivery of the same update within the day is still taken once."""
+    from datetime import timedelta
+    from companion.models import ChannelUpdate, utcnow
+    first = message_update(70, 5070, "Первое обращение: яма у дома")
+    run(tg_app, send(first), consent(5070, 71))
+    with tg_app.app_context():  # a week and more ago
+        for row in db.session.scalars(select(ChannelUpdate)):
+            row.created_at = utcnow() - timedelta(days=9)
+        db.session.commit()
+    run(tg_app, send(message_update(70, 5071, "Новое обращение другого жителя", message_id=9)), consent(5071, 72),
+        send(message_update(71, 5070, "Второе обращение того же жителя", message_id=40)))
+    with tg_app.app_context():
+        texts = set(db.session.scalars(select(Appeal.text).where(Appeal.channel == "telegram")))
+    assert texts == {"Первое обращение: яма у дома", "Новое обращение другого жителя", "Второе обращение того же жителя"}
+    again = message_update(73, 5071, "Третье", message_id=11)
+    run(tg_app, send(again), send(again))
+    with tg_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Appeal).where(Appeal.text == "Третье")) == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from flask import current_app
 from flask_babel import force_locale
@@ -89,10 +90,17 @@ def live_broadcast() -> Broadcast | None:
                               .limit(1)).scalar_one_or_none()
 
 
+REDELIVERY_WINDOW = timedelta(days=1)  # Telegram keeps an update for 24 hours; Meta retries for a day or so
+
+
 def _seen(message: Incoming) -> bool:
-    """True when this update, or this chat's message, was taken before."""
-    clauses = [ChannelUpdate.update_id == message.update_id]
-    found = db.session.execute(select(ChannelUpdate.id).where(ChannelUpdate.channel == message.channel, *clauses)).first()
+    """True when this update, or this chat's message, was taken before: the same update_id from the same chat
+    within a day (after a week without updates Telegram counts update_id from a new value, and an old
+    number then names a new message), or the chat's message id at any time."""
+    found = db.session.execute(select(ChannelUpdate.id).where(
+        ChannelUpdate.channel == message.channel, ChannelUpdate.chat == message.chat,
+        ChannelUpdate.update_id == message.update_id,
+        ChannelUpdate.created_at >= utcnow() - REDELIVERY_WINDOW)).first()
     if found is None and message.message_id is not None:
         found = db.session.execute(select(ChannelUpdate.id).where(
             ChannelUpdate.channel == message.channel, ChannelUpdate.chat == message.chat,
