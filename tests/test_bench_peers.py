@@ -36,7 +36,8 @@ def test_every_peer_delivers_each_round_to_every_viewer(peer):
     (result,) = asyncio.run(run.fanout([peer], viewers=10, rounds=2, processes=1))
     assert result["connected"] == 10
     assert result["all_received_rounds"] == result["rounds"] == 2
-    assert 0 < result["first_p50_ms"] <= result["p50_ms"]  # the first viewer's copy came before the last's
+    # the first viewer's copy came before the last's (p50_ms is rounded to 0.1 ms, first_p50_ms to 0.01)
+    assert 0 < result["first_p50_ms"] <= result["p50_ms"] + 0.05
 
 
 def test_a_socketio_client_asks_and_hears_the_question_on_air_from_every_peer(peer):
