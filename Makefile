@@ -46,7 +46,7 @@ run: deps translations
 # (measured on this 2-core machine: 2 workers 12.0 min for the parallel part, 4 workers about 15).
 WORKERS ?= 2
 test: test-deps translations
-	$(PY) -m pytest -n $(WORKERS) -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: none selected
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: none selected
 	$(PY) -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # The edit-test loop (about 2.5 minutes on this 2-core machine): services, sockets, HTTP, Open311, wording and the layers, on SQLite only;

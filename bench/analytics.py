@@ -40,6 +40,7 @@ from companion import create_app, migrate  # noqa: E402
 from companion.config import Config  # noqa: E402
 from companion.extensions import db  # noqa: E402
 from companion.models import ReportCache, utcnow  # noqa: E402
+from companion.runtime import runtime  # noqa: E402
 from companion.services import accounts, analytics, broadcasts, reports  # noqa: E402
 
 
@@ -52,7 +53,8 @@ def make_stale(app, key: str) -> None:
 
 
 def wait_recount(app) -> None:
-    task = app.extensions.pop("companion.last_recount", None)
+    state = runtime(app)
+    task, state.last_recount = state.last_recount, None
     if task is not None:
         task.join(120)
 

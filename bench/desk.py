@@ -5,11 +5,16 @@
     python bench/desk.py --quick    # 2,000 questions, 200 arrivals in 12 s (CI's smoke run)
     python bench/desk.py --part flood --runs 3   # the flood only, 3 runs; its figures replace desk.json's "flood"
     python bench/desk.py --part suggestions   # part 1 only: replaces its figures in the results file
+    python bench/desk.py --part service   # part 1 on the server itself, without the socket (seconds)
 
 Part 1, on the real server (one eventlet process, SQLite) with 10,000 questions in the broadcast
 (the labelled set's texts, varied): the acknowledgement time of `similar_questions` for each of
 300 newly arrived questions (the index brought up to date, the new question fingerprinted and
 scored), against `get_prompter` in the same run as the baseline. Target (issue 18): p99 <= 20 ms.
+
+Part 1 on the server (`--part service`): the same calls inside one process, timed around
+`similarity.similar_questions` itself, so the figure is the server's work and not the socket round
+trip (which the baseline shows is this machine's: tens of milliseconds when it is busy).
 
 Part 2, in Chromium at 1366x768: a moderator has a question selected and its edit form open with
 typed text; 1,000 questions arrive over 60 s through the keyed API. Reported: the time the desk
@@ -26,6 +31,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,15 +67,62 @@ def varied_texts(n: int, seed: int = 7) -> list[tuple[str, str]]:
 
 def seed_questions(server, n: int) -> None:
     """Questions written straight into the server's SQLite file (WAL: the server keeps serving)."""
-    db = sqlite3.connect(server.env["COMPANION_DATABASE_URL"].removeprefix("sqlite:///"))
-    now = time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime())
+    insert_questions(server.env["COMPANION_DATABASE_URL"].removeprefix("sqlite:///"), varied_texts(n), "bench")
+
+
+def insert_questions(path: str, texts: list[tuple[str, str]], prefix: str, first: int = 0) -> None:
+    db = sqlite3.connect(path)
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
     db.executemany(
         "INSERT INTO question (broadcast_id, tracking_code, text, author_name, district, contact, contact_consent, "
         "language, channel, client_id, source_hash, status, votes, asker_count, reject_reason, created_at, "
         "updated_at, version) VALUES (1, ?, ?, '', '', '', 0, ?, 'web', ?, '', 'pending', 0, 1, '', ?, ?, 1)",
-        [(f"SRK-2026-8{i:06d}", text, lang, f"bench-{i:08d}", now, now) for i, (text, lang) in enumerate(varied_texts(n))])
+        [(f"SRK-2026-8{first + i:06d}", text, lang, f"{prefix}-{i:08d}", now, now)
+         for i, (text, lang) in enumerate(texts)])
     db.commit()
     db.close()
+
+
+def part_service(questions: int, arrivals: int) -> dict:
+    """Part 1 on the server itself, without the socket: the time `similarity.similar_questions` takes
+    in the server's code for each of `arrivals` new questions among `questions` (the index brought up
+    to date with the new row, the question fingerprinted and scored), in one process on SQLite,
+    against the teleprompter's state (`desk.prompter_questions` and its payload) in the same run."""
+    from sqlalchemy import select
+
+    from companion import create_app
+    from companion.extensions import db
+    from companion.models import Broadcast, Question
+    from companion.presenters import prompter_state
+    from companion.services import desk, similarity
+    from companion.testing.setup import seed, test_config
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app(test_config(Path(folder)))
+        seed(app)
+        path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+        insert_questions(path, varied_texts(questions), "bench")
+        suggest, baseline = [], []
+        with app.app_context():
+            broadcast = db.session.scalar(select(Broadcast).where(Broadcast.slug == "demo"))
+            started = time.monotonic()
+            similarity.broadcast_index(broadcast)
+            build_s = time.monotonic() - started
+            for i, (text, lang) in enumerate(varied_texts(arrivals, seed=11)):
+                insert_questions(path, [(f"{text} новый {i}", lang)], f"new{i}", first=questions + i)
+                db.session.commit()  # a new transaction sees the new row, as a new socket event does
+                question = db.session.scalar(select(Question).where(Question.client_id == f"new{i}-00000000"))
+                t0 = time.perf_counter()
+                similarity.similar_questions(broadcast, question, limit=8)
+                suggest.append((time.perf_counter() - t0) * 1000)
+                t0 = time.perf_counter()
+                on_air, upcoming = desk.prompter_questions(broadcast)
+                prompter_state(broadcast, on_air, upcoming)
+                baseline.append((time.perf_counter() - t0) * 1000)
+    return {"questions_in_broadcast": questions, "first_build_s": round(build_s, 2),
+            "similar_p50_ms": round(pct(suggest, 0.5), 2), "similar_p99_ms": round(pct(suggest, 0.99), 2),
+            "baseline_p50_ms": round(pct(baseline, 0.5), 2), "baseline_p99_ms": round(pct(baseline, 0.99), 2),
+            "ratio_p99": round(pct(suggest, 0.99) / pct(baseline, 0.99), 2), "target_p99_ms": 20,
+            "load_average": round(os.getloadavg()[0], 1)}
 
 
 def ask(server, key, texts, spread_s: float, session=None) -> None:
@@ -180,15 +233,29 @@ def part_flood_only(flood, seconds, runs: int, out: Path) -> int:
     return 0
 
 
+def save_part(name: str, result: dict, quick: bool) -> None:
+    """One part's figures replace its own in the results file; the other parts' stay."""
+    out = ROOT / "bench" / "results" / ("desk-quick.json" if quick else "desk.json")
+    saved = json.loads(out.read_text()) if out.exists() else {}
+    saved[name] = {"when": result["when"], **result[name]}
+    out.write_text(json.dumps(saved, indent=1, ensure_ascii=False) + "\n")
+    print("wrote", out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--part", choices=("suggestions", "flood"), help="only this part (its figures are printed)")
+    parser.add_argument("--part", choices=("suggestions", "service", "flood"), help="only this part (its figures are printed)")
     parser.add_argument("--runs", type=int, default=1, help="with --part flood: how many runs (the median is kept)")
     parser.add_argument("--out", type=Path, help="with --part flood: the results file to update (default bench/results/desk.json)")
     args = parser.parse_args()
     questions, arrivals, flood, seconds = (2000, 60, 200, 12.0) if args.quick else (10_000, 300, 1000, 60.0)
     result = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "questions_in_broadcast": questions}
+    if args.part in (None, "service"):
+        result["service"] = part_service(questions, arrivals)
+        print("service:", result["service"], flush=True)
+        if args.part == "service":
+            return save_part("service", result, args.quick)
     with tempfile.TemporaryDirectory() as folder:
         server = LiveServer(Path(folder)).start() if args.part != "flood" else None
         try:
@@ -202,13 +269,8 @@ def main() -> None:
         finally:
             if server is not None:
                 server.stop()
-    if args.part == "suggestions":  # this part's figures replace its own in the results file
-        out = ROOT / "bench" / "results" / ("desk-quick.json" if args.quick else "desk.json")
-        saved = json.loads(out.read_text()) if out.exists() else {}
-        saved["suggestions"] = {"when": result["when"], **result["suggestions"]}
-        out.write_text(json.dumps(saved, indent=1, ensure_ascii=False) + "\n")
-        print("wrote", out)
-        return
+    if args.part == "suggestions":
+        return save_part("suggestions", result, args.quick)
     with tempfile.TemporaryDirectory() as folder:
         server = LiveServer(Path(folder)).start()
         try:

@@ -54,7 +54,8 @@ def create_app(config: Config | dict | None = None) -> "Flask":
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             from .durability import sqlite_pragmas
-            sqlite_pragmas(db.engine)
+            from .runtime import runtime
+            sqlite_pragmas(db.engine, runtime(app))
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     babel.init_app(app, locale_selector=select_locale)

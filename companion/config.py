@@ -13,6 +13,11 @@ INSTANCE = ROOT / "instance"
 # The interface's and the appeals' languages, in the order a missing text falls back to another: Kazakh
 # (the state language), Russian, English. The only list of them (translations/ holds one catalog each).
 LANGUAGES = ("kk", "ru", "en")
+FALLBACK_LANGUAGE = LANGUAGES[0]  # the language when none is known: Kazakh, the state language
+# each language in its own name, as the language switcher offers it
+LANGUAGE_ENDONYMS = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+# the teleprompter's three-letter mark of a question's language, the same in every interface language
+LANGUAGE_MARKS = {"kk": "ҚАЗ", "ru": "РУС", "en": "ENG"}
 
 
 def in_fallback_order(locale: str) -> tuple[str, ...]:
@@ -62,7 +67,7 @@ class Config:
     BACKUP_DIR: str = str(INSTANCE / "backups")
     BACKUP_KEEP: int = 30
     NAME_MAX_LENGTH: int = 80
-    DEFAULT_LOCALE: str = "kk"
+    DEFAULT_LOCALE: str = FALLBACK_LANGUAGE
     OPEN311_LOCALE: str = "en"
     OPEN311_DESCRIPTION_MAX_LENGTH: int = 4000
     OPEN311_RETRY_WINDOW_SECONDS: int = 600
@@ -123,6 +128,7 @@ class Config:
     WHATSAPP_TEMPLATE_NOTICE: str = "appeal_update"
     WHATSAPP_TEMPLATE_ANSWER: str = "appeal_answered"
     OUTBOX_MAX_ATTEMPTS: int = 8
+    CHANNEL_PHOTO_MAX_BYTES: int = 5 * 1024 * 1024
     OUTBOX_BACKOFF_SECONDS: int = 5
     TESTING: bool = False
     extra: dict = field(default_factory=dict)
@@ -275,7 +281,7 @@ SETTINGS_DOC = {
     "APPEALS_PAGE_SIZE": "Appeals per back-office page. Default 50.",
     "AUDIENCE_SAMPLE_SECONDS": "How often each serving process writes how many viewers it holds per live broadcast (the report's peak audience). Default 5.",
     "AUDIENCE_STALE_SECONDS": "A process's viewer count older than this is left out of the audience (the process stopped). Default 20.",
-    "REPORT_MAIL_SECONDS": "How often a serving process looks for broadcast reports to e-mail. Default 5.",
+    "REPORT_MAIL_SECONDS": "How often a serving process looks for e-mails to send (notices to applicants, broadcast reports). Default 5.",
     "ROADMAP_CACHE_SECONDS": "How long the public roadmap's figures are reused before they are counted again (in the background: visitors get the stored figures meanwhile). Default 60.",
     "ANALYTICS_CACHE_SECONDS": "How long the staff analytics' figures (per department) are reused before they are counted again in the background. Default 300.",
     "DISTRICTS": "The office's districts for the public roadmap, separated by ';', each with its spellings separated by '|' (the first is shown): Samal|Самал;Nursat|Нурсат. Other districts residents type are counted as other. Default: none.",
@@ -304,6 +310,7 @@ SETTINGS_DOC = {
     "WHATSAPP_API_URL": "Base URL of the Graph API with its version (a test's stand-in). Default https://graph.facebook.com/v23.0.",
     "WHATSAPP_TEMPLATE_NOTICE": "Approved template for a status notice outside WhatsApp's 24-hour window; its body takes {{1}} the number and {{2}} the link. Default appeal_update.",
     "WHATSAPP_TEMPLATE_ANSWER": "Approved template for an answer outside the 24-hour window; body {{1}} the number, {{2}} the link. Default appeal_answered.",
-    "OUTBOX_MAX_ATTEMPTS": "Attempts to send a notice through a messaging channel before it is dead-lettered for staff. Default 8.",
+    "CHANNEL_PHOTO_MAX_BYTES": "Largest photo fetched from Telegram or WhatsApp and kept with its appeal (a larger one keeps only its platform id). Default 5242880 (5 MiB).",
+    "OUTBOX_MAX_ATTEMPTS": "Attempts to send a notice (through a messaging channel or by e-mail) before it is dead-lettered for staff. Default 8.",
     "OUTBOX_BACKOFF_SECONDS": "Wait before the first retry of a failed notice; doubled after each further failure (at most an hour). Default 5.",
 }

@@ -12,23 +12,19 @@ import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from flask import Flask, has_app_context
 
-def _call(function):
-    return function()
-
-
-# How a blocking call is run: at once here; in a real thread under eventlet or gevent (`serve`).
-_runner = {"run": _call}
+from .runtime import Runtime, call_here, runtime
 
 
-def run_blocking_with(runner) -> None:
-    """Set how blocking calls (the log's sync) are run: `runner(function)` returns its result."""
-    _runner["run"] = runner
+def run_blocking_with(runner, app: Flask) -> None:
+    """Set how the app's blocking calls (the log's sync) are run: `runner(function)` returns its result."""
+    runtime(app).run_blocking = runner
 
 
 def run_blocking(function):
     """Run a blocking call (a sync, a password hash) the way the server set: in a real thread under eventlet or gevent."""
-    return _runner["run"](function)
+    return (runtime().run_blocking if has_app_context() else call_here)(function)
 
 
 def _sync(path: str) -> None:
@@ -45,8 +41,9 @@ def _sync(path: str) -> None:
 class LogSync:
     """Group commit for one database's log: one sync at a time, covering every commit before it."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, state: Runtime):
         self.path = path
+        self.state = state  # the app's runtime: how the sync is run, as the server set it
         self.lock = threading.Condition()  # a green one under eventlet and gevent (patched before use)
         self.committed = 0  # commits numbered in the order they happened
         self.synced = 0  # every commit up to this one is on disk
@@ -68,7 +65,7 @@ class LogSync:
                 self.syncing, target = True, self.committed
                 self.lock.release()
                 try:
-                    run_blocking(lambda: _sync(self.path))
+                    self.state.run_blocking(lambda: _sync(self.path))
                 finally:
                     self.lock.acquire()
                     self.syncing = False
@@ -76,7 +73,6 @@ class LogSync:
                 self.synced = max(self.synced, target)
 
 
-_logs: dict[str, LogSync] = {}
 # The commits of this green thread (or thread) whose sync waits for the end of `deferred()`.
 _pending: ContextVar[list | None] = ContextVar("companion_pending_syncs", default=None)
 
@@ -117,8 +113,9 @@ class DurableConnection(sqlite3.Connection):
             pending.append((self.log, ticket))
 
 
-def configure(dbapi_connection) -> str:
-    """Set up a new connection; returns the `synchronous` level it should run with."""
+def configure(dbapi_connection, state: Runtime) -> str:
+    """Set up a new connection of the app whose runtime is `state` (its connections to one file share one
+    group commit); returns the `synchronous` level it should run with."""
     if not isinstance(dbapi_connection, DurableConnection):
         return "FULL"
     cursor = dbapi_connection.cursor()
@@ -127,11 +124,14 @@ def configure(dbapi_connection) -> str:
     cursor.close()
     if not path or mode.lower() != "wal":
         return "FULL"
-    dbapi_connection.log = _logs.setdefault(path, LogSync(path + "-wal"))
+    log = state.sqlite_logs.get(path)
+    if log is None:
+        log = state.sqlite_logs[path] = LogSync(path + "-wal", state)
+    dbapi_connection.log = log
     return "NORMAL"
 
 
-def sqlite_pragmas(engine) -> None:
+def sqlite_pragmas(engine, state: Runtime) -> None:
     """WAL (readers never wait), commits durable before they return (`durability`: the log is synced
     off the event loop), foreign keys, and a short busy wait: a lock held by another process
     freezes an async server for at most 50 ms per try; the caller retries (services.database)."""
@@ -142,7 +142,7 @@ def sqlite_pragmas(engine) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA synchronous={configure(dbapi_connection)}")
+        cursor.execute(f"PRAGMA synchronous={configure(dbapi_connection, state)}")
         cursor.execute("PRAGMA busy_timeout=50")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

@@ -25,3 +25,10 @@ def base_url() -> str:
 def absolute_url(endpoint: str, **values) -> str:
     """The absolute address of `endpoint` on `base_url()`."""
     return base_url() + url_for(endpoint, **values)
+
+
+def public_url(endpoint: str, **values) -> str:
+    """The address of `endpoint` on COMPANION_PUBLIC_URL, for a message that leaves the machine (a chat's reply or
+    notice); "" when it is not set: a loopback or HOST:PORT address would reach no resident."""
+    public = current_app.config["PUBLIC_URL"]
+    return public.rstrip("/") + url_for(endpoint, **values) if public else ""

@@ -6,7 +6,10 @@ import secrets
 from datetime import date, datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        UniqueConstraint)
+from sqlalchemy import and_, or_
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.sql.expression import false as sa_false, true
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
@@ -74,6 +77,8 @@ class QuestionStatus(StrEnum):
 # A question still in play on the desk: it may take a merge, and it belongs in a group of likely duplicates
 # (the desk is told per question: presenters.staff_question's "open"); merged into it may be only those
 # not yet asked (MERGEABLE).
+# asked, and not yet read by a moderator (the reports count them apart)
+UNMODERATED_QUESTION_STATUSES = frozenset({QuestionStatus.SUBMITTED, QuestionStatus.PENDING})
 OPEN_QUESTION_STATUSES = frozenset({QuestionStatus.PENDING, QuestionStatus.APPROVED, QuestionStatus.QUEUED,
                                     QuestionStatus.ON_AIR, QuestionStatus.DEFERRED, QuestionStatus.ANSWERED})
 MERGEABLE_QUESTION_STATUSES = frozenset({QuestionStatus.PENDING, QuestionStatus.APPROVED, QuestionStatus.QUEUED,
@@ -105,6 +110,14 @@ class AppealStatus(StrEnum):
 # An appeal is finished (no deadline runs) in these statuses; answered_on_air is open only with follow-up.
 FINISHED_APPEAL_STATUSES = frozenset({AppealStatus.ANSWERED, AppealStatus.CLOSED, AppealStatus.FORWARDED,
                                       AppealStatus.LEFT_WITHOUT_CONSIDERATION, AppealStatus.WITHDRAWN})
+
+
+def appeal_open(status: str | None, follow_up: bool | None) -> bool:
+    """The rule of an open appeal (it still waits for its answer), for an appeal or a plain row of its
+    status and follow-up flag; Appeal.is_open is this rule in Python and in SQL."""
+    if status == AppealStatus.ANSWERED_ON_AIR:
+        return bool(follow_up)
+    return status is not None and status not in FINISHED_APPEAL_STATUSES
 
 
 class AppealType(StrEnum):
@@ -282,7 +295,7 @@ class Question(db.Model):
     consent_form: Mapped[str] = mapped_column(String(8), default="", server_default="")
     # the asker's separate opt-in to have the name and district shown on air and on public screens
     show_name: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
-    language: Mapped[str] = mapped_column(String(2), default="kk")
+    language: Mapped[str] = mapped_column(String(2), default=config.FALLBACK_LANGUAGE)
     channel: Mapped[str] = mapped_column(String(8), default=Channel.WEB.value)
     client_id: Mapped[str] = mapped_column(String(64))
     # who chose client_id: "v:<viewer token>", "k:<api key id>", "u:<staff id>" or "a:<address hash>"
@@ -455,7 +468,7 @@ class Appeal(db.Model):
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast.id"), index=True)
     channel: Mapped[str] = mapped_column(String(8), default=Channel.WEB.value)
     client_id: Mapped[str | None] = mapped_column(String(64))
-    language: Mapped[str] = mapped_column(String(2), default="kk")
+    language: Mapped[str] = mapped_column(String(2), default=config.FALLBACK_LANGUAGE)
     text: Mapped[str] = mapped_column(Text)
     author_name: Mapped[str] = mapped_column(String(120), default="")
     district: Mapped[str] = mapped_column(String(120), default="")
@@ -463,6 +476,9 @@ class Appeal(db.Model):
     lat: Mapped[float | None] = mapped_column()
     long: Mapped[float | None] = mapped_column()
     contact: Mapped[str] = mapped_column(String(200), default="")
+    # the blocking key (services.blocking: a keyed hash) of a sender whose number is not kept (a caller who did
+    # not consent): lets staff block them on every channel; names no one, erased with the personal data
+    sender_key: Mapped[str] = mapped_column(String(48), default="", server_default="")
     # the consent the applicant gave (as on its question), and when it was withdrawn
     consent_version: Mapped[str] = mapped_column(String(20), default="", server_default="")
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -533,12 +549,18 @@ class Appeal(db.Model):
     proposed_by: Mapped[User | None] = relationship(foreign_keys=[proposed_by_id])
     events: Mapped[list["AppealEvent"]] = relationship(back_populates="appeal", order_by="AppealEvent.id")
 
-    @property
+    @hybrid_property
     def is_open(self) -> bool:
-        """True while the appeal (or question only) still waits for its answer, by its status."""
-        if self.status == AppealStatus.ANSWERED_ON_AIR:
-            return self.follow_up
-        return self.status not in FINISHED_APPEAL_STATUSES
+        """True while the appeal (or question only) still waits for its answer, by its status (appeal_open)."""
+        return appeal_open(self.status, self.follow_up)
+
+    @is_open.inplace.expression
+    @classmethod
+    def _is_open_sql(cls):
+        """The same rule as SQL, for queries (the lists' "unfinished" filter, retention's "finished")."""
+        on_air = AppealStatus.ANSWERED_ON_AIR.value
+        return or_(and_(cls.status == on_air, cls.follow_up.is_(True)),
+                   and_(cls.status != on_air, cls.status.not_in([s.value for s in FINISHED_APPEAL_STATUSES])))
 
     @property
     def clock_runs(self) -> bool:
@@ -595,9 +617,26 @@ class BackstageMessage(db.Model):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class AppealFile(db.Model):
+    """A photo a resident attached in a chat, fetched from the platform (within CHANNEL_PHOTO_MAX_BYTES) and kept
+    in the database with its appeal, so every process and the backup have it; shown to staff only."""
+
+    __tablename__ = "appeal_file"
+    __table_args__ = (UniqueConstraint("appeal_id", "platform_id", name="uq_appeal_file"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appeal_id: Mapped[int] = mapped_column(ForeignKey("appeal.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    platform_id: Mapped[str] = mapped_column(String(200))  # Telegram's file_id, WhatsApp's media id
+    mime_type: Mapped[str] = mapped_column(String(40))  # from the bytes themselves, never from the platform
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class OutboxMessage(db.Model):
-    """One notice to send back through a messaging channel (Telegram, WhatsApp): written in the transaction of the
-    change that caused it, sent by the channels process with retries; "dead" after the last attempt."""
+    """One notice to send back through a messaging channel (Telegram, WhatsApp) or by e-mail: written in the
+    transaction of the change that caused it, sent by the channels process (a chat's) or a serving process's
+    mailer (an e-mail's) with retries; "dead" after the last attempt."""
 
     __tablename__ = "outbox_message"
     __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)

@@ -62,6 +62,12 @@ def audience_sees(question: Question, broadcast: Broadcast) -> bool:
     return bool(broadcast.public_feed) and question.status in PUBLIC_STATUSES
 
 
+def shows_asker(question: Question, broadcast: Broadcast) -> bool:
+    """True when public screens may show the asker's name and district: the broadcast allows names of
+    those who agreed, and this asker agreed."""
+    return bool(broadcast.show_asker and question.show_name)
+
+
 # the questions the audience may vote on: those still to be asked, and the one on air
 VOTABLE = frozenset({QuestionStatus.APPROVED, QuestionStatus.QUEUED, QuestionStatus.ON_AIR})
 

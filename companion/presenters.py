@@ -4,10 +4,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from .models import MERGEABLE_QUESTION_STATUSES, OPEN_QUESTION_STATUSES, Broadcast, Question, QuestionStatus, utcnow
-from .services.appeals import format_access_code
-from .permissions import audience_may_vote, audience_sees
-from .services.moderation import allowed_actions, confirm_actions, resident_status_label
-from .services.privacy import shows_asker
+from .services.fields import mask_contact
+from .services.wording import format_access_code
+from .config import FALLBACK_LANGUAGE
+from .services.language import current_language
+from .permissions import audience_may_vote, audience_sees, shows_asker
+from .services.moderation import allowed_actions, confirm_actions, desk_column, resident_status_label
 
 
 def iso(value: datetime | None) -> str | None:
@@ -23,16 +25,6 @@ def html_datetime(value: datetime | str | None) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")
-
-
-def mask_contact(contact: str) -> str:
-    """Hide the middle of a phone number or e-mail address: +7701*****67, a***@mail.kz."""
-    if not contact:
-        return ""
-    if "@" in contact:
-        local, _, domain = contact.partition("@")
-        return f"{local[:1]}***@{domain}"
-    return contact[:5] + "*" * max(len(contact) - 7, 0) + contact[-2:]
 
 
 def broadcast_settings(broadcast: Broadcast) -> dict:
@@ -52,7 +44,7 @@ def staff_question(q: Question) -> dict:
             "merged_into_id": q.merged_into_id, "category_id": q.category_id,
             "reject_ground": q.reject_ground, "reject_reason": q.reject_reason,
             "created_at": iso(q.created_at), "aired_at": iso(q.aired_at), "appeal": appeal_clock(q.appeal),
-            "actions": allowed_actions(q), "confirm": confirm_actions(q),
+            "actions": allowed_actions(q), "confirm": confirm_actions(q), "column": desk_column(q),
             # still in play (may take a merge, is grouped with likely duplicates); may be merged into another
             "open": q.status in OPEN_QUESTION_STATUSES, "mergeable": q.status in MERGEABLE_QUESTION_STATUSES}
 
@@ -125,10 +117,10 @@ def long_date(value) -> str:
     """A date (an ISO date string, or a moment, in the office's time zone) in the long form of the current
     language; the formal "2026 жылғы 19 мамыр" in Kazakh."""
     from datetime import date
-    from flask_babel import format_date, get_locale
+    from flask_babel import format_date
     if isinstance(value, str):
         value = date.fromisoformat(value)
-    return format_date(value, KAZAKH_DOCUMENT_DATE if str(get_locale() or "kk") == "kk" else "long")
+    return format_date(value, KAZAKH_DOCUMENT_DATE if current_language() == "kk" else "long")
 
 
 def moment_text(value) -> str:
@@ -154,7 +146,7 @@ def time_with_zone(value) -> str:
     from babel.dates import format_time, get_timezone, get_timezone_name
     from flask import current_app
     from flask_babel import get_locale, gettext
-    name, locale = current_app.config["TIMEZONE"], str(get_locale() or "en")
+    name, locale = current_app.config["TIMEZONE"], str(get_locale() or FALLBACK_LANGUAGE)
     zone = get_timezone(name)
     time = format_time(value, "HH:mm", tzinfo=zone, locale=locale)
     if name in KAZAKHSTAN_ZONES:
@@ -165,9 +157,8 @@ def time_with_zone(value) -> str:
 def talon(appeal) -> dict:
     """What the talon prints besides the numbers (APPK art. 64): the time and date received, the legal
     registration date, the receiving office and who accepted the appeal, in the current language."""
-    from flask_babel import get_locale
     from .services.office import accepted_by, office_name
-    locale = str(get_locale() or "kk")
+    locale = current_language()
     return {"received_date": long_date(appeal.received_at),
             "received_time": time_with_zone(appeal.received_at),
             "registration_date": long_date(registration_date(appeal)),
@@ -188,11 +179,11 @@ def appeal_status(appeal) -> dict:
 def public_appeal(appeal) -> dict:
     """An appeal as its applicant sees it with the access code: status, dates, public history, answer.
     No name, contact, address or officer (personal data stays with staff)."""
-    from flask_babel import get_locale
 
-    from .services.appeals import event_label, ground_label, public_events, public_note, status_label
+    from .services.appeals import event_label, public_events, public_note, status_label
+    from .services.wording import ground_label
     from .services.office import accepted_by, office_name
-    locale = str(get_locale() or "kk")
+    locale = current_language()
     department = appeal.department.name(locale) if appeal.department else None
     history = []
     for e in public_events(appeal):
@@ -230,10 +221,9 @@ def public_appeal(appeal) -> dict:
 def public_promise(promise, today=None) -> dict:
     """A published promise as residents see it: what, the department, by when, the state and the moment in
     the stream. Never the question's text or its asker, nor the staff's free-text notes."""
-    from flask_babel import get_locale
 
     from .services.promises import STATE_LABELS, format_offset, state_of
-    locale = str(get_locale() or "kk")
+    locale = current_language()
     state = state_of(promise, today)
     return {"id": promise.id, "text": promise.text, "state": state, "state_label": str(STATE_LABELS[state]),
             "department": promise.department.name(locale) if promise.department else None,
@@ -243,15 +233,10 @@ def public_promise(promise, today=None) -> dict:
             "moment": format_offset(promise.stream_offset)}
 
 
-def _locale() -> str:
-    from flask_babel import get_locale
-    return str(get_locale() or "kk")
-
-
 def last_promises(summary: dict | None) -> dict | None:
     """"Last week's promises" for a broadcast's present view and overlay: counts by state and a few items."""
     if summary is None:
         return None
     return {"counts": summary["counts"], "total": summary["total"],
-            "broadcast": summary["broadcast"].title(_locale()),
+            "broadcast": summary["broadcast"].title(current_language()),
             "items": [public_promise(p, summary["today"]) for p in summary["items"]]}

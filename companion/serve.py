@@ -51,10 +51,9 @@ def _patch(mode: str, database_url: str, max_connections: int) -> None:
             patch_psycopg()
     if mode in ("eventlet", "gevent"):
         _decline_websocket_compression(mode)
-        _sync_in_threads(mode)
 
 
-def _sync_in_threads(mode: str) -> None:
+def _sync_in_threads(app, mode: str) -> None:
     """SQLite's log is synced in a real thread, so the event loop goes on meanwhile (`durability`)."""
     from .durability import run_blocking_with
     # The sync's thread needs the GIL for a moment before and after the system call, and a busy
@@ -66,10 +65,10 @@ def _sync_in_threads(mode: str) -> None:
         # duplicate index (each one at a time per process: `passwords.turn`, `appeal_list.export_slot`,
         # `similarity.similarity_turn`); eventlet's default: 20
         tpool.set_num_threads(4)
-        run_blocking_with(tpool.execute)
+        run_blocking_with(tpool.execute, app)
     else:
         import gevent
-        run_blocking_with(lambda function: gevent.get_hub().threadpool.apply(function))
+        run_blocking_with(lambda function: gevent.get_hub().threadpool.apply(function), app)
 
 
 def _decline_websocket_compression(mode: str) -> None:
@@ -77,8 +76,8 @@ def _decline_websocket_compression(mode: str) -> None:
 
     Socket.IO's own server declines it by default; eventlet and simple-websocket (under gevent)
     accept it. Browsers offer it, and accepting kept a zlib compressor per viewer for the
-    connection's life (162 KB per viewer held against 62 without, measured with 1,000 viewers under
-    eventlet) and compressed every broadcast once per viewer. Socket.IO's messages are short: there
+    connection's life (more than twice a viewer's memory, docs/performance.md) and compressed every
+    broadcast once per viewer. Socket.IO's messages are short: there
     is little to gain. The offer is taken out of the request before the handshake reads it."""
     import importlib
     driver = importlib.import_module(f"engineio.async_drivers.{mode}")
@@ -143,7 +142,7 @@ def protocol_class():
 
         def _shrink_buffers(self):
             # A WebSocket reads and writes the socket itself for the rest of the connection, so the
-            # request's buffers would sit idle for hours: 4.5 KB per viewer. (One handed to the hub
+            # request's buffers would sit idle for hours. (One handed to the hub
             # closes them when this green thread ends; one left to eventlet's own handling, an
             # upgrade from long-polling, keeps them as long as it lives.) Its head has been read,
             # and a client sends no frame before the handshake's answer (RFC 6455, 4.1). Small ones
@@ -270,13 +269,16 @@ def serve(host: str | None = None, port: int | None = None, banner=None) -> None
     cfg.HOST, cfg.PORT = host, port  # links fall back to the address served on (`links.base_url`)
     _patch(cfg.ASYNC_MODE, cfg.DATABASE_URL, cfg.MAX_CONNECTIONS)
     from . import create_app
+    from .runtime import runtime
     app = create_app(cfg)
+    if cfg.ASYNC_MODE in ("eventlet", "gevent"):
+        _sync_in_threads(app, cfg.ASYNC_MODE)
     _raise_fd_limit(cfg.MAX_CONNECTIONS + 256)
     if banner:
         banner(app, host, port)
     if cfg.ASYNC_MODE == "eventlet":  # for /healthz with COMPANION_DIAGNOSTICS on
         from eventlet.hubs import get_hub
-        app.extensions["companion.diagnostics"] = {
+        runtime(app).diagnostics = {
             "hub_timers": lambda: sum(not timer.called for _, timer in get_hub().timers + get_hub().next_timers)}
     from .extensions import socketio
     from .realtime.emit import audience_sender, vote_flusher
@@ -287,10 +289,10 @@ def serve(host: str | None = None, port: int | None = None, banner=None) -> None
     socketio.start_background_task(vote_flusher, app)
     socketio.start_background_task(audience_sender, app)
     from .realtime.audience import audience_sampler
-    from .services.report_mail import mail_reports_forever
+    from .services.report_mail import mail_forever
     from .web.reports import mailed_pdf
     socketio.start_background_task(audience_sampler, app)
-    socketio.start_background_task(mail_reports_forever, app, socketio.sleep, mailed_pdf)
+    socketio.start_background_task(mail_forever, app, socketio.sleep, mailed_pdf)
     from .services.topics import retag_forever
     socketio.start_background_task(retag_forever, app, socketio.sleep)
     _warm_up()

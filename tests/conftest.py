@@ -67,6 +67,17 @@ def app(request, tmp_path, seeded_db):
 
 
 @pytest.fixture
+def sqlite_app(tmp_path, seeded_db):
+    """The app on a copy of the seeded SQLite database only (pages that are the same on PostgreSQL, SQLite's locks)."""
+    shutil.copy(seeded_db, tmp_path / "test.db")
+    app = create_app(test_config(tmp_path))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
 def ctx(app):
     """An app context for calling services directly."""
     with app.app_context():
@@ -148,5 +159,5 @@ SERIAL = frozenset({"test_transport.py", "test_security_live.py", "test_durabili
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.path.name in SERIAL:
+        if item.path.name in SERIAL and not item.get_closest_marker("anywhere"):
             item.add_marker(pytest.mark.serial)

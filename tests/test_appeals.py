@@ -284,10 +284,11 @@ def test_a_statutory_ground_leaves_the_appeal_without_consideration_and_restore_
     appeal = q.appeal
     assert appeal.status == A.LEFT_WITHOUT_CONSIDERATION and appeal.leave_ground == ground
     assert not appeal.clock_running and appeal.closed_at is not None
-    leave, note = appeal.events[-2:]
+    leave, note, owed = appeal.events[-3:]
     assert (leave.action, leave.public, leave.note, leave.detail) == ("leave", True, "", {"ground": ground})
     assert (note.action, note.public, note.note) == ("comment", False, "Реклама часов")
-    assert change.notices == [(appeal, "leave")]
+    assert [(n.appeal, n.kind, n.owed) for n in change.notices] == [(appeal, "leave", "no_address")]
+    assert (owed.action, owed.public, owed.detail) == ("notice_due", False, {"kind": "leave", "reason": "no_address"})
     moderation.transition(demo(), q.id, "restore", actor=user("mod"))
     assert appeal.status == A.ASSIGNED and appeal.leave_ground == "" and appeal.closed_at is None
     assert appeal.clock_running and appeal.events[-1].action == "reopen"
@@ -343,8 +344,8 @@ def test_back_office_leave_keeps_the_note_internal():
     appeal = new_appeal()
     appeals.leave_without_consideration(appeal, "no_essence", "Текст из одних букв", actor=user("admin"))
     assert appeal.leave_ground == "no_essence"
-    assert [(e.action, e.public, e.note) for e in appeal.events[-2:]] == [
-        ("leave", True, ""), ("comment", False, "Текст из одних букв")]
+    assert [(e.action, e.public, e.note) for e in appeal.events[-3:]] == [
+        ("leave", True, ""), ("comment", False, "Текст из одних букв"), ("notice_due", False, "")]
 
 
 def test_merging_several_askers_makes_the_target_appeal_collective():
@@ -433,6 +434,25 @@ def test_an_answer_on_air_whose_follow_up_was_cleared_cannot_be_withdrawn():
         appeals.withdraw(q.appeal, actor=None, means="web")
 
 
+def test_the_back_office_is_offered_exactly_the_steps_the_service_takes():
+    q = submit("Answered on air, a written answer still due")
+    appeals.set_follow_up(q.appeal, True, actor=user("mod"))
+    appeals.on_question_answered([q], user("mod"))
+    db.session.commit()
+    appeal = q.appeal
+    assert not appeals.allows(appeal, "close") and appeals.follow_up_settable(appeal)
+    with pytest.raises(InvalidTransition):
+        appeals.close(appeal, actor=user("admin"))
+    db.session.rollback()
+    appeals.set_follow_up(appeal, False, actor=user("mod"))
+    assert appeals.allows(appeal, "close")
+    appeals.close(appeal, actor=user("admin"))
+    assert not appeals.allows(appeal, "close") and not appeals.follow_up_settable(appeal)
+    question_only = submit("A question only, no name").appeal
+    assert question_only.statutory is False and not appeals.allows(question_only, "extend")
+    assert appeals.allows(new_appeal(), "extend")
+
+
 def test_staff_record_a_withdrawal_by_phone_or_paper_but_never_as_the_web():
     appeal = new_appeal()
     for means, actor in (("web", user("admin")), ("phone", None), ("fax", user("admin")), (None, user("admin"))):
@@ -485,7 +505,8 @@ def test_extension_to_the_limit_sets_the_notice_due_date():
     appeals.extend(appeal, limit, "A site survey is needed", actor=user("head"))
     assert appeal.status == A.EXTENDED and appeal.due_date == limit
     assert appeal.notice_due_date == deadlines.office_calendar().add_working_days(deadlines.local_date(), 3)
-    event = appeal.events[-1]
+    event, owed = appeal.events[-2:]
+    assert owed.action == "notice_due" and owed.detail == {"kind": "extend", "reason": "no_address"}
     assert event.note == "A site survey is needed" and event.detail["previous_due"] == appeal.original_due_date.isoformat()
 
 
@@ -503,7 +524,8 @@ def test_forwarding_records_the_body_and_whether_it_was_late():
     appeal = new_appeal()
     appeals.forward(appeal, "Akimat of Almaty region", "Outside the district", actor=user("admin"))
     assert appeal.status == A.FORWARDED and appeal.forwarded_to == "Akimat of Almaty region"
-    assert appeal.events[-1].detail == {"forwarded_to": "Akimat of Almaty region", "late": False}
+    assert appeal.events[-2].detail == {"forwarded_to": "Akimat of Almaty region", "late": False}
+    assert appeal.events[-1].detail == {"kind": "forward", "reason": "no_address"}  # owed by phone or in writing
 
 
 def test_urgency_marks_overdue_red_and_due_soon_amber():
@@ -693,3 +715,26 @@ def test_forward_immediately_needs_the_body_it_goes_to(body):
     assert "forwarded_to" in refused.value.fields
     db.session.rollback()
     assert q.appeal.status == A.REGISTERED and not q.appeal.urgent
+
+
+def test_open_is_one_rule_in_python_in_sql_and_for_retention():
+    """Appeal.is_open, the lists' "unfinished" filter (SQL), retention's "finished" and the report's plain rows
+    agree for every status and follow-up flag (the rule was written four times, and could drift)."""
+    from companion.models import appeal_open
+    from companion.services import appeal_list, privacy
+    appeal = new_appeal()
+    mine = Appeal.id == appeal.id
+    for status in AppealStatus:
+        for follow_up in (False, True):
+            appeal.status, appeal.follow_up = status.value, follow_up
+            db.session.flush()
+            expected = status in (A.REGISTERED, A.ASSIGNED, A.IN_PROGRESS, A.EXTENDED) or (
+                status == A.ANSWERED_ON_AIR and follow_up)
+            case = (status, follow_up)
+            assert appeal.is_open is expected, case
+            assert appeal_open(status.value, follow_up) is expected, case
+            assert db.session.scalar(select(func.count()).where(mine, appeal_list.unfinished_condition())) == expected, case
+            assert db.session.scalar(select(func.count()).select_from(Appeal).where(mine, privacy._finished())) == (
+                not expected), case
+            assert appeals.follow_up_settable(appeal) is (expected or status == A.ANSWERED_ON_AIR), case
+            assert appeals.allows(appeal, "assign") is (expected or status == A.ANSWERED_ON_AIR), case

@@ -13,8 +13,8 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from companion.extensions import db
-from companion.models import Appeal, AppealEvent, User
-from companion.services import apikeys, appeals, deadlines
+from companion.models import Appeal, AppealEvent, User, utcnow
+from companion.services import apikeys, appeals, deadlines, notices, outbox
 
 API = "/api/v1/broadcasts/demo/questions"
 
@@ -435,6 +435,12 @@ class Inbox:
         return self.messages
 
 
+def send_mail(app) -> int:
+    """One round of a serving process's mail task: the notices the steps wrote to the outbox go now."""
+    with app.app_context():
+        return notices.send_due()
+
+
 def test_answer_extension_and_forwarding_e_mail_the_applicant_in_the_appeal_language(app, staff_client):
     import email
     receipt = ask(app, "Когда отремонтируют лифт?", contact="resident@example.kz", consent=True, language="ru")
@@ -448,6 +454,8 @@ def test_answer_extension_and_forwarding_e_mail_the_applicant_in_the_appeal_lang
         act(officer, app, code, "propose_extension", due_date=new_due, reason="Нужна проверка")
         act(staff_client("head"), app, code, "approve_extension")
         act(officer, app, code, "answer", answer="Лифт отремонтируют до 1 мая.")
+        assert inbox.messages == []  # no request talks to the mail server
+        assert send_mail(app) == 2
         messages = inbox.wait(2)
     assert len(messages) == 2
     assert all(m.rcpt_tos == ["resident@example.kz"] and m.mail_from == "akimat@example.kz" for m in messages)
@@ -470,12 +478,20 @@ def test_a_mail_server_that_is_down_keeps_the_answer_and_records_the_failure(app
     app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=closed_port, SMTP_TIMEOUT=2)
     response = act(staff_client("officer"), app, code, "answer", answer="Answered anyway.")
     assert response.status_code == 302
+    assert send_mail(app) == 1
     with app.app_context():
         appeal = appeals.by_code(code)
         assert appeal.status == "answered"
         failed = db.session.execute(select(AppealEvent).where(AppealEvent.appeal_id == appeal.id,
                                                               AppealEvent.action == "notice_failed")).scalar_one()
         assert failed.detail["error"] == "ConnectionRefusedError" and not failed.public
+        assert notices.pending(appeal) == [failed]  # owed by hand while the outbox retries it
+    with Inbox() as inbox, app.app_context():  # the mail server is back: the retry sends it, and nothing is owed
+        app.config.update(SMTP_PORT=inbox.port)
+        assert notices.send_due(now=utcnow() + timedelta(hours=1)) == 1 and len(inbox.wait(1)) == 1
+        appeal = appeals.by_code(code)
+        assert appeal.events[-1].action == "notice_sent" and notices.pending(appeal) == []
+        assert notices.send_due(now=utcnow() + timedelta(hours=2)) == 0  # once
 
 
 def test_a_phone_only_applicant_is_owed_a_notice_that_staff_give_and_record(app, staff_client):
@@ -492,6 +508,7 @@ def test_a_phone_only_applicant_is_owed_a_notice_that_staff_give_and_record(app,
         flashed = officer.get(f"/appeals/{appeal_id(app, code)}").get_data(as_text=True)
         assert "tell them by phone or in writing" in flashed  # said at once, after the answer
         assert act(officer, app, other, "answer", answer="Answered by mail.").status_code == 302
+        send_mail(app)
         inbox.wait(1)
         time.sleep(0.2)
         assert [m.rcpt_tos for m in inbox.messages] == [["resident@example.kz"]]  # no mail to a phone number
@@ -528,8 +545,10 @@ def test_a_notice_with_no_mail_server_is_owed_too_and_a_later_one_covers_it(app,
     # a later notice that does reach the applicant tells where the appeal stands: nothing is owed any more
     with Inbox() as inbox, app.test_request_context():
         app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=inbox.port)
-        from companion.services import notices
-        assert notices.notify(appeals.by_code(code), "forward").action == "notice_sent"
+        outbox.enqueue_notice(appeals.by_code(code), "forward")
+        db.session.commit()
+        assert notices.send_due() == 1 and len(inbox.wait(1)) == 1
+        assert appeals.by_code(code).events[-1].action == "notice_sent"
         assert notices.pending(appeals.by_code(code)) == []
     assert code not in admin.get("/appeals?to_tell=1").get_data(as_text=True)
 

@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from companion.extensions import db
 from companion.models import AudienceCount, Broadcast, OutboxMessage, User
-from companion.services import (appeals, audience, broadcast_report, broadcasts, intake, moderation, report_mail)
+from companion.services import (appeals, audience, broadcast_report, broadcasts, intake, moderation, outbox,
+                                report_mail)
 from companion.errors import ValidationError
 
 from .conftest import csrf_token
@@ -306,7 +307,7 @@ def test_the_xlsx_has_every_filter_column_with_real_types(app, town_hall, staff_
     header = rows[0]
     assert header == ("Number", "Received", "Question", "Votes", "Askers", "Outcome", "Ground of rejection",
                       "Merged into", "Category", "District", "Channel", "Language", "On air", "Minutes to air",
-                      "Appeal status", "Department", "Officer", "Due date")
+                      "Appeal status", "Department", "Officer", "Due date", "Topics")
     by_code = {row[0]: dict(zip(header, row)) for row in rows[1:]}
     codes = town_hall["codes"]
     assert len(by_code) == 10
@@ -492,8 +493,8 @@ def test_one_process_sends_a_row_another_has_claimed(app, town_hall):
     with app.app_context():
         row = db.session.execute(select(OutboxMessage)).scalar_one()
         now = row.next_attempt_at + timedelta(seconds=1)
-        assert report_mail._claim(row.id, now) is True
-        assert report_mail._claim(row.id, now) is False  # the other process's attempt finds it leased
+        assert outbox.claim(row.id, now) is True
+        assert outbox.claim(row.id, now) is False  # the other process's attempt finds it leased
         assert report_mail.send_due(lambda b, lang: (b"%PDF", "x.pdf"), now=now) == 0
 
 

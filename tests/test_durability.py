@@ -105,6 +105,7 @@ def test_a_viewers_question_is_on_disk_before_it_is_acknowledged(tmp_path):
 GROUP_SCRIPT = r"""
 import os, sqlite3, sys, threading, time
 from companion import durability
+from companion.runtime import Runtime
 
 def mark(name):  # a line in the trace: an fdatasync of a file named after the moment
     fd = os.open(os.path.join(os.path.dirname(path), name), os.O_WRONLY | os.O_CREAT)
@@ -117,10 +118,12 @@ setup.execute("PRAGMA journal_mode=WAL")
 setup.execute("CREATE TABLE t (x INTEGER)")
 setup.commit()
 
+state = Runtime()  # one app's: its connections share one group commit
+
 def connect():
     conn = sqlite3.connect(path, factory=durability.DurableConnection, check_same_thread=False, timeout=30)
     conn.isolation_level = None
-    conn.execute(f"PRAGMA synchronous={durability.configure(conn)}")
+    conn.execute(f"PRAGMA synchronous={durability.configure(conn, state)}")
     return conn
 
 first, others = connect(), [connect() for _ in range(5)]

@@ -16,7 +16,7 @@ from companion.extensions import db
 from companion.models import Appeal, AppealEvent, User
 from companion.services import appeals
 
-from .test_appeals_http import Inbox, act, appeal_id, ask, assign
+from .test_appeals_http import Inbox, act, appeal_id, ask, assign, send_mail
 
 NOTE = "Рекламщик с Сайрана, третий раз за вечер"  # a moderator's own words: never shown to the resident
 PLAIN = {"spam": "advertising or a mass mailing", "abuse": "obscene or abusive language",
@@ -126,6 +126,7 @@ def test_the_applicant_is_e_mailed_the_ground_only_when_they_left_an_address(app
         app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=inbox.port, MAIL_FROM="akimat@example.kz")
         for receipt, ground in ((with_mail, "spam"), (by_phone, "spam"), (off_topic, "not_for_broadcast")):
             assert desk_reject(mod, app, receipt["tracking_code"], ground)["ok"]
+        send_mail(app)
         messages = inbox.wait(1)
         time.sleep(0.2)
     assert len(messages) == 1 and messages[0].rcpt_tos == ["resident@example.kz"]
@@ -150,7 +151,7 @@ def test_back_office_leave_needs_a_statutory_ground_and_tells_the_applicant(app,
     with Inbox() as inbox:
         app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=inbox.port)
         assert act(officer, app, code, "leave", ground="no_essence", note="Набор букв, перезвонить").status_code == 302
-        assert len(inbox.wait(1)) == 1
+        assert send_mail(app) == 1 and len(inbox.wait(1)) == 1
     page, api, _bare, _bare_api = resident_views(app, receipt)
     assert "Набор букв" not in page and "перезвонить" not in str(api) and PLAIN["no_essence"] in page
     detail = officer.get(f"/appeals/{appeal_id(app, code)}").get_data(as_text=True)

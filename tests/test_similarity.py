@@ -1,7 +1,9 @@
 """Likely duplicates and suggested categories (services/similarity.py), measured on labelled sets of
 realistic district questions in kk/ru/en (tests/data/): `duplicates.json` (343 questions, the set the
-weights and the threshold were chosen on) and `duplicates_holdout.json` (188 questions, written apart
-and never tuned on)."""
+weights and the threshold were chosen on), `duplicates_holdout.json` (188 questions, written apart),
+`duplicates_third.json` (234) and `duplicates_fourth.json` (237), each written on 2 Dec by an author who
+saw neither the scorer nor the other sets. The holdout and the third set were looked at while the
+lexicon was worked on; the fourth has only ever been measured (see docs/performance.md)."""
 from __future__ import annotations
 
 import json
@@ -38,12 +40,14 @@ def evaluate(name: str, same_language: bool) -> tuple[float, float]:
     return correct / made, found / wanted
 
 
-# Measured on 2026-12-01, after the Kazakh endings, topic-and-number pairs, amounts and the city's
-# streets (threshold 0.45): tuning set same-language 0.85 / 0.71, any language 0.89 / 0.55; held-out
-# same-language 0.81 / 0.76, any language 0.87 / 0.65. The floors sit a little below, so a change that makes the suggestions worse
+# Measured on 2026-12-02 (threshold 0.45), same language / any language, precision / recall: tuning set
+# 0.86 / 0.71, 0.90 / 0.56; holdout 0.83 / 0.76, 0.88 / 0.65; third 0.76 / 0.60, 0.85 / 0.45; fourth
+# 0.79 / 0.69, 0.87 / 0.50. The floors sit a little below, so a change that makes the suggestions worse
 # fails here. (The desk issue's aim, 0.9 / 0.8 in one language, is not reached; see docs/performance.md.)
-FLOORS = {("duplicates.json", True): (0.81, 0.69), ("duplicates.json", False): (0.86, 0.53),
-          ("duplicates_holdout.json", True): (0.79, 0.74), ("duplicates_holdout.json", False): (0.85, 0.62)}
+FLOORS = {("duplicates.json", True): (0.84, 0.69), ("duplicates.json", False): (0.88, 0.54),
+          ("duplicates_holdout.json", True): (0.80, 0.74), ("duplicates_holdout.json", False): (0.86, 0.62),
+          ("duplicates_third.json", True): (0.74, 0.57), ("duplicates_third.json", False): (0.83, 0.43),
+          ("duplicates_fourth.json", True): (0.76, 0.66), ("duplicates_fourth.json", False): (0.84, 0.48)}
 
 
 @pytest.mark.parametrize("name,same_language", list(FLOORS))
@@ -55,7 +59,8 @@ def test_duplicate_suggestions_on_the_labelled_sets(name, same_language):
 
 
 def test_the_labelled_sets_are_big_and_mixed_enough():
-    for name, least in (("duplicates.json", 300), ("duplicates_holdout.json", 150)):
+    for name, least in (("duplicates.json", 300), ("duplicates_holdout.json", 150), ("duplicates_third.json", 200),
+                        ("duplicates_fourth.json", 200)):
         questions = json.loads((DATA / name).read_text())["questions"]
         assert len(questions) >= least and {q["lang"] for q in questions} == {"kk", "ru", "en"}
         assert [q["id"] for q in questions] == list(range(1, len(questions) + 1))
@@ -71,6 +76,30 @@ def test_the_same_question_in_other_words_scores_as_a_duplicate(a, b):
     index = sim.Index()
     index.apply(1, 1, True, "ru", a)
     assert index.similar(sim.fingerprint(b), threshold=sim.THRESHOLD)[0][0] == 1
+
+
+def test_cold_water_is_water_and_a_cold_flat_is_heating():
+    assert "heating" not in sim.fingerprint("Кенесары 40 горячей воды нет, из крана идёт только холодная").topics
+    assert "heating" not in sim.fingerprint("тариф на холодную воду опять повышают?").topics
+    assert "heating" not in sim.fingerprint("Таңертеңнен бері суық су да, ыстық су да жоқ", "kk").topics
+    assert "heating" in sim.fingerprint("В квартире холодно, дети мёрзнут").topics
+    assert "heating" in sim.fingerprint("Үйде суық, балалар ауырып жатыр", "kk").topics
+
+
+def test_a_lawn_is_not_gas():
+    assert sim.fingerprint("все паркуются на газонах").topics == {"parking", "trees"}
+    assert "gas" in sim.fingerprint("запах газа в подъезде").topics
+    assert "gas" in sim.fingerprint("когда проведут газопровод").topics
+
+
+@pytest.mark.parametrize("a,b", [
+    ("Байқоңыр ауданында ыстық су жоқ", "В Байконурском районе нет горячей воды"),  # a name longer than 7 letters
+    ("В Нуре новые ЖК построили", "Живём в районе Нура"),  # a district listed whole, in another case
+    ("В Есильском районе отключат воду?", "Есиль ауданында су жоқ"),
+    ("В Алматинском районе отключили воду", "Алматы ауданы, су жоқ"),
+])
+def test_a_street_or_district_in_another_form_is_the_same_place(a, b):
+    assert sim.fingerprint(a).streets == sim.fingerprint(b).streets != frozenset()
 
 
 @pytest.mark.parametrize("a,b", [
@@ -177,17 +206,17 @@ def test_the_desk_index_follows_new_edited_and_late_committed_questions(app, mon
 
 
 def test_a_large_catch_up_is_scored_in_the_pool_and_a_new_question_in_place(app, monkeypatch):
-    from companion import durability
+    from companion.runtime import runtime
     from companion.services import intake
     pooled = []
     monkeypatch.setattr(sim, "IN_POOL_ABOVE", 1)
-    run = durability._runner["run"]
+    run = runtime(app).run_blocking
 
     def runner(function):  # the database's log syncs go through the pool too: count only the index's work
         if function.__qualname__.startswith("_with_index"):
             pooled.append(1)
         return run(function)
-    monkeypatch.setitem(durability._runner, "run", runner)
+    monkeypatch.setattr(runtime(app), "run_blocking", runner)
     with app.app_context():
         broadcast = intake.get_broadcast("demo")
         _ask(broadcast, "Когда починят лифт на Сығанақ 15?", 1)

@@ -490,7 +490,7 @@ def test_the_desk_starts_follow_up_on_for_an_appeal_with_a_contact(viewer_socket
 
 
 def test_forwarding_immediately_on_the_desk_tells_an_applicant_with_an_address(app, viewer_socket, staff_socket):
-    from .test_appeals_http import Inbox
+    from .test_appeals_http import Inbox, send_mail
     mod = staff_socket("mod")
     ask(viewer_socket(), "Named: a man threatens neighbours with a knife", author_name="Aigerim",
         contact="resident@example.kz", consent=True, language="ru")
@@ -498,6 +498,7 @@ def test_forwarding_immediately_on_the_desk_tells_an_applicant_with_an_address(a
     with Inbox() as inbox:
         app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=inbox.port, MAIL_FROM="akimat@example.kz")
         assert act(mod, "forward_immediately", q, forwarded_to="УП района")["ok"]
+        send_mail(app)
         messages = inbox.wait(1)
     assert len(messages) == 1 and messages[0].rcpt_tos == ["resident@example.kz"]
     body = messages[0].content.decode("utf-8", "replace")

@@ -41,7 +41,8 @@ def api():
 def tg_app(tmp_path, seeded_db, api):
     shutil.copy(seeded_db, tmp_path / "test.db")
     app = create_app(test_config(tmp_path, TELEGRAM_TOKEN=TOKEN, TELEGRAM_API_URL=api.base_url,
-                                 TELEGRAM_WEBHOOK_SECRET=SECRET, OUTBOX_BACKOFF_SECONDS=0, OUTBOX_MAX_ATTEMPTS=4))
+                                 TELEGRAM_WEBHOOK_SECRET=SECRET, OUTBOX_BACKOFF_SECONDS=0, OUTBOX_MAX_ATTEMPTS=4,
+                                 PUBLIC_URL="https://akimat.example.kz"))
     yield app
     with app.app_context():
         db.session.remove()
@@ -56,6 +57,7 @@ def run(app, *steps):
             results = []
             for step in steps:
                 results.append(await step(channel))
+            await channel.drain()
             return results
     return asyncio.run(main())
 
@@ -63,6 +65,7 @@ def run(app, *steps):
 def send(update: dict):
     async def step(channel):
         await channel.handle_json(update)
+        await channel.drain()  # the photos fetched in the background
         await channel.send_outbox_once()
     return step
 
@@ -92,7 +95,7 @@ def test_during_a_broadcast_a_message_goes_to_the_desk_and_the_number_comes_back
         code = appeal.tracking_code
     texts = api.sent(501)
     assert any("согласие" in t.lower() or "consent" in t.lower() for t in texts[:1])  # asked before the name is kept
-    assert any(code in t and "/talon" in t for t in texts)  # the number and the talon's link
+    assert any(code in t and "https://akimat.example.kz/track/" in t and "/talon" in t for t in texts)  # the number and the talon's link
     assert [m for m, _p in api.calls].count("answerCallbackQuery") == 1
 
 
@@ -345,3 +348,178 @@ def test_an_update_id_telegram_counts_again_never_drops_a_new_message(tg_app, ap
     run(tg_app, send(again), send(again))
     with tg_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Appeal).where(Appeal.text == "Третье")) == 1
+
+
+def test_messages_held_for_consent_all_become_appeals_in_order_once_consent_is_given(tg_app, api):
+    """Found by a fresh-eyes review: the held messages were taken one by one at the press, counted against the
+    per-minute limit there, and those past it were refused and lost. The limit counts them when they arrive."""
+    from datetime import timedelta
+    from companion.models import ChannelUpdate, utcnow
+    tg_app.config["QUESTIONS_PER_MINUTE_PER_VIEWER"] = 3
+    run(tg_app, *[send(message_update(n, 5201, f"Вопрос номер {n} о ремонте дороги")) for n in (1, 2, 3)])
+    with tg_app.app_context():  # the first three came two minutes ago: each minute within the limit
+        for row in db.session.scalars(select(ChannelUpdate).where(ChannelUpdate.chat == "5201")):
+            row.created_at = utcnow() - timedelta(minutes=2)
+        db.session.commit()
+    run(tg_app, *[send(message_update(n, 5201, f"Вопрос номер {n} о ремонте дороги")) for n in (4, 5, 6)])
+    run(tg_app, send(message_update(7, 5201, "Вопрос номер 7 о ремонте дороги")))  # the fourth within a minute
+    assert "Слишком много" in api.sent(5201)[-1]  # told at once, not held
+    run(tg_app, consent(5201, 8))
+    with tg_app.app_context():
+        questions = list(db.session.scalars(select(Question).where(Question.channel == "telegram").order_by(Question.id)))
+        assert [q.text for q in questions] == [f"Вопрос номер {n} о ремонте дороги" for n in range(1, 7)]
+        codes = [q.tracking_code for q in questions]
+    receipts = [t for t in api.sent(5201) if "SRK-" in t]
+    assert [next(c for c in codes if c in t) for t in receipts] == codes  # each number once, in order
+    assert not any("Слишком много" in t for t in api.sent(5201)[-6:])  # after the press: the six receipts
+
+
+@pytest.mark.parametrize("words", ["/start", "привет", "Сәлем!", "hi", "/help", "спасибо", "/help@akimat_bot",
+                                   "Здравствуйте", "рахмет", "👍"])
+def test_a_greeting_or_a_command_gets_the_help_reply_and_is_not_registered(tg_app, api, words):
+    """Found by a fresh-eyes review: "привет" or "/help" became a statutory appeal with a 15-day term."""
+    end_broadcast(tg_app)
+    run(tg_app, send(message_update(1, 5301, words)), consent(5301, 2), send(message_update(3, 5301, words)))
+    with tg_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Appeal)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Question).where(Question.channel == "telegram")) == 0
+    first, _thanks, again = api.sent(5301)
+    assert first == again  # the greeting with the language buttons, not the consent question
+    greetings = [p for c, p in api.calls if c == "sendMessage" and p["text"] == first]
+    assert len(greetings) == 2 and all("lang:kk" in p["reply_markup"] for p in greetings)
+    assert not any(c == "sendMessage" and "согласие" in p["text"].lower() for c, p in api.calls)
+
+
+def test_control_and_invisible_characters_in_a_profile_name_are_cleaned_not_refused(tg_app, api):
+    """Found by a fresh-eyes review: a bidi override or a bell in a Telegram name refused every message of
+    the resident ("characters that cannot be stored"). The name is cleaned; the message is taken."""
+    end_broadcast(tg_app)
+    press = button_update(1, 5401, "consent:yes")
+    press["callback_query"]["from"]["first_name"] = "\u202eAi\u200bgerim\x07"
+    run(tg_app, send(message_update(2, 5401, "Нет света в подъезде", first_name="x")), send(press),
+        send(message_update(3, 5401, "Во дворе нет освещения", first_name="Ai\u2066gerim\ufeff", last_name="\x1bSadykova\u200f")))
+    with tg_app.app_context():
+        names = list(db.session.scalars(select(Appeal.author_name).order_by(Appeal.id)))
+    assert names == ["Aigerim Sadykova", "Aigerim Sadykova"]
+    assert sum("SRK-" in t for t in api.sent(5401)) == 2 and not any("не принято" in t for t in api.sent(5401))
+
+
+def test_replies_and_later_notices_are_in_the_language_the_resident_writes_or_chose(tg_app, api):
+    """Found by a fresh-eyes review: a resident whose phone is set to Russian wrote in Kazakh and was asked for
+    consent in Russian (the phone's language), then given the number in Kazakh (the appeal's). Without a chosen
+    language every reply is in the message's language; a chosen one (the button) wins over both."""
+    end_broadcast(tg_app)
+    run(tg_app, send(message_update(1, 5501, "Біздің ауладағы жол әлі жөнделмеген, көмектесіңіздер", language_code="ru")))
+    asked = [p for c, p in api.calls if c == "sendMessage" and int(p["chat_id"]) == 5501][-1]
+    assert "келісім" in asked["text"].lower()  # the consent question in Kazakh
+    labels = [row[0]["text"] for row in json.loads(asked["reply_markup"])["inline_keyboard"]]
+    assert labels[0].startswith("Келісемін")  # and its buttons
+    run(tg_app, consent(5501, 2))
+    _answer(tg_app, 5501, "Жол келесі аптада жөнделеді.")
+    run(tg_app, lambda channel: channel.send_outbox_once())
+    receipt, assigned, answer = api.sent(5501)[-3:]  # the number, the department it was sent to, the answer
+    assert "нөміріңіз" in receipt and "жіберілді" in assigned and "жауап" in answer.lower()
+    # a chosen language wins over the message's
+    run(tg_app, send(button_update(10, 5502, "lang:en")), send(message_update(11, 5502, "Когда отремонтируют дорогу?")))
+    assert "consent" in api.sent(5502)[-1].lower()
+    run(tg_app, consent(5502, 12))
+    assert "Your number is" in api.sent(5502)[-1]
+    with tg_app.app_context():
+        assert list(db.session.scalars(select(Appeal.language).order_by(Appeal.id))) == ["kk", "en"]
+
+
+def test_a_message_longer_than_a_question_is_kept_whole_as_an_appeal_and_the_resident_told(tg_app, api):
+    """Found by a fresh-eyes review: a message over the live question's 1,000 characters was refused outright
+    (and the refusal mixed English into Russian). A chat message is an appeal's text: kept whole, in the
+    broadcast too (as an appeal for the back office, the resident told why); only past the appeal's own limit
+    is it refused, in the chat's language alone."""
+    long_text = "Во дворе дома 12 на улице Абая третий месяц не вывозят мусор, контейнеры переполнены. " * 20
+    assert len(long_text) > 1000
+    run(tg_app, send(message_update(1, 5601, long_text.strip())), consent(5601, 2))  # the broadcast is live
+    with tg_app.app_context():
+        appeal = db.session.execute(select(Appeal).where(Appeal.channel == "telegram")).scalar_one()
+        assert appeal.text == long_text.strip() and appeal.question_id is None and appeal.statutory
+        assert db.session.scalar(select(func.count()).select_from(Question).where(Question.channel == "telegram")) == 0
+    told, receipt = api.sent(5601)[-2:]
+    assert "слишком длинное" in told and appeal.tracking_code in receipt
+    end_broadcast(tg_app)
+    run(tg_app, send(message_update(3, 5601, long_text * 3)))
+    with tg_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Appeal).where(Appeal.channel == "telegram")) == 2
+    run(tg_app, send(message_update(4, 5601, "Очень длинное сообщение. " * 500)))  # past any appeal's text
+    refusal = api.sent(5601)[-1]
+    assert refusal.startswith("Сообщение не принято") and "не более" in refusal.lower()
+    assert not any(word in refusal for word in ("most", "characters", "question"))
+
+
+def test_without_a_public_address_a_chat_gets_the_number_and_never_a_local_link(tg_app, api):
+    """Found by a fresh-eyes review: without COMPANION_PUBLIC_URL the receipt, the status and the notices linked to
+    http://localhost/... (the channels process's own address), which no resident can open. They give the number
+    (and "status" in the chat) instead; an answer too long for one message comes whole, in parts."""
+    tg_app.config["PUBLIC_URL"] = ""
+    end_broadcast(tg_app)
+    run(tg_app, send(message_update(1, 5701, "Когда заасфальтируют двор дома 5?")), consent(5701, 2),
+        send(message_update(3, 5701, "статус")))
+    answer = "\n\n".join(f"Пункт {n}. " + "Работы по благоустройству двора запланированы на весну. " * 12
+                         for n in range(1, 10))
+    assert len(answer) > 4000
+    _answer(tg_app, 5701, answer)
+    run(tg_app, lambda channel: channel.send_outbox_once())
+    with tg_app.app_context():
+        code = db.session.execute(select(Appeal.tracking_code)).scalar_one()
+    texts = api.sent(5701)
+    assert not any("http" in t or "localhost" in t for t in texts)
+    receipt = next(t for t in texts if "Принято" in t)
+    assert code in receipt and "статус" in receipt
+    parts = [t for t in texts if "Пункт" in t]
+    assert len(parts) > 1 and all(len(t) <= 4096 for t in parts)
+    assert all(f"Пункт {n}." in "".join(parts) for n in range(1, 10))
+    assert answer.split("\n\n")[-1].strip() in parts[-1]  # nothing cut
+
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8  # the start of a JPEG file, then its "pixels"
+
+
+def test_an_attached_photo_is_fetched_and_kept_with_the_appeal_for_staff_only(tg_app, api):
+    """Found by a fresh-eyes review: only Telegram's file_id was kept, which no one in the office can open. The
+    photo is fetched (getFile, then the file from /file/bot<token>/, both served by the stand-in) within
+    CHANNEL_PHOTO_MAX_BYTES and kept with the appeal; its page links it, for staff who may see the appeal."""
+    end_broadcast(tg_app)
+    api.files["AgAD-large"] = JPEG
+    run(tg_app, send(message_update(1, 5801, "Яма на дороге у дома 7", photo=True)), consent(5801, 2))
+    with tg_app.app_context():
+        from companion.models import AppealFile
+        appeal = db.session.execute(select(Appeal).where(Appeal.channel == "telegram")).scalar_one()
+        (kept,) = db.session.scalars(select(AppealFile)).all()
+        assert kept.appeal_id == appeal.id and kept.data == JPEG and kept.mime_type == "image/jpeg"
+        assert appeal.attachments == {"channel": "telegram", "photos": ["AgAD-large"]}  # the id stays as well
+        appeal_id, file_id = appeal.id, kept.id
+    assert [m for m, _p in api.calls].count("download") == 1
+    from .conftest import login
+    admin = tg_app.test_client()
+    login(admin, "admin")
+    page = admin.get(f"/appeals/{appeal_id}").get_data(as_text=True)
+    assert f"/appeals/{appeal_id}/files/{file_id}" in page
+    shown = admin.get(f"/appeals/{appeal_id}/files/{file_id}")
+    assert shown.status_code == 200 and shown.data == JPEG and shown.mimetype == "image/jpeg"
+    assert "no-store" in shown.headers["Cache-Control"]
+    assert admin.get(f"/appeals/{appeal_id}/files/{file_id + 1}").status_code == 404
+    assert tg_app.test_client().get(f"/appeals/{appeal_id}/files/{file_id}").status_code in (302, 401)
+    operator = tg_app.test_client()
+    login(operator, "operator")
+    assert operator.get(f"/appeals/{appeal_id}/files/{file_id}").status_code == 403
+
+
+def test_a_photo_too_large_or_not_an_image_keeps_its_file_id_only(tg_app, api):
+    end_broadcast(tg_app)
+    tg_app.config["CHANNEL_PHOTO_MAX_BYTES"] = 1000
+    api.files["AgAD-large"] = JPEG  # 2 KiB: over the cap, never downloaded
+    run(tg_app, send(message_update(1, 5802, "Фото ямы", photo=True)), consent(5802, 2))
+    tg_app.config["CHANNEL_PHOTO_MAX_BYTES"] = 10_000
+    api.files["AgAD-large"] = b"<html><script>alert(1)</script></html>"  # not an image, whatever it is called
+    run(tg_app, send(message_update(3, 5802, "Ещё фото", photo=True)))
+    with tg_app.app_context():
+        from companion.models import AppealFile
+        assert db.session.scalar(select(func.count()).select_from(AppealFile)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Appeal).where(Appeal.attachments.is_not(None))) == 2
+    assert [m for m, _p in api.calls].count("download") == 1  # the one within the cap

@@ -50,7 +50,7 @@ def wa_app(request, tmp_path, seeded_db, graph):
     """The app with WhatsApp set, on SQLite and on PostgreSQL (whose BIGINT keeps the 63-bit message keys)."""
     settings = {"WHATSAPP_TOKEN": TOKEN, "WHATSAPP_PHONE_NUMBER_ID": PHONE_ID, "WHATSAPP_VERIFY_TOKEN": VERIFY,
                 "WHATSAPP_APP_SECRET": APP_SECRET, "WHATSAPP_API_URL": graph.base_url, "OUTBOX_BACKOFF_SECONDS": 0,
-                "OUTBOX_MAX_ATTEMPTS": 5}
+                "OUTBOX_MAX_ATTEMPTS": 5, "PUBLIC_URL": "https://akimat.example.kz"}
     if request.param == "sqlite":
         shutil.copy(seeded_db, tmp_path / "test.db")
         app = create_app(test_config(tmp_path, **settings))
@@ -413,3 +413,65 @@ def test_nothing_of_the_person_is_kept_before_consent(wa_app, graph):
     run(wa_app, deliver(webhook(button("wamid.N2", "consent:yes"), name="Aigerim Sadykova")))
     with wa_app.app_context():
         assert db.session.scalars(select(Appeal).where(Appeal.channel == "whatsapp")).one().author_name == "Aigerim Sadykova"
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_a_sender_who_refused_consent_is_blocked_on_every_channel(wa_app, graph, live):
+    """A chat that answered "Without my name" keeps no contact; its sender can still be blocked from the appeal's
+    page, and the block holds on WhatsApp and for a call from the same number."""
+    if not live:
+        end_broadcast(wa_app)
+    number = "77015559876"
+    run(wa_app, deliver(webhook(text("wamid.R1", "Оскорбительное сообщение без имени", number), wa_id=number)),
+        deliver(webhook(button("wamid.R2", "consent:no", number), wa_id=number)))
+    with wa_app.test_request_context("/"):
+        from companion.services import blocking
+        appeal = db.session.execute(select(Appeal).where(Appeal.channel == "whatsapp")).scalar_one()
+        assert appeal.contact == ""
+        admin = db.session.execute(select(User).where(User.username == "admin")).scalar_one()
+        assert blocking.block_appeal_sender(appeal, actor=admin, reason="abuse")
+        assert blocking.is_blocked([blocking.contact_identity("8 701 555 98 76")])
+    run(wa_app, deliver(webhook(text("wamid.R3", "Ещё одно", number), wa_id=number)))
+    assert "не можем" in graph.texts(number)[-1].lower()
+    with wa_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Appeal).where(Appeal.channel == "whatsapp")) == 1
+
+
+def test_without_a_public_address_the_template_names_the_status_word_not_a_local_link(wa_app, graph):
+    """The template's second parameter is the talon's link; without COMPANION_PUBLIC_URL (found by a fresh-eyes
+    review: http://localhost/...) it tells the resident to send "status" in the chat."""
+    wa_app.config["PUBLIC_URL"] = ""
+    end_broadcast(wa_app)
+    run(wa_app, deliver(webhook(text("wamid.P1", "Нет воды в доме"))), deliver(webhook(button("wamid.P2", "consent:yes"))))
+    with wa_app.app_context():
+        chat = db.session.get(ChannelChat, ("whatsapp", "77011234567"))
+        chat.updated_at = utcnow() - timedelta(hours=25)
+        db.session.commit()
+    _answer(wa_app, "77011234567", "Воду дадут завтра.")
+
+    async def send(hook):
+        await hook.channel.send_outbox_once()
+    run(wa_app, send)
+    params = [p["text"] for p in graph.bodies[-1]["template"]["components"][0]["parameters"]]
+    assert params[0].startswith("SRK-") and "статус" in params[1] and "http" not in params[1]
+    assert not any("http" in t for t in graph.texts("77011234567"))
+
+
+def test_an_attached_image_is_fetched_by_its_media_url_and_kept_with_the_appeal(wa_app, graph):
+    """The Graph API's GET /{media-id} gives the image's URL and size; the URL, with the token, its bytes (both
+    served by the stand-in). The image is kept with the appeal within CHANNEL_PHOTO_MAX_BYTES; the webhook is
+    answered before it is fetched."""
+    from companion.models import AppealFile
+    from .test_telegram import JPEG
+    end_broadcast(wa_app)
+    graph.media["1234567890"] = JPEG
+    graph.media["999"] = JPEG + bytes(wa_app.config["CHANNEL_PHOTO_MAX_BYTES"])  # too large: never downloaded
+    run(wa_app, deliver(webhook(image("wamid.I1", "1234567890", "Разбитый фонарь во дворе"))),
+        deliver(webhook(button("wamid.I2", "consent:yes"))),
+        deliver(webhook(image("wamid.I3", "999", "Ещё один фонарь"))))
+    with wa_app.app_context():
+        (kept,) = db.session.scalars(select(AppealFile)).all()
+        appeal = db.session.get(Appeal, kept.appeal_id)
+        assert appeal.text == "Разбитый фонарь во дворе" and kept.data == JPEG and kept.channel == "whatsapp"
+        assert db.session.scalar(select(func.count()).select_from(Appeal).where(Appeal.channel == "whatsapp")) == 2
+    assert graph.downloads == ["1234567890"]

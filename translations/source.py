@@ -18,6 +18,16 @@ write "Мерзімі: %(date)s". tests/test_translations.py checks both rules.
 RU_FORMS, KK_FORMS = 3, 2
 
 T = {
+    "The service is busy for a moment. Nothing was saved: please send the form again.": (
+        "Сервис ненадолго занят. Ничего не сохранено: отправьте форму ещё раз.",
+        "Қызмет сәл уақытқа бос емес. Ештеңе сақталған жоқ: форманы қайта жіберіңіз."),
+    "Your appeal %(code)s has been sent for consideration to: %(department)s.": (
+        "Ваше обращение %(code)s направлено на рассмотрение: %(department)s.",
+        "Сіздің %(code)s өтінішіңіз қарауға жіберілді: %(department)s."),
+    'Photo': ('Фото', 'Фото'),
+    'Send “status” in this chat to see where your appeal stands.': ('Отправьте «статус» в этот чат, чтобы узнать, на каком этапе ваше обращение.', 'Өтінішіңіз қай кезеңде екенін білу үшін осы чатқа «мәртебе» деп жіберіңіз.'),
+    'send “status” in this chat': ('отправьте «статус» в этот чат', 'осы чатқа «мәртебе» деп жіберіңіз'),
+    'Your message is too long for a question in the live broadcast, so it is registered as an appeal to the office; its number follows.': ('Ваше сообщение слишком длинное для вопроса в прямом эфире, поэтому оно зарегистрировано как обращение в аппарат; номер придёт следующим сообщением.', 'Хабарламаңыз тікелей эфирдегі сұрақ үшін тым ұзын, сондықтан ол аппаратқа өтініш ретінде тіркелді; нөмірі келесі хабарламада келеді.'),
     "The promise was taken back.": ("Обещание отозвано.", "Уәде кері алынды."),
     "This promise has been worked on since it was marked: the back office can change it.": (
         "С обещанием уже работали после того, как его отметили: изменить его может аппарат.",
@@ -830,7 +840,6 @@ T = {
     'Tell the applicant by': ('Сообщить заявителю до', 'Өтініш берушіге хабарлау мерзімі'),
     'Term extended': ('Срок продлён', 'Мерзім ұзартылды'),
     'The applicant will be e-mailed.': ('Заявителю будет отправлено письмо.', 'Өтініш берушіге хат жіберіледі.'),
-    'The e-mail notice could not be sent; please tell the applicant another way.': ('Уведомление по e-mail не отправлено; сообщите заявителю другим способом.', 'E-mail хабарламасы жіберілмеді; өтініш берушіге басқа жолмен хабарлаңыз.'),
     'The end of the range is before its start.': ('Конец периода раньше его начала.', 'Кезеңнің соңы басынан ерте.'),
     'By law the answer is given in the state language or in the language of the appeal.': ('По закону ответ даётся на государственном языке или на языке обращения.', 'Заң бойынша жауап мемлекеттік тілде немесе өтініш тілінде беріледі.'),
     'The new due date must be later than the current one (%(d)s).': ('Новый срок должен быть позже текущего (%(d)s).', 'Жаңа мерзім қазіргіден (%(d)s) кеш болуы керек.'),
@@ -1118,7 +1127,7 @@ T = {
     'At most %(n)s web addresses.': ('Не более %(n)s веб-адресов.', 'Веб-мекенжайлар саны: ең көбі %(n)s.'),
     'Enter a web address starting with http:// or https://.': ('Укажите веб-адрес, начинающийся с http:// или https://.', 'http:// немесе https:// деп басталатын веб-мекенжайды енгізіңіз.'),
     'At most %(n)s attributes.': ('Не более %(n)s дополнительных полей.', 'Қосымша өрістер саны: ең көбі %(n)s.'),
-    "An attribute's code: Latin letters, digits and _ . : -, at most 64.": ('Код поля: латинские буквы, цифры и _ . : -, не более 64.', 'Өріс коды: латын әріптері, цифрлар және _ . : -, ең көбі 64.'),
+    "An attribute's code: Latin letters, digits and _ . : -, at most %(n)s.": ('Код поля: латинские буквы, цифры и _ . : -, не более %(n)s.', 'Өріс коды: латын әріптері, цифрлар және _ . : -, ең көбі %(n)s.'),
     'Expected a text value or a list of them.': ('Ожидается текстовое значение или их список.', 'Мәтіндік мән немесе олардың тізімі күтіледі.'),
     'Expected attribute[code]=value.': ('Ожидается attribute[код]=значение.', 'attribute[код]=мән түрі күтіледі.'),
     "Write to the office's administrator for help with this interface.": ('По вопросам этого интерфейса пишите администратору учреждения.', 'Бұл интерфейс бойынша мекеменің әкімшісіне жазыңыз.'),

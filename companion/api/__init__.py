@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from ..extensions import db, socketio
@@ -11,8 +10,10 @@ from ..presenters import appeal_status as appeal_status_view
 from ..presenters import broadcast_settings, own_question, public_appeal, public_question
 from ..realtime.emit import publish
 from ..services import apikeys, appeals, desk, intake, limits, readiness
+from ..services.language import current_language
 from ..services.database import resilient
 from ..errors import NotFound, ServiceError, ValidationError
+from ..runtime import runtime
 from . import openapi as openapi_document
 
 bp = Blueprint("api", __name__)
@@ -43,7 +44,7 @@ def healthz():
         import greenlet
         # live ones: started and not finished (a finished one may wait for the collector)
         extra["green_threads"] = sum(isinstance(o, greenlet.greenlet) and bool(o) for o in gc.get_objects())
-        for name, probe in current_app.extensions.get("companion.diagnostics", {}).items():  # the server's own
+        for name, probe in runtime().diagnostics.items():  # the server's own
             extra[name] = probe()
     return jsonify(status="ok", async_mode=socketio.async_mode, **extra)
 
@@ -75,7 +76,7 @@ def submit_question(slug: str):
     key = apikeys.authenticate_key(request.headers.get("Authorization"))
     # An integrator's key submits for many people: no per-address limit; anonymous callers have one.
     question, change = intake.submit_question(broadcast, data, channel=Channel.API, api_key=key,
-                                              default_language=str(get_locale() or "kk"),
+                                              default_language=current_language(),
                                               source="" if key else limits.source_hash(request.remote_addr))
     publish(change)
     body = own_question(question)

@@ -18,7 +18,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, request
-from flask_babel import format_date, get_locale
+from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -28,10 +28,11 @@ from ..extensions import db
 from ..models import Appeal, Category, Channel
 from ..permissions import filed_by, key_filed
 from ..services import apikeys, appeals, desk, limits
+from ..services.language import current_language
 from ..services.appeal_list import unfinished_condition
 from ..services.database import resilient
 from ..errors import Forbidden, NotFound, ServiceError, ValidationError
-from ..services.fields import parse_id, storable
+from ..services.fields import parse_id, valid_client_id
 from . import georeport
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -82,10 +83,6 @@ def _answer(body, root: str, status: int = 200):
     return georeport.render(body, root, _fmt(), status)
 
 
-def _locale() -> str:
-    return str(get_locale() or "kk")
-
-
 def _local_iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
@@ -94,7 +91,7 @@ def _local_iso(moment: datetime | None) -> str | None:
 
 def service(category: Category) -> dict:
     """A category as a GeoReport service."""
-    locale = _locale()
+    locale = current_language()
     return {"service_code": str(category.id), "service_name": category.name(locale),
             "description": category.name(locale), "metadata": False, "type": "realtime", "keywords": "",
             "group": category.department.name(locale) if category.department else ""}
@@ -129,7 +126,7 @@ def _no_store(response):
 
 def service_request(appeal: Appeal) -> dict:
     """An appeal as a GeoReport service request, for the integrator that filed it (no name or contact)."""
-    locale = _locale()
+    locale = current_language()
     zone = ZoneInfo(current_app.config["TIMEZONE"])
     extra = appeal.open311_extra or {}
     notes = appeals.status_label(appeal.status, appeal.follow_up)
@@ -308,8 +305,7 @@ def create_request(fmt: str):
               "contact": _email(data.get("email")) or data.get("phone") or "",
               "received_at": data.get("received_at"), "external_id": data.get("external_id")}
     client_id = data.get("client_id") or request.headers.get("Idempotency-Key") or None
-    if client_id is not None and (not isinstance(client_id, str) or not 8 <= len(client_id) <= 64
-                                  or not storable(client_id)):
+    if client_id is not None and not valid_client_id(client_id, any_text=True):
         raise ValidationError(fields={"client_id": _l("Invalid client id.")})
     window = current_app.config["OPEN311_RETRY_WINDOW_SECONDS"]
     appeal, new = appeals.create_appeal(fields, api_key=key, channel=Channel.OPEN311, client_id=client_id,

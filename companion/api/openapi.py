@@ -7,7 +7,7 @@ import copy
 import re
 
 from ..models import LANGUAGES, AppealStatus
-from ..services.fields import Limit, name_limit
+from ..services.fields import CLIENT_ID_SHORTEST, Limit, name_limit
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -142,7 +142,7 @@ OPENAPI = {
                      "description": QUESTION_RULE.replace("author_name", "first_name or last_name")
                      + " A question only has expected_datetime null.",
                      "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {
-                         "type": "string", "minLength": 8, "maxLength": Limit.CLIENT_ID},
+                         "type": "string", "minLength": CLIENT_ID_SHORTEST, "maxLength": Limit.CLIENT_ID},
                          "description": "The client_id, as a header (the body's client_id wins)"}],
                      "requestBody": {"required": True, "content": {
                          "application/x-www-form-urlencoded": {"schema": {
@@ -289,7 +289,7 @@ OPENAPI = {
             "first_name": {"type": "string", "maxLength": Limit.AUTHOR_NAME,
                            "description": "With last_name, at most 120 characters together"},
             "last_name": {"type": "string", "maxLength": Limit.AUTHOR_NAME}, "language": {"enum": list(LANGUAGES)},
-            "client_id": {"type": "string", "minLength": 8, "maxLength": 64,
+            "client_id": {"type": "string", "minLength": CLIENT_ID_SHORTEST, "maxLength": Limit.CLIENT_ID,
                           "description": "Makes a retried POST with the same api_key return the same request"},
             **_ORIGIN}},
         "ServiceDefinition": {"type": "object", "required": ["service_code", "attributes"], "properties": {

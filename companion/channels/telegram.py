@@ -15,16 +15,17 @@ from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from ..config import LANGUAGE_ENDONYMS, LANGUAGES
 from ..models import Channel
 from ..services import channels, outbox
+from .common import prepare_announcement, send_outbox_forever, store_turns, tell_server
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/telegram"
 POLL_TIMEOUT = 25  # seconds getUpdates waits for a message (long polling)
-LANGUAGE_BUTTONS = InlineKeyboardMarkup([[InlineKeyboardButton("Қазақша", callback_data="lang:kk"),
-                                          InlineKeyboardButton("Русский", callback_data="lang:ru"),
-                                          InlineKeyboardButton("English", callback_data="lang:en")]])
+LANGUAGE_BUTTONS = InlineKeyboardMarkup([[InlineKeyboardButton(LANGUAGE_ENDONYMS[code], callback_data=f"lang:{code}")
+                                          for code in LANGUAGES]])
 
 
 def incoming(update: Update) -> channels.Incoming | None:
@@ -54,14 +55,22 @@ def incoming(update: Update) -> channels.Incoming | None:
                              language_hint=((user.language_code or "") if user else "")[:2])
 
 
+def file_url(api_url: str) -> str:
+    """The Bot API's file address for its method address: https://api.telegram.org/bot -> .../file/bot."""
+    base = api_url.rstrip("/")
+    return (base[:-len("/bot")] if base.endswith("/bot") else base) + "/file/bot"
+
+
 class TelegramChannel:
     """One bot: takes updates (polling or webhook), replies, and sends the outbox."""
 
     def __init__(self, app, bot: Bot | None = None):
         cfg = app.config
         self.app = app
-        self.bot = bot or Bot(cfg["TELEGRAM_TOKEN"], base_url=cfg["TELEGRAM_API_URL"])
+        self.bot = bot or Bot(cfg["TELEGRAM_TOKEN"], base_url=cfg["TELEGRAM_API_URL"],
+                              base_file_url=file_url(cfg["TELEGRAM_API_URL"]))
         self.wake = asyncio.Event()
+        self.pending: set[asyncio.Task] = set()  # photos being fetched
 
     def _in_app(self, call, *args):
         """Run a service call in a request context of the app (links need one); the session ends with it."""
@@ -69,7 +78,6 @@ class TelegramChannel:
             return call(*args)
 
     def _receive(self, message: channels.Incoming):
-        from . import prepare_announcement  # the desk's event (the message queue, or a signed note to the server)
         outcome = channels.receive(message)
         return outcome, prepare_announcement(self.app, outcome.change)
 
@@ -83,22 +91,47 @@ class TelegramChannel:
                 await self.bot.answer_callback_query(update.callback_query.id)
             except TelegramError as exc:  # the button's spinner only: the press is still taken
                 log.warning("answerCallbackQuery failed: %s", type(exc).__name__)
-        from . import store_turns, tell_server
         async with store_turns(self.app).turn(message.channel, message.chat):
             outcome, note = await asyncio.to_thread(self._in_app, self._receive, message)
         await asyncio.to_thread(tell_server, note)  # the desk hears of it once stored, outside the turn
         for reply in outcome.replies:
             markup = LANGUAGE_BUTTONS if reply.buttons == "lang" else (
-                self._consent_buttons(message) if reply.buttons == "consent" else None)
+                self._consent_buttons(message, reply.language) if reply.buttons == "consent" else None)
             try:
                 await self.bot.send_message(int(message.chat), reply.text, reply_markup=markup)
             except TelegramError as exc:
                 log.warning("reply failed: %s", type(exc).__name__)
         if outcome.queued:
             self.wake.set()
+        if outcome.photos:  # fetched in the background: a webhook is answered at once, polling goes on
+            task = asyncio.create_task(self.keep_photos(outcome.photos))
+            self.pending.add(task)
+            task.add_done_callback(self.pending.discard)
 
-    def _consent_buttons(self, message: channels.Incoming) -> InlineKeyboardMarkup:
-        labels = self._in_app(channels.consent_buttons, message.channel, message.chat, message.language_hint)
+    async def drain(self) -> None:
+        """Wait for the photos still being fetched."""
+        while self.pending:
+            await asyncio.gather(*list(self.pending), return_exceptions=True)
+
+    async def keep_photos(self, photos: list[tuple[int, str]]) -> None:
+        """Fetch each photo of a new appeal (getFile, then the file) within CHANNEL_PHOTO_MAX_BYTES and keep it
+        with the appeal; one too large or not fetched keeps its file id only (shown to staff as before)."""
+        cap = self.app.config["CHANNEL_PHOTO_MAX_BYTES"]
+        for appeal_id, file_id in photos:
+            try:
+                found = await self.bot.get_file(file_id)
+                if not found.file_size or found.file_size > cap:
+                    continue  # Telegram says each photo's size: one too large is never downloaded
+                data = bytes(await found.download_as_bytearray())
+            except (TelegramError, OSError) as exc:
+                log.warning("a photo was not fetched: %s", type(exc).__name__)
+                continue
+            async with store_turns(self.app).lane:
+                await asyncio.to_thread(self._in_app, channels.keep_photo, appeal_id, Channel.TELEGRAM.value,
+                                        file_id, data)
+
+    def _consent_buttons(self, message: channels.Incoming, language: str = "") -> InlineKeyboardMarkup:
+        labels = self._in_app(channels.consent_buttons, message.channel, message.chat, message.language_hint, language)
         return InlineKeyboardMarkup([[InlineKeyboardButton(labels[0], callback_data="consent:yes")],
                                      [InlineKeyboardButton(labels[1], callback_data="consent:no")]])
 
@@ -165,7 +198,10 @@ class TelegramChannel:
     async def send_outbox_once(self) -> int:
         """Send every notice now due; returns how many were tried."""
         due = await asyncio.to_thread(self._in_app, self._due)
+        failed_chats = set()  # a chat whose notice failed this round: its later ones wait for that one
         for message_id, chat, text in due:
+            if chat in failed_chats:
+                continue
             error, permanent = None, False
             try:
                 await self.bot.send_message(int(chat), text)
@@ -177,14 +213,14 @@ class TelegramChannel:
                 error = f"{type(exc).__name__}: {exc.message}"
             except Exception as exc:  # noqa: BLE001 - recorded as a failure: backoff, then the dead letter
                 error = type(exc).__name__
-            from . import store_turns
+            if error is not None and not permanent:
+                failed_chats.add(chat)
             async with store_turns(self.app).lane:  # the process's writes take turns on SQLite
                 await asyncio.to_thread(self._in_app, self._mark, message_id, error, permanent)
         return len(due)
 
     async def send_outbox(self, idle_seconds: float = 1.0) -> None:
-        """The outbox sender (channels.send_outbox_forever): due notices at once when woken."""
-        from . import send_outbox_forever
+        """The outbox sender (common.send_outbox_forever): due notices at once when woken."""
         await send_outbox_forever(self, idle_seconds)
 
     async def run(self) -> None:
@@ -206,3 +242,4 @@ class TelegramChannel:
                     await self.poll()
             finally:
                 sender.cancel()
+                await self.drain()  # before the bot's session closes

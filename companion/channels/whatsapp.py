@@ -25,10 +25,13 @@ from datetime import timedelta
 import aiohttp
 from aiohttp import web
 
-from ..models import Channel
+from ..config import LANGUAGE_ENDONYMS, LANGUAGES
+from ..extensions import db
+from ..models import Channel, ChannelChat, OutboxMessage, utcnow
 
 WA_ID = re.compile(r"[0-9]{1,20}")  # a WhatsApp id: the number's digits (ASCII only)
 from ..services import channels, outbox
+from .common import prepare_announcement, send_outbox_forever, store_turns, tell_server
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -39,7 +42,7 @@ BODY_LIMIT = 1024
 # Graph API error codes after which no retry will reach the resident: not a WhatsApp user, not allowed
 PERMANENT_ERRORS = frozenset({131026, 131030, 131031})
 REENGAGEMENT_ERROR = 131047  # more than 24 hours since the resident wrote: only a template goes through
-LANGUAGE_BUTTONS = [("lang:kk", "Қазақша"), ("lang:ru", "Русский"), ("lang:en", "English")]
+LANGUAGE_BUTTONS = [(f"lang:{code}", LANGUAGE_ENDONYMS[code]) for code in LANGUAGES]
 
 
 def message_key(wamid: str) -> int:
@@ -60,23 +63,27 @@ def incoming(message: dict, names: dict[str, str]) -> channels.Incoming | None:
     wamid, sender = message.get("id"), message.get("from")
     if not isinstance(wamid, str) or not isinstance(sender, str) or not WA_ID.fullmatch(sender):
         return None
+    def part(value, name: str) -> dict:  # a documented object of the message; any other shape reads as empty
+        found = value.get(name) if isinstance(value, dict) else None
+        return found if isinstance(found, dict) else {}
+
     key = message_key(wamid)
     kind = message.get("type")
     if kind == "interactive":
-        reply = (message.get("interactive") or {}).get("button_reply") or {}
+        reply = part(part(message, "interactive"), "button_reply")
         return channels.Incoming(Channel.WHATSAPP.value, key, sender, button=str(reply.get("id") or ""),
                                  name=names.get(sender, ""))  # the name comes with the consent it is kept under
     if kind == "button":  # a quick-reply button under a template
         return channels.Incoming(Channel.WHATSAPP.value, key, sender, name=names.get(sender, ""),
-                                 button=str((message.get("button") or {}).get("payload") or ""))
+                                 button=str(part(message, "button").get("payload") or ""))
     found = channels.Incoming(Channel.WHATSAPP.value, key, sender, key, name=names.get(sender, ""))
     if kind == "text":
-        found.text = str((message.get("text") or {}).get("body") or "")
+        found.text = str(part(message, "text").get("body") or "")
     elif kind == "image":
-        image = message.get("image") or {}
+        image = part(message, "image")
         found.photo, found.text = str(image.get("id") or ""), str(image.get("caption") or "")
     elif kind == "location":
-        place = message.get("location") or {}
+        place = part(message, "location")
         try:
             found.lat, found.long = float(place["latitude"]), float(place["longitude"])
         except (KeyError, TypeError, ValueError):
@@ -88,17 +95,21 @@ def incoming(message: dict, names: dict[str, str]) -> channels.Incoming | None:
 
 def messages_of(payload: dict, phone_number_id: str = "") -> list[channels.Incoming]:
     """The residents' messages in one webhook payload (statuses of our own sends are skipped), in order."""
+    def objects(value) -> list[dict]:  # the documented lists of objects; any other shape is skipped, not a crash
+        return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
     found = []
-    for entry in payload.get("entry") or []:
-        for change in (entry or {}).get("changes") or []:
-            value = (change or {}).get("value") or {}
+    for entry in objects(payload.get("entry")):
+        for change in objects(entry.get("changes")):
+            value = change.get("value")
             if change.get("field") != "messages" or not isinstance(value, dict):
                 continue
-            if phone_number_id and (value.get("metadata") or {}).get("phone_number_id") not in (None, phone_number_id):
+            metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+            if phone_number_id and metadata.get("phone_number_id") not in (None, phone_number_id):
                 continue  # another number of the same Meta app
-            names = {c.get("wa_id"): ((c.get("profile") or {}).get("name") or "")
-                     for c in value.get("contacts") or [] if isinstance(c, dict)}
-            for message in value.get("messages") or []:
+            names = {c.get("wa_id"): (c["profile"].get("name") if isinstance(c.get("profile"), dict) else "") or ""
+                     for c in objects(value.get("contacts"))}
+            for message in objects(value.get("messages")):
                 if isinstance(message, dict) and (taken := incoming(message, names)) is not None:
                     found.append(taken)
     return found
@@ -179,7 +190,7 @@ class WhatsAppChannel:
                 body = self.buttons_body(message.chat, reply.text, LANGUAGE_BUTTONS)
             elif reply.buttons == "consent":
                 yes, no = await asyncio.to_thread(self._in_app, channels.consent_buttons, message.channel,
-                                                  message.chat, message.language_hint)
+                                                  message.chat, message.language_hint, reply.language)
                 text = reply.text
                 if len(text) > BODY_LIMIT:  # a button message's body takes 1,024: the question goes whole, first
                     try:
@@ -198,13 +209,11 @@ class WhatsAppChannel:
     # receiving --------------------------------------------------------------------------------------------
 
     def _receive(self, message: channels.Incoming):
-        from . import prepare_announcement  # the desk's event (the message queue, or a signed note to the server)
         outcome = channels.receive(message)
         return outcome, prepare_announcement(self.app, outcome.change)
 
     async def handle(self, message: channels.Incoming) -> None:
         """Take one message: store it (once) now; its replies go out in the background, the outbox is woken."""
-        from . import store_turns, tell_server
         async with store_turns(self.app).turn(message.channel, message.chat):
             outcome, note = await asyncio.to_thread(self._in_app, self._receive, message)
         await asyncio.to_thread(tell_server, note)  # the desk hears of it once stored, outside the turn
@@ -214,6 +223,35 @@ class WhatsAppChannel:
             task.add_done_callback(self.pending.discard)
         if outcome.queued:
             self.wake.set()
+        if outcome.photos:  # fetched in the background: the webhook is answered at once
+            task = asyncio.create_task(self.keep_photos(outcome.photos))
+            self.pending.add(task)
+            task.add_done_callback(self.pending.discard)
+
+    async def keep_photos(self, photos: list[tuple[int, str]]) -> None:
+        """Fetch each image of a new appeal (GET /{media-id} for its URL and size, then the URL, with the token)
+        within CHANNEL_PHOTO_MAX_BYTES and keep it with the appeal; one too large or not fetched keeps its id only."""
+        cap = self.cfg["CHANNEL_PHOTO_MAX_BYTES"]
+        for appeal_id, media_id in photos:
+            try:
+                async with self.http.get(f"{self.cfg['WHATSAPP_API_URL'].rstrip('/')}/{media_id}") as response:
+                    found = await response.json(content_type=None)
+                if response.status >= 400 or not isinstance(found, dict) or not isinstance(found.get("url"), str):
+                    raise GraphError(f"HTTP {response.status}: no media URL")
+                if int(found.get("file_size") or 0) > cap:
+                    continue
+                async with self.http.get(found["url"]) as response:
+                    if response.status >= 400:
+                        raise GraphError(f"HTTP {response.status}")
+                    data = await response.content.read(cap + 1)  # never more than the cap and one byte
+                if len(data) > cap:
+                    continue
+            except (GraphError, TimeoutError, aiohttp.ClientError, ValueError, TypeError) as exc:
+                log.warning("a photo was not fetched: %s", type(exc).__name__)
+                continue
+            async with store_turns(self.app).lane:
+                await asyncio.to_thread(self._in_app, channels.keep_photo, appeal_id, Channel.WHATSAPP.value,
+                                        media_id, data)
 
     async def drain(self) -> None:
         """Wait for the replies still being sent."""
@@ -270,8 +308,6 @@ class WhatsAppChannel:
 
     def _due(self) -> list[tuple[int, dict]]:
         """The due notices with the request body each needs: a text inside the window, a template outside."""
-        from ..extensions import db
-        from ..models import ChannelChat, utcnow
         plans = []
         for message in outbox.due(Channel.WHATSAPP.value):
             chat = db.session.get(ChannelChat, (Channel.WHATSAPP.value, message.chat))
@@ -287,11 +323,9 @@ class WhatsAppChannel:
         appeal = message.appeal
         name = self.cfg["WHATSAPP_TEMPLATE_ANSWER"] if message.kind == "answer" else self.cfg["WHATSAPP_TEMPLATE_NOTICE"]
         return self.template_body(message.chat, name, appeal.language or self.cfg["DEFAULT_LOCALE"],
-                                  [appeal.tracking_code, outbox.talon_link(appeal)])
+                                  [appeal.tracking_code, outbox.status_hint(appeal)])
 
     def _template_of(self, message_id: int) -> dict:
-        from ..extensions import db
-        from ..models import OutboxMessage
         message = db.session.get(OutboxMessage, message_id)
         return self._template(message) if message.appeal is not None else {}
 
@@ -314,19 +348,23 @@ class WhatsAppChannel:
     async def send_outbox_once(self) -> int:
         """Send every notice now due; returns how many were tried."""
         due = await asyncio.to_thread(self._in_app, self._due)
+        failed_chats = set()  # a chat whose notice failed this round: its later ones wait for that one
         for message_id, body in due:
+            chat = body.get("to")
+            if chat is not None and chat in failed_chats:
+                continue
             try:
                 error, permanent, sent_as = await self._send_one(message_id, body)
             except Exception as exc:  # noqa: BLE001 - recorded as a failure: backoff, then the dead letter
                 error, permanent, sent_as = type(exc).__name__, False, ""
-            from . import store_turns
+            if error is not None and not permanent:
+                failed_chats.add(chat)
             async with store_turns(self.app).lane:  # the process's writes take turns on SQLite
                 await asyncio.to_thread(self._in_app, self._mark, message_id, error, permanent, sent_as)
         return len(due)
 
     async def send_outbox(self, idle_seconds: float = 1.0) -> None:
-        """The outbox sender (channels.send_outbox_forever): due notices at once when woken."""
-        from . import send_outbox_forever
+        """The outbox sender (common.send_outbox_forever): due notices at once when woken."""
         await send_outbox_forever(self, idle_seconds)
 
     async def run(self) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 import time
 from functools import wraps
 
-from flask import current_app, request, session
+from flask import request, session
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError as Refused  # carries its reason to the client
 
 from ..durability import deferred
 from ..extensions import db, socketio
+from ..runtime import runtime
 from ..permissions import require
 from ..errors import Forbidden, NotFound, ServiceError, Unauthorized, ValidationError
 from ..services.intake import get_broadcast
@@ -43,8 +44,10 @@ def record_refusal(exc: ServiceError, event) -> None:
         return
     # and across connections (a script opening new ones): at most AUDITED_PER_SECOND per process,
     # the rest counted in the next entry that is written
-    budget = current_app.extensions.setdefault("companion.refusal_audit", {"tokens": AUDITED_BURST, "at": 0.0,
-                                                                           "skipped": 0})
+    state = runtime()
+    if state.refusal_audit is None:
+        state.refusal_audit = {"tokens": AUDITED_BURST, "at": 0.0, "skipped": 0}
+    budget = state.refusal_audit
     now = time.monotonic()
     budget["tokens"] = min(AUDITED_BURST, budget["tokens"] + (now - budget["at"]) * AUDITED_PER_SECOND)
     budget["at"] = now

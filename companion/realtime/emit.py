@@ -9,7 +9,7 @@ from ..presenters import (backstage_state, broadcast_settings, own_question, pro
                           staff_question)
 from ..services import backstage, desk
 from ..services.changes import Change
-from .runtime import runtime
+from ..runtime import runtime
 
 VIEWER_NS = "/"
 STAFF_NS = "/staff"

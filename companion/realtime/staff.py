@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import current_app, session
-from flask_babel import get_locale
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError as Refused, join_room
 
@@ -10,7 +9,8 @@ from ..extensions import socketio
 from ..models import Channel
 from ..permissions import can
 from ..presenters import backstage_state, broadcast_settings, prompter_state, staff_question
-from ..services import backstage, blocking, desk, intake, moderation, notices, promises, similarity
+from ..services import backstage, blocking, desk, intake, moderation, promises, similarity
+from ..services.language import current_language
 from ..errors import NotFound
 from ..services.fields import parse_id
 from .common import acknowledged, authorised, connect_broadcast, current_broadcast, payload
@@ -36,7 +36,7 @@ def staff_connect(auth=None):
 def staff_snapshot(data=None):
     """Everything the moderator screen shows, with the version it corresponds to."""
     broadcast = current_broadcast()
-    locale = str(get_locale() or "kk")
+    locale = current_language()
     return {"version": broadcast.version, "settings": broadcast_settings(broadcast),
             "backstage": backstage_state(broadcast, backstage.latest_message(broadcast)),
             "questions": [staff_question(q) for q in desk.all_questions(broadcast)],
@@ -102,7 +102,6 @@ def _register(event: str, call) -> None:
     def handler(data=None):
         change = call(current_broadcast(), payload(data))
         publish(change)
-        notices.deliver(change.notices)  # after the commit and the screens: a slow mail server delays no one
         return {"version": change.broadcast.version}
     handler.__name__ = f"staff_{event}"
     socketio.on_event(event, handler, namespace=STAFF_NS)
@@ -157,7 +156,7 @@ def staff_phone_question(data=None):
     """A moderator types in a phone caller's question (channel "phone", approved at once)."""
     broadcast = current_broadcast()
     question, change = intake.submit_question(broadcast, payload(data), channel=Channel.PHONE, approved=True,
-                                              default_language=str(get_locale() or "kk"), actor=current_user)
+                                              default_language=current_language(), actor=current_user)
     publish(change)
     return {"created": change is not None, "question": staff_question(question)}
 

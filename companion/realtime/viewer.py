@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from flask import request, session
-from flask_babel import get_locale
 from flask_socketio import join_room
 
 from ..extensions import socketio
 from ..models import Channel, Question, utcnow
 from ..presenters import broadcast_settings, iso, own_question, public_question
 from ..services import desk, intake, limits
+from ..services.language import current_language
 from ..errors import Forbidden
 from ..services.fields import parse_version
 from .common import acknowledged, connect_broadcast, current_broadcast, payload
@@ -53,7 +53,7 @@ def viewer_submit(data=None):
         broadcast = current_broadcast()  # refuse only on the row as it is now
     prepared = intake.prepare_submission(broadcast, payload(data), channel=Channel.WEB,
                                          viewer_token=session.get("viewer"),
-                                         default_language=str(get_locale() or "kk"),
+                                         default_language=current_language(),
                                          source=limits.source_hash(request.remote_addr))
     if isinstance(prepared, Question):  # a retry of a stored question
         return {"created": False, "question": own_question(prepared)}

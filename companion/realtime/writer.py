@@ -19,7 +19,7 @@ from ..services import intake
 from ..services.database import Unavailable, kept_on_commit, resilient
 from ..errors import ServiceError, ValidationError
 from .emit import publish, publish_votes
-from .runtime import runtime
+from ..runtime import runtime
 
 BATCH_MAX = 200
 WAIT_SECONDS = 30.0  # beyond the database's own lock retries: then the sender is told to retry

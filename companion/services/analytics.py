@@ -23,6 +23,7 @@ from ..extensions import db
 from ..models import Appeal, AppealTopic, Category, Department, User, utcnow
 from ..permissions import PERMISSIONS, AppealScope, appeal_scope, appeals_visible
 from . import deadlines, reports, topics
+from .language import LANGUAGE_NAMES
 from .appeal_list import csv_text, open_condition
 from .appeals import channel_label
 
@@ -174,11 +175,9 @@ def _names(locale: str) -> tuple[dict, dict, dict]:
     return categories, departments, users
 
 
-LANGUAGE_LABELS = {"kk": _l("Kazakh"), "ru": _l("Russian"), "en": _l("English")}
-
-
-def tables(payload: dict, locale: str) -> dict[str, dict]:
-    """Every chart's table: {name: {"title", "header", "rows", "bar" (the column drawn), "format"}}."""
+def tables(payload: dict, locale: str, everything: bool = True) -> dict[str, dict]:
+    """Every chart's table: {name: {"title", "header", "rows", "bar" (the column drawn), "format"}};
+    `everything`: the figures are every department's (else one department's, with no "All departments" row)."""
     categories, departments, users = _names(locale)
     topic_names = {str(topic_id): name for topic_id, name in topics.topic_names(locale).items()}
     weeks = [date.fromisoformat(w) for w in payload["weeks"]]
@@ -189,7 +188,7 @@ def tables(payload: dict, locale: str) -> dict[str, dict]:
         "topic": lambda k: topic_names.get(k, k),
         "district": lambda k: str(_l("Other districts")) if k == OTHER else (k or str(_l("No district given"))),
         "channel": lambda k: str(channel_label(k)),
-        "language": lambda k: str(LANGUAGE_LABELS.get(k, k)),
+        "language": lambda k: str(LANGUAGE_NAMES.get(k, k)),
     }
     titles = {"category": _l("By category"), "topic": _l("By topic"), "district": _l("By district"),
               "channel": _l("By channel"), "language": _l("By language")}
@@ -214,14 +213,16 @@ def tables(payload: dict, locale: str) -> dict[str, dict]:
     t = payload["totals"]
     total_row = [str(_l("All departments")), t["share"], t["on_time"], t["answered"], t["open_overdue"],
                  t["median"], t["p90"]]
+    # an officer's figures are their department's: a total called "All departments" would say otherwise
+    with_total = [total_row] + dept_rows if everything else dept_rows
     out["on_time"] = {"title": _l("Answered on time"),
                       "header": [str(_l("Department")), str(_l("On time, share")), str(_l("Answered on time")),
                                  str(_l("Answered")), str(_l("Open and overdue"))],
-                      "rows": [r[:5] for r in [total_row] + dept_rows], "bar": 1, "percent": True}
+                      "rows": [r[:5] for r in with_total], "bar": 1, "percent": True}
     out["days"] = {"title": _l("Days to answer"),
                    "header": [str(_l("Department")), str(_l("Median, days")), str(_l("90th percentile, days")),
                               str(_l("Answered"))],
-                   "rows": [[r[0], r[5], r[6], r[3]] for r in [total_row] + dept_rows], "bar": 2}
+                   "rows": [[r[0], r[5], r[6], r[3]] for r in with_total], "bar": 2}
     backlog = sorted(([departments.get(k, no_department) if k else no_department, r["open_overdue"]]
                       for k, r in payload["departments"].items() if r["open_overdue"]), key=lambda r: (-r[1], r[0]))
     out["backlog_department"] = {"title": _l("Overdue backlog by department"),

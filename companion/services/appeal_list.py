@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 import time as clock
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,12 +11,13 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import Select, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from .. import durability
 from ..extensions import db
-from ..models import (FINISHED_APPEAL_STATUSES as FINISHED, LANGUAGES, Appeal, AppealStatus,
+from ..runtime import runtime
+from ..models import (LANGUAGES, Appeal, AppealStatus, appeal_open,
                       AppealType, Category, Channel, Department, User)
 from ..permissions import appeal_scope, appeals_visible
 from . import deadlines, topics
@@ -39,9 +39,8 @@ def open_condition():
 
 
 def unfinished_condition():
-    """SQL twin of Appeal.is_open: still waiting for its answer by its status, a question only included."""
-    return or_(and_(Appeal.status == A.ANSWERED_ON_AIR.value, Appeal.follow_up.is_(True)),
-               and_(Appeal.status != A.ANSWERED_ON_AIR.value, Appeal.status.not_in([s.value for s in FINISHED])))
+    """SQL: still waiting for its answer by its status, a question only included (Appeal.is_open)."""
+    return Appeal.is_open
 
 
 def _int(value, name: str, errors: dict) -> int | None:
@@ -293,7 +292,7 @@ def _yield_to_others() -> None:
 
 def clock_runs(row) -> bool:
     """Appeal.clock_runs applied to a plain row of .statutory, .status and .follow_up."""
-    return row.statutory is not False and Appeal.is_open.fget(row)
+    return row.statutory is not False and appeal_open(row.status, row.follow_up)
 
 
 def export_batches(user: User, f: AppealFilter, locale: str, batch: int = EXPORT_BATCH):
@@ -347,10 +346,7 @@ def export_rows(user: User, f: AppealFilter, locale: str):
 
 def export_semaphore():
     """The process's export slot (made in the app, after the server patched threading: a green one)."""
-    extensions = current_app.extensions
-    if "companion.export_slot" not in extensions:
-        extensions["companion.export_slot"] = threading.BoundedSemaphore(1)
-    return extensions["companion.export_slot"]
+    return runtime().export_slot
 
 
 @contextmanager

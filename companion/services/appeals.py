@@ -27,6 +27,7 @@ from .audit import audit
 from .recent import recent_calendar
 from .consent import consent_fields
 from .language import detect_language
+from .wording import GROUND_NAMES, LEAVE_GROUNDS, format_access_code, ground_label  # noqa: F401 - their home is below the outbox
 from ..errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
 from .fields import (UNSTORABLE_MESSAGE, Limit, at_most_characters, normalise_contact, parse_id, parse_version,
                      storable)
@@ -63,18 +64,10 @@ STATUS_LABELS = {
     A.CLOSED: _l("closed"), A.FORWARDED: _l("forwarded to another body"),
     A.LEFT_WITHOUT_CONSIDERATION: _l("left without consideration"), A.WITHDRAWN: _l("withdrawn by the applicant"),
 }
-# The statutory grounds to leave an appeal without consideration, in the plain words the applicant reads
-# (on the status page and in the notice). The only list: the desk's reject grounds and the back office's
-# form are built from it.
-LEAVE_GROUNDS = {
-    "spam": _l("It is advertising or a mass mailing, not an appeal."),
-    "abuse": _l("It contains obscene or abusive language."),
-    "no_essence": _l("It has no substance, or its meaning cannot be understood."),
-}
+# the statutory grounds to leave an appeal without consideration (LEAVE_GROUNDS, and GROUND_NAMES as staff
+# name them) are in services/wording.py
 # a question off topic for the broadcast leaves the live desk only: its appeal is considered as usual
 NOT_FOR_BROADCAST = "not_for_broadcast"
-# how staff name the grounds on their screens
-GROUND_NAMES = {"spam": _l("Spam"), "abuse": _l("Abusive language"), "no_essence": _l("No substance")}
 TYPE_LABELS = {
     AppealType.STATEMENT: _l("statement"), AppealType.COMPLAINT: _l("complaint"), AppealType.PROPOSAL: _l("proposal"),
     AppealType.RESPONSE: _l("response"), AppealType.REQUEST: _l("request"),
@@ -85,7 +78,9 @@ CHANNEL_FORMS = {Channel.PHONE: AppealForm.ORAL}
 # an appeal is a repeat when the same contact sent one in the same category within this period before it
 REPEAT_WINDOW = relativedelta(months=12)
 # how a withdrawal reached the office
-WITHDRAWAL_MEANS = ("web", "phone", "paper")
+# how staff record that the applicant withdrew the appeal; "web" is the applicant's own button on the track page
+STAFF_WITHDRAWAL_MEANS = {"phone": _l("by phone"), "paper": _l("in writing")}
+WITHDRAWAL_MEANS = ("web", *STAFF_WITHDRAWAL_MEANS)
 # how an officer gave the applicant a notice that could not be e-mailed (services.notices.record_told)
 NOTICE_MEANS = {"phone": _l("by phone"), "sms": _l("by text message"), "letter": _l("by letter"),
                 "in_person": _l("in person"), "email": _l("by e-mail from the office's mailbox")}
@@ -147,11 +142,6 @@ def status_label(status: str, follow_up: bool = False) -> str:
     if follow_up and status == A.ANSWERED_ON_AIR:
         return str(ANSWERED_ON_AIR_WRITTEN_DUE)
     return str(STATUS_LABELS[A(status)])
-
-
-def ground_label(ground: str) -> str:
-    """A statutory ground to leave an appeal without consideration, as the applicant reads it ("" if none)."""
-    return str(LEAVE_GROUNDS[ground]) if ground in LEAVE_GROUNDS else ""
 
 
 def form_of_channel(channel: str) -> str:
@@ -377,7 +367,8 @@ def validate_extra(extra: dict) -> dict | None:
             name = f"attribute[{code}]"
             values = value if isinstance(value, list) else [value]
             if not isinstance(code, str) or not ATTRIBUTE_CODE.fullmatch(code):
-                errors[name[:80]] = _l("An attribute's code: Latin letters, digits and _ . : -, at most 64.")
+                errors[name[:Limit.ATTRIBUTE_CODE + 16]] = _l(
+                    "An attribute's code: Latin letters, digits and _ . : -, at most %(n)s.", n=Limit.ATTRIBUTE_CODE)
             elif len(values) > Limit.ATTRIBUTES or not all(
                     isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in values):
                 errors[name] = _l("Expected a text value or a list of them.")
@@ -513,11 +504,6 @@ def normalise_access_code(value) -> str:
     return value if len(value) <= 64 and all(c in ACCESS_CODE_ALPHABET for c in value) else ""
 
 
-def format_access_code(code: str) -> str:
-    """The access code in groups of four, as printed on the receipt: abcd-efgh-jkmn-pqrs."""
-    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
-
-
 def access_code_matches(appeal: Appeal, given) -> bool:
     """True when `given` is this appeal's access code (compared in constant time)."""
     given = normalise_access_code(given)
@@ -588,6 +574,23 @@ def _guard(appeal: Appeal, action: str) -> None:
         raise InvalidTransition(NO_TERM, status=appeal.status)
 
 
+def allows(appeal: Appeal, action: str) -> bool:
+    """True when the appeal's status allows `action` (TRANSITIONS; "assign" also reassigns an open appeal) and
+    no rule beyond the table refuses it (`_guard`): the back office's page offers the steps this allows."""
+    if appeal.status not in TRANSITIONS[action][0] and not (action == "assign" and appeal.status in REASSIGNABLE):
+        return False
+    try:
+        _guard(appeal, action)
+    except InvalidTransition:
+        return False
+    return True
+
+
+def follow_up_settable(appeal: Appeal) -> bool:
+    """True while follow-up may be flagged or cleared: the appeal is open, or answered on air."""
+    return appeal.is_open or appeal.status == A.ANSWERED_ON_AIR
+
+
 def _move(appeal: Appeal, action: str, actor: User | None, *, note: str = "", public: bool = True,
           **detail) -> AppealEvent:
     allowed, target = TRANSITIONS[action]
@@ -640,7 +643,8 @@ def _officer(officer_id, department: Department | None) -> User | None:
 def _assign(appeal: Appeal, department: Department, officer: User | None, actor: User | None, *,
             action: str = "assign", note: str = "") -> None:
     detail = {"department_id": department.id, "officer_id": officer.id if officer else None}
-    if appeal.status in TRANSITIONS["assign"][0]:
+    first = appeal.status in TRANSITIONS["assign"][0]
+    if first:
         event = _move(appeal, "assign", actor, note=note, **detail)
         event.action = action
     elif appeal.status in REASSIGNABLE:
@@ -651,6 +655,8 @@ def _assign(appeal: Appeal, department: Department, officer: User | None, actor:
     appeal.department_id = department.id
     appeal.department = department
     appeal.officer_id = officer.id if officer else None
+    if first:  # the applicant's chat is told where the appeal went (a reassignment is not a new step for them)
+        outbox.enqueue_notice(appeal, "assign")
 
 
 def _route(appeal: Appeal, category: Category, actor: User | None) -> None:
@@ -834,10 +840,9 @@ def forward(appeal: Appeal, body: str, note: str = "", *, actor: User) -> Appeal
     return appeal
 
 
-def forward_immediately(appeal: Appeal, body: str, note: str = "", *, actor: User) -> Appeal:
+def _forward_immediately(appeal: Appeal, body, note: str, actor: User | None) -> None:
     """Forward at once a report of a crime being prepared or committed, or of a threat to state or public
-    security, to the body named (a question only too: the law's exception); marked urgent, and audited.
-    Joins the caller's transaction; the caller commits."""
+    security, to the body named (a question only too: the law's exception); marked urgent, and audited."""
     body = _note(body, "forwarded_to", required=True, limit=Limit.FORWARDED_TO)
     note = _note(note, "note", required=False)
     _move(appeal, "forward_immediately", actor, note=note, forwarded_to=body, immediate=True)
@@ -846,8 +851,13 @@ def forward_immediately(appeal: Appeal, body: str, note: str = "", *, actor: Use
     outbox.enqueue_notice(appeal, "urgent")
     audit(actor, "forward_immediately", appeal.broadcast, appeal.question, appeal=appeal.tracking_code,
           forwarded_to=body)
-    return appeal
 
+
+def forward_immediately(appeal: Appeal, body: str, note: str = "", *, actor: User) -> Appeal:
+    """Forward at once a report of a crime or of a threat to security to the body named (the back office)."""
+    _forward_immediately(appeal, body, note, actor)
+    db.session.commit()
+    return appeal
 
 
 def leave_ground(value) -> str:
@@ -862,9 +872,9 @@ def _leave(appeal: Appeal, ground: str, note: str, actor: User | None) -> None:
     """Leave the appeal without consideration on `ground` (public); staff's own wording stays internal."""
     _move(appeal, "leave", actor, ground=ground)
     appeal.leave_ground = ground
-    outbox.enqueue_notice(appeal, "leave")
     if note:
         _record(appeal, "comment", actor, note=note, from_status=appeal.status, public=False)
+    outbox.enqueue_notice(appeal, "leave")
 
 
 def leave_without_consideration(appeal: Appeal, ground, note: str = "", *, actor: User | None) -> Appeal:
@@ -950,17 +960,22 @@ def set_record(appeal: Appeal, values, *, actor: User) -> Appeal:
     return appeal
 
 
-def set_follow_up(appeal: Appeal, on: bool, *, actor: User | None) -> Appeal:
-    """Flag (or clear) that an answer on air still needs a written follow-up."""
+def _set_follow_up(appeal: Appeal, on: bool, actor: User | None) -> None:
     if appeal.follow_up == bool(on):
-        return appeal
-    if not appeal.is_open and appeal.status != A.ANSWERED_ON_AIR:
+        return
+    if not follow_up_settable(appeal):
         raise _refuse(appeal)
     _touch(appeal)
     appeal.follow_up = bool(on)
     _settle(appeal)
     _sync_clock(appeal)
     _record(appeal, "follow_up" if on else "follow_up_off", actor, from_status=appeal.status, public=False)
+
+
+def set_follow_up(appeal: Appeal, on: bool, *, actor: User | None) -> Appeal:
+    """Flag (or clear) that an answer on air still needs a written follow-up."""
+    _set_follow_up(appeal, on, actor)
+    db.session.commit()
     return appeal
 
 
@@ -1062,6 +1077,16 @@ def on_question_unmerged(source: Question, target: Question, actor: User | None)
     if target.appeal is not None:
         _record(target.appeal, "unmerged_out", actor, from_status=target.appeal.status, public=False,
                 code=source.tracking_code)
+
+
+def on_question_follow_up(question: Question, on: bool, actor: User | None) -> None:
+    """The moderator flags (or clears) that the question's answer on air still needs a written follow-up."""
+    _set_follow_up(question.appeal, on, actor)
+
+
+def on_question_forwarded_immediately(question: Question, body, actor: User | None) -> None:
+    """The moderator forwards the question's appeal at once (a crime or a threat to security); notes "urgent"."""
+    _forward_immediately(question.appeal, body if isinstance(body, str) else "", "", actor)
 
 
 def on_question_categorized(question: Question, category: Category | None, actor: User | None) -> None:

@@ -18,10 +18,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..extensions import db
+from ..runtime import runtime
 from ..models import Appeal, BlockedSender, ChannelUpdate, Channel, Question, User, utcnow
 from .audit import audit
 from ..errors import NotFound, ServiceError, ValidationError
-from .fields import Limit, normalise_contact, text
+from .fields import Limit, mask_contact, normalise_contact, parse_id, text
 
 KINDS = ("viewer", "telegram", "phone", "email")
 KIND_LABELS = {"viewer": _l("web viewer"), "telegram": _l("Telegram chat"), "phone": _l("phone number"),
@@ -40,11 +41,19 @@ class Blocked(ServiceError):
 
 
 Identity = tuple[str, str]  # (kind, normalised value)
+KEYED = "keyed"  # an identity known only by its key (an appeal's sender_key): the value is the key itself
+
+
+def sender_key(phone: str) -> str:
+    """The key a caller's number is blocked under, kept on an appeal when the number itself is not (no consent)."""
+    return _key(("phone", phone)) if phone else ""
 
 
 def _key(identity: Identity) -> str:
-    secret = current_app.config["SECRET_KEY"].encode()
     kind, value = identity
+    if kind == KEYED:
+        return value
+    secret = current_app.config["SECRET_KEY"].encode()
     return hmac.new(secret, f"block\0{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:48]
 
 
@@ -114,6 +123,8 @@ def identities_of(*, question: Question | None = None, appeal: Appeal | None = N
             found.append(contact_identity(question.contact))
     if appeal is not None and appeal.channel in VOUCHED_CONTACT_CHANNELS:
         found.append(contact_identity(appeal.contact))
+        if appeal.sender_key:  # a caller whose number was not kept
+            found.append((KEYED, appeal.sender_key))
         # an appeal a chat sent outside a broadcast: the chat of the update that made it
         for channel, chat in db.session.execute(select(ChannelUpdate.channel, ChannelUpdate.chat).where(
                 ChannelUpdate.appeal_id == appeal.id)).all():
@@ -127,7 +138,10 @@ def identities_of(*, question: Question | None = None, appeal: Appeal | None = N
 
 def _active_keys() -> frozenset[str]:
     """The keys of the senders blocked now, as this process last read them (at most CACHE_SECONDS old)."""
-    cache = current_app.extensions.setdefault("companion.blocked_senders", {"at": -1e9, "keys": frozenset()})
+    state = runtime()
+    if state.blocked_senders is None:
+        state.blocked_senders = {"at": -1e9, "keys": frozenset()}
+    cache = state.blocked_senders
     now = time.monotonic()
     if now - cache["at"] > CACHE_SECONDS:
         cache["keys"] = frozenset(db.session.scalars(select(BlockedSender.key).where(
@@ -137,7 +151,7 @@ def _active_keys() -> frozenset[str]:
 
 
 def _forget_cache() -> None:
-    current_app.extensions.pop("companion.blocked_senders", None)
+    runtime().blocked_senders = None
 
 
 def is_blocked(identities) -> bool:
@@ -154,14 +168,13 @@ def refuse_blocked(identities) -> None:
 
 def _label(identity: Identity) -> str:
     kind, value = identity
+    if kind == KEYED:
+        return "***"  # the number was never kept
     if kind == "viewer":
         return value[:4] + "…"
     if kind == "telegram":
         return value[:3] + "*" * max(len(value) - 5, 0) + value[-2:]
-    if kind == "email":
-        local, _sep, domain = value.partition("@")
-        return f"{local[:1]}***@{domain}"[:80]
-    return value[:5] + "*" * max(len(value) - 7, 0) + value[-2:]
+    return mask_contact(value)[:80]  # a phone number or an e-mail address
 
 
 def _reason(reason) -> str:
@@ -181,7 +194,8 @@ def block(identities: list[Identity], *, actor: User, reason: str = "", question
         key = _key(identity)
         if key in active:
             continue
-        row = BlockedSender(key=key, kind=identity[0], label=_label(identity), reason=reason,
+        row = BlockedSender(key=key, kind="phone" if identity[0] == KEYED else identity[0], label=_label(identity),
+                            reason=reason,
                             question_id=question.id if question is not None else None,
                             appeal_id=appeal.id if appeal is not None else None, blocked_by_id=actor.id,
                             blocked_at=utcnow())
@@ -198,7 +212,6 @@ def block(identities: list[Identity], *, actor: User, reason: str = "", question
 
 def block_question_sender(question_id, *, actor: User, reason: str = "") -> list[BlockedSender]:
     """Block the sender of a question (from the desk): every identity it is known by."""
-    from .fields import parse_id
     qid = parse_id(question_id)
     question = db.session.get(Question, qid) if qid else None
     if question is None:
@@ -224,7 +237,6 @@ def block_contact(contact: str, *, actor: User, reason: str = "") -> list[Blocke
 
 def unblock(block_id, *, actor: User) -> BlockedSender:
     """Lift a block (the row stays, with who lifted it and when); audited."""
-    from .fields import parse_id
     bid = parse_id(block_id)
     row = db.session.get(BlockedSender, bid) if bid else None
     if row is None or row.unblocked_at is not None:

@@ -28,9 +28,9 @@ from sqlalchemy.orm import aliased
 
 from .. import durability
 from ..extensions import db
-from ..models import (FINISHED_APPEAL_STATUSES, Appeal, AppealStatus, Broadcast, Category, Channel, Department,
-                      Question, QuestionStatus, User, utcnow)
-from . import appeal_list, deadlines
+from ..models import (UNMODERATED_QUESTION_STATUSES, Appeal, AppealTopic, appeal_open, Broadcast, Category, Channel,
+                      Department, Question, QuestionStatus, Topic, TopicState, User, utcnow)
+from . import appeal_list, deadlines, topics
 from .appeals import channel_label, status_label
 from .moderation import REJECT_GROUND_NAMES, STATUS_LABELS, WITHDRAWN, WITHDRAWN_LABEL
 from .reports import OTHER_DISTRICT, TOP_DISTRICTS, known_districts
@@ -38,7 +38,6 @@ from .reports import OTHER_DISTRICT, TOP_DISTRICTS, known_districts
 S = QuestionStatus
 APPROVED = frozenset({S.APPROVED, S.QUEUED, S.ON_AIR, S.ANSWERED, S.DEFERRED})
 NOT_REACHED = (S.SUBMITTED, S.PENDING, S.APPROVED, S.QUEUED, S.DEFERRED)
-UNREVIEWED = frozenset({S.SUBMITTED, S.PENDING})
 NO_DISTRICT = ""  # the key of the bar of questions that named no district
 OUTCOMES = (S.ANSWERED, S.ON_AIR, S.DEFERRED, S.APPROVED, S.QUEUED, S.PENDING, S.REJECTED, S.MERGED)
 OUTCOME_LABELS = {S.ANSWERED: _l("answered on air"), S.ON_AIR: _l("on air when the broadcast ended"),
@@ -92,6 +91,17 @@ def promises(broadcast: Broadcast, departments: dict) -> list[dict]:
             for p in promise_service.promises_of_broadcast(broadcast)]
 
 
+def _topic_tags(broadcast: Broadcast) -> dict[int, list[int]]:
+    """Each question's topic tags (suggested or confirmed; not those staff removed), by question id."""
+    query = (select(Appeal.question_id, AppealTopic.topic_id).join(AppealTopic, AppealTopic.appeal_id == Appeal.id)
+             .join(Question, Question.id == Appeal.question_id)
+             .where(Question.broadcast_id == broadcast.id, AppealTopic.state != TopicState.REMOVED.value))
+    tags: dict[int, list[int]] = {}
+    for question_id, topic_id in db.session.execute(query):
+        tags.setdefault(question_id, []).append(topic_id)
+    return tags
+
+
 def _person(user_row) -> str:
     return (user_row.display_name or user_row.username) if user_row is not None else ""
 
@@ -103,7 +113,8 @@ def _rows(broadcast: Broadcast):
                     Question.channel, Question.language, Question.district, Question.category_id, Question.votes,
                     Question.asker_count, Question.created_at, Question.aired_at, Question.answered_at,
                     target.tracking_code.label("merged_into"),
-                    Appeal.status.label("appeal_status"), Appeal.follow_up, Appeal.statutory, Appeal.due_date,
+                    Appeal.id.label("appeal_id"), Appeal.status.label("appeal_status"), Appeal.follow_up,
+                    Appeal.statutory, Appeal.due_date,
                     Appeal.department_id, Appeal.officer_id, Appeal.category_id.label("appeal_category_id"))
              .outerjoin(Appeal, Appeal.question_id == Question.id)
              .outerjoin(target, target.id == Question.merged_into_id)
@@ -111,20 +122,18 @@ def _rows(broadcast: Broadcast):
     return db.session.execute(query).all()
 
 
-def _district_key(typed: str, known: dict[str, str]) -> str:
+def _district_key(typed: str, known: dict[str, str], typed_districts: bool = True) -> str:
     typed = (typed or "").strip()
     if not typed:
         return NO_DISTRICT
-    if known:
+    if known or not typed_districts:
         return known.get(typed.casefold(), OTHER_DISTRICT)
     return typed
 
 
 def _appeal_open(row) -> bool:
     """Appeal.is_open for a plain row of the appeal's status and follow-up flag."""
-    if row.appeal_status == AppealStatus.ANSWERED_ON_AIR:
-        return bool(row.follow_up)
-    return row.appeal_status is not None and row.appeal_status not in FINISHED_APPEAL_STATUSES
+    return appeal_open(row.appeal_status, row.follow_up)
 
 
 class Labels(dict):
@@ -143,8 +152,9 @@ def _appeal_labels() -> Labels:
     return Labels(lambda status, follow_up: status_label(status, follow_up) if status else "")
 
 
-def compute(broadcast: Broadcast, locale: str) -> dict:
-    """Every figure of the broadcast's report, with its labels in the current language."""
+def compute(broadcast: Broadcast, locale: str, typed_districts: bool = True) -> dict:
+    """Every figure of the broadcast's report, with its labels in the current language; without
+    `typed_districts` (the e-mailed copy) a district not on the office's list counts as "other districts"."""
     rows = _rows(broadcast)
     appeal_labels, desk_labels = _appeal_labels(), Labels(lambda status: str(STATUS_LABELS[S(status)]))
     categories = {c.id: c.name(locale) for c in db.session.execute(select(Category)).scalars()}
@@ -154,11 +164,14 @@ def compute(broadcast: Broadcast, locale: str) -> dict:
         select(User).where(User.id.in_(officer_ids))).scalars()} if officer_ids else {}
     known = known_districts()
     today = deadlines.local_date()
+    tags_of = _topic_tags(broadcast)
+    topic_names = {t.id: t.name(locale) for t in db.session.execute(select(Topic)).scalars()}
 
     by_channel = {c.value: 0 for c in Channel}
     by_outcome = {s.value: 0 for s in OUTCOMES}
     by_ground: dict[str, int] = {}
-    by_topic: dict[int | None, list[int]] = {}
+    by_topic: dict[int | None, list[int]] = {}  # by category (the one that routes the appeal)
+    by_tag: dict[int | None, list[int]] = {}  # by topic tag (services/topics.py): a question may have several
     by_district: dict[str, int] = {}
     by_fate: dict[str, int] = {}
     waits: list[float] = []
@@ -167,7 +180,7 @@ def compute(broadcast: Broadcast, locale: str) -> dict:
     for r in rows:
         status = r.status
         by_channel[r.channel] = by_channel.get(r.channel, 0) + 1
-        outcome = S.PENDING.value if status in UNREVIEWED else status
+        outcome = S.PENDING.value if status in UNMODERATED_QUESTION_STATUSES else status
         by_outcome[outcome] = by_outcome.get(outcome, 0) + 1
         votes += r.votes or 0
         if status in APPROVED:
@@ -178,7 +191,11 @@ def compute(broadcast: Broadcast, locale: str) -> dict:
             topic = by_topic.setdefault(r.category_id or r.appeal_category_id, [0, 0])
             topic[0] += 1
             topic[1] += status == S.ANSWERED
-            key = _district_key(r.district, known)
+            for tag_id in tags_of.get(r.id) or [None]:
+                tag = by_tag.setdefault(tag_id, [0, 0])
+                tag[0] += 1
+                tag[1] += status == S.ANSWERED
+            key = _district_key(r.district, known, typed_districts)
             by_district[key] = by_district.get(key, 0) + 1
         wait = (r.aired_at - r.created_at).total_seconds() if r.aired_at and status != S.MERGED else None
         if wait is not None:
@@ -203,6 +220,7 @@ def compute(broadcast: Broadcast, locale: str) -> dict:
     ground_labels = {**{k: str(v) for k, v in REJECT_GROUND_NAMES.items()}, WITHDRAWN: str(WITHDRAWN_LABEL),
                      "": str(_l("no ground recorded"))}
     topics = sorted(by_topic.items(), key=lambda item: (item[0] is None, -item[1][0], categories.get(item[0], "")))
+    tags = sorted(by_tag.items(), key=lambda item: (item[0] is None, -item[1][0], topic_names.get(item[0], "")))
     districts = sorted(by_district.items(), key=lambda item: (item[0] in (OTHER_DISTRICT, NO_DISTRICT), -item[1], item[0]))
     if len(districts) > TOP_DISTRICTS:  # the rest in one bar, so a phone shows a dozen bars, not hundreds
         rest = sum(n for _k, n in districts[TOP_DISTRICTS - 1:] if _k != NO_DISTRICT)
@@ -222,9 +240,12 @@ def compute(broadcast: Broadcast, locale: str) -> dict:
         "channels": bars([(c, channel_label(c), n) for c, n in by_channel.items()]),
         "outcomes": bars([(s, str(OUTCOME_LABELS[S(s)]), n) for s, n in by_outcome.items()]),
         "grounds": bars([(g, ground_labels.get(g, g), n) for g, n in sorted(by_ground.items(), key=lambda i: -i[1])]),
-        "topics": bars([(str(cid or ""), categories.get(cid, "") or str(_l("no topic set")), total)
+        "topics": bars([(str(cid or ""), categories.get(cid, "") or str(_l("Not categorised yet")), total)
                         for cid, (total, _a) in topics],
                        **{str(cid or ""): {"answered": done} for cid, (_t, done) in topics}),
+        "topic_tags": bars([(str(tid or ""), topic_names.get(tid, "") or str(_l("no topic set")), total)
+                            for tid, (total, _a) in tags],
+                           **{str(tid or ""): {"answered": done} for tid, (_t, done) in tags}),
         "districts": bars([(k, district_labels.get(k, k), n) for k, n in districts]),
         "fates": bars([(k, status_label(k) if k else str(_l("no appeal")), n)
                        for k, n in sorted(by_fate.items(), key=lambda i: -i[1])]),
@@ -252,7 +273,7 @@ def minutes(seconds: float | None) -> str:
 COLUMNS = [
     _l("Number"), _l("Received"), _l("Question"), _l("Votes"), _l("Askers"), _l("Outcome"), _l("Ground of rejection"),
     _l("Merged into"), _l("Category"), _l("District"), _l("Channel"), _l("Language"), _l("On air"),
-    _l("Minutes to air"), _l("Appeal status"), _l("Department"), _l("Officer"), _l("Due date"),
+    _l("Minutes to air"), _l("Appeal status"), _l("Department"), _l("Officer"), _l("Due date"), _l("Topics"),
 ]
 DATE_COLUMNS = {1: 16, 12: 16, 17: 11}  # column -> width: the moments and dates fit their cells
 
@@ -271,7 +292,12 @@ def question_rows(broadcast: Broadcast, locale: str) -> list[list]:
     outcomes[S.SUBMITTED.value] = outcomes[S.PENDING.value]
     rows: list[list] = [[str(label) for label in COLUMNS]]
     appeal_labels, channels = _appeal_labels(), Labels(channel_label)
-    for r in _rows(broadcast):
+    questions = _rows(broadcast)
+    # each appeal's topic tags as the appeals' export writes them ("Roads, Heating (suggested)")
+    names, appeal_ids, tags = topics.topic_names(locale), [r.appeal_id for r in questions if r.appeal_id], {}
+    for start in range(0, len(appeal_ids), 500):  # a bounded IN list: SQLite limits a statement's parameters
+        tags.update(topics.names_by_appeal(appeal_ids[start:start + 500], names))
+    for r in questions:
         wait = (r.aired_at - r.created_at).total_seconds() if r.aired_at and r.status != S.MERGED else None
         rows.append([
             r.tracking_code or "", local(r.created_at), r.text or "", r.votes or 0, r.asker_count or 1,
@@ -281,7 +307,7 @@ def question_rows(broadcast: Broadcast, locale: str) -> list[list]:
             round(max(0.0, wait) / 60, 1) if wait is not None else None,
             appeal_labels[r.appeal_status, bool(r.follow_up)],
             departments.get(r.department_id, ""), officers.get(r.officer_id, ""),
-            r.due_date if r.statutory and r.due_date else None])
+            r.due_date if r.statutory and r.due_date else None, tags.get(r.appeal_id, "")])
     return rows
 
 

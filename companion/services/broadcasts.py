@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import LANGUAGES, Broadcast, BroadcastStatus, Category, Department, Question, Topic, User
+from ..models import LANGUAGES, Broadcast, BroadcastStatus, Category, Department, Question, Topic, User, utcnow
 from .audit import audit
 from ..errors import Conflict, ValidationError
 
@@ -112,7 +112,10 @@ def seed_demo(starts_at: datetime | None = None) -> Broadcast:
     if broadcast is None:
         broadcast = Broadcast(slug="demo", title_kk="Әкіммен тікелей эфир", title_ru="Прямой эфир с акимом района",
                               title_en="Live Q&A with the district akim", status=BroadcastStatus.LIVE.value,
-                              starts_at=starts_at, pre_moderation=True)
+                              starts_at=starts_at, pre_moderation=True,
+                              # live from now, as "Start broadcast" records it: the moments of its promises
+                              # count from here, and ending the rehearsal e-mails its report
+                              started_at=utcnow())
         db.session.add(broadcast)
     if not db.session.execute(select(Category.id)).first():
         for (kk, ru, en), (dkk, dru, den), words in zip(DEMO_CATEGORIES, DEMO_DEPARTMENTS, DEMO_KEYWORDS):

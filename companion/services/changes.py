@@ -26,7 +26,7 @@ class Change:
     settings: bool = False
     # the backstage state (messages, countdown) changed: moderators and the teleprompter get it
     backstage: bool = False
-    # (appeal, notice kind) pairs whose applicants must be told, sent after the commit (services.notices)
+    # the notices to applicants the change wrote (outbox.Notice: sent by a chat or by e-mail, or owed by hand)
     notices: list = field(default_factory=list)
 
     @property

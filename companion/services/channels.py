@@ -12,22 +12,29 @@ from datetime import timedelta
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 
 from ..extensions import db
-from ..models import (LANGUAGES, Appeal, Broadcast, BroadcastStatus, ChannelChat, ChannelUpdate, Channel, Question,
+from ..models import (LANGUAGES, Appeal, AppealFile, Broadcast, BroadcastStatus, ChannelChat, ChannelUpdate, Channel, Question,
                       utcnow)
 from . import appeals, blocking, intake, limits, outbox, privacy
 from .changes import Change
 from .database import resilient
 from ..errors import QuestionsClosed, ServiceError, ValidationError
-from .fields import UNSTORABLE_MESSAGE, question_too_long, storable
+from .fields import UNSTORABLE_MESSAGE, Limit, at_most_characters, clean_name, storable
 
 STATUS_WORDS = frozenset({"status", "/status", "статус", "мәртебе", "күйі"})
 # WhatsApp has no commands: the word asks for the language buttons as /start does in Telegram
 LANGUAGE_WORDS = frozenset({"/start", "/language", "/lang", "language", "язык", "тіл"})
 # a chat's prefix in idempotency keys and rate-limit tokens (Telegram's "tg" predates the others: kept)
+# greetings and thanks: a resident who says hello is shown what to do, not registered as an appeal
+GREETING_WORDS = frozenset({
+    "hi", "hello", "hey", "good morning", "good afternoon", "good evening", "thanks", "thank you", "ok", "help",
+    "привет", "здравствуйте", "здравствуй", "добрый день", "доброе утро", "добрый вечер", "спасибо", "ок",
+    "помощь", "салам", "салем", "сәлем", "сәлеметсіз бе", "сәлеметсіздер ме", "армысыз", "қайырлы күн",
+    "қайырлы таң", "рахмет", "рақмет", "көмек"})
 KEY_PREFIX = {Channel.TELEGRAM.value: "tg", Channel.WHATSAPP.value: "wa"}
 CODE = re.compile(r"[A-Za-z]{2,10}-\d{4}-\d{3,12}")
 GIVEN, REFUSED = "given", "refused"
@@ -56,6 +63,7 @@ class Reply:
 
     text: str
     buttons: str = ""
+    language: str = ""  # the text's language, for the buttons' labels under it
 
 
 @dataclass
@@ -66,6 +74,16 @@ class Outcome:
     change: Change | None = None
     queued: bool = False
     repeat: bool = False
+    photos: list[tuple[int, str]] = field(default_factory=list)  # (appeal id, platform file id) to fetch and keep
+
+
+def is_greeting(text: str) -> bool:
+    """True for a message that asks nothing: a greeting, thanks, a bot command ("/help", "/start@bot"), or no
+    letter or digit at all (an emoji)."""
+    words = " ".join(text.lower().split()).strip(" !.,?)(:;-…")
+    if words.startswith("/") and len(words.split()) == 1:
+        return True  # a command of Telegram's menu; "/status" is answered before this
+    return words in GREETING_WORDS or not any(ch.isalnum() for ch in words)
 
 
 def _chat(channel: str, chat: str) -> ChannelChat:
@@ -76,9 +94,14 @@ def _chat(channel: str, chat: str) -> ChannelChat:
     return row
 
 
-def _language(row: ChannelChat, hint: str = "") -> str:
+def _language(row: ChannelChat, hint: str = "", text: str = "") -> str:
+    """The language of a reply: the chat's chosen one (the button), else the message's own (as its appeal's,
+    so the receipt and every later notice match), else the phone's, else the office's default."""
     if row.language in LANGUAGES:
         return row.language
+    detected = intake.detect_language(text) if text else None
+    if detected in LANGUAGES:
+        return detected
     return hint if hint in LANGUAGES else current_app.config["DEFAULT_LOCALE"]
 
 
@@ -122,6 +145,7 @@ def receive(message: Incoming) -> Outcome:
     """Take one delivery: idempotent by update id and message id (a repeat does nothing and says so)."""
     if _seen(message):
         return Outcome(repeat=True)
+    message.name = clean_name(message.name)
     try:
         outcome = _receive(message)
     except IntegrityError:  # the same update taken meanwhile by another delivery
@@ -133,7 +157,10 @@ def receive(message: Incoming) -> Outcome:
 def _receive(message: Incoming) -> Outcome:
     chat = _chat(message.channel, message.chat)
     chat.updated_at = utcnow()  # the resident wrote: WhatsApp's 24-hour reply window starts again
-    lang = _language(chat, message.language_hint)
+    words = message.text.strip()
+    # a command, a number or the status word has no language of its own: the chat's or the phone's
+    worded = not (words.startswith("/") or CODE.fullmatch(words) or words.lower() in STATUS_WORDS | LANGUAGE_WORDS)
+    lang = _language(chat, message.language_hint, words if worded else "")
     if blocking.is_blocked([blocking.chat_identity(message.channel, message.chat)]):
         # taken once (a redelivery is not answered twice), kept nowhere else; the reply says no more than needed
         _record(message, message_id=not message.button)
@@ -143,17 +170,20 @@ def _receive(message: Incoming) -> Outcome:
     if message.button:
         return _button(message, chat, lang)
     text = message.text.strip()
-    if text.lower() in LANGUAGE_WORDS:
+    if text.lower() in STATUS_WORDS or CODE.fullmatch(text):
+        _record(message)
+        db.session.commit()
+        return Outcome([Reply(status_text(message.channel, message.chat, lang, text if CODE.fullmatch(text) else ""))])
+    attached = bool(message.photo) or message.lat is not None
+    if attached and text and is_greeting(text):
+        text = ""  # a photo captioned "hello": kept for the question that follows, as a photo alone is
+    if text.lower() in LANGUAGE_WORDS or (text and is_greeting(text)):
         _record(message)
         db.session.commit()
         with force_locale(lang):
             reply = Reply(_("Hello! Write your question or describe your problem, and the office will answer. "
                             "Send “status” to see where your appeals stand. Choose your language:"), "lang")
         return Outcome([reply])
-    if text.lower() in STATUS_WORDS or CODE.fullmatch(text):
-        _record(message)
-        db.session.commit()
-        return Outcome([Reply(status_text(message.channel, message.chat, lang, text if CODE.fullmatch(text) else ""))])
     # nothing of the person before consent (docs/channels.md): the name comes with the "I agree" press
     held = {"text": text, "name": message.name if chat.consent == GIVEN else "", "photo": message.photo,
             "lat": message.lat, "long": message.long, "hint": message.language_hint}
@@ -163,12 +193,25 @@ def _receive(message: Incoming) -> Outcome:
         with force_locale(lang):
             return Outcome([Reply(_("Attached. Now write your question in a message."))])
     if not chat.consent:
+        try:  # the per-sender limit counts a held message when it comes: at the press all of them are taken
+            _count_chat_appeals(message.channel, message.chat)
+        except limits.RateLimited as exc:
+            _record(message)
+            db.session.commit()
+            return _refused(exc, lang)
         _record(message, state="held", held=held)
         db.session.commit()
         with force_locale(lang):
-            return Outcome([Reply(consent_question(lang, message.channel), "consent")])
+            return Outcome([Reply(consent_question(lang, message.channel), "consent", lang)])
     row = _record(message)
     return _take(message.channel, message.chat, chat, lang, row, held)
+
+
+def _refused(exc: ServiceError, lang: str) -> Outcome:
+    """The reply to a message not taken, with the reasons, in the chat's language."""
+    with force_locale(lang):
+        reasons = " ".join(str(v) for v in (exc.fields or {}).values()) or str(exc.message)
+        return Outcome([Reply(_("Your message was not taken: %(reason)s", reason=reasons))])
 
 
 def consent_question(lang: str, channel: str = Channel.TELEGRAM.value) -> str:
@@ -210,10 +253,12 @@ def _button(message: Incoming, chat: ChannelChat, lang: str) -> Outcome:
             data = dict(row.held or {})
             if value == "yes" and not data.get("name"):
                 data["name"] = message.name  # the profile name, given with the consent
-            result = _take(message.channel, message.chat, chat, lang, row, data)
+            result = _take(message.channel, message.chat, chat, _language(chat, data.get("hint") or "", data.get("text") or ""),
+                           row, data, limited=False)
             outcome.replies += result.replies
             outcome.queued = outcome.queued or result.queued
             outcome.change = outcome.change or result.change
+            outcome.photos += result.photos
         return outcome
     db.session.commit()
     return Outcome()
@@ -238,30 +283,47 @@ def _attachments(channel: str, chat: str, held: dict) -> tuple[dict, dict]:
     return location, {"attachments": extra} if extra else {}
 
 
-def _take(channel: str, chat_id: str, chat: ChannelChat, lang: str, row: ChannelUpdate, held: dict) -> Outcome:
+def _take(channel: str, chat_id: str, chat: ChannelChat, lang: str, row: ChannelUpdate, held: dict,
+          limited: bool = True) -> Outcome:
     """A question into the live broadcast's queue, or an appeal for the back office; the reply with its
-    number goes into the outbox in the same transaction."""
+    number goes into the outbox in the same transaction. `limited` False: a message held for consent, counted
+    against the per-sender limit when it came."""
     consented = chat.consent == GIVEN
     name = (held.get("name") or "")[:current_app.config["NAME_MAX_LENGTH"]].strip() if consented else ""
     contact = outbox.chat_contact(channel, chat_id) if consented else ""
     location, extra = _attachments(channel, chat_id, held)
     language = chat.language if chat.language in LANGUAGES else None
     broadcast = live_broadcast()
+    told = []
+    if broadcast is not None and len((held.get("text") or "").strip()) > current_app.config["QUESTION_MAX_LENGTH"]:
+        broadcast = None  # too long for the live queue, never cut: the back office takes it whole
+        with force_locale(lang):
+            told.append(Reply(_("Your message is too long for a question in the live broadcast, so it is "
+                                "registered as an appeal to the office; its number follows.")))
     try:
-        if broadcast is not None:
-            return _to_broadcast(broadcast, channel, chat_id, lang, row, held, name, contact, language,
-                                 {**location, **extra})
-        return _to_back_office(channel, chat_id, row, held, name, contact, language, location, extra)
-    except QuestionsClosed:  # closed since we looked: the back office takes it
-        db.session.rollback()
-        return _to_back_office(channel, chat_id, _again(row), held, name, contact, language, location, extra)
+        with force_locale(lang):  # a refusal's reasons are worded as they are raised: in the chat's language
+            outcome = _route(broadcast, channel, chat_id, lang, row, held, name, contact, language, location,
+                             extra, limited)
+        outcome.replies[:0] = told
+        return outcome
     except ServiceError as exc:
         db.session.rollback()
         _again(row)
         db.session.commit()  # the update is taken: a redelivery is not refused twice
-        with force_locale(lang):
-            reasons = " ".join(str(v) for v in (exc.fields or {}).values()) or str(exc.message)
-            return Outcome([Reply(_("Your message was not taken: %(reason)s", reason=reasons))])
+        return _refused(exc, lang)
+
+
+def _route(broadcast, channel, chat_id, lang, row, held, name, contact, language, location, extra,
+           limited) -> Outcome:
+    try:
+        if broadcast is not None:
+            return _to_broadcast(broadcast, channel, chat_id, lang, row, held, name, contact, language,
+                                 {**location, **extra}, limited)
+        return _to_back_office(channel, chat_id, row, held, name, contact, language, location, extra, limited)
+    except QuestionsClosed:  # closed since we looked: the back office takes it
+        db.session.rollback()
+        return _to_back_office(channel, chat_id, _again(row), held, name, contact, language, location, extra,
+                               limited)
 
 
 def _again(row: ChannelUpdate) -> ChannelUpdate:
@@ -276,13 +338,14 @@ def _again(row: ChannelUpdate) -> ChannelUpdate:
     return fresh
 
 
-def _to_broadcast(broadcast, channel, chat_id, lang, row, held, name, contact, language, origin) -> Outcome:
+def _to_broadcast(broadcast, channel, chat_id, lang, row, held, name, contact, language, origin,
+                  limited=True) -> Outcome:
     data = {"text": held.get("text", ""), "author_name": name, "consent": bool(name or contact),
             "client_id": f"{KEY_PREFIX[channel]}-{chat_id}-{row.message_id or row.update_id}"}
     if language:
         data["language"] = language
     prepared = intake.prepare_submission(broadcast, data, channel=Channel(channel), viewer_token=f"{KEY_PREFIX[channel]}:{chat_id}",
-                                         default_language=lang, channel_contact=contact)
+                                         default_language=lang, channel_contact=contact, rate_limited=limited)
     if isinstance(prepared, Question):  # stored before under this message's id
         db.session.rollback()
         return Outcome(repeat=True)
@@ -295,16 +358,18 @@ def _to_broadcast(broadcast, channel, chat_id, lang, row, held, name, contact, l
 
     prepared.on_stored = stored
     question, change = intake.store_one(prepared)
-    return Outcome(change=change, queued=change is not None, repeat=change is None)
+    photos = [(question.appeal.id, p) for p in (origin.get("attachments") or {}).get("photos", [])] if change else []
+    return Outcome(change=change, queued=change is not None, repeat=change is None, photos=photos)
 
 
-def _to_back_office(channel, chat_id, row, held, name, contact, language, location, extra) -> Outcome:
+def _to_back_office(channel, chat_id, row, held, name, contact, language, location, extra, limited=True) -> Outcome:
     cfg = current_app.config
     text = (held.get("text") or "").strip()
-    _count_chat_appeals(channel, chat_id)
+    if limited:
+        _count_chat_appeals(channel, chat_id)
     errors = {}
-    if len(text) > cfg["QUESTION_MAX_LENGTH"]:
-        errors["text"] = question_too_long(cfg["QUESTION_MAX_LENGTH"])
+    if len(text) > Limit.APPEAL_TEXT:  # an appeal's text: a chat message is not held to a live question's length
+        errors["text"] = at_most_characters(Limit.APPEAL_TEXT)
     elif not storable(text) or not storable(name):
         errors["text"] = UNSTORABLE_MESSAGE
     if errors:
@@ -318,14 +383,16 @@ def _to_back_office(channel, chat_id, row, held, name, contact, language, locati
     row.appeal_id, row.state = appeal.id, "done"
     outbox.enqueue(channel, chat_id, "register", outbox.registered_text(appeal), appeal)
     db.session.commit()
-    return Outcome(queued=True)
+    return Outcome(queued=True, photos=[(appeal.id, p) for p in (extra.get("attachments") or {}).get("photos", [])])
 
 
 def _count_chat_appeals(channel: str, chat: str) -> None:
-    """The per-sender limit outside a broadcast (in one, the queue's per-viewer limit counts the chat's token):
-    RateLimited once this chat made QUESTIONS_PER_MINUTE_PER_VIEWER appeals in the last minute."""
+    """The per-sender limit outside a broadcast (in one, the queue's per-viewer limit counts the chat's token),
+    and for messages held for consent: RateLimited once this chat made QUESTIONS_PER_MINUTE_PER_VIEWER
+    appeals, or sent as many messages still held, in the last minute."""
     recent = db.session.execute(select(func.count()).select_from(ChannelUpdate).where(
-        ChannelUpdate.channel == channel, ChannelUpdate.chat == chat, ChannelUpdate.appeal_id.is_not(None),
+        ChannelUpdate.channel == channel, ChannelUpdate.chat == chat,
+        or_(ChannelUpdate.appeal_id.is_not(None), ChannelUpdate.state == "held"),
         ChannelUpdate.created_at > utcnow() - limits.WINDOW)).scalar_one()
     if recent >= current_app.config["QUESTIONS_PER_MINUTE_PER_VIEWER"]:
         raise limits.RateLimited(retry_after=60)
@@ -354,18 +421,66 @@ def status_text(channel: str, chat: str, lang: str, code: str = "") -> str:
             if appeal.statutory and appeal.is_open:
                 from flask_babel import format_date
                 lines.append(_("Answer due by %(date)s.", date=format_date(appeal.due_date, "long")))
-        lines.append(_("Your talon and the appeal's status: %(link)s", link=outbox.talon_link(own[0])))
+        link = outbox.talon_link(own[0])
+        if link:  # without a public address the list above is the status: no local link
+            lines.append(_("Your talon and the appeal's status: %(link)s", link=link))
         return "\n".join(lines)
 
 
 
 
-def consent_buttons(channel: str, chat: str, hint: str = "") -> tuple[str, str]:
-    """The two answers to the consent question, in the chat's language (WhatsApp's buttons: 20 characters at most)."""
+def consent_buttons(channel: str, chat: str, hint: str = "", language: str = "") -> tuple[str, str]:
+    """The two answers to the consent question, in its language (else the chat's; WhatsApp's buttons: 20
+    characters at most)."""
     row = db.session.get(ChannelChat, (channel, chat))
-    lang = row.language if row is not None and row.language in LANGUAGES else (hint if hint in LANGUAGES else
-                                                                               current_app.config["DEFAULT_LOCALE"])
+    lang = language if language in LANGUAGES else row.language if row is not None and row.language in LANGUAGES else (
+        hint if hint in LANGUAGES else current_app.config["DEFAULT_LOCALE"])
     with force_locale(lang):
         if channel == Channel.WHATSAPP.value:
             return _("I agree"), _("Without my name")
         return _("I agree: keep my name and answer me here"), _("Send without my name")
+
+
+# what a kept photo may be, told by its first bytes (never by what the platform or the sender says it is)
+IMAGE_SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
+
+
+def image_type(data: bytes) -> str:
+    """The image type of these bytes (JPEG, PNG, WebP), or "" for anything else."""
+    for magic, mime in IMAGE_SIGNATURES:
+        if data.startswith(magic):
+            return mime
+    return "image/webp" if data[:4] == b"RIFF" and data[8:12] == b"WEBP" else ""
+
+
+@resilient
+def keep_photo(appeal_id: int, channel: str, platform_id: str, data: bytes) -> AppealFile | None:
+    """Keep a photo fetched for an appeal (once per file id): an image within CHANNEL_PHOTO_MAX_BYTES, else None."""
+    mime = image_type(data)
+    if not mime or len(data) > current_app.config["CHANNEL_PHOTO_MAX_BYTES"] or db.session.get(Appeal, appeal_id) is None:
+        return None
+    found = db.session.execute(select(AppealFile).where(AppealFile.appeal_id == appeal_id,
+                                                        AppealFile.platform_id == platform_id)).scalar_one_or_none()
+    if found is not None:
+        return found
+    row = AppealFile(appeal_id=appeal_id, channel=channel, platform_id=platform_id[:200], mime_type=mime,
+                     size=len(data), data=data, created_at=utcnow())
+    db.session.add(row)
+    try:
+        db.session.commit()
+    except IntegrityError:  # kept meanwhile by another delivery
+        db.session.rollback()
+        return None
+    return row
+
+
+def files_of(appeal: Appeal) -> list[AppealFile]:
+    """The photos kept with an appeal, in the order they came (without their bytes loaded twice)."""
+    return list(db.session.scalars(select(AppealFile).where(AppealFile.appeal_id == appeal.id)
+                                   .options(defer(AppealFile.data)).order_by(AppealFile.id)))
+
+
+def appeal_file(appeal: Appeal, file_id: int) -> AppealFile | None:
+    """One kept photo of this appeal (the caller has checked that the user may see the appeal)."""
+    row = db.session.get(AppealFile, file_id)
+    return row if row is not None and row.appeal_id == appeal.id else None

@@ -25,8 +25,8 @@ WORKING_DAY = "working_day"
 def holiday_dates(year: int) -> frozenset[date]:
     """Kazakhstan's public holidays (and their observed days) in `year`, from the `holidays` package.
 
-    Kept per year for every request: building the calendar anew cost about 2 ms per registered
-    appeal, a quarter of a question's whole server time. This is the law's calendar, not screen
+    Kept per year for every request: building the calendar anew for each registered appeal was a
+    large share of a question's server time (docs/performance.md). This is the law's calendar, not screen
     state; the office's own corrections are read from the database every time (office_calendar)."""
     return frozenset(holidays.country_holidays("KZ", years=year).keys())
 
@@ -179,7 +179,7 @@ def parse_received_at(value, now: datetime | None = None) -> datetime:
     RECEIVED_AT_MAX_AGE_DAYS old; ValidationError naming `received_at` otherwise."""
     malformed = ValidationError(fields={"received_at": _l(
         "Give the time of receipt in ISO 8601 with its time zone, for example 2026-03-19T10:00:00+05:00.")})
-    if not isinstance(value, str) or len(value) > 40:
+    if not isinstance(value, str) or len(value) > Limit.MOMENT:
         raise malformed
     try:
         moment = datetime.fromisoformat(value.strip())

@@ -10,8 +10,8 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from ..errors import ValidationError
-from ..models import (ApiKey, Appeal, BackstageMessage, BlockedSender, Broadcast, CalendarDay, Promise, Question,
-                      Topic, User)
+from ..models import (ApiKey, Appeal, BackstageMessage, BlockedSender, Broadcast, CalendarDay, Category, Department,
+                      Promise, Question, Topic, User)
 
 MAX_ID = 2 ** 63 - 1  # the databases' BIGINT
 
@@ -42,9 +42,13 @@ class Limit:
     ATTRIBUTES = 50  # how many Open311 attributes
     ATTRIBUTE_CODE = 64  # an attribute's code
     ATTRIBUTE_VALUE = 1000  # an attribute's value
+    MOMENT = 40  # a time as an integrator sends it (ISO 8601 with its zone: received_at)
     EMAIL_ADDRESS = 254  # RFC 5321's path limit: a report recipient's address
     CLIENT_ID = _column(Question.client_id)  # 64: a client's id of a question, for idempotent retries
     TOPIC_NAME = _column(Topic.name_kk)  # 100: a topic's name in each language
+    DEPARTMENT_NAME = _column(Department.name_kk)  # 150: a department's name in each language
+    CATEGORY_NAME = _column(Category.name_kk)  # 100: a category's name in each language
+    CATEGORY_KEYWORD = 100  # one keyword line of a category
     TOPIC_KEYWORD = 100  # one keyword line of a topic (a word or a phrase)
     TOPIC_KEYWORDS = 200  # keyword lines of one topic
     PASSWORD = 200  # what the sign-in form takes
@@ -62,6 +66,7 @@ class Limit:
     STEP_NOTE = 500  # an internal note on a step: told, declined, left without consideration, withdrawn
     NOTE = 2000  # a longer note: a comment on an appeal, a note on an assignment or a forward, a promise's note
     ANSWER = 10_000  # an appeal's answer
+    APPEAL_TEXT = 10_000  # an appeal's text from a chat (a Telegram or WhatsApp message has at most 4,096)
     PROMISE_TEXT = 500  # what was promised
     RESPONSIBLE = _column(Promise.responsible)  # 200: who else is responsible for a promise (free text)
     EVIDENCE_URL = _column(Promise.evidence_url)  # 500: a link to a promise's evidence
@@ -72,6 +77,21 @@ class Limit:
     def as_dict(cls) -> dict[str, int]:
         """Every limit by name, for a page's script (the desk's forms)."""
         return {name: value for name, value in vars(cls).items() if name.isupper() and isinstance(value, int)}
+
+
+# A client's id of a question (its idempotency key): the screens and the keyed API send letters, digits, _ and -;
+# Open311 integrators may send any storable text of that length (the body's client_id or an Idempotency-Key header).
+CLIENT_ID_SHORTEST = 8
+CLIENT_ID = re.compile(rf"[A-Za-z0-9_-]{{{CLIENT_ID_SHORTEST},{Limit.CLIENT_ID}}}\Z")  # with .match: the whole string
+
+
+def valid_client_id(value, *, any_text: bool = False) -> bool:
+    """True for a client id the sender may use: CLIENT_ID, or with `any_text` (Open311) any storable text of its length."""
+    if not isinstance(value, str):
+        return False
+    if any_text:
+        return CLIENT_ID_SHORTEST <= len(value) <= Limit.CLIENT_ID and storable(value)
+    return CLIENT_ID.match(value) is not None
 
 
 def name_limit(config) -> int:
@@ -94,6 +114,20 @@ def parse_id(value) -> int | None:
 # What no column may hold: lone surrogates (no encoding stores them), NUL and the other control
 # characters but tab and line breaks, and the bidirectional overrides that turn text around on screen.
 UNSTORABLE = re.compile("[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+# What a name from a platform's profile loses (`clean_name`): besides the unstorable, the invisible format
+# characters (zero-width spaces and joiners, marks of direction, the byte-order mark) that hide or turn text.
+INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\u061c\ufeff]")
+
+
+def clean_name(value) -> str:
+    """A name a platform gave (a Telegram or WhatsApp profile's) as a column and a screen can take it: the
+    unstorable and invisible characters taken out, white space as single spaces. Never a refusal: the
+    resident chose the name once, in another app, and would be refused on every message."""
+    if not isinstance(value, str):
+        return ""
+    return " ".join(INVISIBLE.sub("", UNSTORABLE.sub("", value)).split())
 
 
 UNSTORABLE_MESSAGE = _l("This text contains characters that cannot be stored. Please remove them.")
@@ -162,3 +196,13 @@ def normalise_contact(contact: str, region: str) -> str:
     if not phonenumbers.is_valid_number(number):
         raise ValueError(_l("This phone number is not valid."))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_contact(contact: str) -> str:
+    """Hide the middle of a phone number or e-mail address: +7701*****67, a***@mail.kz."""
+    if not contact:
+        return ""
+    if "@" in contact:
+        local, _, domain = contact.partition("@")
+        return f"{local[:1]}***@{domain}"
+    return contact[:5] + "*" * max(len(contact) - 7, 0) + contact[-2:]

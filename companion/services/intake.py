@@ -1,7 +1,6 @@
 """Taking questions in: validation, idempotent submit, tracking codes, votes."""
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
+from ..config import FALLBACK_LANGUAGE
 from ..models import LANGUAGES, Broadcast, Channel, Question, QuestionStatus, Vote, utcnow
 from . import appeals, blocking, limits, privacy
 from .audit import audit
@@ -22,10 +22,9 @@ from ..permissions import audience_may_vote, audience_sees
 from .changes import Change, ChangeBuilder
 from ..errors import InvalidTransition, NotFound, QuestionsClosed, ServiceError, ValidationError
 from .fields import (UNSTORABLE_MESSAGE, Limit, at_most_characters, name_limit, normalise_contact, parse_id,
-                     question_too_long, storable)
+                     question_too_long, storable, valid_client_id)
 from .language import detect_language  # noqa: F401 - intake.detect_language for the channels
 
-CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}\Z")  # with .match: the whole string (`$` takes a final newline)
 
 
 # Statements of the hot paths (every socket event reads its broadcast), built once: building one
@@ -144,7 +143,7 @@ class Submission:
 
 
 def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Channel.WEB,
-                       viewer_token: str | None = None, default_language: str = "kk", approved: bool = False,
+                       viewer_token: str | None = None, default_language: str = FALLBACK_LANGUAGE, approved: bool = False,
                        actor=None, source: str = "", rate_limited: bool = True, api_key=None,
                        channel_contact: str = "", caller: str = "") -> Submission | Question:
     """Check a submitted question: the Question this sender already stored under its client_id (a retry),
@@ -154,7 +153,7 @@ def prepare_submission(broadcast: Broadcast, data: dict, *, channel: str = Chann
     number a phone operator typed (checked against the blocked senders even when it is not kept).
     Blocking.Blocked when the sender is blocked, on whichever identity."""
     client_id = data.get("client_id") or uuid.uuid4().hex
-    if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+    if not valid_client_id(client_id):
         raise ValidationError(fields={"client_id": _l("Invalid client id.")})
     typed = data.get("contact") if isinstance(data.get("contact"), str) else ""
     blocking.refuse_blocked([blocking.token_identity(viewer_token), blocking.contact_identity(typed),

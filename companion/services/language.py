@@ -1,7 +1,28 @@
-"""The language of a text from its words (a hint for channels that send none: the viewer form sends its page's)."""
+"""Languages: their names in the interface, the interface's language now, and the language of a text from its
+words (a hint for channels that send none: the viewer form sends its page's)."""
 from __future__ import annotations
 
 import re
+
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+
+from ..config import FALLBACK_LANGUAGE, LANGUAGES
+
+_NAMES = {"kk": _l("Kazakh"), "ru": _l("Russian"), "en": _l("English")}
+# a language named in the sentence's language (the switch names each language in itself: LANGUAGE_ENDONYMS)
+LANGUAGE_NAMES = {code: _NAMES[code] for code in LANGUAGES}
+# the columns that hold a name in each language (a topic's, a department's, a category's)
+NAME_FIELDS = tuple(f"name_{code}" for code in LANGUAGES)
+_NAME_IN = {"kk": _l("Name in Kazakh"), "ru": _l("Name in Russian"), "en": _l("Name in English")}
+# the forms' name fields: (field, language, label), in LANGUAGES' order
+NAME_INPUTS = tuple((f"name_{code}", code, _NAME_IN[code]) for code in LANGUAGES)
+
+
+def current_language() -> str:
+    """The interface's language now (the request's, else FALLBACK_LANGUAGE)."""
+    return str(get_locale() or FALLBACK_LANGUAGE)
+
 
 KAZAKH_LETTERS = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 # Kazakh writes these only in words borrowed from Russian (ы is a native Kazakh letter: жылы, қалалық)

@@ -12,12 +12,14 @@ from __future__ import annotations
 FOLD = str.maketrans("қөүұәіғңһёй", "коууаигнхеи")  # noqa: RUF001 - look-alikes on purpose
 
 TOPICS: dict[str, tuple[str, ...]] = {
-    "heating": ("отопл", "тепл", "батаре", "радиатор", "холодн", "холод", "мерзн", "мерзне", "замерз", "жылу", "жылыт",
-                "=жылы", "суык", "heating", "heat", "radiator", "=cold", "freez", "отопит"),
+    "heating": ("отопл", "тепл", "батаре", "радиатор", "мерзн", "мерзне", "замерз", "жылу", "жылыт",
+                "=жылы", "heating", "heat", "radiator", "freez", "отопит"),
+    # cold: heating, unless the question is about water ("из крана идёт только холодная": similarity.fingerprint)
+    "cold": ("холодн", "холод", "=cold", "суык"),
     "hot_water": ("горяч", "гвс", "=ыстык", "hot water", "кипят"),
     "water": ("=вода", "=воды", "=воду", "=водой", "водопров", "водоснаб", "кран", "ржав", "=су", "=суы", "=суды", "=суга",
               "water", "напор", "канализ", "кариз", "sewer"),
-    "gas": ("=газ", "газа", "газо", "=gas"),
+    "gas": ("=газ", "газа", "газов", "газопр", "газосн", "газифи", "=gas"),
     "lift": ("лифт", "элеватор", "=lift", "lifts", "elevator"),
     "bus": ("автобус", "маршрут", "=bus", "buses", "route", "=рейс", "интервал", "interval", "транспорт", "transport"),
     "bus_stop": ("остановк", "остановоч", "аялдам", "павильон", "=stop", "shelter"),
@@ -51,7 +53,7 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "construction": ("стройк", "строител", "застройк", "строят", "=курылыс", "курылыст", "construction", "building site",
                      "точечн", "забор", "ограждени", "fence"),
     "trees": ("дерев", "вырубк", "вырубил", "спил", "саженц", "=агаш", "агашт", "=tree", "trees", "seedling",
-              "озеленени", "=газон", "тополь", "тополя", "=пилят", "пилит", "=кесу"),
+              "озеленени", "газон", "тополь", "тополя", "=пилят", "пилит", "=кесу"),
     "playground": ("площадк", "качел", "горк", "=алан", "аланы", "аланш", "=ойын", "playground", "swing", "slide"),
     "yard": ("двор", "=аула", "=ауласы", "=аулада", "=ауланы", "=yard", "yards", "courtyard"),
     "flooding": ("затоп", "ливнев", "=ливень", "лужа", "лужи", "=озеро", "=болото", "flood", "puddle", "=лив"),
@@ -107,8 +109,8 @@ def topics_of(word: str) -> set[str]:
 # words in folded spelling, as TOPICS). Two questions that each name a street and share none are about
 # two places. A default for Astana; an office elsewhere would list its own.
 STREETS: tuple[str, ...] = tuple("""
-кенесар сейфулл богенба кабанба туран сыгана бейбитш жубанов сарайш самал жастар =нура ондирис есил =есиль алматы сарыарк
-байконыр республ =абая =абай мангилик конаев =кунаев достык кошкарба иманов пушкин ауэзов мауэзов тауелсиз отырар
+кенесар сейфулл богенба кабанба туран сыгана бейбитш жубанов сарайш самал жастар =нура =нуре =нуры =нурой =нуру ондирис есил =есиль алматы алмати сарыарк
+байконыр байконур республ =абая =абай мангилик конаев =кунаев достык кошкарба иманов пушкин ауэзов мауэзов тауелсиз отырар
 иманбаев момышул туркист орынбор акмешит керей жанибек бокейхан хусейн сауран =дина калдаяк молдагул =кабанб =жибек
 =маметов маметова петров =ташенов =бирж абылай =абылайхан =валиханов уалиханов =женис =желтоксан
 акжол =акжол =байтурсын =шокан =шокана =сатпаев =кравцов =циолков =косшыгул =брусиловск =московск
@@ -126,13 +128,19 @@ def _streets():
 
 
 _STREET_EXACT, _STREET_PREFIXES = _streets()
+_STREET_LONGEST = max(map(len, _STREET_PREFIXES))
+
+
+# other forms of a listed street or district (a case of one listed whole, the Russian spelling), as it is listed
+STREET_FORMS = {"нуре": "нура", "нуры": "нура", "нурой": "нура", "нуру": "нура", "алмати": "алматы", "баиконур": "баиконыр"}
 
 
 def street_of(word: str) -> str | None:
-    """The street or district a folded, lower-case word names (its listed beginning), or None."""
-    if word in _STREET_EXACT:
-        return word
-    for length in range(7, 3, -1):
+    """The street or district a folded, lower-case word names (its listed beginning, or its listed
+    whole word when no beginning is listed for it), or None: "есиль" and "есильском" are both "есил"."""
+    for length in range(min(len(word), _STREET_LONGEST), 3, -1):
         if word[:length] in _STREET_PREFIXES:
-            return word[:length]
+            return STREET_FORMS.get(word[:length], word[:length])
+    if word in _STREET_EXACT:
+        return STREET_FORMS.get(word, word)
     return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import math
 from datetime import timedelta
 
 from flask import current_app
@@ -182,20 +183,37 @@ def _insert_hit(key: str, window: int) -> None:
                                                   set_={"hits": RateCount.hits + 1}))
 
 
+def _sliding(key: str, now, limit: int) -> tuple[int, int | None]:
+    """The minute `now` falls in and this minute's hits of `key` so far (None: none yet), or raise
+    RateLimited when this minute's hits and the part of the last minute's still within 60 s reach
+    `limit` (a sliding window: fixed clock minutes let twice the limit through across a boundary)."""
+    window = int(now.timestamp() // 60)
+    rows = dict(db.session.execute(select(RateCount.window, RateCount.hits).where(
+        RateCount.key == key, RateCount.window.in_((window - 1, window)))).all())
+    seconds = now.timestamp() % 60
+    previous, current = rows.get(window - 1, 0), rows.get(window)
+    if previous * (1 - seconds / 60) + (current or 0) >= limit:
+        db.session.rollback()
+        raise RateLimited(retry_after=_retry_after(previous, current or 0, limit, seconds))
+    return window, current
+
+
+def _retry_after(previous: int, current: int, limit: int, seconds: float) -> int:
+    """Seconds until the sliding count falls below `limit` again."""
+    if current < limit:  # the last minute's part fades out within this minute
+        wait = 60 * (1 - (limit - current) / previous) - seconds
+    else:  # this minute's hits become the last minute's, and fade out in the next
+        wait = 60 - seconds + 60 * (1 - limit / current)
+    return max(1, math.ceil(wait + 0.001))
+
+
 def count_lookup(address: str | None) -> None:
     """Count one appeal lookup by number (or with a wrong access code) from this address, or raise
     RateLimited. Once over the limit nothing more is written: a flood costs one read per request."""
     key = address_key(address)
     if not key:
         return
-    now = utcnow()
-    window = int(now.timestamp() // 60)
-    limit = current_app.config["TRACKING_LOOKUPS_PER_MINUTE_PER_ADDRESS"]
-    hits = db.session.execute(select(RateCount.hits).where(RateCount.key == f"lookup:{key}",
-                                                            RateCount.window == window)).scalar_one_or_none()
-    if hits is not None and hits >= limit:
-        db.session.rollback()
-        raise RateLimited(retry_after=60 - int(now.timestamp()) % 60)
+    window, hits = _sliding(f"lookup:{key}", utcnow(), current_app.config["TRACKING_LOOKUPS_PER_MINUTE_PER_ADDRESS"])
     if hits is None:  # the address's first lookup this minute: drop the finished minutes
         db.session.execute(delete(RateCount).where(RateCount.window < window - 1))
     _insert_hit(f"lookup:{key}", window)
@@ -203,15 +221,9 @@ def count_lookup(address: str | None) -> None:
 
 
 def _count_minute(key: str, limit: int) -> None:
-    """Count one hit of `key` this minute in `rate_count` (shared by every process), or raise RateLimited;
-    past the limit nothing more is written. Commits the hit (a refused request still counts)."""
-    now = utcnow()
-    window = int(now.timestamp() // 60)
-    hits = db.session.execute(select(RateCount.hits).where(RateCount.key == key, RateCount.window == window)
-                              ).scalar_one_or_none()
-    if hits is not None and hits >= limit:
-        db.session.rollback()
-        raise RateLimited(retry_after=60 - int(now.timestamp()) % 60)
+    """Count one hit of `key` in `rate_count` (shared by every process), or raise RateLimited past `limit`
+    a minute (sliding); past the limit nothing more is written. Commits the hit."""
+    window, _hits = _sliding(key, utcnow(), limit)
     _insert_hit(key, window)
     db.session.commit()
 

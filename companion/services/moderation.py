@@ -46,6 +46,15 @@ CONFIRM = {"send_to_air": unreviewed}
 # What may happen to the question on air when another one is sent to air.
 FINISH_CURRENT = ("mark_answered", "defer", "take_off_air")
 EDITABLE = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.DEFERRED, S.ON_AIR})
+# The desk's column of each status (the desk draws what it is sent: static/js/desk-board.js has no status list);
+# a status not named here is done with.
+DESK_COLUMNS = {S.SUBMITTED: "incoming", S.PENDING: "incoming", S.APPROVED: "approved", S.QUEUED: "queue",
+                S.ON_AIR: "onair"}
+
+
+def desk_column(question: Question) -> str:
+    """Where the moderators' desk shows a question: incoming, approved, queue, onair or done."""
+    return DESK_COLUMNS.get(S(question.status), "done")
 MERGEABLE_SOURCE = MERGEABLE_QUESTION_STATUSES
 MERGEABLE_TARGET = OPEN_QUESTION_STATUSES
 SETTINGS = ("pre_moderation", "public_feed", "anonymous_allowed", "questions_open", "show_asker", "overlay_cleared")
@@ -128,7 +137,7 @@ def allowed_actions(question: Question) -> list[str]:
     if status not in (S.MERGED, S.REJECTED):
         actions.append("categorize")
     appeal = question.appeal
-    if appeal is not None and (appeal.is_open or appeal.status == "answered_on_air"):
+    if appeal is not None and appeals.follow_up_settable(appeal):
         actions.append("follow_up")
     if appeal is not None and appeal.status in appeals.TRANSITIONS["forward_immediately"][0]:
         actions.append("forward_immediately")
@@ -441,7 +450,7 @@ def flag_follow_up(broadcast: Broadcast, question_id, on: bool, *, actor: User |
         raise NotFound(_l("This appeal does not exist."))
     builder = ChangeBuilder("question_follow_up", broadcast)
     builder.touch(question)
-    appeals.set_follow_up(question.appeal, bool(on), actor=actor)
+    appeals.on_question_follow_up(question, bool(on), actor)
     audit(actor, "follow_up", broadcast, question, on=bool(on))
     return builder.commit()
 
@@ -455,7 +464,7 @@ def forward_immediately(broadcast: Broadcast, question_id, body, *, actor: User 
         raise NotFound(_l("This appeal does not exist."))
     builder = ChangeBuilder("question_forwarded", broadcast)
     builder.touch(question)
-    appeals.forward_immediately(question.appeal, body if isinstance(body, str) else "", actor=actor)  # notes "urgent"
+    appeals.on_question_forwarded_immediately(question, body, actor)  # notes "urgent"
     return builder.commit()
 
 
@@ -521,12 +530,23 @@ def update_settings(broadcast: Broadcast, values: dict, *, actor: User | None) -
     return builder.commit(settings=True)
 
 
+# a broadcast's status -> the statuses it may move to (an ended one may be scheduled again)
+BROADCAST_MOVES = {BroadcastStatus.SCHEDULED: {BroadcastStatus.LIVE, BroadcastStatus.ENDED},
+                   BroadcastStatus.LIVE: {BroadcastStatus.ENDED},
+                   BroadcastStatus.ENDED: {BroadcastStatus.SCHEDULED}}
+BROADCAST_STATUS_LABELS = {BroadcastStatus.LIVE: _l("live now"), BroadcastStatus.SCHEDULED: _l("scheduled"),
+                           BroadcastStatus.ENDED: _l("ended")}
+
+
+def broadcast_moves(broadcast: Broadcast) -> set[str]:
+    """The statuses this broadcast may move to now (the admin page offers those buttons)."""
+    return {status.value for status in BROADCAST_MOVES[BroadcastStatus(broadcast.status)]}
+
+
 def set_broadcast_status(broadcast: Broadcast, status: str, *, actor: User | None) -> Change:
-    """Start (go live) or end a broadcast."""
-    allowed = {BroadcastStatus.LIVE: {BroadcastStatus.SCHEDULED}, BroadcastStatus.ENDED: {BroadcastStatus.LIVE, BroadcastStatus.SCHEDULED},
-               BroadcastStatus.SCHEDULED: {BroadcastStatus.ENDED}}
+    """Start (go live) or end a broadcast, or schedule an ended one again (BROADCAST_MOVES)."""
     target = BroadcastStatus(status)
-    if broadcast.status not in allowed[target]:
+    if target.value not in broadcast_moves(broadcast):
         raise InvalidTransition(_l("The broadcast cannot go from %(a)s to %(b)s.", a=broadcast.status, b=target.value))
     builder = ChangeBuilder("broadcast_" + {"live": "started", "ended": "ended", "scheduled": "rescheduled"}[target.value],
                             broadcast)

@@ -1,99 +1,77 @@
 """Notices to applicants (answer, extension, forwarding, leaving without consideration): e-mailed in the
-appeal's language when the applicant left an address, otherwise recorded as due for an officer to give by
-phone or in writing; every notice is recorded in the appeal's history."""
+appeal's language when the applicant left an address (an outbox row written with the step, sent by a serving
+process's mail task, never inside a request), otherwise recorded as due for an officer to give by phone or in
+writing; every notice is recorded in the appeal's history."""
 from __future__ import annotations
 
 import logging
 import smtplib
+from datetime import datetime
 from email.message import EmailMessage
 
 from flask import current_app
-from flask_babel import force_locale, format_date
-from flask_babel import gettext as _
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, not_, select
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
-from ..links import absolute_url
-from ..models import Appeal, AppealEvent, User, utcnow
-from .appeals import ACTION_LABELS, NOTICE_MEANS, _note, format_access_code, ground_label
+from ..models import Appeal, AppealEvent, OutboxMessage, User, utcnow
+from .appeals import ACTION_LABELS, NOTICE_MEANS, _note
 from . import outbox
 from ..errors import InvalidTransition, ValidationError
 from .fields import Limit
-from .office import office_name
+from .wording import email_subject
 
 log = logging.getLogger(__name__)
-KINDS = ("answer", "extend", "forward", "leave", "urgent")
+KINDS = outbox.NOTICE_KINDS
 # A notice the applicant still has to be given: no e-mail address (a phone only), no mail server, or the
 # e-mail failed. Any later notice (sent or given) tells the applicant where the appeal stands now.
-DUE, FAILED, SENT, GIVEN = "notice_due", "notice_failed", "notice_sent", "notice_given"
+DUE, FAILED, SENT, GIVEN = outbox.NOTICE_DUE, outbox.NOTICE_FAILED, outbox.NOTICE_SENT, outbox.NOTICE_GIVEN
 MEANS = NOTICE_MEANS  # how an officer told the applicant
 # what a notice tells, as the history names the step it follows
-KIND_LABELS = {"answer": ACTION_LABELS["answer"], "extend": ACTION_LABELS["extend"], "forward": ACTION_LABELS["forward"],
+KIND_LABELS = {"assign": ACTION_LABELS["assign"], "answer": ACTION_LABELS["answer"], "extend": ACTION_LABELS["extend"], "forward": ACTION_LABELS["forward"],
                "leave": ACTION_LABELS["leave"], "urgent": ACTION_LABELS["forward_immediately"]}
 
 
-def _body(appeal: Appeal, kind: str, link: str) -> tuple[str, str]:
-    subject = _("Your appeal %(code)s", code=appeal.tracking_code)
-    lines = [_("Dear applicant,"), ""]
-    if kind == "answer":
-        lines += [_("Your appeal %(code)s has been answered:", code=appeal.tracking_code), "", appeal.answer]
-    elif kind == "extend":
-        lines += [_("The term of your appeal %(code)s has been extended to %(date)s.", code=appeal.tracking_code,
-                    date=format_date(appeal.due_date, "long")),
-                  _("Reason: %(reason)s", reason=appeal.extension_reason)]
-    elif kind == "leave":
-        lines += [_("Your appeal %(code)s has been left without consideration.", code=appeal.tracking_code),
-                  _("Ground: %(ground)s", ground=ground_label(appeal.leave_ground))]
-    elif kind == "urgent":
-        lines += [_("Your appeal %(code)s has been forwarded at once to: %(body)s, as the law requires for a "
-                    "report of a crime or of a threat to security.", code=appeal.tracking_code, body=appeal.forwarded_to)]
-    else:
-        lines += [_("Your appeal %(code)s is outside our competence and has been forwarded to: %(body)s.",
-                    code=appeal.tracking_code, body=appeal.forwarded_to)]
-    lines += ["", _("Follow your appeal here: %(link)s", link=link), "", office_name(appeal.language)]
-    return subject, "\n".join(lines)
-
-
-def track_link(appeal: Appeal) -> str:
-    """The applicant's page of the appeal (number and access code), as an absolute address."""
-    return absolute_url("public.track_private", code=appeal.tracking_code, access=format_access_code(appeal.access_code))
-
-
-def notify(appeal: Appeal, kind: str) -> AppealEvent | None:
-    """E-mail the applicant (when they left an e-mail address and SMTP is set) and record the notice.
-
-    Runs after the action is committed: a mail server that is down never undoes an answer; the
-    failure is recorded in the history so an officer can tell the applicant another way."""
-    cfg = current_app.config
-    if kind not in KINDS or not appeal.contact or outbox.chat_of(appeal) is not None:
-        return None  # a chat's notices went into the outbox with the change (services/outbox.py)
-    if "@" not in appeal.contact or not cfg["SMTP_HOST"]:
-        # a phone number only, or no mail server: an officer must tell the applicant (the list's "to tell")
-        reason = "no_address" if "@" not in appeal.contact else "no_mail_server"
-        return _event(appeal, DUE, {"kind": kind, "reason": reason}, public=False)
-    with force_locale(appeal.language):
-        subject, body = _body(appeal, kind, track_link(appeal))
+def _message(row: OutboxMessage) -> EmailMessage:
+    appeal = row.appeal
     message = EmailMessage()
-    message["From"] = cfg["MAIL_FROM"]
-    message["To"] = appeal.contact
-    message["Subject"] = subject
-    message.set_content(body)
-    try:
-        send_email(message)
-        action, detail = "notice_sent", {"kind": kind}
-    except (OSError, smtplib.SMTPException) as exc:
-        # the address is personal data: log the appeal number and the error class only
-        log.warning("notice for %s failed: %s", appeal.tracking_code, type(exc).__name__)
-        action, detail = "notice_failed", {"kind": kind, "error": type(exc).__name__}
-    return _event(appeal, action, detail, public=action == SENT)
+    message["From"] = current_app.config["MAIL_FROM"]
+    message["To"] = row.chat
+    with force_locale(row.language or appeal.language):
+        message["Subject"] = email_subject(appeal)
+    message.set_content(row.text)
+    return message
 
 
-def deliver(noted: list[tuple[Appeal, str]]) -> list[AppealEvent]:
-    """The one sender of the notices steps noted (`outbox.enqueue_notice`), once they are committed: each
-    e-mailed, or recorded as due for an officer to give. Returns the events (sent, failed, due) in order."""
-    return [event for event in (notify(appeal, kind) for appeal, kind in noted) if event is not None]
+def send_due(now: datetime | None = None, limit: int = 20) -> int:
+    """E-mail the applicants' notices now due (the outbox's "email" rows of an appeal); returns how many were
+    tried. A mail server that refuses or is missing is a failure the outbox retries, and the notice is owed
+    by hand meanwhile (`pending`)."""
+    now = now or utcnow()
+    tried = 0
+    for row in outbox.due(outbox.EMAIL, limit=limit, now=now, kinds=KINDS):
+        if not outbox.claim(row.id, now):
+            continue
+        row = db.session.get(OutboxMessage, row.id)
+        tried += 1
+        if row.appeal is None:
+            outbox.record_failure(row, "the appeal is gone", permanent=True)
+            continue
+        if not current_app.config["SMTP_HOST"]:
+            outbox.record_failure(row, "no mail server (COMPANION_SMTP_HOST)")
+            continue
+        try:
+            send_email(_message(row))
+        except (OSError, smtplib.SMTPException) as exc:
+            # the address is personal data: log the appeal number and the error class only
+            log.warning("notice for %s failed: %s", row.appeal.tracking_code, type(exc).__name__)
+            db.session.rollback()
+            outbox.record_failure(db.session.get(OutboxMessage, row.id), type(exc).__name__)
+        else:
+            outbox.record_sent(row, "email")
+    return tried
 
 
 def send_email(message: EmailMessage) -> None:

@@ -14,13 +14,14 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
+from ..config import FALLBACK_LANGUAGE
 from ..extensions import db
 from ..models import Appeal, Category, Channel, Question, QuestionStatus, User, utcnow
 from . import appeals, blocking, channels, desk, intake, limits, privacy, similarity
 from .audit import audit
 from .changes import Change
 from ..errors import ValidationError
-from .fields import Limit, normalise_contact, parse_id
+from .fields import Limit, mask_contact, normalise_contact, parse_id, valid_client_id
 
 FOUND_MAX = 20  # a caller's appeals shown, newest first
 QUEUE_MAX = 30
@@ -41,8 +42,7 @@ def caller_number(value) -> str:
         raise ValidationError(fields={"phone": exc.args[0]}) from None
 
 
-def _masked(phone: str) -> str:
-    return phone[:5] + "*" * max(len(phone) - 7, 0) + phone[-2:]
+_masked = mask_contact  # a phone number with its middle hidden: +7701*****67
 
 
 def appeals_of_caller(phone_typed, *, actor: User) -> tuple[str, list[Appeal]]:
@@ -81,7 +81,7 @@ def _category(value) -> Category | None:
     return category
 
 
-def take_call(data: dict, *, actor: User, default_language: str = "kk") -> tuple[Appeal, Question | None, Change | None]:
+def take_call(data: dict, *, actor: User, default_language: str = FALLBACK_LANGUAGE) -> tuple[Appeal, Question | None, Change | None]:
     """Take a caller's question: into the live broadcast's queue (its pre-moderation applies) when the
     operator says so and one is live, else an appeal for the back office. The number is kept only with the
     caller's oral consent; it is checked against the blocked senders and the per-sender limit either way.
@@ -119,6 +119,8 @@ def take_call(data: dict, *, actor: User, default_language: str = "kk") -> tuple
         if isinstance(prepared, Question):
             return prepared.appeal, prepared, None
         limits.count_caller(phone)
+        if phone and not payload["contact"]:  # the number is not kept: its blocking key is, for staff to block
+            prepared.on_stored = lambda question: setattr(question.appeal, "sender_key", blocking.sender_key(phone))
         question, change = intake.store_one(prepared)
         if change is not None and category is not None:
             question.category_id = category.id
@@ -137,7 +139,7 @@ class BlockedCaller(blocking.Blocked):
 def _to_back_office(payload: dict, phone: str, category: Category | None, *, actor: User,
                     default_language: str) -> Appeal:
     client_id = payload["client_id"]
-    if not isinstance(client_id, str) or not intake.CLIENT_ID.match(client_id):
+    if not valid_client_id(client_id):
         raise ValidationError(fields={"client_id": _l("Invalid client id.")})
     existing = db.session.execute(select(Appeal).where(
         Appeal.channel == Channel.PHONE.value, Appeal.client_id == client_id, Appeal.accepted_by_id == actor.id)
@@ -150,6 +152,7 @@ def _to_back_office(payload: dict, phone: str, category: Category | None, *, act
     appeal = appeals._new_appeal(utcnow(), channel=Channel.PHONE.value, client_id=client_id, accepted_by_id=actor.id,
                                  text=fields["text"], author_name=fields["author_name"], district=fields["district"],
                                  contact=fields["contact"], language=fields["language"],
+                                 sender_key="" if fields["contact"] else blocking.sender_key(phone),
                                  follow_up=appeals.is_statutory(fields["author_name"], fields["contact"]),
                                  **(consent if fields["consent_at"] else {}))
     if category is not None:

@@ -8,9 +8,9 @@ from ..extensions import db
 from ..models import Category, Department, User
 from .audit import audit
 from ..errors import NotFound, ValidationError
-from .fields import UNSTORABLE_MESSAGE, at_most_characters, parse_id, storable
+from .language import NAME_FIELDS
+from .fields import UNSTORABLE_MESSAGE, Limit, at_most_characters, parse_id, storable
 
-NAME_FIELDS = ("name_kk", "name_ru", "name_en")
 MAX_KEYWORDS = 200
 
 
@@ -32,7 +32,7 @@ def _names(values: dict, limit: int) -> dict:
 
 def save_department(values: dict, department_id=None, *, actor: User | None) -> Department:
     """Create or rename a department (names in Kazakh, Russian and English); `active` hides it from choices."""
-    names = _names(values, 150)
+    names = _names(values, Limit.DEPARTMENT_NAME)
     department = (db.session.get(Department, parse_id(department_id)) if parse_id(department_id) else None) \
         if department_id else Department()
     if department is None:
@@ -49,7 +49,7 @@ def save_department(values: dict, department_id=None, *, actor: User | None) -> 
 
 def save_category(values: dict, category_id=None, *, actor: User | None) -> Category:
     """Create or change a category and the department its appeals go to by default."""
-    names = _names(values, 100)
+    names = _names(values, Limit.CATEGORY_NAME)
     department_id = values.get("department_id") or None
     if department_id is not None:
         department_id = parse_id(department_id)
@@ -63,7 +63,7 @@ def save_category(values: dict, category_id=None, *, actor: User | None) -> Cate
         setattr(category, key, value)
     category.department_id = department_id or None  # parsed above
     if "keywords" in values:
-        words = [line.strip()[:100] for line in str(values.get("keywords") or "").splitlines() if line.strip()]
+        words = [line.strip()[:Limit.CATEGORY_KEYWORD] for line in str(values.get("keywords") or "").splitlines() if line.strip()]
         if not all(storable(word) for word in words):
             raise ValidationError(fields={"keywords": UNSTORABLE_MESSAGE})
         if len(words) > MAX_KEYWORDS:

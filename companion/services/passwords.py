@@ -1,19 +1,18 @@
 """Password hashes, made and checked in a real thread.
 
-scrypt costs some 100 ms of CPU on purpose; on the event loop that stalled every viewer (ten wrong
-logins at once held every request for 1.2 s). `durability.run_blocking` runs it in eventlet's or
+scrypt is slow on purpose; on the event loop that stalled every viewer while a few wrong logins
+were checked. `durability.run_blocking` runs it in eventlet's or
 gevent's thread pool, as the log's sync is; in one-shot commands and tests, at once.
 """
 from __future__ import annotations
 
 import secrets
-import threading
 from functools import lru_cache
 
-from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..durability import run_blocking
+from ..runtime import runtime
 
 METHOD = "scrypt"
 
@@ -21,10 +20,7 @@ METHOD = "scrypt"
 def turn():
     """One sign-in or hash at a time in this process: the pool's other thread stays free for the log's syncs,
     and parallel guesses from one address cannot all pass the throttle before the first is counted."""
-    extensions = current_app.extensions
-    if "companion.password_turn" not in extensions:  # made in the app, after the server patched threading
-        extensions["companion.password_turn"] = threading.BoundedSemaphore(1)
-    return extensions["companion.password_turn"]
+    return runtime().password_turn
 
 
 def make(password: str) -> str:

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from babel.units import format_unit
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, not_, select, update
 
 from ..extensions import db
-from ..models import (FINISHED_APPEAL_STATUSES, Appeal, AppealEvent, AppealStatus, AuditEvent, Question,
+from ..models import (Appeal, AppealEvent, AppealFile, AuditEvent, Question,
                       Vote, utcnow)
 from .changes import Change, ChangeBuilder
 from .consent import CONSENT_FORMS, CONSENT_VERSION, consent_fields  # noqa: F401 - the rules' home is consent
@@ -68,18 +68,11 @@ def consent_points(locale: str) -> list[str]:
     ]
 
 
-def shows_asker(question: Question, broadcast) -> bool:
-    """True when public screens may show the asker's name and district: the broadcast allows names of
-    those who agreed, and this asker agreed."""
-    return bool(broadcast.show_asker and question.show_name)
-
-
 # --- retention --------------------------------------------------------------------------------
 
 def _finished():
     """SQL: the appeal is finished (no answer is still due)."""
-    return or_(Appeal.status.in_([s.value for s in FINISHED_APPEAL_STATUSES]),
-               and_(Appeal.status == AppealStatus.ANSWERED_ON_AIR.value, Appeal.follow_up.is_(False)))
+    return not_(Appeal.is_open)
 
 
 def district_bucket(district: str, known: dict[str, str]) -> str:
@@ -129,8 +122,10 @@ def _anonymise_appeals(rows: list[tuple[int, str]], now: datetime) -> None:
     """One UPDATE for a batch of appeals: personal fields cleared, the district reduced to its bucket."""
     table = Appeal.__table__
     db.session.execute(update(table).where(table.c.id == bindparam("row_id")).values(
-        author_name="", contact="", address="", lat=None, long=None, district=bindparam("bucket"),
+        author_name="", contact="", sender_key="", address="", lat=None, long=None, district=bindparam("bucket"),
         anonymised_at=now), [{"row_id": row_id, "bucket": bucket} for row_id, bucket in rows])
+    # a photo from a chat may show a face, a car's plate or a door: it goes with the name and the contact
+    db.session.execute(delete(AppealFile).where(AppealFile.appeal_id.in_([row_id for row_id, _bucket in rows])))
 
 
 ERASED_QUESTION_FIELDS = dict(author_name="", district="", contact="", contact_consent=False, show_name=False,

@@ -129,6 +129,13 @@ def _note(promise: Promise, kind: str, actor: User | None, text: str = "", **det
     return note
 
 
+def _ever_published(promise: Promise) -> bool:
+    """True when residents may have seen the promise: it is published now or was once (its history says)."""
+    return bool(promise.published) or db.session.execute(
+        select(PromiseNote.id).where(PromiseNote.promise_id == promise.id, PromiseNote.kind == "published")
+        .limit(1)).first() is not None
+
+
 def _touch(promise: Promise) -> None:
     promise.version += 1
     promise.updated_at = utcnow()
@@ -287,8 +294,9 @@ def edit_promise(promise: Promise, values: dict, *, actor: User) -> Promise:
     if not changed:
         return promise
     # once published, what was promised and by when are the office's public word: only the head or an
-    # admin may change them, and the history keeps what they were
-    if promise.published and {"text", "due_date"} & set(changed) and not may_rewrite_published_promise(actor):
+    # admin may change them, and the history keeps what they were; taking it off the roadmap first changes
+    # nothing (else an officer could unpublish a late promise, move its date and publish it again)
+    if {"text", "due_date"} & set(changed) and not may_rewrite_published_promise(actor) and _ever_published(promise):
         raise Forbidden(_l("A published promise's words and date may be changed only by the head or an admin."))
     before = {key: _plain(getattr(promise, key)) for key in changed}
     for key, value in changed.items():

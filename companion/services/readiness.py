@@ -19,6 +19,7 @@ from flask import current_app
 from sqlalchemy import text
 
 from ..durability import run_blocking
+from ..runtime import runtime
 from ..extensions import db
 
 PROBE_TABLE = "companion_readiness_probe"
@@ -96,7 +97,7 @@ def _message_queue() -> str | None:
 
 def check() -> tuple[bool, dict]:
     """(ready, report): each check "ok" or "error", with `reasons` for the errors."""
-    cache = current_app.extensions.setdefault("companion.readiness", {})
+    cache = runtime().readiness
     if cache and time.monotonic() - cache["at"] < REUSE_SECONDS:
         return cache["ready"], cache["report"]
     reasons = {"database": _database(), "disk": _disk()}

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app, has_app_context
+from flask import has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import make_transient_to_detached
 
 from ..extensions import db
 from ..models import Broadcast, CalendarDay
+from ..runtime import runtime
 from . import deadlines
 
 RECENT_SECONDS = 1.0
@@ -29,7 +30,7 @@ RECENT_SECONDS = 1.0
 
 def _kept() -> dict:
     """This app's copies, {key: (when read, value)} (an app per database: tests run many in one process)."""
-    return current_app.extensions.setdefault("companion.recent", {})
+    return runtime().recent
 
 
 def _recent(key: tuple, read):
@@ -66,7 +67,7 @@ def recent_calendar() -> deadlines.WorkCalendar:
 
 def forget() -> None:
     if has_app_context():
-        current_app.extensions.pop("companion.recent", None)
+        runtime().recent.clear()
 
 
 @event.listens_for(Broadcast, "after_update")

@@ -2,7 +2,7 @@
 
 Each recipient's e-mail is a row of the outbox (services/outbox.py: channel "email", kind "report"), written in
 the transaction that ended the broadcast; no request talks to the mail server. A serving process's background
-task (`mail_reports_forever`) takes the rows that are due, renders the report's PDF in the recipient's language,
+task (`mail_forever`) takes the rows that are due, renders the report's PDF in the recipient's language,
 and sends it, retrying with the outbox's backoff; a message that keeps failing is a dead letter staff see under
 "Undelivered notices". Several serving processes may run the task: a row is claimed with a conditional UPDATE
 (a lease on `next_attempt_at`) before it is sent, so one process sends it."""
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import email.policy
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Callable
 
@@ -28,13 +28,13 @@ from . import outbox
 from .fields import Limit
 from .audit import audit
 from ..errors import Conflict, ValidationError
+from . import notices
 from .notices import send_email
 from .office import office_name
 
 log = logging.getLogger(__name__)
-EMAIL, REPORT = "email", "report"
+EMAIL, REPORT = outbox.EMAIL, "report"
 MAX_RECIPIENTS = 20
-LEASE_SECONDS = 600  # a claimed e-mail is retried after this when its process died while sending it
 
 
 def parse_recipients(text, default_language: str) -> list[tuple[str, str]]:
@@ -159,15 +159,6 @@ def send_now(broadcast: Broadcast, *, actor: User | None) -> int:
     return rows
 
 
-def _claim(message_id: int, now: datetime) -> bool:
-    """Take the row for this process (a lease on its next attempt); False when another process has it."""
-    taken = db.session.execute(update(OutboxMessage).where(
-        OutboxMessage.id == message_id, OutboxMessage.state.in_((outbox.PENDING, outbox.FAILED)),
-        OutboxMessage.next_attempt_at <= now).values(next_attempt_at=now + timedelta(seconds=LEASE_SECONDS)))
-    db.session.commit()
-    return taken.rowcount == 1
-
-
 # Python's folding of a long non-ASCII header drops the space where it splits it into two encoded words
 # ("Встречас акимом"): with lines up to RFC 5322's 998 characters a subject is never split.
 MAIL_POLICY = email.policy.default.clone(max_line_length=998)
@@ -193,8 +184,8 @@ def send_due(render: Renderer, now: datetime | None = None, limit: int = 20) -> 
     now = now or utcnow()
     rendered: dict[tuple[int, str], tuple[bytes, str]] = {}
     tried = 0
-    for row in outbox.due(EMAIL, limit=limit, now=now):
-        if not _claim(row.id, now):
+    for row in outbox.due(EMAIL, limit=limit, now=now, kinds=(REPORT,)):
+        if not outbox.claim(row.id, now):
             continue
         row = db.session.get(OutboxMessage, row.id)
         tried += 1
@@ -225,15 +216,17 @@ def send_due(render: Renderer, now: datetime | None = None, limit: int = 20) -> 
     return tried
 
 
-def mail_reports_forever(app, sleep: Callable[[float], None], render: Renderer) -> None:
-    """Background task of a serving process: send due report e-mails every REPORT_MAIL_SECONDS, forever."""
+def mail_forever(app, sleep: Callable[[float], None], render: Renderer) -> None:
+    """Background task of a serving process: send the due e-mails (the applicants' notices, then the broadcast
+    reports) every REPORT_MAIL_SECONDS, forever."""
     while True:
         sleep(app.config["REPORT_MAIL_SECONDS"])
         with app.app_context():
             try:
+                notices.send_due()
                 send_due(render)
             except Exception as exc:  # noqa: BLE001 - by type only; the rows stay due for the next round
-                log.error("report mail round failed: %s", type(exc).__name__)
+                log.error("mail round failed: %s", type(exc).__name__)
                 db.session.rollback()
             finally:
                 db.session.remove()

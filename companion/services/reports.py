@@ -19,7 +19,8 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db, socketio
-from ..models import Appeal, AppealStatus, Question, QuestionStatus, ReportCache, utcnow
+from ..runtime import runtime
+from ..models import UNMODERATED_QUESTION_STATUSES, Appeal, AppealStatus, Question, QuestionStatus, ReportCache, utcnow
 from .appeal_list import open_condition
 from .appeals import NOT_FOR_BROADCAST
 from .deadlines import local_date
@@ -31,7 +32,6 @@ A = AppealStatus
 CONCLUDED = Appeal.days_to_answer.is_not(None)
 TOP_DISTRICTS = 12
 OTHER_DISTRICT = "other"  # the key of the bucket of districts outside the office's list
-UNMODERATED = (QuestionStatus.SUBMITTED.value, QuestionStatus.PENDING.value)
 
 
 def known_districts() -> dict[str, str]:
@@ -53,7 +53,7 @@ def _considered(query):
             .where(or_(Appeal.question_id.is_(None),
                        and_(or_(Question.status != QuestionStatus.REJECTED.value,
                                 Question.reject_ground == NOT_FOR_BROADCAST),
-                            or_(Question.status.not_in(UNMODERATED), Appeal.status != AppealStatus.REGISTERED.value)))))
+                            or_(Question.status.not_in([s.value for s in UNMODERATED_QUESTION_STATUSES]), Appeal.status != AppealStatus.REGISTERED.value)))))
 
 
 def _median(histogram: dict[int, int]) -> float | None:
@@ -162,7 +162,7 @@ def cached_report(key: str, count, ttl: int) -> dict:
     if claimed:
         app = current_app._get_current_object()
         task = socketio.start_background_task(_recount, app, key, count)
-        app.extensions["companion.last_recount"] = task  # tests join it
+        runtime(app).last_recount = task  # tests join it
     return payload
 
 

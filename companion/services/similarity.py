@@ -17,14 +17,12 @@ import heapq
 import itertools
 import math
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 
 import snowballstemmer
-from flask import current_app
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 from sqlalchemy import func, select
@@ -32,13 +30,14 @@ from sqlalchemy import func, select
 from ..durability import run_blocking
 from ..extensions import db
 from ..models import OPEN_QUESTION_STATUSES, Category, Question, QuestionStatus
+from ..runtime import runtime
+from .language import KAZAKH_LETTERS
 from .lexicon import FOLD, street_of, topics_of
 
 S = QuestionStatus
 
 WORD = re.compile(r"[a-zа-я]+|\d+")
 KAZAKH_WORD = re.compile(r"[a-zа-яёқөүұәіғңһ]+|\d+")
-KAZAKH_LETTERS = frozenset("қөүұәіғңһ")
 # words after a number that make it an amount, not a house, bus or school (folded beginnings)
 AMOUNT_UNITS = tuple("""
 лет год жыл месяц недел апта ден дне дня кун сагат час минут мин секунд тысяч мын млн тенге тг процент
@@ -110,7 +109,7 @@ CANDIDATES = 15
 RECENT_PER_KEY = 400
 LATE_COMMIT = timedelta(seconds=5)
 WINDOW_CHECK_SECONDS = 1.0
-IN_POOL_ABOVE = 50       # questions to fingerprint at once that go to the pool's thread (about 1 ms each)
+IN_POOL_ABOVE = 50       # more questions to fingerprint at once than this go to the pool's thread
 # questions that may still be merged or merged into (answered ones gather late askers too)
 OPEN = OPEN_QUESTION_STATUSES  # only questions still in play are grouped
 
@@ -229,6 +228,10 @@ def fingerprint(text: str, language: str | None = None) -> Fingerprint:
         stems.add(stem)
         if not found:
             places.add(stem)
+    if "cold" in topics:  # a cold flat is heating; cold water is water
+        topics.discard("cold")
+        if not topics & {"water", "hot_water"}:
+            topics.add("heating")
     skeleton_of = {s: s.translate(SKELETON_VOWELS) for s in stems}
     return Fingerprint(frozenset(stems), frozenset(k for k in skeleton_of.values() if len(k) >= 2),
                        frozenset(numbers), frozenset(topics), frozenset(places), skeleton_of, frozenset(streets))
@@ -401,10 +404,7 @@ class Index:
 
 def similarity_turn():
     """One index update or scoring at a time in this process (they run in the pool's thread)."""
-    extensions = current_app.extensions
-    if "companion.similarity_turn" not in extensions:  # made in the app, after the server patched threading
-        extensions["companion.similarity_turn"] = threading.BoundedSemaphore(1)
-    return extensions["companion.similarity_turn"]
+    return runtime().similarity_turn
 
 
 def _read_changes(index: Index, broadcast) -> tuple[list, dict]:
@@ -462,7 +462,7 @@ def _with_index(broadcast, work):
     and scored in a real thread under eventlet (`durability.run_blocking`), so it does not hold the
     event loop; a few new questions (a few milliseconds) are done here, where the hand-over to a
     thread would cost more than the work."""
-    indexes = current_app.extensions.setdefault("companion.similarity", {})
+    indexes = runtime().similarity
     index = indexes.get(broadcast.id)
     if index is None:
         index = indexes[broadcast.id] = Index()

@@ -19,31 +19,30 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..durability import run_blocking
+from ..runtime import runtime
 from ..extensions import db
 from ..models import LANGUAGES, Appeal, AppealEvent, AppealTopic, Topic, TopicRun, TopicState, User, utcnow
 from .audit import audit
 from ..errors import Conflict, NotFound, ValidationError
 from .fields import UNSTORABLE_MESSAGE, Limit, at_most_characters, parse_id, storable
+from .language import NAME_FIELDS
 from .similarity import keyword_stems, text_stems
 
 log = logging.getLogger(__name__)
 
 SUGGESTED, CONFIRMED, REMOVED = TopicState.SUGGESTED.value, TopicState.CONFIRMED.value, TopicState.REMOVED.value
 SHOWN = (SUGGESTED, CONFIRMED)  # what the list's filter, the export and the analytics count
-NAME_FIELDS = tuple(f"name_{lang}" for lang in LANGUAGES)
 RETAG_BATCH = 500  # appeals per transaction when the rules are applied again
 IN_THREAD_ABOVE = 50  # appeals whose texts are matched in a real thread (off the event loop) at once
 IDLE_SECONDS = 5.0  # how often a serving process looks for a re-application to work on
 BATCH_PAUSE_SECONDS = 0.1  # between two batches: the other connections run
 RUNNING, DONE, SUPERSEDED = "running", "done", "superseded"
-UNSTORABLE = UNSTORABLE_MESSAGE
 
 # staff's choices on an appeal's page, and how its history names them (the topic's name as it was then)
 CHOICES = {"confirm": CONFIRMED, "remove": REMOVED}
@@ -97,12 +96,12 @@ def current_rules() -> Rules:
     """The active topics' rules, compiled once per change: each save takes the next version, so the count and
     the sum of versions (one small query) tell this process when another one changed them."""
     key = tuple(db.session.execute(select(func.count(Topic.id), func.coalesce(func.sum(Topic.version), 0))).one())
-    cached = current_app.extensions.get("companion.topic_rules")
+    cached = runtime().topic_rules
     if cached is not None and cached[0] == key:
         return cached[1]
     rules = compile_rules(db.session.execute(select(Topic.id, Topic.keywords).where(Topic.active.is_(True))
                                              .order_by(Topic.id)).all())
-    current_app.extensions["companion.topic_rules"] = (key, rules)
+    runtime().topic_rules = (key, rules)
     return rules
 
 
@@ -141,7 +140,7 @@ def parse_keywords(text) -> list[str]:
             continue
         problem = None
         if not storable(line):
-            problem = UNSTORABLE
+            problem = UNSTORABLE_MESSAGE
         elif len(line) > Limit.TOPIC_KEYWORD:
             problem = at_most_characters(Limit.TOPIC_KEYWORD)
         elif not keyword_stems(line):
@@ -166,7 +165,7 @@ def validate_topic(values) -> dict:
         value = values.get(key)
         value = value.strip() if isinstance(value, str) else ""
         if not storable(value):
-            errors[key] = UNSTORABLE
+            errors[key] = UNSTORABLE_MESSAGE
         elif not value:
             errors[key] = _l("This field is required.")
         elif len(value) > Limit.TOPIC_NAME:

@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 TOKEN = "123456:TEST-token"
 SECRET = "s3cret_token-for-tests"
@@ -21,6 +21,7 @@ class BotApiStandIn:
         self.updates: list[dict] = []
         self.failures: dict[int, int] = {}  # chat id -> sends to refuse (-1: every one)
         self.next_message_id = 1000
+        self.files: dict[str, bytes] = {}  # file_id -> the file's bytes, served by getFile and /file/bot<token>/
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -28,6 +29,14 @@ class BotApiStandIn:
                 pass
 
             def do_POST(self):
+                if self.path.startswith("/file/bot"):
+                    status, data = stand_in.download(self.path)
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode()
                 if "json" in (self.headers.get("Content-Type") or ""):
@@ -60,6 +69,12 @@ class BotApiStandIn:
             offset = int(params.get("offset") or 0)
             result = [u for u in self.updates if u["update_id"] >= offset]
             return 200, {"ok": True, "result": result}
+        if method == "getFile":  # a File: its size and the path to download it from /file/bot<token>/<path>
+            data = self.files.get(params.get("file_id"))
+            if data is None:
+                return 400, {"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}
+            return 200, {"ok": True, "result": {"file_id": params["file_id"], "file_unique_id": "u1",
+                                                "file_size": len(data), "file_path": f"photos/{params['file_id']}.jpg"}}
         if method in ("setWebhook", "deleteWebhook", "answerCallbackQuery"):
             return 200, {"ok": True, "result": True}
         if method == "sendMessage":
@@ -72,6 +87,15 @@ class BotApiStandIn:
             return 200, {"ok": True, "result": {"message_id": self.next_message_id, "date": int(time.time()),
                                                 "chat": {"id": chat, "type": "private"}, "text": params["text"]}}
         return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+
+    def download(self, path: str) -> tuple[int, bytes]:
+        """GET /file/bot<token>/<file_path>: the file's bytes, as Telegram serves them."""
+        path = unquote(path)  # the client may send the token's ":" as %3A
+        prefix = f"/file/bot{TOKEN}/photos/"
+        if not path.startswith(prefix) or path[len(prefix):].removesuffix(".jpg") not in self.files:
+            return 404, b""
+        self.calls.append(("download", {"path": path}))
+        return 200, self.files[path[len(prefix):].removesuffix(".jpg")]
 
     def sent(self, chat: int) -> list[str]:
         return [p["text"] for m, p in self.calls if m == "sendMessage" and int(p["chat_id"]) == chat

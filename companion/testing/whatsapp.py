@@ -23,6 +23,8 @@ class GraphApiStandIn:
         self.bodies: list[dict] = []
         self.failures: dict[str, int] = {}  # wa_id -> sends to refuse (-1: every one)
         self.window_closed: set[str] = set()  # wa_ids to whom WhatsApp refuses free-form text (error 131047)
+        self.media: dict[str, bytes] = {}  # media id -> the image's bytes (GET /{media-id}, then its URL)
+        self.downloads: list[str] = []
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,6 +37,15 @@ class GraphApiStandIn:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                status, payload = stand_in.media_answer(self.path, self.headers.get("Authorization"))
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "image/jpeg" if isinstance(payload, bytes) else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -57,6 +68,20 @@ class GraphApiStandIn:
             return 503, {"error": {"message": "Service temporarily unavailable", "code": 131000}}
         return 200, {"messaging_product": "whatsapp", "contacts": [{"input": body["to"], "wa_id": body["to"]}],
                      "messages": [{"id": f"wamid.out{len(self.bodies)}"}]}
+
+    def media_answer(self, path: str, auth: str | None) -> tuple[int, dict | bytes]:
+        """GET /{media-id}: the media's URL, type and size, as the Graph API answers; GET that URL: the bytes.
+        Both need the bearer token, as Meta's do."""
+        if auth != f"Bearer {TOKEN}":
+            return 401, {"error": {"message": "Invalid OAuth access token", "type": "OAuthException", "code": 190}}
+        if path.startswith("/media/") and path[len("/media/"):] in self.media:
+            self.downloads.append(path[len("/media/"):])
+            return 200, self.media[path[len("/media/"):]]
+        media_id = path.removeprefix("/v23.0/")
+        if media_id not in self.media:
+            return 400, {"error": {"message": "Unsupported get request", "type": "GraphMethodException", "code": 100}}
+        return 200, {"messaging_product": "whatsapp", "url": f"{self.base_url.removesuffix('/v23.0')}/media/{media_id}",
+                     "mime_type": "image/jpeg", "sha256": "abc=", "file_size": len(self.media[media_id]), "id": media_id}
 
     def texts(self, to: str) -> list[str]:
         """What reached `to`: texts, the bodies of button messages, and templates as "template:<name>"."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date
+from functools import wraps
 
 from flask import Flask, g, jsonify, render_template, request, session
 from flask_babel import get_locale
@@ -10,12 +11,16 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from ..extensions import login_manager
-from ..models import QuestionStatus
-from ..services.appeals import ACTION_LABELS, channel_label, event_label, format_access_code, ground_label, public_note
+from ..extensions import db, login_manager
+from ..models import BroadcastStatus, QuestionStatus
+from ..services.appeals import ACTION_LABELS, channel_label, event_label, public_note
 from ..services.appeals import status_label as appeal_status_label
-from ..services.moderation import STATUS_LABELS
+from ..services.moderation import BROADCAST_STATUS_LABELS, STATUS_LABELS
+from ..services.wording import format_access_code, ground_label
+from ..services.language import LANGUAGE_NAMES, NAME_INPUTS
+from ..config import LANGUAGE_ENDONYMS, LANGUAGE_MARKS, LANGUAGES
 from ..services.fields import Limit
+from ..services.database import Unavailable, resilient
 from ..permissions import can
 from ..presenters import html_datetime, long_date, moment_text
 from ..services import accounts
@@ -34,10 +39,8 @@ ERROR_TEXT = {
     405: _l("This action is not allowed here."),
     413: _l("What you sent is too large."),
     500: _l("Something went wrong on our side. Please try again in a minute."),
+    503: _l("The service is busy for a moment. Nothing was saved: please send the form again."),
 }
-
-# a language named in the sentence's language (the switch names each language in itself)
-LANGUAGE_NAMES = {"kk": _l("Kazakh"), "ru": _l("Russian"), "en": _l("English")}
 
 
 @login_manager.user_loader
@@ -47,19 +50,42 @@ def load_user(user_id: str):
     return accounts.signed_in_user(user_id, session.get("login_id"))
 
 
+def waits_out_locks(view):
+    """The view, run again while SQLite is locked a moment (a try that met the lock committed nothing);
+    a lock that stays, or a database that does not answer, is a 503 page the browser may retry."""
+    retried = resilient(view)
+
+    @wraps(view)
+    def page(*args, **kwargs):
+        try:
+            return retried(*args, **kwargs)
+        except Unavailable:
+            db.session.rollback()
+            return render_template("error.html", code=503, message=ERROR_TEXT[503]), 503, {"Retry-After": "5"}
+    return page
+
+
 def register_web(app: Flask) -> None:
     """Attach the HTML blueprints, error pages and template helpers."""
     from . import admin, analytics, appeals, auth, internal, operator, promises, public, reports, safety, staff
     from ..extensions import csrf
     safety.install(app)  # first: the id converter applies to the routes added after it
-    for module in (public, auth, staff, admin, appeals, promises, reports, analytics, operator, internal):
+    modules = (public, auth, staff, admin, appeals, promises, reports, analytics, operator, internal)
+    for module in modules:
         app.register_blueprint(module.bp)
+    # every page waits out a moment's SQLite write lock (another process's write, a group commit) instead
+    # of a 500; a try that met it committed nothing, so the view runs again (services/database.resilient)
+    names = {module.bp.name for module in modules}
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint.partition(".")[0] in names:
+            app.view_functions[endpoint] = waits_out_locks(view)
     csrf.exempt(internal.bp)  # signed with the app's secret key instead (web/internal.py)
 
     @app.context_processor
     def helpers():
         return {"locale": str(get_locale()), "can": lambda perm: can(current_user, perm),
                 "status_label": lambda status: STATUS_LABELS[QuestionStatus(status)],
+                "broadcast_status_label": lambda status: BROADCAST_STATUS_LABELS[BroadcastStatus(status)],
                 "appeal_status_label": appeal_status_label, "channel_label": channel_label,
                 "language_name": lambda code: str(LANGUAGE_NAMES.get(code, code)),
                 "action_label": lambda action: ACTION_LABELS.get(action, action),
@@ -68,7 +94,8 @@ def register_web(app: Flask) -> None:
                 "plural_forms": plural_forms,
                 "question_status_labels": lambda: {s.value: str(label) for s, label in STATUS_LABELS.items()},
                 "long_date": long_date, "moment_text": moment_text,
-                "locales": (("kk", "Қазақша"), ("ru", "Русский"), ("en", "English")),
+                "locales": tuple((code, LANGUAGE_ENDONYMS[code]) for code in LANGUAGES),
+                "language_marks": LANGUAGE_MARKS, "name_inputs": NAME_INPUTS,
                 "limit": Limit}  # every field's longest value (services/fields.py): maxlength="{{ limit.CONTACT }}"
 
     def error_page(exc):

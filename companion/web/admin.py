@@ -92,6 +92,7 @@ def broadcast_detail(broadcast_id: int):
     broadcast = _broadcast(broadcast_id)
     return render_template("admin/broadcast_detail.html", broadcast=broadcast,
                            questions=desk.all_questions(broadcast), form=EmptyForm(),
+                           broadcast_moves=moderation.broadcast_moves(broadcast),
                            labels=moderation.STATUS_LABELS)
 
 

@@ -20,8 +20,9 @@ def index():
     """The analytics the user may see (an officer: their department), from the cache."""
     payload = analytics.analytics_for(current_user)
     locale = str(get_locale())
-    return render_template("analytics.html", a=payload, tables=analytics.tables(payload, locale),
-                           everything=analytics.scope_key(current_user) == "analytics:all",
+    everything = analytics.scope_key(current_user) == "analytics:all"
+    return render_template("analytics.html", a=payload, tables=analytics.tables(payload, locale, everything),
+                           everything=everything,
                            computed_at=datetime.fromisoformat(payload["computed_at"]))
 
 
@@ -36,6 +37,7 @@ def table_csv(name: str):
         separator = appeal_list.csv_separator(request.args.get("sep"), locale)
     except ValidationError:
         abort(400)
-    table = analytics.tables(analytics.analytics_for(current_user), locale)[name]
+    everything = analytics.scope_key(current_user) == "analytics:all"
+    table = analytics.tables(analytics.analytics_for(current_user), locale, everything)[name]
     headers = {"Content-Disposition": f'attachment; filename="analytics-{name}.csv"', "Cache-Control": "no-store"}
     return Response(analytics.table_csv(table, separator), content_type="text/csv; charset=utf-8", headers=headers)

@@ -13,7 +13,7 @@ from ..permissions import appeal_scope, can
 from .guard import permission_required
 from ..presenters import talon as talon_view
 from ..realtime.emit import publish
-from ..services import appeal_list, appeals, blocking, deadlines, desk, moderation, notices, outbox, privacy, topics
+from ..services import appeal_list, appeals, blocking, channels, deadlines, desk, moderation, notices, outbox, privacy, topics
 from ..services.changes import Change
 from ..services import broadcasts as broadcast_service
 from ..errors import ServiceError, ValidationError
@@ -21,8 +21,8 @@ from .safety import local_target
 
 bp = Blueprint("appeals", __name__, url_prefix="/appeals")
 
-# action name in the form -> the service call (a step that tells the applicant notes its notice itself:
-# outbox.enqueue_notice; the route sends it once committed)
+# action name in the form -> the service call, which commits (a step that tells the applicant writes its notice
+# in its transaction: outbox.enqueue_notice; the route only says which are to be given by hand)
 ACTIONS = {
     "assign": lambda a, f, u: appeals.assign(a, f.get("department_id"), f.get("officer_id"), actor=u,
                                               note=f.get("note", "")),
@@ -38,10 +38,10 @@ ACTIONS = {
     # the question leaves the live desk too (the route publishes the change)
     "withdraw": lambda a, f, u: moderation.withdraw_appeal(a, actor=u, means=f.get("means", ""), note=f.get("note", "")),
     "record": lambda a, f, u: appeals.set_record(a, f, actor=u),
-    "forward_immediately": lambda a, f, u: (appeals.forward_immediately(a, f.get("forwarded_to", ""), f.get("note", ""),
-                                                                         actor=u), db.session.commit()),
+    "forward_immediately": lambda a, f, u: appeals.forward_immediately(a, f.get("forwarded_to", ""), f.get("note", ""),
+                                                                        actor=u),
     "close": lambda a, f, u: appeals.close(a, actor=u),
-    "follow_up": lambda a, f, u: (appeals.set_follow_up(a, f.get("on") == "1", actor=u), db.session.commit()),
+    "follow_up": lambda a, f, u: appeals.set_follow_up(a, f.get("on") == "1", actor=u),
     "categorize": lambda a, f, u: appeals.categorize(a, f.get("category_id"), actor=u),
     "comment": lambda a, f, u: appeals.add_comment(a, f.get("note", ""), actor=u),
     # a topic the rules suggested (or staff add) confirmed, or one removed (services.topics)
@@ -140,13 +140,19 @@ def _detail(appeal, status: int = 200):
                            topic_states=topics.STATE_LABELS,
                            urgency=deadlines.urgency(appeal.due_date, appeal.clock_runs),
                            extension_limit=deadlines.extension_limit(deadlines.local_date(appeal.received_at)),
-                           transitions=appeals.TRANSITIONS, action_labels=appeals.ACTION_LABELS,
+                           action_labels=appeals.ACTION_LABELS,
+                           # the steps the services allow now, so the page offers no step they would refuse
+                           allows=lambda action: appeals.allows(appeal, action),
+                           withdrawable=appeals.withdrawable(appeal),
+                           follow_up_settable=appeals.follow_up_settable(appeal),
+                           withdrawal_means=appeals.STAFF_WITHDRAWAL_MEANS,
                            smtp=bool(current_app.config["SMTP_HOST"]), talon=talon_view(appeal),
                            decides_extensions=can(current_user, "decide_extension"),
                            consent_forms=privacy.CONSENT_FORM_LABELS, pending_notices=notices.pending(appeal),
                            notice_means=notices.MEANS, notice_kinds=_notice_kinds(),
                            chat_notices=outbox.of_appeal(appeal), outbox_states=OUTBOX_STATES,
                            sender_blocked=can(current_user, "block") and blocking.sender_blocked(appeal=appeal),
+                           kept_photos={f.platform_id: f for f in channels.files_of(appeal)},
                            **_choices()), status
 
 
@@ -172,6 +178,23 @@ def undelivered():
 def detail(appeal_id: int):
     """One appeal: its text, the applicant's contact (staff only), the history, and the actions its status allows."""
     return _detail(appeals.get_appeal(appeal_id, user=current_user))
+
+
+@bp.get("/<int:appeal_id>/files/<int:file_id>")
+@permission_required("appeals")
+def photo(appeal_id: int, file_id: int):
+    """A photo the resident attached in a chat, to staff who may see the appeal: an image by its own bytes'
+    type, shown inline, never cached by a shared proxy."""
+    appeal = appeals.get_appeal(appeal_id, user=current_user)
+    kept = channels.appeal_file(appeal, file_id)
+    if kept is None:
+        abort(404)
+    response = make_response(kept.data)
+    response.headers["Content-Type"] = kept.mime_type
+    response.headers["Content-Disposition"] = f"inline; filename=photo-{kept.id}"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @bp.post("/<int:appeal_id>/block")
@@ -209,14 +232,11 @@ def act(appeal_id: int, action: str):
     if isinstance(result, Change):
         publish(result)
     flash(_("Saved."), "ok")
-    noted = (result.notices if isinstance(result, Change) else []) + outbox.take_noted()
-    for event in notices.deliver(noted):
-        if event.action == notices.FAILED:
-            flash(_("The e-mail notice could not be sent; please tell the applicant another way."), "error")
-        elif event.action == notices.DUE and event.detail.get("reason") == "no_mail_server":
+    for notice in (result.notices if isinstance(result, Change) else []) + outbox.take_noted():
+        if notice.owed == "no_mail_server":
             flash(_("No mail server is set, so no e-mail was sent: tell the applicant by phone or in writing, "
                     "then record it under “Notice to give”."), "error")
-        elif event.action == notices.DUE:
+        elif notice.owed:
             flash(_("The applicant left no e-mail address: tell them by phone or in writing, then record it "
                     "under “Notice to give”."), "error")
     return redirect(url_for("appeals.detail", appeal_id=appeal.id))

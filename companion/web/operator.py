@@ -4,7 +4,6 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -15,6 +14,7 @@ from ..presenters import appeal_status
 from ..presenters import talon as talon_view
 from ..realtime.emit import publish
 from ..services import desk, operator
+from ..services.language import current_language
 from ..errors import ServiceError
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
@@ -22,7 +22,7 @@ bp = Blueprint("operator", __name__, url_prefix="/operator")
 
 def _page(status: int = 200, *, errors: dict | None = None, form: dict | None = None, lookup_error: str = "",
           phone: str = "", found=None, code: str = "", by_number=None, number_error: str = "", focus: str = "o-phone"):
-    locale = str(get_locale() or "kk")
+    locale = current_language()
     return render_template(
         "operator.html", errors=errors or {}, form=form or {}, phone=phone, found=found, code=code,
         by_number=by_number, by_number_view=appeal_status(by_number) if by_number is not None else None,
@@ -45,6 +45,13 @@ def _message(exc: ServiceError) -> str:
     return " ".join(str(v) for v in exc.fields.values()) or str(exc.message)
 
 
+def _refused(exc: ServiceError, **page):
+    """The screen again with a refusal; a limit's 429 says when to try again (Retry-After)."""
+    body, status = _page(exc.status, **page)
+    headers = {"Retry-After": str(exc.detail["retry_after"])} if "retry_after" in exc.detail else {}
+    return body, status, headers
+
+
 @bp.post("/lookup")
 @permission_required("operate")
 def lookup():
@@ -56,7 +63,7 @@ def lookup():
         phone, found = operator.appeals_of_caller(phone_typed, actor=current_user)
     except ServiceError as exc:
         db.session.rollback()
-        return _page(exc.status, lookup_error=_message(exc), phone=phone_typed, form={"phone": phone_typed})
+        return _refused(exc, lookup_error=_message(exc), phone=phone_typed, form={"phone": phone_typed})
     return _page(phone=phone, found=found, form={"phone": phone}, focus="o-name")
 
 
@@ -69,7 +76,7 @@ def status():
         by_number = operator.appeal_by_number(code, actor=current_user)
     except ServiceError as exc:
         db.session.rollback()
-        return _page(exc.status, number_error=_message(exc), code=code, focus="o-code")
+        return _refused(exc, number_error=_message(exc), code=code, focus="o-code")
     return _page(code=code.upper(), by_number=by_number, focus="o-code")
 
 
@@ -79,11 +86,11 @@ def take_call():
     """Take the call: the question for the live broadcast, or an appeal for the back office; the number to read out."""
     form = request.form
     try:
-        appeal, question, change = operator.take_call(form, actor=current_user, default_language=str(get_locale() or "kk"))
+        appeal, question, change = operator.take_call(form, actor=current_user, default_language=current_language())
     except ServiceError as exc:
         db.session.rollback()
-        return _page(exc.status, errors=exc.fields or {"form": exc.message}, form=form.to_dict(),
-                     phone=form.get("phone", ""), focus="o-text")
+        return _refused(exc, errors=exc.fields or {"form": exc.message}, form=form.to_dict(),
+                        phone=form.get("phone", ""), focus="o-text")
     publish(change)
     if question is not None:
         where = (_("The question waits for the moderators, then may be put to the akim on air.")
@@ -103,7 +110,7 @@ def queue():
     if live is None:
         return jsonify(live=False)
     b = live["broadcast"]
-    locale = str(get_locale() or "kk")
+    locale = current_language()
     item = lambda q: {"code": q.tracking_code, "text": q.text[:300], "status": q.status}  # noqa: E731
     return jsonify(live=True, title=b.title(locale), on_air=item(live["on_air"]) if live["on_air"] else None,
                    queued=[item(q) for q in live["queued"]], pending=live["pending"], approved=live["approved"])

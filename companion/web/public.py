@@ -18,7 +18,7 @@ from ..presenters import appeal_status, last_promises, public_appeal, public_pro
 from ..presenters import talon as talon_view
 from ..realtime.emit import publish
 from ..services import appeals, broadcasts, desk, intake, limits, moderation, privacy, promises, reports
-from ..services.database import resilient
+from ..services.language import current_language
 from ..errors import InvalidTransition, NotFound
 from ..services.fields import name_limit
 from .safety import local_target, same_site_referrer
@@ -61,7 +61,7 @@ def viewer(slug: str):
 def _consent_texts() -> dict:
     """The consent sentence, its elements and the publication opt-in, in the page's language."""
     return {"consent_sentence": privacy.CONSENT_SENTENCE, "show_name_sentence": privacy.SHOW_NAME_SENTENCE,
-            "consent_points": privacy.consent_points(str(get_locale() or "kk")),
+            "consent_points": privacy.consent_points(current_language()),
             "consent_version": privacy.CONSENT_VERSION}
 
 
@@ -140,7 +140,7 @@ def _private_headers(response):
 def _count_lookup() -> None:
     """Count a lookup by number (or with a wrong access code) against the address's limit; 429 past it."""
     try:
-        resilient(limits.count_lookup)(request.remote_addr)
+        limits.count_lookup(request.remote_addr)  # a lock met here is waited out by the page (web.waits_out_locks)
     except limits.RateLimited as exc:
         page = render_template("error.html", code=429, message=exc.message)
         abort(Response(page, status=429, headers={"Retry-After": str(exc.detail["retry_after"])}))

@@ -2,6 +2,8 @@
 questions, and the report e-mailed to its recipients (services/broadcast_report.py, services/report_mail.py)."""
 from __future__ import annotations
 
+import re
+
 from babel import numbers
 from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import force_locale, format_date, get_locale
@@ -51,9 +53,34 @@ class Formats:
         return self.days[value]
 
 
-def _context(broadcast: Broadcast, locale: str) -> dict:
-    return {"report": broadcast_report.compute(broadcast, locale), "minutes": broadcast_report.minutes,
-            "fmt": Formats(locale)}
+def _context(broadcast: Broadcast, locale: str, typed_districts: bool = True) -> dict:
+    return {"report": broadcast_report.compute(broadcast, locale, typed_districts=typed_districts),
+            "minutes": broadcast_report.minutes, "fmt": Formats(locale)}
+
+
+LONG_RUN = re.compile(r"\S{30,}")
+BREAK_EVERY = 15
+
+
+def breakable(text: str) -> str:
+    """The text with a zero-width space every 15 characters of a run of 30 or more without a space (a
+    pasted link): WeasyPrint breaks lines only at spaces here, and such a run widened its table's column
+    until the other columns fell off the page. Ordinary words are left whole."""
+    if not text or len(text) < 30:
+        return text
+    return LONG_RUN.sub(lambda m: "\u200b".join(m.group(0)[i:i + BREAK_EVERY]
+                                                 for i in range(0, len(m.group(0)), BREAK_EVERY)), text)
+
+
+def _breakable_report(report: dict) -> None:
+    """Residents' and staff's free text in the PDF made breakable (breakable); the page leaves it to the browser."""
+    for key in ("answered", "follow_ups", "not_reached"):
+        for item in report[key]:  # the same dicts are in most_wanted_not_reached
+            item["text"] = breakable(item["text"])
+    for promise in report["promises"]:
+        promise["text"], promise["who"] = breakable(promise["text"]), breakable(promise["who"])
+    for bar in (*report["topic_tags"], *report["topics"], *report["districts"]):
+        bar.label = breakable(bar.label)
 
 
 def _fetch_nothing(url: str, *args, **kwargs):
@@ -67,8 +94,11 @@ def render_pdf(broadcast: Broadcast, locale: str, for_mail: bool = False) -> tup
     The HTML is made here, with the database; the PDF is laid out in a real thread (`durability.run_blocking`),
     so a long report never holds the event loop that serves everyone else."""
     with force_locale(locale):
+        # the e-mailed copy names only the office's own districts: a district as typed is a resident's words
+        context = _context(broadcast, locale, typed_districts=not for_mail)
+        _breakable_report(context["report"])
         html = render_template("reports/report_pdf.html", locale=locale, office_name=office_name(locale), limits=PDF_LIST_LIMITS,
-                               for_mail=for_mail, **_context(broadcast, locale))
+                               for_mail=for_mail, **context)
     db.session.rollback()  # the read is over: no transaction stays open while the PDF is laid out
 
     def lay_out() -> bytes:

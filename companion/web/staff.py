@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
-from flask_babel import get_locale
 
 from .guard import permission_required
 from ..services import appeals, moderation
+from ..services.language import current_language
 from ..services.fields import Limit, name_limit
 from .public import broadcast_or_404, public_url
 
@@ -19,7 +19,7 @@ def moderate(slug: str):
     broadcast = broadcast_or_404(slug)
     return render_template("moderate.html", broadcast=broadcast,
                            page_url=public_url("public.viewer", slug=slug), grounds=moderation.reject_grounds(),
-                           departments=[{"id": d.id, "name": d.name(str(get_locale() or "kk"))}
+                           departments=[{"id": d.id, "name": d.name(current_language())}
                                         for d in appeals.departments(active_only=True)],
                            limits=desk_limits())
 

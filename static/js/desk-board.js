@@ -7,17 +7,18 @@ import { day, fmt, h, plural, time } from "./dom.js";
 // the rest): a desk with 10,000 questions renders a few hundred cards, not ten thousand.
 const WINDOW = 150;
 
+// The columns and their order; which column a question is in is the server's to say (`q.column`, from
+// services/moderation.py's DESK_COLUMNS), so the desk keeps no list of statuses.
 export const COLUMNS = {
-  incoming: { statuses: ["pending"] },
-  approved: { statuses: ["approved"], sort: (a, b) => b.votes - a.votes || a.id - b.id },
-  queue: { statuses: ["queued"], sort: (a, b) => a.position - b.position || a.id - b.id },
-  onair: { statuses: ["on_air"], sort: (a, b) => a.id - b.id },
-  done: { statuses: ["answered", "deferred", "rejected", "merged"], sort: (a, b) => b.id - a.id },
+  incoming: {},
+  approved: { sort: (a, b) => b.votes - a.votes || a.id - b.id },
+  queue: { sort: (a, b) => a.position - b.position || a.id - b.id },
+  onair: { sort: (a, b) => a.id - b.id },
+  done: { sort: (a, b) => b.id - a.id },
 };
-const STATUS_COLUMN = Object.fromEntries(Object.entries(COLUMNS).flatMap(([name, c]) => c.statuses.map((s) => [s, name])));
 
 export function columnOf(q) {
-  return STATUS_COLUMN[q.status] || "done";
+  return COLUMNS[q.column] ? q.column : "done";
 }
 
 /**
@@ -30,6 +31,10 @@ export function createBoard(view) {
   const cards = new Map();  // id -> element
   const order = Object.fromEntries(Object.keys(COLUMNS).map((k) => [k, []]));
   const placed = new Map();  // id -> its column (whether or not its card is in the window)
+  // New questions that arrived above the selected card while its list was scrolled: kept out of the
+  // page until the moderator goes back to the top (the "new above" pill), so a flood neither moves the
+  // card being worked on nor makes every arrival lay out a longer list.
+  const above = Object.fromEntries(Object.keys(COLUMNS).map((k) => [k, new Set()]));
   const limit = Object.fromEntries(Object.keys(COLUMNS).map((k) => [k, k === "queue" || k === "onair" ? Infinity : WINDOW]));
   const list = (name) => document.getElementById(`list-${name}`);
   let questions = new Map();
@@ -106,9 +111,15 @@ export function createBoard(view) {
   function rebuild(all) {
     if (held) { held.all = all; questions = all; return; }
     questions = all;
-    keep = null;
+    // the selected card stays where it is on screen (a search typed and cleared, the order switched
+    // and back), whatever the new drawing puts above it
+    const selected = view.selected();
+    anchorFor(selected);
     cards.clear();
     placed.clear();
+    for (const set of Object.values(above)) set.clear();
+    // what the pill counted is on the page now (or, oldest first, below): it starts again
+    for (const name of Object.keys(newAbove)) if (newAbove[name]) { newAbove[name] = 0; view.onNewAbove(name, 0); }
     const lists = Object.fromEntries(Object.keys(COLUMNS).map((k) => [k, []]));
     for (const q of all.values()) if (view.matches(q)) lists[columnOf(q)].push(q);
     for (const [name, items] of Object.entries(lists)) {
@@ -122,6 +133,8 @@ export function createBoard(view) {
       }));
       moreButton(name);
     }
+    restoreAnchor(selected);
+    if (keep) settleAnchor();
   }
 
   function slot(name, q) {
@@ -140,9 +153,26 @@ export function createBoard(view) {
     const id = order[name][index];
     if (id === undefined || cards.has(id)) return;
     const el = renderCard(questions.get(id));
-    const next = order[name][index + 1];
-    list(name).insertBefore(el, (next !== undefined && cards.get(next)) || list(name).querySelector(":scope > li.more"));
+    list(name).insertBefore(el, nextCard(name, index) || list(name).querySelector(":scope > li.more"));
     cards.set(id, el);
+  }
+
+  function nextCard(name, index) {  // the first card on the page after this place (some above may be held)
+    const ids = order[name];
+    for (let j = index + 1; j < ids.length && j < limit[name]; j += 1) {
+      const el = cards.get(ids[j]);
+      if (el) return el;
+    }
+    return null;
+  }
+
+  /** Put the held arrivals on the page, from the lowest up (each goes before a card already there). */
+  function reveal(name) {
+    if (!above[name].size) return;
+    const held = [...above[name]].map((id) => order[name].indexOf(id)).filter((i) => i >= 0).sort((a, b) => b - a);
+    above[name].clear();
+    for (const i of held) showAt(name, i);
+    moreButton(name);
   }
 
   // Where the selected card should stay on screen: its top when it was selected or the moderator last
@@ -150,11 +180,13 @@ export function createBoard(view) {
   // instead left the fraction of a pixel that scrollTop drops each time (357 px after 1,000 arrivals).
   let keep = null;
   const newAbove = {};
+  const pinnedTop = {};  // a list the moderator sent to its top (the pill)
 
   function anchorFor(id) {
     const anchor = cards.get(id);
     const scroller = anchor?.parentElement;
-    if (!anchor || !scroller) { keep = null; return; }
+    // a card a filter hides keeps its place for when it is drawn again
+    if (!anchor || !scroller) { if (keep && keep.id !== id) keep = null; return; }
     if (keep && keep.id === id && keep.list === scroller && Math.abs(scroller.scrollTop - keep.scrollTop) <= 1) return;
     keep = { id, list: scroller, top: anchor.getBoundingClientRect().top, scrollTop: scroller.scrollTop };
   }
@@ -192,7 +224,8 @@ export function createBoard(view) {
   for (const name of Object.keys(COLUMNS)) {
     // back at the top of its list, the moderator has seen what arrived
     list(name)?.addEventListener("scroll", () => {
-      if (newAbove[name] && list(name).scrollTop < 4) { newAbove[name] = 0; view.onNewAbove(name, 0); }
+      if (newAbove[name] && list(name).scrollTop < 4) { reveal(name); newAbove[name] = 0; view.onNewAbove(name, 0); }
+      if (list(name).scrollTop >= 4) pinnedTop[name] = false;
     }, { passive: true });
   }
 
@@ -201,16 +234,37 @@ export function createBoard(view) {
     questions = all;
     if (held) { for (const id of ids) held.ids.add(id); return; }
     const selected = view.selected();
-    anchorFor(selected);
+    const home = placed.get(selected);
+    // back at the top by the pill: a redraw of cards already there (their insights, a vote) leaves the list at
+    // its top; the next new question puts the selected card's place first again
+    if (home !== undefined && pinnedTop[home] && list(home).scrollTop === 0 && ids.every((id) => placed.has(id))) keep = null;
+    else {
+      if (home !== undefined) pinnedTop[home] = false;
+      anchorFor(selected);
+    }
+    // arrivals above the selected card are held while its list is scrolled away from the top (read
+    // before anything changes, so the read costs no layout)
+    const holding = home !== undefined && cards.has(selected) && (above[home].size > 0 || list(home).scrollTop > 0);
+    // above the selected card by the column's order, not by its index: the same update may have taken the
+    // selected card out and not put it back yet (the insights touch a group's new and old members at once)
+    const selectedQ = questions.get(selected);
+    const stays = holding && selectedQ !== undefined && view.matches(selectedQ) && columnOf(selectedQ) === home;
+    const focused = cards.has(selected) && document.activeElement === cards.get(selected);
     const arrived = [];
     const known = new Set(ids.filter((id) => placed.has(id)));
+    const wasAbove = new Set(ids.filter((id) => above[placed.get(id)]?.has(id)));
+    const pill = new Set();  // the columns whose pill count changed
     for (const id of ids) {  // first take every touched card out, so the rest stay in order
       const name = placed.get(id);
       if (name === undefined) continue;
       const ids_ = order[name];
       ids_.splice(ids_.indexOf(id), 1);
       placed.delete(id);
-      if (cards.has(id)) {
+      if (above[name].delete(id)) {  // it was held: the window keeps its cards, the pill counts it no more
+        if (limit[name] !== Infinity) limit[name] -= 1;
+        newAbove[name] = Math.max(0, (newAbove[name] || 0) - 1);
+        pill.add(name);
+      } else if (cards.has(id)) {
         cards.get(id).remove();
         cards.delete(id);
         if (ids_.length >= limit[name]) showAt(name, limit[name] - 1);  // the next one moves into the window
@@ -223,7 +277,14 @@ export function createBoard(view) {
       const i = slot(name, q);
       order[name].splice(i, 0, id);
       placed.set(id, name);
-      if (!known.has(id)) arrived.push([name, id]);
+      if (!known.has(id) || wasAbove.has(id)) arrived.push([name, id]);  // a held one still counts while above
+      if (stays && name === home && (!known.has(id) || wasAbove.has(id)) && sorter(home)(q, selectedQ) < 0) {
+        above[name].add(id);  // out of sight above: counted on the pill, put on the page from the top
+        if (limit[name] !== Infinity) limit[name] += 1;
+        newAbove[name] = (newAbove[name] || 0) + 1;
+        pill.add(name);
+        continue;
+      }
       if (i < limit[name]) {
         showAt(name, i);
         const overflow = order[name][limit[name]];  // pushed out of the window
@@ -233,33 +294,47 @@ export function createBoard(view) {
       }
     }
     // keep some cards rendered below the selected one, so its column can scroll to hold it in place
-    const home = placed.get(view.selected());
-    if (home !== undefined && limit[home] !== Infinity) {
-      const index = order[home].indexOf(view.selected());
+    const now = placed.get(view.selected());
+    if (now !== undefined && limit[now] !== Infinity) {
+      const index = order[now].indexOf(view.selected());
       // only when it is at the window's edge (pushed down by arrivals), not when it moved far away
-      if (index >= limit[home] - 20 && index <= limit[home] + 1) {
+      if (index >= limit[now] - 20 && index <= limit[now] + 1) {
         const grown = index + 60;
-        for (let k = limit[home]; k < Math.min(grown, order[home].length); k += 1) showAt(home, k);
-        limit[home] = grown;
+        for (let k = limit[now]; k < Math.min(grown, order[now].length); k += 1) showAt(now, k);
+        limit[now] = grown;
       }
     }
     for (const name of Object.keys(order)) moreButton(name);
+    // the selected card was drawn anew: the focus goes with it (else it falls to the page)
+    if (focused && cards.has(selected) && document.activeElement !== cards.get(selected)) cards.get(selected).focus({ preventScroll: true });
     // cards inserted above the selected one must not push it out of view
     restoreAnchor(selected);
     if (keep) settleAnchor();
-    for (const [name, id] of arrived) if (id !== selected) countAbove(name, order[name].indexOf(id));
+    for (const [name, id] of arrived) if (id !== selected && !above[name].has(id)) countAbove(name, order[name].indexOf(id));
+    for (const name of pill) view.onNewAbove(name, newAbove[name]);
   }
 
   /** Scroll a list back to its top (the "new above" pill). */
   function toTop(name) {
+    reveal(name);
     list(name).scrollTop = 0;
     keep = null;
+    pinnedTop[name] = true;
+    newAbove[name] = 0;
+    view.onNewAbove(name, 0);
+  }
+
+  /** Put a held card on the page with the others held in its column (it is being selected: a merge into it, the panel). */
+  function show(id) {
+    const name = placed.get(id);
+    if (name === undefined || !above[name].has(id)) return;
+    reveal(name);
     newAbove[name] = 0;
     view.onNewAbove(name, 0);
   }
 
   return {
-    rebuild, update, hold, release, cards, order, toTop,
+    rebuild, update, hold, release, cards, order, toTop, show,
     card: (id) => cards.get(id),
     column: (id) => placed.get(id),
     /** The ids on screen, column by column, top to bottom (for j/k and the arrows). */

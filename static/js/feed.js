@@ -1,10 +1,6 @@
 // The audience's public feed for read-only screens (overlay, present view): questions, votes, settings.
 import { connectLive } from "./live.js";
 
-/**
- * Follow broadcast `slug` on the viewer namespace. `onChange(state)` runs after every change;
- * state = {questions: Map(id -> public question), settings, onAir()}.
- */
 /** Take absolute vote counts ({id: n}) for the questions a screen holds. */
 export function applyVotes(questions, votes) {
   for (const [id, n] of Object.entries(votes || {})) {
@@ -18,7 +14,13 @@ export function applyQuestions(questions, list) {
   for (const q of list) { if (q.visible) questions.set(q.id, q); else questions.delete(q.id); }
 }
 
-export function followFeed(slug, onChange, onStatus) {
+/**
+ * Follow broadcast `slug` on the viewer namespace. `onChange(state)` runs after every change;
+ * state = {questions: Map(id -> public question), settings, onAir()}. `onSnapshot(snapshot)`, if given,
+ * runs first on each snapshot (the viewer page takes its own questions and votes from it).
+ * Returns the connection (connectLive's) with the state as `feed`.
+ */
+export function followFeed(slug, onChange, onStatus, onSnapshot) {
   const state = {
     questions: new Map(),
     settings: {},
@@ -31,6 +33,7 @@ export function followFeed(slug, onChange, onStatus) {
       state.settings = snapshot.settings;
       if (snapshot.unchanged) applyVotes(state.questions, snapshot.votes);
       else { state.questions.clear(); apply(snapshot.questions); }
+      if (onSnapshot) onSnapshot(snapshot);
       onChange(state);
     },
   });
@@ -43,6 +46,7 @@ export function followFeed(slug, onChange, onStatus) {
     applyVotes(state.questions, event.votes);
     onChange(state);
   });
+  live.feed = state;
   return live;
 }
 

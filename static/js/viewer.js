@@ -1,6 +1,6 @@
 // The viewer page: ask (with an offline outbox), see what is on air, upvote, follow my questions.
-import { applyQuestions, applyVotes } from "./feed.js";
-import { connectLive, request, showConnection } from "./live.js";
+import { followFeed } from "./feed.js";
+import { request, showConnection } from "./live.js";
 import { fmt, h, pageData, plural } from "./dom.js";
 
 const data = pageData();
@@ -243,35 +243,17 @@ for (const button of document.querySelectorAll("[data-sort]")) {
 }
 
 const connection = showConnection($("conn"), t);
-const live = connectLive({
-  namespace: "/",
-  slug: data.slug,
-  resumable: true,
-  onSnapshot(snapshot) {
-    applySettings(snapshot.settings);
-    if (snapshot.unchanged) applyVotes(state.questions, snapshot.votes);
-    else { state.questions.clear(); applyQuestions(state.questions, snapshot.questions); }
-    state.mine = new Map(snapshot.mine.map((q) => [q.id, q]));
-    state.voted = new Set(snapshot.voted);
-    renderFeed();
-    renderMine();
-    flush();
-  },
-  onStatus(status) {
-    connection(status);
-    if (status !== "online" && loadOutbox().length) setStatus(t.queued_offline, "offline");
-  },
+const live = followFeed(data.slug, renderFeed, (status) => {
+  connection(status);
+  if (status !== "online" && loadOutbox().length) setStatus(t.queued_offline, "offline");
+}, (snapshot) => {
+  applySettings(snapshot.settings);
+  state.mine = new Map(snapshot.mine.map((q) => [q.id, q]));
+  state.voted = new Set(snapshot.voted);
+  renderMine();
+  flush();
 });
-
-live.socket.on("feed_changed", live.versioned((event) => {
-  if (event.settings) { live.resync(); return; }
-  applyQuestions(state.questions, event.questions);
-  renderFeed();
-}));
-live.socket.on("votes_changed", (event) => {
-  applyVotes(state.questions, event.votes);
-  renderFeed();
-});
+state.questions = live.feed.questions;  // the feed's own: the votes and the ordering read it
 live.socket.on("my_question_changed", (q) => {
   state.mine.set(q.id, q);
   renderMine();

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from companion.testing.liveserver import api_key  # noqa: F401 (other files import it from here)
+from companion.testing.liveserver import PASSWORD, api_key  # noqa: F401 (other files import it from here)
 
 from .test_rehearsal import SCREENSHOTS, browser, signed_in  # noqa: F401 - fixtures
 
@@ -633,6 +633,31 @@ def test_the_selected_card_stays_put_while_50_questions_arrive_above_it(browser,
     page.click("#incoming-new")
     page.wait_for_selector("#incoming-new", state="hidden")
     assert page.evaluate("document.getElementById('list-incoming').scrollTop") == 0
+    # every question is on the page, newest first, the newest at the top in view
+    ids = [int(i) for i in page.eval_on_selector_all("#list-incoming .qcard", "els => els.map(e => e.dataset.id)")]
+    assert len(ids) == 62 and ids == sorted(ids, reverse=True), ids
+    assert "Новый вопрос 49" in page.locator("#list-incoming .qcard").first.inner_text()
+    assert page.locator("#list-incoming .qcard").first.is_visible()
+    assert page.input_value("#edit-text") == typed and page.errors == []
+
+
+def test_questions_held_above_the_selected_card_show_when_the_moderator_scrolls_back_up(browser, server, key):  # noqa: F811
+    ask(server, key, *[f"Вопрос {i} про лифт на Сығанақ {i}" for i in range(12)])
+    page = desk(browser, server)
+    page.wait_for_selector("#list-incoming .qcard >> nth=11")
+    qid = int(page.locator("#list-incoming .qcard").nth(1).get_attribute("data-id"))
+    pick(page, qid)
+    ask(server, key, *[f"Свежий вопрос {i} про свет во дворе Жастар {i}" for i in range(20)])
+    page.wait_for_function("() => +document.querySelector('[data-count=incoming]').textContent === 32")
+    page.wait_for_selector("#incoming-new:not([hidden])")
+    assert page.locator(".qcard.selected").get_attribute("data-id") == str(qid)
+    page.locator("#list-incoming").hover()
+    for _ in range(10):  # the mouse wheel, up to the top of the column
+        page.mouse.wheel(0, -400)
+        page.wait_for_timeout(50)
+    page.wait_for_selector("#incoming-new", state="hidden")
+    page.wait_for_function("() => document.querySelectorAll('#list-incoming .qcard').length === 32")
+    assert "Свежий вопрос 19" in page.locator("#list-incoming .qcard").first.inner_text()
     assert page.errors == []
 
 
@@ -683,3 +708,53 @@ def test_the_panel_shows_a_readable_due_date_and_no_stray_text(browser, server, 
     import re
     assert not re.search(r"\d{4}-\d{2}-\d{2}", page.inner_text("#insp-meta"))  # a date people read, not ISO
     assert page.errors == []
+
+
+def test_the_next_callers_question_typed_before_the_last_one_is_confirmed_is_kept(browser, server):  # noqa: F811
+    """A moderator taking calls types the next caller's question while the server's confirmation of the
+    last one is still on its way (held here by Playwright's WebSocket route): the confirmation clears
+    only what was sent, never the words typed since (CI lost a caller's question this way)."""
+    import re
+    sockets, held, holding = [], [], [False]
+    context = browser.new_context(locale="en-US", viewport=LAPTOP)
+
+    def route(ws):
+        upstream = ws.connect_to_server()
+
+        def from_server(message):
+            if holding[0] and isinstance(message, str) and message.startswith("43/staff,") and "tracking_code" in message:
+                held.append(message)  # the acknowledgement of add_phone_question
+            else:
+                ws.send(message)
+        upstream.on_message(from_server)
+        sockets.append(ws)  # the page's side, to send the acknowledgement later
+    context.route_web_socket(re.compile(r"/socket\.io/"), route)
+    page = context.new_page()
+    page.goto(server.url + "/login?next=/moderate/demo")
+    page.fill("#username", "mod")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#conn[data-state=online]")
+    page.click("#tab-phone")
+    holding[0] = True
+    page.fill("#p-text", "Is the bus 21 coming back to Kenesary street?")
+    page.fill("#p-district", "Samal-2")
+    page.click("#phone-form button[type=submit]")
+    page.locator(".qcard", has_text="bus 21").wait_for()  # the desk shows it; its confirmation is held
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1, "the acknowledgement was not held"
+    page.fill("#p-text", "Who clears the snow in the yard of Abay 12?")  # the next caller
+    holding[0] = False
+    sockets[-1].send(held.pop())
+    page.wait_for_function("() => /SRK-/.test(document.getElementById('phone-status').textContent)")
+    assert page.input_value("#p-text") == "Who clears the snow in the yard of Abay 12?"
+    assert page.input_value("#p-district") == ""  # what was sent is cleared
+    page.click("#phone-form button[type=submit]")
+    page.locator(".qcard", has_text="Abay 12").wait_for()
+    with database(server) as db:
+        texts = [r[0] for r in db.execute("SELECT text FROM question WHERE channel = 'phone' ORDER BY id")]
+    assert texts[-2:] == ["Is the bus 21 coming back to Kenesary street?", "Who clears the snow in the yard of Abay 12?"]
+    context.close()

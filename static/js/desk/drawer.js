@@ -111,7 +111,14 @@ export function wireDrawer() {
     payload.client_id = crypto.randomUUID ? crypto.randomUUID().replaceAll("-", "") : String(Date.now()) + Math.random().toString(16).slice(2);
     const ack = await send("add_phone_question", payload);
     if (ack.ok) {
-      form.reset();
+      // clear what was sent, not what the moderator has typed since for the next caller
+      for (const field of form.elements) {
+        if (field.type === "checkbox") {
+          if (field.name in payload && field.checked === payload[field.name]) field.checked = field.defaultChecked;
+        } else if (field.name in payload && field.value === payload[field.name]) {
+          field.value = field.defaultValue;
+        }
+      }
       $("phone-status").textContent = fmt(t.added, { code: ack.question.tracking_code });
     }
   });

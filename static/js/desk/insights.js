@@ -52,6 +52,8 @@ async function loadInsights() {
   for (const id of ids) { state.groups.delete(id); state.suggestions.delete(id); }
   for (const [id, group] of Object.entries(ack.groups)) {
     state.groups.set(Number(id), group);
+    // a group is named by its first question, which the server reported as no group while it was alone
+    if (!state.groups.has(group) && state.questions.get(group)?.open) { state.groups.set(group, group); touched.add(group); }
     for (const [other, g] of state.groups) if (g === group) touched.add(other);  // their group grew
   }
   for (const [id, category] of Object.entries(ack.suggestions)) state.suggestions.set(Number(id), category);

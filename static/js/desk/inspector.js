@@ -23,6 +23,7 @@ export function select(id, { focus = true } = {}) {
   if (previous !== id && state.mode) { keepDraft(); state.mode = null; }
   state.selected = id;
   if (previous !== null) markSelected(previous, false);
+  board.show(id);  // a question held under the new-above pill gets its card
   markSelected(id, true);
   const draft = previous !== id && drafts.get(id);
   const q = state.questions.get(id);
