@@ -49,7 +49,7 @@ test: test-deps translations
 	$(PY) -m pytest -n $(WORKERS) --dist loadfile -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: none selected
 	$(PY) -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-# The edit-test loop (about 2.5 minutes on this 2-core machine): services, sockets, HTTP, Open311, wording and the layers, on SQLite only;
+# The edit-test loop (1.8 minutes on this 2-core machine, 3 Dec): services, sockets, HTTP, Open311, wording and the layers, on SQLite only;
 # `make test` still runs everything (PostgreSQL, Redis, Chromium, the live servers) and CI runs `make test`.
 FAST = tests/test_services.py tests/test_sockets.py tests/test_http.py tests/test_appeals.py tests/test_appeals_http.py \
 	tests/test_grounds_and_withdrawal_http.py tests/test_personal_data.py tests/test_talon.py tests/test_translations.py \
