@@ -215,7 +215,8 @@ def _instance_secret() -> str:
     return secret
 
 
-# The settings documented in the README; kept beside the dataclass so the two cannot drift apart.
+# The settings as docs/configuration.md documents them (a test compares the two); kept beside the dataclass so
+# the two cannot drift apart.
 SETTINGS_DOC = {
     "SECRET_KEY": "Signs sessions and viewer cookies. Default: a random key stored in instance/secret_key.",
     "DATABASE_URL": "SQLAlchemy URL. Default: SQLite (WAL mode) at instance/companion.db.",

@@ -498,7 +498,7 @@ class Appeal(db.Model):
                                       server_default=AppealForm.ELECTRONIC.value)
     repeat: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     collective: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
-    # the statutory ground it was left without consideration on (services.appeals.LEAVE_GROUNDS)
+    # the statutory ground it was left without consideration on (services.wording.LEAVE_GROUNDS)
     leave_ground: Mapped[str] = mapped_column(String(24), default="", server_default="")
     # an appeal under the APPK (a name and a contact: services.appeals.is_statutory); False for a
     # question only, which is tracked but has no statutory clock and no place in the statistics

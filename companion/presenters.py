@@ -1,15 +1,23 @@
 """How models look on each screen: the one place that decides which fields each audience gets."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+
+from babel.dates import format_time as babel_format_time, get_timezone, get_timezone_name
+from flask import current_app
+from flask_babel import format_date, format_time, get_locale, gettext
 
 from .models import MERGEABLE_QUESTION_STATUSES, OPEN_QUESTION_STATUSES, Broadcast, Question, QuestionStatus, utcnow
+from .services.appeals import event_label, public_events, public_note, status_label
+from .services.deadlines import office_calendar, registration_day, urgency
 from .services.fields import mask_contact
-from .services.wording import format_access_code
+from .services.office import accepted_by, office_name
+from .services.promises import STATE_LABELS, format_offset, state_of
+from .services.wording import format_access_code, ground_label
 from .config import FALLBACK_LANGUAGE
 from .services.language import current_language
 from .permissions import audience_may_vote, audience_sees, shows_asker
-from .services.moderation import allowed_actions, confirm_actions, desk_column, resident_status_label
+from .services.moderation import allowed_actions, confirm_actions, desk_column, resident_status, resident_status_label
 
 
 def iso(value: datetime | None) -> str | None:
@@ -54,7 +62,6 @@ def appeal_clock(appeal) -> dict | None:
     a question only has no due date."""
     if appeal is None:
         return None
-    from .services.deadlines import urgency
     return {"status": appeal.status, "statutory": appeal.statutory is not False, "urgent": bool(appeal.urgent),
             "due_date": appeal.due_date.isoformat() if appeal.statutory is not False else None,
             "follow_up": appeal.follow_up, "urgency": urgency(appeal.due_date, appeal.clock_runs)}
@@ -79,7 +86,7 @@ def own_question(q: Question) -> dict:
     return {"id": q.id, "client_id": q.client_id, "tracking_code": q.tracking_code, "text": q.text,
             "access_code": format_access_code(appeal.access_code) if appeal is not None else None,
             "statutory": (appeal.statutory is not False) if appeal is not None else None,
-            "status": q.status, "status_label": resident_status_label(q),
+            "status": q.status, "status_key": resident_status(q), "status_label": resident_status_label(q),
             "merged_into_code": merged.tracking_code if merged else None,
             "created_at": iso(q.created_at)}
 
@@ -116,8 +123,6 @@ KAZAKH_DOCUMENT_DATE = "yyyy 'жылғы' d MMMM"  # formal Kazakh documents: "2
 def long_date(value) -> str:
     """A date (an ISO date string, or a moment, in the office's time zone) in the long form of the current
     language; the formal "2026 жылғы 19 мамыр" in Kazakh."""
-    from datetime import date
-    from flask_babel import format_date
     if isinstance(value, str):
         value = date.fromisoformat(value)
     return format_date(value, KAZAKH_DOCUMENT_DATE if current_language() == "kk" else "long")
@@ -125,13 +130,11 @@ def long_date(value) -> str:
 
 def moment_text(value) -> str:
     """A moment as residents read it on their pages: the long date and the time without seconds, "19 мая 2026 г., 19:05"."""
-    from flask_babel import format_time
     return f"{long_date(value)}, {format_time(value, 'HH:mm')}"
 
 
 def registration_date(appeal):
     """The appeal's legal registration date (stored since it was registered; worked out for older rows)."""
-    from .services.deadlines import office_calendar, registration_day
     return appeal.registered_on or registration_day(appeal.received_at, office_calendar())
 
 
@@ -143,12 +146,9 @@ KAZAKHSTAN_ZONES = frozenset({"Asia/Almaty", "Asia/Qostanay", "Asia/Aqtobe", "As
 def time_with_zone(value) -> str:
     """A time without seconds and its zone as people say it: "19:05 (Astana time)" for an office in
     Kazakhstan; elsewhere (another TIMEZONE) the zone's name from the CLDR, as it is at that moment."""
-    from babel.dates import format_time, get_timezone, get_timezone_name
-    from flask import current_app
-    from flask_babel import get_locale, gettext
     name, locale = current_app.config["TIMEZONE"], str(get_locale() or FALLBACK_LANGUAGE)
     zone = get_timezone(name)
-    time = format_time(value, "HH:mm", tzinfo=zone, locale=locale)
+    time = babel_format_time(value, "HH:mm", tzinfo=zone, locale=locale)
     if name in KAZAKHSTAN_ZONES:
         return gettext("%(time)s (Astana time)", time=time)
     return gettext("%(time)s (%(zone)s)", time=time, zone=get_timezone_name(value.astimezone(zone), locale=locale))
@@ -157,7 +157,6 @@ def time_with_zone(value) -> str:
 def talon(appeal) -> dict:
     """What the talon prints besides the numbers (APPK art. 64): the time and date received, the legal
     registration date, the receiving office and who accepted the appeal, in the current language."""
-    from .services.office import accepted_by, office_name
     locale = current_language()
     return {"received_date": long_date(appeal.received_at),
             "received_time": time_with_zone(appeal.received_at),
@@ -168,7 +167,6 @@ def talon(appeal) -> dict:
 
 def appeal_status(appeal) -> dict:
     """An appeal as anyone with its number alone sees it: the status and dates, no text, no answer."""
-    from .services.appeals import status_label
     return {"tracking_code": appeal.tracking_code, "status": appeal.status,
             "status_label": status_label(appeal.status, appeal.follow_up), "statutory": appeal.statutory is not False,
             "registered_at": iso(appeal.received_at), "registration_date": registration_date(appeal).isoformat(),
@@ -180,9 +178,6 @@ def public_appeal(appeal) -> dict:
     """An appeal as its applicant sees it with the access code: status, dates, public history, answer.
     No name, contact, address or officer (personal data stays with staff)."""
 
-    from .services.appeals import event_label, public_events, public_note, status_label
-    from .services.wording import ground_label
-    from .services.office import accepted_by, office_name
     locale = current_language()
     department = appeal.department.name(locale) if appeal.department else None
     history = []
@@ -222,7 +217,6 @@ def public_promise(promise, today=None) -> dict:
     """A published promise as residents see it: what, the department, by when, the state and the moment in
     the stream. Never the question's text or its asker, nor the staff's free-text notes."""
 
-    from .services.promises import STATE_LABELS, format_offset, state_of
     locale = current_language()
     state = state_of(promise, today)
     return {"id": promise.id, "text": promise.text, "state": state, "state_label": str(STATE_LABELS[state]),

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from companion.services import appeals, intake
+from companion.services import appeals, intake, wording
 
 from .conftest import login
 
@@ -42,7 +42,7 @@ def resolve(app, path: str) -> str:
         if path in ("TRACK", "TRACK_NUMBER", "RECEIPT", "APPEAL"):
             question, _ = intake.submit_question(intake.get_broadcast("demo"),
                                                  {"text": "A question to track", "client_id": "lang-client-01"})
-            code, access = question.tracking_code, appeals.format_access_code(question.appeal.access_code)
+            code, access = question.tracking_code, wording.format_access_code(question.appeal.access_code)
             return {"TRACK": f"/track/{code}/{access}", "TRACK_NUMBER": f"/track/{code}",
                     "RECEIPT": f"/track/{code}/{access}/receipt",
                     "APPEAL": f"/appeals/{appeals.by_code(code).id}"}[path]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from companion.extensions import db
 from companion.models import Channel, User, utcnow
-from companion.services import apikeys, appeals, deadlines, intake
+from companion.services import apikeys, appeals, deadlines, intake, wording
 from companion.services.deadlines import WorkCalendar
 from companion.errors import Forbidden, InvalidTransition, ValidationError
 
@@ -149,7 +149,7 @@ def test_a_phone_callers_talon_names_the_moderator_who_took_the_call_with_their_
         db.session.commit()
         question, _ = intake.submit_question(intake.get_broadcast("demo"), {"text": "Звонок про свет"},
                                              channel=Channel.PHONE, approved=True, actor=user("mod"))
-        code, access = question.tracking_code, appeals.format_access_code(question.appeal.access_code)
+        code, access = question.tracking_code, wording.format_access_code(question.appeal.access_code)
         assert question.appeal.accepted_by.username == "mod"
     app.config.update(OFFICE)
     client = app.test_client()
@@ -231,7 +231,7 @@ def test_a_proposal_shows_to_staff_and_the_heads_approval_moves_the_due_date_nam
     history = staff_client("officer").get(f"/appeals/{appeal_id(app, code)}").get_data(as_text=True)
     assert "proposed by: officer" in html.unescape(history)
     with app.app_context():
-        access = appeals.format_access_code(appeals.by_code(code).access_code)
+        access = wording.format_access_code(appeals.by_code(code).access_code)
     track = page_text(app.test_client().get(f"/track/{code}/{access}"))
     assert "Term extended" in track and "Extension proposed" not in track and "officer" not in track
     assert new_due.isoformat() not in track and str(new_due.year) in track  # the new date in the long form

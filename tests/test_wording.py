@@ -83,7 +83,7 @@ def test_a_russian_moderators_approval_reaches_a_kazakh_viewer_as_a_code_the_pag
     [mine] = [e["args"][0] for e in viewer.get_received("/") if e["name"] == "my_question_changed"]
     assert mine["status"] == "approved"
     assert mine["status_label"] == "одобрен"  # made in the moderator's request: the page must not show it
-    assert statuses[mine["status"]] == "мақұлданды"
+    assert mine["status_key"] == "approved" and statuses[mine["status_key"]] == "мақұлданды"
 
 
 @pytest.mark.parametrize("locale, approved, merged", [("kk", "мақұлданды", "ұқсас сұрақпен біріктірілді"),
@@ -91,8 +91,10 @@ def test_a_russian_moderators_approval_reaches_a_kazakh_viewer_as_a_code_the_pag
 def test_the_viewer_page_names_every_question_status_in_its_language(app, locale, approved, merged):
     from companion.models import QuestionStatus
     statuses = page_data(client_in(app, locale).get("/b/demo").get_data(as_text=True))["t"]["statuses"]
-    assert set(statuses) == {s.value for s in QuestionStatus}
+    # every status, and the two rejections an asker reads otherwise (moderation.resident_status)
+    assert set(statuses) == {s.value for s in QuestionStatus} | {"not_taken_on_air", "withdrawn"}
     assert (statuses["approved"], statuses["merged"]) == (approved, merged)
+    assert statuses["not_taken_on_air"] == {"kk": "эфирге алынбады", "ru": "не взят в эфир"}[locale]
 
 
 # --- the back office in the page's language ---------------------------------------------------------

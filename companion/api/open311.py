@@ -27,7 +27,7 @@ from .. import links
 from ..extensions import db
 from ..models import Appeal, Category, Channel
 from ..permissions import filed_by, key_filed
-from ..services import apikeys, appeals, desk, limits
+from ..services import apikeys, appeals, desk, limits, wording
 from ..services.language import current_language
 from ..services.appeal_list import unfinished_condition
 from ..services.database import resilient
@@ -135,7 +135,7 @@ def service_request(appeal: Appeal) -> dict:
     elif appeal.extension_reason and appeal.status == "extended":
         notes += f": {appeal.extension_reason}"
     elif appeal.leave_ground:
-        notes += f": {appeals.ground_label(appeal.leave_ground)}"
+        notes += f": {wording.ground_label(appeal.leave_ground)}"
     # a question only (no name or no contact) has no statutory term: nothing is expected by a date
     due = datetime.combine(appeal.due_date, time(18, 0), tzinfo=zone) if appeal.statutory is not False else None
     return {"service_request_id": appeal.tracking_code, "status": "open" if appeal.is_open else "closed",
@@ -316,5 +316,5 @@ def create_request(fmt: str):
               if appeal.statutory else QUESTION_ONLY_NOTICE)
     body = [{"service_request_id": appeal.tracking_code, "service_notice": str(notice),
              "account_id": (appeal.open311_extra or {}).get("account_id"),
-             "access_code": appeals.format_access_code(appeal.access_code)}]
+             "access_code": wording.format_access_code(appeal.access_code)}]
     return _no_store(_answer(body, "service_requests", 201 if new else 200))

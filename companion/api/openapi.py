@@ -13,7 +13,7 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 
 # where an appeal from another system comes from (services.appeals.origin_fields); one text for both APIs
 _ORIGIN = {
-    "received_at": {"type": "string", "format": "date-time", "maxLength": 40, "description": (
+    "received_at": {"type": "string", "format": "date-time", "maxLength": Limit.MOMENT, "description": (
         "When the sending system itself received the appeal, ISO 8601 with its time zone "
         "(2026-03-19T10:00:00+05:00 or ...Z). The statutory clock starts here, not at the import. Refused (400) "
         "when malformed or without a zone, in the future (2 minutes of clock skew allowed), or older than "
@@ -287,7 +287,7 @@ OPENAPI = {
             "email": {"type": "string", "format": "email", "maxLength": Limit.CONTACT},
             "phone": {"type": "string", "maxLength": Limit.CONTACT, "description": "Checked as a phone number (E.164 when stored)"},
             "first_name": {"type": "string", "maxLength": Limit.AUTHOR_NAME,
-                           "description": "With last_name, at most 120 characters together"},
+                           "description": f"With last_name, at most {Limit.AUTHOR_NAME} characters together"},
             "last_name": {"type": "string", "maxLength": Limit.AUTHOR_NAME}, "language": {"enum": list(LANGUAGES)},
             "client_id": {"type": "string", "minLength": CLIENT_ID_SHORTEST, "maxLength": Limit.CLIENT_ID,
                           "description": "Makes a retried POST with the same api_key return the same request"},

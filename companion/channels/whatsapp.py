@@ -30,7 +30,7 @@ from ..extensions import db
 from ..models import Channel, ChannelChat, OutboxMessage, utcnow
 
 WA_ID = re.compile(r"[0-9]{1,20}")  # a WhatsApp id: the number's digits (ASCII only)
-from ..services import channels, outbox
+from ..services import channels, outbox, wording
 from .common import prepare_announcement, send_outbox_forever, store_turns, tell_server
 
 log = logging.getLogger(__name__)
@@ -323,7 +323,7 @@ class WhatsAppChannel:
         appeal = message.appeal
         name = self.cfg["WHATSAPP_TEMPLATE_ANSWER"] if message.kind == "answer" else self.cfg["WHATSAPP_TEMPLATE_NOTICE"]
         return self.template_body(message.chat, name, appeal.language or self.cfg["DEFAULT_LOCALE"],
-                                  [appeal.tracking_code, outbox.status_hint(appeal)])
+                                  [appeal.tracking_code, wording.status_hint(appeal)])
 
     def _template_of(self, message_id: int) -> dict:
         message = db.session.get(OutboxMessage, message_id)

@@ -1,7 +1,7 @@
 """Socket handlers for staff (namespace "/staff"): moderators, speakers, admins."""
 from __future__ import annotations
 
-from flask import current_app, session
+from flask import session
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError as Refused, join_room
 
@@ -118,8 +118,7 @@ for _action in moderation.TRANSITIONS:
     _register(_action, _transition(_action))
 
 _register("edit_question", lambda b, d: moderation.edit_question(
-    b, d.get("id"), d.get("text"), actor=current_user, version=d.get("version"),
-    max_length=current_app.config["QUESTION_MAX_LENGTH"]))
+    b, d.get("id"), d.get("text"), actor=current_user, version=d.get("version")))
 _register("merge_question", lambda b, d: moderation.merge_question(
     b, d.get("id"), d.get("target_id"), actor=current_user, version=d.get("version")))
 _register("unmerge_question", lambda b, d: moderation.unmerge_question(

@@ -24,7 +24,7 @@ from ..models import Appeal, AppealTopic, Category, Department, User, utcnow
 from ..permissions import PERMISSIONS, AppealScope, appeal_scope, appeals_visible
 from . import deadlines, reports, topics
 from .language import LANGUAGE_NAMES
-from .appeal_list import csv_text, open_condition
+from .appeal_list import csv_text, clock_runs_condition
 from .appeals import channel_label
 
 WEEKS = 12  # weeks shown over time: this one (begun) and the eleven before
@@ -136,7 +136,7 @@ def compute(department_id: int | None = None, everything: bool = True) -> dict:
     officers: dict[str, dict] = {}
     for department, officer, n in db.session.execute(scoped(
             select(Appeal.department_id, Appeal.officer_id, func.count()))
-            .where(open_condition()).where(Appeal.due_date < today)
+            .where(clock_runs_condition()).where(Appeal.due_date < today)
             .group_by(Appeal.department_id, Appeal.officer_id)):
         dept(department)["open_overdue"] += n
         entry = officers.setdefault(str(officer or NONE_KEY), {"department": str(department or NONE_KEY), "overdue": 0})

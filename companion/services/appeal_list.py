@@ -33,7 +33,7 @@ TYPES = [t.value for t in AppealType]
 KINDS = {"appeal": _l("Appeals"), "question": _l("Questions only")}
 
 
-def open_condition():
+def clock_runs_condition():
     """SQL: the appeal's statutory clock runs (an indexed column the services keep in step with the status)."""
     return Appeal.clock_running.is_(True)
 
@@ -177,7 +177,7 @@ def filtered(user: User, f: AppealFilter) -> Select:
         query = query.where(pending_condition())
     today = deadlines.local_date()
     if f.overdue or f.due_soon:
-        query = query.where(open_condition())
+        query = query.where(clock_runs_condition())
         if f.overdue and f.due_soon:
             query = query.where(Appeal.due_date <= today + timedelta(days=current_app.config["DUE_SOON_DAYS"]))
         elif f.overdue:

@@ -27,7 +27,7 @@ from .audit import audit
 from .recent import recent_calendar
 from .consent import consent_fields
 from .language import detect_language
-from .wording import GROUND_NAMES, LEAVE_GROUNDS, format_access_code, ground_label  # noqa: F401 - their home is below the outbox
+from .wording import LEAVE_GROUNDS
 from ..errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
 from .fields import (UNSTORABLE_MESSAGE, Limit, at_most_characters, normalise_contact, parse_id, parse_version,
                      storable)

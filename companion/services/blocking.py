@@ -22,7 +22,7 @@ from ..runtime import runtime
 from ..models import Appeal, BlockedSender, ChannelUpdate, Channel, Question, User, utcnow
 from .audit import audit
 from ..errors import NotFound, ServiceError, ValidationError
-from .fields import Limit, mask_contact, normalise_contact, parse_id, text
+from .fields import Limit, chat_in, mask_contact, normalise_contact, parse_id, text
 
 KINDS = ("viewer", "telegram", "phone", "email")
 KIND_LABELS = {"viewer": _l("web viewer"), "telegram": _l("Telegram chat"), "phone": _l("phone number"),
@@ -69,12 +69,13 @@ def _digits_phone(digits: str) -> str:
 def contact_identity(contact: str) -> Identity | None:
     """The identity a stored or typed contact names: a chat, a phone in E.164, an e-mail; None if none."""
     contact = (contact or "").strip() if isinstance(contact, str) else ""
-    if not contact or len(contact) > 320:  # nothing longer is a contact any form takes
+    if not contact or len(contact) > max(Limit.CONTACT, Limit.EMAIL_ADDRESS):  # no form takes a longer contact
         return None
-    if contact.startswith("telegram:"):
-        return ("telegram", contact.removeprefix("telegram:"))
-    if contact.startswith("whatsapp:"):
-        phone = _digits_phone(contact.removeprefix("whatsapp:"))
+    chat = chat_in(contact)
+    if chat and chat[0] == "telegram":
+        return chat
+    if chat:  # a WhatsApp chat is its phone number
+        phone = _digits_phone(chat[1])
         return ("phone", phone) if phone else None
     try:
         value = normalise_contact(contact, current_app.config["PHONE_REGION"])

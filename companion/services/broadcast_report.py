@@ -10,8 +10,8 @@ Definitions (docs/appeals.md, "The broadcast report"):
   median and 90th percentile by the nearest-rank method (the value at rank ceil(0.9 n));
 - follow-up appeals: the appeals of questions answered on air that still owe (or have had) a written answer.
 
-One read of the broadcast's questions with their appeals (plain columns, no ORM objects): a broadcast with
-5,000 questions is counted in a few tens of milliseconds (docs/performance.md)."""
+One read of the broadcast's questions with their appeals (plain columns, no ORM objects); its cost is in
+docs/performance.md."""
 from __future__ import annotations
 
 import csv

@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import LANGUAGES, Broadcast, BroadcastStatus, Category, Department, Question, Topic, User, utcnow
 from .audit import audit
+from .fields import Limit
 from ..errors import Conflict, ValidationError
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+SLUG = re.compile(rf"^[a-z0-9][a-z0-9-]{{1,{Limit.SLUG - 1}}}$")
 FIELDS = ("title_kk", "title_ru", "title_en", "stream_url", "starts_at", "pre_moderation", "public_feed",
           "anonymous_allowed", "questions_open", "show_asker")
 

@@ -19,11 +19,12 @@ from sqlalchemy.orm import defer
 from ..extensions import db
 from ..models import (LANGUAGES, Appeal, AppealFile, Broadcast, BroadcastStatus, ChannelChat, ChannelUpdate, Channel, Question,
                       utcnow)
-from . import appeals, blocking, intake, limits, outbox, privacy
+from . import appeals, blocking, intake, limits, outbox, privacy, wording
 from .changes import Change
 from .database import resilient
 from ..errors import QuestionsClosed, ServiceError, ValidationError
-from .fields import UNSTORABLE_MESSAGE, Limit, at_most_characters, clean_name, storable
+from .fields import UNSTORABLE_MESSAGE, Limit, at_most_characters, chat_contact, clean_name, storable
+from .language import detect_language
 
 STATUS_WORDS = frozenset({"status", "/status", "статус", "мәртебе", "күйі"})
 # WhatsApp has no commands: the word asks for the language buttons as /start does in Telegram
@@ -99,7 +100,7 @@ def _language(row: ChannelChat, hint: str = "", text: str = "") -> str:
     so the receipt and every later notice match), else the phone's, else the office's default."""
     if row.language in LANGUAGES:
         return row.language
-    detected = intake.detect_language(text) if text else None
+    detected = detect_language(text) if text else None
     if detected in LANGUAGES:
         return detected
     return hint if hint in LANGUAGES else current_app.config["DEFAULT_LOCALE"]
@@ -290,7 +291,7 @@ def _take(channel: str, chat_id: str, chat: ChannelChat, lang: str, row: Channel
     against the per-sender limit when it came."""
     consented = chat.consent == GIVEN
     name = (held.get("name") or "")[:current_app.config["NAME_MAX_LENGTH"]].strip() if consented else ""
-    contact = outbox.chat_contact(channel, chat_id) if consented else ""
+    contact = chat_contact(channel, chat_id) if consented else ""
     location, extra = _attachments(channel, chat_id, held)
     language = chat.language if chat.language in LANGUAGES else None
     broadcast = live_broadcast()
@@ -354,7 +355,7 @@ def _to_broadcast(broadcast, channel, chat_id, lang, row, held, name, contact, l
     def stored(question: Question) -> None:
         row.appeal_id = question.appeal.id
         row.state = "done"
-        outbox.enqueue(channel, chat_id, "register", outbox.registered_text(question.appeal), question.appeal)
+        outbox.enqueue(channel, chat_id, "register", wording.registered_text(question.appeal), question.appeal)
 
     prepared.on_stored = stored
     question, change = intake.store_one(prepared)
@@ -374,14 +375,14 @@ def _to_back_office(channel, chat_id, row, held, name, contact, language, locati
         errors["text"] = UNSTORABLE_MESSAGE
     if errors:
         raise ValidationError(fields=errors)
-    language = language or intake.detect_language(text) or (held.get("hint") if held.get("hint") in LANGUAGES
+    language = language or detect_language(text) or (held.get("hint") if held.get("hint") in LANGUAGES
                                                              else cfg["DEFAULT_LOCALE"])
     consent = privacy.consent_fields(bool(contact), bool(name or contact), channel)
     appeal = appeals._new_appeal(utcnow(), channel=channel, client_id=f"{KEY_PREFIX[channel]}-{chat_id}-{row.message_id or row.update_id}",
                                  text=text, author_name=name, contact=contact, language=language,
                                  **consent, **location, **extra)
     row.appeal_id, row.state = appeal.id, "done"
-    outbox.enqueue(channel, chat_id, "register", outbox.registered_text(appeal), appeal)
+    outbox.enqueue(channel, chat_id, "register", wording.registered_text(appeal), appeal)
     db.session.commit()
     return Outcome(queued=True, photos=[(appeal.id, p) for p in (extra.get("attachments") or {}).get("photos", [])])
 
@@ -421,7 +422,7 @@ def status_text(channel: str, chat: str, lang: str, code: str = "") -> str:
             if appeal.statutory and appeal.is_open:
                 from flask_babel import format_date
                 lines.append(_("Answer due by %(date)s.", date=format_date(appeal.due_date, "long")))
-        link = outbox.talon_link(own[0])
+        link = wording.talon_link(own[0])
         if link:  # without a public address the list above is the status: no local link
             lines.append(_("Your talon and the appeal's status: %(link)s", link=link))
         return "\n".join(lines)

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from ..errors import ValidationError
-from ..models import (ApiKey, Appeal, BackstageMessage, BlockedSender, Broadcast, CalendarDay, Category, Department,
+from ..models import (ApiKey, Appeal, BackstageMessage, BlockedSender, Broadcast, CalendarDay, Category, Channel, Department,
                       Promise, Question, Topic, User)
 
 MAX_ID = 2 ** 63 - 1  # the databases' BIGINT
@@ -196,6 +196,23 @@ def normalise_contact(contact: str, region: str) -> str:
     if not phonenumbers.is_valid_number(number):
         raise ValueError(_l("This phone number is not valid."))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# A chat on a messaging channel, kept as an appeal's contact: "telegram:12345", "whatsapp:77011234567"
+CHAT_PREFIX = {Channel.TELEGRAM.value: "telegram:", Channel.WHATSAPP.value: "whatsapp:"}
+
+
+def chat_contact(channel: str, chat) -> str:
+    """The contact an appeal keeps for a chat on a messaging channel ("telegram:12345")."""
+    return f"{CHAT_PREFIX[channel]}{chat}"
+
+
+def chat_in(contact: str | None) -> tuple[str, str] | None:
+    """(channel, chat) when a contact is a chat on a messaging channel, else None."""
+    for channel, prefix in CHAT_PREFIX.items():
+        if (contact or "").startswith(prefix):
+            return channel, contact[len(prefix):]
+    return None
 
 
 def mask_contact(contact: str) -> str:

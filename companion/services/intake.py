@@ -23,7 +23,7 @@ from .changes import Change, ChangeBuilder
 from ..errors import InvalidTransition, NotFound, QuestionsClosed, ServiceError, ValidationError
 from .fields import (UNSTORABLE_MESSAGE, Limit, at_most_characters, name_limit, normalise_contact, parse_id,
                      question_too_long, storable, valid_client_id)
-from .language import detect_language  # noqa: F401 - intake.detect_language for the channels
+from .language import detect_language
 
 
 

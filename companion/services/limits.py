@@ -7,6 +7,7 @@ behind one address, which is why the per-address limit is several times the per-
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -39,9 +40,13 @@ def source_hash(address: str | None) -> str:
     return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()[:16]
 
 
-# The grouped counts, built once: the writer runs them for every batch, and building a statement
-# with IN (...) costs more than running it and leaves reference cycles for the collector.
-_COUNTS: dict[str, object] = {}
+@functools.cache
+def _count_statement(column):
+    """The grouped count of a column's last-minute rows, built once per column: the writer runs it for every
+    batch, and building a statement with IN (...) costs more than running it and leaves reference cycles."""
+    return (select(column, func.count())
+            .where(column.in_(bindparam("values", expanding=True)), column.class_.created_at > bindparam("since"))
+            .group_by(column))
 
 
 def _recent_by(column, values: set) -> dict:
@@ -49,12 +54,7 @@ def _recent_by(column, values: set) -> dict:
     values = {v for v in values if v}
     if not values:
         return {}
-    name = f"{column.class_.__name__}.{column.key}"
-    if name not in _COUNTS:
-        _COUNTS[name] = (select(column, func.count())
-                         .where(column.in_(bindparam("values", expanding=True)), column.class_.created_at > bindparam("since"))
-                         .group_by(column))
-    return dict(db.session.execute(_COUNTS[name], {"values": list(values), "since": utcnow() - WINDOW}).all())
+    return dict(db.session.execute(_count_statement(column), {"values": list(values), "since": utcnow() - WINDOW}).all())
 
 
 class QuestionAllowance:

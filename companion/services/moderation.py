@@ -1,6 +1,7 @@
 """The question's life on the live desk: an explicit transition table and the moderator's actions."""
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import joinedload
@@ -8,7 +9,7 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..models import (MERGEABLE_QUESTION_STATUSES, OPEN_QUESTION_STATUSES, Broadcast, BroadcastStatus, Category, Channel, Question, QuestionMerge, QuestionStatus, User,
                       Vote, utcnow)
-from . import appeals, audience, fields, report_mail
+from . import appeals, audience, fields, report_mail, wording
 from .audit import audit
 from .changes import Change, ChangeBuilder
 from ..errors import ConfirmationRequired, Conflict, InvalidTransition, NotFound, StaleVersion, ValidationError
@@ -62,8 +63,8 @@ SETTINGS = ("pre_moderation", "public_feed", "anonymous_allowed", "questions_ope
 # The grounds of a rejection on the desk, in the desk's order (its keys 1, 2, 3, 4). The statutory ones leave
 # the appeal without consideration; "not for this broadcast" only takes the question off the desk. A duplicate
 # is merged, not rejected.
-REJECT_GROUNDS = (*appeals.LEAVE_GROUNDS, appeals.NOT_FOR_BROADCAST)
-REJECT_GROUND_NAMES = {**appeals.GROUND_NAMES, appeals.NOT_FOR_BROADCAST: _l("Not for this broadcast")}
+REJECT_GROUNDS = (*wording.LEAVE_GROUNDS, appeals.NOT_FOR_BROADCAST)
+REJECT_GROUND_NAMES = {**wording.GROUND_NAMES, appeals.NOT_FOR_BROADCAST: _l("Not for this broadcast")}
 # The ground recorded when the applicant withdrew the appeal while its question waited on the desk: no
 # moderator chooses it, and no moderator can restore the question (the resident took it back).
 WITHDRAWN = "withdrawn"
@@ -74,7 +75,7 @@ LEAVES_DESK_ON_WITHDRAWAL = frozenset({S.PENDING, S.APPROVED, S.QUEUED, S.DEFERR
 
 def reject_grounds() -> list[dict]:
     """The desk's reject grounds with their names in the current language (the desk builds its buttons from these)."""
-    return [{"ground": g, "label": str(REJECT_GROUND_NAMES[g]), "statutory": g in appeals.LEAVE_GROUNDS}
+    return [{"ground": g, "label": str(REJECT_GROUND_NAMES[g]), "statutory": g in wording.LEAVE_GROUNDS}
             for g in REJECT_GROUNDS]
 
 
@@ -100,14 +101,25 @@ STATUS_LABELS = {
 }
 
 
-def resident_status_label(question: Question) -> str:
-    """The question's live status as its asker reads it: one only not for this broadcast is "not taken
-    on air", since its appeal goes on; every other status as the desk names it."""
+# How an asker reads a status, by key: the desk's names, and two of its own for a rejection that is
+# not a refusal ("not taken on air": the appeal goes on; "withdrawn by you")
+RESIDENT_STATUS_LABELS = {**{s.value: label for s, label in STATUS_LABELS.items()},
+                          "not_taken_on_air": _l("not taken on air"), "withdrawn": _l("withdrawn by you")}
+
+
+def resident_status(question: Question) -> str:
+    """The key of the question's live status as its asker reads it (RESIDENT_STATUS_LABELS): one only not for
+    this broadcast is "not taken on air", since its appeal goes on; one withdrawn is "withdrawn by you"."""
     if question.status == S.REJECTED and question.reject_ground == appeals.NOT_FOR_BROADCAST:
-        return str(_l("not taken on air"))
+        return "not_taken_on_air"
     if question.status == S.REJECTED and question.reject_ground == WITHDRAWN:
-        return str(_l("withdrawn by you"))
-    return str(STATUS_LABELS[S(question.status)])
+        return "withdrawn"
+    return question.status
+
+
+def resident_status_label(question: Question) -> str:
+    """The question's live status as its asker reads it, in the current language."""
+    return str(RESIDENT_STATUS_LABELS[resident_status(question)])
 
 
 # What the desk may still do with a question whose asker withdrew the appeal while it was on air: finish it.
@@ -258,9 +270,9 @@ def transition(broadcast: Broadcast, question_id, action: str, *, actor: User | 
     return builder.commit()
 
 
-def edit_question(broadcast: Broadcast, question_id, text: str, *, actor: User | None, version=None,
-                  max_length: int = 1000) -> Change:
-    """Change the wording of a question, keeping what the resident first wrote."""
+def edit_question(broadcast: Broadcast, question_id, text: str, *, actor: User | None, version=None) -> Change:
+    """Change the wording of a question, keeping what the resident first wrote; as long as a resident's may be."""
+    max_length = current_app.config["QUESTION_MAX_LENGTH"]
     question = get_question(broadcast, question_id, version)
     _refuse_if_withdrawn(question, "edit")
     text = fields.text(text, "text", max_length, required=True, required_message=_l("Please write your question."),

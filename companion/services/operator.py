@@ -21,7 +21,7 @@ from . import appeals, blocking, channels, desk, intake, limits, privacy, simila
 from .audit import audit
 from .changes import Change
 from ..errors import ValidationError
-from .fields import Limit, mask_contact, normalise_contact, parse_id, valid_client_id
+from .fields import Limit, chat_contact, mask_contact, normalise_contact, parse_id, valid_client_id
 
 FOUND_MAX = 20  # a caller's appeals shown, newest first
 QUEUE_MAX = 30
@@ -42,7 +42,6 @@ def caller_number(value) -> str:
         raise ValidationError(fields={"phone": exc.args[0]}) from None
 
 
-_masked = mask_contact  # a phone number with its middle hidden: +7701*****67
 
 
 def appeals_of_caller(phone_typed, *, actor: User) -> tuple[str, list[Appeal]]:
@@ -50,10 +49,10 @@ def appeals_of_caller(phone_typed, *, actor: User) -> tuple[str, list[Appeal]]:
     the WhatsApp chat of that number; newest first. Counted and audited."""
     phone = caller_number(phone_typed)
     limits.count_operator_lookup(actor.id)
-    contacts = [phone, f"whatsapp:{phone.lstrip('+')}"]
+    contacts = [phone, chat_contact(Channel.WHATSAPP.value, phone.lstrip("+"))]
     found = list(db.session.scalars(select(Appeal).where(Appeal.contact.in_(contacts))
                                     .order_by(Appeal.id.desc()).limit(FOUND_MAX)))
-    audit(actor, "operator_lookup", None, None, by="phone", phone=_masked(phone), found=len(found))
+    audit(actor, "operator_lookup", None, None, by="phone", phone=mask_contact(phone), found=len(found))
     db.session.commit()
     return phone, found
 

@@ -13,30 +13,21 @@ from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ..extensions import db
-from ..models import Appeal, AppealEvent, Channel, OutboxMessage, utcnow
+from ..models import Appeal, AppealEvent, OutboxMessage, utcnow
 from .database import resilient
+from .fields import chat_in
 from ..permissions import AppealScope, appeals_visible
 from .wording import email_text, notice_text, parts
-from .wording import registered_text, status_hint, talon_link  # noqa: F401 - the channels take them from here
 
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
 CANCELLED = "canceled"  # (the column holds 8 letters) staff took it back before it went (a report recipient removed, or sent again now)
-CONTACT_PREFIX = {Channel.TELEGRAM.value: "telegram:", Channel.WHATSAPP.value: "whatsapp:"}
 BACKOFF_CAP_SECONDS = 3600
 LEASE_SECONDS = 600  # a claimed e-mail is retried after this when its process died while sending it
 
 
-def chat_contact(channel: str, chat) -> str:
-    """The contact an appeal keeps for a chat on a messaging channel ("telegram:12345")."""
-    return f"{CONTACT_PREFIX[channel]}{chat}"
-
-
 def chat_of(appeal: Appeal) -> tuple[str, str] | None:
     """(channel, chat) when the appeal's contact is a chat on a messaging channel, else None."""
-    for channel, prefix in CONTACT_PREFIX.items():
-        if (appeal.contact or "").startswith(prefix):
-            return channel, appeal.contact[len(prefix):]
-    return None
+    return chat_in(appeal.contact)
 
 
 def enqueue(channel: str, chat, kind: str, text: str, appeal: Appeal | None = None) -> OutboxMessage:
@@ -48,8 +39,9 @@ def enqueue(channel: str, chat, kind: str, text: str, appeal: Appeal | None = No
 
 
 EMAIL = "email"  # an e-mail to an applicant's address or to a report's recipient, sent by a serving process
-# the steps of an appeal a notice is written for, and what the appeal's history records of it: an e-mail sent
-# (or failed at a try), or due for an officer to give by phone or in writing (a phone only, or no mail server)
+# the steps of an appeal an e-mail or an officer's notice is written for (a chat is told these and its appeal's
+# assignment to a department too: wording.notice_text), and what the appeal's history records of it: an e-mail
+# sent (or failed at a try), or due for an officer to give by phone or in writing (a phone only, or no mail server)
 NOTICE_KINDS = ("answer", "extend", "forward", "leave", "urgent")
 NOTICE_DUE, NOTICE_FAILED, NOTICE_SENT, NOTICE_GIVEN = "notice_due", "notice_failed", "notice_sent", "notice_given"
 NOTED = "companion.notices"  # the notices this session's steps wrote, for the screen to say what is owed by hand

@@ -110,7 +110,6 @@ def _due_date(value, *, not_past: bool) -> date:
     return due
 
 
-_department = appeals.department_by_id  # one rule for a department id, as the appeals use it
 
 
 def _evidence_url(value) -> str:
@@ -156,7 +155,7 @@ def mark_promise(broadcast: Broadcast, values: dict, *, actor: User | None) -> P
     if not isinstance(values, dict):
         raise ValidationError()
     text = _text(values.get("text"), "text", Limit.PROMISE_TEXT, required=True)
-    department = _department(values.get("department_id"))
+    department = appeals.department_by_id(values.get("department_id"))
     responsible = _text(values.get("responsible"), "responsible", Limit.RESPONSIBLE)
     if department is None and not responsible:
         raise ValidationError(fields={"responsible": _l("Say who is responsible: a department or a name of a body.")})
@@ -280,7 +279,7 @@ def set_published(promise: Promise, on: bool, *, actor: User) -> Promise:
 def edit_promise(promise: Promise, values: dict, *, actor: User) -> Promise:
     """Correct what, who, by when, and the moment in the stream; an officer may not hand it to another department."""
     text = _text(values.get("text"), "text", Limit.PROMISE_TEXT, required=True)
-    department = _department(values.get("department_id"))
+    department = appeals.department_by_id(values.get("department_id"))
     responsible = _text(values.get("responsible"), "responsible", Limit.RESPONSIBLE)
     if department is None and not responsible:
         raise ValidationError(fields={"responsible": _l("Say who is responsible: a department or a name of a body.")})

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db, socketio
 from ..runtime import runtime
 from ..models import UNMODERATED_QUESTION_STATUSES, Appeal, AppealStatus, Question, QuestionStatus, ReportCache, utcnow
-from .appeal_list import open_condition
+from .appeal_list import clock_runs_condition
 from .appeals import NOT_FOR_BROADCAST
 from .deadlines import local_date
 
@@ -87,7 +87,7 @@ def compute_roadmap() -> dict:
         if done:
             row["answered"] += n
     open_count = db.session.execute(_considered(select(func.count()).select_from(Appeal))
-                                    .where(open_condition())).scalar_one()
+                                    .where(clock_runs_condition())).scalar_one()
     known = known_districts()
     counts: dict[str, int] = {}
     for typed, n in db.session.execute(_considered(select(Appeal.district, func.count()))
@@ -109,7 +109,7 @@ def compute_roadmap() -> dict:
     total = sum(by_status.values())
     # as city 311 services count it: an open appeal past its due date counts against the share at once
     open_overdue = db.session.execute(_considered(select(func.count()).select_from(Appeal))
-                                      .where(open_condition()).where(Appeal.due_date < local_date())).scalar_one()
+                                      .where(clock_runs_condition()).where(Appeal.due_date < local_date())).scalar_one()
     answered = on_time + late
     return {"total": total, "open": open_count, "by_status": by_status, "by_category": by_category,
             "by_district": districts, "answered": answered, "answered_on_time": on_time, "open_overdue": open_overdue,

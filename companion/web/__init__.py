@@ -15,7 +15,7 @@ from ..extensions import db, login_manager
 from ..models import BroadcastStatus, QuestionStatus
 from ..services.appeals import ACTION_LABELS, channel_label, event_label, public_note
 from ..services.appeals import status_label as appeal_status_label
-from ..services.moderation import BROADCAST_STATUS_LABELS, STATUS_LABELS
+from ..services.moderation import BROADCAST_STATUS_LABELS, RESIDENT_STATUS_LABELS, STATUS_LABELS
 from ..services.wording import format_access_code, ground_label
 from ..services.language import LANGUAGE_NAMES, NAME_INPUTS
 from ..config import LANGUAGE_ENDONYMS, LANGUAGE_MARKS, LANGUAGES
@@ -92,7 +92,7 @@ def register_web(app: Flask) -> None:
                 "ground_label": ground_label, "public_note": public_note, "event_label": event_label,
                 "access_code": lambda appeal: format_access_code(appeal.access_code),
                 "plural_forms": plural_forms,
-                "question_status_labels": lambda: {s.value: str(label) for s, label in STATUS_LABELS.items()},
+                "resident_status_labels": lambda: {key: str(label) for key, label in RESIDENT_STATUS_LABELS.items()},
                 "long_date": long_date, "moment_text": moment_text,
                 "locales": tuple((code, LANGUAGE_ENDONYMS[code]) for code in LANGUAGES),
                 "language_marks": LANGUAGE_MARKS, "name_inputs": NAME_INPUTS,

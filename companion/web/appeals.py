@@ -13,7 +13,7 @@ from ..permissions import appeal_scope, can
 from .guard import permission_required
 from ..presenters import talon as talon_view
 from ..realtime.emit import publish
-from ..services import appeal_list, appeals, blocking, channels, deadlines, desk, moderation, notices, outbox, privacy, topics
+from ..services import appeal_list, appeals, blocking, channels, deadlines, desk, moderation, notices, outbox, privacy, topics, wording
 from ..services.changes import Change
 from ..services import broadcasts as broadcast_service
 from ..errors import ServiceError, ValidationError
@@ -55,7 +55,7 @@ def _choices() -> dict:
     return {"departments": appeals.departments(), "categories": desk.categories(), "officers": appeals.officers(),
             "broadcasts": [b for b, _n in broadcast_service.list_broadcasts()], "statuses": appeals.STATUS_LABELS,
             "channels": appeal_list.CHANNELS, "types": appeals.TYPE_LABELS, "forms": appeals.FORM_LABELS,
-            "grounds": appeals.GROUND_NAMES, "kinds": appeal_list.KINDS, "topics": topics.all_topics()}
+            "grounds": wording.GROUND_NAMES, "kinds": appeal_list.KINDS, "topics": topics.all_topics()}
 
 
 def _list_context(f: appeal_list.AppealFilter) -> dict:

@@ -17,7 +17,7 @@ from ..models import LANGUAGES
 from ..presenters import appeal_status, last_promises, public_appeal, public_promise
 from ..presenters import talon as talon_view
 from ..realtime.emit import publish
-from ..services import appeals, broadcasts, desk, intake, limits, moderation, privacy, promises, reports
+from ..services import appeals, broadcasts, desk, intake, limits, moderation, privacy, promises, reports, wording
 from ..services.language import current_language
 from ..errors import InvalidTransition, NotFound
 from ..services.fields import name_limit
@@ -124,7 +124,7 @@ def track_form():
     code = (request.args.get("code") or "").strip().upper()
     access = appeals.normalise_access_code(request.args.get("access") or "")
     if code and access:
-        return redirect(url_for("public.track_private", code=code, access=appeals.format_access_code(access)))
+        return redirect(url_for("public.track_private", code=code, access=wording.format_access_code(access)))
     if code:
         return redirect(url_for("public.track", code=code))
     return render_template("track.html", appeal=None, code="")
@@ -178,7 +178,7 @@ def track_private(code: str, access: str):
     return _private_headers(make_response(render_template(
         "track.html", appeal=appeal, view=public_appeal(appeal), events=appeals.public_events(appeal),
         withdrawable=appeals.withdrawable(appeal), personal_data=privacy.has_personal_data(appeal),
-        t=talon_view(appeal), code=appeal.tracking_code, access=appeals.format_access_code(appeal.access_code))))
+        t=talon_view(appeal), code=appeal.tracking_code, access=wording.format_access_code(appeal.access_code))))
 
 
 def _chosen_lang() -> str | None:
@@ -192,7 +192,7 @@ def withdraw_form(code: str, access: str):
     """The confirm step of withdrawing an appeal: what it means, and the button (a POST with CSRF)."""
     appeal = _private_appeal_or_404(code, access)
     return _private_headers(make_response(render_template(
-        "withdraw.html", appeal=appeal, access=appeals.format_access_code(appeal.access_code),
+        "withdraw.html", appeal=appeal, access=wording.format_access_code(appeal.access_code),
         allowed=appeals.withdrawable(appeal), lang=_chosen_lang())))
 
 
@@ -200,7 +200,7 @@ def withdraw_form(code: str, access: str):
 def withdraw(code: str, access: str):
     """The applicant withdraws their appeal (APPK art. 64): it ends, and its page says so."""
     appeal = _private_appeal_or_404(code, access)
-    access = appeals.format_access_code(appeal.access_code)
+    access = wording.format_access_code(appeal.access_code)
     try:
         change = moderation.withdraw_appeal(appeal, actor=None, means="web")
     except InvalidTransition as exc:
@@ -216,7 +216,7 @@ def withdraw(code: str, access: str):
 def withdraw_consent(code: str, access: str):
     """The resident withdraws consent to personal data: a confirm page (GET), then the erasure (POST with CSRF)."""
     appeal = _private_appeal_or_404(code, access)
-    access = appeals.format_access_code(appeal.access_code)
+    access = wording.format_access_code(appeal.access_code)
     if request.method == "POST":
         if request.form.get("confirm") != "yes":
             abort(400)
@@ -231,7 +231,7 @@ def withdraw_consent(code: str, access: str):
 def track_url(appeal) -> str:
     """The absolute address of the applicant's page of an appeal (printed, in the QR code, in notices)."""
     return public_url("public.track_private", code=appeal.tracking_code,
-                      access=appeals.format_access_code(appeal.access_code))
+                      access=wording.format_access_code(appeal.access_code))
 
 
 @bp.get("/track/<code>/<access>/talon")
@@ -241,7 +241,7 @@ def talon(code: str, access: str):
     appeal = _private_appeal_or_404(code, access)
     return _private_headers(make_response(render_template(
         "talon.html", appeal=appeal, t=talon_view(appeal), track_url=track_url(appeal),
-        access=appeals.format_access_code(appeal.access_code))))
+        access=wording.format_access_code(appeal.access_code))))
 
 
 # the address printed before the talon had its legal name (and its endpoint, for links made elsewhere)

@@ -11,6 +11,13 @@ from .public import broadcast_or_404, public_url
 
 bp = Blueprint("staff", __name__)
 
+# The desk's single keys, by action: the page's key list and its script (the keyboard, the buttons' hints) read
+# this one map. A key acts only when the selected question's actions, sent by the server, include its action;
+# merge_group, accept_category and mark_promise are not transitions: the desk checks those itself.
+DESK_KEYS = {"approve": "a", "queue": "q", "send_to_air": "Enter", "mark_answered": "x", "take_off_air": "u",
+             "defer": "d", "reject": "r", "edit": "e", "merge": "m", "follow_up": "f", "merge_group": "g",
+             "accept_category": "c", "mark_promise": "p"}
+
 
 @bp.get("/moderate/<slug>")
 @permission_required("moderate")
@@ -21,7 +28,7 @@ def moderate(slug: str):
                            page_url=public_url("public.viewer", slug=slug), grounds=moderation.reject_grounds(),
                            departments=[{"id": d.id, "name": d.name(current_language())}
                                         for d in appeals.departments(active_only=True)],
-                           limits=desk_limits())
+                           limits=desk_limits(), keys=DESK_KEYS)
 
 
 def desk_limits() -> dict[str, int]:

@@ -1,4 +1,4 @@
-// The audience's public feed for read-only screens (overlay, present view): questions, votes, settings.
+// The audience's public feed (the viewer page, the overlay, the present view): questions, votes, settings.
 import { connectLive } from "./live.js";
 
 /** Take absolute vote counts ({id: n}) for the questions a screen holds. */

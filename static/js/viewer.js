@@ -159,9 +159,9 @@ function flush() {
   }
 }
 
-/** The status in this page's language (a live update carries the code; its label is the sender's). */
+/** The status in this page's language (a live update carries the key; its label is in the sender's language). */
 function statusLabel(q) {
-  const label = t.statuses[q.status] || q.status_label;
+  const label = t.statuses[q.status_key] || q.status_label;
   if (q.merged_into_code) return `${label} (${fmt(t.merged_into, { code: q.merged_into_code })})`;
   return label;
 }

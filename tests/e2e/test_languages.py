@@ -27,3 +27,27 @@ def test_a_kazakh_viewer_sees_a_russian_moderators_approval_in_kazakh(browser, s
     finally:
         moderator.close()
         context.close()
+
+
+def test_a_question_not_taken_on_air_reads_so_to_its_asker_in_their_language(browser, server):  # noqa: F811
+    """Rejected as not for this broadcast, the question's appeal goes on: the asker's "my questions" says
+    "not taken on air" (in the viewer's Kazakh, though the moderator's screen is in Russian), not "rejected"."""
+    context = browser.new_context(locale="kk-KZ")
+    viewer = context.new_page()
+    viewer.goto(server.url + "/lang/kk?next=/b/demo")
+    viewer.fill("#q-text", "Ауладағы балалар алаңы қашан салынады?")
+    viewer.click("#q-submit")
+    viewer.wait_for_selector("#mine .status:has-text('модерацияны күтуде')")
+    moderator = Recorder(server.url, "/staff", server.login("mod") + "; lang=ru")
+    try:
+        q = moderator.call("get_snapshot", {})["questions"][-1]
+        assert moderator.call("reject", {"id": q["id"], "version": q["version"],
+                                         "ground": "not_for_broadcast"})["ok"]
+        viewer.wait_for_selector("#mine .status:has-text('эфирге алынбады')")
+        status = viewer.inner_text("#mine .status")
+        assert "қабылданбады" not in status and "не взят" not in status
+        viewer.reload()  # the same after a reload, from the server's list
+        viewer.wait_for_selector("#mine .status:has-text('эфирге алынбады')")
+    finally:
+        moderator.close()
+        context.close()

@@ -1,6 +1,6 @@
 // A question's actions as the server allows them: the buttons, what each does (with its confirmation), merging a group of duplicates.
 import { fmt, h } from "../dom.js";
-import { groupMembers, onAir, state, t } from "./state.js";
+import { data, groupMembers, onAir, state, t } from "./state.js";
 import { send } from "./server.js";
 import { guarded } from "./guard.js";
 import { toast } from "./toast.js";
@@ -57,8 +57,7 @@ export async function act(q, action) {
 }
 
 export function actionButton(q, action) {
-  const keys = { approve: "a", queue: "q", send_to_air: "Enter", mark_answered: "x", take_off_air: "u", defer: "d",
-    reject: "r", edit: "e", merge: "m", follow_up: "f", unmerge: null };
+  const keys = data.keys;  // the server's one map of the desk's keys
   let label = t[action];
   if (action === "follow_up") label = q.appeal?.follow_up ? t.follow_up_off : t.follow_up;
   return h("button", { type: "button", class: `button small act-${action}`, dataset: { action },

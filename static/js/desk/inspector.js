@@ -77,12 +77,12 @@ export function renderInspector(modeChanged = false) {
   const size = groupSize(q);
   if (size > 1 && q.open) {
     actions.push(h("button", { type: "button", class: "button small act-merge_group", dataset: { action: "merge_group" },
-      "aria-keyshortcuts": "g", onclick: async () => { if (guarded()) return; await mergeGroup(q); restoreFocus(); } },
-    fmt(t.merge_group, { n: size - 1 }), h("kbd", {}, "g")));
+      "aria-keyshortcuts": data.keys.merge_group, onclick: async () => { if (guarded()) return; await mergeGroup(q); restoreFocus(); } },
+    fmt(t.merge_group, { n: size - 1 }), h("kbd", {}, data.keys.merge_group)));
   }
   actions.push(h("button", { type: "button", class: "button small act-mark_promise", dataset: { action: "mark_promise" },
-    "aria-keyshortcuts": "p", onclick: () => { if (!guarded()) act(state.questions.get(q.id) || q, "mark_promise"); } },
-  t.mark_promise, h("kbd", {}, "p")));
+    "aria-keyshortcuts": data.keys.mark_promise, onclick: () => { if (!guarded()) act(state.questions.get(q.id) || q, "mark_promise"); } },
+  t.mark_promise, h("kbd", {}, data.keys.mark_promise)));
   // blocks the sender on every channel (web, chats, phone); the server finds who the sender is
   actions.push(h("button", { type: "button", class: "button small act-block", dataset: { action: "block_sender" },
     onclick: async () => {
@@ -140,8 +140,8 @@ function renderCategory(q) {
   const suggested = state.suggestions.get(q.id);
   if (suggested && suggested !== q.category_id) {
     parts.push(" ", h("span", { class: "badge cat suggested" }, fmt(t.suggested, { name: categoryName(suggested) })), " ",
-      h("button", { type: "button", class: "button tiny", dataset: { action: "accept_category" }, "aria-keyshortcuts": "c",
-        onclick: async () => { await act(q, "accept_category"); restoreFocus(); } }, t.accept, h("kbd", {}, "c")));
+      h("button", { type: "button", class: "button tiny", dataset: { action: "accept_category" }, "aria-keyshortcuts": data.keys.accept_category,
+        onclick: async () => { await act(q, "accept_category"); restoreFocus(); } }, t.accept, h("kbd", {}, data.keys.accept_category)));
   }
   box.replaceChildren(...parts);
 }

@@ -1,5 +1,5 @@
 // The keyboard: single keys act only on the selected card, never while a field or button has focus; ? shows the keys.
-import { $, state } from "./state.js";
+import { $, data, state } from "./state.js";
 import { keysWait } from "./guard.js";
 import { board } from "./board.js";
 import { act } from "./actions.js";
@@ -8,9 +8,10 @@ import { select } from "./inspector.js";
 import { moveInQueue } from "./queue.js";
 import { openTab } from "./drawer.js";
 
-// key -> action; the action runs only when the selected question allows it
-const KEYS = { a: "approve", q: "queue", Enter: "send_to_air", x: "mark_answered", u: "take_off_air", d: "defer",
-  r: "reject", e: "edit", m: "merge", f: "follow_up" };
+// key -> action, from the server's one map (web/staff.py DESK_KEYS); a transition runs only when the selected
+// question allows it, the three others (not transitions) check for themselves in act()
+const KEYS = Object.fromEntries(Object.entries(data.keys).map(([action, key]) => [key, action]));
+const NOT_TRANSITIONS = new Set(["merge_group", "accept_category", "mark_promise"]);
 
 function moveSelection(step) {
   const name = board.column(state.selected);
@@ -61,11 +62,8 @@ export function wireKeyboard() {
       return;
     }
     if (e.altKey || e.shiftKey) return;
-    if (e.key === "g") { e.preventDefault(); if (!keysWait()) act(q, "merge_group"); return; }
-    if (e.key === "c") { e.preventDefault(); if (!keysWait()) act(q, "accept_category"); return; }
-    if (e.key === "p") { e.preventDefault(); if (!keysWait()) act(q, "mark_promise"); return; }
     const action = KEYS[e.key];
-    if (action && q.actions.includes(action)) {
+    if (action && (NOT_TRANSITIONS.has(action) || q.actions.includes(action))) {
       e.preventDefault();
       // one action at a time on a question (a key pressed twice does it once), and none in the moment
       // after a form was submitted
