@@ -4,13 +4,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import uuid
 
 import pytest
 
 from companion import create_app
 from companion.extensions import db, socketio
-from companion.testing.setup import (PASSWORD, POSTGRES_URL, STAFF, Postgres, chromium_path,  # noqa: F401 (shared)
+from companion.testing.setup import (PASSWORD, POSTGRES_URL, STAFF, DatabasePool, Postgres, chromium_path,  # noqa: F401
                                      postgres_available, seed, test_config)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -48,6 +47,22 @@ def postgres_template(postgres, tmp_path_factory):
     postgres.drop(name)
 
 
+@pytest.fixture(scope="session")
+def postgres_pool(postgres, postgres_template):
+    """Copies of the seeded PostgreSQL database made ahead of the tests that take them, dropped after them."""
+    pool = DatabasePool(postgres, postgres_template)
+    yield pool
+    pool.close()
+
+
+def postgres_copy(request) -> str:
+    """The address of a fresh copy of the seeded PostgreSQL database for this test (dropped after it)."""
+    pool = request.getfixturevalue("postgres_pool")
+    name = pool.take()
+    request.addfinalizer(lambda: pool.drop_later(name))
+    return pool.postgres.url(name)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def app(request, tmp_path, seeded_db):
     """The app on a fresh copy of the seeded database, once on SQLite and once on PostgreSQL."""
@@ -55,11 +70,7 @@ def app(request, tmp_path, seeded_db):
         shutil.copy(seeded_db, tmp_path / "test.db")
         app = create_app(test_config(tmp_path))
     else:
-        postgres = request.getfixturevalue("postgres")
-        template = request.getfixturevalue("postgres_template")
-        name = f"companion_test_{uuid.uuid4().hex[:12]}"
-        app = create_app(test_config(tmp_path, DATABASE_URL=postgres.create(name, template)))
-        request.addfinalizer(lambda: postgres.drop(name))
+        app = create_app(test_config(tmp_path, DATABASE_URL=postgres_copy(request)))
     yield app
     with app.app_context():
         db.session.remove()

@@ -12,7 +12,6 @@ import asyncio
 import json
 import shutil
 import threading
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -35,7 +34,7 @@ from companion.services import appeals, outbox
 from companion.testing.whatsapp import (APP_SECRET, PHONE_ID, TOKEN, VERIFY, GraphApiStandIn,  # noqa: F401
                                        button, image, location, sign, text, webhook)
 
-from .conftest import test_config
+from .conftest import postgres_copy, test_config
 from .test_telegram import end_broadcast  # one way to end the demo broadcast for both channels
 
 @pytest.fixture
@@ -55,11 +54,7 @@ def wa_app(request, tmp_path, seeded_db, graph):
         shutil.copy(seeded_db, tmp_path / "test.db")
         app = create_app(test_config(tmp_path, **settings))
     else:
-        postgres = request.getfixturevalue("postgres")
-        template = request.getfixturevalue("postgres_template")
-        name = f"companion_test_{uuid.uuid4().hex[:12]}"
-        app = create_app(test_config(tmp_path, DATABASE_URL=postgres.create(name, template), **settings))
-        request.addfinalizer(lambda: postgres.drop(name))
+        app = create_app(test_config(tmp_path, DATABASE_URL=postgres_copy(request), **settings))
     yield app
     with app.app_context():
         db.session.remove()

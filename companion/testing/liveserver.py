@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct-horse-battery"
 
 
-# A seeded SQLite file, made once per test session by the same CLI commands
-# and copied for every later server: seeding takes five interpreter starts.
+# A seeded SQLite file, made once per test session by the CLI's commands
+# and copied for every later server.
 _TEMPLATES: dict[str, Path | str] = {}  # "sqlite": a seeded file; "postgresql": a template database
 _TEMPLATE_DIR = Path(tempfile.mkdtemp(prefix="companion-live-templates-"))
 atexit.register(shutil.rmtree, _TEMPLATE_DIR, True)
@@ -61,16 +61,20 @@ class LiveServer:
         return out.stdout
 
     def _seed(self) -> None:
-        self.cli("init-db")
-        self.cli("seed-demo")
-        for name, role in (("mod", "moderator"), ("speaker", "speaker"), ("operator", "operator")):
-            self.cli("create-user", name, "--role", role, "--password", PASSWORD)
-        self.cli("create-user", "officer", "--role", "officer", "--department", "1", "--password", PASSWORD)
+        """The CLI's own commands, run one after another in one interpreter (each start costs seconds)."""
+        commands = [["init-db"], ["seed-demo"],
+                    *(["create-user", name, "--role", role, "--password", PASSWORD]
+                      for name, role in (("mod", "moderator"), ("speaker", "speaker"), ("operator", "operator"))),
+                    ["create-user", "officer", "--role", "officer", "--department", "1", "--password", PASSWORD]]
+        script = f"from companion.__main__ import main\nfor argv in {commands!r}:\n    main(argv)\n"
+        out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=self.env, capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0, out.stderr
 
     def _seed_postgres(self, url: str) -> None:
         """The first database on the tests' PostgreSQL server is seeded by the CLI and kept as a template;
-        later ones are made from it (CREATE DATABASE ... TEMPLATE), which takes a moment instead of the
-        CLI's six interpreter starts. Any other server (a proxy in front of it) is seeded by the CLI."""
+        later ones are made from it (CREATE DATABASE ... TEMPLATE), which takes a moment instead of seeding
+        again. Any other server (a proxy in front of it) is seeded by the CLI."""
         from sqlalchemy.engine import make_url
 
         from .setup import Postgres

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import os
+import queue
 import shutil
+import threading
+import uuid
 
 from sqlalchemy.engine import make_url
 
@@ -90,3 +93,59 @@ class Postgres:
 def chromium_path() -> str | None:
     """Debian's Chromium (/usr/bin/chromium, the one the tests are written for), else a `chromium` on PATH."""
     return "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")
+
+
+class DatabasePool:
+    """Throw-away databases copied from a template ahead of the tests that take them, and dropped after
+    them, by one thread: a test takes a ready database instead of waiting for CREATE DATABASE and DROP
+    DATABASE (together about half a second a test on a busy 2-core machine, for hundreds of tests)."""
+
+    def __init__(self, postgres: Postgres, template: str, ahead: int = 2):
+        self.postgres, self.template = postgres, template
+        self.ready: queue.Queue = queue.Queue()
+        self.work: queue.Queue = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name="database-pool", daemon=True)
+        self.thread.start()
+        for _ in range(ahead):
+            self.work.put(("create", None))
+
+    def _run(self) -> None:
+        import psycopg2
+        conn = psycopg2.connect(POSTGRES_URL)
+        conn.autocommit = True
+        try:
+            while (job := self.work.get())[0] != "stop":
+                kind, name = job
+                try:
+                    with conn.cursor() as cur:
+                        if kind == "create":
+                            name = f"companion_test_{uuid.uuid4().hex[:12]}"
+                            cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+                            self.ready.put(name)
+                        else:
+                            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                except Exception as exc:  # noqa: BLE001 - the test that takes it fails with it
+                    if kind == "create":
+                        self.ready.put(exc)
+        finally:
+            conn.close()
+
+    def take(self) -> str:
+        """The address of a fresh copy of the template, for one test; the pool starts the next copy."""
+        self.work.put(("create", None))
+        name = self.ready.get(timeout=120)
+        if isinstance(name, Exception):
+            raise name
+        return name
+
+    def drop_later(self, name: str) -> None:
+        self.work.put(("drop", name))
+
+    def close(self) -> None:
+        """Drop what is left (the copies made ahead, the drops still queued), then stop."""
+        self.work.put(("stop", None))
+        self.thread.join(120)
+        while not self.ready.empty():
+            name = self.ready.get()
+            if isinstance(name, str):
+                self.postgres.drop(name)
