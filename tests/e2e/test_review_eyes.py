@@ -72,3 +72,27 @@ def test_phone_form_double_click_is_one_question_and_the_next_callers_typing_sta
     assert page.input_value("#p-district") == "Almaly"
     assert rows(eyes_server, "SELECT count(*) FROM question WHERE text LIKE 'Eyes caller one%'") == [(1,)]
     page.context.close()
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_viewer_opened_with_lang_keeps_it_on_the_appeal_pages(eyes_server, eyes_browser, lang):
+    """A resident on /b/demo?lang=kk (no cookie: a QR code's link) follows "My questions" to the appeal's page
+    and its withdraw link: both stay in the page's language (they fell back to the browser's English)."""
+    context = eyes_browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True,
+                                       locale="en-US")
+    page = context.new_page()
+    page.goto(f"{eyes_server.url}/b/demo?lang={lang}")
+    page.wait_for_selector("#conn[data-state=online]")
+    page.fill("#q-text", f"Eyes {lang}: the lights in the courtyard at Abay 10 are off for a week")
+    page.tap("#q-submit")
+    page.wait_for_selector("#mine a")
+    page.tap("#mine a")
+    page.wait_for_load_state()
+    assert page.get_attribute("html", "lang") == lang
+    page.tap("#withdraw-link")
+    page.wait_for_load_state()
+    assert page.get_attribute("html", "lang") == lang
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state()
+    assert page.get_attribute("html", "lang") == lang
+    context.close()
