@@ -13,6 +13,7 @@ from companion.testing.liveserver import PASSWORD, LiveServer
 @pytest.fixture(scope="module")
 def eyes_server(tmp_path_factory):
     server = LiveServer(tmp_path_factory.mktemp("eyes")).start()
+    server.cli("create-user", "eyesadmin", "--role", "admin", "--password", PASSWORD)
     yield server
     server.stop()
 
@@ -96,3 +97,37 @@ def test_viewer_opened_with_lang_keeps_it_on_the_appeal_pages(eyes_server, eyes_
     page.wait_for_load_state()
     assert page.get_attribute("html", "lang") == lang
     context.close()
+
+
+def test_department_and_category_errors_come_back_on_the_form_as_typed(eyes_server):
+    """A department or category sent with a missing or over-long name: a 400 with the page again, each value as
+    typed and the field named beside it; nothing saved (it was a flash over an emptied form, with the fields'
+    keys: "name_ru: This field is required.")."""
+    import re
+
+    import requests
+    http = requests.Session()
+    http.cookies.set("lang", "en")
+    login = http.get(eyes_server.url + "/login").text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login).group(1)
+    assert http.post(eyes_server.url + "/login", allow_redirects=False, data={
+        "username": "eyesadmin", "password": PASSWORD, "csrf_token": token}).status_code == 302
+    page = http.get(eyes_server.url + "/admin/organisation").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    typed = "Жаңа бөлім <script>alert(1)</script> \"q\""
+    response = http.post(eyes_server.url + "/admin/departments", allow_redirects=False, data={
+        "csrf_token": token, "name_kk": typed, "name_ru": "", "name_en": "x" * 5000, "active": "1"})
+    assert response.status_code == 400
+    assert 'value="Жаңа бөлім &lt;script&gt;alert(1)&lt;/script&gt; &#34;q&#34;"' in response.text
+    assert "Name in Russian: This field is required." in response.text
+    assert "name_ru:" not in response.text
+    assert "<script>alert(1)" not in response.text
+    response = http.post(eyes_server.url + "/admin/categories", allow_redirects=False, data={
+        "csrf_token": token, "name_kk": "Санат", "name_ru": "Категория", "name_en": "", "department_id": "2",
+        "keywords": "жол\nдорога"})
+    assert response.status_code == 400
+    assert 'value="Категория"' in response.text
+    assert re.search(r'<option value="2" selected>', response.text)
+    assert "жол\nдорога</textarea>" in response.text
+    assert rows(eyes_server, "SELECT count(*) FROM department WHERE name_kk LIKE 'Жаңа бөлім%'") == [(0,)]
+    assert rows(eyes_server, "SELECT count(*) FROM category WHERE name_ru = 'Категория'") == [(0,)]
