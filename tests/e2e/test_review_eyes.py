@@ -1,8 +1,11 @@
 """A fresh pair of eyes on the desk, the viewer and the back office: each test is a finding that was fixed."""
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
+
+import requests
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -37,6 +40,17 @@ def signed_in(browser, server, user, viewport=(1366, 768), init_script=None):
     page.click("form button[type=submit]")
     page.wait_for_load_state()
     return page
+
+
+def staff_session(server, user):
+    """A requests session signed in through the login form, in English."""
+    http = requests.Session()
+    http.cookies.set("lang", "en")
+    login = http.get(server.url + "/login").text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login).group(1)
+    assert http.post(server.url + "/login", allow_redirects=False, data={
+        "username": user, "password": PASSWORD, "csrf_token": token}).status_code == 302
+    return http
 
 
 def rows(server, sql, *args):
@@ -103,15 +117,7 @@ def test_department_and_category_errors_come_back_on_the_form_as_typed(eyes_serv
     """A department or category sent with a missing or over-long name: a 400 with the page again, each value as
     typed and the field named beside it; nothing saved (it was a flash over an emptied form, with the fields'
     keys: "name_ru: This field is required.")."""
-    import re
-
-    import requests
-    http = requests.Session()
-    http.cookies.set("lang", "en")
-    login = http.get(eyes_server.url + "/login").text
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login).group(1)
-    assert http.post(eyes_server.url + "/login", allow_redirects=False, data={
-        "username": "eyesadmin", "password": PASSWORD, "csrf_token": token}).status_code == 302
+    http = staff_session(eyes_server, "eyesadmin")
     page = http.get(eyes_server.url + "/admin/organisation").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     typed = "Жаңа бөлім <script>alert(1)</script> \"q\""
@@ -131,3 +137,36 @@ def test_department_and_category_errors_come_back_on_the_form_as_typed(eyes_serv
     assert "жол\nдорога</textarea>" in response.text
     assert rows(eyes_server, "SELECT count(*) FROM department WHERE name_kk LIKE 'Жаңа бөлім%'") == [(0,)]
     assert rows(eyes_server, "SELECT count(*) FROM category WHERE name_ru = 'Категория'") == [(0,)]
+
+
+def test_an_officers_typed_answer_survives_a_refusal(eyes_server):
+    """The officer writes a long answer while someone else adds a note to the appeal: the answer is refused as
+    stale (409) and the page comes back with the answer still in its box (it came back empty); the same for an
+    answer over the limit (400)."""
+    created = requests.post(f"{eyes_server.url}/api/v1/broadcasts/demo/questions", json={
+        "text": "Eyes appeal: the heating in school 12 is off", "client_id": "eyes-appeal-1"}).json()
+    appeal_id = rows(eyes_server, "SELECT id FROM appeal WHERE tracking_code = ?", created["tracking_code"])[0][0]
+    officer_id = rows(eyes_server, "SELECT id FROM user WHERE username = 'officer'")[0][0]
+    admin = staff_session(eyes_server, "eyesadmin")
+
+    def post(http, action, **data):
+        page = http.get(f"{eyes_server.url}/appeals/{appeal_id}").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        version = re.search(r'name="version" value="(\d+)"', page).group(1)
+        return http.post(f"{eyes_server.url}/appeals/{appeal_id}/{action}", allow_redirects=False,
+                         data={"csrf_token": token, "version": data.pop("version", version), **data})
+
+    assert post(admin, "assign", department_id="1", officer_id=str(officer_id)).status_code == 302
+    officer = staff_session(eyes_server, "officer")
+    page = officer.get(f"{eyes_server.url}/appeals/{appeal_id}").text
+    seen = re.search(r'name="version" value="(\d+)"', page).group(1)
+    assert post(admin, "comment", note="Called the school").status_code == 302
+    answer = "Уважаемый житель, отопление в школе 12 включат в понедельник. " * 5
+    refused = post(officer, "answer", answer=answer, version=seen)
+    assert refused.status_code == 409
+    assert answer + "</textarea>" in refused.text
+    too_long = "Ответ " + "x" * 20000
+    refused = post(officer, "answer", answer=too_long)
+    assert refused.status_code == 400
+    assert too_long + "</textarea>" in refused.text
+    assert rows(eyes_server, "SELECT status FROM appeal WHERE id = ?", appeal_id) == [("assigned",)]
