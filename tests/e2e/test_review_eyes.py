@@ -170,3 +170,24 @@ def test_an_officers_typed_answer_survives_a_refusal(eyes_server):
     assert refused.status_code == 400
     assert too_long + "</textarea>" in refused.text
     assert rows(eyes_server, "SELECT status FROM appeal WHERE id = ?", appeal_id) == [("assigned",)]
+
+
+def test_an_ended_broadcast_can_be_scheduled_again_from_its_page(eyes_server, eyes_browser):
+    """The service lets an ended broadcast be scheduled again (one ended by a slip of the mouse, live a moment
+    ago), but its page offered no button for it: an ended broadcast had no way back from the screen."""
+    page = signed_in(eyes_browser, eyes_server, "eyesadmin")
+    broadcast_id = rows(eyes_server, "SELECT id FROM broadcast WHERE slug = 'demo'")[0][0]
+    for lang, label in (("ru", "Запланировать снова"), ("kk", "Қайта жоспарлау"), ("en", "Schedule again")):
+        page.goto(f"{eyes_server.url}/admin/broadcasts/{broadcast_id}?lang={lang}")
+        if rows(eyes_server, "SELECT status FROM broadcast WHERE id = ?", broadcast_id) != [("ended",)]:
+            page.click("main form button[value=ended]")
+            page.wait_for_load_state()
+            page.goto(f"{eyes_server.url}/admin/broadcasts/{broadcast_id}?lang={lang}")
+        assert rows(eyes_server, "SELECT status FROM broadcast WHERE id = ?", broadcast_id) == [("ended",)]
+        page.click(f"main form button:has-text('{label}')")
+        page.wait_for_load_state()
+        assert rows(eyes_server, "SELECT status FROM broadcast WHERE id = ?", broadcast_id) == [("scheduled",)]
+        page.click("main form button[value=live]")
+        page.wait_for_load_state()
+        assert rows(eyes_server, "SELECT status FROM broadcast WHERE id = ?", broadcast_id) == [("live",)]
+    page.context.close()
