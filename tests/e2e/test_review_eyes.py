@@ -191,3 +191,19 @@ def test_an_ended_broadcast_can_be_scheduled_again_from_its_page(eyes_server, ey
         page.wait_for_load_state()
         assert rows(eyes_server, "SELECT status FROM broadcast WHERE id = ?", broadcast_id) == [("live",)]
     page.context.close()
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+def test_the_phone_callers_form_fits_the_desks_side_panel_on_a_laptop(eyes_server, eyes_browser, lang):
+    """1366×768: the phone caller's two-column fields ran past the side panel's right edge (the district field was
+    cut off and the drawer scrolled sideways), and the last tab was clipped."""
+    page = signed_in(eyes_browser, eyes_server, "mod")
+    page.goto(f"{eyes_server.url}/moderate/demo?lang={lang}")
+    page.wait_for_selector("#conn[data-state=online]")
+    page.click("#tab-phone")
+    drawer = page.locator(".drawer").bounding_box()
+    for selector in ("#p-district", "#p-name", "#tab-invite"):
+        box = page.locator(selector).bounding_box()
+        assert box["x"] + box["width"] <= drawer["x"] + drawer["width"] + 0.5, selector
+    assert page.evaluate("(() => { const d = document.querySelector('.drawer'); return d.scrollWidth <= d.clientWidth; })()")
+    page.context.close()
