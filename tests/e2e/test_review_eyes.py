@@ -207,3 +207,16 @@ def test_the_phone_callers_form_fits_the_desks_side_panel_on_a_laptop(eyes_serve
         assert box["x"] + box["width"] <= drawer["x"] + drawer["width"] + 0.5, selector
     assert page.evaluate("(() => { const d = document.querySelector('.drawer'); return d.scrollWidth <= d.clientWidth; })()")
     page.context.close()
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk", "en"])
+def test_the_prompters_timer_is_not_under_its_controls(eyes_server, eyes_browser, lang):
+    """1366×768 in Russian: the controls wrap to two rows and covered the timer while they showed."""
+    page = signed_in(eyes_browser, eyes_server, "speaker")
+    page.goto(f"{eyes_server.url}/prompter/demo?lang={lang}")
+    page.wait_for_selector("#conn[data-state=online]")
+    page.mouse.move(200, 300)  # the controls show
+    controls = page.locator("#controls").bounding_box()
+    timer = page.locator(".clocks").bounding_box() or page.locator("#now").bounding_box()  # the timer shows while a question is on air
+    assert timer["y"] >= controls["y"] + controls["height"]
+    page.context.close()
