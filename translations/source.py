@@ -18,6 +18,7 @@ write "Мерзімі: %(date)s". tests/test_translations.py checks both rules.
 RU_FORMS, KK_FORMS = 3, 2
 
 T = {
+    "Schedule again": ("Запланировать снова", "Қайта жоспарлау"),
     "The service is busy for a moment. Nothing was saved: please send the form again.": (
         "Сервис ненадолго занят. Ничего не сохранено: отправьте форму ещё раз.",
         "Қызмет сәл уақытқа бос емес. Ештеңе сақталған жоқ: форманы қайта жіберіңіз."),

@@ -226,17 +226,28 @@ def api_key_revoke(key_id: int):
 @permission_required("administer")
 def organisation_page():
     """Departments, categories with their default department, and the calendar's corrections."""
+    return _organisation_page()
+
+
+def _organisation_page(failed: dict | None = None, status: int = 200):
+    """The organisation page; `failed` re-shows one department's or category's form as it was sent, with its
+    fields' errors (as the topics page does)."""
     return render_template("admin/organisation.html", departments=appeals.departments(),
-                           categories=desk.categories(), days=deadlines.calendar_days())
+                           categories=desk.categories(), days=deadlines.calendar_days(), failed=failed or {}), status
 
 
-def _save(call, *args) -> None:
+def _save(call, kind: str, item_id: int | None, anchor: str):
+    """Save a department or a category; bad input comes back on the same form, every field as typed, with a 400."""
     try:
-        call(request.form, *args, actor=current_user)
-        flash(_("Saved."), "ok")
+        call(request.form, item_id, actor=current_user)
     except ServiceError as exc:
         db.session.rollback()
-        flash(str(exc.message) + "".join(f" {k}: {v}" for k, v in exc.fields.items()), "error")
+        if exc.status == 404:  # no such department or category: no form to show it on
+            abort(404)
+        return _organisation_page({"kind": kind, "id": item_id or "new", "values": request.form,
+                                   "errors": exc.fields, "message": str(exc.message)}, exc.status)
+    flash(_("Saved."), "ok")
+    return redirect(url_for("admin.organisation") + anchor)
 
 
 @bp.post("/departments")
@@ -244,8 +255,7 @@ def _save(call, *args) -> None:
 @permission_required("administer")
 def department_save(department_id: int | None = None):
     """Create or change a department."""
-    _save(organisation.save_department, department_id)
-    return redirect(url_for("admin.organisation") + "#departments")
+    return _save(organisation.save_department, "department", department_id, "#departments")
 
 
 @bp.post("/categories")
@@ -253,8 +263,7 @@ def department_save(department_id: int | None = None):
 @permission_required("administer")
 def category_save(category_id: int | None = None):
     """Create or change a category and its default department."""
-    _save(organisation.save_category, category_id)
-    return redirect(url_for("admin.organisation") + "#categories")
+    return _save(organisation.save_category, "category", category_id, "#categories")
 
 
 @bp.post("/calendar")

@@ -132,7 +132,10 @@ def bulk_assign():
     return redirect(back if back and back.startswith("/appeals") else url_for("appeals.index"))
 
 
-def _detail(appeal, status: int = 200):
+def _detail(appeal, status: int = 200, typed: tuple[str, dict] | None = None):
+    """The appeal's page; `typed` is a refused action and the form it was sent with: its fields show what was
+    typed (an answer refused as stale or too long is not lost)."""
+    action, values = typed or ("", {})
     tagged = topics.of_appeal(appeal)
     on_it = {row.topic_id for row in tagged if row.state != topics.REMOVED}
     return render_template("appeals/detail.html", appeal=appeal, events=appeal.events, today=deadlines.local_date(),
@@ -153,6 +156,7 @@ def _detail(appeal, status: int = 200):
                            chat_notices=outbox.of_appeal(appeal), outbox_states=OUTBOX_STATES,
                            sender_blocked=can(current_user, "block") and blocking.sender_blocked(appeal=appeal),
                            kept_photos={f.platform_id: f for f in channels.files_of(appeal)},
+                           typed=lambda form, name: values.get(name, "") if form == action else "",
                            **_choices()), status
 
 
@@ -228,7 +232,7 @@ def act(appeal_id: int, action: str):
         db.session.rollback()
         db.session.expire_all()
         flash(str(exc.message) + "".join(f" {v}" for v in exc.fields.values()), "error")
-        return _detail(appeals.get_appeal(appeal_id, user=current_user), exc.status)
+        return _detail(appeals.get_appeal(appeal_id, user=current_user), exc.status, (action, request.form))
     if isinstance(result, Change):
         publish(result)
     flash(_("Saved."), "ok")

@@ -178,7 +178,8 @@ def track_private(code: str, access: str):
     return _private_headers(make_response(render_template(
         "track.html", appeal=appeal, view=public_appeal(appeal), events=appeals.public_events(appeal),
         withdrawable=appeals.withdrawable(appeal), personal_data=privacy.has_personal_data(appeal),
-        t=talon_view(appeal), code=appeal.tracking_code, access=wording.format_access_code(appeal.access_code))))
+        t=talon_view(appeal), code=appeal.tracking_code, access=wording.format_access_code(appeal.access_code),
+        lang=_chosen_lang())))
 
 
 def _chosen_lang() -> str | None:
@@ -241,7 +242,7 @@ def talon(code: str, access: str):
     appeal = _private_appeal_or_404(code, access)
     return _private_headers(make_response(render_template(
         "talon.html", appeal=appeal, t=talon_view(appeal), track_url=track_url(appeal),
-        access=wording.format_access_code(appeal.access_code))))
+        access=wording.format_access_code(appeal.access_code), lang=_chosen_lang())))
 
 
 # the address printed before the talon had its legal name (and its endpoint, for links made elsewhere)

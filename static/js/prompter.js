@@ -132,6 +132,10 @@ function wake() {
 }
 for (const event of ["mousemove", "pointerdown", "keydown", "focusin"]) document.addEventListener(event, wake);
 wake();
+// the stage starts below the controls however many rows they take (kk and ru labels wrap them on a laptop, and
+// the second row covered the timer)
+new ResizeObserver(() => document.documentElement.style.setProperty("--controls-h", `${$("controls").offsetHeight}px`))
+  .observe($("controls"));
 
 let wakeLock = null;
 async function keepAwake() {

@@ -28,15 +28,19 @@ function saveOutbox(items) { localStorage.setItem(OUTBOX_KEY, JSON.stringify(ite
 function removeFromOutbox(clientId) { saveOutbox(loadOutbox().filter((i) => i.client_id !== clientId)); }
 
 // The appeal's own address: its number and the access code only its asker holds.
-function trackUrl(q) {
-  return `/track/${encodeURIComponent(q.tracking_code)}/${encodeURIComponent(q.access_code)}`;
+// A page opened with ?lang= (a QR code, a studio link) keeps that language on the appeal's pages too, as
+// their own forms and redirects do (web/public.py _chosen_lang).
+const chosenLang = new URLSearchParams(location.search).get("lang");
+function trackUrl(q, page = "") {
+  const url = `/track/${encodeURIComponent(q.tracking_code)}/${encodeURIComponent(q.access_code)}${page}`;
+  return chosenLang === data.locale ? `${url}?lang=${encodeURIComponent(chosenLang)}` : url;
 }
 
 function setStatus(text, kind = "", question = null) {
   const el = $("form-status");
   el.textContent = text;
   el.dataset.kind = kind;
-  if (question) el.append(" ", h("a", { href: `${trackUrl(question)}/talon`, class: "receipt-link" }, t.receipt));
+  if (question) el.append(" ", h("a", { href: trackUrl(question, "/talon"), class: "receipt-link" }, t.receipt));
 }
 
 function clearErrors() {

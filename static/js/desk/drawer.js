@@ -102,23 +102,41 @@ export function wireDrawer() {
   $("settings").addEventListener("change", (e) => send("update_settings", { settings: { [e.target.name]: e.target.checked } }));
   $("overlay-toggle").addEventListener("click", () => send("update_settings", { settings: { overlay_cleared: !state.settings.overlay_cleared } }));
 
-  $("phone-form").addEventListener("submit", async (e) => {
+  // The phone form's client_id stays the same while what it holds is unchanged: a second click on "Add question"
+  // (or a retry after an error) is the same question to the server, not a second one. Each submission in flight
+  // notes the fields edited since it was sent; its answer clears only the others (the next caller's typing stays,
+  // even a district or a consent the same as the last caller's).
+  const form = $("phone-form");
+  const newId = () => (crypto.randomUUID ? crypto.randomUUID().replaceAll("-", "") : String(Date.now()) + Math.random().toString(16).slice(2));
+  let draftId = null;
+  const inFlight = new Set();
+  const edited = (e) => {
+    draftId = null;
+    for (const sent of inFlight) sent.touched.add(e.target.name);
+  };
+  form.addEventListener("input", edited);
+  form.addEventListener("change", edited);
+  form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const form = e.target;
     const payload = Object.fromEntries(["text", "author_name", "district", "contact"].map((k) => [k, form.elements[k].value]));
     payload.consent = form.elements.consent.checked;
     payload.show_name = form.elements.show_name.checked;
-    payload.client_id = crypto.randomUUID ? crypto.randomUUID().replaceAll("-", "") : String(Date.now()) + Math.random().toString(16).slice(2);
-    const ack = await send("add_phone_question", payload);
+    draftId = draftId || newId();
+    payload.client_id = draftId;
+    const sent = { touched: new Set() };
+    inFlight.add(sent);
+    const ack = await send("add_phone_question", payload).finally(() => inFlight.delete(sent));
     if (ack.ok) {
       // clear what was sent, not what the moderator has typed since for the next caller
       for (const field of form.elements) {
+        if (!(field.name in payload) || sent.touched.has(field.name)) continue;
         if (field.type === "checkbox") {
-          if (field.name in payload && field.checked === payload[field.name]) field.checked = field.defaultChecked;
-        } else if (field.name in payload && field.value === payload[field.name]) {
+          if (field.checked === payload[field.name]) field.checked = field.defaultChecked;
+        } else if (field.value === payload[field.name]) {
           field.value = field.defaultValue;
         }
       }
+      if (draftId === payload.client_id) draftId = null;
       $("phone-status").textContent = fmt(t.added, { code: ack.question.tracking_code });
     }
   });
