@@ -738,3 +738,12 @@ def test_open_is_one_rule_in_python_in_sql_and_for_retention():
                 not expected), case
             assert appeals.follow_up_settable(appeal) is (expected or status == A.ANSWERED_ON_AIR), case
             assert appeals.allows(appeal, "assign") is (expected or status == A.ANSWERED_ON_AIR), case
+
+
+def test_a_missing_ground_is_refused_with_the_grounds_named_as_people_read_them(ctx):
+    """The refusal names each ground in the page's words with the code an integrator sends, not the codes alone."""
+    from companion.errors import ValidationError
+    with pytest.raises(ValidationError) as refused:
+        appeals.leave_ground("nonsense")
+    message = str(refused.value.fields["ground"])
+    assert "Spam (spam)" in message and "No substance (no_essence)" in message

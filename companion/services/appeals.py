@@ -27,7 +27,7 @@ from .audit import audit
 from .recent import recent_calendar
 from .consent import consent_fields
 from .language import detect_language
-from .wording import LEAVE_GROUNDS
+from .wording import GROUND_NAMES, LEAVE_GROUNDS
 from ..errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
 from .fields import (UNSTORABLE_MESSAGE, Limit, at_most_characters, normalise_contact, parse_id, parse_version,
                      storable)
@@ -863,8 +863,9 @@ def forward_immediately(appeal: Appeal, body: str, note: str = "", *, actor: Use
 def leave_ground(value) -> str:
     """A statutory ground to leave an appeal without consideration, or ValidationError naming the choices."""
     if not isinstance(value, str) or value not in LEAVE_GROUNDS:
+        # named as people read them, with the code an integrator sends: "Spam (spam), ..."
         raise ValidationError(fields={"ground": _l("Choose one of the grounds the law allows: %(grounds)s.",
-                                                   grounds=", ".join(LEAVE_GROUNDS))})
+                                                   grounds=", ".join(f"{GROUND_NAMES[g]} ({g})" for g in LEAVE_GROUNDS))})
     return value
 
 
