@@ -43,7 +43,7 @@ run: deps translations
 	else $(PY) -m companion serve; fi
 
 # Everything but the timing tests on $(WORKERS) parallel workers, then the timing tests alone
-# (measured on this 2-core machine: 2 workers 12.0 min for the parallel part, 4 workers about 15).
+# (measured on this 2-core machine, 3 Dec: the parallel part 16 min on 2 workers, and no faster on 4: it is CPU-bound).
 WORKERS ?= 2
 test: test-deps translations
 	$(PY) -m pytest -n $(WORKERS) --dist loadfile -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: none selected

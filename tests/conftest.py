@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -168,7 +169,22 @@ SERIAL = frozenset({"test_transport.py", "test_security_live.py", "test_durabili
                     "test_frames.py", "test_nginx.py", "test_report_screens.py"})
 
 
+# The heaviest files first (worker-seconds measured on 3 Dec), so the parallel workers finish together: with a
+# file per worker (--dist loadfile), a heavy file handed out last is the lane's tail (test_services.py, near the
+# end of the alphabet, kept one worker busy for minutes after the other had finished).
+HEAVY_FIRST = ("e2e/test_desk.py", "test_services.py", "test_nginx.py", "test_promises.py", "e2e/test_rehearsal.py",
+               "test_production.py", "test_appeals.py", "test_broadcast_report.py", "test_operator.py",
+               "test_personal_data.py", "e2e/test_studio.py", "e2e/test_review_eyes.py", "test_appeals_http.py",
+               "test_sockets.py", "test_grounds_and_withdrawal_http.py", "test_http_hardening.py", "test_http.py",
+               "test_privacy.py", "test_whatsapp.py", "test_security_live.py", "test_topics.py", "test_open311.py",
+               "e2e/test_promises.py", "test_backup.py", "test_telegram.py", "e2e/test_appeal_flow.py",
+               "e2e/test_roadmap.py", "e2e/test_review18.py", "test_analytics.py", "test_blocking.py", "test_fuzz.py")
+TESTS = Path(__file__).parent
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in SERIAL and not item.get_closest_marker("anywhere"):
             item.add_marker(pytest.mark.serial)
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.relative_to(TESTS).as_posix(), len(rank)))  # stable: a file's order kept
