@@ -5,14 +5,19 @@ from companion.testing.liveserver import Recorder
 from .test_rehearsal import browser  # noqa: F401 - fixture
 
 
-def test_a_kazakh_viewer_sees_a_russian_moderators_approval_in_kazakh(browser, server):  # noqa: F811
+def ask_in_kazakh(browser, server, text: str):  # noqa: F811
+    """A Kazakh viewer asks and sees the question waiting; a moderator's socket in Russian. (context, page, moderator)"""
     context = browser.new_context(locale="kk-KZ")
     viewer = context.new_page()
     viewer.goto(server.url + "/lang/kk?next=/b/demo")
-    viewer.fill("#q-text", "Саябақтағы шамдар қашан жөнделеді?")
+    viewer.fill("#q-text", text)
     viewer.click("#q-submit")
     viewer.wait_for_selector("#mine .status:has-text('модерацияны күтуде')")
-    moderator = Recorder(server.url, "/staff", server.login("mod") + "; lang=ru")
+    return context, viewer, Recorder(server.url, "/staff", server.login("mod") + "; lang=ru")
+
+
+def test_a_kazakh_viewer_sees_a_russian_moderators_approval_in_kazakh(browser, server):  # noqa: F811
+    context, viewer, moderator = ask_in_kazakh(browser, server, "Саябақтағы шамдар қашан жөнделеді?")
     try:
         q = moderator.call("get_snapshot", {})["questions"][-1]
         assert moderator.call("approve", {"id": q["id"], "version": q["version"]})["ok"]
@@ -32,13 +37,7 @@ def test_a_kazakh_viewer_sees_a_russian_moderators_approval_in_kazakh(browser, s
 def test_a_question_not_taken_on_air_reads_so_to_its_asker_in_their_language(browser, server):  # noqa: F811
     """Rejected as not for this broadcast, the question's appeal goes on: the asker's "my questions" says
     "not taken on air" (in the viewer's Kazakh, though the moderator's screen is in Russian), not "rejected"."""
-    context = browser.new_context(locale="kk-KZ")
-    viewer = context.new_page()
-    viewer.goto(server.url + "/lang/kk?next=/b/demo")
-    viewer.fill("#q-text", "Ауладағы балалар алаңы қашан салынады?")
-    viewer.click("#q-submit")
-    viewer.wait_for_selector("#mine .status:has-text('модерацияны күтуде')")
-    moderator = Recorder(server.url, "/staff", server.login("mod") + "; lang=ru")
+    context, viewer, moderator = ask_in_kazakh(browser, server, "Ауладағы балалар алаңы қашан салынады?")
     try:
         q = moderator.call("get_snapshot", {})["questions"][-1]
         assert moderator.call("reject", {"id": q["id"], "version": q["version"],
