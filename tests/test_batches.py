@@ -62,3 +62,43 @@ def test_values_no_column_can_hold_are_refused_by_field_before_the_batch(app, fi
         with pytest.raises(ValidationError) as caught:
             intake.prepare_submission(broadcast, data)
         assert field in caught.value.to_dict()["fields"]
+
+
+def test_the_batchs_lookup_of_stored_client_ids_runs_on_the_senders_index(app):
+    """The writer asks, per batch, which client_ids its senders stored already. It asked by client_id alone,
+    which no index starts with after the broadcast: every question of the broadcast was read, per batch (24 ms
+    per batch of 50 at 150,000 questions, against 0.15 ms on the index). The statement it runs must be one the
+    unique index (broadcast, sender's scope, client_id) answers."""
+    from sqlalchemy import event
+
+    from companion.models import utcnow as question_time
+    with app.app_context():
+        broadcast = intake.get_broadcast("demo")
+        seen = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().startswith("SELECT"):
+                seen.append((statement, parameters))
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            jobs = [writer._Job(submission(broadcast, i)) for i in range(5)]
+            writer.write_batch(jobs)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        assert all(job.outcome[1] for job in jobs)
+        (statement, parameters), = [s for s in seen if "question.client_id" in s[0]]
+        with db.engine.connect() as conn:
+            if db.engine.dialect.name == "sqlite":
+                plan = " ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+                assert "client_scope=? AND client_id=?" in plan, plan
+            else:  # on a broadcast of a few thousand questions, as the planner's statistics have it
+                from sqlalchemy import insert
+                now = question_time()
+                conn.execute(insert(Question.__table__), [dict(
+                    broadcast_id=broadcast.id, client_id=f"bulk-{i:06d}", client_scope=f"v:{i // 3:06d}", text="x",
+                    author_name="", district="", contact="", contact_consent=False, language="ru", channel="web",
+                    status="approved", votes=0, asker_count=1, reject_reason="", version=1, created_at=now,
+                    updated_at=now) for i in range(3000)])
+                conn.exec_driver_sql("ANALYZE question")
+                plan = " ".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+                assert "uq_question_client" in plan and "client_scope" in plan.split("Index Cond", 1)[-1], plan

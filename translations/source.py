@@ -18,6 +18,10 @@ write "Мерзімі: %(date)s". tests/test_translations.py checks both rules.
 RU_FORMS, KK_FORMS = 3, 2
 
 T = {
+    "End the broadcast now?": ("Завершить эфир сейчас?", "Эфирді қазір аяқтайсыз ба?"),
+    "Viewers can no longer ask, and the screens show that the broadcast has ended. The questions not reached stay as appeals. If recipients are set below, the report is e-mailed to them.": (
+        "Зрители больше не смогут задавать вопросы, а экраны покажут, что эфир завершён. Вопросы, до которых не дошла очередь, остаются обращениями. Если ниже указаны получатели, отчёт уйдёт им по электронной почте.",
+        "Көрермендер бұдан былай сұрақ қоя алмайды, ал экрандар эфирдің аяқталғанын көрсетеді. Кезегі жетпеген сұрақтар жолданым болып қалады. Төменде алушылар көрсетілсе, есеп оларға электрондық поштамен жіберіледі."),
     "Schedule again": ("Запланировать снова", "Қайта жоспарлау"),
     "The service is busy for a moment. Nothing was saved: please send the form again.": (
         "Сервис ненадолго занят. Ничего не сохранено: отправьте форму ещё раз.",

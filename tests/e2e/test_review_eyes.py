@@ -12,6 +12,8 @@ from playwright.sync_api import sync_playwright
 
 from companion.testing.liveserver import PASSWORD, LiveServer
 
+from .test_rehearsal import SCREENSHOTS
+
 
 @pytest.fixture(scope="module")
 def eyes_server(tmp_path_factory):
@@ -181,7 +183,8 @@ def test_an_ended_broadcast_can_be_scheduled_again_from_its_page(eyes_server, ey
         page.goto(f"{eyes_server.url}/admin/broadcasts/{broadcast_id}?lang={lang}")
         if rows(eyes_server, "SELECT status FROM broadcast WHERE id = ?", broadcast_id) != [("ended",)]:
             page.click("main form button[value=ended]")
-            page.wait_for_load_state()
+            with page.expect_navigation():
+                page.click("#end-confirm button[value=yes]")
             page.goto(f"{eyes_server.url}/admin/broadcasts/{broadcast_id}?lang={lang}")
         assert rows(eyes_server, "SELECT status FROM broadcast WHERE id = ?", broadcast_id) == [("ended",)]
         page.click(f"main form button:has-text('{label}')")
@@ -219,4 +222,47 @@ def test_the_prompters_timer_is_not_under_its_controls(eyes_server, eyes_browser
     controls = page.locator("#controls").bounding_box()
     timer = page.locator(".clocks").bounding_box() or page.locator("#now").bounding_box()  # the timer shows while a question is on air
     assert timer["y"] >= controls["y"] + controls["height"]
+    page.context.close()
+
+
+def test_ending_a_broadcast_asks_first_and_a_stray_enter_or_escape_ends_nothing(eyes_server, eyes_browser):
+    """"End broadcast" was one click away from closing the live show's questions and mailing the report.
+    Now it asks, with Cancel focused: Enter, Escape and Cancel leave the broadcast live; only the dialog's
+    own "End broadcast" ends it."""
+    page = signed_in(eyes_browser, eyes_server, "eyesadmin")
+    broadcast_id = rows(eyes_server, "SELECT id FROM broadcast WHERE slug = 'demo'")[0][0]
+    status = lambda: rows(eyes_server, "SELECT status FROM broadcast WHERE id = ?", broadcast_id)[0][0]  # noqa: E731
+    if status() != "live":
+        http = staff_session(eyes_server, "eyesadmin")
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                          http.get(f"{eyes_server.url}/admin/broadcasts/{broadcast_id}").text).group(1)
+        http.post(f"{eyes_server.url}/admin/broadcasts/{broadcast_id}/status",
+                         data={"status": "live", "csrf_token": token})
+    assert status() == "live"
+    for lang, title in (("ru", "Завершить эфир сейчас?"), ("kk", "Эфирді қазір аяқтайсыз ба?"), ("en", "End the broadcast now?")):
+        page.goto(f"{eyes_server.url}/admin/broadcasts/{broadcast_id}?lang={lang}")
+        end = page.locator("main form button[value=ended]")
+        for dismiss in ("Enter", "Escape", "cancel"):
+            end.click()
+            dialog = page.locator("#end-confirm")
+            dialog.wait_for(state="visible")
+            assert dialog.locator("h2").inner_text() == title
+            assert page.evaluate("document.activeElement.classList.contains('cancel')")  # the safe choice
+            if dismiss == "cancel":
+                dialog.locator("button.cancel").click()
+            else:
+                page.keyboard.press(dismiss)
+            dialog.wait_for(state="hidden")
+            page.wait_for_timeout(300)  # a submission, had there been one, would have reached the server
+            assert status() == "live", dismiss
+            assert page.url.endswith(f"?lang={lang}")
+        if lang == "kk":
+            end.click()
+            page.screenshot(path=str(SCREENSHOTS / "end-confirm-kk.png"))
+            page.keyboard.press("Escape")
+    end.click()
+    with page.expect_navigation():
+        page.locator("#end-confirm button[value=yes]").click()
+    assert status() == "ended"
+    assert page.locator("main form button[value=scheduled]").is_visible()
     page.context.close()
