@@ -23,8 +23,16 @@ ACCESS_CODE_LENGTH = 16  # 16 * log2(31) = 79 bits
 
 
 def new_access_code() -> str:
-    """A fresh, unguessable access code of an appeal (79 bits from the secrets module)."""
-    return "".join(secrets.choice(ACCESS_CODE_ALPHABET) for _ in range(ACCESS_CODE_LENGTH))
+    """A fresh, unguessable access code of an appeal (79 bits from the secrets module): one uniform number
+    below 31^16, written in the alphabet's 31 letters (a draw per letter cost a tenth of the group commit)."""
+    number, letters = secrets.randbelow(_ACCESS_CODES), []
+    for _ in range(ACCESS_CODE_LENGTH):
+        number, digit = divmod(number, len(ACCESS_CODE_ALPHABET))
+        letters.append(ACCESS_CODE_ALPHABET[digit])
+    return "".join(letters)
+
+
+_ACCESS_CODES = len(ACCESS_CODE_ALPHABET) ** ACCESS_CODE_LENGTH
 
 
 class UTCDateTime(TypeDecorator):

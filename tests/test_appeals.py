@@ -747,3 +747,18 @@ def test_a_missing_ground_is_refused_with_the_grounds_named_as_people_read_them(
         appeals.leave_ground("nonsense")
     message = str(refused.value.fields["ground"])
     assert "Spam (spam)" in message and "No substance (no_essence)" in message
+
+
+def test_access_codes_are_sixteen_letters_of_the_alphabet_each_letter_equally_likely_in_every_place():
+    """The secret half of an appeal's public address: 79 bits, from a letter set with no 0/o or 1/l/i. Drawn
+    as one number below 31^16 and written out, every place must still take every letter as often as any."""
+    from collections import Counter
+
+    from companion.models import ACCESS_CODE_ALPHABET, new_access_code
+    codes = [new_access_code() for _ in range(31 * 400)]
+    assert all(len(code) == 16 and set(code) <= set(ACCESS_CODE_ALPHABET) for code in codes)
+    assert len(set(codes)) == len(codes)
+    for place in range(16):
+        counts = Counter(code[place] for code in codes)
+        assert set(counts) == set(ACCESS_CODE_ALPHABET), place
+        assert max(counts.values()) < 2 * min(counts.values()), (place, counts)  # 400 expected each
