@@ -266,3 +266,38 @@ def test_ending_a_broadcast_asks_first_and_a_stray_enter_or_escape_ends_nothing(
     assert status() == "ended"
     assert page.locator("main form button[value=scheduled]").is_visible()
     page.context.close()
+
+
+def test_the_phone_form_marks_the_fields_the_server_refuses_and_unmarks_them_as_they_are_fixed(eyes_server, eyes_browser):
+    """The desk's phone form said "correct the highlighted fields" with nothing highlighted: a moderator on a
+    call could not tell that the phone number was wrong or the consent not ticked. Each named field is now
+    marked, with its message under it, the first one focused; fixing them sends the call's question once."""
+    page = signed_in(eyes_browser, eyes_server, "mod")
+    page.goto(f"{eyes_server.url}/moderate/demo?lang=ru")
+    page.wait_for_selector("#conn[data-state=online]")
+    page.click("#tab-phone")
+    before = rows(eyes_server, "SELECT count(*) FROM question")[0][0]
+    page.fill("#p-name", "Айгуль")
+    page.fill("#p-contact", "not a phone")
+    page.click("#phone-form button[type=submit]")
+    page.wait_for_selector("#p-contact[aria-invalid=true]")
+    assert page.get_attribute("#p-text", "aria-invalid") == "true"  # no question typed
+    assert page.locator("#p-text-error").inner_text() == "Напишите ваш вопрос."
+    assert page.locator("#p-contact-error").is_visible() and page.locator("#p-contact-error").inner_text()
+    assert page.evaluate("document.activeElement.id") == "p-text"  # the first refused field, in the form's order
+    page.keyboard.type("Когда починят лифт в доме 12?")
+    assert page.get_attribute("#p-text", "aria-invalid") is None and page.locator("#p-text-error").count() == 0
+    assert page.get_attribute("#p-contact", "aria-invalid") == "true"  # the other mark stays until fixed
+    page.fill("#p-contact", "+7 701 234 56 78")
+    page.click("#phone-form button[type=submit]")
+    page.wait_for_selector("#p-consent[aria-invalid=true]")  # a name and a phone need the caller's consent
+    assert page.locator("#p-consent-error").inner_text()
+    page.check("#p-consent")
+    page.click("#phone-form button[type=submit]")
+    page.wait_for_function("() => document.getElementById('phone-status').textContent.length > 0")
+    assert page.locator("#phone-form [aria-invalid]").count() == 0 and page.locator("#phone-form .error").count() == 0
+    assert rows(eyes_server, "SELECT count(*) FROM question")[0][0] == before + 1
+    assert rows(eyes_server, "SELECT text, channel FROM question ORDER BY id DESC LIMIT 1") == [
+        ("Когда починят лифт в доме 12?", "phone")]
+    page.screenshot(path=str(SCREENSHOTS / "phone-form-marked-ru.png"))
+    page.context.close()

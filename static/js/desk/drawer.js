@@ -1,5 +1,5 @@
 // The tools drawer: its tabs, backstage messages and the countdown, the phone caller's form, the settings, and the new-question chime.
-import { fmt, time } from "../dom.js";
+import { fmt, h, time } from "../dom.js";
 import { $, data, prefs, savePrefs, state, t } from "./state.js";
 import { send } from "./server.js";
 
@@ -114,8 +114,33 @@ export function wireDrawer() {
     draftId = null;
     for (const sent of inFlight) sent.touched.add(e.target.name);
   };
-  form.addEventListener("input", edited);
-  form.addEventListener("change", edited);
+  // The fields the server names in a refusal are marked, each with its message under it (the toast says
+  // "correct the highlighted fields"), and the first takes the focus; a field's mark goes when it is edited.
+  const unmark = (field) => {
+    if (!field || !field.name) return;
+    field.removeAttribute("aria-invalid");
+    field.removeAttribute("aria-describedby");
+    const note = document.getElementById(`p-${field.name}-error`);
+    if (note) note.remove();
+  };
+  const mark = (errors) => {
+    for (const field of form.elements) unmark(field);
+    let first = null;
+    const other = [];
+    for (const [name, message] of Object.entries(errors || {})) {
+      const field = form.elements[name];
+      if (!(field instanceof HTMLElement) || field.type === "submit") { other.push(message); continue; }
+      const id = `p-${name}-error`;
+      field.setAttribute("aria-invalid", "true");
+      field.setAttribute("aria-describedby", id);
+      field.closest(".field").append(h("span", { class: "error", id }, message));
+      first = first || field;
+    }
+    $("phone-status").textContent = other.join(" ");
+    if (first) first.focus();
+  };
+  form.addEventListener("input", (e) => { edited(e); unmark(e.target); });
+  form.addEventListener("change", (e) => { edited(e); unmark(e.target); });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const payload = Object.fromEntries(["text", "author_name", "district", "contact"].map((k) => [k, form.elements[k].value]));
@@ -126,7 +151,9 @@ export function wireDrawer() {
     const sent = { touched: new Set() };
     inFlight.add(sent);
     const ack = await send("add_phone_question", payload).finally(() => inFlight.delete(sent));
+    if (!ack.ok && ack.error.fields) mark(ack.error.fields);
     if (ack.ok) {
+      mark({});
       // clear what was sent, not what the moderator has typed since for the next caller
       for (const field of form.elements) {
         if (!(field.name in payload) || sent.touched.has(field.name)) continue;
