@@ -4,16 +4,15 @@
 for (const button of document.querySelectorAll("button[data-confirm]")) {
   const dialog = document.getElementById(button.dataset.confirm);
   if (!dialog || !button.form) continue;
-  let confirmed = false;
+  // Every click asks, also one while a confirmed submission is still on its way (requestSubmit below
+  // fires no click, so the confirmed submission itself is not caught here).
   button.addEventListener("click", (event) => {
-    if (confirmed) return;  // the confirmed submission below
     event.preventDefault();
     dialog.returnValue = "";
     dialog.showModal();
   });
   dialog.addEventListener("close", () => {
     if (dialog.returnValue !== "yes") { button.focus(); return; }
-    confirmed = true;
     button.form.requestSubmit(button);
   });
 }
