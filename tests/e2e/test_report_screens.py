@@ -86,7 +86,8 @@ def test_the_report_is_recorded_live_mailed_at_the_end_and_legible_on_a_phone(br
 
             # the admin ends the broadcast; the server's mailer sends the PDF to both, in their languages
             admin = signed_in(browser, server, "admin", "/admin/broadcasts/2", viewport={"width": 1366, "height": 768})
-            admin.click("button:has-text('End broadcast')")
+            admin.click("main form button[value=ended]")
+            admin.click("#end-confirm button[value=yes]")  # it asks first
             admin.wait_for_selector(".badge.ended")
             messages = inbox.wait(2, timeout=60)
             assert sorted(m.rcpt_tos[0] for m in messages) == ["deputy@akimat.kz", "head@akimat.kz"]
