@@ -6,6 +6,7 @@
     python bench/desk.py --part flood --runs 3   # the flood only, 3 runs; its figures replace desk.json's "flood"
     python bench/desk.py --part suggestions   # part 1 only: replaces its figures in the results file
     python bench/desk.py --part service   # part 1 on the server itself, without the socket (seconds)
+    python bench/desk.py --part snapshot  # a broadcast of 150,000 questions opened on the desk (issue 27)
 
 Part 1, on the real server (one eventlet process, SQLite) with 10,000 questions in the broadcast
 (the labelled set's texts, varied): the acknowledgement time of `similar_questions` for each of
@@ -81,6 +82,66 @@ def insert_questions(path: str, texts: list[tuple[str, str]], prefix: str, first
          for i, (text, lang) in enumerate(texts)])
     db.commit()
     db.close()
+
+
+def part_snapshot(questions: int) -> dict:
+    """A broadcast of `questions` (the statuses mixed: incoming, approved, done) opened on the desk: the
+    snapshot's acknowledgement over the socket (what a reconnecting desk waits for too) and a column's next
+    page, against `get_prompter` in the same run; then in Chromium at 1366x768, from the page's request to
+    the desk drawn. Target (issue 27): under 1 s."""
+    from playwright.sync_api import sync_playwright
+
+    from companion.testing.liveserver import seed_questions as seed_mixed
+    with tempfile.TemporaryDirectory() as folder:
+        server = LiveServer(Path(folder)).start()
+        try:
+            seed_mixed(server, questions)
+            mod = socketio.Client(reconnection=False)
+            mod.connect(server.url, namespaces=["/staff"], auth={"slug": "demo"}, transports=["websocket"],
+                        headers={"Cookie": server.login("mod")}, wait_timeout=10)
+            call = lambda event, data: mod.call(event, data, namespace="/staff", timeout=120)  # noqa: E731
+            snapshot, page, baseline, size = [], [], [], 0
+            for _ in range(7):
+                t0 = time.perf_counter()
+                ack = call("get_snapshot", {})
+                snapshot.append((time.perf_counter() - t0) * 1000)
+                size = len(json.dumps(ack))
+                t0 = time.perf_counter()
+                assert call("desk_page", {"column": "incoming", "order": "newest", "cursor": ack["pages"]["incoming"]["newest"]})["ok"]
+                page.append((time.perf_counter() - t0) * 1000)
+                t0 = time.perf_counter()
+                assert call("get_prompter", {})["ok"]
+                baseline.append((time.perf_counter() - t0) * 1000)
+                time.sleep(0.2)
+            held = len(ack["questions"])
+            mod.disconnect()
+            opened = []
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+                context = browser.new_context(locale="en-US", viewport={"width": 1366, "height": 768})
+                tab = context.new_page()
+                tab.goto(server.url + "/login?next=/admin/")
+                tab.fill("#username", "mod")
+                tab.fill("#password", PASSWORD)
+                tab.click("button[type=submit]")
+                for _ in range(3):
+                    t0 = time.perf_counter()
+                    tab.goto(server.url + "/moderate/demo")
+                    tab.wait_for_function("() => document.documentElement.dataset.renderMs !== undefined", timeout=120_000)
+                    opened.append((time.perf_counter() - t0) * 1000)
+                counted = sum(int(x) for x in tab.evaluate("[...document.querySelectorAll('[data-count]')].map(e => e.textContent)"))
+                browser.close()
+        finally:
+            server.stop()
+    med = lambda v: sorted(v)[len(v) // 2]  # noqa: E731
+    return {"questions_in_broadcast": questions, "questions_in_snapshot": held, "snapshot_bytes": size,
+            "snapshot_ack_median_ms": round(med(snapshot), 1), "snapshot_ack_max_ms": round(max(snapshot), 1),
+            "page_ack_median_ms": round(med(page), 1), "baseline_median_ms": round(med(baseline), 1),
+            "ratio_snapshot_to_baseline": round(med(snapshot) / med(baseline), 1),
+            "desk_opened_median_ms": round(med(opened), 1), "desk_opened_runs_ms": [round(x) for x in opened],
+            "columns_count_every_question": counted == questions, "target_ms": 1000,
+            "load_average": round(os.getloadavg()[0], 1)}
 
 
 def part_service(questions: int, arrivals: int) -> dict:
@@ -245,12 +306,16 @@ def save_part(name: str, result: dict, quick: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--part", choices=("suggestions", "service", "flood"), help="only this part (its figures are printed)")
+    parser.add_argument("--part", choices=("suggestions", "service", "flood", "snapshot"), help="only this part (its figures are printed)")
     parser.add_argument("--runs", type=int, default=1, help="with --part flood: how many runs (the median is kept)")
     parser.add_argument("--out", type=Path, help="with --part flood: the results file to update (default bench/results/desk.json)")
     args = parser.parse_args()
     questions, arrivals, flood, seconds = (2000, 60, 200, 12.0) if args.quick else (10_000, 300, 1000, 60.0)
     result = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "questions_in_broadcast": questions}
+    if args.part == "snapshot":
+        result["snapshot"] = part_snapshot(20_000 if args.quick else 150_000)
+        print("snapshot:", result["snapshot"], flush=True)
+        return save_part("snapshot", result, args.quick)
     if args.part in (None, "service"):
         result["service"] = part_service(questions, arrivals)
         print("service:", result["service"], flush=True)

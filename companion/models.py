@@ -279,8 +279,8 @@ class Question(db.Model):
         # a client_id is an idempotency key of one sender (viewer, API key, address): another sender's
         # copy of it is a new question, never a way to read theirs
         UniqueConstraint("broadcast_id", "client_scope", "client_id", name="uq_question_client"),
-        # the screens read a broadcast's questions by status, the queue in position order
-        Index("ix_question_broadcast_status", "broadcast_id", "status", "position"),
+        # the screens read a broadcast's questions by status; the desk's pages in id order (services/desk.py)
+        Index("ix_question_broadcast_status_id", "broadcast_id", "status", "id"),
         # rate limits count one sender's questions of the last minute: a range, not every row it ever sent
         Index("ix_question_viewer_recent", "viewer_token", "created_at"),
         Index("ix_question_source_recent", "source_hash", "created_at"),

@@ -19,7 +19,7 @@ def test_models_and_migration_head_agree(app):
 def test_screen_queries_have_their_indexes(app):
     with app.app_context():
         indexes = {tuple(i["column_names"]) for i in inspect(db.engine).get_indexes("question")}
-        assert ("broadcast_id", "status", "position") in indexes
+        assert ("broadcast_id", "status", "id") in indexes
         assert ("viewer_token", "created_at") in indexes and ("source_hash", "created_at") in indexes
         assert ("merged_into_id",) in indexes
 

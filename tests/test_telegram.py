@@ -276,6 +276,7 @@ def test_without_a_message_queue_the_served_desk_shows_a_telegram_question_at_on
         changed = moderator.wait_for("desk_changed", lambda d: any(
             q["channel"] == "telegram" for q in d["questions"]), timeout=5)
         assert [q["text"] for q in changed["questions"]] == ["Когда почистят снег во дворе Самал-2?"]
+        assert changed["questions"][0]["was"] is None  # new to the desk: its counts go up by one
         # the note is refused without the right signature, and with a body that is not ours
         body = json.dumps({"broadcast": "demo", "questions": [1]}).encode()
         assert requests.post(live.url + "/internal/changed", data=body, timeout=5,
@@ -286,7 +287,9 @@ def test_without_a_message_queue_the_served_desk_shows_a_telegram_question_at_on
         assert requests.post(live.url + "/internal/changed", data=body, timeout=5, headers={  # the session's key
             "X-Companion-Signature": hmac.new(live.env["COMPANION_SECRET_KEY"].encode(), body,
                                               hashlib.sha256).hexdigest()}).status_code == 403  # use is separate
-        for bad in (b"{", b'{"broadcast": "demo", "questions": "all"}', b'{"broadcast": "nope", "questions": []}'):
+        for bad in (b"{", b'{"broadcast": "demo", "questions": "all"}', b'{"broadcast": "nope", "questions": []}',
+                    b'{"broadcast": "demo", "questions": [1], "before": {"1": "gone"}}',
+                    b'{"broadcast": "demo", "questions": [1], "before": ["pending"]}'):
             assert requests.post(live.url + "/internal/changed", data=bad, timeout=5, headers={
                 "X-Companion-Signature": signature(live.env["COMPANION_SECRET_KEY"], bad)}).status_code == 400
         moderator.close()

@@ -18,6 +18,13 @@ write "Мерзімі: %(date)s". tests/test_translations.py checks both rules.
 RU_FORMS, KK_FORMS = 3, 2
 
 T = {
+    "The desk has no such column or order.": ("На пульте нет такой колонки или такого порядка.", "Пультте мұндай баған немесе рет жоқ."),
+    "The desk asked for a page of its column in a way it cannot be read.": (
+        "Пульт запросил страницу колонки в непонятном виде.", "Пульт бағанның бетін түсініксіз түрде сұрады."),
+    # the desk of a long broadcast, held in pages (static/js/desk/pages.js)
+    "%(n)s of the %(total)s questions on this desk shown (%(all)s in the broadcast: show more in a column to search further)": (
+        "показано %(n)s из %(total)s вопросов на пульте (всего в эфире %(all)s: чтобы искать дальше, нажмите «Показать ещё» в колонке)",
+        "Пульттегі %(total)s сұрақтың %(n)s көрсетілді (эфирде барлығы %(all)s: әрі қарай іздеу үшін бағандағы «Тағы көрсету» түймесін басыңыз)"),
     "End the broadcast now?": ("Завершить эфир сейчас?", "Эфирді қазір аяқтайсыз ба?"),
     "Viewers can no longer ask, and the screens show that the broadcast has ended. Questions not reached on air remain appeals.": (
         "Зрители больше не смогут задавать вопросы, а экраны покажут, что эфир завершён. Вопросы, до которых в эфире не дошла очередь, остаются обращениями.",

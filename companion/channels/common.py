@@ -32,7 +32,8 @@ def prepare_announcement(app, change):
         publish(change)
         return None
     body = json.dumps({"broadcast": change.broadcast.slug, "event": change.event,
-                       "questions": [q.id for q in change.questions]}).encode()
+                       "questions": [q.id for q in change.questions],
+                       "before": {str(k): v for k, v in change.before.items()}}).encode()
     url = (app.config["INTERNAL_URL"] or f"http://127.0.0.1:{app.config['PORT']}").rstrip("/") + "/internal/changed"
     return urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json", SIGNATURE_HEADER: signature(app.config["SECRET_KEY"], body)})

@@ -28,7 +28,7 @@ def publish(change: Change | None) -> None:
     b = change.broadcast
     settings = broadcast_settings(b) if change.settings else None
     desk_event = {"version": b.version, "event": change.event, "settings": settings,
-                  "questions": [staff_question(q) for q in change.questions]}
+                  "questions": [_with_before(staff_question(q), change) for q in change.questions]}
     if change.backstage:
         desk_event["backstage"] = backstage_state(b, backstage.latest_message(b))
     socketio.emit("desk_changed", desk_event, to=room("mod", b.slug), namespace=STAFF_NS)
@@ -42,6 +42,14 @@ def publish(change: Change | None) -> None:
     for q in change.questions:
         if q.viewer_token:
             to_audience("my_question_changed", own_question(q), room("viewer", q.viewer_token))
+
+
+def _with_before(payload: dict, change: Change) -> dict:
+    """A desk's question with the status it had before the change (None: new to the desk), from which the
+    desk keeps its columns' counts whether or not it holds the question."""
+    payload["was"] = change.before.get(payload["id"]) if change.event == "question_submitted" else \
+        change.before.get(payload["id"], payload["status"])
+    return payload
 
 
 def to_audience(event: str, payload: dict, to: str) -> None:

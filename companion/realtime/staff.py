@@ -37,10 +37,44 @@ def staff_snapshot(data=None):
     """Everything the moderator screen shows, with the version it corresponds to."""
     broadcast = current_broadcast()
     locale = current_language()
+    questions, pages = desk.snapshot_questions(broadcast)
+    counts = desk.status_counts(broadcast)
     return {"version": broadcast.version, "settings": broadcast_settings(broadcast),
             "backstage": backstage_state(broadcast, backstage.latest_message(broadcast)),
-            "questions": [staff_question(q) for q in desk.all_questions(broadcast)],
+            "questions": [staff_question(q) for q in questions],
+            # each column's first pages (the rest on demand: desk_page) and what the columns hold in all
+            "pages": pages, "counts": counts, "columns": {status: desk.status_column(status) for status in counts},
             "categories": [{"id": c.id, "name": c.name(locale)} for c in desk.categories()]}
+
+
+@socketio.on("desk_page", namespace=STAFF_NS)
+@acknowledged
+@authorised("moderate")
+def staff_desk_page(data=None):
+    """The next page of a desk column: {column, order, cursor} (the cursor a snapshot or the last page gave)."""
+    broadcast = current_broadcast()
+    data = payload(data)
+    questions, cursor = desk.page(broadcast, data.get("column"), data.get("order"), data.get("cursor"))
+    return {"version": broadcast.version, "questions": [staff_question(q) for q in questions], "cursor": cursor,
+            "counts": desk.status_counts(broadcast)}
+
+
+@socketio.on("desk_counts", namespace=STAFF_NS)
+@acknowledged
+@authorised("moderate")
+def staff_desk_counts(data=None):
+    """How many questions each status holds (a desk told of a change it cannot place counts again)."""
+    broadcast = current_broadcast()
+    return {"version": broadcast.version, "counts": desk.status_counts(broadcast)}
+
+
+@socketio.on("desk_question", namespace=STAFF_NS)
+@acknowledged
+@authorised("moderate")
+def staff_desk_question(data=None):
+    """One question of this broadcast by its number (a merge's target typed by number, not among those loaded)."""
+    question = moderation.get_question(current_broadcast(), payload(data).get("id"))
+    return {"question": staff_question(question)}
 
 
 @socketio.on("get_prompter", namespace=STAFF_NS)
@@ -80,8 +114,10 @@ def staff_similar_questions(data=None):
     """The questions most like this one, best first, with a score from 0 to 1."""
     broadcast = current_broadcast()
     question = moderation.get_question(broadcast, payload(data).get("id"))
-    return {"id": question.id, "similar": [{"id": qid, "score": score} for qid, score in
-                                           similarity.similar_questions(broadcast, question, limit=8)]}
+    similar = similarity.similar_questions(broadcast, question, limit=8)
+    # the questions themselves too: on a long broadcast the desk holds only the columns' first pages
+    return {"id": question.id, "similar": [{"id": qid, "score": score} for qid, score in similar],
+            "questions": [staff_question(q) for q in desk.questions_by_id(broadcast, [qid for qid, _ in similar])]}
 
 
 @socketio.on("backstage_read", namespace=STAFF_NS)

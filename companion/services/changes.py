@@ -26,6 +26,9 @@ class Change:
     settings: bool = False
     # the backstage state (messages, countdown) changed: moderators and the teleprompter get it
     backstage: bool = False
+    # the status each touched question had before (a question the call created has none): the desk keeps
+    # its columns' counts from these, whether or not it holds the question
+    before: dict[int, str] = field(default_factory=dict)
     # the notices to applicants the change wrote (outbox.Notice: sent by a chat or by e-mail, or owed by hand)
     notices: list = field(default_factory=list)
 
@@ -59,6 +62,7 @@ class ChangeBuilder:
             if audience_sees(question, self.change.broadcast):
                 self.change.was_visible.add(question.id)
             self.change.questions.append(question)
+            self.change.before[question.id] = question.status
             question.version += 1
             question.updated_at = utcnow()
         return question
@@ -71,6 +75,7 @@ class ChangeBuilder:
         for question in questions:
             if audience_sees(question, self.change.broadcast):
                 self.change.was_visible.add(question.id)
+            self.change.before[question.id] = question.status
         self.change.questions.extend(questions)
         db.session.execute(update(Question).where(Question.id.in_([q.id for q in questions]))
                            .values(version=Question.version + 1, updated_at=now, **values),

@@ -14,7 +14,7 @@ from flask import Blueprint, abort, current_app, request
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Broadcast, Question
+from ..models import Broadcast, Question, QuestionStatus
 from ..realtime.emit import publish
 from ..permissions import audience_sees
 from ..services.changes import Change
@@ -44,6 +44,9 @@ def changed():
         assert isinstance(slug, str) and isinstance(event, str) and isinstance(ids, list) and len(ids) <= MAX_QUESTIONS
         ids = [parse_id(i) for i in ids]
         assert None not in ids
+        before = data.get("before") or {}  # the statuses the questions had (the desk's counts)
+        assert isinstance(before, dict) and all(v in set(QuestionStatus) for v in before.values())
+        before = {parse_id(k): v for k, v in before.items()}
     except (ValueError, KeyError, TypeError, AssertionError):
         abort(400)
     broadcast = db.session.execute(select(Broadcast).where(Broadcast.slug == slug)).scalar_one_or_none()
@@ -53,6 +56,7 @@ def changed():
         Question.id.in_(ids), Question.broadcast_id == broadcast.id)).scalars())
     change = Change(event=event[:40], broadcast=broadcast)
     change.questions.extend(questions)
+    change.before = {k: v for k, v in before.items() if k is not None}
     change.public = any(audience_sees(q, broadcast) for q in questions)
     if questions:
         publish(change)

@@ -23,7 +23,8 @@ export function columnOf(q) {
 
 /**
  * A board over `state.questions`. `view` supplies: t (strings), locale, matches(q), selected(),
- * newestFirst(), groupSize(q), mergedCount(q), categoryName(id), suggestion(q), onSelect(id),
+ * newestFirst(), groupSize(q), mergedCount(q), categoryName(id), suggestion(q), onSelect(id), and for a
+ * broadcast the desk holds in pages: total(name) (the server's count, or null), more(name), loadMore(name),
  * onNewAbove(name, n) (cards that arrived above the selected one, out of sight, since the list was last at its top).
  */
 export function createBoard(view) {
@@ -83,12 +84,18 @@ export function createBoard(view) {
   }
 
   function moreButton(name) {
-    const hidden = order[name].length - limit[name];
+    const shown = Math.min(order[name].length, limit[name]);
+    // a long broadcast: what the server holds beyond the desk's pages counts too
+    const hidden = Math.max(order[name].length, view.total?.(name) ?? 0) - shown;
     let more = list(name).querySelector(":scope > li.more");
     if (hidden <= 0) { more?.remove(); return; }
     if (!more) {
-      more = h("li", { class: "more" }, h("button", { type: "button", class: "button small", onclick: () => {
+      more = h("li", { class: "more" }, h("button", { type: "button", class: "button small", onclick: async (e) => {
         limit[name] += WINDOW * 4;
+        if (order[name].length < limit[name] && view.more?.(name)) {
+          e.currentTarget.disabled = true;
+          await view.loadMore(name);
+        }
         rebuild(questions);
       } }));
     }

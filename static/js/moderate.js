@@ -3,7 +3,7 @@
 // status allows; this screen shows those and keeps no state machine of its own.
 // This file only wires the desk's modules (static/js/desk/, one job each) to the server's events.
 import { connectLive, showConnection } from "./live.js";
-import { $, data, state, t } from "./desk/state.js";
+import { $, countMove, data, state, t } from "./desk/state.js";
 import { hub } from "./desk/hub.js";
 import { attach } from "./desk/server.js";
 import { board } from "./desk/board.js";
@@ -30,6 +30,9 @@ const live = connectLive({
   slug: data.slug,
   onSnapshot(snapshot) {
     state.questions = new Map(snapshot.questions.map((q) => [q.id, q]));
+    state.counts = snapshot.counts;
+    state.columns = snapshot.columns;
+    state.pages = snapshot.pages;
     state.categories = snapshot.categories;
     state.known.clear();
     applySettings(snapshot.settings);
@@ -47,10 +50,11 @@ live.socket.on("desk_changed", live.versioned((event) => {
   if (event.settings) applySettings(event.settings);
   if (event.backstage) renderBackstage(event.backstage);
   const ids = event.questions.map((q) => q.id);
-  announceNew(event.questions.filter((q) => !state.questions.has(q.id)).length);
+  announceNew(event.questions.filter((q) => q.was === null && !state.questions.has(q.id)).length);  // new, not merely not held
   const changed = [];
   for (const q of event.questions) {
     const before = state.questions.get(q.id);
+    countMove(q.was, q.status);
     if (!before || before.text !== q.text || Boolean(before.open) !== Boolean(q.open)) changed.push(q.id);
     state.questions.set(q.id, q);
   }

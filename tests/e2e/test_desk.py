@@ -3,6 +3,7 @@ Enter, the single-key shortcuts, drag; the database is checked after every step.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -192,6 +193,31 @@ def test_an_unapproved_question_needs_confirmation_to_go_on_air(browser, server,
     assert aired(server) == [qid]
     page.wait_for_selector("#onair[data-state=live] #list-onair .qcard")
     assert page.errors == []
+
+
+def test_the_settings_show_the_broadcasts_state_and_take_no_click_until_the_desk_is_live(browser, server):  # noqa: F811
+    """Before its snapshot the desk showed every box unticked and clickable: a click then (or a test's untick, a
+    no-op on an unticked box) was lost or sent the opposite of what was meant."""
+    context = browser.new_context(locale="en-US", viewport=LAPTOP)
+    page = context.new_page()
+    page.route_web_socket(re.compile("/socket.io/"), lambda ws: None)  # the live connection never answers
+    page.route(re.compile("/socket.io/"), lambda route: route.abort())  # nor does its fallback
+    page.goto(server.url + "/login?next=/moderate/demo")
+    page.fill("#username", "mod")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#conn")
+    page.click("#tab-settings")
+    boxes = page.locator("#settings input[type=checkbox]")
+    assert boxes.count() == 5
+    for i in range(5):
+        assert boxes.nth(i).is_disabled()
+    with database(server) as db:
+        settings = dict(db.execute("SELECT questions_open, pre_moderation, public_feed, anonymous_allowed, show_asker "
+                                   "FROM broadcast WHERE slug = 'demo'").fetchone())
+    assert {name: page.is_checked(f"#settings input[name={name}]") for name in settings} == \
+        {name: bool(value) for name, value in settings.items()}
+    context.close()
 
 
 def test_with_pre_moderation_off_an_unread_question_still_asks_before_air(browser, server, key):  # noqa: F811

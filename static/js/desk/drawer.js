@@ -63,7 +63,8 @@ export function renderBackstage(backstage) {
 
 export function applySettings(settings) {
   state.settings = settings;
-  for (const input of $("settings").elements) input.checked = !!settings[input.name];
+  for (const input of $("settings").querySelectorAll("input[type=checkbox]")) input.checked = !!settings[input.name];
+  $("settings-fields").disabled = false;  // the boxes show the live state now: they may take clicks
   const cleared = Boolean(settings.overlay_cleared);
   $("overlay-toggle").textContent = cleared ? t.overlay_show : t.overlay_clear;
   $("overlay-toggle").setAttribute("aria-pressed", String(cleared));

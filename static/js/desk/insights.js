@@ -1,10 +1,11 @@
 // Likely duplicates and suggested categories, from the server: the selected question's similar ones, the groups list, a group's filter.
 import { fmt, h } from "../dom.js";
-import { $, filter, forgetGroupCounts, groupMembers, state, t } from "./state.js";
+import { $, filter, forgetGroupCounts, groupMembers, partial, state, t } from "./state.js";
 import { ask, send } from "./server.js";
 import { guarded, settle } from "./guard.js";
 import { board } from "./board.js";
 import { hub } from "./hub.js";
+import { hold } from "./pages.js";
 
 export async function loadSimilar(id) {
   const q = state.questions.get(id);
@@ -13,6 +14,9 @@ export async function loadSimilar(id) {
   if (cached && cached.version === q.version) { renderSimilar(q); return; }
   const ack = await ask("similar_questions", { id });
   if (!ack.ok) return;
+  // the similar questions themselves: a long broadcast's desk may not hold them
+  const brought = (ack.questions || []).filter(hold).map((x) => x.id);
+  if (brought.length) board.update(state.questions, brought);
   state.similar.set(id, { version: q.version, items: ack.similar });
   if (state.selected === id) renderSimilar(state.questions.get(id));
 }
@@ -41,7 +45,8 @@ export function requestInsights(ids) {
 }
 
 async function loadInsights() {
-  const all = state.known.size === 0;  // after a snapshot: the whole desk in one request
+  // after a snapshot: the whole desk in one request (a long broadcast's: the questions the desk holds)
+  const all = state.known.size === 0 && !partial();
   const ids = [...state.questions.values()].filter((q) => q.open && !state.known.has(q.id)).map((q) => q.id);
   if (!ids.length) return;
   for (const id of ids) state.known.add(id);

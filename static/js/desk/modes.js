@@ -4,8 +4,9 @@ import { $, data, state, t } from "./state.js";
 import { ask, send } from "./server.js";
 import { guarded, holdKeys, settle } from "./guard.js";
 import { toast } from "./toast.js";
-import { restoreFocus } from "./board.js";
+import { board, restoreFocus } from "./board.js";
 import { hub } from "./hub.js";
+import { hold } from "./pages.js";
 
 // Unsaved edits, by question: selecting another card keeps what was typed (and the version it was
 // typed against, so a change made meanwhile on another screen is still caught at Save).
@@ -170,7 +171,16 @@ export function renderMode(q) {
       h("button", { type: "submit", class: "candidate", name: "target", value: String(c.q.id), dataset: { target: c.q.id } },
         h("b", {}, `#${c.q.id}`), c.score ? h("span", { class: "score" }, fmt(t.similar_score, { score: `${Math.round(c.score * 100)}%` })) : null,
         " ", h("span", { class: `badge st-${c.q.status}` }, t.status[c.q.status]), " ", c.q.text.slice(0, 140)))));
-    input.addEventListener("input", () => { fill(); if (!candidates.children.length) candidates.append(h("li", { class: "note" }, t.no_candidates)); });
+    const refill = () => { fill(); if (!candidates.children.length) candidates.append(h("li", { class: "note" }, t.no_candidates)); };
+    input.addEventListener("input", async () => {
+      refill();
+      // a number the desk does not hold (a long broadcast arrives in pages): the server is asked for it
+      const typed = input.value.trim().replace(/^#/, "");
+      if (!/^\d{1,18}$/.test(typed) || state.questions.has(Number(typed))) return;
+      const ack = await ask("desk_question", { id: Number(typed) });
+      if (ack.ok && hold(ack.question)) board.update(state.questions, [ack.question.id]);
+      if (ack.ok && input.isConnected && input.value.trim().replace(/^#/, "") === typed) refill();
+    });
     // Enter in the search box would submit with the first candidate (the form's default button):
     // there it takes only an exact number; a candidate is chosen by clicking it or Tab and Enter
     input.addEventListener("keydown", (e) => {

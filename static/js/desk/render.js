@@ -1,6 +1,6 @@
 // The counters, the on-air strip and its timer, and the redraw: changes applied once per frame.
 import { fmt } from "../dom.js";
-import { $, filtering, forgetCounts, onAir, state, t } from "./state.js";
+import { $, columnTotal, filtering, forgetCounts, onAir, partial, state, t } from "./state.js";
 import { settle } from "./guard.js";
 import { board } from "./board.js";
 import { actionButton } from "./actions.js";
@@ -57,22 +57,20 @@ export function refresh(ids = null) {
   if (ids === null) pendingIds.clear();
   forgetCounts();
   if (ids === null) board.rebuild(state.questions); else board.update(state.questions, ids);
-  let waiting = 0; let queued = 0; let answered = 0;
-  for (const q of state.questions.values()) {
-    if (q.status === "pending") waiting += 1;
-    else if (q.status === "queued") queued += 1;
-    else if (q.status === "answered") answered += 1;
-  }
+  // the server's counts: the desk may hold only the first pages of a long broadcast
+  const paged = partial();
   let shown = 0;
   for (const name of Object.keys(board.order)) {
     shown += board.count(name);
     const count = document.querySelector(`[data-count="${name}"]`);
-    if (count) count.textContent = board.count(name);
+    if (count) count.textContent = paged && !filtering() ? columnTotal(name) : board.count(name);
   }
-  $("count-waiting").textContent = waiting;
-  $("count-queued").textContent = queued;
-  $("count-answered").textContent = answered;
-  $("f-shown").textContent = filtering() ? fmt(t.shown, { n: shown, total: state.questions.size }) : "";
+  $("count-waiting").textContent = state.counts.pending || 0;
+  $("count-queued").textContent = state.counts.queued || 0;
+  $("count-answered").textContent = state.counts.answered || 0;
+  const all = Object.values(state.counts).reduce((a, b) => a + b, 0);
+  $("f-shown").textContent = !filtering() ? ""
+    : paged ? fmt(t.shown_loaded, { n: shown, total: state.questions.size, all }) : fmt(t.shown, { n: shown, total: state.questions.size });
   if (ids === null || ids.some((id) => state.questions.get(id)?.status === "on_air" || id === state.stripId)) renderStrip();
   state.stripId = onAir()?.id;
   if (ids === null || ids.includes(state.selected)) renderInspector();

@@ -11,6 +11,9 @@ export const state = {
   suggestions: new Map(),  // id -> suggested category id
   similar: new Map(),    // id -> {version, items: [{id, score}]}
   known: new Set(),      // ids the server has told us insights for (at their version)
+  // A long broadcast arrives in pages: each column's first cards, every status's count, and where each
+  // column's order continues ({column: {order: cursor or null}}; null: the desk holds that end whole).
+  counts: {}, columns: {}, pages: {},
 };
 export const prefs = JSON.parse(localStorage.getItem("companion:moderate") || "{}");
 export const savePrefs = () => localStorage.setItem("companion:moderate", JSON.stringify(prefs));
@@ -66,6 +69,20 @@ export function mergedHere(id) {
     }
   }
   return mergedInto.get(id) || [];
+}
+
+/** How many questions a column holds on the server (the desk may hold only its first pages). */
+export function columnTotal(name) {
+  let n = 0;
+  for (const [status, count] of Object.entries(state.counts)) if (state.columns[status] === name) n += count;
+  return n;
+}
+/** The desk holds only part of the broadcast's questions (a column's pages continue on the server). */
+export const partial = () => Object.values(state.pages).some((orders) => Object.values(orders).some((c) => c !== null));
+/** A change's question moved between statuses (`was`: the status before; null: a new question). */
+export function countMove(was, status) {
+  if (was) state.counts[was] = Math.max(0, (state.counts[was] || 0) - 1);
+  state.counts[status] = (state.counts[status] || 0) + 1;
 }
 
 export function onAir() {
