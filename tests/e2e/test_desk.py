@@ -220,6 +220,29 @@ def test_the_settings_show_the_broadcasts_state_and_take_no_click_until_the_desk
     context.close()
 
 
+def test_the_callers_form_has_its_button_in_view_and_the_panel_comes_back_on_a_card(browser, server, key):  # noqa: F811
+    """At 1366x768 "Add question" was below the drawer's fold: a scroll inside the drawer for every call."""
+    (qid,) = ask(server, key, "Когда отремонтируют дорогу на улице Тұран, 37? Уже третий год ямы, машины ломаются.")
+    page = desk(browser, server)
+    pick(page, qid)
+    page.click("#tab-phone")
+    page.click("#p-text")  # the drawer grows after the click: the click lands where it was aimed
+    page.keyboard.type("Звонок: нет света в подъезде")
+    assert page.evaluate("document.activeElement.id") == "p-text"
+    page.wait_for_timeout(100)
+    button = page.locator("#phone-form button[type=submit]").bounding_box()
+    drawer = page.locator("#drawer").bounding_box()
+    assert button["y"] + button["height"] <= drawer["y"] + drawer["height"] <= LAPTOP["height"]
+    assert page.evaluate("document.getElementById('drawer').scrollTop") == 0
+    pick(page, qid)  # back to the cards: the panel's actions are in view again, the typed call kept
+    page.wait_for_timeout(100)
+    approve = page.locator("#insp-actions [data-action=approve]").bounding_box()
+    inspector = page.locator("#inspector").bounding_box()
+    assert approve["y"] + approve["height"] <= inspector["y"] + inspector["height"]
+    assert page.input_value("#p-text") == "Звонок: нет света в подъезде"
+    assert page.errors == []
+
+
 def test_with_pre_moderation_off_an_unread_question_still_asks_before_air(browser, server, key):  # noqa: F811
     page = desk(browser, server)
     page.click("#tab-settings")

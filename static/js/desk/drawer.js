@@ -72,9 +72,25 @@ export function applySettings(settings) {
   $("overlay-state").textContent = cleared ? t.overlay_cleared : "";
 }
 
+// While the caller's form is in use, the tools take the room it needs ("Add question" in view at 1366x768);
+// the selected question's panel gets it back when the focus leaves them. The drawer grows only after the
+// click that brought the focus in, so nothing moves under the pointer between its press and its release.
+function wireRoom() {
+  const drawer = $("drawer");
+  const side = drawer.closest(".side");
+  let pressing = false;
+  const sync = () => side.classList.toggle("tools-open", !$("phone-panel").hidden && drawer.contains(document.activeElement));
+  drawer.addEventListener("pointerdown", () => { pressing = true; });
+  document.addEventListener("pointerup", () => { if (pressing) { pressing = false; setTimeout(sync, 0); } }, true);
+  drawer.addEventListener("focusin", () => { if (!pressing) sync(); });
+  drawer.addEventListener("focusout", () => setTimeout(sync, 0));
+  return sync;
+}
+
 export function wireDrawer() {
+  const room = wireRoom();
   for (const tab of tabs) {
-    tab.addEventListener("click", () => openTab(tab.id, { toggle: true }));
+    tab.addEventListener("click", () => { openTab(tab.id, { toggle: true }); setTimeout(room, 0); });
     tab.addEventListener("keydown", (e) => {
       if (e.key !== "ArrowRight" && e.key !== "ArrowLeft") return;
       e.preventDefault();
