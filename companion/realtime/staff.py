@@ -77,6 +77,16 @@ def staff_desk_question(data=None):
     return {"question": staff_question(question)}
 
 
+@socketio.on("desk_questions", namespace=STAFF_NS)
+@acknowledged
+@authorised("moderate")
+def staff_desk_questions(data=None):
+    """These questions of this broadcast, by number ({ids}: at most a page; the others are left out): those
+    the votes moved into the part of Approved the desk holds, whose cards it does not have."""
+    return {"questions": [staff_question(q) for q in desk.questions_by_id(current_broadcast(),
+                                                                          desk.question_ids(payload(data).get("ids")))]}
+
+
 @socketio.on("get_prompter", namespace=STAFF_NS)
 @acknowledged
 @authorised("prompt")

@@ -11,7 +11,7 @@ from ..extensions import db
 from ..errors import ValidationError
 from ..permissions import audience_questions as _audience
 from ..models import Broadcast, Category, Question, QuestionStatus
-from .fields import MAX_ID
+from .fields import MAX_ID, parse_id
 from .moderation import DESK_COLUMNS
 
 S = QuestionStatus
@@ -106,6 +106,14 @@ def snapshot_questions(broadcast: Broadcast) -> tuple[list[Question], dict]:
         for q in rows:
             found.setdefault(q.id, q)
     return [found[i] for i in sorted(found)], pages
+
+
+def question_ids(value) -> list[int]:
+    """A desk's list of question numbers (at most a PAGE of them), or a ValidationError."""
+    ids = [parse_id(v) for v in value] if isinstance(value, list) and len(value) <= PAGE else [None]
+    if None in ids:
+        raise ValidationError(_l("The desk asked for questions in a way it cannot be read."))
+    return ids
 
 
 def questions_by_id(broadcast: Broadcast, ids: list[int]) -> list[Question]:
