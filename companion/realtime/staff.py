@@ -55,6 +55,9 @@ def staff_desk_page(data=None):
     broadcast = current_broadcast()
     data = payload(data)
     questions, cursor = desk.page(broadcast, data.get("column"), data.get("order"), data.get("cursor"))
+    # and those merged into the page's questions (the desk lists them under their target, to unmerge)
+    held = {q.id for q in questions}
+    questions += [q for q in desk.merged_into(broadcast, list(held)) if q.id not in held]
     return {"version": broadcast.version, "questions": [staff_question(q) for q in questions], "cursor": cursor,
             "counts": desk.status_counts(broadcast)}
 

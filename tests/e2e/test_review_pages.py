@@ -114,3 +114,33 @@ def test_desk_questions_gives_this_broadcasts_questions_and_refuses_what_it_cann
         assert not ack["ok"] and ack["error"]["code"] == "forbidden"
     finally:
         speaker.disconnect()
+
+
+def test_the_questions_merged_into_a_held_one_come_with_it_however_old(long_broadcast, desk):
+    client = socketio.Client()
+    client.connect(long_broadcast.url, namespaces=["/staff"], auth={"slug": "demo"}, transports=["websocket"],
+                   headers={"Cookie": long_broadcast.login("mod")})
+    try:
+        def merge(source, target):
+            q = client.call("desk_question", {"id": source}, namespace="/staff", timeout=10)["question"]
+            assert client.call("merge_question", {"id": source, "version": q["version"], "target_id": target},
+                               namespace="/staff", timeout=10)["ok"]
+        merge(2, 4995)
+        merge(3, 4995)  # the newest waiting: in the snapshot; its sources far older than Done's first page
+        merge(12, 1501)  # a waiting question a few pages down Incoming
+        snapshot = client.call("get_snapshot", {}, namespace="/staff", timeout=30)
+        assert {2, 3} <= {q["id"] for q in snapshot["questions"]}
+        page = client.call("desk_page", {"column": "incoming", "order": "newest", "cursor": [1502]},
+                           namespace="/staff", timeout=30)
+        assert page["questions"][0]["id"] == 1501 and 12 in {q["id"] for q in page["questions"]}
+    finally:
+        client.disconnect()
+    # the desk lists them under the target, each with its Unmerge
+    desk.reload()
+    desk.locator("#list-incoming > li.qcard[data-id='4995']").click()
+    desk.locator("#merged-list [data-unmerge='2']").click()
+    deadline = time.monotonic() + 10
+    while database(long_broadcast).execute("SELECT status FROM question WHERE id = 2").fetchone()[0] == "merged":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert desk.locator("#merged-list li").count() == 1
