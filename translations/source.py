@@ -22,6 +22,9 @@ T = {
     "The desk asked for a page of its column in a way it cannot be read.": (
         "Пульт запросил страницу колонки в непонятном виде.", "Пульт бағанның бетін түсініксіз түрде сұрады."),
     # the desk of a long broadcast, held in pages (static/js/desk/pages.js)
+    "Show more (not on this desk: %(n)s)": ("Показать ещё (нет на пульте: %(n)s)", "Тағы көрсету (пультте жоқ: %(n)s)"),
+    "The desk asked for questions in a way it cannot be read.": (
+        "Пульт запросил вопросы в непонятном виде.", "Пульт сұрақтарды түсініксіз түрде сұрады."),
     "%(n)s of the %(total)s questions on this desk shown (%(all)s in the broadcast: show more in a column to search further)": (
         "показано %(n)s из %(total)s вопросов на пульте (всего в эфире %(all)s: чтобы искать дальше, нажмите «Показать ещё» в колонке)",
         "Пульттегі %(total)s сұрақтың %(n)s көрсетілді (эфирде барлығы %(all)s: әрі қарай іздеу үшін бағандағы «Тағы көрсету» түймесін басыңыз)"),

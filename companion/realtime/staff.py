@@ -55,6 +55,9 @@ def staff_desk_page(data=None):
     broadcast = current_broadcast()
     data = payload(data)
     questions, cursor = desk.page(broadcast, data.get("column"), data.get("order"), data.get("cursor"))
+    # and those merged into the page's questions (the desk lists them under their target, to unmerge)
+    held = {q.id for q in questions}
+    questions += [q for q in desk.merged_into(broadcast, list(held)) if q.id not in held]
     return {"version": broadcast.version, "questions": [staff_question(q) for q in questions], "cursor": cursor,
             "counts": desk.status_counts(broadcast)}
 
@@ -75,6 +78,16 @@ def staff_desk_question(data=None):
     """One question of this broadcast by its number (a merge's target typed by number, not among those loaded)."""
     question = moderation.get_question(current_broadcast(), payload(data).get("id"))
     return {"question": staff_question(question)}
+
+
+@socketio.on("desk_questions", namespace=STAFF_NS)
+@acknowledged
+@authorised("moderate")
+def staff_desk_questions(data=None):
+    """These questions of this broadcast, by number ({ids}: at most a page; the others are left out): those
+    the votes moved into the part of Approved the desk holds, whose cards it does not have."""
+    return {"questions": [staff_question(q) for q in desk.questions_by_id(current_broadcast(),
+                                                                          desk.question_ids(payload(data).get("ids")))]}
 
 
 @socketio.on("get_prompter", namespace=STAFF_NS)

@@ -11,7 +11,7 @@ from ..extensions import db
 from ..errors import ValidationError
 from ..permissions import audience_questions as _audience
 from ..models import Broadcast, Category, Question, QuestionStatus
-from .fields import MAX_ID
+from .fields import MAX_ID, parse_id
 from .moderation import DESK_COLUMNS
 
 S = QuestionStatus
@@ -105,7 +105,27 @@ def snapshot_questions(broadcast: Broadcast) -> tuple[list[Question], dict]:
         pages.setdefault(column, {})[order] = cursor
         for q in rows:
             found.setdefault(q.id, q)
+    for q in merged_into(broadcast, list(found)):
+        found.setdefault(q.id, q)
     return [found[i] for i in sorted(found)], pages
+
+
+def merged_into(broadcast: Broadcast, ids: list[int]) -> list[Question]:
+    """The questions merged into these (the desk lists them under their target, each to unmerge; on a long
+    broadcast they are mostly older than the pages of Done it holds)."""
+    if not ids:
+        return []
+    return list(db.session.execute(select(Question).where(
+        Question.broadcast_id == broadcast.id, Question.status == S.MERGED.value, Question.merged_into_id.in_(ids))
+        .options(selectinload(Question.appeal)).order_by(Question.id)).scalars())
+
+
+def question_ids(value) -> list[int]:
+    """A desk's list of question numbers (at most a PAGE of them), or a ValidationError."""
+    ids = [parse_id(v) for v in value] if isinstance(value, list) and len(value) <= PAGE else [None]
+    if None in ids:
+        raise ValidationError(_l("The desk asked for questions in a way it cannot be read."))
+    return ids
 
 
 def questions_by_id(broadcast: Broadcast, ids: list[int]) -> list[Question]:

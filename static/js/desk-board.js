@@ -25,6 +25,7 @@ export function columnOf(q) {
  * A board over `state.questions`. `view` supplies: t (strings), locale, matches(q), selected(),
  * newestFirst(), groupSize(q), mergedCount(q), categoryName(id), suggestion(q), onSelect(id), and for a
  * broadcast the desk holds in pages: total(name) (the server's count, or null), more(name), loadMore(name),
+ * unheld(name) (while a search runs: how many of the column's questions the desk does not hold),
  * onNewAbove(name, n) (cards that arrived above the selected one, out of sight, since the list was last at its top).
  */
 export function createBoard(view) {
@@ -87,19 +88,21 @@ export function createBoard(view) {
     const shown = Math.min(order[name].length, limit[name]);
     // a long broadcast: what the server holds beyond the desk's pages counts too
     const hidden = Math.max(order[name].length, view.total?.(name) ?? 0) - shown;
+    // a search on a long broadcast reads only what the desk holds: the rest of the column is a page away
+    const further = hidden > 0 ? 0 : view.unheld?.(name) ?? 0;
     let more = list(name).querySelector(":scope > li.more");
-    if (hidden <= 0) { more?.remove(); return; }
+    if (hidden <= 0 && further <= 0) { more?.remove(); return; }
     if (!more) {
       more = h("li", { class: "more" }, h("button", { type: "button", class: "button small", onclick: async (e) => {
         limit[name] += WINDOW * 4;
         if (order[name].length < limit[name] && view.more?.(name)) {
           e.currentTarget.disabled = true;
-          await view.loadMore(name);
+          if (await view.loadMore(name)) return;  // the desk redrew itself, its counts too
         }
         rebuild(questions);
       } }));
     }
-    more.firstChild.textContent = fmt(t.show_more, { n: hidden });
+    more.firstChild.textContent = hidden > 0 ? fmt(t.show_more, { n: hidden }) : fmt(t.show_more_server, { n: further });
     list(name).append(more);  // always last
   }
 

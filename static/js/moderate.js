@@ -14,6 +14,7 @@ import { fillCategoryFilter, wireFilters } from "./desk/filters.js";
 import { wireQueueDrag } from "./desk/queue.js";
 import { announceNew, applySettings, renderBackstage, wireDrawer } from "./desk/drawer.js";
 import { wireKeyboard } from "./desk/keyboard.js";
+import { climbed, fetchSoon } from "./desk/pages.js";
 
 hub.select = select;
 hub.renderInspector = renderInspector;
@@ -63,10 +64,13 @@ live.socket.on("desk_changed", live.versioned((event) => {
 }));
 live.socket.on("votes_changed", (event) => {
   const ids = [];
+  const missing = [];
   for (const [id, votes] of Object.entries(event.votes)) {
     const q = state.questions.get(Number(id));
-    if (q) { q.votes = votes; ids.push(q.id); }
+    if (q) { q.votes = votes; ids.push(q.id); } else if (climbed(Number(id), votes)) missing.push(Number(id));
   }
   if (ids.length) refreshSoon(ids);
+  // a long broadcast: one the desk does not hold climbed into the part of Approved it shows
+  if (missing.length) fetchSoon(missing, refreshSoon);
 });
 $("incoming-new").addEventListener("click", () => board.toTop("incoming"));

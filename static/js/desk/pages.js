@@ -49,3 +49,30 @@ export async function loadPage(name) {
     return true;
   } finally { loading.delete(name); }
 }
+
+/** Votes reorder Approved (most voted first): a question the desk does not hold, with these votes, now
+ * belongs in the part of that column the desk's pages reach. */
+export function climbed(id, votes) {
+  const c = state.pages.approved?.votes ?? null;
+  return c !== null && (votes > c[0] || (votes === c[0] && id <= c[1]));
+}
+
+const wanted = new Set();
+let waiting = null;
+/** Fetch these questions from the server, a second's worth in one request (votes arrive several times a
+ * second, and every request counts against the connection's allowance); `then(ids)`: those now held. */
+export function fetchSoon(ids, then) {
+  for (const id of ids) wanted.add(id);
+  if (waiting || !wanted.size) return;
+  waiting = setTimeout(async () => {
+    const batch = [...wanted].slice(0, 300);
+    for (const id of batch) wanted.delete(id);
+    const ack = await ask("desk_questions", { ids: batch });
+    waiting = null;
+    if (ack.ok) {
+      const held = ack.questions.filter(hold).map((q) => q.id);
+      if (held.length) then(held);
+    }
+    fetchSoon([], then);
+  }, 1000);
+}
