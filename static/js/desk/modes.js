@@ -172,14 +172,19 @@ export function renderMode(q) {
         h("b", {}, `#${c.q.id}`), c.score ? h("span", { class: "score" }, fmt(t.similar_score, { score: `${Math.round(c.score * 100)}%` })) : null,
         " ", h("span", { class: `badge st-${c.q.status}` }, t.status[c.q.status]), " ", c.q.text.slice(0, 140)))));
     const refill = () => { fill(); if (!candidates.children.length) candidates.append(h("li", { class: "note" }, t.no_candidates)); };
-    input.addEventListener("input", async () => {
+    let lookup = null;
+    input.addEventListener("input", () => {
       refill();
-      // a number the desk does not hold (a long broadcast arrives in pages): the server is asked for it
+      // a number the desk does not hold (a long broadcast arrives in pages): the server is asked for it, once
+      // the typing pauses (not once a digit)
+      clearTimeout(lookup);
       const typed = input.value.trim().replace(/^#/, "");
       if (!/^\d{1,18}$/.test(typed) || state.questions.has(Number(typed))) return;
-      const ack = await ask("desk_question", { id: Number(typed) });
-      if (ack.ok && hold(ack.question)) board.update(state.questions, [ack.question.id]);
-      if (ack.ok && input.isConnected && input.value.trim().replace(/^#/, "") === typed) refill();
+      lookup = setTimeout(async () => {
+        const ack = await ask("desk_question", { id: Number(typed) });
+        if (ack.ok && hold(ack.question)) board.update(state.questions, [ack.question.id]);
+        if (ack.ok && input.isConnected && input.value.trim().replace(/^#/, "") === typed) refill();
+      }, 250);
     });
     // Enter in the search box would submit with the first candidate (the form's default button):
     // there it takes only an exact number; a candidate is chosen by clicking it or Tab and Enter
