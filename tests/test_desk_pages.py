@@ -3,6 +3,8 @@ cards and every status's count, `desk_page` continues a column in its order to t
 names the status its question had, so a desk keeps its counts for questions it does not hold."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import insert, select
 
@@ -164,3 +166,20 @@ def test_the_similar_questions_come_with_themselves(app, staff_socket):
     ack = mod.emit("similar_questions", {"id": ids[0]}, namespace="/staff", callback=True)
     assert ack["ok"] and {s["id"] for s in ack["similar"]} == set(ids[1:])
     assert {q["id"] for q in ack["questions"]} == set(ids[1:]) and all("text" in q for q in ack["questions"])
+
+
+def test_one_socket_asking_for_pages_and_snapshots_in_a_loop_is_refused_not_served(app, staff_socket):
+    """A page of a long broadcast is tens of milliseconds of the server's work and a snapshot hundreds: one
+    moderator socket asking twenty times a second held up every other moderator for seconds."""
+    seed(app, {"pending": 2 * PAGE + 10})
+    mod, other = staff_socket("mod"), staff_socket("mod2")
+    cursor = mod.emit("get_snapshot", {}, namespace="/staff", callback=True)["pages"]["incoming"]["newest"]
+    answers = [mod.emit("desk_page", {"column": "incoming", "order": "newest", "cursor": cursor}, namespace="/staff",
+                        callback=True) for _ in range(12)]
+    refused = [a for a in answers if not a["ok"]]
+    assert refused and all(a["error"]["code"] == "rate_limited" for a in refused)
+    assert sum(a["ok"] for a in answers) <= 7  # a burst of 40 tokens: the snapshot's 10, then 5 a page
+    assert mod.is_connected("/staff")  # refused, not cut off
+    time.sleep(0.1)  # two tokens back
+    assert mod.emit("get_prompter", {}, namespace="/staff", callback=True)["ok"]  # a cheap event still goes
+    assert other.emit("get_snapshot", {}, namespace="/staff", callback=True)["ok"]  # the allowance is per connection

@@ -30,16 +30,24 @@ BINARY = (str(sio_packet.BINARY_EVENT), str(sio_packet.BINARY_ACK))
 EVENT = str(sio_packet.EVENT)
 
 
-def take_token(environ: dict, rate: float) -> str:
-    """One token from the connection's bucket: "ok", "limited", or "flood" (close it)."""
+# The staff's events that read much more than others cost more of the allowance: the desk's whole state
+# (a long broadcast's is 300 ms of the server's work), a page of a column, the duplicate groups. A desk asks
+# for them a few times a minute; one socket asking twenty times a second held up every other moderator for
+# seconds. (A viewer's snapshot is the broadcast's recent copy, as cheap as any event.)
+COSTLY = {"get_snapshot": 10, "desk_page": 5, "desk_insights": 5, "desk_questions": 5}
+STAFF_EVENT = EVENT + "/staff,"
+
+
+def take_token(environ: dict, rate: float, cost: int = 1) -> str:
+    """`cost` tokens from the connection's bucket: "ok", "limited", or "flood" (close it)."""
     now = time.monotonic()
     bucket = environ.get("companion.bucket")
     if bucket is None:
         bucket = environ["companion.bucket"] = {"tokens": 2.0 * rate, "at": now, "debt": 0.0}
     bucket["tokens"] = min(2.0 * rate, bucket["tokens"] + (now - bucket["at"]) * rate)
     bucket["at"] = now
-    if bucket["tokens"] >= 1:
-        bucket["tokens"] -= 1
+    if bucket["tokens"] >= cost:
+        bucket["tokens"] -= cost
         bucket["debt"] = max(0.0, bucket["debt"] - 1.0 / rate)
         return "ok"
     bucket["debt"] += 1.0 / rate
@@ -93,7 +101,10 @@ def install(server, app: Flask) -> None:
         is_event = data[:1] == EVENT
         if is_event and verdict == "ok":
             name = quick_name(data)
-            if name is not None:  # the common case: one decode, python-socketio's
+            if name in COSTLY and data.startswith(STAFF_EVENT):  # the rest of its cost (the packet took one token)
+                verdict = take_token(environ, app.config["EVENTS_PER_SECOND_PER_CONNECTION"], COSTLY[name] - 1)
+                verdict = "limited" if verdict == "flood" else verdict  # refused, not yet a flood
+            elif name is not None:  # the common case: one decode, python-socketio's
                 return None if name in RESERVED else checked(eio_sid, data)
         if verdict == "limited" or is_event:
             try:
