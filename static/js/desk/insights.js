@@ -5,7 +5,7 @@ import { ask, send } from "./server.js";
 import { guarded, settle } from "./guard.js";
 import { board } from "./board.js";
 import { hub } from "./hub.js";
-import { hold } from "./pages.js";
+import { takeNewer } from "./pages.js";
 
 export async function loadSimilar(id) {
   const q = state.questions.get(id);
@@ -15,7 +15,7 @@ export async function loadSimilar(id) {
   const ack = await ask("similar_questions", { id });
   if (!ack.ok) return;
   // the similar questions themselves: a long broadcast's desk may not hold them
-  const brought = (ack.questions || []).filter(hold).map((x) => x.id);
+  const brought = (ack.questions || []).filter(takeNewer).map((x) => x.id);
   if (brought.length) board.update(state.questions, brought);
   state.similar.set(id, { version: q.version, items: ack.similar });
   if (state.selected === id) renderSimilar(state.questions.get(id));

@@ -6,7 +6,7 @@ import { guarded, holdKeys, settle } from "./guard.js";
 import { toast } from "./toast.js";
 import { board, restoreFocus } from "./board.js";
 import { hub } from "./hub.js";
-import { hold } from "./pages.js";
+import { takeNewer } from "./pages.js";
 
 // Unsaved edits, by question: selecting another card keeps what was typed (and the version it was
 // typed against, so a change made meanwhile on another screen is still caught at Save).
@@ -182,7 +182,7 @@ export function renderMode(q) {
       if (!/^\d{1,18}$/.test(typed) || state.questions.has(Number(typed))) return;
       lookup = setTimeout(async () => {
         const ack = await ask("desk_question", { id: Number(typed) });
-        if (ack.ok && hold(ack.question)) board.update(state.questions, [ack.question.id]);
+        if (ack.ok && takeNewer(ack.question)) board.update(state.questions, [ack.question.id]);
         if (ack.ok && input.isConnected && input.value.trim().replace(/^#/, "") === typed) refill();
       }, 250);
     });

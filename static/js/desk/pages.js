@@ -25,7 +25,7 @@ export function reached(q) {
 }
 
 /** Put a question the server sent on the desk, unless the desk holds a newer copy of it. */
-export function hold(q) {
+export function takeNewer(q) {
   const mine = state.questions.get(q.id);
   if (mine && mine.version >= q.version) return false;
   state.questions.set(q.id, q);
@@ -45,7 +45,7 @@ export async function loadPage(name) {
     state.pages[name][order] = ack.cursor;
     // read to its end from its start: the desk holds the whole column, in every order
     if (ack.cursor === null) for (const other of Object.keys(state.pages[name])) state.pages[name][other] = null;
-    for (const q of ack.questions) hold(q);
+    for (const q of ack.questions) takeNewer(q);
     return true;
   } finally { loading.delete(name); }
 }
@@ -70,7 +70,7 @@ export function fetchSoon(ids, then) {
     const ack = await ask("desk_questions", { ids: batch });
     waiting = null;
     if (ack.ok) {
-      const held = ack.questions.filter(hold).map((q) => q.id);
+      const held = ack.questions.filter(takeNewer).map((q) => q.id);
       if (held.length) then(held);
     }
     fetchSoon([], then);
