@@ -13,11 +13,12 @@ from .test_sockets import ask, received
 
 def _desk(snapshot: dict) -> dict:
     return {"version": snapshot["version"], "settings": snapshot["settings"], "backstage": snapshot["backstage"],
-            "questions": {q["id"]: q for q in snapshot["questions"]}}
+            "questions": {q["id"]: q for q in snapshot["questions"]}, "counts": snapshot["counts"]}
 
 
 def _apply_desk(state: dict, events: list[dict], votes: list[dict]) -> dict:
-    """moderate.js: desk_changed replaces each question it carries; settings and backstage when sent."""
+    """moderate.js: desk_changed replaces each question it carries and moves the counts by its `was`;
+    settings and backstage when sent."""
     state = copy.deepcopy(state)
     for event in events:
         assert event["version"] == state["version"] + 1, "a desk event skipped a version"
@@ -27,6 +28,11 @@ def _apply_desk(state: dict, events: list[dict], votes: list[dict]) -> dict:
         if event.get("backstage"):
             state["backstage"] = event["backstage"]
         for q in event["questions"]:
+            q = dict(q)
+            was = q.pop("was")  # the status before: the desk's counts move by it (desk/state.js countMove)
+            if was is not None:
+                state["counts"][was] -= 1
+            state["counts"][q["status"]] += 1
             state["questions"][q["id"]] = q
     for event in votes:
         for qid, n in event["votes"].items():
@@ -78,8 +84,11 @@ def _differences(held: dict, fresh: dict) -> list[str]:
 
 
 @pytest.fixture
-def screens(viewer_socket, staff_socket):
+def screens(app, viewer_socket, staff_socket):
     """A moderator who acts, a second moderator's desk, the teleprompter, and two viewers who ask."""
+    # the desk reads its whole snapshot after every action, as no real desk does (a snapshot costs 10 of a
+    # connection's 20 events a second: realtime/gate.py); what is checked here is what the screens show
+    app.config["EVENTS_PER_SECOND_PER_CONNECTION"] = 10 ** 6
     actor, desk, speaker = staff_socket("mod"), staff_socket("mod2"), staff_socket("speaker")
     asker, watcher = viewer_socket(), viewer_socket()
     for n in range(6):  # three each: a viewer may ask only a few a minute
