@@ -29,8 +29,8 @@ from ..runtime import runtime
 from ..extensions import db
 from ..models import LANGUAGES, Appeal, AppealEvent, AppealTopic, Topic, TopicRun, TopicState, User, utcnow
 from .audit import audit
-from ..errors import Conflict, NotFound, ValidationError
-from .fields import UNSTORABLE_MESSAGE, Limit, at_most_characters, parse_id, storable
+from ..errors import Conflict, NotFound, StaleVersion, ValidationError
+from .fields import UNSTORABLE_MESSAGE, Limit, at_most_characters, parse_id, parse_version, storable
 from .language import NAME_FIELDS
 from .similarity import keyword_stems, text_stems
 
@@ -189,18 +189,44 @@ def get_topic(topic_id) -> Topic:
     return topic
 
 
+def _stale(topic: Topic) -> StaleVersion:
+    return StaleVersion(_l("Someone else saved this topic meanwhile. Your form is below as you typed it; "
+                           "check what is saved now and save again to replace it."), current_version=topic.version)
+
+
 def save_topic(values, topic_id=None, *, actor: User | None) -> Topic:
-    """Create a topic (`topic_id` None) or change its names, keywords and whether it is active. The new rules
-    apply to appeals registered from now on; `request_retag` applies them to the others."""
+    """Create a topic (`topic_id` None) or change its names, keywords and whether it is active, from a form
+    of the version the topic had when it was shown (`version`): StaleVersion if another admin saved it
+    since, as saving the form would undo their change unseen. The new rules apply to appeals registered
+    from now on; `request_retag` applies them to the others."""
+    if topic_id is None:
+        topic = Topic(version=0)
+        seen = 0
+    else:
+        topic = get_topic(topic_id)
+        raw = values.get("version")
+        seen = parse_version(raw) if isinstance(raw, str) and raw else None
+        if seen is None:
+            raise ValidationError(_l("Invalid version."), fields={"version": _l("Invalid version.")})
+        if seen != topic.version:
+            raise _stale(topic)
     clean = validate_topic(values)
-    topic = get_topic(topic_id) if topic_id is not None else Topic(version=0)
+    now = utcnow()
     if topic.id is None:
+        for key, value in clean.items():
+            setattr(topic, key, value)
+        topic.version, topic.updated_at = 1, now
         db.session.add(topic)
-    for key, value in clean.items():
-        setattr(topic, key, value)
-    topic.version = (topic.version or 0) + 1
-    topic.updated_at = utcnow()
-    db.session.flush()
+        db.session.flush()
+    # the write is claimed where the version still is the one the form was of: of two admins saving at once,
+    # the second is told, not silently overwriting the first
+    elif db.session.execute(update(Topic).where(Topic.id == topic.id, Topic.version == seen)
+                            .values(**clean, version=seen + 1, updated_at=now)
+                            .execution_options(synchronize_session=False)).rowcount != 1:
+        db.session.rollback()
+        raise _stale(get_topic(topic_id))
+    else:
+        db.session.refresh(topic)
     audit(actor, "topic_saved", topic=topic.id, active=topic.active, keywords=len(clean["keywords"].splitlines()))
     db.session.commit()
     return topic

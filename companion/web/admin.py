@@ -16,7 +16,7 @@ from .guard import permission_required
 from ..realtime.emit import publish
 from ..services import accounts, apikeys, appeals, auditlog, blocking, deadlines, desk, moderation, organisation, topics
 from ..services import broadcasts as broadcast_service
-from ..errors import ServiceError
+from ..errors import ServiceError, StaleVersion
 from ..services.fields import Limit, parse_id
 from .forms import ApiKeyForm, BroadcastForm, EmptyForm, UserForm, UserRoleForm
 
@@ -340,8 +340,10 @@ def topic_save(topic_id: int | None = None):
         topic = topics.save_topic(request.form, topic_id, actor=current_user)
     except ServiceError as exc:
         db.session.rollback()
-        return _topics_page({"id": topic_id or "new", "values": request.form, "errors": exc.fields,
-                             "message": str(exc.message)}, exc.status)
+        failed = {"id": topic_id or "new", "values": request.form, "errors": exc.fields, "message": str(exc.message)}
+        if isinstance(exc, StaleVersion):  # saved by another admin: the form as typed, of the version now stored
+            failed.update(version=exc.detail["current_version"], saved=topics.get_topic(topic_id))
+        return _topics_page(failed, exc.status)
     flash(_("Saved. The rules apply to appeals from now on; apply them again to update the others."), "ok")
     return redirect(url_for("admin.topics_page") + f"#topic-{topic.id}")
 
