@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select, update
 
 from companion import create_app
 from companion.extensions import db
-from companion.models import AppealTopic, AuditEvent, Topic, TopicRun, User
+from companion.models import AppealEvent, AppealTopic, AuditEvent, Topic, TopicRun, User
 from companion.services import analytics, apikeys, appeals, topics
 from companion.errors import ValidationError
 
@@ -114,7 +114,8 @@ def test_topics_are_suggested_when_an_appeal_arrives_on_every_channel(app, viewe
     snow = ask(app, "Снег во дворе не убирают")["tracking_code"]
     with app.app_context():
         assert tags(snow) == {"Snow": "suggested", YARDS: "suggested"}
-        topics.save_topic({"name_kk": "Қар", "name_ru": "Снег", "name_en": "Snow", "keywords": "снег"},
+        topics.save_topic({"name_kk": "Қар", "name_ru": "Снег", "name_en": "Snow", "keywords": "снег",
+                           "version": str(db.session.get(Topic, topic_id("Snow")).version)},
                           topic_id("Snow"), actor=user("admin"))  # switched off: suggested no more
     later = ask(app, "Снег не убирают")["tracking_code"]
     with app.app_context():
@@ -138,7 +139,7 @@ def test_reapplying_the_rules_changes_suggestions_only_and_keeps_staff_choices(a
         for name, keywords in ((YARDS, "аула\nyard"), (HEATING, "отопление\nспасибо")):
             topic = db.session.get(Topic, topic_id(name))
             topics.save_topic({"name_kk": topic.name_kk, "name_ru": topic.name_ru, "name_en": topic.name_en,
-                               "keywords": keywords, "active": "1"}, topic.id, actor=officer)
+                               "keywords": keywords, "active": "1", "version": str(topic.version)}, topic.id, actor=officer)
         assert topics.rules_changed_since(topics.latest_run())
         old = topics.request_retag(officer)
         run = topics.request_retag(officer)  # asked again: the first one starts over
@@ -158,7 +159,7 @@ def test_reapplying_the_rules_changes_suggestions_only_and_keeps_staff_choices(a
         # a topic switched off: applied again, its suggestions go; what staff confirmed of it would stay
         lighting = db.session.get(Topic, topic_id(LIGHTING))
         topics.save_topic({"name_kk": lighting.name_kk, "name_ru": lighting.name_ru, "name_en": lighting.name_en,
-                           "keywords": lighting.keywords}, lighting.id, actor=officer)
+                           "keywords": lighting.keywords, "version": str(lighting.version)}, lighting.id, actor=officer)
         run = topics.request_retag(officer)
         topics.work()
         assert db.session.get(TopicRun, run.id).changed == 1 and tags(codes[0]) == {YARDS: "confirmed"}
@@ -264,13 +265,15 @@ def test_admins_add_change_and_switch_off_topics_and_bad_input_comes_back_whole(
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(Topic)).scalar_one() == 6
     # a change: new keywords, switched off (the box left unticked), its version taken
-    changed = admin.post(f"/admin/topics/{snow_id}", data={**new, "keywords": "сугроб", "active": ""})
+    with app.app_context():
+        seen = db.session.get(Topic, snow_id).version  # the version the page's form carries
+    changed = admin.post(f"/admin/topics/{snow_id}", data={**new, "keywords": "сугроб", "active": "", "version": str(seen)})
     assert changed.status_code == 302
     with app.app_context():
         snow = db.session.get(Topic, snow_id)
         assert (snow.keywords, snow.active, snow.version) == ("сугроб", False, 2)
         assert db.session.execute(select(AuditEvent).where(AuditEvent.action == "topic_saved")).scalars().all()
-    bad_edit = admin.post(f"/admin/topics/{snow_id}", data={**new, "name_kk": "  "})
+    bad_edit = admin.post(f"/admin/topics/{snow_id}", data={**new, "name_kk": "  ", "version": "2"})
     assert bad_edit.status_code == 400 and f'id="t{snow_id}-name_kk-error"' in bad_edit.get_data(as_text=True)
     assert admin.post("/admin/topics/9999", data=new).status_code == 404
     assert admin.post("/admin/topics", data={**new, "csrf_token": "forged"}).status_code == 400  # no valid CSRF token
@@ -413,3 +416,19 @@ def test_the_analytics_count_appeals_by_topic(app, staff_client):
     assert rows == {ROADS: 2, LIGHTING: 2}
     page = staff_client("head").get("/analytics").get_data(as_text=True)
     assert 'id="topic"' in page and "By topic" in page
+
+
+def test_a_choice_already_made_adds_no_second_step_and_no_version(app):
+    """Found by the review of topic tags: "remove" sent twice recorded two identical steps."""
+    code = ask(app, "Дорога во дворе вся в ямах")["tracking_code"]
+    with app.app_context():
+        admin = user("admin")
+        for _ in range(2):
+            appeal = topics.choose(appeals.by_code(code), topic_id(ROADS), "remove", actor=admin)
+        version = appeal.version
+        for _ in range(2):
+            appeal = topics.choose(appeals.by_code(code), topic_id(ROADS), "confirm", actor=admin)
+        assert appeal.version == version + 1
+        steps = db.session.execute(select(AppealEvent.action).where(AppealEvent.appeal_id == appeal.id,
+                                   AppealEvent.action.in_(("topic_removed", "topic_confirmed")))).scalars().all()
+        assert steps == ["topic_removed", "topic_confirmed"]

@@ -253,6 +253,8 @@ def choose(appeal: Appeal, topic_id, choice, *, actor: User) -> Appeal:
         raise ValidationError(fields={"topic_id": _l("This topic does not exist.")})
     row = db.session.get(AppealTopic, (appeal.id, topic.id))
     state = CHOICES[choice]
+    if row is not None and row.state == state:
+        return appeal  # already so (a form sent twice): no second step in the history, no new version
     if row is None:
         if state == REMOVED:
             raise ValidationError(fields={"topic_id": _l("This topic is not on the appeal.")})
