@@ -210,11 +210,19 @@ def test_fan_out_resumes_after_a_redis_restart(tmp_path, pg_url):
             except AssertionError:
                 continue
         assert received_at is not None and received_at - restarted < 30
-        # and the other direction: B publishes, A's moderator receives
-        ack = submit(viewer_b, "Asked on B after the restart", "redis-restart-b-1")
-        event = moderator.wait_for("desk_changed", lambda d: d["event"] == "question_submitted" and
-                                   d["questions"][0]["id"] == ack["question"]["id"], timeout=30)
-        assert event["questions"][0]["text"] == "Asked on B after the restart"
+        # and the other direction: B publishes, A's moderator receives (B's own publishing connection may come
+        # back later than its subscription: a broadcast missed meanwhile is a gap the screens resync on)
+        event = None
+        for attempt in range(1, 6):  # a viewer may ask five a minute
+            ack = submit(viewer_b, f"Asked on B after the restart {attempt}", f"redis-restart-b-{attempt}")
+            assert ack["ok"], ack
+            try:
+                event = moderator.wait_for("desk_changed", lambda d, i=ack["question"]["id"]: d["event"] == "question_submitted"
+                                           and d["questions"][0]["id"] == i, timeout=5)
+                break
+            except AssertionError:
+                continue
+        assert event is not None and event["questions"][0]["text"].startswith("Asked on B after the restart")
         assert time.monotonic() - restarted < 60
         moderator.close()
         viewer_b.close()
