@@ -18,6 +18,9 @@ write "Мерзімі: %(date)s". tests/test_translations.py checks both rules.
 RU_FORMS, KK_FORMS = 3, 2
 
 T = {
+    '“%(keyword)s” is in almost every text: type a word that names the topic.': (
+        '«%(keyword)s» есть почти в любом тексте: введите слово, которое называет тему.',
+        '«%(keyword)s» кез келген мәтінде дерлік кездеседі: тақырыпты атайтын сөз жазыңыз.'),
     "The desk has no such column or order.": ("На пульте нет такой колонки или такого порядка.", "Пультте мұндай баған немесе рет жоқ."),
     "The desk asked for a page of its column in a way it cannot be read.": (
         "Пульт запросил страницу колонки в непонятном виде.", "Пульт бағанның бетін түсініксіз түрде сұрады."),

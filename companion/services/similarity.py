@@ -157,6 +157,11 @@ def kazakh_stem(word: str) -> str:
 # words agree only when cut the same way: the Russian stemmer takes the "у" off Kazakh "жылу" (heating),
 # and "жыл" (a year) must not match it.
 
+# A Kazakh word cut as Russian to a stop word's cut is that word inflected, not Russian: "жылы" (in the year;
+# warm) cuts to "жыл" as Kazakh "жылу" (heating) does, so "осы жылы" must not read as heating.
+_STOP_CUT_AS_RUSSIAN = frozenset(_stem(word) for word in STOP if not word.isascii())
+
+
 @lru_cache(maxsize=8192)  # the words residents use most, a few MB at most
 def word_stems(raw: str, kazakh: bool = False) -> frozenset:
     """A lower-case word of a text as `fingerprint` cuts it: letters folded (FOLD), then a number as it is,
@@ -172,7 +177,7 @@ def word_stems(raw: str, kazakh: bool = False) -> frozenset:
     if plain and not kazakh:
         return frozenset(("r:" + _stem(word),))
     forms = {"k:" + _stem(word, kazakh_stem(word))}
-    if plain and word not in STOP:
+    if plain and word not in STOP and _stem(word) not in _STOP_CUT_AS_RUSSIAN:
         forms.add("r:" + _stem(word))
     return frozenset(forms)
 
@@ -194,6 +199,12 @@ def keyword_stems(phrase: str) -> list[tuple[str, ...]]:
         else:
             words.append(("r:" + _stem(word), "k:" + _stem(word, kazakh_stem(word))))
     return words
+
+
+def only_stop_words(phrase: str) -> bool:
+    """Whether every word of a phrase is one that almost every text has ("и", "және мен", "the")."""
+    words = KAZAKH_WORD.findall((phrase or "").lower())
+    return bool(words) and all(word.translate(FOLD) in STOP for word in words)
 
 
 def fingerprint(text: str, language: str | None = None) -> Fingerprint:

@@ -32,7 +32,7 @@ from .audit import audit
 from ..errors import Conflict, NotFound, StaleVersion, ValidationError
 from .fields import UNSTORABLE_MESSAGE, Limit, at_most_characters, parse_id, parse_version, storable
 from .language import NAME_FIELDS
-from .similarity import keyword_stems, text_stems
+from .similarity import keyword_stems, only_stop_words, text_stems
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def compile_rules(rows: Iterable[tuple[int, str]]) -> Rules:
     for topic_id, keywords in rows:
         for line in (keywords or "").splitlines():
             words = keyword_stems(line)
-            if not words:
+            if not words or only_stop_words(line):  # a rule saved before such lines were refused
                 continue
             rest = tuple(frozenset(stems) for stems in words[1:])
             for stem in words[0]:
@@ -145,6 +145,8 @@ def parse_keywords(text) -> list[str]:
             problem = at_most_characters(Limit.TOPIC_KEYWORD)
         elif not keyword_stems(line):
             problem = _l("Type a word or a phrase.")
+        elif only_stop_words(line):
+            problem = _l("“%(keyword)s” is in almost every text: type a word that names the topic.", keyword=line)
         if problem is not None:
             raise ValidationError(fields={"keywords": _l("Line %(n)s: %(problem)s", n=number, problem=problem)})
         if line.casefold() not in seen:
