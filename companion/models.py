@@ -723,6 +723,7 @@ class PromiseStatus(StrEnum):
     PLANNED = "planned"
     IN_PROGRESS = "in_progress"
     DONE = "done"
+    WITHDRAWN = "withdrawn"  # marked by mistake (not what was said, or twice), found after work began
 
 
 class Promise(db.Model):

@@ -262,17 +262,18 @@ def test_wrong_roles_are_refused_on_every_promise_route(app):
         assert client.get("/promises").status_code == 403
         assert client.get(f"/promises/{own}").status_code == 403
         tok = token(client, "/")  # a valid token (the log-out form's): the role, not CSRF, refuses
-        for action in ("status", "note", "evidence", "publish", "unpublish", "edit"):
-            response = client.post(f"/promises/{own}/{action}", data={"csrf_token": tok, "status": "done"})
+        for action in ("status", "note", "evidence", "publish", "unpublish", "edit", "withdraw"):
+            response = client.post(f"/promises/{own}/{action}", data={"csrf_token": tok, "status": "done",
+                                                                       "reason": "x"})
             assert response.status_code == 403
     officer = _client(app, "officer")
     listing = officer.get("/promises").get_data(as_text=True)
     assert "Paved by June" in listing and "Another department" not in listing
     assert officer.get(f"/promises/{foreign}").status_code == 403
     tok = token(officer, f"/promises/{own}")
-    for action in ("status", "note", "evidence", "publish", "unpublish", "edit"):
+    for action in ("status", "note", "evidence", "publish", "unpublish", "edit", "withdraw"):
         assert officer.post(f"/promises/{foreign}/{action}", data={"csrf_token": tok, "status": "done",
-                                                                   "note": "x"}).status_code == 403
+                                                                   "note": "x", "reason": "x"}).status_code == 403
     assert officer.get("/promises/999999").status_code == 404
     assert officer.post(f"/promises/{own}/delete", data={"csrf_token": tok}).status_code == 404
     p = load(app, foreign)
@@ -478,3 +479,54 @@ def test_done_again_with_a_note_keeps_when_it_was_done(app):
     done_at = load(app, pid).done_at
     assert act(head, app, pid, "status", status="done", note="Photos added").status_code == 302
     assert load(app, pid).done_at == done_at
+
+
+# --- withdrawn in the back office (marked by mistake, found after work began) ---------------------------
+
+def test_the_back_office_withdraws_a_promise_marked_by_mistake_with_a_reason_and_can_restore_it(app):
+    """The desk may take a promise back only while nobody has worked on it; after that the back office
+    withdraws it, with a reason in its history: it leaves the public pages and the report, and is kept."""
+    pid = make_promise(app, department_id=1, due=date.today() - timedelta(days=3))
+    officer = _client(app, "officer")
+    assert act(officer, app, pid, "note", note="Called the contractor").status_code == 302
+    # a reason is required
+    response = act(officer, app, pid, "withdraw", reason="  ")
+    assert response.status_code == 400 and "Say why" in response.get_data(as_text=True)
+    assert load(app, pid).status == "planned"
+    assert act(officer, app, pid, "withdraw", reason="Marked twice: the same as #1").status_code == 302
+    withdrawn = load(app, pid)
+    assert withdrawn.status == "withdrawn" and not withdrawn.published
+    assert [(n.kind, n.text) for n in withdrawn.notes][-1] == ("withdrawn", "Marked twice: the same as #1")
+    with app.app_context():
+        assert promises.state_of(db.session.get(Promise, pid)) == "withdrawn"  # never "late"
+        assert pid not in [p.id for p in promises.list_promises(User.query.filter_by(username="head").one(), "late")]
+        assert [p.id for p in promises.list_promises(User.query.filter_by(username="head").one(), "withdrawn")] == [pid]
+        assert pid not in [p.id for p in promises.promises_of_broadcast(intake.get_broadcast("demo"))]
+        assert db.session.execute(select(AuditEvent).where(AuditEvent.action == "promise_withdrawn")).scalar_one()
+    page = officer.get(f"/promises/{pid}").get_data(as_text=True)
+    assert "Marked twice: the same as #1" in page and "withdrawn" in page
+    # withdrawn twice changes nothing; it cannot be published while withdrawn
+    assert act(officer, app, pid, "withdraw", reason="again").status_code == 302
+    assert [n.kind for n in load(app, pid).notes].count("withdrawn") == 1
+    response = act(_client(app, "head"), app, pid, "publish")
+    assert response.status_code == 409 and not load(app, pid).published
+    # choosing a status restores it (unpublished: publishing again is deliberate)
+    assert act(officer, app, pid, "status", status="in_progress").status_code == 302
+    restored = load(app, pid)
+    assert restored.status == "in_progress" and not restored.published
+
+
+def test_a_published_promise_is_withdrawn_only_by_the_head_or_an_admin_and_leaves_the_public_pages(app):
+    pid = make_promise(app, department_id=1, text="The lights on Abay will be fixed")
+    assert act(_client(app, "head"), app, pid, "publish").status_code == 302
+    assert "The lights on Abay will be fixed" in app.test_client().get("/roadmap").get_data(as_text=True)
+    officer = _client(app, "officer")
+    response = act(officer, app, pid, "withdraw", reason="Not what was said on air")
+    assert response.status_code == 403 and load(app, pid).status == "planned" and load(app, pid).published
+    assert act(_client(app, "head"), app, pid, "withdraw", reason="Not what was said on air").status_code == 302
+    assert load(app, pid).status == "withdrawn" and not load(app, pid).published
+    assert "The lights on Abay will be fixed" not in app.test_client().get("/roadmap").get_data(as_text=True)
+    # once published, restoring it is the head's or an admin's word too
+    assert act(officer, app, pid, "status", status="planned").status_code == 403
+    assert load(app, pid).status == "withdrawn"
+

@@ -36,21 +36,24 @@ OFFSET_MAX = 24 * 3600  # a broadcast is not a day long
 LAST_ITEMS = 5  # items of "last week's promises" on the present view and the overlay
 
 LATE = "late"
-STATES = ("planned", "in_progress", LATE, "done")
-STATE_LABELS = {"planned": _l("planned"), "in_progress": _l("being carried out"), LATE: _l("late"), "done": _l("done")}
+WITHDRAWN = PromiseStatus.WITHDRAWN.value
+STATES = ("planned", "in_progress", LATE, "done", WITHDRAWN)
+STATE_LABELS = {"planned": _l("planned"), "in_progress": _l("being carried out"), LATE: _l("late"), "done": _l("done"),
+                WITHDRAWN: _l("withdrawn")}
+CLOSED = (PromiseStatus.DONE.value, WITHDRAWN)  # never late
 STATUS_CHOICES = {PromiseStatus.PLANNED.value: _l("planned"), PromiseStatus.IN_PROGRESS.value: _l("being carried out"),
                   PromiseStatus.DONE.value: _l("done")}
 NOTE_LABELS = {"marked": _l("Marked on air"), "note": _l("Progress note"), "status": _l("Status changed"),
                "evidence": _l("Evidence"), "published": _l("Published"), "unpublished": _l("Unpublished"),
-               "edited": _l("Details changed")}
+               "edited": _l("Details changed"), "withdrawn": _l("Withdrawn")}
 
 
 # --- what a promise is now ---------------------------------------------------------------------
 
 def state_of(promise: Promise, today: date | None = None) -> str:
-    """"done", "late" (not done past its due date), "in_progress" or "planned"."""
-    if promise.status == PromiseStatus.DONE:
-        return "done"
+    """"done", "withdrawn", "late" (open past its due date), "in_progress" or "planned"."""
+    if promise.status in CLOSED:
+        return promise.status
     if promise.due_date < (today or deadlines.local_date()):
         return LATE
     return promise.status
@@ -222,12 +225,15 @@ def get_promise(promise_id, *, user: User, version=None, changing: bool = False)
 
 
 def set_status(promise: Promise, status, *, actor: User, note: str = "") -> Promise:
-    """Planned, in progress or done (with an optional note); done records when."""
+    """Planned, in progress or done (with an optional note); done records when. A withdrawn promise is
+    restored so (unpublished: publishing it again is deliberate)."""
     if status not in STATUS_CHOICES:
         raise ValidationError(fields={"status": _l("Choose a status.")})
     note = _text(note, "note", Limit.NOTE)
     if status == promise.status and not note:
         return promise
+    if promise.status == WITHDRAWN:
+        _may_withdraw(promise, actor)
     before = promise.status
     promise.status = status
     if status != before:  # done again with a note keeps when it was done
@@ -263,10 +269,40 @@ def set_evidence(promise: Promise, url, note, *, actor: User) -> Promise:
     return promise
 
 
+def _may_withdraw(promise: Promise, actor: User) -> None:
+    """A promise once published is the office's public word: only the head or an admin withdraws it (or
+    restores it), as only they may change its words."""
+    if _ever_published(promise) and not may_rewrite_published_promise(actor):
+        raise Forbidden(_l("A published promise may be withdrawn or restored only by the head or an admin."))
+
+
+def withdraw(promise: Promise, reason, *, actor: User) -> Promise:
+    """Withdraw a promise marked by mistake (not what the akim said, or marked twice) once the back office has
+    worked on it, when the desk may no longer take it back: it leaves the public pages and the report, and
+    stays in the back office with the reason in its history. Choosing a status again restores it."""
+    reason = _text(reason, "reason", Limit.NOTE, required=True, required_message=_l("Say why the promise is withdrawn."))
+    if promise.status == WITHDRAWN:
+        return promise
+    _may_withdraw(promise, actor)
+    before = promise.status
+    promise.status = WITHDRAWN
+    promise.done_at = None
+    if promise.published:
+        promise.published = False
+        promise.published_at = None
+    _note(promise, "withdrawn", actor, reason, from_status=before)
+    _touch(promise)
+    audit(actor, "promise_withdrawn", promise.broadcast, None, promise=promise.id, reason=reason[:200])
+    db.session.commit()
+    return promise
+
+
 def set_published(promise: Promise, on: bool, *, actor: User) -> Promise:
     """Show the promise on the public roadmap and the next broadcast's screens, or take it off them."""
     if promise.published == on:
         return promise
+    if on and promise.status == WITHDRAWN:
+        raise Conflict(_l("A withdrawn promise cannot be published: choose its status first to restore it."))
     promise.published = on
     promise.published_at = utcnow() if on else None
     _note(promise, "published" if on else "unpublished", actor)
@@ -315,7 +351,7 @@ def _plain(value):
 
 
 def list_promises(user: User, state: str | None = None) -> list[Promise]:
-    """The promises `user` may manage, open ones first by due date (late at the top), done ones last."""
+    """The promises `user` may manage, open ones first by due date (late at the top), then done ones, withdrawn ones last."""
     if state not in (None, "", *STATES):
         raise ValidationError(fields={"state": _l("Choose a status.")})
     today = deadlines.local_date()
@@ -323,19 +359,23 @@ def list_promises(user: User, state: str | None = None) -> list[Promise]:
     if state == "done":
         query = query.where(Promise.status == PromiseStatus.DONE.value)
     elif state == LATE:
-        query = query.where(Promise.status != PromiseStatus.DONE.value, Promise.due_date < today)
+        query = query.where(Promise.status.notin_(CLOSED), Promise.due_date < today)
+    elif state == WITHDRAWN:
+        query = query.where(Promise.status == WITHDRAWN)
     elif state:
         query = query.where(Promise.status == state, Promise.due_date >= today)
-    query = query.order_by(case((Promise.status == PromiseStatus.DONE.value, 1), else_=0), Promise.due_date, Promise.id)
+    query = query.order_by(case((Promise.status == PromiseStatus.DONE.value, 1), (Promise.status == WITHDRAWN, 2), else_=0),
+                           Promise.due_date, Promise.id)
     return list(db.session.execute(query.limit(1000)).scalars())
 
 
 def promises_of_broadcast(broadcast: Broadcast) -> list[Promise]:
-    """Every promise marked in this broadcast (published or not), in the order they were made on air:
+    """Every promise marked in this broadcast (published or not; not those withdrawn as marked by mistake), in
+    the order they were made on air:
     for the broadcast report. Each has .text, .department, .responsible, .due_date, .stream_offset
     (format_offset), .question, .published; state_of(p) gives done / late / in_progress / planned."""
     return list(db.session.execute(
-        select(Promise).where(Promise.broadcast_id == broadcast.id)
+        select(Promise).where(Promise.broadcast_id == broadcast.id, Promise.status != WITHDRAWN)
         .order_by(Promise.stream_offset.is_(None), Promise.stream_offset, Promise.id)).scalars())
 
 

@@ -20,6 +20,7 @@ ACTIONS = {
     "publish": lambda p, f, u: promises.set_published(p, True, actor=u),
     "unpublish": lambda p, f, u: promises.set_published(p, False, actor=u),
     "edit": lambda p, f, u: promises.edit_promise(p, f, actor=u),
+    "withdraw": lambda p, f, u: promises.withdraw(p, f.get("reason", ""), actor=u),
 }
 
 

@@ -203,3 +203,58 @@ def test_the_promises_list_fits_a_phone(browser, server):  # noqa: F811
     page.wait_for_selector(".promise-row")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.screenshot(path=str(SCREENSHOTS / "promise-list-phone.png"), full_page=True)
+
+
+def test_the_back_office_withdraws_a_promise_marked_by_mistake_and_restores_it_by_keyboard(browser, server):  # noqa: F811
+    """After the back office has worked on a promise the desk may no longer take it back: its officer withdraws
+    it with a reason (by mouse), finds it under "withdrawn", and restores it (by keyboard)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with database(server) as db:
+        cursor = db.execute(
+            "INSERT INTO promise (broadcast_id, text, department_id, responsible, due_date, status, evidence_url, "
+            "evidence_note, published, created_at, updated_at, version) VALUES (1, ?, 1, '', '2026-01-10', 'planned', "
+            "'', '', 0, '2026-12-01 10:00:00.000000', '2026-12-01 10:00:00.000000', 2)",
+            ("Остановку на Сарыарке перенесут до весны",))
+        pid = cursor.lastrowid
+        db.execute("INSERT INTO promise_note (promise_id, kind, text, detail, at) VALUES (?, 'note', "
+                   "'Позвонили подрядчику', '{}', '2026-12-01 11:00:00.000000')", (pid,))
+    page = signed_in(browser, server, "officer", f"/promises/{pid}", viewport=LAPTOP)
+    assert "late" in page.text_content(".promise-state")  # past its date: late, until withdrawn
+    page.click("details.withdraw summary")
+    page.click("#form-withdraw button[type=submit]")  # no reason: the browser asks for one, nothing is sent
+    assert page.evaluate("document.activeElement.id") == "p-reason"
+    assert promises(server)[-1]["status"] == "planned"
+    page.fill("#p-reason", "Отмечено дважды: то же, что обещание №1")
+    page.screenshot(path=str(SCREENSHOTS / "promise-withdraw-1366.png"), full_page=True)
+    page.click("#form-withdraw button[type=submit]")
+    page.wait_for_selector("#withdrawn-note")
+    withdrawn = promises(server)[-1]
+    assert (withdrawn["status"], withdrawn["published"]) == ("withdrawn", 0)
+    assert "withdrawn" in page.text_content(".promise-state") and "overdue" not in page.text_content(".receipt")
+    assert "Отмечено дважды" in page.text_content(".history")
+    assert page.locator("#form-publish").count() == 0 and page.locator("details.withdraw").count() == 0
+
+    # the list: not among the late ones, found under "withdrawn"
+    page.goto(server.url + "/promises?state=late")
+    assert page.locator(f".promise-row[data-id='{pid}']").count() == 0
+    page.select_option("#f-state", "withdrawn")
+    page.click(".filters button[type=submit]")
+    page.wait_for_url("**state=withdrawn")
+    assert page.locator(".promise-row").count() == 1
+    page.click(f".promise-row[data-id='{pid}'] a")
+
+    # restored by keyboard: the status list, Tab to its button, Enter
+    page.wait_for_selector("#withdrawn-note")
+    page.focus("#p-status")
+    page.keyboard.press("ArrowDown")  # planned -> being carried out
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Restore with this status"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("details.withdraw")
+    assert promises(server)[-1]["status"] == "in_progress"
+
+    phone = signed_in(browser, server, "officer", f"/promises/{pid}", viewport=PHONE)
+    phone.click("details.withdraw summary")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone.screenshot(path=str(SCREENSHOTS / "promise-withdraw-360.png"), full_page=True)
