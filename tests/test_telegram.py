@@ -378,7 +378,8 @@ def test_messages_held_for_consent_all_become_appeals_in_order_once_consent_is_g
 
 
 @pytest.mark.parametrize("words", ["/start", "привет", "Сәлем!", "hi", "/help", "спасибо", "/help@akimat_bot",
-                                   "Здравствуйте", "рахмет", "👍"])
+                                   "Здравствуйте", "рахмет", "👍", "Привет 👋", "Добрый день!!!", "Ассалаумағалейкум!",
+                                   "салеметсиз бе", "Рахмет 🙏🙏"])
 def test_a_greeting_or_a_command_gets_the_help_reply_and_is_not_registered(tg_app, api, words):
     """Found by a fresh-eyes review: "привет" or "/help" became a statutory appeal with a 15-day term."""
     end_broadcast(tg_app)
@@ -526,3 +527,81 @@ def test_a_photo_too_large_or_not_an_image_keeps_its_file_id_only(tg_app, api):
         assert db.session.scalar(select(func.count()).select_from(AppealFile)) == 0
         assert db.session.scalar(select(func.count()).select_from(Appeal).where(Appeal.attachments.is_not(None))) == 2
     assert [m for m, _p in api.calls].count("download") == 1  # the one within the cap
+
+
+def _media(update_id: int, chat: int, caption: str = "", **parts) -> dict:
+    """A Message carrying `parts` (sticker, voice, video, document: the Bot API's objects), with or without a caption."""
+    update = message_update(update_id, chat, caption)
+    message = update["message"]
+    if caption:
+        message["caption"] = message.pop("text")
+    message.update(parts)
+    return update
+
+
+STICKER = {"file_id": "CAAC-st", "file_unique_id": "st1", "width": 512, "height": 512, "is_animated": False,
+           "is_video": False, "type": "regular", "emoji": "👍"}
+VOICE = {"file_id": "AwAC-voice", "file_unique_id": "v1", "duration": 7, "mime_type": "audio/ogg"}
+VIDEO = {"file_id": "BAAC-video", "file_unique_id": "vd1", "width": 640, "height": 480, "duration": 9}
+
+
+def test_a_sticker_a_voice_message_or_a_video_is_never_said_to_be_attached(tg_app, api):
+    """Found by a review of the channels: a sticker, a voice message or a video alone was answered "Attached. Now
+    write your question" although nothing was kept, and the voice message was lost without a word. A sticker asks
+    nothing (the greeting's reply); a voice message or a video is said not to be kept; a video's caption is taken."""
+    end_broadcast(tg_app)
+    run(tg_app, consent(5901, 1), send(_media(2, 5901, sticker=STICKER)), send(_media(3, 5901, voice=VOICE)),
+        send(_media(4, 5901, "Прорвало трубу во дворе дома 9, вода заливает подвал", video=VIDEO)))
+    texts = api.sent(5901)
+    assert not any("Прикреплено" in t for t in texts)
+    greeting = [p for c, p in api.calls if c == "sendMessage" and "Здравствуйте!" in p["text"]]
+    assert len(greeting) == 1 and "lang:kk" in greeting[0]["reply_markup"]  # the sticker: what to do, and the languages
+    assert any("Голосовые сообщения, видео и файлы здесь не принимаются" in t for t in texts)  # the voice message
+    with tg_app.app_context():
+        (appeal,) = db.session.scalars(select(Appeal).where(Appeal.channel == "telegram")).all()
+        assert appeal.text == "Прорвало трубу во дворе дома 9, вода заливает подвал"
+    told, receipt = texts[-2:]
+    assert told.startswith("Из этого сообщения принят только текст") and appeal.tracking_code in receipt
+
+
+def test_a_photo_sent_as_a_file_is_kept_as_a_photo(tg_app, api):
+    """Residents send a photo "as a file" to keep its quality: a document whose type is an image is a photo."""
+    end_broadcast(tg_app)
+    api.files["BQAC-doc"] = JPEG
+    document = {"file_id": "BQAC-doc", "file_unique_id": "d1", "file_name": "IMG_2041.JPG", "mime_type": "image/jpeg"}
+    run(tg_app, consent(5902, 1), send(_media(2, 5902, "Сломана скамейка в сквере", document=document)))
+    with tg_app.app_context():
+        from companion.models import AppealFile
+        appeal = db.session.execute(select(Appeal).where(Appeal.channel == "telegram")).scalar_one()
+        assert appeal.attachments == {"channel": "telegram", "photos": ["BQAC-doc"]}
+        assert [f.data for f in db.session.scalars(select(AppealFile).where(AppealFile.appeal_id == appeal.id))] == [JPEG]
+
+
+def _album_photo(update_id: int, chat: int, file_id: str, caption: str = "") -> dict:
+    update = _media(update_id, chat, caption, photo=[{"file_id": file_id, "file_unique_id": file_id, "width": 800,
+                                                      "height": 600}], media_group_id="13621946289071742")
+    return update
+
+
+@pytest.mark.parametrize("consented_before", [True, False])
+def test_the_photos_of_an_album_are_kept_with_the_albums_appeal_not_the_next_one(tg_app, api, consented_before):
+    """Found by a review of the channels: Telegram sends an album as one message per photo, the caption on the
+    first; the other photos were answered "Attached" each and kept with the resident's NEXT appeal, about
+    something else. They belong to the album's appeal, and the resident is not told "Attached" for each."""
+    end_broadcast(tg_app)
+    photos = {"A-1": JPEG + b"1", "A-2": JPEG + b"2", "A-3": JPEG + b"3"}
+    api.files.update(photos)
+    album = [send(_album_photo(2, 5903, "A-1", "Свалка мусора за домом 4 по улице Абая")),
+             send(_album_photo(3, 5903, "A-2")), send(_album_photo(4, 5903, "A-3"))]
+    steps = [consent(5903, 1), *album] if consented_before else [*album, consent(5903, 5)]
+    run(tg_app, *steps, send(message_update(6, 5903, "Другое обращение: не горит фонарь у школы")))
+    with tg_app.app_context():
+        from companion.models import AppealFile
+        garbage, lamp = db.session.scalars(select(Appeal).where(Appeal.channel == "telegram").order_by(Appeal.id)).all()
+        assert garbage.attachments == {"channel": "telegram", "photos": ["A-1", "A-2", "A-3"]}
+        assert lamp.attachments is None
+        kept = db.session.scalars(select(AppealFile).order_by(AppealFile.id)).all()
+        assert {f.appeal_id for f in kept} == {garbage.id} and sorted(f.data for f in kept) == sorted(photos.values())
+    assert not any("Прикреплено" in t for t in api.sent(5903))
+    assert sum("SRK-" in t for t in api.sent(5903)) == 2  # one receipt for the album, one for the lamp
+

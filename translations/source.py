@@ -18,6 +18,8 @@ write "Мерзімі: %(date)s". tests/test_translations.py checks both rules.
 RU_FORMS, KK_FORMS = 3, 2
 
 T = {
+    'Voice messages, videos and files are not kept here, only text, photos and a location. Please write your question in a message.': ('Голосовые сообщения, видео и файлы здесь не принимаются: только текст, фотографии и геолокация. Пожалуйста, напишите ваш вопрос сообщением.', 'Дауыстық хабарламалар, бейнелер мен файлдар мұнда қабылданбайды: тек мәтін, фотосуреттер және геолокация. Сұрағыңызды хабарламамен жазыңыз.'),
+    'Only the text of this message is taken: voice messages, videos and files are not kept here.': ('Из этого сообщения принят только текст: голосовые сообщения, видео и файлы здесь не сохраняются.', 'Бұл хабарламаның тек мәтіні қабылданды: дауыстық хабарламалар, бейнелер мен файлдар мұнда сақталмайды.'),
     '“%(keyword)s” is in almost every text: type a word that names the topic.': (
         '«%(keyword)s» есть почти в любом тексте: введите слово, которое называет тему.',
         '«%(keyword)s» кез келген мәтінде дерлік кездеседі: тақырыпты атайтын сөз жазыңыз.'),

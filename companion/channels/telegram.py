@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/telegram"
 POLL_TIMEOUT = 25  # seconds getUpdates waits for a message (long polling)
+IMAGE_FILES = frozenset({"image/jpeg", "image/png", "image/webp"})  # the kinds services/channels.py keeps
+# what a resident may send that the office does not keep: they are told so, never "attached"
+UNKEPT_KINDS = ("voice", "video", "video_note", "audio", "animation", "document", "contact", "poll")
 LANGUAGE_BUTTONS = InlineKeyboardMarkup([[InlineKeyboardButton(LANGUAGE_ENDONYMS[code], callback_data=f"lang:{code}")
                                           for code in LANGUAGES]])
 
@@ -48,11 +51,20 @@ def incoming(update: Update) -> channels.Incoming | None:
     user = message.from_user
     name = " ".join(part for part in (user.first_name, user.last_name) if part) if user else ""
     photo = message.photo[-1].file_id if message.photo else ""  # the sizes come smallest first
+    document = message.document
+    if not photo and document is not None and (document.mime_type or "") in IMAGE_FILES:
+        photo = document.file_id  # a photo sent "as a file" (to keep its quality) is a photo still
     location = message.location
+    unkept = ""
+    if message.sticker is not None or message.dice is not None:
+        unkept = "sticker"
+    elif not photo and location is None and any(getattr(message, kind) is not None for kind in UNKEPT_KINDS):
+        unkept = "file"
     return channels.Incoming(Channel.TELEGRAM.value, update.update_id, str(message.chat.id), message.message_id,
                              text=message.text or message.caption or "", name=name, photo=photo,
                              lat=location.latitude if location else None, long=location.longitude if location else None,
-                             language_hint=((user.language_code or "") if user else "")[:2])
+                             language_hint=((user.language_code or "") if user else "")[:2], unkept=unkept,
+                             album=str(message.media_group_id or "")[:64])
 
 
 def file_url(api_url: str) -> str:
