@@ -605,3 +605,60 @@ def test_the_photos_of_an_album_are_kept_with_the_albums_appeal_not_the_next_one
     assert not any("Прикреплено" in t for t in api.sent(5903))
     assert sum("SRK-" in t for t in api.sent(5903)) == 2  # one receipt for the album, one for the lamp
 
+
+def test_invisible_control_characters_in_a_message_are_cleaned_not_refused(tg_app, api):
+    """Found by a review of the channels: a NUL, a bell, a mark that turns text around, or half of an emoji's
+    surrogate pair (a JSON escape Telegram passes on) refused the whole message ("characters that cannot be
+    stored: remove them"), which the resident cannot see to remove. They are taken out; the words are the appeal."""
+    end_broadcast(tg_app)
+    run(tg_app, consent(6001, 1), send(message_update(2, 6001, "Яма\x00 на дороге \u202eу дома 5\x07,\nглубокая \ud83d")))
+    with tg_app.app_context():
+        (appeal,) = db.session.scalars(select(Appeal).where(Appeal.channel == "telegram")).all()
+        assert appeal.text == "Яма на дороге у дома 5,\nглубокая"
+    assert appeal.tracking_code in api.sent(6001)[-1] and not any("не принято" in t for t in api.sent(6001))
+
+
+def test_a_webhook_body_of_odd_shapes_is_answered_never_a_500_and_the_next_update_is_taken(tg_app, api, caplog):
+    """Found by a review of the channels: a signed update whose parts were not of the documented types (a message
+    that is a string, a chat id that is not a number, an id past 64 bits, a name that is a number) or arrays
+    nested thousands deep answered 500 with a traceback, so Telegram would deliver it again and again. Each is
+    answered and skipped; the next update is taken."""
+    end_broadcast(tg_app)
+
+    def bare(update_id, **message):
+        return {"update_id": update_id, "message": {"message_id": update_id, "date": 1,
+                                                     "chat": {"id": 6002, "type": "private"}, **message}}
+    odd = [{"update_id": 1, "message": "x"}, {"update_id": 2, "message": {"chat": "x"}},
+           bare(3, chat={"id": "abc", "type": "private"}, text="Свет"), bare(4, text=5),
+           {**bare(5, text="Свет"), "update_id": 2 ** 70}, bare(6, text="Свет", message_id=2 ** 70),
+           bare(7, text="Свет", **{"from": {"id": 6002, "is_bot": False, "first_name": 7}}),
+           {**bare(8, text="Свет"), "update_id": True}]
+
+    async def webhook(channel):
+        from aiohttp import ClientSession, web
+        runner = web.AppRunner(await channel.webhook_app())
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}{WEBHOOK_PATH}"
+        statuses = []
+        async with ClientSession() as http:
+            for body in [json.dumps(b).encode() for b in odd] + [b"[" * 100_000]:
+                async with http.post(url, data=body, headers={SECRET_HEADER: SECRET}) as response:
+                    statuses.append(response.status)
+            async with http.post(url, json=consent_update, headers={SECRET_HEADER: SECRET}) as response:
+                statuses.append(response.status)
+            async with http.post(url, json=message_update(10, 6002, "Не горит свет в подъезде"),
+                                 headers={SECRET_HEADER: SECRET}) as response:
+                statuses.append(response.status)
+        await runner.cleanup()
+        await channel.send_outbox_once()
+        return statuses
+    consent_update = button_update(9, 6002, "consent:yes")
+    (statuses,) = run(tg_app, webhook)
+    assert all(status in (200, 400) for status in statuses) and statuses[-2:] == [200, 200], statuses
+    assert "Traceback" not in caplog.text and "Error handling request" not in caplog.text
+    with tg_app.app_context():
+        (appeal,) = db.session.scalars(select(Appeal).where(Appeal.channel == "telegram")).all()
+        assert appeal.text == "Не горит свет в подъезде"
+    assert appeal.tracking_code in api.sent(6002)[-1]

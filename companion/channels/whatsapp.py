@@ -300,7 +300,7 @@ class WhatsAppChannel:
                 return web.json_response({"error": "bad or missing X-Hub-Signature-256"}, status=403)
             try:
                 payload = json.loads(body)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
                 return web.json_response({"error": "the body is not JSON"}, status=400)
             if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
                 return web.json_response({"error": "not a WhatsApp Business Account webhook"}, status=400)

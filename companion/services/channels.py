@@ -23,7 +23,7 @@ from . import appeals, blocking, intake, limits, outbox, privacy, wording
 from .changes import Change
 from .database import resilient
 from ..errors import QuestionsClosed, ServiceError, ValidationError
-from .fields import UNSTORABLE_MESSAGE, Limit, at_most_characters, chat_contact, clean_name, storable
+from .fields import UNSTORABLE_MESSAGE, Limit, at_most_characters, chat_contact, clean_message, clean_name, storable
 from .language import detect_language
 
 STATUS_WORDS = frozenset({"status", "/status", "статус", "мәртебе", "күйі"})
@@ -157,7 +157,7 @@ def receive(message: Incoming) -> Outcome:
     """Take one delivery: idempotent by update id and message id (a repeat does nothing and says so)."""
     if _seen(message):
         return Outcome(repeat=True)
-    message.name = clean_name(message.name)
+    message.name, message.text = clean_name(message.name), clean_message(message.text)
     try:
         outcome = _receive(message)
     except IntegrityError:  # the same update taken meanwhile by another delivery
