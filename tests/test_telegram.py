@@ -378,7 +378,8 @@ def test_messages_held_for_consent_all_become_appeals_in_order_once_consent_is_g
 
 
 @pytest.mark.parametrize("words", ["/start", "привет", "Сәлем!", "hi", "/help", "спасибо", "/help@akimat_bot",
-                                   "Здравствуйте", "рахмет", "👍"])
+                                   "Здравствуйте", "рахмет", "👍", "Привет 👋", "Добрый день!!!", "Ассалаумағалейкум!",
+                                   "салеметсиз бе", "Рахмет 🙏🙏"])
 def test_a_greeting_or_a_command_gets_the_help_reply_and_is_not_registered(tg_app, api, words):
     """Found by a fresh-eyes review: "привет" or "/help" became a statutory appeal with a 15-day term."""
     end_broadcast(tg_app)
@@ -526,3 +527,138 @@ def test_a_photo_too_large_or_not_an_image_keeps_its_file_id_only(tg_app, api):
         assert db.session.scalar(select(func.count()).select_from(AppealFile)) == 0
         assert db.session.scalar(select(func.count()).select_from(Appeal).where(Appeal.attachments.is_not(None))) == 2
     assert [m for m, _p in api.calls].count("download") == 1  # the one within the cap
+
+
+def _media(update_id: int, chat: int, caption: str = "", **parts) -> dict:
+    """A Message carrying `parts` (sticker, voice, video, document: the Bot API's objects), with or without a caption."""
+    update = message_update(update_id, chat, caption)
+    message = update["message"]
+    if caption:
+        message["caption"] = message.pop("text")
+    message.update(parts)
+    return update
+
+
+STICKER = {"file_id": "CAAC-st", "file_unique_id": "st1", "width": 512, "height": 512, "is_animated": False,
+           "is_video": False, "type": "regular", "emoji": "👍"}
+VOICE = {"file_id": "AwAC-voice", "file_unique_id": "v1", "duration": 7, "mime_type": "audio/ogg"}
+VIDEO = {"file_id": "BAAC-video", "file_unique_id": "vd1", "width": 640, "height": 480, "duration": 9}
+
+
+def test_a_sticker_a_voice_message_or_a_video_is_never_said_to_be_attached(tg_app, api):
+    """Found by a review of the channels: a sticker, a voice message or a video alone was answered "Attached. Now
+    write your question" although nothing was kept, and the voice message was lost without a word. A sticker asks
+    nothing (the greeting's reply); a voice message or a video is said not to be kept; a video's caption is taken."""
+    end_broadcast(tg_app)
+    run(tg_app, consent(5901, 1), send(_media(2, 5901, sticker=STICKER)), send(_media(3, 5901, voice=VOICE)),
+        send(_media(4, 5901, "Прорвало трубу во дворе дома 9, вода заливает подвал", video=VIDEO)))
+    texts = api.sent(5901)
+    assert not any("Прикреплено" in t for t in texts)
+    greeting = [p for c, p in api.calls if c == "sendMessage" and "Здравствуйте!" in p["text"]]
+    assert len(greeting) == 1 and "lang:kk" in greeting[0]["reply_markup"]  # the sticker: what to do, and the languages
+    assert any("Голосовые сообщения, видео и файлы здесь не принимаются" in t for t in texts)  # the voice message
+    with tg_app.app_context():
+        (appeal,) = db.session.scalars(select(Appeal).where(Appeal.channel == "telegram")).all()
+        assert appeal.text == "Прорвало трубу во дворе дома 9, вода заливает подвал"
+    told, receipt = texts[-2:]
+    assert told.startswith("Из этого сообщения принят только текст") and appeal.tracking_code in receipt
+
+
+def test_a_photo_sent_as_a_file_is_kept_as_a_photo(tg_app, api):
+    """Residents send a photo "as a file" to keep its quality: a document whose type is an image is a photo."""
+    end_broadcast(tg_app)
+    api.files["BQAC-doc"] = JPEG
+    document = {"file_id": "BQAC-doc", "file_unique_id": "d1", "file_name": "IMG_2041.JPG", "mime_type": "image/jpeg"}
+    run(tg_app, consent(5902, 1), send(_media(2, 5902, "Сломана скамейка в сквере", document=document)))
+    with tg_app.app_context():
+        from companion.models import AppealFile
+        appeal = db.session.execute(select(Appeal).where(Appeal.channel == "telegram")).scalar_one()
+        assert appeal.attachments == {"channel": "telegram", "photos": ["BQAC-doc"]}
+        assert [f.data for f in db.session.scalars(select(AppealFile).where(AppealFile.appeal_id == appeal.id))] == [JPEG]
+
+
+def _album_photo(update_id: int, chat: int, file_id: str, caption: str = "") -> dict:
+    update = _media(update_id, chat, caption, photo=[{"file_id": file_id, "file_unique_id": file_id, "width": 800,
+                                                      "height": 600}], media_group_id="13621946289071742")
+    return update
+
+
+@pytest.mark.parametrize("consented_before", [True, False])
+def test_the_photos_of_an_album_are_kept_with_the_albums_appeal_not_the_next_one(tg_app, api, consented_before):
+    """Found by a review of the channels: Telegram sends an album as one message per photo, the caption on the
+    first; the other photos were answered "Attached" each and kept with the resident's NEXT appeal, about
+    something else. They belong to the album's appeal, and the resident is not told "Attached" for each."""
+    end_broadcast(tg_app)
+    photos = {"A-1": JPEG + b"1", "A-2": JPEG + b"2", "A-3": JPEG + b"3"}
+    api.files.update(photos)
+    album = [send(_album_photo(2, 5903, "A-1", "Свалка мусора за домом 4 по улице Абая")),
+             send(_album_photo(3, 5903, "A-2")), send(_album_photo(4, 5903, "A-3"))]
+    steps = [consent(5903, 1), *album] if consented_before else [*album, consent(5903, 5)]
+    run(tg_app, *steps, send(message_update(6, 5903, "Другое обращение: не горит фонарь у школы")))
+    with tg_app.app_context():
+        from companion.models import AppealFile
+        garbage, lamp = db.session.scalars(select(Appeal).where(Appeal.channel == "telegram").order_by(Appeal.id)).all()
+        assert garbage.attachments == {"channel": "telegram", "photos": ["A-1", "A-2", "A-3"]}
+        assert lamp.attachments is None
+        kept = db.session.scalars(select(AppealFile).order_by(AppealFile.id)).all()
+        assert {f.appeal_id for f in kept} == {garbage.id} and sorted(f.data for f in kept) == sorted(photos.values())
+    assert not any("Прикреплено" in t for t in api.sent(5903))
+    assert sum("SRK-" in t for t in api.sent(5903)) == 2  # one receipt for the album, one for the lamp
+
+
+def test_invisible_control_characters_in_a_message_are_cleaned_not_refused(tg_app, api):
+    """Found by a review of the channels: a NUL, a bell, a mark that turns text around, or half of an emoji's
+    surrogate pair (a JSON escape Telegram passes on) refused the whole message ("characters that cannot be
+    stored: remove them"), which the resident cannot see to remove. They are taken out; the words are the appeal."""
+    end_broadcast(tg_app)
+    run(tg_app, consent(6001, 1), send(message_update(2, 6001, "Яма\x00 на дороге \u202eу дома 5\x07,\nглубокая \ud83d")))
+    with tg_app.app_context():
+        (appeal,) = db.session.scalars(select(Appeal).where(Appeal.channel == "telegram")).all()
+        assert appeal.text == "Яма на дороге у дома 5,\nглубокая"
+    assert appeal.tracking_code in api.sent(6001)[-1] and not any("не принято" in t for t in api.sent(6001))
+
+
+def test_a_webhook_body_of_odd_shapes_is_answered_never_a_500_and_the_next_update_is_taken(tg_app, api, caplog):
+    """Found by a review of the channels: a signed update whose parts were not of the documented types (a message
+    that is a string, a chat id that is not a number, an id past 64 bits, a name that is a number) or arrays
+    nested thousands deep answered 500 with a traceback, so Telegram would deliver it again and again. Each is
+    answered and skipped; the next update is taken."""
+    end_broadcast(tg_app)
+
+    def bare(update_id, **message):
+        return {"update_id": update_id, "message": {"message_id": update_id, "date": 1,
+                                                     "chat": {"id": 6002, "type": "private"}, **message}}
+    odd = [{"update_id": 1, "message": "x"}, {"update_id": 2, "message": {"chat": "x"}},
+           bare(3, chat={"id": "abc", "type": "private"}, text="Свет"), bare(4, text=5),
+           {**bare(5, text="Свет"), "update_id": 2 ** 70}, bare(6, text="Свет", message_id=2 ** 70),
+           bare(7, text="Свет", **{"from": {"id": 6002, "is_bot": False, "first_name": 7}}),
+           {**bare(8, text="Свет"), "update_id": True}]
+
+    async def webhook(channel):
+        from aiohttp import ClientSession, web
+        runner = web.AppRunner(await channel.webhook_app())
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}{WEBHOOK_PATH}"
+        statuses = []
+        async with ClientSession() as http:
+            for body in [json.dumps(b).encode() for b in odd] + [b"[" * 100_000]:
+                async with http.post(url, data=body, headers={SECRET_HEADER: SECRET}) as response:
+                    statuses.append(response.status)
+            async with http.post(url, json=consent_update, headers={SECRET_HEADER: SECRET}) as response:
+                statuses.append(response.status)
+            async with http.post(url, json=message_update(10, 6002, "Не горит свет в подъезде"),
+                                 headers={SECRET_HEADER: SECRET}) as response:
+                statuses.append(response.status)
+        await runner.cleanup()
+        await channel.send_outbox_once()
+        return statuses
+    consent_update = button_update(9, 6002, "consent:yes")
+    (statuses,) = run(tg_app, webhook)
+    assert all(status in (200, 400) for status in statuses) and statuses[-2:] == [200, 200], statuses
+    assert "Traceback" not in caplog.text and "Error handling request" not in caplog.text
+    with tg_app.app_context():
+        (appeal,) = db.session.scalars(select(Appeal).where(Appeal.channel == "telegram")).all()
+        assert appeal.text == "Не горит свет в подъезде"
+    assert appeal.tracking_code in api.sent(6002)[-1]

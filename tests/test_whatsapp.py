@@ -470,3 +470,31 @@ def test_an_attached_image_is_fetched_by_its_media_url_and_kept_with_the_appeal(
         assert appeal.text == "Разбитый фонарь во дворе" and kept.data == JPEG and kept.channel == "whatsapp"
         assert db.session.scalar(select(func.count()).select_from(Appeal).where(Appeal.channel == "whatsapp")) == 2
     assert graph.downloads == ["1234567890"]
+
+
+def _message(wamid: str, kind: str, body: dict, wa_id: str = "77011234567") -> dict:
+    return {"from": wa_id, "id": wamid, "timestamp": "1764672000", "type": kind, kind: body}
+
+
+def test_a_sticker_a_voice_message_or_a_file_is_answered_and_a_photo_sent_as_a_file_is_kept(wa_app, graph):
+    """Found by a review of the channels: a sticker, a voice message or a document got no answer at all (the
+    resident waited for one that never came), and a photo sent "as a file" was lost. A sticker gets the
+    greeting's reply, a voice message is said not to be kept, an image document is a photo."""
+    from companion.models import AppealFile
+    from .test_telegram import JPEG
+    end_broadcast(wa_app)
+    graph.media["55501"] = JPEG
+    run(wa_app, deliver(webhook(button("wamid.S0", "consent:yes"))),
+        deliver(webhook(_message("wamid.S1", "sticker", {"id": "777", "mime_type": "image/webp", "animated": False}))),
+        deliver(webhook(_message("wamid.S2", "audio", {"id": "778", "mime_type": "audio/ogg; codecs=opus", "voice": True}))),
+        deliver(webhook(_message("wamid.S3", "document", {"id": "55501", "mime_type": "image/jpeg", "filename": "IMG.jpg",
+                                                          "caption": "Разбитый тротуар у остановки"}))))
+    texts = graph.texts("77011234567")  # no words yet to tell the language by, and WhatsApp gives none: the office's
+    assert any(t.startswith("Hello! Write your question") for t in texts)  # the sticker
+    assert any(t.startswith("Voice messages, videos and files are not kept here") for t in texts)  # the voice message
+    assert not any("Attached" in t for t in texts)
+    with wa_app.app_context():
+        appeal = db.session.scalars(select(Appeal).where(Appeal.channel == "whatsapp")).one()
+        assert appeal.text == "Разбитый тротуар у остановки" and appeal.attachments["photos"] == ["55501"]
+        assert [f.data for f in db.session.scalars(select(AppealFile))] == [JPEG]
+    assert appeal.tracking_code in texts[-1]

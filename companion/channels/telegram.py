@@ -24,8 +24,31 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/telegram"
 POLL_TIMEOUT = 25  # seconds getUpdates waits for a message (long polling)
+IMAGE_FILES = frozenset({"image/jpeg", "image/png", "image/webp"})  # the kinds services/channels.py keeps
+# what a resident may send that the office does not keep: they are told so, never "attached"
+UNKEPT_KINDS = ("voice", "video", "video_note", "audio", "animation", "document", "contact", "poll")
 LANGUAGE_BUTTONS = InlineKeyboardMarkup([[InlineKeyboardButton(LANGUAGE_ENDONYMS[code], callback_data=f"lang:{code}")
                                           for code in LANGUAGES]])
+
+
+def fits(number) -> bool:
+    """True for an id the Bot API can send (an integer, not a boolean) that a BIGINT column holds."""
+    return isinstance(number, int) and not isinstance(number, bool) and -2 ** 63 < number < 2 ** 63
+
+
+def readable(update: Update) -> channels.Incoming | None:
+    """`incoming`, or None for an update whose parts are not of the documented types (the library checks none):
+    skipped, never a crash that would have Telegram deliver it again and again."""
+    try:
+        message = incoming(update)
+        if message is None or not all(fits(n) for n in (message.update_id, int(message.chat), message.message_id or 0)):
+            return None
+        if not all(isinstance(v, str) for v in (message.text, message.name, message.button, message.photo)):
+            raise TypeError("not a string")
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        log.warning("an update could not be read: %s", type(exc).__name__)
+        return None
+    return message
 
 
 def incoming(update: Update) -> channels.Incoming | None:
@@ -48,11 +71,20 @@ def incoming(update: Update) -> channels.Incoming | None:
     user = message.from_user
     name = " ".join(part for part in (user.first_name, user.last_name) if part) if user else ""
     photo = message.photo[-1].file_id if message.photo else ""  # the sizes come smallest first
+    document = message.document
+    if not photo and document is not None and (document.mime_type or "") in IMAGE_FILES:
+        photo = document.file_id  # a photo sent "as a file" (to keep its quality) is a photo still
     location = message.location
+    unkept = ""
+    if message.sticker is not None or message.dice is not None:
+        unkept = "sticker"
+    elif not photo and location is None and any(getattr(message, kind) is not None for kind in UNKEPT_KINDS):
+        unkept = "file"
     return channels.Incoming(Channel.TELEGRAM.value, update.update_id, str(message.chat.id), message.message_id,
                              text=message.text or message.caption or "", name=name, photo=photo,
                              lat=location.latitude if location else None, long=location.longitude if location else None,
-                             language_hint=((user.language_code or "") if user else "")[:2])
+                             language_hint=((user.language_code or "") if user else "")[:2], unkept=unkept,
+                             album=str(message.media_group_id or "")[:64])
 
 
 def file_url(api_url: str) -> str:
@@ -83,7 +115,7 @@ class TelegramChannel:
 
     async def handle(self, update: Update) -> None:
         """Take one update: store it (once), answer a button, send the replies, wake the outbox."""
-        message = incoming(update)
+        message = readable(update)
         if message is None:
             return
         if update.callback_query is not None:
@@ -136,8 +168,13 @@ class TelegramChannel:
                                      [InlineKeyboardButton(labels[1], callback_data="consent:no")]])
 
     async def handle_json(self, data: dict) -> None:
-        """A webhook's body: one Update as JSON."""
-        await self.handle(Update.de_json(data, self.bot))
+        """A webhook's body: one Update as JSON (one the library cannot read is skipped, by its kind of error only)."""
+        try:
+            update = Update.de_json(data, self.bot)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            log.warning("an update could not be read: %s", type(exc).__name__)
+            return
+        await self.handle(update)
 
     async def poll_once(self, offset: int | None, timeout: int = POLL_TIMEOUT) -> int | None:
         """One getUpdates round: take each update, then return the offset that confirms them."""
@@ -171,11 +208,16 @@ class TelegramChannel:
                 return web.json_response({"error": "bad secret token"}, status=403)
             try:
                 data = await request.json()
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
                 return web.json_response({"error": "the body is not JSON"}, status=400)
-            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            if not isinstance(data, dict) or not fits(data.get("update_id")):
                 return web.json_response({"error": "not a Telegram update"}, status=400)
-            await self.handle_json(data)
+            try:
+                await self.handle_json(data)
+            except Exception as exc:  # noqa: BLE001 - not stored (a database down): Telegram delivers it again.
+                # Logged by type only: a database error's text carries the statement's parameters, the resident's words
+                log.error("an update was not stored: %s", type(exc).__name__)
+                return web.json_response({"error": "not stored, deliver again"}, status=503)
             return web.json_response({"ok": True})
 
         application = web.Application(client_max_size=1024 * 1024)

@@ -42,6 +42,9 @@ BODY_LIMIT = 1024
 # Graph API error codes after which no retry will reach the resident: not a WhatsApp user, not allowed
 PERMANENT_ERRORS = frozenset({131026, 131030, 131031})
 REENGAGEMENT_ERROR = 131047  # more than 24 hours since the resident wrote: only a template goes through
+IMAGE_FILES = frozenset({"image/jpeg", "image/png", "image/webp"})  # the kinds services/channels.py keeps
+# what a resident may send that the office does not keep ("unsupported": a kind the Cloud API does not deliver)
+UNKEPT_KINDS = frozenset({"audio", "video", "document", "contacts", "unsupported"})
 LANGUAGE_BUTTONS = [(f"lang:{code}", LANGUAGE_ENDONYMS[code]) for code in LANGUAGES]
 
 
@@ -82,14 +85,21 @@ def incoming(message: dict, names: dict[str, str]) -> channels.Incoming | None:
     elif kind == "image":
         image = part(message, "image")
         found.photo, found.text = str(image.get("id") or ""), str(image.get("caption") or "")
+    elif kind == "document" and part(message, "document").get("mime_type") in IMAGE_FILES:
+        document = part(message, "document")  # a photo sent "as a file" (to keep its quality) is a photo still
+        found.photo, found.text = str(document.get("id") or ""), str(document.get("caption") or "")
     elif kind == "location":
         place = part(message, "location")
         try:
             found.lat, found.long = float(place["latitude"]), float(place["longitude"])
         except (KeyError, TypeError, ValueError):
             return None
+    elif kind == "sticker":
+        found.unkept = "sticker"
+    elif kind in UNKEPT_KINDS:  # told it is not kept, never silence; a video's or a file's caption is taken
+        found.unkept, found.text = "file", str(part(message, kind).get("caption") or "")
     else:
-        return None
+        return None  # a reaction, a status of the system: nothing to answer
     return found
 
 
@@ -290,7 +300,7 @@ class WhatsAppChannel:
                 return web.json_response({"error": "bad or missing X-Hub-Signature-256"}, status=403)
             try:
                 payload = json.loads(body)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
                 return web.json_response({"error": "the body is not JSON"}, status=400)
             if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
                 return web.json_response({"error": "not a WhatsApp Business Account webhook"}, status=400)

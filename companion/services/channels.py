@@ -23,7 +23,7 @@ from . import appeals, blocking, intake, limits, outbox, privacy, wording
 from .changes import Change
 from .database import resilient
 from ..errors import QuestionsClosed, ServiceError, ValidationError
-from .fields import UNSTORABLE_MESSAGE, Limit, at_most_characters, chat_contact, clean_name, storable
+from .fields import UNSTORABLE_MESSAGE, Limit, at_most_characters, chat_contact, clean_message, clean_name, storable
 from .language import detect_language
 
 STATUS_WORDS = frozenset({"status", "/status", "статус", "мәртебе", "күйі"})
@@ -33,9 +33,12 @@ LANGUAGE_WORDS = frozenset({"/start", "/language", "/lang", "language", "язы�
 # greetings and thanks: a resident who says hello is shown what to do, not registered as an appeal
 GREETING_WORDS = frozenset({
     "hi", "hello", "hey", "good morning", "good afternoon", "good evening", "thanks", "thank you", "ok", "help",
-    "привет", "здравствуйте", "здравствуй", "добрый день", "доброе утро", "добрый вечер", "спасибо", "ок",
-    "помощь", "салам", "салем", "сәлем", "сәлеметсіз бе", "сәлеметсіздер ме", "армысыз", "қайырлы күн",
-    "қайырлы таң", "рахмет", "рақмет", "көмек"})
+    "привет", "здравствуйте", "здравствуй", "здрасте", "добрый день", "доброе утро", "добрый вечер", "спасибо",
+    "ок", "помощь", "салам", "салем", "сәлем", "сәлеметсіз бе", "сәлеметсіздер ме", "армысыз", "қайырлы күн",
+    "қайырлы таң", "рахмет", "рақмет", "көмек",
+    # as typed on a Russian keyboard, and the Arabic greeting most residents use in both languages
+    "салеметсиз бе", "салеметсизбе", "саламатсыз ба", "рахмет сізге", "ассалаумағалейкум", "ассалаумагалейкум",
+    "ассаламуалейкум", "ассалам алейкум", "салам алейкум", "салам алейкум уважаемые"})
 KEY_PREFIX = {Channel.TELEGRAM.value: "tg", Channel.WHATSAPP.value: "wa"}
 CODE = re.compile(r"[A-Za-z]{2,10}-\d{4}-\d{3,12}")
 GIVEN, REFUSED = "given", "refused"
@@ -56,6 +59,10 @@ class Incoming:
     lat: float | None = None
     long: float | None = None
     button: str = ""  # a pressed button's data: "lang:kk", "consent:yes", "consent:no"
+    # what the message carried that the office does not keep: "sticker" (asks nothing, as an emoji), "file" (a
+    # voice message, a video, a document that is not an image: the resident is told, never "attached")
+    unkept: str = ""
+    album: str = ""  # Telegram's media_group_id: the photos of one album, sent as one message each
 
 
 @dataclass
@@ -78,10 +85,13 @@ class Outcome:
     photos: list[tuple[int, str]] = field(default_factory=list)  # (appeal id, platform file id) to fetch and keep
 
 
+NOT_A_WORD = re.compile(r"[^\w\s/@]+")  # punctuation and emoji: "Привет 👋", "Сәлем!!!" are greetings still
+
+
 def is_greeting(text: str) -> bool:
     """True for a message that asks nothing: a greeting, thanks, a bot command ("/help", "/start@bot"), or no
-    letter or digit at all (an emoji)."""
-    words = " ".join(text.lower().split()).strip(" !.,?)(:;-…")
+    letter or digit at all (an emoji), whatever punctuation or emoji come with it."""
+    words = " ".join(NOT_A_WORD.sub(" ", text.lower().replace("ё", "е")).split())
     if words.startswith("/") and len(words.split()) == 1:
         return True  # a command of Telegram's menu; "/status" is answered before this
     return words in GREETING_WORDS or not any(ch.isalnum() for ch in words)
@@ -115,6 +125,7 @@ def live_broadcast() -> Broadcast | None:
 
 
 REDELIVERY_WINDOW = timedelta(days=1)  # Telegram keeps an update for 24 hours; Meta retries for a day or so
+ALBUM_WINDOW = timedelta(hours=1)  # an album's photos come within seconds; an hour allows for a slow upload
 
 
 def _seen(message: Incoming) -> bool:
@@ -146,7 +157,7 @@ def receive(message: Incoming) -> Outcome:
     """Take one delivery: idempotent by update id and message id (a repeat does nothing and says so)."""
     if _seen(message):
         return Outcome(repeat=True)
-    message.name = clean_name(message.name)
+    message.name, message.text = clean_name(message.name), clean_message(message.text)
     try:
         outcome = _receive(message)
     except IntegrityError:  # the same update taken meanwhile by another delivery
@@ -178,19 +189,68 @@ def _receive(message: Incoming) -> Outcome:
     attached = bool(message.photo) or message.lat is not None
     if attached and text and is_greeting(text):
         text = ""  # a photo captioned "hello": kept for the question that follows, as a photo alone is
-    if text.lower() in LANGUAGE_WORDS or (text and is_greeting(text)):
+    if text.lower() in LANGUAGE_WORDS or (text and is_greeting(text)) or (
+            not text and not attached and message.unkept != "file"):  # a sticker asks nothing, as an emoji
         _record(message)
         db.session.commit()
         with force_locale(lang):
             reply = Reply(_("Hello! Write your question or describe your problem, and the office will answer. "
                             "Send “status” to see where your appeals stand. Choose your language:"), "lang")
         return Outcome([reply])
+    if not text and not attached:  # a voice message, a video or a file alone: never said to be attached
+        _record(message)
+        db.session.commit()
+        with force_locale(lang):
+            return Outcome([Reply(_("Voice messages, videos and files are not kept here, only text, photos and a "
+                                    "location. Please write your question in a message."))])
+    outcome = _words(message, chat, lang, text)
+    if message.unkept == "file" and not outcome.repeat:
+        with force_locale(lang):
+            outcome.replies.insert(0, Reply(_("Only the text of this message is taken: voice messages, videos and "
+                                              "files are not kept here.")))
+    return outcome
+
+
+def _album_leader(message: Incoming) -> ChannelUpdate | None:
+    """The earlier message of this chat's album (Telegram sends an album's photos one message each, the caption
+    on one of them): the one that became an appeal, else the first; None when this photo is the album's first."""
+    if not message.album:
+        return None
+    rows = [row for row in db.session.scalars(select(ChannelUpdate).where(
+        ChannelUpdate.channel == message.channel, ChannelUpdate.chat == message.chat,
+        ChannelUpdate.held.is_not(None), ChannelUpdate.created_at >= utcnow() - ALBUM_WINDOW)
+        .order_by(ChannelUpdate.id).limit(200)) if (row.held or {}).get("album") == message.album]
+    return next((row for row in rows if row.appeal_id is not None), rows[0] if rows else None)
+
+
+def _join_album(message: Incoming, leader: ChannelUpdate) -> Outcome:
+    """A photo of an album whose captioned message is already an appeal: kept with that appeal, not the next."""
+    appeal = db.session.get(Appeal, leader.appeal_id)
+    extra = dict(appeal.attachments or {})
+    photos = list(extra.get("photos") or [])
+    if message.photo not in photos:
+        photos.append(message.photo)
+    appeal.attachments = {**extra, "channel": message.channel, "photos": photos}
+    _record(message, held={"album": message.album})  # not counted as an appeal of its own
+    db.session.commit()
+    return Outcome(photos=[(appeal.id, message.photo)])
+
+
+def _words(message: Incoming, chat: ChannelChat, lang: str, text: str) -> Outcome:
+    """A message with words, or a photo or a location to keep with the words that follow."""
     # nothing of the person before consent (docs/channels.md): the name comes with the "I agree" press
     held = {"text": text, "name": message.name if chat.consent == GIVEN else "", "photo": message.photo,
             "lat": message.lat, "long": message.long, "hint": message.language_hint}
+    if message.album:
+        held["album"] = message.album
     if not text:  # a location or a photo alone: kept for the next text message of this chat
+        leader = _album_leader(message) if message.photo else None
+        if leader is not None and leader.appeal_id is not None:
+            return _join_album(message, leader)
         _record(message, state="attach", held=held)
         db.session.commit()
+        if leader is not None and leader.state in ("held", "attach"):
+            return Outcome()  # the album's first message was answered: its next photos join it in silence
         with force_locale(lang):
             return Outcome([Reply(_("Attached. Now write your question in a message."))])
     if not chat.consent:
@@ -204,7 +264,7 @@ def _receive(message: Incoming) -> Outcome:
         db.session.commit()
         with force_locale(lang):
             return Outcome([Reply(consent_question(lang, message.channel), "consent", lang)])
-    row = _record(message)
+    row = _record(message, held={"album": message.album} if message.album else None)
     return _take(message.channel, message.chat, chat, lang, row, held)
 
 

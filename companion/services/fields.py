@@ -130,6 +130,15 @@ def clean_name(value) -> str:
     return " ".join(INVISIBLE.sub("", UNSTORABLE.sub("", value)).split())
 
 
+def clean_message(value) -> str:
+    """A chat message's text as a column and a screen can take it: the unstorable characters (controls, a lone
+    half of a surrogate pair, the marks that turn text around) taken out, line breaks kept. Never a refusal:
+    the resident cannot see them to remove them, and the words around them are the appeal."""
+    if not isinstance(value, str):
+        return ""
+    return UNSTORABLE.sub("", value)
+
+
 UNSTORABLE_MESSAGE = _l("This text contains characters that cannot be stored. Please remove them.")
 REQUIRED_MESSAGE = _l("This field is required.")
 
