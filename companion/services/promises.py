@@ -8,7 +8,8 @@ from datetime import date
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import (
@@ -139,8 +140,19 @@ def _ever_published(promise: Promise) -> bool:
 
 
 def _touch(promise: Promise) -> None:
-    promise.version += 1
-    promise.updated_at = utcnow()
+    """The next version, taken only if nobody took it meanwhile: two staff acting at once on the version
+    their pages saw (one publishing, one withdrawing) would each pass get_promise's check, and the second
+    commit would leave a withdrawn promise published. The row is changed on the condition that it is still
+    at the version read, else the change is refused as get_promise refuses a stale page."""
+    seen, now = promise.version, utcnow()
+    taken = db.session.execute(update(Promise).where(Promise.id == promise.id, Promise.version == seen)
+                               .values(version=seen + 1, updated_at=now),
+                               execution_options={"synchronize_session": False}).rowcount
+    if taken != 1:
+        raise Conflict(_l("This promise was changed by someone else. The page shows it as it is now; "
+                          "please check and try again."))
+    set_committed_value(promise, "version", seen + 1)
+    set_committed_value(promise, "updated_at", now)
 
 
 # --- the desk -----------------------------------------------------------------------------------
