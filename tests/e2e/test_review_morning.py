@@ -19,7 +19,9 @@ def test_roadmap_figures_stay_in_their_cards_on_a_phone_in_every_language(browse
     page.goto(server.url + "/roadmap")
     for name, lang in (("Русский", "ru"), ("Қазақша", "kk"), ("English", "en")):
         page.get_by_role("link", name=name).click()
-        page.wait_for_function(f"document.documentElement.lang === '{lang}'")
+        # the click navigates: between the two documents there is no documentElement for a moment
+        page.wait_for_function(f"() => document.documentElement?.lang === '{lang}'")
+        page.wait_for_load_state()
         page.screenshot(path=str(SCREENSHOTS / f"review-roadmap-360-{lang}.png"), full_page=True)
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         assert page.evaluate(OVERFLOWING) == [], lang
