@@ -326,6 +326,9 @@ class Question(db.Model):
     aired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # an UPDATE of the row names the version it was read at (set by the services, +1 a change): a write from a
+    # screen that saw an older version meanwhile changes nothing and is refused (services.database.resilient)
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
     broadcast: Mapped[Broadcast] = relationship()
     category: Mapped[Category | None] = relationship()
@@ -547,6 +550,9 @@ class Appeal(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # an UPDATE of the row names the version it was read at (set by the services, +1 a change): a write from a
+    # screen that saw an older version meanwhile changes nothing and is refused (services.database.resilient)
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
     question: Mapped[Question | None] = relationship(backref=backref("appeal", uselist=False))
     broadcast: Mapped[Broadcast | None] = relationship()

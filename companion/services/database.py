@@ -7,9 +7,10 @@ from functools import wraps
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
-from ..errors import ServiceError
+from ..errors import ServiceError, StaleVersion
 
 LOCK_RETRY_SECONDS = 10.0
 
@@ -23,6 +24,16 @@ class Unavailable(ServiceError):
 
     def to_dict(self) -> dict:
         return {**super().to_dict(), "retryable": True}
+
+
+APPEAL_CHANGED = _l("This appeal was changed by someone else. The page shows it as it is now; please check and try "
+                    "again.")
+
+
+def stale(exc: StaleDataError) -> StaleVersion:
+    """What the sender of a write is told when the row had changed since the screen's version was checked
+    (another member of staff's commit in between, PostgreSQL: models' `version_id_col`): a stale screen."""
+    return StaleVersion(APPEAL_CHANGED) if "'appeal'" in str(exc) else StaleVersion()
 
 
 def _locked(exc: Exception) -> bool:
@@ -39,6 +50,9 @@ def resilient(fn):
         while True:
             try:
                 return fn(*args, **kwargs)
+            except StaleDataError as exc:  # nothing of it was committed: the screen shows the row anew
+                db.session.rollback()
+                raise stale(exc) from None
             except DBAPIError as exc:
                 db.session.rollback()
                 if _locked(exc) and time.monotonic() < deadline:

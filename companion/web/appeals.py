@@ -7,6 +7,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
 from ..permissions import appeal_scope, can
@@ -15,6 +16,7 @@ from ..presenters import talon as talon_view
 from ..realtime.emit import publish
 from ..services import appeal_list, appeals, blocking, channels, deadlines, desk, moderation, notices, outbox, privacy, topics, wording
 from ..services.changes import Change
+from ..services.database import stale
 from ..services import broadcasts as broadcast_service
 from ..errors import ServiceError, ValidationError
 from .safety import local_target
@@ -228,9 +230,10 @@ def act(appeal_id: int, action: str):
     try:
         appeal = appeals.get_appeal(appeal_id, user=current_user, version=request.form.get("version"))
         result = call(appeal, request.form, current_user)
-    except ServiceError as exc:
+    except (ServiceError, StaleDataError) as exc:  # StaleDataError: another officer's commit came in between
         db.session.rollback()
         db.session.expire_all()
+        exc = stale(exc) if isinstance(exc, StaleDataError) else exc
         flash(str(exc.message) + "".join(f" {v}" for v in exc.fields.values()), "error")
         return _detail(appeals.get_appeal(appeal_id, user=current_user), exc.status, (action, request.form))
     if isinstance(result, Change):
