@@ -95,3 +95,27 @@ def test_appeals_from_before_access_codes_get_one_and_desk_reasons_become_intern
         retry, change = intake.submit_question(intake.get_broadcast("demo"), {"text": "kept", "client_id": "before-0001"},
                                                viewer_token="tok-a")
         assert retry.id == kept_id and change is None  # a retry across the upgrade still finds its question
+
+
+def test_messages_taken_before_the_fix_lose_their_copy_of_the_residents_words(app):
+    """Messages held for consent kept the resident's words and name in `channel_update.held` after they became
+    appeals (found by the channels review); migration 0026 clears them, keeping an album's id only."""
+    import json
+
+    from sqlalchemy import text
+    with app.app_context():
+        migrate.downgrade("0025")
+        with db.engine.begin() as conn:
+            for update_id, state, held in ((1, "done", {"text": "Фонари не горят", "name": "Айгерим", "photo": ""}),
+                                           (2, "done", {"album": "1357", "text": "", "photo": "AgAD"}),
+                                           (3, "held", {"text": "Ждёт согласия", "name": ""})):
+                conn.execute(text("INSERT INTO channel_update (channel, update_id, chat, state, held, created_at) "
+                                  "VALUES ('telegram', :u, '77', :s, :h, CURRENT_TIMESTAMP)"),
+                             {"u": update_id, "s": state, "h": json.dumps(held, ensure_ascii=False)})
+        db.session.remove()
+        migrate.upgrade()
+        with db.engine.connect() as conn:
+            rows = dict(conn.execute(text("SELECT update_id, held FROM channel_update ORDER BY update_id")).all())
+        held = {k: json.loads(v) if isinstance(v, str) else v for k, v in rows.items()}
+        assert held[1] is None and held[2] == {"album": "1357"}
+        assert held[3]["text"] == "Ждёт согласия"  # still waiting for the resident's answer: kept

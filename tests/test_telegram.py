@@ -662,3 +662,52 @@ def test_a_webhook_body_of_odd_shapes_is_answered_never_a_500_and_the_next_updat
         (appeal,) = db.session.scalars(select(Appeal).where(Appeal.channel == "telegram")).all()
         assert appeal.text == "Не горит свет в подъезде"
     assert appeal.tracking_code in api.sent(6002)[-1]
+
+
+def test_a_photo_sent_alone_long_ago_is_not_attached_to_todays_unrelated_appeal(tg_app, api):
+    """Found by the channels review: a lone photo or location waited with no time limit, so one sent a week ago
+    was kept with the resident's next, unrelated appeal. Only what came within ATTACH_WINDOW joins it."""
+    from datetime import timedelta
+    from companion.models import ChannelUpdate, utcnow
+    from companion.services.channels import ATTACH_WINDOW
+    end_broadcast(tg_app)
+    run(tg_app, send(message_update(1, 5901, photo=True)), send(message_update(2, 5901, location=(51.16, 71.47))))
+    with tg_app.app_context():  # sent a week ago
+        for row in db.session.scalars(select(ChannelUpdate).where(ChannelUpdate.chat == "5901")):
+            row.created_at = utcnow() - timedelta(days=7)
+        db.session.commit()
+    run(tg_app, send(message_update(3, 5901, "Когда уберут снег во дворе на Абая 12?")), consent(5901, 4))
+    with tg_app.app_context():
+        appeal = db.session.execute(select(Appeal).where(Appeal.channel == "telegram")).scalar_one()
+        assert not appeal.attachments and appeal.lat is None
+        stale = db.session.scalars(select(ChannelUpdate).where(ChannelUpdate.chat == "5901",
+                                                               ChannelUpdate.update_id.in_((1, 2)))).all()
+        assert {row.state for row in stale} == {"done"} and all(not row.held for row in stale)  # not kept either
+    # what comes within the window still joins the next message
+    run(tg_app, send(message_update(5, 5901, photo=True)))
+    with tg_app.app_context():
+        row = db.session.execute(select(ChannelUpdate).where(ChannelUpdate.chat == "5901",
+                                                             ChannelUpdate.update_id == 5)).scalar_one()
+        row.created_at = utcnow() - ATTACH_WINDOW + timedelta(minutes=5)
+        db.session.commit()
+    run(tg_app, send(message_update(6, 5901, "И ещё: яма у подъезда")))
+    with tg_app.app_context():
+        latest = db.session.execute(select(Appeal).where(Appeal.channel == "telegram").order_by(Appeal.id.desc())
+                                    .limit(1)).scalar_one()
+        assert latest.attachments == {"channel": "telegram", "photos": ["AgAD-large"]}
+
+
+def test_a_held_message_keeps_no_copy_of_the_residents_words_once_it_is_an_appeal(tg_app, api):
+    """Found by the channels review: messages held for consent kept their text and the resident's name in the
+    channel's own records after they became appeals, a second copy of personal data outside the appeal."""
+    from companion.models import ChannelUpdate
+    end_broadcast(tg_app)
+    run(tg_app, send(message_update(1, 6001, photo=True)),
+        send(message_update(2, 6001, "Во дворе на Сарыарке 5 не горят фонари")),
+        send(message_update(3, 6001, "И на детской площадке тоже")), consent(6001, 4))
+    with tg_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Appeal).where(Appeal.channel == "telegram")) == 2
+        rows = db.session.scalars(select(ChannelUpdate).where(ChannelUpdate.chat == "6001")).all()
+        kept = [row.held for row in rows if row.held]
+        assert kept == [], kept
+        assert {row.state for row in rows} == {"done"}

@@ -126,6 +126,16 @@ def live_broadcast() -> Broadcast | None:
 
 REDELIVERY_WINDOW = timedelta(days=1)  # Telegram keeps an update for 24 hours; Meta retries for a day or so
 ALBUM_WINDOW = timedelta(hours=1)  # an album's photos come within seconds; an hour allows for a slow upload
+# a photo or a location sent alone waits this long for the words it goes with; one sent last week is not
+# part of today's question
+ATTACH_WINDOW = timedelta(hours=1)
+
+
+def _used(row: ChannelUpdate) -> None:
+    """A held or attached message taken into an appeal (or too old to be): nothing of the resident's words, name
+    or photo stays in the channel's records; only the album it belongs to, which its next photos look for."""
+    album = (row.held or {}).get("album")
+    row.state, row.held = "done", ({"album": album} if album else None)
 
 
 def _seen(message: Incoming) -> bool:
@@ -310,8 +320,8 @@ def _button(message: Incoming, chat: ChannelChat, lang: str) -> Outcome:
                 return Outcome([Reply(_("Thank you. Write your question."))])
         outcome = Outcome()
         for row in held:  # each in its own transaction, as if it had just arrived
-            row.state = "done"
             data = dict(row.held or {})
+            _used(row)
             if value == "yes" and not data.get("name"):
                 data["name"] = message.name  # the profile name, given with the consent
             result = _take(message.channel, message.chat, chat, _language(chat, data.get("hint") or "", data.get("text") or ""),
@@ -329,14 +339,16 @@ def _attachments(channel: str, chat: str, held: dict) -> tuple[dict, dict]:
     """The location and photos of this message and of those sent alone just before it (then taken)."""
     photos = [held["photo"]] if held.get("photo") else []
     lat, long = held.get("lat"), held.get("long")
+    since = utcnow() - ATTACH_WINDOW
     for row in db.session.scalars(select(ChannelUpdate).where(
             ChannelUpdate.channel == channel, ChannelUpdate.chat == chat, ChannelUpdate.state == "attach")):
         data = row.held or {}
-        if data.get("photo"):
+        fresh = row.created_at is not None and row.created_at >= since
+        if fresh and data.get("photo"):
             photos.append(data["photo"])
-        if data.get("lat") is not None and lat is None:
+        if fresh and data.get("lat") is not None and lat is None:
             lat, long = data["lat"], data["long"]
-        row.state = "done"
+        _used(row)
     location = {"lat": appeals.coordinate(lat, 90), "long": appeals.coordinate(long, 180)} if lat is not None else {}
     if None in location.values():
         location = {}
