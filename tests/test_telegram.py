@@ -711,3 +711,26 @@ def test_a_held_message_keeps_no_copy_of_the_residents_words_once_it_is_an_appea
         kept = [row.held for row in rows if row.held]
         assert kept == [], kept
         assert {row.state for row in rows} == {"done"}
+
+
+def test_a_flood_of_greetings_or_status_checks_gets_a_few_replies_not_one_each(tg_app, api):
+    """Found by the channels review: every greeting, sticker or "status" was answered, so a resident (or a
+    script) sending hundreds had the bot send hundreds back, into Telegram's per-chat limits. A question in
+    the flood is still registered and answered with its number."""
+    from datetime import timedelta
+    from companion.models import ChannelUpdate, utcnow
+    from companion.services.channels import AUTO_REPLIES_PER_MINUTE
+    end_broadcast(tg_app)
+    run(tg_app, *[send(message_update(n, 6101, "привет" if n % 2 else "статус")) for n in range(1, 21)])
+    assert len(api.sent(6101)) == AUTO_REPLIES_PER_MINUTE
+    with tg_app.app_context():  # all twenty recorded: a redelivery of any is not answered either
+        assert db.session.scalar(select(func.count()).select_from(ChannelUpdate).where(ChannelUpdate.chat == "6101")) == 20
+    run(tg_app, send(message_update(21, 6101, "Когда отремонтируют лифт в доме 4 на Кенесары?")), consent(6101, 22))
+    assert any("SRK-" in text for text in api.sent(6101)[-2:])
+    with tg_app.app_context():  # a minute later the bot answers again
+        for row in db.session.scalars(select(ChannelUpdate).where(ChannelUpdate.chat == "6101")):
+            row.created_at = utcnow() - timedelta(minutes=2)
+        db.session.commit()
+    before = len(api.sent(6101))
+    run(tg_app, send(message_update(23, 6101, "статус")))
+    assert len(api.sent(6101)) == before + 1 and "SRK-" in api.sent(6101)[-1]

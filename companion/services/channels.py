@@ -176,6 +176,28 @@ def receive(message: Incoming) -> Outcome:
     return outcome
 
 
+AUTO_REPLIES_PER_MINUTE = 6  # a chat's messages answered by the bot alone (greetings, status, stickers) a minute
+
+
+def _quiet(message: Incoming) -> bool:
+    """True once this chat had AUTO_REPLIES_PER_MINUTE messages in the last minute that the bot answered by itself
+    and that made no appeal: a flood of stickers or "status" gets that many replies, not one each (the message is
+    still recorded, so a redelivery is not answered either)."""
+    answered = db.session.execute(select(func.count()).select_from(ChannelUpdate).where(
+        ChannelUpdate.channel == message.channel, ChannelUpdate.chat == message.chat,
+        ChannelUpdate.appeal_id.is_(None), ChannelUpdate.state == "done",
+        ChannelUpdate.created_at > utcnow() - limits.WINDOW)).scalar_one()
+    return answered >= AUTO_REPLIES_PER_MINUTE
+
+
+def _auto_reply(message: Incoming, reply) -> Outcome:
+    """Record a message the bot answers by itself, and answer it (`reply()`), unless the chat is flooding."""
+    quiet = _quiet(message)
+    _record(message, message_id=not message.button)
+    db.session.commit()
+    return Outcome() if quiet else Outcome([reply()])
+
+
 def _receive(message: Incoming) -> Outcome:
     chat = _chat(message.channel, message.chat)
     chat.updated_at = utcnow()  # the resident wrote: WhatsApp's 24-hour reply window starts again
@@ -185,34 +207,28 @@ def _receive(message: Incoming) -> Outcome:
     lang = _language(chat, message.language_hint, words if worded else "")
     if blocking.is_blocked([blocking.chat_identity(message.channel, message.chat)]):
         # taken once (a redelivery is not answered twice), kept nowhere else; the reply says no more than needed
-        _record(message, message_id=not message.button)
-        db.session.commit()
         with force_locale(lang):
-            return Outcome([Reply(str(blocking.Blocked.default_message))])
+            return _auto_reply(message, lambda: Reply(str(blocking.Blocked.default_message)))
     if message.button:
         return _button(message, chat, lang)
     text = message.text.strip()
     if text.lower() in STATUS_WORDS or CODE.fullmatch(text):
-        _record(message)
-        db.session.commit()
-        return Outcome([Reply(status_text(message.channel, message.chat, lang, text if CODE.fullmatch(text) else ""))])
+        return _auto_reply(message, lambda: Reply(status_text(message.channel, message.chat, lang,
+                                                              text if CODE.fullmatch(text) else "")))
     attached = bool(message.photo) or message.lat is not None
     if attached and text and is_greeting(text):
         text = ""  # a photo captioned "hello": kept for the question that follows, as a photo alone is
     if text.lower() in LANGUAGE_WORDS or (text and is_greeting(text)) or (
             not text and not attached and message.unkept != "file"):  # a sticker asks nothing, as an emoji
-        _record(message)
-        db.session.commit()
         with force_locale(lang):
-            reply = Reply(_("Hello! Write your question or describe your problem, and the office will answer. "
-                            "Send “status” to see where your appeals stand. Choose your language:"), "lang")
-        return Outcome([reply])
+            return _auto_reply(message, lambda: Reply(_(
+                "Hello! Write your question or describe your problem, and the office will answer. "
+                "Send “status” to see where your appeals stand. Choose your language:"), "lang"))
     if not text and not attached:  # a voice message, a video or a file alone: never said to be attached
-        _record(message)
-        db.session.commit()
         with force_locale(lang):
-            return Outcome([Reply(_("Voice messages, videos and files are not kept here, only text, photos and a "
-                                    "location. Please write your question in a message."))])
+            return _auto_reply(message, lambda: Reply(_(
+                "Voice messages, videos and files are not kept here, only text, photos and a location. Please "
+                "write your question in a message.")))
     outcome = _words(message, chat, lang, text)
     if message.unkept == "file" and not outcome.repeat:
         with force_locale(lang):
