@@ -79,6 +79,17 @@ def app(request, tmp_path, seeded_db):
 
 
 @pytest.fixture
+def pg_app(request, tmp_path):
+    """The app on a fresh copy of the seeded PostgreSQL database only: races whose window is PostgreSQL's (a query
+    there lets another request run between a check and a write; SQLite serialises writers)."""
+    app = create_app(test_config(tmp_path, DATABASE_URL=postgres_copy(request)))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
 def sqlite_app(tmp_path, seeded_db):
     """The app on a copy of the seeded SQLite database only (pages that are the same on PostgreSQL, SQLite's locks)."""
     shutil.copy(seeded_db, tmp_path / "test.db")

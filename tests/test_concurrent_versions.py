@@ -5,33 +5,16 @@ serialises writers and refuses a write from a stale snapshot, so the window is P
 it on purpose: the first check passes, then another connection changes the row, then the write is tried."""
 from __future__ import annotations
 
-import uuid
 
 import psycopg2
 import pytest
 from sqlalchemy import select
 
-from companion import create_app
 from companion.errors import StaleVersion
 from companion.extensions import db
 from companion.models import Appeal, Broadcast, Question, User
 from companion.services import appeals, intake, moderation
 from companion.services.database import resilient
-from companion.testing.setup import Postgres, postgres_available, seed, test_config
-
-
-@pytest.fixture
-def pg_app(tmp_path):
-    if not postgres_available():
-        pytest.skip("no PostgreSQL")
-    postgres, name = Postgres(), f"companion_versions_{uuid.uuid4().hex[:10]}"
-    app = create_app(test_config(tmp_path, DATABASE_URL=postgres.create(name)))
-    seed(app)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    postgres.drop(name)
 
 
 def another_screen(app, sql: str, *params) -> None:

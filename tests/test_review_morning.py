@@ -3,19 +3,16 @@ is not tagged with the heating keyword for its "жылы", and two staff acting 
 publishing, one withdrawing) cannot leave a withdrawn promise published (PostgreSQL: queries yield there)."""
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from companion import create_app
 from companion.errors import Conflict
 from companion.extensions import db
 from companion.models import Broadcast, Promise, User
 from companion.services import deadlines, promises
 from companion.services.topics import compile_rules, match
-from companion.testing.setup import Postgres, postgres_available, seed, test_config
 
 HEATING = 1
 
@@ -38,20 +35,6 @@ def test_kazakh_text_in_the_year_is_not_heating_whatever_language_it_came_with(t
 def test_heating_is_still_found(text, language):
     rules = compile_rules([(HEATING, "жылу\nотопление")])
     assert match(rules, text, language) == {HEATING}
-
-
-@pytest.fixture
-def pg_app(tmp_path):
-    if not postgres_available():
-        pytest.skip("no PostgreSQL")
-    postgres, name = Postgres(), f"companion_review_{uuid.uuid4().hex[:10]}"
-    app = create_app(test_config(tmp_path, DATABASE_URL=postgres.create(name)))
-    seed(app)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    postgres.drop(name)
 
 
 def test_a_promise_withdrawn_meanwhile_is_not_published_by_a_page_that_saw_it_before(pg_app):
