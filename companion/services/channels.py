@@ -181,10 +181,14 @@ AUTO_REPLIES_PER_MINUTE = 6  # a chat's messages answered by the bot alone (gree
 
 def _quiet(message: Incoming) -> bool:
     """True once this chat had AUTO_REPLIES_PER_MINUTE messages in the last minute that the bot answered by itself
-    and that made no appeal: a flood of stickers or "status" gets that many replies, not one each (the message is
-    still recorded, so a redelivery is not answered either)."""
+    and that made no appeal: a flood of stickers, "status" or refused messages ("Too many requests") gets that many
+    replies, not one each (the message is still recorded, so a redelivery is not answered either)."""
+    return _quiet_chat(message.channel, message.chat)
+
+
+def _quiet_chat(channel: str, chat: str) -> bool:
     answered = db.session.execute(select(func.count()).select_from(ChannelUpdate).where(
-        ChannelUpdate.channel == message.channel, ChannelUpdate.chat == message.chat,
+        ChannelUpdate.channel == channel, ChannelUpdate.chat == chat,
         ChannelUpdate.appeal_id.is_(None), ChannelUpdate.state == "done",
         ChannelUpdate.created_at > utcnow() - limits.WINDOW)).scalar_one()
     return answered >= AUTO_REPLIES_PER_MINUTE
@@ -283,9 +287,10 @@ def _words(message: Incoming, chat: ChannelChat, lang: str, text: str) -> Outcom
         try:  # the per-sender limit counts a held message when it comes: at the press all of them are taken
             _count_chat_appeals(message.channel, message.chat)
         except limits.RateLimited as exc:
+            quiet = _quiet(message)  # a flood is refused a few times a minute, not once a message
             _record(message)
             db.session.commit()
-            return _refused(exc, lang)
+            return Outcome() if quiet else _refused(exc, lang)
         _record(message, state="held", held=held)
         db.session.commit()
         with force_locale(lang):
@@ -397,9 +402,10 @@ def _take(channel: str, chat_id: str, chat: ChannelChat, lang: str, row: Channel
         return outcome
     except ServiceError as exc:
         db.session.rollback()
+        quiet = _quiet_chat(channel, chat_id)  # a flood past the per-sender limit gets a few refusals, not one each
         _again(row)
         db.session.commit()  # the update is taken: a redelivery is not refused twice
-        return _refused(exc, lang)
+        return Outcome() if quiet else _refused(exc, lang)
 
 
 def _route(broadcast, channel, chat_id, lang, row, held, name, contact, language, location, extra,
@@ -417,8 +423,9 @@ def _route(broadcast, channel, chat_id, lang, row, held, name, contact, language
 
 def _again(row: ChannelUpdate) -> ChannelUpdate:
     """The update's record again after a rollback (a new row, or the held one reloaded)."""
-    if row.id is not None:
-        again = db.session.get(ChannelUpdate, row.id) or row
+    # a row flushed in the transaction rolled back keeps its id but is gone (and out of the session): a new one
+    again = db.session.get(ChannelUpdate, row.id) if row.id is not None else None
+    if again is not None:
         again.state = "done"
         return again
     fresh = ChannelUpdate(channel=row.channel, update_id=row.update_id, chat=row.chat, message_id=row.message_id,
