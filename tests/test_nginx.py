@@ -80,8 +80,9 @@ class Nginx:
                                                       self.https_port, folder))
         temp = " ".join(f"{kind}_temp_path {folder}/{kind};" for kind in ("client_body", "proxy", "fastcgi",
                                                                            "uwsgi", "scgi"))
-        # What deploy.md asks of nginx's own nginx.conf (worker_rlimit_nofile, worker_connections), and
-        # an access log naming the process that served each request (the test reads it, see route()).
+        # What deploy.md asks of nginx's own nginx.conf (worker_rlimit_nofile, worker_connections), Debian's
+        # nginx.conf's types (mime.types: a stylesheet is text/css), and an access log naming the process that
+        # served each request (the test reads it, see route()).
         (folder / "nginx.conf").write_text(f"""
 daemon off;
 {'user root;' if os.geteuid() == 0 else ''}
@@ -91,6 +92,8 @@ pid {folder}/nginx.pid;
 error_log {folder}/error.log warn;
 events {{ worker_connections 20000; }}
 http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
     {temp}
     log_format rehearsal '$remote_addr $upstream_addr $status $request_uri';
     access_log {self.access_log} rehearsal;
@@ -317,6 +320,12 @@ def test_nginx_serves_static_files_and_sends_plain_http_to_https(rehearsal):
     css = requests.get(rehearsal.url + "/static/css/app.css", verify=rehearsal.nginx.folder / "fullchain.pem",
                        timeout=5)
     assert css.status_code == 200 and css.text == (ROOT / "static/css/app.css").read_text()
+    assert css.headers["Content-Type"] == "text/css; charset=utf-8"
+    # a script with Kazakh and Russian words in it reads as written (no charset: Latin-1 to a plain client)
+    script = requests.get(rehearsal.url + "/static/js/viewer.js", verify=rehearsal.nginx.folder / "fullchain.pem",
+                          timeout=5)
+    assert "charset=utf-8" in script.headers["Content-Type"]
+    assert script.text == (ROOT / "static/js/viewer.js").read_text(encoding="utf-8")
     assert "Expires" in css.headers and "max-age=604800" in css.headers["Cache-Control"]  # nginx's, not the app's
     page = requests.get(rehearsal.url + "/b/demo", verify=rehearsal.nginx.folder / "fullchain.pem", timeout=5)
     assert page.status_code == 200 and page.headers["Strict-Transport-Security"] == "max-age=31536000"
