@@ -426,7 +426,7 @@ def _again(row: ChannelUpdate) -> ChannelUpdate:
     # a row flushed in the transaction rolled back keeps its id but is gone (and out of the session): a new one
     again = db.session.get(ChannelUpdate, row.id) if row.id is not None else None
     if again is not None:
-        again.state = "done"
+        _used(again)  # refused: nothing of the resident's words stays in the channel's records either
         return again
     fresh = ChannelUpdate(channel=row.channel, update_id=row.update_id, chat=row.chat, message_id=row.message_id,
                           state="done", held=None, created_at=utcnow())
