@@ -101,6 +101,7 @@ def test_a_contact_is_masked_in_one_place():
     assert _lines_matching(r"""\*\*\*@|["']\*["'] \* max\(len\(\w+\) - 7""", home="fields.py",
                            known=CHANGED_ELSEWHERE) == []
     assert fields.mask_contact("+77011234567") == "+7701*****67"
+    assert fields.mask_contact("whatsapp:77011234567") == "whatsapp:77011****67"  # the channel named, not masked
     assert fields.mask_contact("aigerim@mail.kz") == "a***@mail.kz" and fields.mask_contact("") == ""
 
 

@@ -734,3 +734,24 @@ def test_a_flood_of_greetings_or_status_checks_gets_a_few_replies_not_one_each(t
     before = len(api.sent(6101))
     run(tg_app, send(message_update(23, 6101, "статус")))
     assert len(api.sent(6101)) == before + 1 and "SRK-" in api.sent(6101)[-1]
+
+
+def test_a_status_check_is_answered_in_the_language_of_the_residents_appeals_and_takes_a_number(tg_app, api):
+    """Found by rehearsal 21: "статус" or a number alone has no words of its own, so the reply fell back to the
+    phone's language (WhatsApp tells none: the office's default), not the one the resident writes in; and
+    "статус SRK-…" was taken as a new question and asked for consent."""
+    end_broadcast(tg_app)
+    run(tg_app, send(message_update(1, 6201, "Біздің аулада жарық жоқ, шамдар жанбайды", language_code="ru")),
+        consent(6201, 2))
+    with tg_app.app_context():
+        appeal = db.session.execute(select(Appeal).where(Appeal.channel == "telegram")).scalar_one()
+        assert appeal.language == "kk"
+        code = appeal.tracking_code
+    for n, words in enumerate(("статус", code, f"статус {code}", f"/status: {code}"), start=3):
+        run(tg_app, send(message_update(n, 6201, words, language_code="ru")))
+        reply = api.sent(6201)[-1]
+        assert reply.startswith(code) and "Жауап беру мерзімі" in reply, (words, reply)
+    with tg_app.app_context():  # none of them became an appeal
+        assert db.session.scalar(select(func.count()).select_from(Appeal)) == 1
+    run(tg_app, send(message_update(7, 6201, "статус SRK-2026-999999", language_code="ru")))
+    assert api.sent(6201)[-1] == "Өтініштеріңіздің арасында бұл нөмірлі өтініш жоқ."

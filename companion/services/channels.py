@@ -107,13 +107,34 @@ def _chat(channel: str, chat: str) -> ChannelChat:
 
 def _language(row: ChannelChat, hint: str = "", text: str = "") -> str:
     """The language of a reply: the chat's chosen one (the button), else the message's own (as its appeal's,
-    so the receipt and every later notice match), else the phone's, else the office's default."""
+    so the receipt and every later notice match), else that of the chat's latest appeal (a "статус" or a number
+    has no words of its own; WhatsApp tells no phone language), else the phone's, else the office's default."""
     if row.language in LANGUAGES:
         return row.language
     detected = detect_language(text) if text else None
     if detected in LANGUAGES:
         return detected
+    if not text and row.channel and row.chat:
+        latest = db.session.execute(select(Appeal.language).where(Appeal.id.in_(
+            select(ChannelUpdate.appeal_id).where(ChannelUpdate.channel == row.channel, ChannelUpdate.chat == row.chat,
+                                                  ChannelUpdate.appeal_id.is_not(None))))
+            .order_by(Appeal.id.desc()).limit(1)).scalar_one_or_none()
+        if latest in LANGUAGES:
+            return latest
     return hint if hint in LANGUAGES else current_app.config["DEFAULT_LOCALE"]
+
+
+def status_request(text: str) -> tuple[bool, str]:
+    """Whether a message asks for the status, and of which number: "статус", a number alone, or the word and a
+    number ("статус SRK-2026-000123", "/status: SRK-…")."""
+    if text.lower() in STATUS_WORDS:
+        return True, ""
+    if CODE.fullmatch(text):
+        return True, text
+    words = text.split()
+    if len(words) == 2 and words[0].lower().rstrip(":,") in STATUS_WORDS and CODE.fullmatch(words[1].strip(".,")):
+        return True, words[1].strip(".,")
+    return False, ""
 
 
 def live_broadcast() -> Broadcast | None:
@@ -207,7 +228,7 @@ def _receive(message: Incoming) -> Outcome:
     chat.updated_at = utcnow()  # the resident wrote: WhatsApp's 24-hour reply window starts again
     words = message.text.strip()
     # a command, a number or the status word has no language of its own: the chat's or the phone's
-    worded = not (words.startswith("/") or CODE.fullmatch(words) or words.lower() in STATUS_WORDS | LANGUAGE_WORDS)
+    worded = not (words.startswith("/") or status_request(words)[0] or words.lower() in LANGUAGE_WORDS)
     lang = _language(chat, message.language_hint, words if worded else "")
     if blocking.is_blocked([blocking.chat_identity(message.channel, message.chat)]):
         # taken once (a redelivery is not answered twice), kept nowhere else; the reply says no more than needed
@@ -216,9 +237,9 @@ def _receive(message: Incoming) -> Outcome:
     if message.button:
         return _button(message, chat, lang)
     text = message.text.strip()
-    if text.lower() in STATUS_WORDS or CODE.fullmatch(text):
-        return _auto_reply(message, lambda: Reply(status_text(message.channel, message.chat, lang,
-                                                              text if CODE.fullmatch(text) else "")))
+    asks_status, code = status_request(text)
+    if asks_status:
+        return _auto_reply(message, lambda: Reply(status_text(message.channel, message.chat, lang, code)))
     attached = bool(message.photo) or message.lat is not None
     if attached and text and is_greeting(text):
         text = ""  # a photo captioned "hello": kept for the question that follows, as a photo alone is

@@ -228,6 +228,9 @@ def mask_contact(contact: str) -> str:
     """Hide the middle of a phone number or e-mail address: +7701*****67, a***@mail.kz."""
     if not contact:
         return ""
+    chat = chat_in(contact)
+    if chat is not None:  # "whatsapp:7701*****67": the channel named, the number's middle hidden
+        return contact[:len(contact) - len(chat[1])] + mask_contact(chat[1])
     if "@" in contact:
         local, _, domain = contact.partition("@")
         return f"{local[:1]}***@{domain}"
