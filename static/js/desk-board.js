@@ -74,14 +74,29 @@ export function createBoard(view) {
 
   function renderCard(q) {
     const selected = view.selected() === q.id;
-    return h("li", {
+    return sized(h("li", {
       class: `qcard ${q.status}${selected ? " selected" : ""}`, tabindex: selected ? 0 : -1,
       dataset: { id: q.id, status: q.status }, "aria-selected": selected ? "true" : "false",
       onclick: () => view.onSelect(q.id),
     },
     h("p", { class: "text" }, q.text),
     h("p", { class: "meta" }, metaLine(q)),
-    h("p", { class: "badges" }, ...badges(q)));
+    h("p", { class: "badges" }, ...badges(q))));
+  }
+
+  // A card's real height comes after it is drawn (content-visibility: those near the view a frame later, and a
+  // scroll put back brings others near it, which then take theirs): each time a card's size changes, the selected
+  // card is put back where it was, before the frame is painted (unless the moderator scrolled meanwhile). A search
+  // cleared moved it 114 px down for 0.6 s before.
+  const resized = typeof ResizeObserver === "function" ? new ResizeObserver(() => {
+    if (keep && Math.abs(keep.list.scrollTop - keep.scrollTop) <= 1) restoreAnchor(keep.id);
+  }) : null;
+  function sized(el) { resized?.observe(el); return el; }
+  function drop(id) {  // a card taken off the page: no longer watched
+    const el = cards.get(id);
+    resized?.unobserve(el);
+    el.remove();
+    cards.delete(id);
   }
 
   function moreButton(name) {
@@ -125,6 +140,7 @@ export function createBoard(view) {
     // and back), whatever the new drawing puts above it
     const selected = view.selected();
     anchorFor(selected);
+    resized?.disconnect();  // the cards drawn below are watched afresh
     cards.clear();
     placed.clear();
     for (const set of Object.values(above)) set.clear();
@@ -275,8 +291,7 @@ export function createBoard(view) {
         newAbove[name] = Math.max(0, (newAbove[name] || 0) - 1);
         pill.add(name);
       } else if (cards.has(id)) {
-        cards.get(id).remove();
-        cards.delete(id);
+        drop(id);
         if (ids_.length >= limit[name]) showAt(name, limit[name] - 1);  // the next one moves into the window
       }
     }
@@ -300,7 +315,7 @@ export function createBoard(view) {
         const overflow = order[name][limit[name]];  // pushed out of the window
         // the selected card is never pushed out: the window grows instead (below)
         if (overflow !== undefined && overflow === view.selected()) limit[name] += 1;
-        else if (overflow !== undefined && cards.has(overflow)) { cards.get(overflow).remove(); cards.delete(overflow); }
+        else if (overflow !== undefined && cards.has(overflow)) drop(overflow);
       }
     }
     // keep some cards rendered below the selected one, so its column can scroll to hold it in place
