@@ -87,8 +87,12 @@ export function createBoard(view) {
   // A card's real height comes after it is drawn (content-visibility: those near the view a frame later, and a
   // scroll put back brings others near it, which then take theirs): each time a card's size changes, the selected
   // card is put back where it was, before the frame is painted (unless the moderator scrolled meanwhile). A search
-  // cleared moved it 114 px down for 0.6 s before.
+  // cleared moved it 114 px down for 0.6 s before. Only in the second after the desk drew or updated cards: a
+  // window resized later (every card narrower or wider) leaves the scroll where the moderator has it.
+  let settleUntil = 0;
+  const SETTLE_MS = 1000;
   const resized = typeof ResizeObserver === "function" ? new ResizeObserver(() => {
+    if (performance.now() > settleUntil) return;
     if (keep && Math.abs(keep.list.scrollTop - keep.scrollTop) <= 1) restoreAnchor(keep.id);
   }) : null;
   function sized(el) { resized?.observe(el); return el; }
@@ -230,6 +234,7 @@ export function createBoard(view) {
   // card again: it is put back once that has happened (unless the moderator scrolled meanwhile).
   let settling = false;
   function settleAnchor() {
+    settleUntil = performance.now() + SETTLE_MS;
     if (settling) return;
     settling = true;
     requestAnimationFrame(() => requestAnimationFrame(() => {

@@ -247,3 +247,36 @@ def test_merging_into_a_held_question_selects_its_card_in_view(server):
             window_agrees(page, server)
         finally:
             browser.close()
+
+
+def test_a_window_resized_later_leaves_the_column_where_the_moderator_scrolled_it(server):
+    """Found by a fresh-eyes review: the watch on the cards' heights that keeps the selected card in place
+    while a column is drawn anew also acted on a window resized long after, and scrolled the column back to a
+    place taken before the duplicates panel above it was closed (85 px, by itself)."""
+    for i in range(30):
+        post(server, f"{TOPICS[i % len(TOPICS)]} у дома {i + 500} на {STREETS[i % len(STREETS)]}")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+        try:
+            page = open_desk(browser, server)
+            page.wait_for_selector("#list-incoming > .qcard >> nth=25")
+            page.hover("#list-incoming")
+            page.mouse.wheel(0, 400)
+            page.wait_for_timeout(300)
+            card = page.locator("#list-incoming > .qcard").nth(12)
+            card.click()
+            selected = int(card.get_attribute("data-id"))
+            page.click("#groups > summary")  # the likely duplicates opened above the column
+            page.fill("#f-text", "x")
+            page.fill("#f-text", "")
+            page.wait_for_timeout(300)
+            page.locator(f"#list-incoming > .qcard[data-id='{selected}'] .text").click()
+            page.click("#groups > summary")  # and closed: the column moves up with it, as it should
+            page.wait_for_timeout(1500)
+            before = page.evaluate("document.querySelector('#list-incoming').scrollTop")
+            page.set_viewport_size({"width": 1300, "height": 768})
+            page.wait_for_timeout(500)
+            assert page.evaluate("document.querySelector('#list-incoming').scrollTop") == before
+            assert card_top(page, selected) is not None
+        finally:
+            browser.close()
