@@ -29,6 +29,7 @@ from .consent import consent_fields
 from .language import detect_language
 from .wording import GROUND_NAMES, LEAVE_GROUNDS
 from ..errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationError
+from .database import APPEAL_CHANGED
 from .fields import (UNSTORABLE_MESSAGE, Limit, at_most_characters, normalise_contact, parse_id, parse_version,
                      storable)
 
@@ -530,7 +531,7 @@ def get_appeal(appeal_id, *, user: User | None = None, version=None) -> Appeal:
     if seen is None:
         raise ValidationError(fields={"version": _l("Invalid version.")})
     if seen != appeal.version:
-        raise StaleVersion(_l("This appeal was changed by someone else. The page shows it as it is now; please check and try again."),
+        raise StaleVersion(APPEAL_CHANGED,
                            current_version=appeal.version)
     return appeal
 

@@ -115,10 +115,8 @@ def _language(row: ChannelChat, hint: str = "", text: str = "") -> str:
     if detected in LANGUAGES:
         return detected
     if not text and row.channel and row.chat:
-        latest = db.session.execute(select(Appeal.language).where(Appeal.id.in_(
-            select(ChannelUpdate.appeal_id).where(ChannelUpdate.channel == row.channel, ChannelUpdate.chat == row.chat,
-                                                  ChannelUpdate.appeal_id.is_not(None))))
-            .order_by(Appeal.id.desc()).limit(1)).scalar_one_or_none()
+        latest = db.session.execute(select(Appeal.language).where(Appeal.id.in_(_chat_appeal_ids(row.channel, row.chat)))
+                                    .order_by(Appeal.id.desc()).limit(1)).scalar_one_or_none()
         if latest in LANGUAGES:
             return latest
     return hint if hint in LANGUAGES else current_app.config["DEFAULT_LOCALE"]
@@ -200,14 +198,10 @@ def receive(message: Incoming) -> Outcome:
 AUTO_REPLIES_PER_MINUTE = 6  # a chat's messages answered by the bot alone (greetings, status, stickers) a minute
 
 
-def _quiet(message: Incoming) -> bool:
+def _quiet(channel: str, chat: str) -> bool:
     """True once this chat had AUTO_REPLIES_PER_MINUTE messages in the last minute that the bot answered by itself
     and that made no appeal: a flood of stickers, "status" or refused messages ("Too many requests") gets that many
     replies, not one each (the message is still recorded, so a redelivery is not answered either)."""
-    return _quiet_chat(message.channel, message.chat)
-
-
-def _quiet_chat(channel: str, chat: str) -> bool:
     answered = db.session.execute(select(func.count()).select_from(ChannelUpdate).where(
         ChannelUpdate.channel == channel, ChannelUpdate.chat == chat,
         ChannelUpdate.appeal_id.is_(None), ChannelUpdate.state == "done",
@@ -217,7 +211,7 @@ def _quiet_chat(channel: str, chat: str) -> bool:
 
 def _auto_reply(message: Incoming, reply) -> Outcome:
     """Record a message the bot answers by itself, and answer it (`reply()`), unless the chat is flooding."""
-    quiet = _quiet(message)
+    quiet = _quiet(message.channel, message.chat)
     _record(message, message_id=not message.button)
     db.session.commit()
     return Outcome() if quiet else Outcome([reply()])
@@ -308,7 +302,7 @@ def _words(message: Incoming, chat: ChannelChat, lang: str, text: str) -> Outcom
         try:  # the per-sender limit counts a held message when it comes: at the press all of them are taken
             _count_chat_appeals(message.channel, message.chat)
         except limits.RateLimited as exc:
-            quiet = _quiet(message)  # a flood is refused a few times a minute, not once a message
+            quiet = _quiet(message.channel, message.chat)  # a flood is refused a few times a minute, not once a message
             _record(message)
             db.session.commit()
             return Outcome() if quiet else _refused(exc, lang)
@@ -423,7 +417,7 @@ def _take(channel: str, chat_id: str, chat: ChannelChat, lang: str, row: Channel
         return outcome
     except ServiceError as exc:
         db.session.rollback()
-        quiet = _quiet_chat(channel, chat_id)  # a flood past the per-sender limit gets a few refusals, not one each
+        quiet = _quiet(channel, chat_id)  # a flood past the per-sender limit gets a few refusals, not one each
         _again(row)
         db.session.commit()  # the update is taken: a redelivery is not refused twice
         return Outcome() if quiet else _refused(exc, lang)
@@ -515,12 +509,16 @@ def _count_chat_appeals(channel: str, chat: str) -> None:
         raise limits.RateLimited(retry_after=60)
 
 
+def _chat_appeal_ids(channel: str, chat: str):
+    """The ids of the appeals this chat sent (by the updates that made them), as a subquery."""
+    return select(ChannelUpdate.appeal_id).where(ChannelUpdate.channel == channel, ChannelUpdate.chat == chat,
+                                                 ChannelUpdate.appeal_id.is_not(None))
+
+
 def _own_appeals(channel: str, chat: str, code: str = "") -> list[Appeal]:
     """The appeals this chat sent (by the updates that made them), newest first; only the one numbered
     `code` when given (looked up among all of them, not only the latest ten)."""
-    ids = select(ChannelUpdate.appeal_id).where(ChannelUpdate.channel == channel, ChannelUpdate.chat == chat,
-                                                ChannelUpdate.appeal_id.is_not(None))
-    query = select(Appeal).where(Appeal.id.in_(ids))
+    query = select(Appeal).where(Appeal.id.in_(_chat_appeal_ids(channel, chat)))
     if code:
         query = query.where(Appeal.tracking_code == code.upper())
     return list(db.session.scalars(query.order_by(Appeal.id.desc()).limit(10)))

@@ -229,7 +229,7 @@ def mask_contact(contact: str) -> str:
     if not contact:
         return ""
     chat = chat_in(contact)
-    if chat is not None:  # "whatsapp:7701*****67": the channel named, the number's middle hidden
+    if chat is not None:  # "whatsapp:77011****67": the channel named, the number's middle hidden
         return contact[:len(contact) - len(chat[1])] + mask_contact(chat[1])
     if "@" in contact:
         local, _, domain = contact.partition("@")

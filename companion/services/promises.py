@@ -42,6 +42,8 @@ STATES = ("planned", "in_progress", LATE, "done", WITHDRAWN)
 STATE_LABELS = {"planned": _l("planned"), "in_progress": _l("being carried out"), LATE: _l("late"), "done": _l("done"),
                 WITHDRAWN: _l("withdrawn")}
 CLOSED = (PromiseStatus.DONE.value, WITHDRAWN)  # never late
+PROMISE_CHANGED = _l("This promise was changed by someone else. The page shows it as it is now; please check and try "
+                     "again.")
 STATUS_CHOICES = {PromiseStatus.PLANNED.value: _l("planned"), PromiseStatus.IN_PROGRESS.value: _l("being carried out"),
                   PromiseStatus.DONE.value: _l("done")}
 NOTE_LABELS = {"marked": _l("Marked on air"), "note": _l("Progress note"), "status": _l("Status changed"),
@@ -149,8 +151,7 @@ def _touch(promise: Promise) -> None:
                                .values(version=seen + 1, updated_at=now),
                                execution_options={"synchronize_session": False}).rowcount
     if taken != 1:
-        raise Conflict(_l("This promise was changed by someone else. The page shows it as it is now; "
-                          "please check and try again."))
+        raise Conflict(PROMISE_CHANGED)
     set_committed_value(promise, "version", seen + 1)
     set_committed_value(promise, "updated_at", now)
 
@@ -231,8 +232,7 @@ def get_promise(promise_id, *, user: User, version=None, changing: bool = False)
         if seen is None:
             raise ValidationError(fields={"version": _l("Invalid version.")})
         if seen != promise.version:
-            raise Conflict(_l("This promise was changed by someone else. The page shows it as it is now; "
-                              "please check and try again."))
+            raise Conflict(PROMISE_CHANGED)
     return promise
 
 
